@@ -1,0 +1,110 @@
+# Xiangyue (乡约) — build, run and test on Debian 12.
+# GNU make; recipes run in bash. `make` alone prints the targets.
+#
+#   make run                      serve on http://127.0.0.1:5000/
+#   make run HOST=0.0.0.0         serve on every interface (village LAN)
+#   make test PYTEST_ARGS='-k kiosk -x'
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+# 127.0.0.1 = this computer only. To let the other PCs / the kiosk tablet on the
+# village LAN reach the app, listen on every interface: make run HOST=0.0.0.0
+HOST ?= 127.0.0.1
+PORT ?= 5000
+PYTEST_ARGS ?=
+# browser for the e2e tests (Debian package chromium; never `playwright install`)
+CHROMIUM ?= /usr/bin/chromium
+
+VENV  := .venv
+PY    := $(VENV)/bin/python
+PIP   := $(VENV)/bin/pip
+FLASK := FLASK_APP=wsgi $(VENV)/bin/flask
+STAMP := $(VENV)/.requirements-stamp
+# lazy (=): only looked up when the venv has to be created
+PYTHON_FOR_VENV = $(shell command -v python3.11 || command -v python3)
+
+# Debian packages: PDF + Chinese text (WeasyPrint), browser tests, PDF inspection.
+SYSTEM_PACKAGES := fonts-noto-cjk libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 \
+                   chromium poppler-utils
+
+.PHONY: help deps-system venv translations migrate demo run test clean
+
+help: ## show this list
+	@echo "Xiangyue make targets:"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "Variables: HOST=$(HOST) PORT=$(PORT) (HOST=0.0.0.0 to serve the LAN), PYTEST_ARGS='...'"
+
+deps-system: ## apt-get install the missing Debian packages (root only; no-op when present)
+	@missing=""; \
+	for p in $(SYSTEM_PACKAGES); do \
+	  dpkg -s "$$p" 2>/dev/null | grep -q '^Status: install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps-system: all Debian packages present"; exit 0; fi; \
+	echo "deps-system: missing:$$missing"; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "deps-system: apt-get not found; install by hand:$$missing (skipping)"; exit 0; fi; \
+	if [ "$$(id -u)" -ne 0 ]; then \
+	  echo "deps-system: not root; run: sudo apt-get install -y$$missing (skipping)"; exit 0; fi; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -q; \
+	apt-get install -y -q $$missing
+
+venv: $(STAMP) ## create .venv and pip install -r requirements.txt when it changed
+
+$(PY):
+	@py="$(PYTHON_FOR_VENV)"; \
+	if [ -z "$$py" ]; then echo "venv: neither python3.11 nor python3 found" >&2; exit 1; fi; \
+	echo "venv: creating $(VENV) with $$py ($$("$$py" -V 2>&1))"; \
+	"$$py" -m venv $(VENV)
+
+$(STAMP): requirements.txt | $(PY)
+	$(PIP) install -q --disable-pip-version-check --no-input -r requirements.txt
+	@touch $@
+
+translations: venv ## compile app/translations/*.po to .mo (skipped when there are none)
+	@shopt -s nullglob; pos=(app/translations/*/LC_MESSAGES/*.po); \
+	if [ $${#pos[@]} -eq 0 ]; then echo "translations: no catalogs under app/translations, nothing to compile"; \
+	else $(VENV)/bin/pybabel compile -d app/translations; fi
+
+migrate: venv translations ## flask db upgrade (create / update the database schema)
+	$(FLASK) db upgrade
+
+demo: migrate ## seed the demo village (only when the database is empty; idempotent)
+	$(FLASK) demo
+
+run: deps-system venv translations migrate demo ## set everything up, then serve with gunicorn on HOST:PORT
+	@echo
+	@echo "Xiangyue is starting at http://$(HOST):$(PORT)/"
+	@if [ "$(HOST)" = "0.0.0.0" ]; then \
+	  for ip in $$(hostname -I 2>/dev/null); do echo "  on the LAN: http://$$ip:$(PORT)/"; done; fi
+	@$(FLASK) demo --print-logins
+	@echo "Stop with Ctrl+C."
+	@echo
+	$(VENV)/bin/gunicorn -w 2 -b $(HOST):$(PORT) wsgi:app
+
+test: deps-system venv translations ## run pytest (e2e tests skipped, loudly, when Chromium is absent)
+	@set --; \
+	if [ -x "$(CHROMIUM)" ] || command -v chromium >/dev/null 2>&1; then :; else \
+	  set -- -m "not e2e"; \
+	  echo "########################################################################"; \
+	  echo "##  WARNING: Chromium not found ($(CHROMIUM), PATH)."; \
+	  echo "##  Browser (e2e) tests are NOT run: pytest -m 'not e2e'."; \
+	  echo "##  Fix: apt-get install chromium   (never 'playwright install')"; \
+	  echo "########################################################################"; \
+	fi; \
+	echo "+ $(PY) -m pytest $${1:+-m '$$2'} $(PYTEST_ARGS)"; \
+	rc=0; $(PY) -m pytest "$$@" $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$# -gt 0 ]; then echo "## WARNING: e2e tests were skipped (no Chromium) ##"; fi; \
+	case $$rc in \
+	  0) ;; \
+	  5) echo "make test: FAILED — pytest collected no tests (exit 5). An empty run is not a pass." >&2 ;; \
+	  *) echo "make test: FAILED — pytest exit code $$rc." >&2 ;; \
+	esac; \
+	exit $$rc
+
+clean: ## remove __pycache__ and .pytest_cache (keeps .venv and the database)
+	find . \( -path ./.venv -o -path ./.git \) -prune -o \
+	  -type d \( -name __pycache__ -o -name .pytest_cache \) -prune -exec rm -rf {} +

@@ -1,0 +1,139 @@
+"""Xiangyue (乡约): village self-governance and work-points ledger."""
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask, g, request, session
+from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
+
+from .config import Config, finish_config
+from .extensions import babel, csrf, db, limiter, login_manager, migrate
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+PRINTABLES_DIR = PROJECT_ROOT / "printables"
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Create and configure the village application."""
+    app = Flask(__name__, template_folder=str(TEMPLATES_DIR), instance_relative_config=True)
+    app.config.from_object(Config)
+    if config is not None:
+        app.config.from_mapping(config)
+    finish_config(app)
+    configure_jinja(app)
+    init_extensions(app)
+    register_blueprints(app)
+    register_hooks(app)
+    from .errors import register_error_handlers
+
+    register_error_handlers(app)
+    from .cli import register_cli
+
+    register_cli(app)
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO)
+    return app
+
+
+def configure_jinja(app: Flask) -> None:
+    """Screen templates by plain name; print templates as printables/<name>.html."""
+    app.jinja_loader = ChoiceLoader([
+        FileSystemLoader(str(TEMPLATES_DIR)),
+        PrefixLoader({"printables": FileSystemLoader(str(PRINTABLES_DIR))}),
+    ])
+    from .filters import register_filters
+
+    register_filters(app)
+
+
+def select_locale() -> str:
+    """Chinese unless the user chose English (kept in the session)."""
+    lang = session.get("lang")
+    if lang in ("en", "zh_Hans_CN"):
+        return lang
+    return "zh_Hans_CN"
+
+
+def init_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "basic"
+    from flask_babel import lazy_gettext as _l
+
+    login_manager.login_message = _l("Please log in first.")
+    login_manager.login_message_category = "info"
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            from .db import install_sqlite_hooks
+
+            install_sqlite_hooks(db.engine)
+            db.engine.dispose()
+    # import the models so that Alembic sees every table
+    from .audit import models as _audit  # noqa: F401
+    from .auth import models as _auth  # noqa: F401
+    from .registry import models as _registry  # noqa: F401
+
+
+def register_blueprints(app: Flask) -> None:
+    """Import each feature's views (which attach routes to its blueprint) and mount it."""
+    from .admin import views as _admin_views  # noqa: F401
+    from .audit import views as _audit_views  # noqa: F401
+    from .auth import views as _auth_views  # noqa: F401
+    from .main import views as _main_views  # noqa: F401
+    from .registry import views as _registry_views  # noqa: F401
+    from .admin import bp as admin_bp
+    from .audit import bp as audit_bp
+    from .auth import bp as auth_bp
+    from .main import bp as main_bp
+    from .registry import bp as registry_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(registry_bp, url_prefix="/registry")
+    app.register_blueprint(audit_bp, url_prefix="/audit")
+
+
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+       "frame-ancestors 'none'; form-action 'self'; base-uri 'self'; object-src 'none'")
+
+
+def register_hooks(app: Flask) -> None:
+    from .access import load_context
+
+    @app.before_request
+    def _request_id() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming[:40] if incoming and incoming.isascii() and incoming.isprintable() \
+            else uuid.uuid4().hex
+
+    app.before_request(load_context)
+
+    @app.after_request
+    def _security_headers(resp):
+        resp.headers.setdefault("Content-Security-Policy", CSP)
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        resp.headers["Referrer-Policy"] = "same-origin"
+        resp.headers["X-Frame-Options"] = "DENY"
+        resp.headers["X-Request-ID"] = g.get("request_id", "")
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            resp.headers["Strict-Transport-Security"] = "max-age=31536000"
+        # pages carry personal data: never keep them in shared or back-button caches
+        if not request.path.startswith("/static/"):
+            resp.headers.setdefault("Cache-Control", "no-store")
+        return resp
+
+    @app.teardown_request
+    def _rollback_on_error(exc):
+        if exc is not None:
+            db.session.rollback()

@@ -1,0 +1,123 @@
+"""The current village, what the user may do in it, and object loading that never crosses villages."""
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any, Callable, TypeVar
+
+import sqlalchemy as sa
+from flask import abort, g, session
+from flask_login import current_user
+
+from .auth.models import Role
+from .extensions import db
+from .registry.models import Village
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: permission → roles (in the current village) that hold it
+PERMISSIONS: dict[str, set[str]] = {
+    "registry.view": {"clerk", "reviewer", "cashier", "patrol_leader", "mediator", "grid_worker"},
+    "registry.edit": {"clerk"},
+    "registry.export": {"clerk", "reviewer"},
+    "person.see_contact": {"clerk"},
+    "audit.view": {"clerk", "reviewer"},
+}
+
+
+def user_villages(user) -> list[Village]:
+    """Villages where the user holds a village role, by code."""
+    ids = {m.village_id for m in user.memberships if m.village_id is not None}
+    if not ids:
+        return []
+    return list(db.session.scalars(sa.select(Village).where(Village.id.in_(ids)).order_by(Village.code)))
+
+
+def load_context() -> None:
+    """Set g.village, g.roles and g.acting_role for the logged-in user (before each request)."""
+    g.village = None
+    g.roles = set()
+    g.villages = []
+    g.acting_role = None
+    if not current_user.is_authenticated:
+        return
+    g.villages = user_villages(current_user)
+    wanted = session.get("village_id")
+    village = next((v for v in g.villages if v.id == wanted), None) or (g.villages[0] if g.villages else None)
+    g.village = village
+    roles = {m.role for m in current_user.memberships
+             if (village is not None and m.village_id == village.id) or m.village_id is None}
+    g.roles = roles
+    g.acting_role = ",".join(sorted(roles)) or None
+
+
+def can(permission: str) -> bool:
+    """Whether the current user holds `permission` in the current village (or installation-wide)."""
+    if not current_user.is_authenticated:
+        return False
+    if permission == "admin":
+        return Role.ADMIN.value in g.roles
+    if permission == "township.view":
+        return bool(g.roles & {Role.ADMIN.value, Role.TOWNSHIP.value})
+    if g.village is None:
+        return False
+    return bool(g.roles & PERMISSIONS[permission])
+
+
+def _deny(permission: str) -> None:
+    from .audit.services import record
+    from .extensions import begin_write
+
+    begin_write()
+    record("access.denied", village_id=g.village.id if g.village else None, details={"permission": permission})
+    db.session.commit()
+    abort(403)
+
+
+def require(permission: str) -> Callable[[F], F]:
+    """Refuse the view (403, audited) unless the user holds `permission`."""
+
+    def deco(fn: F) -> F:
+        @wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            from flask_login import login_required
+
+            if not current_user.is_authenticated:
+                return login_required(fn)(*args, **kwargs)
+            if not can(permission):
+                _deny(permission)
+            return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return deco
+
+
+M = TypeVar("M")
+
+
+def get_in_village_or_404(model: type[M], obj_id: Any) -> M:
+    """Load a village-owned row of the current village.
+
+    :raise 404: missing, or in another village; the latter is audited as an attempt.
+    """
+    try:
+        obj_id = int(obj_id)
+    except (TypeError, ValueError):
+        abort(404)
+    if not -(2**62) < obj_id < 2**62:
+        abort(404)
+    obj = db.session.get(model, obj_id)
+    if obj is None:
+        abort(404)
+    if g.village is None or obj.village_id != g.village.id:  # type: ignore[attr-defined]
+        from .audit.services import record
+        from .extensions import begin_write
+
+        target_village = obj.village_id  # type: ignore[attr-defined]
+        begin_write()
+        record("access.cross_village", village_id=g.village.id if g.village else None,
+               object_type=model.__tablename__, object_id=obj_id,  # type: ignore[attr-defined]
+               details={"target_village_id": target_village})
+        db.session.commit()
+        abort(404)
+    return obj

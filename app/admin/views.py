@@ -1,0 +1,177 @@
+"""Installation administration: townships, villages, users and their roles."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from ..access import require
+from ..auth.models import Membership, Role, User
+from ..auth.services import AuthError, create_user, grant, revoke, set_active, set_password
+from ..extensions import begin_write, db
+from ..registry.models import Township, Village
+from ..registry.services import RegistryError, create_township, create_village, update_village
+from . import bp
+from .forms import ActiveForm, GrantForm, ResetPasswordForm, TownshipForm, UserForm, VillageForm
+
+
+def _township_choices(blank: bool = True):
+    rows = db.session.scalars(sa.select(Township).order_by(Township.code)).all()
+    return ([(0, "—")] if blank else []) + [(t.id, f"{t.name} ({t.code})") for t in rows]
+
+
+def _village_choices():
+    rows = db.session.scalars(sa.select(Village).order_by(Village.code)).all()
+    return [(0, "—")] + [(v.id, f"{v.name} ({v.code})") for v in rows]
+
+
+# Villages and townships
+
+@bp.route("/villages", methods=["GET", "POST"])
+@require("admin")
+def villages():
+    """List villages and townships; create a village."""
+    form = VillageForm()
+    form.township_id.choices = _township_choices()
+    tform = TownshipForm(prefix="t")
+    if form.submit.data and form.validate_on_submit():
+        begin_write()
+        township = db.session.get(Township, form.township_id.data) if form.township_id.data else None
+        try:
+            village = create_village(form.code.data, form.name.data, township)
+        except RegistryError as e:
+            db.session.rollback()
+            form.code.errors.append(str(e))
+        else:
+            db.session.commit()
+            flash(_("Village %(name)s created.", name=village.name), "success")
+            return redirect(url_for("admin.villages"))
+    rows = db.session.scalars(sa.select(Village).order_by(Village.code)).all()
+    towns = db.session.scalars(sa.select(Township).order_by(Township.code)).all()
+    return render_template("admin/villages.html", form=form, tform=tform, villages=rows, townships=towns)
+
+
+@bp.post("/townships")
+@require("admin")
+def townships():
+    """Create a township."""
+    tform = TownshipForm(prefix="t")
+    if tform.validate_on_submit():
+        begin_write()
+        try:
+            create_township(tform.code.data, tform.name.data)
+        except RegistryError as e:
+            db.session.rollback()
+            flash(str(e), "error")
+        else:
+            db.session.commit()
+            flash(_("Township created."), "success")
+    else:
+        for field, errs in tform.errors.items():
+            for err in errs:
+                flash(f"{getattr(tform, field).label.text}: {err}", "error")
+    return redirect(url_for("admin.villages"))
+
+
+@bp.route("/villages/<int:village_id>", methods=["GET", "POST"])
+@require("admin")
+def village_edit(village_id: int):
+    """Rename a village or move it to another township."""
+    village = db.get_or_404(Village, village_id)
+    form = VillageForm(obj=village)
+    form.township_id.choices = _township_choices()
+    if request.method == "GET":
+        form.township_id.data = village.township_id or 0
+    if form.validate_on_submit():
+        begin_write()
+        village = db.session.get(Village, village_id)
+        township = db.session.get(Township, form.township_id.data) if form.township_id.data else None
+        update_village(village, form.name.data, township)
+        db.session.commit()
+        flash(_("Saved."), "success")
+        return redirect(url_for("admin.villages"))
+    form.code.render_kw = {"readonly": True}
+    return render_template("admin/village_edit.html", form=form, village=village)
+
+
+# Users
+
+@bp.route("/users", methods=["GET", "POST"])
+@require("admin")
+def users():
+    """List users; create one."""
+    form = UserForm()
+    if form.validate_on_submit():
+        begin_write()
+        try:
+            user = create_user(form.username.data, form.password.data, form.display_name.data)
+        except AuthError as e:
+            db.session.rollback()
+            form.username.errors.append(str(e))
+        else:
+            db.session.commit()
+            flash(_("User %(name)s created. Now give them roles.", name=user.username), "success")
+            return redirect(url_for("admin.user_detail", user_id=user.id))
+    rows = db.session.scalars(sa.select(User).order_by(User.username)).all()
+    return render_template("admin/users.html", form=form, users=rows)
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@require("admin")
+def user_detail(user_id: int):
+    """A user's roles, password and status."""
+    user = db.get_or_404(User, user_id)
+    gform = GrantForm(prefix="g")
+    gform.village_id.choices = _village_choices()
+    gform.township_id.choices = _township_choices()
+    pform = ResetPasswordForm(prefix="p")
+    aform = ActiveForm(prefix="a", data={"active": user.active})
+    if gform.submit.data and gform.validate_on_submit():
+        begin_write()
+        user = db.session.get(User, user_id)
+        village = db.session.get(Village, gform.village_id.data) if gform.village_id.data else None
+        township = db.session.get(Township, gform.township_id.data) if gform.township_id.data else None
+        try:
+            grant(user, gform.role.data, village=village, township=township)
+        except AuthError as e:
+            db.session.rollback()
+            gform.role.errors.append(str(e))
+        else:
+            db.session.commit()
+            flash(_("Role granted."), "success")
+            return redirect(url_for("admin.user_detail", user_id=user_id))
+    elif pform.submit.data and pform.validate_on_submit():
+        begin_write()
+        user = db.session.get(User, user_id)
+        try:
+            set_password(user, pform.password.data)
+        except AuthError as e:
+            db.session.rollback()
+            pform.password.errors.append(str(e))
+        else:
+            db.session.commit()
+            flash(_("Password set; the user's sessions have ended."), "success")
+            return redirect(url_for("admin.user_detail", user_id=user_id))
+    elif aform.submit.data and aform.validate_on_submit():
+        begin_write()
+        user = db.session.get(User, user_id)
+        set_active(user, bool(aform.active.data))
+        db.session.commit()
+        flash(_("Saved."), "success")
+        return redirect(url_for("admin.user_detail", user_id=user_id))
+    return render_template("admin/user_detail.html", user=user, gform=gform, pform=pform, aform=aform,
+                           roles=Role)
+
+
+@bp.post("/users/<int:user_id>/memberships/<int:membership_id>/revoke")
+@require("admin")
+def revoke_membership(user_id: int, membership_id: int):
+    """Take a role away."""
+    begin_write()
+    m = db.session.get(Membership, membership_id)
+    if m is None or m.user_id != user_id:
+        abort(404)
+    revoke(m)
+    db.session.commit()
+    flash(_("Role removed."), "success")
+    return redirect(url_for("admin.user_detail", user_id=user_id))

@@ -1,0 +1,47 @@
+"""Clerk- and reviewer-facing views of the audit log."""
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+from flask import current_app, g, render_template, request
+
+from ..access import get_in_village_or_404, require
+from ..extensions import db
+from ..registry.models import Household
+from . import bp
+from .models import AuditLog
+
+
+def _decode(rows):
+    for r in rows:
+        try:
+            r.details_obj = json.loads(r.details) if r.details else None
+        except ValueError:
+            r.details_obj = r.details
+    return rows
+
+
+@bp.route("/")
+@require("audit.view")
+def recent():
+    """Recent changes in the current village."""
+    try:
+        page_no = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        page_no = 1
+    stmt = sa.select(AuditLog).where(AuditLog.village_id == g.village.id).order_by(AuditLog.seq.desc())
+    page = db.paginate(stmt, page=page_no, per_page=current_app.config["PER_PAGE"], error_out=False)
+    _decode(page.items)
+    return render_template("audit/recent.html", page=page)
+
+
+@bp.route("/households/<int:household_id>")
+@require("audit.view")
+def household(household_id: int):
+    """Recent changes to one household and its people."""
+    household = get_in_village_or_404(Household, household_id)
+    rows = db.session.scalars(
+        sa.select(AuditLog).where(AuditLog.village_id == g.village.id, AuditLog.household_id == household.id)
+        .order_by(AuditLog.seq.desc()).limit(200)).all()
+    return render_template("audit/household.html", household=household, rows=_decode(rows))

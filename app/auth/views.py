@@ -1,0 +1,101 @@
+"""Log in, log out, change one's own password."""
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.security import check_password_hash
+
+from ..extensions import begin_write, db, limiter, login_manager
+from . import bp
+from .forms import ChangePasswordForm, LoginForm
+from .models import User
+from .services import AuthError, LoginRefused, authenticate, end_sessions, set_password
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    """Accept a session only if its version is current (logout and disable bump it)."""
+    try:
+        uid, version = (int(x) for x in user_id.split(":", 1))
+    except (ValueError, AttributeError):
+        return None
+    user = db.session.get(User, uid)
+    if user is None or user.session_version != version or not user.is_active:
+        return None
+    return user
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("main.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("30 per minute", methods=["POST"])
+def login():
+    """Log in with user name and password."""
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        begin_write()
+        try:
+            user = authenticate(form.username.data, form.password.data)
+        except LoginRefused as e:
+            db.session.commit()  # keep the failure count and its audit row
+            form.password.errors.append(e.message)
+            return render_template("auth/login.html", form=form), 200
+        db.session.commit()
+        lang = session.get("lang")
+        session.clear()
+        if lang:
+            session["lang"] = lang
+        login_user(user)
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    """Log out and make every copy of this session's cookie useless."""
+    user = current_user._get_current_object()
+    begin_write()
+    end_sessions(user)
+    from ..audit.services import record
+
+    record("auth.logout", user)
+    db.session.commit()
+    lang = session.get("lang")
+    logout_user()
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    flash(_("You have logged out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Change one's own password (other sessions end)."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        if not check_password_hash(current_user.password_hash, form.current.data):
+            form.current.errors.append(_("The current password is wrong."))
+        else:
+            begin_write()
+            user = db.session.get(User, current_user.id)
+            try:
+                set_password(user, form.new.data)
+            except AuthError as e:
+                db.session.rollback()
+                form.new.errors.append(str(e))
+            else:
+                db.session.commit()
+                login_user(user)
+                flash(_("Your password has been changed."), "success")
+                return redirect(url_for("main.index"))
+    return render_template("auth/password.html", form=form)

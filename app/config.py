@@ -1,0 +1,92 @@
+"""Configuration read from the environment, with a test configuration and start-up checks."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+DEFAULT_SECRET_KEY = "dev-insecure-change-me"
+
+
+class Config:
+    """Defaults for every installation; the environment overrides them."""
+
+    ENV_NAME = os.environ.get("XIANGYUE_ENV", "development")
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    #: keyed HMAC for 身份证号 lookup; kept outside the database (env or instance file)
+    ID_HMAC_KEY = os.environ.get("ID_HMAC_KEY")
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = os.environ.get("XIANGYUE_TLS", "") == "1"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    PERMANENT_SESSION_LIFETIME = 8 * 3600
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 8 * 1024 * 1024))
+    WTF_CSRF_TIME_LIMIT = 8 * 3600
+    BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ("zh_Hans_CN", "en")
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_ENABLED = True
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_LOCK_MINUTES = 15
+    PER_PAGE = 30
+    PASSWORD_HASH_METHOD = "scrypt"
+
+
+def _instance_secret(instance_path: str, name: str) -> str:
+    """Read a secret from the instance folder, creating it on first use (mode 0600)."""
+    path = Path(instance_path) / name
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value
+
+
+def finish_config(app) -> None:
+    """Fill defaults that depend on the instance folder and refuse unsafe production settings."""
+    cfg = app.config
+    if not cfg.get("SQLALCHEMY_DATABASE_URI"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        cfg["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "xiangyue.db")
+    uri = cfg["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("postgresql://"):
+        cfg["SQLALCHEMY_DATABASE_URI"] = uri = "postgresql+psycopg://" + uri[len("postgresql://"):]
+    opts = dict(cfg.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if uri.startswith("sqlite"):
+        opts.setdefault("connect_args", {"timeout": 15})
+    else:
+        opts.setdefault("pool_pre_ping", True)
+        opts.setdefault(
+            "connect_args",
+            {"options": "-c lock_timeout=5000 -c statement_timeout=30000 -c timezone=UTC"},
+        )
+    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = opts
+
+    production = cfg.get("ENV_NAME") == "production"
+    if production:
+        for key, fname in (("SECRET_KEY", "secret_key"), ("ID_HMAC_KEY", "id_hmac_key")):
+            path = Path(app.instance_path) / fname
+            if not cfg.get(key) and path.exists():
+                cfg[key] = path.read_text().strip()
+        if not cfg.get("SECRET_KEY") or cfg["SECRET_KEY"] == DEFAULT_SECRET_KEY or len(cfg["SECRET_KEY"]) < 16:
+            raise RuntimeError(
+                "Refusing to start in production with a missing or default SECRET_KEY: "
+                "set SECRET_KEY in the environment or instance/secret_key."
+            )
+        if not cfg.get("ID_HMAC_KEY"):
+            raise RuntimeError("Refusing to start in production without ID_HMAC_KEY.")
+        if app.debug:
+            raise RuntimeError("Refusing to start in production with debug on.")
+    else:
+        if not cfg.get("SECRET_KEY"):
+            cfg["SECRET_KEY"] = _instance_secret(app.instance_path, "secret_key")
+        if not cfg.get("ID_HMAC_KEY"):
+            cfg["ID_HMAC_KEY"] = _instance_secret(app.instance_path, "id_hmac_key")

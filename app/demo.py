@@ -1,0 +1,113 @@
+"""The demo village: a few hundred generated households, one login per role."""
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import sqlalchemy as sa
+
+from .extensions import begin_write, db
+
+DEMO_CODE = "demo"
+DEMO_PASSWORD = "demo1234"
+DEMO_LOGINS = [
+    ("admin", "admin"), ("township", "township"), ("clerk", "clerk"), ("reviewer", "reviewer"),
+    ("cashier", "cashier"), ("patrol", "patrol_leader"), ("mediator", "mediator"), ("grid", "grid_worker"),
+]
+GROUPS = ["第一村民小组", "第二村民小组", "第三村民小组", "第四村民小组", "第五村民小组", "第六村民小组"]
+REGION = "410523"
+
+
+def seed_demo(households: int = 300, seed: int = 20261125) -> bool:
+    """Create the demo village, its register and its users; return False if it already exists."""
+    from faker import Faker
+
+    from .auth.models import User
+    from .auth.services import create_user, grant
+    from .registry.identity import make_test_id
+    from .registry.models import Relation, Township, Village
+    from .registry.services import PersonData, add_person, create_group, create_household, create_township
+    from .registry.services import create_village
+
+    begin_write()
+    if db.session.scalar(sa.select(Village.id).where(Village.code == DEMO_CODE)):
+        db.session.rollback()
+        return False
+    rng = random.Random(seed)
+    fake = Faker("zh_CN")
+    fake.seed_instance(seed)
+    township = db.session.scalar(sa.select(Township).where(Township.code == "demo-town")) \
+        or create_township("demo-town", "示范镇")
+    village = create_village(DEMO_CODE, "乡约示范村", township)
+    groups = [create_group(village, name, "group", fake.name()) for name in GROUPS]
+    used_ids: set[str] = set()
+
+    def id_for(born: dt.date, female: bool) -> str:
+        while True:
+            seq = rng.randrange(0, 500) * 2 + (0 if female else 1)
+            number = make_test_id(REGION, born, seq)
+            if number not in used_ids:
+                used_ids.add(number)
+                return number
+
+    def born_between(lo: int, hi: int) -> dt.date:
+        return dt.date(rng.randint(lo, hi), rng.randint(1, 12), rng.randint(1, 28))
+
+    def phone() -> str:
+        return "1" + rng.choice("3578") + "".join(str(rng.randint(0, 9)) for _ in range(9))
+
+    tags_pool = ["dibao", "wubao", "elderly_alone", "left_behind_child", "key_assistance", "party_member"]
+    for i in range(households):
+        group = groups[i % len(groups)]
+        surname = fake.last_name()
+        head_female = rng.random() < 0.2
+        head_born = born_between(1945, 1990)
+        head_name = surname + (fake.first_name_female() if head_female else fake.first_name_male())
+        idn = id_for(head_born, head_female)
+        tags = [t for t in tags_pool if rng.random() < 0.06]
+        h = create_household(
+            village, f"{(i % len(groups)) + 1:02d}{i + 1:04d}",
+            PersonData(name=head_name, sex="female" if head_female else "male", birth_date=head_born,
+                       phone=phone(), id_number=idn),
+            group=group, address=f"{group.name}{rng.randint(1, 80)}号", tags=tags)
+        size = rng.choices([0, 1, 2, 3, 4, 5], weights=[8, 15, 25, 25, 17, 10])[0]
+        for _ in range(size):
+            rel = rng.choice([Relation.SPOUSE, Relation.CHILD, Relation.CHILD, Relation.PARENT,
+                              Relation.GRANDCHILD])
+            if rel == Relation.SPOUSE:
+                female = not head_female
+                born = born_between(head_born.year - 5, min(head_born.year + 5, 2000))
+                name = fake.last_name() + (fake.first_name_female() if female else fake.first_name_male())
+            elif rel == Relation.PARENT:
+                female = rng.random() < 0.5
+                born = born_between(max(1925, head_born.year - 35), head_born.year - 18)
+                name = (fake.last_name() if female else surname) + (
+                    fake.first_name_female() if female else fake.first_name_male())
+            else:
+                female = rng.random() < 0.5
+                lo = head_born.year + (18 if rel == Relation.CHILD else 40)
+                born = born_between(min(lo, 2024), min(lo + 20, 2025))
+                name = surname + (fake.first_name_female() if female else fake.first_name_male())
+            adult = born.year < 2008
+            add_person(h, PersonData(
+                name=name, relation=rel.value, sex="female" if female else "male", birth_date=born,
+                phone=phone() if adult and rng.random() < 0.7 else None,
+                id_number=id_for(born, female) if rng.random() < 0.9 else None,
+            ), moved_in=False)
+    for username, role in DEMO_LOGINS:
+        user = db.session.scalar(sa.select(User).where(User.username == username)) \
+            or create_user(username, DEMO_PASSWORD, _display(role))
+        if role == "admin":
+            grant(user, role)
+        elif role == "township":
+            grant(user, role, township=township)
+        else:
+            grant(user, role, village=village)
+    db.session.commit()
+    return True
+
+
+def _display(role: str) -> str:
+    return {"admin": "系统管理员", "township": "镇干部", "clerk": "村委文书", "reviewer": "监委会委员",
+            "cashier": "超市收银员", "patrol_leader": "巡逻队长", "mediator": "调解员",
+            "grid_worker": "网格员"}[role]

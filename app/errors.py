@@ -1,0 +1,51 @@
+"""Friendly error pages in the user's language; never a stack trace."""
+from __future__ import annotations
+
+from flask import Flask, current_app, render_template, request
+from markupsafe import escape
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from .extensions import db
+
+MESSAGES = {
+    400: "The request could not be understood.",
+    403: "You do not have permission to open this page.",
+    404: "This page does not exist, or it is not in your village.",
+    405: "This page cannot be opened this way.",
+    409: "This was changed by someone else in the meantime; please reload and try again.",
+    413: "The file or form is too large.",
+    429: "Too many attempts. Please wait a moment and try again.",
+    500: "Something went wrong on our side. Nothing was changed; please try again.",
+    503: "The system is busy. Please try again.",
+}
+
+
+def _page(code: int, message: str | None = None, title: str | None = None):
+    db.session.rollback()
+    text = message or _(MESSAGES.get(code, MESSAGES[400]))
+    try:
+        return render_template("errors/error.html", code=code, title=title, message=text), code
+    except Exception:  # the error page itself must never fail: fall back to plain, escaped HTML
+        current_app.logger.exception("error page failed")
+        return f"<!doctype html><meta charset=utf-8><title>{code}</title><p>{escape(text)}</p>", code
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(e):
+        return _page(400, _("This form has expired (it was open too long, or the page was reloaded). "
+                             "Please go back, reload the page and submit again."), _("Form expired"))
+
+    @app.errorhandler(HTTPException)
+    def _http(e: HTTPException):
+        code = e.code or 500
+        if code in (301, 302, 303, 307, 308):
+            return e
+        return _page(code)
+
+    @app.errorhandler(Exception)
+    def _unexpected(e: Exception):
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return _page(500)

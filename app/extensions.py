@@ -1,0 +1,37 @@
+"""Flask extensions, created unbound and bound in create_app()."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
+
+from .db import Base
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+login_manager = LoginManager()
+csrf = CSRFProtect()
+babel = Babel()
+limiter = Limiter(get_remote_address)
+
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
+
+
+def begin_write() -> None:
+    """Start a fresh write transaction (BEGIN IMMEDIATE on SQLite) before the first write.
+
+    The commit ends any read transaction the request already opened (the user
+    loader's SELECT, for instance): SQLAlchemy ignores new execution options on a
+    connection it already holds, which would leave the transaction DEFERRED.
+    """
+    db.session.commit()
+    db.session.connection(execution_options={"write_txn": True})

@@ -1,0 +1,122 @@
+"""Jinja filters and globals: dates in China time, masking, labels for stored codes."""
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from flask import Flask, g
+from flask_babel import format_date, format_datetime
+from flask_babel import lazy_gettext as _l
+
+from .registry.identity import mask_name, mask_phone
+
+CHINA = ZoneInfo("Asia/Shanghai")
+
+LABELS = {
+    "relation": {"head": _l("Head of household"), "spouse": _l("Spouse"), "child": _l("Child"),
+                 "parent": _l("Parent"), "grandchild": _l("Grandchild"), "grandparent": _l("Grandparent"),
+                 "sibling": _l("Sibling"), "child_in_law": _l("Son- or daughter-in-law"), "other": _l("Other")},
+    "sex": {"male": _l("Male"), "female": _l("Female")},
+    "person_status": {"alive": _l("Living here"), "deceased": _l("Deceased"), "moved": _l("Moved away")},
+    "household_status": {"active": _l("Active"), "moved_away": _l("Moved away"), "split": _l("Split"),
+                         "merged": _l("Merged")},
+    "group_kind": {"group": _l("Villager group"), "grid": _l("Grid")},
+    "tag": {"dibao": _l("Minimum-living-allowance household"), "wubao": _l("Five-guarantee household"),
+            "elderly_alone": _l("Elderly living alone"), "left_behind_child": _l("Left-behind child"),
+            "key_assistance": _l("Key-assistance household"), "party_member": _l("Party-member household")},
+    "role": {"admin": _l("Administrator"), "township": _l("Township"), "clerk": _l("Clerk"),
+             "reviewer": _l("Reviewer"), "cashier": _l("Cashier"), "patrol_leader": _l("Patrol leader"),
+             "mediator": _l("Mediator"), "grid_worker": _l("Grid worker")},
+    "event": {"created": _l("Registered"), "edited": _l("Details corrected"), "split": _l("Split (分户)"),
+              "split_from": _l("Formed by split"), "merge": _l("Merged in another household"),
+              "merged_into": _l("Merged into another household"), "head_change": _l("Change of head"),
+              "move_in": _l("Moved in"), "born": _l("Born"), "move_out": _l("Moved out"),
+              "death": _l("Died"), "person_edit": _l("Person's details corrected"),
+              "status": _l("Status changed")},
+}
+
+
+LABELS["field"] = {
+    "number": _l("Household number"), "group": _l("Group"), "address": _l("Address"), "tags": _l("Tags"),
+    "status": _l("Status"), "head": _l("Head"), "note": _l("Note"), "members": _l("Members"),
+    "moved": _l("Moved"), "new_household": _l("New household"), "name": _l("Name"),
+    "relation": _l("Relation"), "sex": _l("Sex"), "birth_date": _l("Birth date"), "id_masked": _l("ID number"),
+    "old_head_relation": _l("Old head's relation"), "new_head_relation": _l("New head's relation"),
+    "merged_from": _l("Merged from"), "into": _l("Into"), "from": _l("From"),
+}
+_HIDDEN_KEYS = {"id", "household_id", "head_id"}
+
+
+def describe(data) -> list[tuple[str, str]]:
+    """Turn a history snapshot into (label, value) pairs in the user's language."""
+    if not isinstance(data, dict):
+        return []
+    out = []
+    for key, value in data.items():
+        if key in _HIDDEN_KEYS or value in (None, "", []):
+            continue
+        if key in ("relation", "old_head_relation", "new_head_relation"):
+            shown = label(value, "relation")
+        elif key == "sex":
+            shown = label(value, "sex")
+        elif key == "status":
+            shown = label(value, "household_status") if value in LABELS["household_status"] \
+                else label(value, "person_status")
+        elif key == "tags" and isinstance(value, list):
+            shown = "、".join(label(v, "tag") for v in value)
+        elif isinstance(value, list):
+            shown = "、".join(str(v) for v in value)
+        else:
+            shown = str(value)
+        out.append((label(key, "field"), shown))
+    return out
+
+
+def label(value: str | None, kind: str) -> str:
+    if value is None:
+        return ""
+    return str(LABELS.get(kind, {}).get(value, value))
+
+
+def local_dt(value: dt.datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
+    """Show a stored UTC time in China time."""
+    if value is None:
+        return ""
+    return format_datetime(value.replace(tzinfo=dt.timezone.utc), fmt)
+
+
+def local_date(value: dt.date | None) -> str:
+    return "" if value is None else format_date(value, "yyyy-MM-dd")
+
+
+def phone_for_viewer(phone: str | None) -> str:
+    """Full phone number for clerks; masked for everyone else."""
+    from .access import can
+
+    return phone or "" if can("person.see_contact") else mask_phone(phone)
+
+
+def pretty_json(value) -> str:
+    """Readable JSON for audit details, Chinese kept as characters (the template escapes it)."""
+    import json
+
+    return json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True, default=str)
+
+
+def register_filters(app: Flask) -> None:
+    app.jinja_env.filters["pretty_json"] = pretty_json
+    app.jinja_env.filters["label"] = label
+    app.jinja_env.filters["describe"] = describe
+    app.jinja_env.filters["local_dt"] = local_dt
+    app.jinja_env.filters["local_date"] = local_date
+    app.jinja_env.filters["mask_name"] = mask_name
+    app.jinja_env.filters["mask_phone"] = mask_phone
+    app.jinja_env.filters["phone_for_viewer"] = phone_for_viewer
+
+    @app.context_processor
+    def _globals():
+        from .access import can
+
+        from flask_babel import get_locale
+
+        return {"can": can, "current_village": g.get("village"), "LABELS": LABELS, "get_locale": get_locale}

@@ -1,0 +1,81 @@
+"""Shared form pieces: text fields that canonicalise input and refuse spoofing characters."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask_babel import lazy_gettext as _l
+from wtforms import StringField, TextAreaField
+from wtforms.validators import ValidationError
+
+from .text import TextRejected, clean_text
+
+
+class CleanStringField(StringField):
+    """A single-line text field: NFC, trimmed, no control / bidi / zero-width characters."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        self._rejected = None
+        try:
+            self.data = clean_text(self.data)
+        except TextRejected as e:
+            self._rejected = str(e)
+
+    def pre_validate(self, form):
+        if getattr(self, "_rejected", None):
+            raise ValidationError(self._rejected)
+
+
+class CleanTextAreaField(TextAreaField):
+    """Multi-line text: like CleanStringField but keeps line breaks."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        self._rejected = None
+        try:
+            self.data = clean_text(self.data, multiline=True)
+        except TextRejected as e:
+            self._rejected = str(e)
+
+    def pre_validate(self, form):
+        if getattr(self, "_rejected", None):
+            raise ValidationError(self._rejected)
+
+
+class LooseDateField(StringField):
+    """A date typed as 2026-11-25, 2026/11/25, 2026.11.25 or 2026年11月25日."""
+
+    def _value(self):
+        if isinstance(self.data, dt.date):
+            return self.data.isoformat()
+        return self.raw_data[0] if self.raw_data else ""
+
+    def process_formdata(self, valuelist):
+        self.data = None
+        self._bad = False
+        raw = (valuelist[0] if valuelist else "") or ""
+        raw = raw.strip()
+        if not raw:
+            return
+        try:
+            self.data = parse_date(raw)
+        except ValueError:
+            self._bad = True
+
+    def pre_validate(self, form):
+        if getattr(self, "_bad", False):
+            raise ValidationError(_l("Please enter a date like 2026-11-25."))
+
+
+def parse_date(raw: str) -> dt.date:
+    s = raw.strip().translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+    for a in ("年", "月", "/", ".", "．"):
+        s = s.replace(a, "-")
+    s = s.replace("日", "").strip("-")
+    parts = s.split("-")
+    if len(parts) != 3 or not all(p.isdigit() and p.isascii() for p in parts):
+        raise ValueError(raw)
+    y, m, d = (int(p) for p in parts)
+    if not 1880 <= y <= 2200:
+        raise ValueError(raw)
+    return dt.date(y, m, d)

@@ -1,0 +1,419 @@
+"""Register pages: groups, households, people, their changes, search."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from ..access import get_in_village_or_404, require
+from ..extensions import begin_write, db
+from . import bp
+from .forms import (
+    ChangeHeadForm,
+    EditPersonForm,
+    GroupForm,
+    HouseholdForm,
+    MergeForm,
+    MoveOutForm,
+    NewHouseholdForm,
+    PersonForm,
+    SplitForm,
+    StatusForm,
+)
+from .identity import IdNumberInvalid
+from .models import HOUSEHOLD_TAGS, Household, HouseholdEvent, Person, PersonStatus, VillagerGroup
+from .services import (
+    RegistryError,
+    add_person,
+    change_head,
+    create_group,
+    create_household,
+    household_search_query,
+    merge_households,
+    move_out,
+    person_search_query,
+    set_household_status,
+    split_household,
+    update_group,
+    update_household,
+    update_person,
+)
+
+
+def _groups(active_only: bool = False) -> list[VillagerGroup]:
+    stmt = sa.select(VillagerGroup).where(VillagerGroup.village_id == g.village.id)
+    if active_only:
+        stmt = stmt.where(VillagerGroup.active.is_(True))
+    return list(db.session.scalars(stmt.order_by(VillagerGroup.name)))
+
+
+def _group_choices(current: int | None = None):
+    return [(0, "—")] + [(gr.id, gr.name) for gr in _groups() if gr.active or gr.id == current]
+
+
+def _group_or_none(group_id: int | None) -> VillagerGroup | None:
+    return get_in_village_or_404(VillagerGroup, group_id) if group_id else None
+
+
+def _page() -> int:
+    try:
+        return max(1, min(int(request.args.get("page", 1)), 100000))
+    except ValueError:
+        return 1
+
+
+def _int_arg(name: str) -> int | None:
+    raw = request.args.get(name, "")
+    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+
+
+def _fail(form, field_name: str, err: Exception) -> None:
+    """Undo the attempt and show the service's message next to the field it concerns."""
+    db.session.rollback()
+    if isinstance(err, IdNumberInvalid):
+        field_name = "id_number"
+    field_name = getattr(err, "field", None) or field_name
+    field = getattr(form, field_name, None) or getattr(form, "submit")
+    if isinstance(field.errors, tuple):
+        field.errors = list(field.errors)
+    field.errors.append(str(err))
+
+
+# Groups and grids
+
+@bp.route("/groups", methods=["GET", "POST"])
+@require("registry.view")
+def groups():
+    """Villager groups and grids of the village, with household counts."""
+    form = GroupForm()
+    if request.method == "POST":
+        from ..access import can
+
+        if not can("registry.edit"):
+            from ..access import _deny
+
+            _deny("registry.edit")
+        if form.validate_on_submit():
+            begin_write()
+            try:
+                create_group(g.village, form.name.data, form.kind.data, form.leader.data)
+            except RegistryError as e:
+                _fail(form, "name", e)
+            else:
+                db.session.commit()
+                flash(_("Group %(name)s added.", name=form.name.data), "success")
+                return redirect(url_for("registry.groups"))
+    counts = dict(db.session.execute(
+        sa.select(Household.group_id, sa.func.count(Household.id))
+        .where(Household.village_id == g.village.id, Household.status == "active")
+        .group_by(Household.group_id)).all())
+    return render_template("registry/groups.html", form=form, groups=_groups(), counts=counts)
+
+
+@bp.route("/groups/<int:group_id>", methods=["GET", "POST"])
+@require("registry.edit")
+def group_edit(group_id: int):
+    """Rename a group, change its leader, or take it out of use."""
+    group = get_in_village_or_404(VillagerGroup, group_id)
+    form = GroupForm(obj=group)
+    if form.validate_on_submit():
+        begin_write()
+        group = get_in_village_or_404(VillagerGroup, group_id)
+        try:
+            update_group(group, form.name.data, form.kind.data, form.leader.data, bool(form.active.data))
+        except RegistryError as e:
+            _fail(form, "name", e)
+        else:
+            db.session.commit()
+            flash(_("Saved."), "success")
+            return redirect(url_for("registry.groups"))
+    return render_template("registry/group_edit.html", form=form, group=group)
+
+
+# Households
+
+@bp.route("/households")
+@require("registry.view")
+def households():
+    """Households of the village: search by name, pinyin initials or 户号; filter; paginate."""
+    q = request.args.get("q", "")[:64]
+    group_id = _int_arg("group")
+    status = request.args.get("status") or None
+    if status not in (None, "active", "moved_away", "split", "merged", "all"):
+        status = None
+    tag = request.args.get("tag") or None
+    if tag not in HOUSEHOLD_TAGS:
+        tag = None
+    stmt = household_search_query(g.village.id, q, group_id=group_id,
+                                  status=None if status == "all" else (status or "active"), tag=tag)
+    page = db.paginate(stmt, page=_page(), per_page=current_app.config["PER_PAGE"], error_out=False)
+    return render_template("registry/households.html", page=page, q=q, group_id=group_id,
+                           status=status or "active", tag=tag, groups=_groups())
+
+
+@bp.route("/households/new", methods=["GET", "POST"])
+@require("registry.edit")
+def household_new():
+    """Register a new household with its head."""
+    form = NewHouseholdForm()
+    form.group_id.choices = _group_choices()
+    if form.validate_on_submit():
+        begin_write()
+        group = _group_or_none(form.group_id.data)
+        try:
+            household = create_household(
+                g.village, form.number.data, form.person_data("head"), group=group,
+                address=form.address.data, tags=form.tags.data, note=form.note.data,
+                effective=form.effective_date.data)
+        except (RegistryError, IdNumberInvalid) as e:
+            _fail(form, "number", e)
+        else:
+            db.session.commit()
+            flash(_("Household %(number)s registered.", number=household.number), "success")
+            return redirect(url_for("registry.household", household_id=household.id))
+    return render_template("registry/household_new.html", form=form)
+
+
+@bp.route("/households/<int:household_id>")
+@require("registry.view")
+def household(household_id: int):
+    """One household: members past and present and its history."""
+    household = get_in_village_or_404(Household, household_id)
+    events = db.session.scalars(
+        sa.select(HouseholdEvent).where(HouseholdEvent.household_id == household.id)
+        .order_by(HouseholdEvent.effective_date.desc(), HouseholdEvent.id.desc())).all()
+    members = [p for p in household.members if p.status == PersonStatus.ALIVE.value]
+    former = [p for p in household.members if p.status != PersonStatus.ALIVE.value]
+    return render_template("registry/household.html", household=household, members=members,
+                           former=former, events=events)
+
+
+@bp.route("/households/<int:household_id>/edit", methods=["GET", "POST"])
+@require("registry.edit")
+def household_edit(household_id: int):
+    """Correct a household's number, group, address, tags or note."""
+    household = get_in_village_or_404(Household, household_id)
+    form = HouseholdForm(obj=household)
+    form.group_id.choices = _group_choices(household.group_id)
+    if request.method == "GET":
+        form.group_id.data = household.group_id or 0
+        form.tags.data = household.tag_list
+    if form.validate_on_submit():
+        begin_write()
+        household = get_in_village_or_404(Household, household_id)
+        try:
+            update_household(household, number=form.number.data, group=_group_or_none(form.group_id.data),
+                             address=form.address.data, tags=form.tags.data, note=form.note.data)
+        except RegistryError as e:
+            _fail(form, "number", e)
+        else:
+            db.session.commit()
+            flash(_("Saved."), "success")
+            return redirect(url_for("registry.household", household_id=household_id))
+    return render_template("registry/household_edit.html", form=form, household=household)
+
+
+@bp.route("/households/<int:household_id>/people/new", methods=["GET", "POST"])
+@require("registry.edit")
+def person_new(household_id: int):
+    """Add a person who moved in or was born into the household."""
+    household = get_in_village_or_404(Household, household_id)
+    form = PersonForm()
+    if form.validate_on_submit():
+        begin_write()
+        household = get_in_village_or_404(Household, household_id)
+        try:
+            person = add_person(household, form.person_data(form.relation.data),
+                                effective=form.effective_date.data, note=form.note.data,
+                                moved_in=not form.born_here.data)
+        except (RegistryError, IdNumberInvalid) as e:
+            _fail(form, "name", e)
+        else:
+            db.session.commit()
+            flash(_("%(name)s added.", name=person.name), "success")
+            return redirect(url_for("registry.household", household_id=household_id))
+    return render_template("registry/person_new.html", form=form, household=household)
+
+
+@bp.route("/people/<int:person_id>/edit", methods=["GET", "POST"])
+@require("registry.edit")
+def person_edit(person_id: int):
+    """Correct a person's details."""
+    person = get_in_village_or_404(Person, person_id)
+    form = EditPersonForm(obj=person)
+    if request.method == "GET":
+        form.sex.data = person.sex or ""
+        form.birth_date.data = person.birth_date
+    if form.validate_on_submit():
+        begin_write()
+        person = get_in_village_or_404(Person, person_id)
+        data = form.person_data(form.relation.data)
+        if not data.id_number:
+            data.id_number = "" if form.clear_id.data else None  # blank keeps the stored number
+        try:
+            update_person(person, data)
+        except (RegistryError, IdNumberInvalid) as e:
+            _fail(form, "relation", e)
+        else:
+            db.session.commit()
+            flash(_("Saved."), "success")
+            return redirect(url_for("registry.household", household_id=person.household_id))
+    return render_template("registry/person_edit.html", form=form, person=person)
+
+
+@bp.route("/people/<int:person_id>/move-out", methods=["GET", "POST"])
+@require("registry.edit")
+def person_move_out(person_id: int):
+    """Record that a person moved away or died."""
+    person = get_in_village_or_404(Person, person_id)
+    form = MoveOutForm()
+    if form.validate_on_submit():
+        begin_write()
+        person = get_in_village_or_404(Person, person_id)
+        try:
+            move_out(person, status=form.status.data, effective=form.effective_date.data, note=form.note.data)
+        except RegistryError as e:
+            _fail(form, "status", e)
+        else:
+            db.session.commit()
+            flash(_("Recorded."), "success")
+            return redirect(url_for("registry.household", household_id=person.household_id))
+    return render_template("registry/person_move_out.html", form=form, person=person)
+
+
+def _living(household: Household) -> list[Person]:
+    return [p for p in household.members if p.status == PersonStatus.ALIVE.value]
+
+
+@bp.route("/households/<int:household_id>/head", methods=["GET", "POST"])
+@require("registry.edit")
+def household_head(household_id: int):
+    """Change the head of the household."""
+    household = get_in_village_or_404(Household, household_id)
+    form = ChangeHeadForm()
+    form.new_head_id.choices = [(p.id, p.name) for p in _living(household) if p.id != household.head_id]
+    if form.validate_on_submit():
+        begin_write()
+        household = get_in_village_or_404(Household, household_id)
+        new_head = get_in_village_or_404(Person, form.new_head_id.data)
+        try:
+            change_head(household, new_head, old_head_relation=form.old_head_relation.data,
+                        effective=form.effective_date.data, note=form.note.data)
+        except RegistryError as e:
+            _fail(form, "new_head_id", e)
+        else:
+            db.session.commit()
+            flash(_("%(name)s is now the head of the household.", name=new_head.name), "success")
+            return redirect(url_for("registry.household", household_id=household_id))
+    return render_template("registry/household_head.html", form=form, household=household)
+
+
+@bp.route("/households/<int:household_id>/split", methods=["GET", "POST"])
+@require("registry.edit")
+def household_split(household_id: int):
+    """分户: some members form a new household."""
+    household = get_in_village_or_404(Household, household_id)
+    form = SplitForm()
+    movable = [p for p in _living(household) if p.id != household.head_id]
+    form.person_ids.choices = [(p.id, p.name) for p in movable]
+    form.new_head_id.choices = [(p.id, p.name) for p in movable]
+    form.group_id.choices = _group_choices(household.group_id)
+    if request.method == "GET":
+        form.group_id.data = household.group_id or 0
+    if form.validate_on_submit():
+        begin_write()
+        household = get_in_village_or_404(Household, household_id)
+        people = [get_in_village_or_404(Person, pid) for pid in form.person_ids.data]
+        new_head = get_in_village_or_404(Person, form.new_head_id.data)
+        try:
+            new = split_household(household, people, new_number=form.new_number.data, new_head=new_head,
+                                  group=_group_or_none(form.group_id.data), address=form.address.data,
+                                  effective=form.effective_date.data, note=form.note.data)
+        except RegistryError as e:
+            _fail(form, "person_ids", e)
+        else:
+            db.session.commit()
+            flash(_("Household %(number)s was split off.", number=new.number), "success")
+            return redirect(url_for("registry.household", household_id=new.id))
+    return render_template("registry/household_split.html", form=form, household=household)
+
+
+@bp.route("/households/<int:household_id>/merge", methods=["GET", "POST"])
+@require("registry.edit")
+def household_merge(household_id: int):
+    """合户: every member of this household joins another one."""
+    household = get_in_village_or_404(Household, household_id)
+    form = MergeForm()
+    if form.validate_on_submit():
+        begin_write()
+        household = get_in_village_or_404(Household, household_id)
+        target = db.session.scalar(sa.select(Household).where(
+            Household.village_id == g.village.id, Household.number == form.target_number.data))
+        if target is None:
+            db.session.rollback()
+            form.target_number.errors.append(_("There is no household with this number in the village."))
+        else:
+            try:
+                merge_households(household, target, effective=form.effective_date.data, note=form.note.data)
+            except RegistryError as e:
+                _fail(form, "target_number", e)
+            else:
+                db.session.commit()
+                flash(_("Merged into household %(number)s.", number=target.number), "success")
+                return redirect(url_for("registry.household", household_id=target.id))
+    return render_template("registry/household_merge.html", form=form, household=household)
+
+
+@bp.route("/households/<int:household_id>/status", methods=["GET", "POST"])
+@require("registry.edit")
+def household_status(household_id: int):
+    """Mark the whole household as moved away, or active again."""
+    household = get_in_village_or_404(Household, household_id)
+    form = StatusForm(data={"status": household.status if household.status in ("active", "moved_away")
+                            else "active"})
+    if form.validate_on_submit():
+        begin_write()
+        household = get_in_village_or_404(Household, household_id)
+        try:
+            set_household_status(household, form.status.data, effective=form.effective_date.data,
+                                 note=form.note.data)
+        except RegistryError as e:
+            _fail(form, "status", e)
+        else:
+            db.session.commit()
+            flash(_("Saved."), "success")
+            return redirect(url_for("registry.household", household_id=household_id))
+    return render_template("registry/household_status.html", form=form, household=household)
+
+
+# People and search
+
+@bp.route("/people")
+@require("registry.view")
+def people():
+    """Everyone in the register, searchable by name, pinyin initials or 户号."""
+    q = request.args.get("q", "")[:64]
+    status = request.args.get("status") or "alive"
+    if status not in ("alive", "moved", "deceased", "all"):
+        status = "alive"
+    stmt = person_search_query(g.village.id, q, status=None if status == "all" else status)
+    page = db.paginate(stmt, page=_page(), per_page=current_app.config["PER_PAGE"], error_out=False)
+    return render_template("registry/people.html", page=page, q=q, status=status)
+
+
+@bp.route("/search")
+@require("registry.view")
+def search():
+    """One box for everything: households and people by name, initials or 户号."""
+    q = request.args.get("q", "")[:64].strip()
+    households = people = []
+    if q:
+        households = db.session.scalars(household_search_query(g.village.id, q).limit(20)).all()
+        people = db.session.scalars(person_search_query(g.village.id, q).limit(30)).all()
+        if len(households) == 1 and not request.args.get("all"):
+            only = households[0]
+            if only.number == q:
+                return redirect(url_for("registry.household", household_id=only.id))
+    return render_template("registry/search.html", q=q, households=households, people=people)
+
+from . import io_views  # noqa: E402,F401  (import / export pages)
