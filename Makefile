@@ -30,7 +30,7 @@ PYTHON_FOR_VENV = $(shell command -v python3.11 || command -v python3)
 SYSTEM_PACKAGES := fonts-noto-cjk libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 \
                    chromium poppler-utils
 
-.PHONY: help deps-system venv translations migrate demo run test clean
+.PHONY: help deps-system venv translations i18n-update migrate demo run test clean
 
 help: ## show this list
 	@echo "Xiangyue make targets:"
@@ -68,6 +68,39 @@ translations: venv ## compile app/translations/*.po to .mo (skipped when there a
 	@shopt -s nullglob; pos=(app/translations/*/LC_MESSAGES/*.po); \
 	if [ $${#pos[@]} -eq 0 ]; then echo "translations: no catalogs under app/translations, nothing to compile"; \
 	else $(VENV)/bin/pybabel compile -d app/translations; fi
+
+# --- interface languages ----------------------------------------------------------------------
+# UI strings are English msgids; Simplified Chinese is the default language. The catalog lives in
+# zh_Hans_CN/ (NOT zh_CN/: Flask-Babel resolves zh_CN to zh_Hans_CN and silently ignores zh_CN/).
+# `make i18n-update` refreshes messages.pot and the .po (both committed); translate the new empty
+# msgstr entries in the .po, then `make translations` builds the .mo (gitignored).
+I18N_DIR    := app/translations
+I18N_POT    := $(I18N_DIR)/messages.pot
+I18N_LOCALE := zh_Hans_CN
+I18N_PO     := $(I18N_DIR)/$(I18N_LOCALE)/LC_MESSAGES/messages.po
+# babel.cfg maps app/**.py, templates/**.html and printables/**.html; these directories are never
+# entered. Giving --ignore-dirs also replaces Babel's default filter, which silently skips every
+# directory whose name starts with "_" (templates/_macros/ would be lost).
+I18N_IGNORE_DIRS := .* __pycache__ node_modules instance migrations tests
+I18N_EXTRACT := $(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext \
+                --ignore-dirs '$(I18N_IGNORE_DIRS)' --add-comments TRANSLATORS: \
+                --project Xiangyue --no-wrap
+
+i18n-update: venv ## extract UI strings to messages.pot and merge them into the zh_Hans_CN .po
+	$(I18N_EXTRACT) -o $(I18N_POT) .
+	@if [ -f $(I18N_PO) ]; then \
+	  echo "+ pybabel update -l $(I18N_LOCALE)"; \
+	  $(VENV)/bin/pybabel update -i $(I18N_POT) -d $(I18N_DIR) -l $(I18N_LOCALE) \
+	    --no-fuzzy-matching --no-wrap --ignore-obsolete; \
+	else \
+	  echo "+ pybabel init -l $(I18N_LOCALE)"; \
+	  $(VENV)/bin/pybabel init -i $(I18N_POT) -d $(I18N_DIR) -l $(I18N_LOCALE) --no-wrap; \
+	fi
+	@$(PY) -c 'import sys; from babel.messages.pofile import read_po; \
+	cat = read_po(open(sys.argv[1], "rb")); \
+	todo = [m.id for m in cat if m.id and (m.fuzzy or not (all(m.string) if isinstance(m.string, tuple) else m.string))]; \
+	print(f"i18n-update: {len(todo)} of {sum(1 for m in cat if m.id)} messages still need a Chinese translation in {sys.argv[1]}"); \
+	[print("  -", m if isinstance(m, str) else m[0]) for m in todo]' $(I18N_PO)
 
 migrate: venv translations ## flask db upgrade (create / update the database schema)
 	$(FLASK) db upgrade

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from pathlib import Path
 from typing import Any, Mapping
@@ -20,7 +21,9 @@ MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Create and configure the village application."""
-    app = Flask(__name__, template_folder=str(TEMPLATES_DIR), instance_relative_config=True)
+    instance = (config or {}).get("INSTANCE_PATH") or os.environ.get("XIANGYUE_INSTANCE_PATH")
+    app = Flask(__name__, template_folder=str(TEMPLATES_DIR), instance_relative_config=True,
+                instance_path=os.path.abspath(instance) if instance else None)
     app.config.from_object(Config)
     if config is not None:
         app.config.from_mapping(config)

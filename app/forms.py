@@ -5,9 +5,15 @@ import datetime as dt
 
 from flask_babel import lazy_gettext as _l
 from wtforms import StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
 from .text import TextRejected, clean_text
+
+
+def options(pairs) -> list[SelectChoice]:
+    """Select choices from (value, label) pairs, in the SelectChoice form WTForms 3.3 expects."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 class CleanStringField(StringField):

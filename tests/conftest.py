@@ -42,8 +42,7 @@ def _pg_url(dbname: str) -> str:
 def _migrate(uri: str, instance: Path) -> None:
     from flask_migrate import upgrade
 
-    app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": uri})
-    app.instance_path = str(instance)
+    app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": uri, "INSTANCE_PATH": str(instance)})
     with app.app_context():
         upgrade()
         db.engine.dispose()
@@ -118,8 +117,8 @@ def app_config() -> dict:
 
 @pytest.fixture
 def app(db_uri, tmp_path, app_config):
-    app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": db_uri, **app_config})
-    app.instance_path = str(tmp_path / "instance")
+    app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": db_uri,
+                      "INSTANCE_PATH": str(tmp_path / "instance"), **app_config})
     ctx = app.app_context()
     ctx.push()
     yield app

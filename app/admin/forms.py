@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from ..auth.models import Role
 from ..filters import LABELS
-from ..forms import CleanStringField
+from ..forms import CleanStringField, options
 
 CODE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
@@ -42,7 +42,7 @@ class UserForm(FlaskForm):
 
 
 class GrantForm(FlaskForm):
-    role = SelectField(_l("Role"), choices=[(r.value, LABELS["role"][r.value]) for r in Role])
+    role = SelectField(_l("Role"), choices=lambda: options((r.value, LABELS["role"][r.value]) for r in Role))
     village_id = SelectField(_l("Village"), coerce=int, validators=[Optional()])
     township_id = SelectField(_l("Township"), coerce=int, validators=[Optional()])
     submit = SubmitField(_l("Grant role"))

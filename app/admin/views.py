@@ -9,6 +9,7 @@ from ..access import require
 from ..auth.models import Membership, Role, User
 from ..auth.services import AuthError, create_user, grant, revoke, set_active, set_password
 from ..extensions import begin_write, db
+from ..forms import options
 from ..registry.models import Township, Village
 from ..registry.services import RegistryError, create_township, create_village, update_village
 from . import bp
@@ -17,12 +18,12 @@ from .forms import ActiveForm, GrantForm, ResetPasswordForm, TownshipForm, UserF
 
 def _township_choices(blank: bool = True):
     rows = db.session.scalars(sa.select(Township).order_by(Township.code)).all()
-    return ([(0, "—")] if blank else []) + [(t.id, f"{t.name} ({t.code})") for t in rows]
+    return options(([(0, "—")] if blank else []) + [(t.id, f"{t.name} ({t.code})") for t in rows])
 
 
 def _village_choices():
     rows = db.session.scalars(sa.select(Village).order_by(Village.code)).all()
-    return [(0, "—")] + [(v.id, f"{v.name} ({v.code})") for v in rows]
+    return options([(0, "—")] + [(v.id, f"{v.name} ({v.code})") for v in rows])
 
 
 # Villages and townships

@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..filters import LABELS
-from ..forms import CleanStringField, CleanTextAreaField, LooseDateField
+from ..forms import CleanStringField, CleanTextAreaField, LooseDateField, options
 from ..text import FULLWIDTH_DIGITS
 from .identity import IdNumberInvalid, normalize_id_number
 from .models import HOUSEHOLD_TAGS, Relation
@@ -21,11 +21,11 @@ NUMBER_RE = re.compile(r"[0-9A-Za-z\u4e00-\u9fff][0-9A-Za-z\u4e00-\u9fff_-]{0,31
 
 
 def relation_choices(include_head: bool = False):
-    return [(r.value, LABELS["relation"][r.value]) for r in Relation if include_head or r != Relation.HEAD]
+    return options((r.value, LABELS["relation"][r.value]) for r in Relation if include_head or r != Relation.HEAD)
 
 
 def sex_choices():
-    return [("", "—"), ("male", LABELS["sex"]["male"]), ("female", LABELS["sex"]["female"])]
+    return options([("", "—"), ("male", LABELS["sex"]["male"]), ("female", LABELS["sex"]["female"])])
 
 
 def _phone(form, field):
@@ -90,7 +90,7 @@ class HouseholdForm(FlaskForm):
     number = CleanStringField(_l("Household number (户号)"), validators=[DataRequired(), _household_number])
     group_id = SelectField(_l("Group / grid"), coerce=int, validators=[Optional()])
     address = CleanStringField(_l("Address"), validators=[Optional(), Length(max=200)])
-    tags = MultiCheckboxField(_l("Tags"), choices=[(k, LABELS["tag"][k]) for k in HOUSEHOLD_TAGS])
+    tags = MultiCheckboxField(_l("Tags"), choices=lambda: options((k, LABELS["tag"][k]) for k in HOUSEHOLD_TAGS))
     note = CleanTextAreaField(_l("Note"), validators=[Optional(), Length(max=500)])
     submit = SubmitField(_l("Save"))
 
@@ -116,7 +116,7 @@ class EditPersonForm(PersonFieldsMixin, FlaskForm):
 
 
 class MoveOutForm(FlaskForm):
-    status = SelectField(_l("What happened"), choices=[("moved", _l("Moved away")), ("deceased", _l("Died"))])
+    status = SelectField(_l("What happened"), choices=lambda: options([("moved", _l("Moved away")), ("deceased", _l("Died"))]))
     effective_date = LooseDateField(_l("Date"), validators=[Optional()])
     note = CleanStringField(_l("Note"), validators=[Optional(), Length(max=500)])
     submit = SubmitField(_l("Record"))
@@ -152,7 +152,7 @@ class MergeForm(FlaskForm):
 
 
 class StatusForm(FlaskForm):
-    status = SelectField(_l("Status"), choices=[("active", _l("Active")), ("moved_away", _l("Moved away"))])
+    status = SelectField(_l("Status"), choices=lambda: options([("active", _l("Active")), ("moved_away", _l("Moved away"))]))
     effective_date = LooseDateField(_l("Date"), validators=[Optional()])
     note = CleanStringField(_l("Note"), validators=[Optional(), Length(max=500)])
     submit = SubmitField(_l("Save"))
@@ -160,7 +160,7 @@ class StatusForm(FlaskForm):
 
 class GroupForm(FlaskForm):
     name = CleanStringField(_l("Name"), validators=[DataRequired(), Length(max=64)])
-    kind = SelectField(_l("Kind"), choices=[("group", _l("Villager group")), ("grid", _l("Grid"))])
+    kind = SelectField(_l("Kind"), choices=lambda: options([("group", _l("Villager group")), ("grid", _l("Grid"))]))
     leader = CleanStringField(_l("Leader / person in charge"), validators=[Optional(), Length(max=64)])
     active = BooleanField(_l("In use"), default=True)
     submit = SubmitField(_l("Save"))

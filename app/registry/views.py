@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 
 from ..access import get_in_village_or_404, require
 from ..extensions import begin_write, db
+from ..forms import options
 from . import bp
 from .forms import (
     ChangeHeadForm,
@@ -48,7 +49,7 @@ def _groups(active_only: bool = False) -> list[VillagerGroup]:
 
 
 def _group_choices(current: int | None = None):
-    return [(0, "—")] + [(gr.id, gr.name) for gr in _groups() if gr.active or gr.id == current]
+    return options([(0, "—")] + [(gr.id, gr.name) for gr in _groups() if gr.active or gr.id == current])
 
 
 def _group_or_none(group_id: int | None) -> VillagerGroup | None:
@@ -291,7 +292,7 @@ def household_head(household_id: int):
     """Change the head of the household."""
     household = get_in_village_or_404(Household, household_id)
     form = ChangeHeadForm()
-    form.new_head_id.choices = [(p.id, p.name) for p in _living(household) if p.id != household.head_id]
+    form.new_head_id.choices = options((p.id, p.name) for p in _living(household) if p.id != household.head_id)
     if form.validate_on_submit():
         begin_write()
         household = get_in_village_or_404(Household, household_id)
@@ -315,8 +316,8 @@ def household_split(household_id: int):
     household = get_in_village_or_404(Household, household_id)
     form = SplitForm()
     movable = [p for p in _living(household) if p.id != household.head_id]
-    form.person_ids.choices = [(p.id, p.name) for p in movable]
-    form.new_head_id.choices = [(p.id, p.name) for p in movable]
+    form.person_ids.choices = options((p.id, p.name) for p in movable)
+    form.new_head_id.choices = options((p.id, p.name) for p in movable)
     form.group_id.choices = _group_choices(household.group_id)
     if request.method == "GET":
         form.group_id.data = household.group_id or 0

@@ -1,0 +1,64 @@
+"""Factory and configuration."""
+from __future__ import annotations
+
+import pytest
+
+from app import create_app
+
+
+def test_testing_config_is_applied(app):
+    assert app.testing
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert app.config["MAX_CONTENT_LENGTH"] > 0
+
+
+@pytest.mark.parametrize("key", [None, "dev-insecure-change-me", "short"])
+def test_production_refuses_default_or_missing_secret_key(tmp_path, key):
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app({"ENV_NAME": "production", "SECRET_KEY": key, "ID_HMAC_KEY": "k" * 32,
+                    "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db", "INSTANCE_PATH": str(tmp_path)})
+
+
+def test_production_refuses_missing_id_hmac_key(tmp_path):
+    with pytest.raises(RuntimeError, match="ID_HMAC_KEY"):
+        create_app({"ENV_NAME": "production", "SECRET_KEY": "s" * 40, "ID_HMAC_KEY": None,
+                    "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db", "INSTANCE_PATH": str(tmp_path)})
+
+
+def test_production_starts_with_a_real_key(tmp_path):
+    app = create_app({"ENV_NAME": "production", "SECRET_KEY": "s" * 40, "ID_HMAC_KEY": "k" * 40,
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db", "INSTANCE_PATH": str(tmp_path)})
+    assert not app.debug
+
+
+def test_production_reads_keys_from_the_instance_folder(tmp_path):
+    (tmp_path / "secret_key").write_text("f" * 64)
+    (tmp_path / "id_hmac_key").write_text("e" * 64)
+    app = create_app({"ENV_NAME": "production", "SECRET_KEY": None, "ID_HMAC_KEY": None,
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db", "INSTANCE_PATH": str(tmp_path)})
+    assert app.config["SECRET_KEY"] == "f" * 64
+
+
+def test_development_creates_its_own_keys_once(tmp_path):
+    cfg = {"SECRET_KEY": None, "ID_HMAC_KEY": None, "INSTANCE_PATH": str(tmp_path),
+           "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"}
+    first = create_app(cfg).config["SECRET_KEY"]
+    assert len(first) >= 32 and create_app(cfg).config["SECRET_KEY"] == first
+    assert oct((tmp_path / "secret_key").stat().st_mode)[-3:] == "600"
+
+
+def test_postgresql_url_uses_psycopg3(tmp_path):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "postgresql://u@127.0.0.1:1/x", "SECRET_KEY": "s" * 40,
+                      "ID_HMAC_KEY": "k" * 40})
+    assert app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql+psycopg://")
+
+
+def test_sqlite_connections_are_durable_and_strict(tmp_path):
+    from app.extensions import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db", "INSTANCE_PATH": str(tmp_path)})
+    with app.app_context(), db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
