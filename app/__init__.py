@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Mapping
 
-from flask import Flask, g, request, session
+from flask import Flask, g, has_request_context, request, session
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 
 from .config import Config, finish_config
@@ -55,7 +55,9 @@ def configure_jinja(app: Flask) -> None:
 
 
 def select_locale() -> str:
-    """Chinese unless the user chose English (kept in the session)."""
+    """Chinese unless the user chose English (kept in the session); Chinese on the command line too."""
+    if not has_request_context():
+        return "zh_Hans_CN"
     lang = session.get("lang")
     if lang in ("en", "zh_Hans_CN"):
         return lang
