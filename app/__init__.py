@@ -86,6 +86,8 @@ def init_extensions(app: Flask) -> None:
     # import the models so that Alembic sees every table
     from .audit import models as _audit  # noqa: F401
     from .auth import models as _auth  # noqa: F401
+    from .ledger import models as _ledger  # noqa: F401
+    from .points import models as _points  # noqa: F401
     from .registry import models as _registry  # noqa: F401
 
 
@@ -118,6 +120,11 @@ def register_hooks(app: Flask) -> None:
 
     @app.before_request
     def _request_id() -> None:
+        # a request can run inside an app context that is already pushed (tests, CLI helpers):
+        # drop any locale Flask-Babel cached there so this request's language choice applies
+        from flask_babel import refresh
+
+        refresh()
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming[:40] if incoming and incoming.isascii() and incoming.isprintable() \
             else uuid.uuid4().hex

@@ -13,6 +13,7 @@ from .extensions import begin_write, db
 village_cli = AppGroup("village", help="Villages and townships.")
 user_cli = AppGroup("user", help="Logins and their roles.")
 audit_cli = AppGroup("audit", help="The audit log.")
+ledger_cli = AppGroup("ledger", help="The points ledger.")
 
 
 def _fail(message: str) -> None:
@@ -106,6 +107,27 @@ def audit_verify() -> None:
     sys.exit(1)
 
 
+@ledger_cli.command("check")
+@click.option("--village", "village_code", help="Village code; all villages when omitted.")
+def ledger_check(village_code: str | None) -> None:
+    """Check the ledger invariants; print every violation and exit 1 if there is one."""
+    from .ledger.services import check
+    from .registry.models import Village
+
+    village_id = None
+    if village_code:
+        village_id = db.session.scalar(sa.select(Village.id).where(Village.code == village_code))
+        if village_id is None:
+            _fail(f"no village with code {village_code!r}")
+    problems = check(village_id)
+    if problems:
+        for line in problems:
+            click.echo(line)
+        click.echo(f"ledger check FAILED: {len(problems)} problem(s)")
+        sys.exit(1)
+    click.echo("ledger check clean")
+
+
 @click.command("demo")
 @click.option("--print-logins", is_flag=True, help="Only print the demo logins.")
 @click.option("--households", default=300, show_default=True, help="How many households to generate.")
@@ -126,4 +148,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(village_cli)
     app.cli.add_command(user_cli)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(ledger_cli)
     app.cli.add_command(demo_command)

@@ -51,3 +51,82 @@ def install_sqlite_hooks(engine: Engine) -> None:
     def _begin(conn: Any) -> None:
         write = conn.get_execution_options().get("write_txn", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+# --- column types that SQLite STRICT tables accept ---------------------------------------------
+# A STRICT table allows only INTEGER, REAL, TEXT, BLOB and ANY, and then refuses 'abc' or 1.5 in an
+# integer column instead of storing it (docs/reliability.md §4.1.7). The ledger's tables are STRICT,
+# so their columns render as those names on SQLite and as the usual types on PostgreSQL.
+from sqlalchemy import types as _t  # noqa: E402
+
+BigInt = _t.BigInteger().with_variant(_t.Integer(), "sqlite")
+Int = _t.Integer()
+
+
+def Str(length: int) -> _t.TypeEngine:
+    """VARCHAR(length) on PostgreSQL, TEXT on SQLite (length is checked by forms and CHECKs)."""
+    return _t.String(length).with_variant(_t.Text(), "sqlite")
+
+
+class Flag(_t.TypeDecorator):
+    """A boolean stored as INTEGER 0/1 on SQLite (STRICT has no BOOLEAN), BOOLEAN elsewhere."""
+
+    impl = _t.Boolean
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_t.Integer())
+        return dialect.type_descriptor(_t.Boolean())
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        return int(bool(value)) if dialect.name == "sqlite" else bool(value)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else bool(value)
+
+
+class UTCDateTime(_t.TypeDecorator):
+    """A naive UTC datetime; ISO text on SQLite (STRICT has no DATETIME), TIMESTAMP elsewhere."""
+
+    impl = _t.DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_t.Text())
+        return dialect.type_descriptor(_t.DateTime())
+
+    def process_bind_param(self, value, dialect):
+        if value is None or dialect.name != "sqlite":
+            return value
+        return value.isoformat(sep=" ", timespec="microseconds")
+
+    def process_result_value(self, value, dialect):
+        if value is None or dialect.name != "sqlite":
+            return value
+        return dt.datetime.fromisoformat(value)
+
+
+class Day(_t.TypeDecorator):
+    """A calendar date; ISO text on SQLite, DATE elsewhere."""
+
+    impl = _t.Date
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_t.Text())
+        return dialect.type_descriptor(_t.Date())
+
+    def process_bind_param(self, value, dialect):
+        if value is None or dialect.name != "sqlite":
+            return value
+        return value.isoformat()
+
+    def process_result_value(self, value, dialect):
+        if value is None or dialect.name != "sqlite":
+            return value
+        return dt.date.fromisoformat(value)

@@ -70,30 +70,39 @@ def seed_demo(households: int = 300, seed: int = 20261125) -> bool:
             PersonData(name=head_name, sex="female" if head_female else "male", birth_date=head_born,
                        phone=phone(), id_number=idn),
             group=group, address=f"{group.name}{rng.randint(1, 80)}号", tags=tags)
-        size = rng.choices([0, 1, 2, 3, 4, 5], weights=[8, 15, 25, 25, 17, 10])[0]
-        for _ in range(size):
-            rel = rng.choice([Relation.SPOUSE, Relation.CHILD, Relation.CHILD, Relation.PARENT,
-                              Relation.GRANDCHILD])
-            if rel == Relation.SPOUSE:
-                female = not head_female
-                born = born_between(head_born.year - 5, min(head_born.year + 5, 2000))
-                name = fake.last_name() + (fake.first_name_female() if female else fake.first_name_male())
-            elif rel == Relation.PARENT:
-                female = rng.random() < 0.5
-                born = born_between(max(1925, head_born.year - 35), head_born.year - 18)
-                name = (fake.last_name() if female else surname) + (
-                    fake.first_name_female() if female else fake.first_name_male())
-            else:
-                female = rng.random() < 0.5
-                lo = head_born.year + (18 if rel == Relation.CHILD else 40)
-                born = born_between(min(lo, 2024), min(lo + 20, 2025))
-                name = surname + (fake.first_name_female() if female else fake.first_name_male())
+        used_names = {head_name}
+
+        def given(female: bool, family: str) -> str:
+            for _ in range(20):
+                name = family + (fake.first_name_female() if female else fake.first_name_male())
+                if name not in used_names:
+                    used_names.add(name)
+                    return name
+            return name
+
+        def member(rel: Relation, female: bool, born: dt.date, family: str) -> None:
             adult = born.year < 2008
             add_person(h, PersonData(
-                name=name, relation=rel.value, sex="female" if female else "male", birth_date=born,
-                phone=phone() if adult and rng.random() < 0.7 else None,
+                name=given(female, family), relation=rel.value, sex="female" if female else "male",
+                birth_date=born, phone=phone() if adult and rng.random() < 0.7 else None,
                 id_number=id_for(born, female) if rng.random() < 0.9 else None,
             ), moved_in=False)
+
+        # a plausible family: spouse, children, perhaps the head's parents and grandchildren
+        if rng.random() < 0.8:
+            member(Relation.SPOUSE, not head_female,
+                   born_between(head_born.year - 4, min(head_born.year + 4, 2000)), fake.last_name())
+        if head_born.year > 1955 and rng.random() < 0.25:
+            if rng.random() < 0.6:
+                member(Relation.PARENT, False, born_between(head_born.year - 32, head_born.year - 22), surname)
+            member(Relation.PARENT, True, born_between(head_born.year - 30, head_born.year - 20), fake.last_name())
+        for _ in range(rng.choices([0, 1, 2, 3], weights=[25, 45, 25, 5])[0]):
+            born = born_between(min(head_born.year + 22, 2024), min(head_born.year + 34, 2025))
+            member(Relation.CHILD, rng.random() < 0.5, born, surname)
+        if head_born.year < 1972 and rng.random() < 0.3:
+            for _ in range(rng.randint(1, 2)):
+                member(Relation.GRANDCHILD, rng.random() < 0.5,
+                       born_between(min(head_born.year + 48, 2024), 2025), surname)
     for username, role in DEMO_LOGINS:
         user = db.session.scalar(sa.select(User).where(User.username == username)) \
             or create_user(username, DEMO_PASSWORD, _display(role))

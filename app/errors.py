@@ -4,27 +4,29 @@ from __future__ import annotations
 from flask import Flask, current_app, render_template, request
 from markupsafe import escape
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
 
 MESSAGES = {
-    400: "The request could not be understood.",
-    403: "You do not have permission to open this page.",
-    404: "This page does not exist, or it is not in your village.",
-    405: "This page cannot be opened this way.",
-    409: "This was changed by someone else in the meantime; please reload and try again.",
-    413: "The file or form is too large.",
-    429: "Too many attempts. Please wait a moment and try again.",
-    500: "Something went wrong on our side. Nothing was changed; please try again.",
-    503: "The system is busy. Please try again.",
+    400: _l("The request could not be understood."),
+    403: _l("You do not have permission to open this page."),
+    404: _l("This page does not exist, or it is not in your village."),
+    405: _l("This page cannot be opened this way."),
+    409: _l("This was changed by someone else in the meantime; please reload and try again."),
+    413: _l("The file or form is too large."),
+    429: _l("Too many attempts. Please wait a moment and try again."),
+    500: _l("Something went wrong on our side. Nothing was changed; please try again."),
+    503: _l("The system is busy. Please try again."),
 }
 
 
 def _page(code: int, message: str | None = None, title: str | None = None):
     db.session.rollback()
-    text = message or _(MESSAGES.get(code, MESSAGES[400]))
+    text = message or str(MESSAGES.get(code, MESSAGES[400]))
     try:
         return render_template("errors/error.html", code=code, title=title, message=text), code
     except Exception:  # the error page itself must never fail: fall back to plain, escaped HTML
@@ -44,6 +46,17 @@ def register_error_handlers(app: Flask) -> None:
         if code in (301, 302, 303, 307, 308):
             return e
         return _page(code)
+
+    @app.errorhandler(OperationalError)
+    def _busy(e: OperationalError):
+        # SQLite "database is locked" after the busy timeout, PostgreSQL lock/statement timeouts:
+        # nothing was written, and the person can simply try again
+        text = str(getattr(e, "orig", e)).lower()
+        if "locked" in text or "timeout" in text or "could not obtain lock" in text or "deadlock" in text:
+            app.logger.warning("database busy on %s %s: %s", request.method, request.path, text[:200])
+            return _page(503)
+        app.logger.exception("database error on %s %s", request.method, request.path)
+        return _page(500)
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception):

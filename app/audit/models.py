@@ -21,7 +21,8 @@ class AuditLog(Model):
     at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(sa.Integer)
     actor_name: Mapped[str | None] = mapped_column(sa.String(64))
-    role: Mapped[str | None] = mapped_column(sa.String(20))
+    #: the roles the actor held in the village, comma-separated
+    role: Mapped[str | None] = mapped_column(sa.String(120))
     village_id: Mapped[int | None] = mapped_column(sa.Integer, index=True)
     #: the household a change concerns, so a clerk can list a household's recent changes
     household_id: Mapped[int | None] = mapped_column(sa.Integer, index=True)

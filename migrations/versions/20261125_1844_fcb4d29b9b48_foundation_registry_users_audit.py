@@ -62,7 +62,7 @@ def upgrade():
     sa.Column('at', sa.DateTime(), nullable=False),
     sa.Column('actor_id', sa.Integer(), nullable=True),
     sa.Column('actor_name', sa.String(length=64), nullable=True),
-    sa.Column('role', sa.String(length=20), nullable=True),
+    sa.Column('role', sa.String(length=120), nullable=True),
     sa.Column('village_id', sa.Integer(), nullable=True),
     sa.Column('household_id', sa.Integer(), nullable=True),
     sa.Column('action', sa.String(length=40), nullable=False),

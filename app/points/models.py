@@ -1,0 +1,254 @@
+"""Points schemes (积分细则), their items, entries under review and posting, and objections."""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import Day, Flag, Int, Str, UTCDateTime, utcnow
+from ..extensions import Model
+
+#: the most one item may award or deduct, and the most one batch may touch
+MAX_ITEM_POINTS = 1000
+MAX_BATCH = 2000
+
+
+class YearPolicy(str, enum.Enum):
+    CARRY_OVER = "carry_over"  # the spendable balance carries into next year (default)
+    EXPIRE = "expire"  # the balance is cleared to the expired account on 31 December
+
+
+class PointScheme(Model):
+    __tablename__ = "point_schemes"
+
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
+    village_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("villages.id"), index=True)
+    name: Mapped[str] = mapped_column(Str(100))
+    year_policy: Mapped[str] = mapped_column(Str(16), default=YearPolicy.CARRY_OVER.value)
+    #: 公示期 in calendar days
+    posting_days: Mapped[int] = mapped_column(Int, default=7)
+    #: days a reviewer has to decide an objection, in working days
+    appeal_working_days: Mapped[int] = mapped_column(Int, default=7)
+    #: star bands "30:1,60:2,100:3,150:4,200:5" (minimum year score : stars)
+    star_bands: Mapped[str] = mapped_column(Str(200), default="30:1,60:2,100:3,150:4,200:5")
+    active: Mapped[bool] = mapped_column(Flag, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    categories: Mapped[list[PointCategory]] = relationship(back_populates="scheme",
+                                                           order_by="PointCategory.sort, PointCategory.id")
+
+    __table_args__ = (
+        sa.UniqueConstraint("village_id", "name", name="uq_point_schemes_village_id_name"),
+        sa.CheckConstraint("year_policy IN ('carry_over','expire')", name="policy_known"),
+        sa.CheckConstraint("posting_days BETWEEN 1 AND 60", name="posting_days_bounded"),
+        sa.CheckConstraint("appeal_working_days BETWEEN 1 AND 60", name="appeal_days_bounded"),
+        {"sqlite_strict": True},
+    )
+
+    def stars_for(self, score: int) -> int:
+        """The star rating (星级) a year score earns under this scheme's bands."""
+        stars = 0
+        for band in (self.star_bands or "").split(","):
+            lo, _, n = band.partition(":")
+            if lo.strip().lstrip("-").isdigit() and n.strip().isdigit() and score >= int(lo):
+                stars = max(stars, int(n))
+        return stars
+
+
+class PointCategory(Model):
+    __tablename__ = "point_categories"
+
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
+    village_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("villages.id"), index=True)
+    scheme_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("point_schemes.id"), index=True)
+    name: Mapped[str] = mapped_column(Str(64))
+    #: add (加分) or deduct (扣分)
+    direction: Mapped[str] = mapped_column(Str(8))
+    sort: Mapped[int] = mapped_column(Int, default=0)
+
+    scheme: Mapped[PointScheme] = relationship(back_populates="categories")
+    items: Mapped[list[PointItem]] = relationship(back_populates="category", order_by="PointItem.code")
+
+    __table_args__ = (
+        sa.UniqueConstraint("scheme_id", "name", name="uq_point_categories_scheme_id_name"),
+        sa.CheckConstraint("direction IN ('add','deduct')", name="direction_known"),
+        {"sqlite_strict": True},
+    )
+
+
+class PointItem(Model):
+    """One line of the 积分细则. Editing it never changes entries already recorded (they keep a copy)."""
+
+    __tablename__ = "point_items"
+
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
+    village_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("villages.id"), index=True)
+    scheme_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("point_schemes.id"), index=True)
+    category_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("point_categories.id"), index=True)
+    code: Mapped[str] = mapped_column(Str(32))
+    text: Mapped[str] = mapped_column(Str(500))
+    #: signed: positive adds, negative deducts
+    points: Mapped[int] = mapped_column(Int)
+    #: per_event, per_month, per_quarter, tiered, per_amount
+    unit: Mapped[str] = mapped_column(Str(16), default="per_event")
+    #: none, month, quarter, year
+    cap_period: Mapped[str] = mapped_column(Str(8), default="none")
+    #: most points this item may give one subject per cap period (absolute value)
+    cap_points: Mapped[int | None] = mapped_column(Int)
+    #: village, shared, upper
+    level: Mapped[str] = mapped_column(Str(8), default="village")
+    #: person (charged to the person, counted in the household) or household (charged to the head)
+    applies_to: Mapped[str] = mapped_column(Str(10), default="person")
+    evidence_required: Mapped[bool] = mapped_column(Flag, default=False)
+    #: the rule articles that authorise the item, as written (e.g. 村规民约第十二条)
+    article_ref: Mapped[str | None] = mapped_column(Str(200))
+    active: Mapped[bool] = mapped_column(Flag, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    category: Mapped[PointCategory] = relationship(back_populates="items")
+    scheme: Mapped[PointScheme] = relationship()
+
+    __table_args__ = (
+        sa.UniqueConstraint("scheme_id", "code", name="uq_point_items_scheme_id_code"),
+        sa.CheckConstraint(f"points <> 0 AND points BETWEEN -{MAX_ITEM_POINTS} AND {MAX_ITEM_POINTS}",
+                           name="points_bounded"),
+        sa.CheckConstraint("unit IN ('per_event','per_month','per_quarter','tiered','per_amount')",
+                           name="unit_known"),
+        sa.CheckConstraint("cap_period IN ('none','month','quarter','year')", name="cap_period_known"),
+        sa.CheckConstraint("cap_points IS NULL OR cap_points > 0", name="cap_positive"),
+        sa.CheckConstraint("level IN ('village','shared','upper')", name="level_known"),
+        sa.CheckConstraint("applies_to IN ('person','household')", name="applies_to_known"),
+        {"sqlite_strict": True},
+    )
+
+
+class EntryStatus(str, enum.Enum):
+    PENDING = "pending"  # 待审核
+    REJECTED = "rejected"  # 审核未通过 (with a reason)
+    POSTED = "posted"  # approved and on the notice board (公示中): moves the balance
+    DISPUTED = "disputed"  # an objection is open
+    FINAL = "final"  # posting over (or objection upheld after it): no more objections
+    CORRECTED = "corrected"  # reversed after an objection; a corrected entry may replace it
+
+
+class PointEntry(Model):
+    """An award or deduction for a household (and the person who earned it), through review and posting."""
+
+    __tablename__ = "point_entries"
+
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
+    village_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("villages.id"), index=True)
+    scheme_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("point_schemes.id"))
+    item_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("point_items.id"), index=True)
+    household_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("households.id"), index=True)
+    person_id: Mapped[int | None] = mapped_column(Int, sa.ForeignKey("people.id"), index=True)
+    #: copies of the item as it was when recorded: later edits of the item do not change them
+    item_code: Mapped[str] = mapped_column(Str(32))
+    item_text: Mapped[str] = mapped_column(Str(500))
+    category_name: Mapped[str] = mapped_column(Str(64))
+    article_ref: Mapped[str | None] = mapped_column(Str(200))
+    #: signed points of the entry (the year score takes all of it)
+    points: Mapped[int] = mapped_column(Int)
+    #: what the balance actually moved on approval: a deduction takes at most the balance (扣完为止)
+    applied_points: Mapped[int | None] = mapped_column(Int)
+    occurred_on: Mapped[dt.date] = mapped_column(Day)
+    #: the score year the entry counts in (the year it happened)
+    year: Mapped[int] = mapped_column(Int, index=True)
+    note: Mapped[str | None] = mapped_column(Str(500))
+    #: manual, batch, patrol, mediation, grid, kiosk, import
+    source: Mapped[str] = mapped_column(Str(16), default="manual")
+    source_ref: Mapped[str | None] = mapped_column(Str(64))
+    #: stored file name (generated, never the uploader's) of an evidence photo under instance/evidence
+    evidence_file: Mapped[str | None] = mapped_column(Str(80))
+    batch_key: Mapped[str | None] = mapped_column(Str(64), index=True)
+    status: Mapped[str] = mapped_column(Str(10), default=EntryStatus.PENDING.value, index=True)
+    recorded_by_id: Mapped[int | None] = mapped_column(Int, sa.ForeignKey("users.id"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reviewed_by_id: Mapped[int | None] = mapped_column(Int, sa.ForeignKey("users.id"))
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    review_note: Mapped[str | None] = mapped_column(Str(500))
+    posted_on: Mapped[dt.date | None] = mapped_column(Day)
+    #: last day of the 公示期; objections are taken until the end of this day
+    posting_until: Mapped[dt.date | None] = mapped_column(Day)
+    #: the transfer that moved the balance on approval (none if a deduction found nothing to take)
+    transfer_id: Mapped[int | None] = mapped_column(Int, sa.ForeignKey("transfers.id", use_alter=True,
+                                                                          name="fk_point_entries_transfer"))
+    #: for an entry that replaces a corrected one
+    corrects_entry_id: Mapped[int | None] = mapped_column(Int, sa.ForeignKey("point_entries.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(Str(64))
+
+    household = relationship("Household")
+    person = relationship("Person")
+    item: Mapped[PointItem] = relationship()
+    scheme: Mapped[PointScheme] = relationship()
+    recorded_by = relationship("User", foreign_keys=[recorded_by_id])
+    reviewed_by = relationship("User", foreign_keys=[reviewed_by_id])
+    objections: Mapped[list[Objection]] = relationship(back_populates="entry", order_by="Objection.id")
+
+    __table_args__ = (
+        sa.CheckConstraint(f"points <> 0 AND points BETWEEN -{MAX_ITEM_POINTS * 100} AND {MAX_ITEM_POINTS * 100}",
+                           name="points_bounded"),
+        sa.CheckConstraint("status IN ('pending','rejected','posted','disputed','final','corrected')",
+                           name="status_known"),
+        sa.UniqueConstraint("village_id", "idempotency_key", name="uq_point_entries_village_id_idempotency_key"),
+        {"sqlite_strict": True},
+    )
+
+
+class Objection(Model):
+    """A villager's objection (异议) to a posted entry, and the reviewer's decision and written reply."""
+
+    __tablename__ = "objections"
+
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
+    village_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("villages.id"), index=True)
+    entry_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("point_entries.id"), index=True)
+    #: clerk (filed for the villager), kiosk, oral, written
+    channel: Mapped[str] = mapped_column(Str(10), default="clerk")
+    objector_name: Mapped[str | None] = mapped_column(Str(64))
+    reason: Mapped[str] = mapped_column(Str(1000))
+    filed_by_id: Mapped[int | None] = mapped_column(Int, sa.ForeignKey("users.id"))
+    filed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: the decision is due by the end of this day (filed + N working days)
+    due_on: Mapped[dt.date] = mapped_column(Day)
+    #: upheld (entry stands) or corrected (reversed, perhaps replaced)
+    decision: Mapped[str | None] = mapped_column(Str(10))
+    decided_by_id: Mapped[int | None] = mapped_column(Int, sa.ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reply_text: Mapped[str | None] = mapped_column(Str(2000))
+    corrected_points: Mapped[int | None] = mapped_column(Int)
+
+    entry: Mapped[PointEntry] = relationship(back_populates="objections")
+    filed_by = relationship("User", foreign_keys=[filed_by_id])
+    decided_by = relationship("User", foreign_keys=[decided_by_id])
+
+    __table_args__ = (
+        sa.CheckConstraint("decision IS NULL OR decision IN ('upheld','corrected')", name="decision_known"),
+        sa.CheckConstraint("channel IN ('clerk','kiosk','oral','written')", name="channel_known"),
+        {"sqlite_strict": True},
+    )
+
+
+class YearScore(Model):
+    """A household's final score of a closed year (kept after next year's score starts fresh)."""
+
+    __tablename__ = "year_scores"
+
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
+    village_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("villages.id"), index=True)
+    scheme_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("point_schemes.id"))
+    year: Mapped[int] = mapped_column(Int)
+    household_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("households.id"))
+    score: Mapped[int] = mapped_column(Int)
+    stars: Mapped[int] = mapped_column(Int)
+    rank_village: Mapped[int | None] = mapped_column(Int)
+    balance_at_close: Mapped[int] = mapped_column(Int)
+    expired_points: Mapped[int] = mapped_column(Int, default=0)
+    closed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        sa.UniqueConstraint("scheme_id", "year", "household_id", name="uq_year_scores_scheme_year_household"),
+        {"sqlite_strict": True},
+    )

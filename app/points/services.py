@@ -1,0 +1,552 @@
+"""Points verbs: schemes and items, recording, review, posting (公示), objections, scores, year end.
+
+Only app.ledger.services moves points; this module decides when and how much. Functions flush
+and never commit: the view or command that calls them owns the transaction.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import gettext as _
+
+from ..audit.services import record
+from ..extensions import db
+from ..ledger import services as ledger
+from ..ledger.models import AccountKind, TransferCode
+from ..registry.models import Household, HouseholdStatus, Person, PersonStatus
+from .models import (
+    MAX_BATCH,
+    MAX_ITEM_POINTS,
+    EntryStatus,
+    Objection,
+    PointCategory,
+    PointEntry,
+    PointItem,
+    PointScheme,
+    YearScore,
+)
+from .workdays import add_working_days, holidays_from_config
+
+COUNTED = (EntryStatus.POSTED.value, EntryStatus.DISPUTED.value, EntryStatus.FINAL.value)
+
+
+class PointsError(ValueError):
+    """A points action that cannot be taken; the message is for the clerk or reviewer."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+# --- schemes, categories, items -------------------------------------------------------------------
+
+def create_scheme(village, name: str, *, year_policy: str = "carry_over", posting_days: int = 7,
+                  appeal_working_days: int = 7, star_bands: str | None = None) -> PointScheme:
+    """Create the village's points scheme (积分细则)."""
+    if db.session.scalar(sa.select(PointScheme.id).where(PointScheme.village_id == village.id,
+                                                         PointScheme.name == name)):
+        raise PointsError(_("A scheme named %(name)s already exists.", name=name), "name")
+    scheme = PointScheme(village_id=village.id, name=name, year_policy=year_policy, posting_days=posting_days,
+                         appeal_working_days=appeal_working_days, active=True)
+    if star_bands:
+        scheme.star_bands = star_bands
+    db.session.add(scheme)
+    db.session.flush()
+    record("points.scheme_create", scheme, details={"name": name, "year_policy": year_policy})
+    return scheme
+
+
+def create_category(scheme: PointScheme, name: str, direction: str, sort: int = 0) -> PointCategory:
+    if direction not in ("add", "deduct"):
+        raise PointsError(_("A category either adds or deducts points."), "direction")
+    if db.session.scalar(sa.select(PointCategory.id).where(PointCategory.scheme_id == scheme.id,
+                                                           PointCategory.name == name)):
+        raise PointsError(_("The scheme already has a category named %(name)s.", name=name), "name")
+    cat = PointCategory(village_id=scheme.village_id, scheme_id=scheme.id, name=name, direction=direction,
+                        sort=sort)
+    db.session.add(cat)
+    db.session.flush()
+    record("points.category_create", cat, details={"name": name, "direction": direction})
+    return cat
+
+
+@dataclass
+class ItemData:
+    code: str
+    text: str
+    points: int
+    unit: str = "per_event"
+    cap_period: str = "none"
+    cap_points: int | None = None
+    level: str = "village"
+    applies_to: str = "person"
+    evidence_required: bool = False
+    article_ref: str | None = None
+    active: bool = True
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _check_item(category: PointCategory, data: ItemData) -> None:
+    if not data.points or abs(data.points) > MAX_ITEM_POINTS:
+        raise PointsError(_("Points of an item must be a whole number from 1 to %(max)s.", max=MAX_ITEM_POINTS),
+                          "points")
+    if category.direction == "add" and data.points < 0:
+        raise PointsError(_("Category %(name)s adds points: the item's points must be positive.",
+                            name=category.name), "points")
+    if category.direction == "deduct" and data.points > 0:
+        raise PointsError(_("Category %(name)s deducts points: the item's points must be negative.",
+                            name=category.name), "points")
+    if data.cap_period != "none" and not data.cap_points:
+        raise PointsError(_("Give the most points per period, or choose no cap."), "cap_points")
+    if data.cap_period == "none":
+        data.cap_points = None
+
+
+def create_item(category: PointCategory, data: ItemData) -> PointItem:
+    """Add an item to the scheme's catalogue."""
+    _check_item(category, data)
+    if db.session.scalar(sa.select(PointItem.id).where(PointItem.scheme_id == category.scheme_id,
+                                                       PointItem.code == data.code)):
+        raise PointsError(_("Item code %(code)s is already in use.", code=data.code), "code")
+    item = PointItem(village_id=category.village_id, scheme_id=category.scheme_id, category_id=category.id,
+                     **data.as_dict())
+    db.session.add(item)
+    db.session.flush()
+    record("points.item_create", item, details=data.as_dict())
+    return item
+
+
+def update_item(item: PointItem, category: PointCategory, data: ItemData) -> PointItem:
+    """Change an item; entries already recorded keep the text and points they were recorded with."""
+    _check_item(category, data)
+    clash = db.session.scalar(sa.select(PointItem.id).where(
+        PointItem.scheme_id == item.scheme_id, PointItem.code == data.code, PointItem.id != item.id))
+    if clash:
+        raise PointsError(_("Item code %(code)s is already in use.", code=data.code), "code")
+    before = {k: getattr(item, k) for k in data.as_dict()} | {"category_id": item.category_id}
+    for k, v in data.as_dict().items():
+        setattr(item, k, v)
+    item.category_id = category.id
+    db.session.flush()
+    record("points.item_update", item, details={"before": before, "after": data.as_dict()
+                                                | {"category_id": category.id}})
+    return item
+
+
+# --- recording ------------------------------------------------------------------------------------
+
+def _subject(household: Household, person: Person | None, item: PointItem) -> Person | None:
+    if household.status != HouseholdStatus.ACTIVE.value:
+        raise PointsError(_("Household %(number)s is no longer active.", number=household.number), "household")
+    if item.applies_to == "household":
+        return household.head  # household items are charged to the head (户主)
+    if person is None:
+        return household.head
+    if person.household_id != household.id or person.status != PersonStatus.ALIVE.value:
+        raise PointsError(_("%(name)s is not a living member of household %(number)s.",
+                            name=person.name, number=household.number), "person")
+    return person
+
+
+def record_entry(scheme: PointScheme, item: PointItem, household: Household, *, person: Person | None = None,
+                 occurred_on: dt.date, note: str | None = None, actor=None, source: str = "manual",
+                 source_ref: str | None = None, key: str | None = None, batch_key: str | None = None,
+                 evidence_file: str | None = None, today: dt.date | None = None) -> PointEntry:
+    """Record an award or deduction; it waits for a reviewer (status pending).
+
+    A key makes the call safe to repeat: the same key returns the entry it made the first time.
+    """
+    if item.scheme_id != scheme.id or household.village_id != scheme.village_id:
+        raise PointsError(_("Unknown item."), "item")
+    if not item.active:
+        raise PointsError(_("Item %(code)s is no longer in use.", code=item.code), "item")
+    today = today or dt.date.today()
+    if occurred_on > today:
+        raise PointsError(_("The date cannot be in the future."), "occurred_on")
+    if occurred_on.year < today.year - 1:
+        raise PointsError(_("Entries can be recorded for this year and last year only."), "occurred_on")
+    if item.evidence_required and not evidence_file:
+        raise PointsError(_("Item %(code)s needs an evidence photo.", code=item.code), "evidence")
+    if key:
+        prior = db.session.scalar(sa.select(PointEntry).where(PointEntry.village_id == scheme.village_id,
+                                                              PointEntry.idempotency_key == key))
+        if prior is not None:
+            if (prior.item_id, prior.household_id, prior.occurred_on) != (item.id, household.id, occurred_on):
+                raise PointsError(_("This form was already submitted with different contents. "
+                                    "Nothing was changed; please reload the page and try again."))
+            return prior
+    subject = _subject(household, person, item)
+    entry = PointEntry(
+        village_id=scheme.village_id, scheme_id=scheme.id, item_id=item.id, household_id=household.id,
+        person_id=subject.id if subject else None, item_code=item.code, item_text=item.text,
+        category_name=item.category.name, article_ref=item.article_ref, points=item.points,
+        occurred_on=occurred_on, year=occurred_on.year, note=note or None, source=source,
+        source_ref=source_ref, evidence_file=evidence_file, batch_key=batch_key,
+        status=EntryStatus.PENDING.value, recorded_by_id=actor.id if actor is not None else None,
+        idempotency_key=key)
+    db.session.add(entry)
+    db.session.flush()
+    record("points.record", entry, household_id=household.id,
+           details={"item": item.code, "points": item.points, "person_id": entry.person_id,
+                    "occurred_on": occurred_on.isoformat(), "source": source})
+    return entry
+
+
+def record_batch(scheme: PointScheme, item: PointItem, people: list[Person], *, occurred_on: dt.date,
+                 note: str | None = None, actor=None, batch_key: str, today: dt.date | None = None,
+                 evidence_file: str | None = None) -> list[PointEntry]:
+    """One item for many people at once (e.g. everyone at a clean-up); one entry per person."""
+    if not people:
+        raise PointsError(_("Choose at least one person."), "people")
+    if len(people) > MAX_BATCH:
+        raise PointsError(_("At most %(n)s people per batch.", n=MAX_BATCH), "people")
+    seen: set[int] = set()
+    entries = []
+    for p in sorted(people, key=lambda p: p.id):
+        target = p.household.head_id if item.applies_to == "household" else p.id
+        if target in seen:
+            continue  # a household item once per household, a person once per batch
+        seen.add(target)
+        entries.append(record_entry(scheme, item, p.household, person=p, occurred_on=occurred_on, note=note,
+                                    actor=actor, source="batch", key=f"{batch_key}:{p.id}", batch_key=batch_key,
+                                    today=today, evidence_file=evidence_file))
+    return entries
+
+
+# --- review ---------------------------------------------------------------------------------------
+
+def _period_bounds(period: str, day: dt.date) -> tuple[dt.date, dt.date]:
+    if period == "month":
+        start = day.replace(day=1)
+        end = (start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    elif period == "quarter":
+        q = (day.month - 1) // 3
+        start = dt.date(day.year, q * 3 + 1, 1)
+        end = (dt.date(day.year + (q == 3), (q * 3 + 3) % 12 + 1, 1)) - dt.timedelta(days=1)
+    else:
+        start, end = dt.date(day.year, 1, 1), dt.date(day.year, 12, 31)
+    return start, end
+
+
+CAP_LABEL = {"month": "month", "quarter": "quarter", "year": "year"}
+
+
+def cap_room(entry: PointEntry) -> int | None:
+    """How many points the entry's item may still give its subject in the cap period (None: no cap)."""
+    item = entry.item
+    if item.cap_period == "none" or not item.cap_points:
+        return None
+    start, end = _period_bounds(item.cap_period, entry.occurred_on)
+    subject = PointEntry.person_id == entry.person_id if item.applies_to == "person" \
+        else PointEntry.household_id == entry.household_id
+    used = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(sa.func.abs(PointEntry.points)), 0)).where(
+        PointEntry.item_id == item.id, subject, PointEntry.status.in_(COUNTED),
+        PointEntry.occurred_on >= start, PointEntry.occurred_on <= end, PointEntry.id != entry.id))
+    return max(0, item.cap_points - int(used))
+
+
+def _require_reviewer(entry: PointEntry, reviewer) -> None:
+    if reviewer is not None and entry.recorded_by_id == reviewer.id:
+        raise PointsError(_("You recorded this entry, so another reviewer must decide it."))
+
+
+def approve(entry: PointEntry, reviewer, *, note: str | None = None, today: dt.date | None = None) -> PointEntry:
+    """Approve a pending entry: enforce its cap, move the balance, and put it on posting (公示)."""
+    if entry.status != EntryStatus.PENDING.value:
+        raise PointsError(_("This entry has already been decided."))
+    _require_reviewer(entry, reviewer)
+    today = today or dt.date.today()
+    room = cap_room(entry)
+    if room is not None and abs(entry.points) > room:
+        item = entry.item
+        period = {"month": _("month"), "quarter": _("quarter"), "year": _("year")}[item.cap_period]
+        raise PointsError(_("Cap reached: item %(code)s gives at most %(cap)s points per %(period)s; "
+                            "%(left)s points are left for this %(period)s.",
+                            code=item.code, cap=item.cap_points, period=period, left=room))
+    household = entry.household
+    acct = ledger.household_account(household)
+    issuance = ledger.system_account(entry.village_id, AccountKind.ISSUANCE)
+    key = f"entry:{entry.id}:approve"
+    if entry.points > 0:
+        posted = ledger.post_transfer(debit=issuance, credit=acct, amount=entry.points, code=TransferCode.EARN,
+                                      key=key, actor=reviewer, person_id=entry.person_id, entry_id=entry.id,
+                                      source=entry.source, source_ref=entry.source_ref, memo=entry.item_code)
+        entry.transfer_id = posted.transfer.id
+        entry.applied_points = entry.points
+    else:
+        # 扣完为止: the balance gives what it holds; the year score still takes the full deduction
+        balance = _locked_balance(acct.id)
+        take = min(-entry.points, balance)
+        if take > 0:
+            posted = ledger.post_transfer(debit=acct, credit=issuance, amount=take, code=TransferCode.DEDUCT,
+                                          key=key, actor=reviewer, person_id=entry.person_id,
+                                          entry_id=entry.id, source=entry.source, memo=entry.item_code)
+            entry.transfer_id = posted.transfer.id
+        entry.applied_points = -take
+    scheme = entry.scheme
+    entry.status = EntryStatus.POSTED.value
+    entry.reviewed_by_id = reviewer.id if reviewer is not None else None
+    entry.reviewed_at = _now()
+    entry.review_note = note or None
+    entry.posted_on = today
+    entry.posting_until = today + dt.timedelta(days=scheme.posting_days - 1)
+    db.session.flush()
+    record("points.approve", entry, household_id=entry.household_id,
+           details={"points": entry.points, "applied": entry.applied_points,
+                    "posting_until": entry.posting_until.isoformat()})
+    return entry
+
+
+def _locked_balance(account_id: int) -> int:
+    """Read a balance under a row lock (PostgreSQL) / inside BEGIN IMMEDIATE (SQLite)."""
+    from ..ledger.models import Account
+
+    return int(db.session.execute(sa.select(Account.balance).where(Account.id == account_id)
+                                  .with_for_update()).scalar_one())
+
+
+def _now() -> dt.datetime:
+    from ..db import utcnow
+
+    return utcnow()
+
+
+def reject(entry: PointEntry, reviewer, *, reason: str) -> PointEntry:
+    """Reject a pending entry with a written reason (nothing moves)."""
+    if entry.status != EntryStatus.PENDING.value:
+        raise PointsError(_("This entry has already been decided."))
+    _require_reviewer(entry, reviewer)
+    if not (reason or "").strip():
+        raise PointsError(_("Please write the reason for rejecting."), "note")
+    entry.status = EntryStatus.REJECTED.value
+    entry.reviewed_by_id = reviewer.id if reviewer is not None else None
+    entry.reviewed_at = _now()
+    entry.review_note = reason.strip()
+    db.session.flush()
+    record("points.reject", entry, household_id=entry.household_id, details={"reason": reason.strip()})
+    return entry
+
+
+def effective_status(entry: PointEntry, today: dt.date | None = None) -> str:
+    """The status a person should see: posted entries whose posting has ended are final."""
+    today = today or dt.date.today()
+    if entry.status == EntryStatus.POSTED.value and entry.posting_until and entry.posting_until < today:
+        return EntryStatus.FINAL.value
+    return entry.status
+
+
+def finalize_due(village_id: int, today: dt.date | None = None) -> int:
+    """Mark entries whose posting has ended as final; return how many."""
+    today = today or dt.date.today()
+    entries = db.session.scalars(sa.select(PointEntry).where(
+        PointEntry.village_id == village_id, PointEntry.status == EntryStatus.POSTED.value,
+        PointEntry.posting_until < today)).all()
+    for e in entries:
+        e.status = EntryStatus.FINAL.value
+    db.session.flush()
+    if entries:
+        record("points.finalize", village_id=village_id, details={"entries": len(entries)})
+    return len(entries)
+
+
+# --- objections -----------------------------------------------------------------------------------
+
+def file_objection(entry: PointEntry, *, reason: str, channel: str = "clerk", objector_name: str | None = None,
+                   actor=None, today: dt.date | None = None) -> Objection:
+    """Take a villager's objection to an entry on posting; the entry is flagged disputed."""
+    today = today or dt.date.today()
+    if effective_status(entry, today) != EntryStatus.POSTED.value:
+        raise PointsError(_("Objections are taken only while the entry is on posting (公示)."))
+    if not (reason or "").strip():
+        raise PointsError(_("Please write what the objection is about."), "reason")
+    holidays = holidays_from_config(current_app.config.get("POINTS_HOLIDAYS"))
+    obj = Objection(village_id=entry.village_id, entry_id=entry.id, channel=channel,
+                    objector_name=objector_name or None, reason=reason.strip(),
+                    filed_by_id=actor.id if actor is not None else None,
+                    due_on=add_working_days(today, entry.scheme.appeal_working_days, holidays))
+    db.session.add(obj)
+    entry.status = EntryStatus.DISPUTED.value
+    db.session.flush()
+    record("points.object", obj, household_id=entry.household_id,
+           details={"entry_id": entry.id, "channel": channel, "due_on": obj.due_on.isoformat()})
+    return obj
+
+
+def decide_objection(objection: Objection, reviewer, *, decision: str, reply_text: str,
+                     corrected_points: int | None = None, today: dt.date | None = None) -> Objection:
+    """Uphold the entry, or correct it: reverse it and, if points are given, record the right amount."""
+    today = today or dt.date.today()
+    if objection.decision is not None:
+        raise PointsError(_("This objection has already been decided."))
+    if decision not in ("upheld", "corrected"):
+        raise PointsError(_("Choose uphold or correct."), "decision")
+    if not (reply_text or "").strip():
+        raise PointsError(_("Please write the reply to the villager."), "reply_text")
+    entry = objection.entry
+    _require_reviewer(entry, reviewer)
+    if decision == "upheld":
+        entry.status = EntryStatus.POSTED.value if entry.posting_until and entry.posting_until >= today \
+            else EntryStatus.FINAL.value
+    else:
+        if corrected_points is not None and (corrected_points == 0 or abs(corrected_points) > MAX_ITEM_POINTS
+                                             or (corrected_points > 0) != (entry.points > 0)):
+            raise PointsError(_("The corrected points must have the same sign as the entry and not be zero."),
+                              "corrected_points")
+        _reverse_entry(entry, reviewer, f"objection:{objection.id}:reverse")
+        entry.status = EntryStatus.CORRECTED.value
+        if corrected_points is not None:
+            _replacement(entry, reviewer, corrected_points, objection, today)
+    objection.decision = decision
+    objection.reply_text = reply_text.strip()
+    objection.corrected_points = corrected_points if decision == "corrected" else None
+    objection.decided_by_id = reviewer.id if reviewer is not None else None
+    objection.decided_at = _now()
+    db.session.flush()
+    record("points.objection_decide", objection, household_id=entry.household_id,
+           details={"decision": decision, "entry_id": entry.id, "corrected_points": corrected_points})
+    return objection
+
+
+def _reverse_entry(entry: PointEntry, actor, key: str) -> None:
+    if entry.transfer_id is None:
+        return
+    from ..ledger.models import Transfer
+
+    original = db.session.get(Transfer, entry.transfer_id)
+    ledger.reverse_transfer(original, key=key, actor=actor, memo=f"entry {entry.id}")
+
+
+def _replacement(entry: PointEntry, reviewer, points: int, objection: Objection, today: dt.date) -> PointEntry:
+    new = PointEntry(
+        village_id=entry.village_id, scheme_id=entry.scheme_id, item_id=entry.item_id,
+        household_id=entry.household_id, person_id=entry.person_id, item_code=entry.item_code,
+        item_text=entry.item_text, category_name=entry.category_name, article_ref=entry.article_ref,
+        points=points, occurred_on=entry.occurred_on, year=entry.year,
+        note=_("Corrected after objection #%(n)s", n=objection.id), source=entry.source,
+        source_ref=entry.source_ref, status=EntryStatus.FINAL.value,
+        recorded_by_id=reviewer.id if reviewer is not None else None,
+        reviewed_by_id=reviewer.id if reviewer is not None else None, reviewed_at=_now(),
+        posted_on=today, posting_until=today, corrects_entry_id=entry.id)
+    db.session.add(new)
+    db.session.flush()
+    acct = ledger.household_account(entry.household)
+    issuance = ledger.system_account(entry.village_id, AccountKind.ISSUANCE)
+    key = f"entry:{new.id}:approve"
+    if points > 0:
+        posted = ledger.post_transfer(debit=issuance, credit=acct, amount=points, code=TransferCode.EARN, key=key,
+                                      actor=reviewer, person_id=new.person_id, entry_id=new.id, source=new.source)
+        new.transfer_id, new.applied_points = posted.transfer.id, points
+    else:
+        take = min(-points, _locked_balance(acct.id))
+        new.applied_points = -take
+        if take:
+            posted = ledger.post_transfer(debit=acct, credit=issuance, amount=take, code=TransferCode.DEDUCT,
+                                          key=key, actor=reviewer, person_id=new.person_id, entry_id=new.id,
+                                          source=new.source)
+            new.transfer_id = posted.transfer.id
+    db.session.flush()
+    record("points.correct", new, household_id=new.household_id,
+           details={"replaces": entry.id, "points": points})
+    return new
+
+
+def overdue_objections(village_id: int, today: dt.date | None = None) -> list[Objection]:
+    today = today or dt.date.today()
+    return list(db.session.scalars(sa.select(Objection).where(
+        Objection.village_id == village_id, Objection.decision.is_(None), Objection.due_on < today)
+        .order_by(Objection.due_on)))
+
+
+# --- scores, stars, rankings ----------------------------------------------------------------------
+
+def year_score(household_id: int, year: int, scheme_id: int | None = None) -> int:
+    """The household's score of a year: every counted entry in full (deductions too)."""
+    stmt = sa.select(sa.func.coalesce(sa.func.sum(PointEntry.points), 0)).where(
+        PointEntry.household_id == household_id, PointEntry.year == year, PointEntry.status.in_(COUNTED))
+    if scheme_id is not None:
+        stmt = stmt.where(PointEntry.scheme_id == scheme_id)
+    return int(db.session.scalar(stmt))
+
+
+def household_ranking(village_id: int, year: int, *, group_id: int | None = None,
+                      scheme_id: int | None = None) -> list[tuple[Household, int, int]]:
+    """(household, score, rank) for active households, best first; equal scores share a rank."""
+    score = sa.func.coalesce(sa.func.sum(PointEntry.points), 0).label("score")
+    join_cond = sa.and_(PointEntry.household_id == Household.id, PointEntry.year == year,
+                        PointEntry.status.in_(COUNTED))
+    if scheme_id is not None:
+        join_cond = sa.and_(join_cond, PointEntry.scheme_id == scheme_id)
+    stmt = (sa.select(Household, score).outerjoin(PointEntry, join_cond)
+            .where(Household.village_id == village_id, Household.status == HouseholdStatus.ACTIVE.value)
+            .group_by(Household.id).order_by(score.desc(), Household.number))
+    if group_id:
+        stmt = stmt.where(Household.group_id == group_id)
+    rows = db.session.execute(stmt).all()
+    out, rank, last = [], 0, None
+    for i, (h, s) in enumerate(rows, start=1):
+        if s != last:
+            rank, last = i, s
+        out.append((h, int(s), rank))
+    return out
+
+
+def person_ranking(village_id: int, year: int, *, group_id: int | None = None) -> list[tuple[Person, int, int]]:
+    """(person, score, rank) for living people of active households, by the entries they earned."""
+    score = sa.func.sum(PointEntry.points).label("score")
+    stmt = (sa.select(Person, score).join(PointEntry, PointEntry.person_id == Person.id)
+            .join(Household, Household.id == Person.household_id)
+            .where(Person.village_id == village_id, Person.status == PersonStatus.ALIVE.value,
+                   Household.status == HouseholdStatus.ACTIVE.value, PointEntry.year == year,
+                   PointEntry.status.in_(COUNTED))
+            .group_by(Person.id).order_by(score.desc(), Person.id))
+    if group_id:
+        stmt = stmt.where(Household.group_id == group_id)
+    out, rank, last = [], 0, None
+    for i, (p, s) in enumerate(db.session.execute(stmt).all(), start=1):
+        if s != last:
+            rank, last = i, s
+        out.append((p, int(s), rank))
+    return out
+
+
+# --- year end -------------------------------------------------------------------------------------
+
+def close_year(scheme: PointScheme, year: int, *, actor=None, today: dt.date | None = None) -> int:
+    """Keep every household's final score of `year`; under the expire policy clear balances to the
+    expired account. Closing the same year twice changes nothing. Returns households closed."""
+    today = today or dt.date.today()
+    if year >= today.year:
+        raise PointsError(_("A year can be closed once it is over."))
+    done = db.session.scalar(sa.select(sa.func.count(YearScore.id)).where(YearScore.scheme_id == scheme.id,
+                                                                          YearScore.year == year))
+    if done:
+        return 0
+    ranking = household_ranking(scheme.village_id, year, scheme_id=scheme.id)
+    ranks = {h.id: r for h, _s, r in ranking}
+    households = db.session.scalars(sa.select(Household).where(Household.village_id == scheme.village_id)
+                                    .order_by(Household.id)).all()
+    expired_acct = ledger.system_account(scheme.village_id, AccountKind.EXPIRED) \
+        if scheme.year_policy == "expire" else None
+    for h in households:
+        score = year_score(h.id, year, scheme.id)
+        acct = ledger.household_account(h)
+        balance = _locked_balance(acct.id)
+        expired = 0
+        if expired_acct is not None and balance > 0:
+            ledger.post_transfer(debit=acct, credit=expired_acct, amount=balance, code=TransferCode.EXPIRE,
+                                 key=f"yearclose:{scheme.id}:{year}:{h.id}", actor=actor, source="year_end",
+                                 memo=str(year))
+            expired = balance
+        db.session.add(YearScore(village_id=scheme.village_id, scheme_id=scheme.id, year=year,
+                                 household_id=h.id, score=score, stars=scheme.stars_for(score),
+                                 rank_village=ranks.get(h.id), balance_at_close=balance,
+                                 expired_points=expired))
+    db.session.flush()
+    record("points.year_close", scheme, details={"year": year, "households": len(households),
+                                                 "policy": scheme.year_policy})
+    return len(households)

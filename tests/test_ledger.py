@@ -1,0 +1,177 @@
+"""The ledger: no overdraft under concurrency, idempotent keys, append-only transfers, the check."""
+from __future__ import annotations
+
+import multiprocessing as mp
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from app.extensions import begin_write, db
+from app.ledger import services as ledger
+from app.ledger.models import Account, AccountKind, Transfer
+from app.registry.models import Household
+
+
+@pytest.fixture
+def funded(app, village, make_household):
+    """A household holding 1,000 points."""
+    h = make_household(village, "0101", "张三")
+    begin_write()
+    acct = ledger.household_account(h)
+    issuance = ledger.system_account(village.id, AccountKind.ISSUANCE)
+    ledger.system_account(village.id, AccountKind.SHOP)
+    ledger.post_transfer(debit=issuance, credit=acct, amount=1000, code="opening", key="open-1")
+    db.session.commit()
+    return h
+
+
+def _race(app, tmp_path, *, workers: int, n: int, amount: int, shared_keys: bool):
+    # fork is far cheaper than spawn; no connection is inherited because the pool is emptied first
+    db.session.remove()
+    db.engine.dispose()
+    ctx = mp.get_context("fork")
+    start, out = ctx.Event(), ctx.Queue()
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    procs = [ctx.Process(target=_worker_entry, args=(uri, str(tmp_path / f"inst{w}"), w, n, amount, shared_keys,
+                                                     start, out)) for w in range(workers)]
+    for p in procs:
+        p.start()
+    start.set()
+    results = [out.get(timeout=240) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    return [sum(r[i] for r in results) for i in range(4)]
+
+
+def _worker_entry(*args):
+    from tests.ledger_workers import debit_worker
+
+    debit_worker(*args)
+
+
+def test_t1_concurrent_debits_never_overdraw(app, funded, tmp_path):
+    hid = funded.id
+    db.session.commit()
+    ok, refused, replayed, errors = _race(app, tmp_path, workers=8, n=50, amount=10, shared_keys=False)
+    assert (ok, refused, replayed, errors) == (100, 300, 0, 0)
+    assert ledger.balance_of(db.session.get(Household, hid)) == 0
+    assert ledger.check() == []
+    shop = db.session.scalar(sa.select(Account).where(Account.system_key == "shop"))
+    assert shop.balance == 1000
+
+
+def test_t4_same_keys_from_many_processes_move_points_once(app, funded, tmp_path):
+    hid = funded.id
+    db.session.commit()
+    ok, refused, replayed, errors = _race(app, tmp_path, workers=8, n=50, amount=10, shared_keys=True)
+    assert ok == 50 and replayed == 350 and refused == 0 and errors == 0
+    assert db.session.scalar(sa.select(sa.func.count(Transfer.id)).where(Transfer.code == "redeem")) == 50
+    assert ledger.balance_of(db.session.get(Household, hid)) == 500
+    assert ledger.check() == []
+
+
+def test_changed_payload_under_a_used_key_is_refused(app, funded, village):
+    begin_write()
+    acct = ledger.household_account(funded)
+    shop = ledger.system_account(village.id, AccountKind.SHOP)
+    first = ledger.post_transfer(debit=acct, credit=shop, amount=30, code="redeem", key="form-1")
+    db.session.commit()
+    begin_write()
+    again = ledger.post_transfer(debit=acct, credit=shop, amount=30, code="redeem", key="form-1")
+    assert again.replayed and again.transfer.id == first.transfer.id
+    with pytest.raises(ledger.IdempotencyConflict):
+        ledger.post_transfer(debit=acct, credit=shop, amount=31, code="redeem", key="form-1")
+    db.session.rollback()
+    assert ledger.balance_of(funded) == 970
+    assert db.session.scalar(sa.select(sa.func.count(Transfer.id))) == 2
+
+
+def test_overdraft_is_refused_and_nothing_changes(app, funded, village):
+    begin_write()
+    acct = ledger.household_account(funded)
+    shop = ledger.system_account(village.id, AccountKind.SHOP)
+    with pytest.raises(ledger.Insufficient):
+        ledger.post_transfer(debit=acct, credit=shop, amount=1001, code="redeem", key="too-much")
+    db.session.rollback()
+    assert ledger.balance_of(funded) == 1000
+    assert ledger.check() == []
+
+
+@pytest.mark.parametrize("amount", [0, -5, 100_001, 1.5, True, "10"])
+def test_amount_must_be_a_bounded_whole_number(app, funded, village, amount):
+    begin_write()
+    acct = ledger.household_account(funded)
+    shop = ledger.system_account(village.id, AccountKind.SHOP)
+    with pytest.raises(ledger.LedgerError):
+        ledger.post_transfer(debit=acct, credit=shop, amount=amount, code="redeem", key="bad")
+    db.session.rollback()
+
+
+def test_reversal_once_and_only_once(app, funded, village):
+    begin_write()
+    acct = ledger.household_account(funded)
+    shop = ledger.system_account(village.id, AccountKind.SHOP)
+    t = ledger.post_transfer(debit=acct, credit=shop, amount=100, code="redeem", key="r1").transfer
+    ledger.reverse_transfer(t, key="r1-undo")
+    db.session.commit()
+    assert ledger.balance_of(funded) == 1000
+    begin_write()
+    with pytest.raises(ledger.LedgerError):
+        ledger.reverse_transfer(t, key="r1-undo-again")
+    db.session.rollback()
+    # the database holds the line too: a second reversal row breaks the UNIQUE constraint
+    begin_write()
+    with pytest.raises(IntegrityError):
+        db.session.add(Transfer(village_id=village.id, debit_account_id=shop.id, credit_account_id=acct.id,
+                                amount=100, code="reversal", idempotency_key="x", payload_hash="x",
+                                reverses_transfer_id=t.id))
+        db.session.flush()
+    db.session.rollback()
+
+
+def test_transfers_cannot_be_updated_or_deleted(app, funded):
+    begin_write()
+    with pytest.raises(DBAPIError):
+        db.session.execute(sa.text("UPDATE transfers SET amount = 1"))
+    db.session.rollback()
+    begin_write()
+    with pytest.raises(DBAPIError):
+        db.session.execute(sa.text("DELETE FROM transfers"))
+    db.session.rollback()
+    assert ledger.check() == []
+
+
+def test_database_refuses_a_negative_household_balance(app, funded):
+    begin_write()
+    with pytest.raises(IntegrityError):
+        db.session.execute(sa.text("UPDATE accounts SET balance = -1 WHERE kind = 'household'"))
+    db.session.rollback()
+
+
+def test_ledger_check_reports_a_tampered_balance(app, funded, runner, village):
+    assert runner.invoke(args=["ledger", "check"]).exit_code == 0
+    assert runner.invoke(args=["ledger", "check", "--village", village.code]).exit_code == 0
+    # a balance changed behind the ledger's back (the balance column is not append-only)
+    begin_write()
+    db.session.execute(sa.text("UPDATE accounts SET balance = balance + 5 WHERE kind = 'household'"))
+    db.session.commit()
+    result = runner.invoke(args=["ledger", "check"])
+    assert result.exit_code == 1
+    assert "I3" in result.output and "I2" in result.output
+
+
+def test_integer_columns_hold_integers_only(app, funded):
+    begin_write()
+    with pytest.raises(DBAPIError):
+        db.session.execute(sa.text("UPDATE accounts SET balance = 'abc' WHERE kind = 'household'"))
+    db.session.rollback()
+    begin_write()
+    if db.engine.dialect.name == "sqlite":
+        # without STRICT, SQLite would store 1.5 in an INTEGER column and SUM() would return 8.5
+        with pytest.raises(DBAPIError):
+            db.session.execute(sa.text("UPDATE accounts SET balance = 1.5 WHERE kind = 'household'"))
+    else:
+        db.session.execute(sa.text("UPDATE accounts SET balance = 1.5 WHERE kind = 'household'"))
+        assert isinstance(db.session.scalar(sa.text("SELECT balance FROM accounts WHERE kind = 'household'")), int)
+    db.session.rollback()
