@@ -1,0 +1,306 @@
+"""Points rules through the service layer: review, caps, posting, objections, scores, year end."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import begin_write, db
+from app.ledger import services as ledger
+from app.ledger.models import Account
+from app.points import services as pts
+from app.points.models import PointEntry, YearScore
+from app.points.workdays import add_working_days
+from app.registry.models import Person
+
+TODAY = dt.date(2026, 11, 25)  # a Wednesday
+
+
+@pytest.fixture
+def setup(app, village, make_user, make_household):
+    """A scheme with an add item capped at 3 a year, a deduct item and a household item; two households."""
+    clerk = make_user("lu", ("clerk", village))
+    reviewer = make_user("shen", ("reviewer", village))
+    h1 = make_household(village, "0101", "张三", members=[("张小", "child")])
+    h2 = make_household(village, "0102", "李四")
+    begin_write()
+    scheme = pts.create_scheme(village, "积分细则", star_bands="10:1,20:2")
+    add = pts.create_category(scheme, "热心公益", "add")
+    ded = pts.create_category(scheme, "综合扣分", "deduct")
+    items = {
+        "clean": pts.create_item(add, pts.ItemData(code="A01", text="参加村庄清洁日", points=2,
+                                                   cap_period="year", cap_points=3, article_ref="村规民约第五条")),
+        "help": pts.create_item(add, pts.ItemData(code="A02", text="帮扶独居老人", points=5)),
+        "yard": pts.create_item(add, pts.ItemData(code="A03", text="美丽庭院", points=10, applies_to="household")),
+        "burn": pts.create_item(ded, pts.ItemData(code="D01", text="焚烧秸秆", points=-8)),
+    }
+    db.session.commit()
+    return type("S", (), dict(scheme=scheme, items=items, h1=h1, h2=h2, clerk=clerk, reviewer=reviewer,
+                              village=village))
+
+
+def _record(s, key, household=None, person=None, day=TODAY, actor=None):
+    begin_write()
+    e = pts.record_entry(s.scheme, s.items[key], household or s.h1, person=person, occurred_on=day,
+                         actor=actor or s.clerk, today=TODAY)
+    db.session.commit()
+    return e
+
+
+def _approve(s, entry, day=TODAY):
+    begin_write()
+    pts.approve(db.session.get(PointEntry, entry.id), s.reviewer, today=day)
+    db.session.commit()
+    return db.session.get(PointEntry, entry.id)
+
+
+def _balance(h):
+    return ledger.balance_of(h)
+
+
+def test_only_approved_entries_move_the_balance(setup):
+    s = setup
+    e = _record(s, "help")
+    assert e.status == "pending" and _balance(s.h1) == 0
+    e = _approve(s, e)
+    assert e.status == "posted" and _balance(s.h1) == 5
+    assert e.posting_until == TODAY + dt.timedelta(days=6)
+    assert ledger.check() == []
+
+
+def test_the_recorder_cannot_approve_or_reject(setup):
+    s = setup
+    e = _record(s, "help", actor=s.reviewer)
+    begin_write()
+    with pytest.raises(pts.PointsError):
+        pts.approve(db.session.get(PointEntry, e.id), s.reviewer, today=TODAY)
+    db.session.rollback()
+    begin_write()
+    with pytest.raises(pts.PointsError):
+        pts.reject(db.session.get(PointEntry, e.id), s.reviewer, reason="不对")
+    db.session.rollback()
+    assert _balance(s.h1) == 0
+
+
+def test_rejection_needs_a_reason_and_moves_nothing(setup):
+    s = setup
+    e = _record(s, "help")
+    begin_write()
+    with pytest.raises(pts.PointsError):
+        pts.reject(db.session.get(PointEntry, e.id), s.reviewer, reason="  ")
+    db.session.rollback()
+    begin_write()
+    pts.reject(db.session.get(PointEntry, e.id), s.reviewer, reason="无人证明")
+    db.session.commit()
+    e = db.session.get(PointEntry, e.id)
+    assert e.status == "rejected" and e.review_note == "无人证明" and _balance(s.h1) == 0
+
+
+def test_cap_is_enforced_at_approval_with_what_is_left(setup):
+    s = setup
+    zhang = s.h1.head
+    first = _approve(s, _record(s, "clean", person=zhang))
+    assert first.status == "posted"
+    second = _record(s, "clean", person=zhang)
+    begin_write()
+    with pytest.raises(pts.PointsError) as err:
+        pts.approve(db.session.get(PointEntry, second.id), s.reviewer, today=TODAY)
+    db.session.rollback()
+    assert "3" in str(err.value) and "1" in str(err.value)  # cap 3 a year, 1 left
+    assert _balance(s.h1) == 2
+    # the cap is per person: the son may still earn it
+    son = db.session.scalar(sa.select(Person).where(Person.name == "张小"))
+    assert _approve(s, _record(s, "clean", person=son)).status == "posted"
+    # and per year: last year's entry does not count
+    assert _approve(s, _record(s, "clean", person=zhang, day=dt.date(2025, 6, 1))).status == "posted"
+
+
+def test_deduction_takes_at_most_the_balance_but_the_score_takes_it_all(setup):
+    s = setup
+    _approve(s, _record(s, "help"))  # +5
+    d = _approve(s, _record(s, "burn"))  # -8
+    assert d.applied_points == -5 and _balance(s.h1) == 0
+    assert pts.year_score(s.h1.id, TODAY.year) == -3
+    d2 = _approve(s, _record(s, "burn"))
+    assert d2.applied_points == 0 and d2.transfer_id is None and _balance(s.h1) == 0
+    assert pts.year_score(s.h1.id, TODAY.year) == -11
+    assert ledger.check() == []
+
+
+def test_household_items_are_charged_to_the_head(setup):
+    s = setup
+    son = db.session.scalar(sa.select(Person).where(Person.name == "张小"))
+    e = _record(s, "yard", person=son)
+    assert e.person_id == s.h1.head_id
+
+
+def test_entry_keeps_the_item_text_and_points_in_force_when_recorded(setup):
+    s = setup
+    e = _record(s, "help")
+    begin_write()
+    item = s.items["help"]
+    item = db.session.merge(item)
+    pts.update_item(item, item.category, pts.ItemData(code="A02", text="帮扶独居老人（修订）", points=6))
+    db.session.commit()
+    e = _approve(s, e)
+    assert e.item_text == "帮扶独居老人" and e.points == 5 and _balance(s.h1) == 5
+
+
+def test_recording_is_idempotent_per_key(setup):
+    s = setup
+    begin_write()
+    a = pts.record_entry(s.scheme, s.items["help"], s.h1, occurred_on=TODAY, actor=s.clerk, key="form-9",
+                         today=TODAY)
+    b = pts.record_entry(s.scheme, s.items["help"], s.h1, occurred_on=TODAY, actor=s.clerk, key="form-9",
+                         today=TODAY)
+    assert a.id == b.id
+    with pytest.raises(pts.PointsError):
+        pts.record_entry(s.scheme, s.items["burn"], s.h1, occurred_on=TODAY, actor=s.clerk, key="form-9",
+                         today=TODAY)
+    db.session.rollback()
+
+
+def test_batch_records_one_entry_per_person(setup):
+    s = setup
+    people = list(db.session.scalars(sa.select(Person)))
+    begin_write()
+    entries = pts.record_batch(s.scheme, s.items["help"], people, occurred_on=TODAY, actor=s.clerk,
+                               batch_key="b1", today=TODAY)
+    again = pts.record_batch(s.scheme, s.items["help"], people, occurred_on=TODAY, actor=s.clerk,
+                             batch_key="b1", today=TODAY)
+    db.session.commit()
+    assert len(entries) == 3 and {e.id for e in again} == {e.id for e in entries}
+    assert db.session.scalar(sa.select(sa.func.count(PointEntry.id))) == 3
+
+
+def test_objection_deadline_counts_working_days(setup):
+    s = setup
+    e = _approve(s, _record(s, "help"))
+    begin_write()
+    obj = pts.file_objection(db.session.get(PointEntry, e.id), reason="不是他做的", objector_name="王五",
+                             actor=s.clerk, today=TODAY)
+    db.session.commit()
+    # Wednesday + 7 working days = Friday of the following week
+    assert obj.due_on == dt.date(2026, 12, 4)
+    assert db.session.get(PointEntry, e.id).status == "disputed"
+    assert pts.overdue_objections(s.village.id, today=dt.date(2026, 12, 4)) == []
+    assert [o.id for o in pts.overdue_objections(s.village.id, today=dt.date(2026, 12, 5))] == [obj.id]
+
+
+def test_holidays_do_not_count():
+    assert add_working_days(dt.date(2026, 9, 30), 2, {dt.date(2026, 10, 1), dt.date(2026, 10, 2)}) \
+        == dt.date(2026, 10, 6)
+
+
+def test_objections_only_during_posting(setup):
+    s = setup
+    e = _approve(s, _record(s, "help"))
+    begin_write()
+    with pytest.raises(pts.PointsError):
+        pts.file_objection(db.session.get(PointEntry, e.id), reason="迟了", today=TODAY + dt.timedelta(days=7))
+    db.session.rollback()
+    assert pts.effective_status(db.session.get(PointEntry, e.id), TODAY + dt.timedelta(days=7)) == "final"
+
+
+def test_upheld_objection_keeps_the_entry(setup):
+    s = setup
+    e = _approve(s, _record(s, "help"))
+    begin_write()
+    obj = pts.file_objection(db.session.get(PointEntry, e.id), reason="有疑问", today=TODAY)
+    db.session.commit()
+    begin_write()
+    pts.decide_objection(obj, s.reviewer, decision="upheld", reply_text="经核实属实。", today=TODAY)
+    db.session.commit()
+    assert db.session.get(PointEntry, e.id).status == "posted" and _balance(s.h1) == 5
+
+
+def test_corrected_objection_reverses_and_replaces(setup):
+    s = setup
+    e = _approve(s, _record(s, "help"))
+    begin_write()
+    obj = pts.file_objection(db.session.get(PointEntry, e.id), reason="只帮了一次", today=TODAY)
+    db.session.commit()
+    begin_write()
+    pts.decide_objection(obj, s.reviewer, decision="corrected", reply_text="改为3分。", corrected_points=3,
+                         today=TODAY)
+    db.session.commit()
+    assert db.session.get(PointEntry, e.id).status == "corrected"
+    assert _balance(s.h1) == 3 and pts.year_score(s.h1.id, TODAY.year) == 3
+    replacement = db.session.scalar(sa.select(PointEntry).where(PointEntry.corrects_entry_id == e.id))
+    assert replacement.points == 3 and replacement.status == "final"
+    assert ledger.check() == []
+    begin_write()
+    with pytest.raises(pts.PointsError):
+        pts.decide_objection(obj, s.reviewer, decision="upheld", reply_text="再议", today=TODAY)
+    db.session.rollback()
+
+
+def test_rankings_leave_out_moved_households_and_dead_people(setup, make_household):
+    s = setup
+    h3 = make_household(s.village, "0103", "王六")
+    _approve(s, _record(s, "help", household=s.h2))
+    _approve(s, _record(s, "help", household=s.h2))
+    _approve(s, _record(s, "help"))
+    _approve(s, _record(s, "help", household=h3))
+    _approve(s, _record(s, "help", household=h3))
+    _approve(s, _record(s, "help", household=h3))
+    begin_write()
+    from app.registry.services import move_out, set_household_status
+
+    set_household_status(db.session.merge(h3), "moved_away")
+    son_id = None
+    db.session.commit()
+    ranking = pts.household_ranking(s.village.id, TODAY.year)
+    assert [(h.number, score, rank) for h, score, rank in ranking] == [("0102", 10, 1), ("0101", 5, 2)]
+    son = db.session.scalar(sa.select(Person).where(Person.name == "张小"))
+    son_id = son.id
+    _approve(s, _record(s, "help", person=son))
+    begin_write()
+    move_out(db.session.get(Person, son_id), status="deceased")
+    db.session.commit()
+    people = pts.person_ranking(s.village.id, TODAY.year)
+    assert son_id not in {p.id for p, _, _ in people}
+    assert {p.name for p, _, _ in people} == {"张三", "李四"}
+
+
+@pytest.mark.parametrize("policy", ["carry_over", "expire"])
+def test_year_close_keeps_scores_and_applies_the_policy(setup, policy):
+    s = setup
+    begin_write()
+    db.session.merge(s.scheme).year_policy = policy
+    db.session.commit()
+    last_year = dt.date(2025, 12, 1)
+    _approve(s, _record(s, "help", day=last_year), day=last_year)
+    _approve(s, _record(s, "yard", day=last_year), day=last_year)
+    begin_write()
+    scheme = db.session.merge(s.scheme)
+    assert pts.close_year(scheme, 2025, actor=s.reviewer, today=TODAY) == 2
+    db.session.commit()
+    scores = {ys.household_id: ys for ys in db.session.scalars(sa.select(YearScore))}
+    assert scores[s.h1.id].score == 15 and scores[s.h1.id].stars == 1 and scores[s.h1.id].rank_village == 1
+    assert scores[s.h2.id].score == 0 and scores[s.h2.id].stars == 0
+    if policy == "expire":
+        assert _balance(s.h1) == 0 and scores[s.h1.id].expired_points == 15
+        expired = db.session.scalar(sa.select(Account).where(Account.system_key == "expired"))
+        assert expired.balance == 15
+    else:
+        assert _balance(s.h1) == 15
+    # next year's score starts fresh; closing again changes nothing
+    assert pts.year_score(s.h1.id, 2026) == 0
+    begin_write()
+    assert pts.close_year(db.session.merge(s.scheme), 2025, today=TODAY) == 0
+    db.session.commit()
+    assert ledger.check() == []
+
+
+def test_item_sign_must_match_its_category(setup):
+    s = setup
+    begin_write()
+    cat = s.items["help"].category
+    cat = db.session.merge(cat)
+    with pytest.raises(pts.PointsError):
+        pts.create_item(cat, pts.ItemData(code="A99", text="错误", points=-3))
+    with pytest.raises(pts.PointsError):
+        pts.create_item(cat, pts.ItemData(code="A98", text="太多", points=5000))
+    db.session.rollback()
