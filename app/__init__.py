@@ -97,11 +97,13 @@ def register_blueprints(app: Flask) -> None:
     from .audit import views as _audit_views  # noqa: F401
     from .auth import views as _auth_views  # noqa: F401
     from .main import views as _main_views  # noqa: F401
+    from .points import views as _points_views  # noqa: F401
     from .registry import views as _registry_views  # noqa: F401
     from .admin import bp as admin_bp
     from .audit import bp as audit_bp
     from .auth import bp as auth_bp
     from .main import bp as main_bp
+    from .points import bp as points_bp
     from .registry import bp as registry_bp
 
     app.register_blueprint(main_bp)
@@ -109,6 +111,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(registry_bp, url_prefix="/registry")
     app.register_blueprint(audit_bp, url_prefix="/audit")
+    app.register_blueprint(points_bp, url_prefix="/points")
 
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

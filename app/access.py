@@ -21,6 +21,10 @@ PERMISSIONS: dict[str, set[str]] = {
     "registry.export": {"clerk", "reviewer"},
     "person.see_contact": {"clerk"},
     "audit.view": {"clerk", "reviewer"},
+    "points.view": {"clerk", "reviewer"},
+    "points.setup": {"clerk"},
+    "points.record": {"clerk"},
+    "points.review": {"reviewer"},
 }
 
 
@@ -54,13 +58,15 @@ def can(permission: str) -> bool:
     """Whether the current user holds `permission` in the current village (or installation-wide)."""
     if not current_user.is_authenticated:
         return False
+    # g may be unset when a before_request hook (CSRF check, size limit) failed before load_context ran
+    roles = g.get("roles") or set()
     if permission == "admin":
-        return Role.ADMIN.value in g.roles
+        return Role.ADMIN.value in roles
     if permission == "township.view":
-        return bool(g.roles & {Role.ADMIN.value, Role.TOWNSHIP.value})
-    if g.village is None:
+        return bool(roles & {Role.ADMIN.value, Role.TOWNSHIP.value})
+    if g.get("village") is None:
         return False
-    return bool(g.roles & PERMISSIONS[permission])
+    return bool(roles & PERMISSIONS[permission])
 
 
 def _deny(permission: str) -> None:

@@ -30,9 +30,12 @@ def seed_demo(households: int = 300, seed: int = 20261125) -> bool:
     from .registry.services import create_village
 
     begin_write()
-    if db.session.scalar(sa.select(Village.id).where(Village.code == DEMO_CODE)):
-        db.session.rollback()
-        return False
+    existing = db.session.scalar(sa.select(Village).where(Village.code == DEMO_CODE))
+    if existing is not None:
+        # the register exists; later features may still add their own demo data
+        added = _seed_features(existing)
+        db.session.commit()
+        return added
     rng = random.Random(seed)
     fake = Faker("zh_CN")
     fake.seed_instance(seed)
@@ -112,8 +115,21 @@ def seed_demo(households: int = 300, seed: int = 20261125) -> bool:
             grant(user, role, township=township)
         else:
             grant(user, role, village=village)
+    _seed_features(village)
     db.session.commit()
     return True
+
+
+def _seed_features(village) -> bool:
+    """Demo data of the features built on the register; each part adds itself only once."""
+    from .auth.models import User
+    from .points.demo import seed_points_demo
+
+    clerk = db.session.scalar(sa.select(User).where(User.username == "clerk"))
+    reviewer = db.session.scalar(sa.select(User).where(User.username == "reviewer"))
+    if clerk is None or reviewer is None:
+        return False
+    return seed_points_demo(village, clerk, reviewer)
 
 
 def _display(role: str) -> str:

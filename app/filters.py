@@ -36,6 +36,22 @@ LABELS = {
 }
 
 
+LABELS["entry_status"] = {
+    "pending": _l("Waiting for review"), "rejected": _l("Rejected"), "posted": _l("On posting"),
+    "disputed": _l("Objection open"), "final": _l("Final"), "corrected": _l("Corrected"),
+}
+LABELS["source"] = {
+    "manual": _l("recorded by the clerk"), "batch": _l("batch"), "patrol": _l("patrol shift"),
+    "mediation": _l("mediation case"), "grid": _l("grid event"), "kiosk": _l("kiosk"), "import": _l("import"),
+    "redemption": _l("redemption"), "year_end": _l("year end"), "opening": _l("opening balance"),
+}
+LABELS["cap_period"] = {"none": _l("no cap"), "month": _l("month"), "quarter": _l("quarter"), "year": _l("year")}
+LABELS["decision"] = {"upheld": _l("Upheld"), "corrected": _l("Corrected")}
+LABELS["channel"] = {"clerk": _l("in person"), "oral": _l("orally"), "written": _l("in writing"),
+                     "kiosk": _l("at the kiosk")}
+LABELS["transfer_code"] = {"earn": _l("award"), "deduct": _l("deduction"), "redeem": _l("redemption"),
+                           "reversal": _l("reversal"), "expire": _l("year-end expiry"),
+                           "opening": _l("opening balance")}
 LABELS["field"] = {
     "number": _l("Household number"), "group": _l("Group"), "address": _l("Address"), "tags": _l("Tags"),
     "status": _l("Status"), "head": _l("Head"), "note": _l("Note"), "members": _l("Members"),
@@ -103,7 +119,20 @@ def pretty_json(value) -> str:
     return json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True, default=str)
 
 
+def signed(value: int | None) -> str:
+    """+5 / −3 with a real minus sign, for points."""
+    if value is None:
+        return ""
+    return f"+{value}" if value > 0 else (f"−{-value}" if value < 0 else "0")
+
+
+def stars(n: int | None) -> str:
+    return "★" * (n or 0) + "☆" * max(0, 5 - (n or 0))
+
+
 def register_filters(app: Flask) -> None:
+    app.jinja_env.filters["signed"] = signed
+    app.jinja_env.filters["stars"] = stars
     app.jinja_env.filters["pretty_json"] = pretty_json
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["describe"] = describe

@@ -59,6 +59,25 @@ def create_scheme(village, name: str, *, year_policy: str = "carry_over", postin
     return scheme
 
 
+def update_scheme(scheme: PointScheme, *, name: str, year_policy: str, posting_days: int,
+                  appeal_working_days: int, star_bands: str | None) -> PointScheme:
+    """Change the scheme's settings; entries already on posting keep their dates."""
+    clash = db.session.scalar(sa.select(PointScheme.id).where(
+        PointScheme.village_id == scheme.village_id, PointScheme.name == name, PointScheme.id != scheme.id))
+    if clash:
+        raise PointsError(_("A scheme named %(name)s already exists.", name=name), "name")
+    before = {"name": scheme.name, "year_policy": scheme.year_policy, "posting_days": scheme.posting_days,
+              "appeal_working_days": scheme.appeal_working_days, "star_bands": scheme.star_bands}
+    scheme.name, scheme.year_policy, scheme.posting_days = name, year_policy, posting_days
+    scheme.appeal_working_days = appeal_working_days
+    scheme.star_bands = star_bands or scheme.star_bands
+    db.session.flush()
+    record("points.scheme_update", scheme, details={"before": before, "after": {
+        "name": name, "year_policy": year_policy, "posting_days": posting_days,
+        "appeal_working_days": appeal_working_days, "star_bands": scheme.star_bands}})
+    return scheme
+
+
 def create_category(scheme: PointScheme, name: str, direction: str, sort: int = 0) -> PointCategory:
     if direction not in ("add", "deduct"):
         raise PointsError(_("A category either adds or deducts points."), "direction")

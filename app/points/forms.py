@@ -1,0 +1,181 @@
+"""Points forms. Numbers go through parse_small_int: full-width digits yes, anything exotic no."""
+from __future__ import annotations
+
+import secrets
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField
+from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField, SubmitField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from ..forms import CleanStringField, CleanTextAreaField, LooseDateField, options
+from ..text import parse_small_int
+from .models import MAX_ITEM_POINTS
+
+UNITS = {"per_event": _l("per event"), "per_month": _l("per month"), "per_quarter": _l("per quarter"),
+         "tiered": _l("tiered (thresholds)"), "per_amount": _l("per amount band")}
+CAP_PERIODS = {"none": _l("no cap"), "month": _l("per month"), "quarter": _l("per quarter"), "year": _l("per year")}
+LEVELS = {"village": _l("village"), "shared": _l("shared"), "upper": _l("upper level")}
+APPLIES = {"person": _l("a person"), "household": _l("the household (charged to the head)")}
+
+
+class WholeNumberField(StringField):
+    """A whole number typed by a person (full-width digits accepted), with an optional minus sign."""
+
+    def __init__(self, label=None, validators=None, lo: int = 0, hi: int = 999_999, signed: bool = False, **kw):
+        super().__init__(label, validators, **kw)
+        self.lo, self.hi, self.signed = lo, hi, signed
+
+    def process_formdata(self, valuelist):
+        self.raw = (valuelist[0] if valuelist else "") or ""
+        self.data = None
+        self._error = None
+        text = self.raw.strip(" \u3000")
+        if not text:
+            return
+        negative = False
+        if self.signed and text[:1] in ("-", "－", "−"):
+            negative, text = True, text[1:]
+        try:
+            value = parse_small_int(text, lo=0, hi=max(abs(self.lo), abs(self.hi)))
+        except ValueError as e:
+            self._error = str(e)
+            return
+        value = -value if negative else value
+        if not self.lo <= value <= self.hi:
+            self._error = str(_l("Please enter a number from %(lo)s to %(hi)s.", lo=self.lo, hi=self.hi))
+            return
+        self.data = value
+
+    def _value(self):
+        if self.data is not None:
+            return str(self.data)
+        return getattr(self, "raw", "") or ""
+
+    def pre_validate(self, form):
+        if getattr(self, "_error", None):
+            raise ValidationError(self._error)
+
+
+class IdempotentForm(FlaskForm):
+    """A form that moves points: it carries a key made when it was rendered (a resubmit is harmless)."""
+
+    idempotency_key = HiddenField()
+
+    def ensure_key(self) -> None:
+        if not self.idempotency_key.data:
+            self.idempotency_key.data = secrets.token_urlsafe(18)
+
+    def validate_idempotency_key(self, field):
+        if not field.data or len(field.data) > 64 or not field.data.replace("-", "").replace("_", "").isalnum():
+            raise ValidationError(_l("This form is incomplete; please reload the page."))
+
+
+class SchemeForm(FlaskForm):
+    name = CleanStringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    year_policy = SelectField(_l("At year end"), choices=lambda: options([
+        ("carry_over", _l("carry the balance over")), ("expire", _l("clear (expire) the balance"))]))
+    posting_days = WholeNumberField(_l("Posting period (days)"), validators=[DataRequired()], lo=1, hi=60)
+    appeal_working_days = WholeNumberField(_l("Objections decided within (working days)"),
+                                           validators=[DataRequired()], lo=1, hi=60)
+    star_bands = CleanStringField(_l("Star bands (score:stars, …)"), validators=[Optional(), Length(max=200)],
+                                  description=_l("For example 30:1,60:2,100:3,150:4,200:5"))
+    submit = SubmitField(_l("Save"))
+
+    def validate_star_bands(self, field):
+        for band in (field.data or "").split(","):
+            if not band.strip():
+                continue
+            lo, sep, n = band.partition(":")
+            if not sep or not lo.strip().lstrip("-").isdigit() or not n.strip().isdigit() or not 0 <= int(n) <= 9:
+                raise ValidationError(_l("Write bands as score:stars separated by commas, e.g. 30:1,60:2."))
+
+
+class CategoryForm(FlaskForm):
+    name = CleanStringField(_l("Category"), validators=[DataRequired(), Length(max=64)])
+    direction = SelectField(_l("Adds or deducts"), choices=lambda: options([("add", _l("adds points")),
+                                                                            ("deduct", _l("deducts points"))]))
+    submit = SubmitField(_l("Add category"))
+
+
+class ItemForm(FlaskForm):
+    category_id = SelectField(_l("Category"), coerce=int)
+    code = CleanStringField(_l("Code"), validators=[DataRequired(), Length(max=32)])
+    text = CleanTextAreaField(_l("What earns or costs the points"), validators=[DataRequired(), Length(max=500)])
+    points = WholeNumberField(_l("Points (negative deducts)"), validators=[DataRequired()],
+                              lo=-MAX_ITEM_POINTS, hi=MAX_ITEM_POINTS, signed=True)
+    unit = SelectField(_l("Unit"), choices=lambda: options(UNITS.items()))
+    cap_period = SelectField(_l("Cap period"), choices=lambda: options(CAP_PERIODS.items()))
+    cap_points = WholeNumberField(_l("Most points per cap period"), validators=[Optional()], lo=1,
+                                  hi=MAX_ITEM_POINTS * 100)
+    level = SelectField(_l("Level"), choices=lambda: options(LEVELS.items()))
+    applies_to = SelectField(_l("Applies to"), choices=lambda: options(APPLIES.items()))
+    evidence_required = BooleanField(_l("Needs an evidence photo"))
+    article_ref = CleanStringField(_l("Rule article that authorises it"), validators=[Optional(), Length(max=200)],
+                                   description=_l("For example 村规民约第十二条"))
+    active = BooleanField(_l("In use"), default=True)
+    submit = SubmitField(_l("Save item"))
+
+    def export(self):
+        from .services import ItemData
+
+        return ItemData(code=self.code.data, text=self.text.data, points=self.points.data, unit=self.unit.data,
+                        cap_period=self.cap_period.data, cap_points=self.cap_points.data, level=self.level.data,
+                        applies_to=self.applies_to.data, evidence_required=bool(self.evidence_required.data),
+                        article_ref=self.article_ref.data or None, active=bool(self.active.data))
+
+
+class EntryForm(IdempotentForm):
+    household_number = CleanStringField(_l("Household number (户号)"), validators=[DataRequired(), Length(max=32)])
+    person_id = SelectField(_l("Person"), coerce=int, validate_choice=False)
+    item_id = SelectField(_l("Item"), coerce=int)
+    occurred_on = LooseDateField(_l("Date"), validators=[DataRequired()])
+    note = CleanStringField(_l("Note"), validators=[Optional(), Length(max=500)])
+    evidence = FileField(_l("Evidence photo"), validators=[FileAllowed(["jpg", "jpeg", "png"],
+                                                                       _l("A photo must be a JPEG or PNG file."))])
+    submit = SubmitField(_l("Record entry"))
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class BatchForm(IdempotentForm):
+    item_id = SelectField(_l("Item"), coerce=int)
+    occurred_on = LooseDateField(_l("Date"), validators=[DataRequired()])
+    note = CleanStringField(_l("Note"), validators=[Optional(), Length(max=500)])
+    person_ids = MultiCheckboxField(_l("People"), coerce=int)
+    submit = SubmitField(_l("Record for everyone ticked"))
+
+
+class ReviewForm(FlaskForm):
+    note = CleanStringField(_l("Reason or note"), validators=[Optional(), Length(max=500)])
+    approve = SubmitField(_l("Approve"))
+    reject = SubmitField(_l("Reject"))
+
+
+class ObjectionForm(FlaskForm):
+    objector_name = CleanStringField(_l("Who objects"), validators=[Optional(), Length(max=64)])
+    channel = SelectField(_l("How it came in"), choices=lambda: options([
+        ("clerk", _l("in person, filed by the clerk")), ("oral", _l("orally")), ("written", _l("in writing"))]))
+    reason = CleanTextAreaField(_l("What the objection is about"), validators=[DataRequired(), Length(max=1000)])
+    submit = SubmitField(_l("File objection"))
+
+
+class DecisionForm(IdempotentForm):
+    decision = SelectField(_l("Decision"), choices=lambda: options([
+        ("upheld", _l("uphold the entry")), ("corrected", _l("correct the entry"))]))
+    corrected_points = WholeNumberField(_l("Correct points (leave empty to cancel the entry)"),
+                                        validators=[Optional()], lo=-MAX_ITEM_POINTS, hi=MAX_ITEM_POINTS, signed=True)
+    reply_text = CleanTextAreaField(_l("Written reply to the villager"), validators=[DataRequired(), Length(max=2000)])
+    submit = SubmitField(_l("Decide"))
+
+
+class YearCloseForm(FlaskForm):
+    year = WholeNumberField(_l("Year"), validators=[DataRequired()], lo=2000, hi=2200)
+    confirm = BooleanField(_l("I understand that this keeps the year's scores and applies the year-end policy"),
+                           validators=[DataRequired()])
+    submit = SubmitField(_l("Close the year"))

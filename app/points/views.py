@@ -1,0 +1,524 @@
+"""Points pages: scheme set-up, recording, review, posting, objections, household points, rankings."""
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
+
+from ..access import can, get_in_village_or_404, require
+from ..extensions import begin_write, db
+from ..forms import options
+from ..ledger import services as ledger
+from ..ledger.models import Transfer
+from ..registry.models import Household, HouseholdStatus, Person, PersonStatus, VillagerGroup
+from . import bp
+from . import services as pts
+from .forms import (
+    BatchForm,
+    CategoryForm,
+    DecisionForm,
+    EntryForm,
+    ItemForm,
+    ObjectionForm,
+    ReviewForm,
+    SchemeForm,
+    YearCloseForm,
+)
+from .models import EntryStatus, Objection, PointCategory, PointEntry, PointItem, PointScheme, YearScore
+
+
+def _scheme() -> PointScheme | None:
+    """The village's points scheme (the first one; villages keep one 积分细则 at a time)."""
+    return db.session.scalar(sa.select(PointScheme).where(PointScheme.village_id == g.village.id)
+                             .order_by(PointScheme.id))
+
+
+def _scheme_or_setup():
+    scheme = _scheme()
+    if scheme is None:
+        flash(_("Set up the village's points scheme first."), "info")
+    return scheme
+
+
+def _fail(form, field: str, err: Exception) -> None:
+    db.session.rollback()
+    name = getattr(err, "field", None) or field
+    target = getattr(form, name, None) or getattr(form, field, None) or form.submit
+    if isinstance(target.errors, tuple):
+        target.errors = list(target.errors)
+    target.errors.append(str(err))
+
+
+def _items(scheme: PointScheme, active_only: bool = True) -> list[PointItem]:
+    stmt = sa.select(PointItem).where(PointItem.scheme_id == scheme.id)
+    if active_only:
+        stmt = stmt.where(PointItem.active == True)  # noqa: E712  (Flag binds 1/true per database)
+    return list(db.session.scalars(stmt.order_by(PointItem.code)))
+
+
+def _item_choices(scheme: PointScheme):
+    return options((i.id, f"{i.code} {i.text[:40]}（{i.points:+d}）") for i in _items(scheme))
+
+
+def _today() -> dt.date:
+    return dt.date.today()
+
+
+# Scheme set-up (clerk)
+
+@bp.route("/scheme", methods=["GET", "POST"])
+@require("points.view")
+def scheme():
+    """The scheme (积分细则): its settings, categories and items."""
+    scheme = _scheme()
+    form = SchemeForm(obj=scheme) if scheme else SchemeForm(data={
+        "name": _("Points scheme"), "posting_days": 7, "appeal_working_days": 7,
+        "star_bands": "30:1,60:2,100:3,150:4,200:5"})
+    cform = CategoryForm(prefix="c")
+    if request.method == "POST" and not can("points.setup"):
+        from ..access import _deny
+
+        _deny("points.setup")
+    if form.submit.data and form.validate_on_submit():
+        begin_write()
+        try:
+            if scheme is None:
+                scheme = pts.create_scheme(g.village, form.name.data, year_policy=form.year_policy.data,
+                                           posting_days=form.posting_days.data,
+                                           appeal_working_days=form.appeal_working_days.data,
+                                           star_bands=form.star_bands.data)
+            else:
+                scheme = db.session.merge(scheme)
+                pts.update_scheme(scheme, name=form.name.data, year_policy=form.year_policy.data,
+                                  posting_days=form.posting_days.data,
+                                  appeal_working_days=form.appeal_working_days.data, star_bands=form.star_bands.data)
+        except pts.PointsError as e:
+            _fail(form, "name", e)
+        else:
+            db.session.commit()
+            flash(_("Saved."), "success")
+            return redirect(url_for("points.scheme"))
+    elif cform.submit.data and scheme is not None and cform.validate_on_submit():
+        begin_write()
+        try:
+            pts.create_category(db.session.merge(scheme), cform.name.data, cform.direction.data,
+                                sort=len(scheme.categories))
+        except pts.PointsError as e:
+            _fail(cform, "name", e)
+        else:
+            db.session.commit()
+            flash(_("Category added."), "success")
+            return redirect(url_for("points.scheme"))
+    items = _items(scheme, active_only=False) if scheme else []
+    return render_template("points/scheme.html", scheme=scheme, form=form, cform=cform, items=items)
+
+
+def _item_form(scheme: PointScheme, item: PointItem | None = None) -> ItemForm:
+    form = ItemForm(obj=item) if item else ItemForm()
+    form.category_id.choices = options((c.id, f"{c.name}（{_('adds') if c.direction == 'add' else _('deducts')}）")
+                                       for c in scheme.categories)
+    return form
+
+
+@bp.route("/items/new", methods=["GET", "POST"])
+@require("points.setup")
+def item_new():
+    """Add an item to the catalogue."""
+    scheme = _scheme_or_setup()
+    if scheme is None or not scheme.categories:
+        if scheme is not None:
+            flash(_("Add a category first."), "info")
+        return redirect(url_for("points.scheme"))
+    form = _item_form(scheme)
+    if form.validate_on_submit():
+        begin_write()
+        category = get_in_village_or_404(PointCategory, form.category_id.data)
+        try:
+            item = pts.create_item(category, form.export())
+        except pts.PointsError as e:
+            _fail(form, "code", e)
+        else:
+            db.session.commit()
+            flash(_("Item %(code)s added.", code=item.code), "success")
+            return redirect(url_for("points.scheme"))
+    return render_template("points/item_form.html", form=form, item=None)
+
+
+@bp.route("/items/<int:item_id>", methods=["GET", "POST"])
+@require("points.setup")
+def item_edit(item_id: int):
+    """Change an item; entries already recorded keep their own copy."""
+    item = get_in_village_or_404(PointItem, item_id)
+    form = _item_form(item.scheme, item)
+    if form.validate_on_submit():
+        begin_write()
+        item = get_in_village_or_404(PointItem, item_id)
+        category = get_in_village_or_404(PointCategory, form.category_id.data)
+        try:
+            pts.update_item(item, category, form.export())
+        except pts.PointsError as e:
+            _fail(form, "code", e)
+        else:
+            db.session.commit()
+            flash(_("Saved."), "success")
+            return redirect(url_for("points.scheme"))
+    return render_template("points/item_form.html", form=form, item=item)
+
+
+# Recording (clerk)
+
+def _household_by_number(number: str | None) -> Household | None:
+    if not number:
+        return None
+    return db.session.scalar(sa.select(Household).where(Household.village_id == g.village.id,
+                                                        Household.number == number.strip()))
+
+
+def _person_choices(household: Household | None):
+    pairs = [(0, _("— the head of household —"))]
+    if household is not None:
+        pairs += [(p.id, p.name) for p in household.members if p.status == PersonStatus.ALIVE.value]
+    return options(pairs)
+
+
+@bp.route("/household-people")
+@require("points.record")
+def household_people():
+    """The living members of a household, as <option>s for the entry form (htmx)."""
+    household = _household_by_number(request.args.get("household_number", "")[:32])
+    return render_template("points/_person_options.html", choices=_person_choices(household),
+                           found=household is not None)
+
+
+MAGIC = {b"\xff\xd8\xff": "jpg", b"\x89PNG\r\n\x1a\n": "png"}
+
+
+def _save_evidence(storage) -> str | None:
+    """Keep an evidence photo under a generated name; refuse anything that is not a JPEG or PNG."""
+    if storage is None or not getattr(storage, "filename", ""):
+        return None
+    head = storage.stream.read(16)
+    storage.stream.seek(0)
+    ext = next((e for magic, e in MAGIC.items() if head.startswith(magic)), None)
+    if ext is None:
+        raise pts.PointsError(_("A photo must be a JPEG or PNG file."), "evidence")
+    folder = Path(current_app.instance_path) / "evidence"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{secrets.token_hex(16)}.{ext}"
+    storage.save(folder / name)
+    return name
+
+
+@bp.route("/entries/new", methods=["GET", "POST"])
+@require("points.record")
+def entry_new():
+    """Record one award or deduction for a household or one of its people."""
+    scheme = _scheme_or_setup()
+    if scheme is None:
+        return redirect(url_for("points.scheme"))
+    form = EntryForm()
+    form.item_id.choices = _item_choices(scheme)
+    household = _household_by_number(form.household_number.data) if request.method == "POST" else \
+        _household_by_number(request.args.get("household"))
+    if request.method == "GET" and household is not None:
+        form.household_number.data = household.number
+    form.person_id.choices = _person_choices(household)
+    form.ensure_key()
+    if form.validate_on_submit():
+        if household is None:
+            form.household_number.errors.append(_("There is no household with this number in the village."))
+        else:
+            evidence = None
+            try:
+                evidence = _save_evidence(form.evidence.data)
+                begin_write()
+                household = get_in_village_or_404(Household, household.id)
+                item = get_in_village_or_404(PointItem, form.item_id.data)
+                person = get_in_village_or_404(Person, form.person_id.data) if form.person_id.data else None
+                entry = pts.record_entry(db.session.merge(scheme), item, household, person=person,
+                                         occurred_on=form.occurred_on.data, note=form.note.data,
+                                         actor=current_user, key=form.idempotency_key.data,
+                                         evidence_file=evidence, today=_today())
+                db.session.commit()
+            except pts.PointsError as e:
+                _fail(form, "item_id", e)
+            except IntegrityError:
+                # the same form submitted twice at once: the other request recorded it
+                db.session.rollback()
+                flash(_("This entry was already recorded."), "info")
+                return redirect(url_for("points.entries"))
+            else:
+                flash(_("Recorded: %(text)s %(points)+d for household %(number)s; waiting for review.",
+                        text=entry.item_text[:30], points=entry.points, number=household.number), "success")
+                return redirect(url_for("points.entry_new"))
+    return render_template("points/entry_new.html", form=form, household=household)
+
+
+@bp.route("/entries/batch", methods=["GET", "POST"])
+@require("points.record")
+def entry_batch():
+    """One item for many people at once, e.g. everyone who joined a clean-up."""
+    scheme = _scheme_or_setup()
+    if scheme is None:
+        return redirect(url_for("points.scheme"))
+    groups = list(db.session.scalars(sa.select(VillagerGroup).where(VillagerGroup.village_id == g.village.id)
+                                     .order_by(VillagerGroup.name)))
+    group_id = request.values.get("group", type=int)
+    q = (request.values.get("q") or "")[:32].strip()
+    people_stmt = (sa.select(Person).join(Household, Person.household_id == Household.id)
+                   .where(Person.village_id == g.village.id, Person.status == PersonStatus.ALIVE.value,
+                          Household.status == HouseholdStatus.ACTIVE.value)
+                   .order_by(Household.number, Person.id))
+    if group_id:
+        people_stmt = people_stmt.where(Household.group_id == group_id)
+    if q:
+        from ..registry.services import person_search_query
+
+        ids = sa.select(person_search_query(g.village.id, q).subquery().c.id)
+        people_stmt = people_stmt.where(Person.id.in_(ids))
+    shown = list(db.session.scalars(people_stmt.limit(500))) if (group_id or q) else []
+    form = BatchForm()
+    form.item_id.choices = _item_choices(scheme)
+    chosen_ids = [int(x) for x in request.form.getlist("person_ids") if x.isdigit()] if request.method == "POST" else []
+    chosen = list(db.session.scalars(sa.select(Person).where(Person.id.in_(chosen_ids), Person.village_id == g.village.id))) \
+        if chosen_ids else []
+    form.person_ids.choices = options((p.id, f"{p.household.number} {p.name}")
+                                      for p in {p.id: p for p in shown + chosen}.values())
+    form.ensure_key()
+    if request.form.get("submit") and form.validate_on_submit():
+        begin_write()
+        item = get_in_village_or_404(PointItem, form.item_id.data)
+        people = [get_in_village_or_404(Person, pid) for pid in form.person_ids.data]
+        try:
+            entries = pts.record_batch(db.session.merge(scheme), item, people, occurred_on=form.occurred_on.data,
+                                       note=form.note.data, actor=current_user,
+                                       batch_key=form.idempotency_key.data, today=_today())
+            db.session.commit()
+        except pts.PointsError as e:
+            _fail(form, "person_ids", e)
+        except IntegrityError:
+            db.session.rollback()
+            flash(_("This batch was already recorded."), "info")
+            return redirect(url_for("points.entries"))
+        else:
+            flash(_("Recorded %(n)s entries; they wait for review.", n=len(entries)), "success")
+            return redirect(url_for("points.entries", status="pending"))
+    return render_template("points/entry_batch.html", form=form, groups=groups, group_id=group_id, q=q,
+                           shown=shown)
+
+
+# Lists, review and objections
+
+STATUSES = ("pending", "posted", "disputed", "final", "rejected", "corrected")
+
+
+@bp.route("/entries")
+@require("points.view")
+def entries():
+    """Entries of the village by status."""
+    status = request.args.get("status") or "pending"
+    if status not in STATUSES + ("all",):
+        status = "pending"
+    stmt = sa.select(PointEntry).where(PointEntry.village_id == g.village.id)
+    today = _today()
+    if status == "posted":
+        stmt = stmt.where(PointEntry.status == "posted", PointEntry.posting_until >= today)
+    elif status == "final":
+        stmt = stmt.where(sa.or_(PointEntry.status == "final",
+                                 sa.and_(PointEntry.status == "posted", PointEntry.posting_until < today)))
+    elif status != "all":
+        stmt = stmt.where(PointEntry.status == status)
+    try:
+        page_no = max(1, min(int(request.args.get("page", 1)), 100000))
+    except ValueError:
+        page_no = 1
+    page = db.paginate(stmt.order_by(PointEntry.id.desc()), page=page_no,
+                       per_page=current_app.config["PER_PAGE"], error_out=False)
+    review = ReviewForm()
+    return render_template("points/entries.html", page=page, status=status, review=review, today=today,
+                           statuses=STATUSES)
+
+
+@bp.route("/entries/<int:entry_id>", methods=["GET"])
+@require("points.view")
+def entry(entry_id: int):
+    """One entry: who recorded and approved it, the posting, objections and any reversal."""
+    entry = get_in_village_or_404(PointEntry, entry_id)
+    transfers = list(db.session.scalars(sa.select(Transfer).where(Transfer.entry_id == entry.id)
+                                        .order_by(Transfer.id)))
+    replacement = db.session.scalar(sa.select(PointEntry).where(PointEntry.corrects_entry_id == entry.id))
+    return render_template("points/entry.html", entry=entry, transfers=transfers, replacement=replacement,
+                           review=ReviewForm(), oform=ObjectionForm(), today=_today(),
+                           status=pts.effective_status(entry, _today()))
+
+
+@bp.post("/entries/<int:entry_id>/review")
+@require("points.review")
+def entry_review(entry_id: int):
+    """Approve or reject a pending entry."""
+    form = ReviewForm()
+    back = request.form.get("next") or url_for("points.entries", status="pending")
+    if not back.startswith("/") or back.startswith("//"):
+        back = url_for("points.entries")
+    if not form.validate_on_submit():
+        flash(_("Please check the reason: %(errors)s", errors="；".join(sum(form.errors.values(), []))), "error")
+        return redirect(back)
+    begin_write()
+    entry = get_in_village_or_404(PointEntry, entry_id)
+    try:
+        if form.approve.data:
+            pts.approve(entry, current_user, note=form.note.data, today=_today())
+            message = _("Approved; the entry is on posting until %(day)s.", day=entry.posting_until.isoformat())
+        else:
+            pts.reject(entry, current_user, reason=form.note.data or "")
+            message = _("Rejected.")
+        db.session.commit()
+    except (pts.PointsError, ledger.LedgerError) as e:
+        db.session.rollback()
+        flash(str(e), "error")
+    else:
+        flash(message, "success")
+    return redirect(back)
+
+
+@bp.post("/entries/<int:entry_id>/objections")
+@require("points.record")
+def objection_new(entry_id: int):
+    """File a villager's objection to an entry on posting (the clerk files it for them)."""
+    form = ObjectionForm()
+    entry = get_in_village_or_404(PointEntry, entry_id)
+    if form.validate_on_submit():
+        begin_write()
+        entry = get_in_village_or_404(PointEntry, entry_id)
+        try:
+            obj = pts.file_objection(entry, reason=form.reason.data, channel=form.channel.data,
+                                     objector_name=form.objector_name.data, actor=current_user, today=_today())
+            db.session.commit()
+        except pts.PointsError as e:
+            db.session.rollback()
+            flash(str(e), "error")
+        else:
+            flash(_("Objection filed; the reviewers must answer by %(day)s.", day=obj.due_on.isoformat()), "success")
+    else:
+        flash(_("Please write what the objection is about."), "error")
+    return redirect(url_for("points.entry", entry_id=entry.id))
+
+
+@bp.route("/objections")
+@require("points.view")
+def objections():
+    """Objections: open ones first, overdue ones marked."""
+    rows = list(db.session.scalars(sa.select(Objection).where(Objection.village_id == g.village.id)
+                                   .order_by(Objection.decision.is_not(None), Objection.due_on, Objection.id)
+                                   .limit(300)))
+    return render_template("points/objections.html", rows=rows, today=_today())
+
+
+@bp.route("/objections/<int:objection_id>", methods=["GET", "POST"])
+@require("points.view")
+def objection(objection_id: int):
+    """One objection; a reviewer decides it and writes the reply."""
+    obj = get_in_village_or_404(Objection, objection_id)
+    form = DecisionForm()
+    form.ensure_key()
+    if request.method == "POST":
+        if not can("points.review"):
+            from ..access import _deny
+
+            _deny("points.review")
+        if form.validate_on_submit():
+            begin_write()
+            obj = get_in_village_or_404(Objection, objection_id)
+            corrected = form.corrected_points.data if form.decision.data == "corrected" else None
+            try:
+                pts.decide_objection(obj, current_user, decision=form.decision.data, reply_text=form.reply_text.data,
+                                     corrected_points=corrected, today=_today())
+                db.session.commit()
+            except (pts.PointsError, ledger.LedgerError) as e:
+                _fail(form, "decision", e)
+            else:
+                flash(_("Decided. The reply can be printed for the villager."), "success")
+                return redirect(url_for("points.objection", objection_id=objection_id))
+    return render_template("points/objection.html", obj=obj, form=form, today=_today())
+
+
+# Household points, rankings, posting list, year end
+
+@bp.route("/households/<int:household_id>")
+@require("points.view")
+def household(household_id: int):
+    """A household's balance, this year's score and stars, and every entry."""
+    household = get_in_village_or_404(Household, household_id)
+    scheme = _scheme()
+    year = _today().year
+    score = pts.year_score(household.id, year)
+    rows = list(db.session.scalars(sa.select(PointEntry).where(PointEntry.household_id == household.id)
+                                   .order_by(PointEntry.occurred_on.desc(), PointEntry.id.desc()).limit(500)))
+    reversed_ids = set(db.session.scalars(sa.select(Transfer.reverses_transfer_id).where(
+        Transfer.reverses_transfer_id.in_([e.transfer_id for e in rows if e.transfer_id]))))
+    past = list(db.session.scalars(sa.select(YearScore).where(YearScore.household_id == household.id)
+                                   .order_by(YearScore.year.desc())))
+    return render_template("points/household.html", household=household, balance=ledger.balance_of(household),
+                           score=score, stars=scheme.stars_for(score) if scheme else 0, year=year, rows=rows,
+                           reversed_ids=reversed_ids, past=past, today=_today())
+
+
+@bp.route("/rankings")
+@require("points.view")
+def rankings():
+    """This year's ranking of households (and people), per village or per group."""
+    try:
+        year = int(request.args.get("year", _today().year))
+    except ValueError:
+        year = _today().year
+    year = min(max(year, 2000), 2200)
+    group_id = request.args.get("group", type=int)
+    scheme = _scheme()
+    groups = list(db.session.scalars(sa.select(VillagerGroup).where(VillagerGroup.village_id == g.village.id)
+                                     .order_by(VillagerGroup.name)))
+    rows = pts.household_ranking(g.village.id, year, group_id=group_id)
+    people = pts.person_ranking(g.village.id, year, group_id=group_id)[:50]
+    return render_template("points/rankings.html", rows=rows[:200], people=people, year=year, group_id=group_id,
+                           groups=groups, scheme=scheme)
+
+
+@bp.route("/posting")
+@require("points.view")
+def posting():
+    """Entries on posting (公示) now, as they go on the notice board."""
+    today = _today()
+    rows = list(db.session.scalars(sa.select(PointEntry).where(
+        PointEntry.village_id == g.village.id, PointEntry.status.in_(("posted", "disputed")),
+        PointEntry.posting_until >= today).order_by(PointEntry.posted_on, PointEntry.id)))
+    return render_template("points/posting.html", rows=rows, today=today)
+
+
+@bp.route("/year-close", methods=["GET", "POST"])
+@require("points.setup")
+def year_close():
+    """Close a finished year: keep its scores and apply the carry-over or expiry policy."""
+    scheme = _scheme_or_setup()
+    if scheme is None:
+        return redirect(url_for("points.scheme"))
+    form = YearCloseForm(data={"year": _today().year - 1} if request.method == "GET" else None)
+    closed = list(db.session.scalars(sa.select(YearScore.year).where(YearScore.scheme_id == scheme.id).distinct()))
+    if form.validate_on_submit():
+        begin_write()
+        try:
+            n = pts.close_year(db.session.merge(scheme), form.year.data, actor=current_user, today=_today())
+            db.session.commit()
+        except (pts.PointsError, ledger.LedgerError) as e:
+            _fail(form, "year", e)
+        else:
+            if n:
+                flash(_("Year %(year)s closed for %(n)s households.", year=form.year.data, n=n), "success")
+            else:
+                flash(_("Year %(year)s was already closed; nothing changed.", year=form.year.data), "info")
+            return redirect(url_for("points.rankings", year=form.year.data))
+    return render_template("points/year_close.html", form=form, scheme=scheme, closed=sorted(closed))

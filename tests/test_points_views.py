@@ -1,0 +1,156 @@
+"""The points cycle through the pages: set up, record, review, post, object, correct."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.ledger import services as ledger
+from app.ledger.models import Transfer
+from app.points.models import Objection, PointEntry, PointItem, PointScheme
+from app.registry.models import Household
+from tests.conftest import PASSWORD
+
+
+@pytest.fixture
+def people(village, make_user, make_household):
+    make_user("clerk1", ("clerk", village))
+    make_user("rev1", ("reviewer", village))
+    make_user("cash1", ("cashier", village))
+    make_household(village, "0101", "张三丰", members=[("张小丰", "child")])
+    make_household(village, "0102", "李四")
+    return village
+
+
+def _login(client, username):
+    client.post("/logout")
+    r = client.post("/login", data={"username": username, "password": PASSWORD})
+    assert r.status_code == 302
+
+
+def _setup_scheme(client):
+    r = client.post("/points/scheme", data={"submit": "1", "name": "积分细则", "year_policy": "carry_over",
+                                            "posting_days": "7", "appeal_working_days": "7",
+                                            "star_bands": "5:1,10:2"})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    r = client.post("/points/scheme", data={"c-submit": "1", "c-name": "热心公益", "c-direction": "add"})
+    assert r.status_code == 302
+    cat_id = db.session.scalar(sa.text("SELECT id FROM point_categories"))
+    r = client.post("/points/items/new", data={
+        "category_id": cat_id, "code": "A01", "text": "参加村庄清洁日", "points": "２", "unit": "per_event",
+        "cap_period": "none", "level": "village", "applies_to": "person", "article_ref": "村规民约第五条",
+        "active": "y"})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    return db.session.scalar(sa.select(PointItem))
+
+
+def _form_key(client, url):
+    import re
+
+    html = client.get(url).get_data(as_text=True)
+    return re.search(r'name="idempotency_key" type="hidden" value="([^"]+)"', html).group(1)
+
+
+def test_month_of_points_in_the_browser(client, people):
+    _login(client, "clerk1")
+    item = _setup_scheme(client)
+    assert item.points == 2  # full-width digits accepted
+    key = _form_key(client, "/points/entries/new")
+    data = {"idempotency_key": key, "household_number": "0101", "person_id": "0", "item_id": item.id,
+            "occurred_on": dt.date.today().isoformat(), "note": "十一月清洁日"}
+    assert client.post("/points/entries/new", data=data).status_code == 302
+    assert client.post("/points/entries/new", data=data).status_code == 302  # double submit
+    assert db.session.scalar(sa.select(sa.func.count(PointEntry.id))) == 1
+    entry = db.session.scalar(sa.select(PointEntry))
+    # the clerk cannot review
+    assert client.post(f"/points/entries/{entry.id}/review", data={"approve": "1"}).status_code == 403
+    _login(client, "rev1")
+    assert "参加村庄清洁日" in client.get("/points/entries?status=pending").get_data(as_text=True)
+    r = client.post(f"/points/entries/{entry.id}/review", data={"approve": "1", "note": ""})
+    assert r.status_code == 302
+    h = db.session.scalar(sa.select(Household).where(Household.number == "0101"))
+    assert ledger.balance_of(h) == 2
+    page = client.get(f"/points/households/{h.id}").get_data(as_text=True)
+    assert "参加村庄清洁日" in page and "村规民约第五条" in page
+    assert "参加村庄清洁日" in client.get("/points/posting").get_data(as_text=True)
+    # a villager objects through the clerk; the reviewer corrects it to 1 point
+    _login(client, "clerk1")
+    r = client.post(f"/points/entries/{entry.id}/objections", data={
+        "objector_name": "王五", "channel": "clerk", "reason": "他只去了半天"})
+    assert r.status_code == 302
+    obj = db.session.scalar(sa.select(Objection))
+    assert obj is not None and db.session.get(PointEntry, entry.id).status == "disputed"
+    _login(client, "rev1")
+    dkey = _form_key(client, f"/points/objections/{obj.id}")
+    r = client.post(f"/points/objections/{obj.id}", data={
+        "idempotency_key": dkey, "decision": "corrected", "corrected_points": "1", "reply_text": "经核实改为1分。"})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    db.session.expire_all()
+    assert ledger.balance_of(h) == 1
+    assert "经核实改为1分。" in client.get(f"/points/objections/{obj.id}").get_data(as_text=True)
+    assert ledger.check() == []
+
+
+def test_batch_entry_for_a_clean_up(client, people):
+    _login(client, "clerk1")
+    item = _setup_scheme(client)
+    ids = [r[0] for r in db.session.execute(sa.text("SELECT id FROM people ORDER BY id"))]
+    key = _form_key(client, "/points/entries/batch?q=0101")
+    r = client.post("/points/entries/batch", data={"idempotency_key": key, "item_id": item.id,
+                                                   "occurred_on": dt.date.today().isoformat(),
+                                                   "person_ids": ids, "submit": "1"})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(PointEntry.id))) == 3
+
+
+@pytest.mark.parametrize("raw", ["١٢٣", "𝟗", "1_000", "+5", "1e3", "1.5", "99999999999999999999", "", "①"])
+def test_hostile_numbers_are_refused_and_nothing_written(client, people, raw):
+    _login(client, "clerk1")
+    _setup_scheme(client)
+    cat_id = db.session.scalar(sa.text("SELECT id FROM point_categories"))
+    r = client.post("/points/items/new", data={
+        "category_id": cat_id, "code": "A99", "text": "测试", "points": raw, "unit": "per_event",
+        "cap_period": "none", "level": "village", "applies_to": "person"})
+    assert r.status_code == 200
+    assert db.session.scalar(sa.select(sa.func.count(PointItem.id))) == 1
+
+
+def test_recording_a_future_date_or_unknown_household_gives_the_form_back(client, people):
+    _login(client, "clerk1")
+    item = _setup_scheme(client)
+    key = _form_key(client, "/points/entries/new")
+    base = {"idempotency_key": key, "person_id": "0", "item_id": item.id}
+    r = client.post("/points/entries/new", data={**base, "household_number": "9999",
+                                                 "occurred_on": dt.date.today().isoformat()})
+    assert r.status_code == 200
+    r = client.post("/points/entries/new", data={**base, "household_number": "0101",
+                                                 "occurred_on": (dt.date.today() + dt.timedelta(days=3)).isoformat()})
+    assert r.status_code == 200
+    assert db.session.scalar(sa.select(sa.func.count(PointEntry.id))) == 0
+
+
+def test_roles_on_points_pages(client, people):
+    _login(client, "cash1")
+    assert client.get("/points/entries").status_code == 403
+    assert client.get("/points/entries/new").status_code == 403
+    _login(client, "rev1")
+    assert client.get("/points/entries").status_code == 200
+    assert client.get("/points/entries/new").status_code == 403
+    assert client.get("/points/year-close").status_code == 403
+
+
+def test_points_of_another_village_are_out_of_reach(client, people, make_village, make_user, make_household):
+    _login(client, "clerk1")
+    _setup_scheme(client)
+    other = make_village("v2", "二号村")
+    make_user("clerk2", ("clerk", other))
+    h = make_household(other, "0101", "外村人")
+    _login(client, "clerk2")
+    assert client.get(f"/points/households/{h.id}").status_code == 200
+    _login(client, "clerk1")
+    assert client.get(f"/points/households/{h.id}").status_code == 404
+    item = db.session.scalar(sa.select(PointItem))
+    _login(client, "clerk2")
+    assert client.get(f"/points/items/{item.id}").status_code == 404
