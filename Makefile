@@ -34,7 +34,7 @@ SYSTEM_PACKAGES := fonts-noto-cjk libharfbuzz-subset0 libpango-1.0-0 libpangoft2
 
 help: ## show this list
 	@echo "Xiangyue make targets:"
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z0-9-]*:.*## / {printf "  %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo "Variables: HOST=$(HOST) PORT=$(PORT) (HOST=0.0.0.0 to serve the LAN), PYTEST_ARGS='...'"
 
 deps-system: ## apt-get install the missing Debian packages (root only; no-op when present)
@@ -72,35 +72,33 @@ translations: venv ## compile app/translations/*.po to .mo (skipped when there a
 # --- interface languages ----------------------------------------------------------------------
 # UI strings are English msgids; Simplified Chinese is the default language. The catalog lives in
 # zh_Hans_CN/ (NOT zh_CN/: Flask-Babel resolves zh_CN to zh_Hans_CN and silently ignores zh_CN/).
-# `make i18n-update` refreshes messages.pot and the .po (both committed); translate the new empty
-# msgstr entries in the .po, then `make translations` builds the .mo (gitignored).
+# After adding or changing UI strings: `make i18n-update`, translate the empty msgstr entries it
+# lists in the .po, `make translations`. Commit messages.pot and the .po; the .mo is gitignored.
 I18N_DIR    := app/translations
 I18N_POT    := $(I18N_DIR)/messages.pot
 I18N_LOCALE := zh_Hans_CN
 I18N_PO     := $(I18N_DIR)/$(I18N_LOCALE)/LC_MESSAGES/messages.po
 # babel.cfg maps app/**.py, templates/**.html and printables/**.html; these directories are never
-# entered. Giving --ignore-dirs also replaces Babel's default filter, which silently skips every
-# directory whose name starts with "_" (templates/_macros/ would be lost).
+# entered (.venv, .git …). Giving --ignore-dirs also replaces Babel's default filter, which silently
+# skips every directory whose name starts with "_" (templates/_macros/ would be lost).
+# tests/test_i18n.py runs the same extraction (EXTRACT_ARGS there): keep the two in step.
 I18N_IGNORE_DIRS := .* __pycache__ node_modules instance migrations tests
+# --add-location=file: no line numbers, so the committed files only change when strings change
 I18N_EXTRACT := $(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext \
                 --ignore-dirs '$(I18N_IGNORE_DIRS)' --add-comments TRANSLATORS: \
-                --project Xiangyue --no-wrap
+                --add-location file --no-wrap --project Xiangyue --copyright-holder Xiangyue
 
 i18n-update: venv ## extract UI strings to messages.pot and merge them into the zh_Hans_CN .po
+	@mkdir -p $(I18N_DIR)
 	$(I18N_EXTRACT) -o $(I18N_POT) .
-	@if [ -f $(I18N_PO) ]; then \
-	  echo "+ pybabel update -l $(I18N_LOCALE)"; \
-	  $(VENV)/bin/pybabel update -i $(I18N_POT) -d $(I18N_DIR) -l $(I18N_LOCALE) \
-	    --no-fuzzy-matching --no-wrap --ignore-obsolete; \
-	else \
-	  echo "+ pybabel init -l $(I18N_LOCALE)"; \
-	  $(VENV)/bin/pybabel init -i $(I18N_POT) -d $(I18N_DIR) -l $(I18N_LOCALE) --no-wrap; \
-	fi
-	@$(PY) -c 'import sys; from babel.messages.pofile import read_po; \
-	cat = read_po(open(sys.argv[1], "rb")); \
-	todo = [m.id for m in cat if m.id and (m.fuzzy or not (all(m.string) if isinstance(m.string, tuple) else m.string))]; \
-	print(f"i18n-update: {len(todo)} of {sum(1 for m in cat if m.id)} messages still need a Chinese translation in {sys.argv[1]}"); \
-	[print("  -", m if isinstance(m, str) else m[0]) for m in todo]' $(I18N_PO)
+	$(VENV)/bin/pybabel update -i $(I18N_POT) -d $(I18N_DIR) -l $(I18N_LOCALE) --init-missing \
+	  --no-fuzzy-matching --ignore-obsolete --no-wrap
+	@$(PY) - $(I18N_PO) <<<$$'import sys\nfrom babel.messages.pofile import read_po\n\
+	with open(sys.argv[1], "rb") as fh: cat = read_po(fh)\n\
+	msgs = [m for m in cat if m.id]\n\
+	todo = [m for m in msgs if m.fuzzy or not all(m.string if isinstance(m.string, tuple) else [m.string])]\n\
+	print(f"i18n-update: {len(msgs)} messages, {len(todo)} still to translate in {sys.argv[1]}")\n\
+	for m in todo: print("  -", m.id if isinstance(m.id, str) else m.id[0])'
 
 migrate: venv translations ## flask db upgrade (create / update the database schema)
 	$(FLASK) db upgrade
@@ -116,7 +114,7 @@ run: deps-system venv translations migrate demo ## set everything up, then serve
 	@$(FLASK) demo --print-logins
 	@echo "Stop with Ctrl+C."
 	@echo
-	$(VENV)/bin/gunicorn -w 2 -b $(HOST):$(PORT) wsgi:app
+	$(VENV)/bin/gunicorn -w 2 --timeout 300 -b $(HOST):$(PORT) wsgi:app
 
 test: deps-system venv translations ## run pytest (e2e tests skipped, loudly, when Chromium is absent)
 	@set --; \
