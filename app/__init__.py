@@ -128,6 +128,9 @@ def register_hooks(app: Flask) -> None:
         from flask_babel import refresh
 
         refresh()
+        # likewise Flask-Login's cached user: it must come from this request's cookie, never an
+        # earlier request's (so a logged-out or disabled session can never ride along)
+        g.pop("_login_user", None)
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming[:40] if incoming and incoming.isascii() and incoming.isprintable() \
             else uuid.uuid4().hex

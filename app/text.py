@@ -21,8 +21,8 @@ def clean_text(value: str | None, *, multiline: bool = False) -> str:
     They spoof printed receipts and spreadsheets (a name that reads differently from
     what is stored), so they are refused with a message rather than silently dropped.
     """
-    if value is None:
-        return ""
+    if value is None or not value.strip():
+        return ""  # blank (tabs and line breaks included) is an empty answer, not text to refuse
     text = unicodedata.normalize("NFC", value)
     if multiline:
         text = text.replace("\r\n", "\n").replace("\r", "\n")

@@ -74,7 +74,7 @@ def townships():
     return redirect(url_for("admin.villages"))
 
 
-@bp.route("/villages/<int:village_id>", methods=["GET", "POST"])
+@bp.route("/villages/<int(max=2147483647):village_id>", methods=["GET", "POST"])
 @require("admin")
 def village_edit(village_id: int):
     """Rename a village or move it to another township."""
@@ -117,7 +117,7 @@ def users():
     return render_template("admin/users.html", form=form, users=rows)
 
 
-@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@bp.route("/users/<int(max=2147483647):user_id>", methods=["GET", "POST"])
 @require("admin")
 def user_detail(user_id: int):
     """A user's roles, password and status."""
@@ -164,7 +164,7 @@ def user_detail(user_id: int):
                            roles=Role)
 
 
-@bp.post("/users/<int:user_id>/memberships/<int:membership_id>/revoke")
+@bp.post("/users/<int(max=2147483647):user_id>/memberships/<int(max=2147483647):membership_id>/revoke")
 @require("admin")
 def revoke_membership(user_id: int, membership_id: int):
     """Take a role away."""

@@ -27,7 +27,7 @@ def _decode(rows):
 def recent():
     """Recent changes in the current village."""
     try:
-        page_no = max(1, int(request.args.get("page", 1)))
+        page_no = max(1, min(int(request.args.get("page", 1)), 100000))
     except ValueError:
         page_no = 1
     stmt = sa.select(AuditLog).where(AuditLog.village_id == g.village.id).order_by(AuditLog.seq.desc())

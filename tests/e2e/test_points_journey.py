@@ -1,0 +1,61 @@
+"""In Chromium: a clerk records a batch entry, a reviewer approves it, the household page shows it."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from app.extensions import begin_write, db
+from app.points import services as pts
+from tests.conftest import PASSWORD
+
+
+@pytest.fixture
+def cleanup_day(village, make_user, make_household):
+    make_user("wenshu", ("clerk", village))
+    make_user("jiandu", ("reviewer", village))
+    h = make_household(village, "0501", "钱大有", members=[("孙秀兰", "spouse")])
+    make_household(village, "0502", "周德才")
+    begin_write()
+    scheme = pts.create_scheme(village, "积分细则")
+    cat = pts.create_category(scheme, "环境治理", "add")
+    pts.create_item(cat, pts.ItemData(code="A01", text="参加村庄清洁日", points=2, article_ref="村规民约第五条"))
+    db.session.commit()
+    return h
+
+
+def _login(page: Page, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.locator("#username").fill(username)
+    page.locator("#password").fill(PASSWORD)
+    page.locator("button[type=submit]").click()
+    expect(page.get_by_role("heading", name="您好", exact=False)).to_be_visible()
+
+
+def test_batch_entry_approved_shows_on_household_page(page: Page, live_server, cleanup_day, outside_requests):
+    _login(page, live_server, "wenshu")
+    page.goto(f"{live_server}/points/entries/batch?q=05")
+    page.locator("#item_id").select_option(label="A01 参加村庄清洁日（+2）")
+    page.locator("#occurred_on").fill(dt.date.today().isoformat())
+    page.locator("#note").fill("十一月环境清洁日")
+    for name in ("钱大有", "孙秀兰", "周德才"):
+        page.get_by_label(name, exact=False).check()
+    page.locator("main button[name=submit]").click()
+    expect(page.locator(".flash-success")).to_contain_text("3")
+
+    page.locator("details.dropdown summary").last.click()
+    page.get_by_role("button", name="退出登录").click()
+    expect(page.get_by_role("heading", name="登录")).to_be_visible()
+    _login(page, live_server, "jiandu")
+    page.goto(f"{live_server}/points/entries?status=pending")
+    for _ in range(3):
+        page.locator("form[action*='/review'] button[name=approve]").first.click()
+        expect(page.locator(".flash-success")).to_be_visible()
+
+    page.goto(f"{live_server}/points/households/{cleanup_day.id}")
+    expect(page.locator("article").filter(has_text="可用余额").locator("strong")).to_have_text("4")
+    rows = page.get_by_role("row").filter(has_text="参加村庄清洁日")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("公示中")
+    assert outside_requests == []
