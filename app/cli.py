@@ -14,6 +14,7 @@ village_cli = AppGroup("village", help="Villages and townships.")
 user_cli = AppGroup("user", help="Logins and their roles.")
 audit_cli = AppGroup("audit", help="The audit log.")
 ledger_cli = AppGroup("ledger", help="The points ledger.")
+points_cli = AppGroup("points", help="Points schemes and their items.")
 
 
 def _fail(message: str) -> None:
@@ -128,6 +129,65 @@ def ledger_check(village_code: str | None) -> None:
     click.echo("ledger check clean")
 
 
+@points_cli.command("import-items")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option("--village", "village_code", required=True, help="Village code.")
+@click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
+def points_import_items(file: str, village_code: str, dry_run: bool) -> None:
+    """Import scheme items from FILE (.xlsx, .csv or .txt with tab- or |-separated lines).
+
+    Prints how many add and deduct items were found, or every problem (exit 1). Nothing is written
+    unless the whole file is clean; then everything is imported in one transaction.
+    """
+    from flask_babel import gettext as _
+
+    from .points import item_import as imp
+    from .points.services import PointsError
+    from .registry.models import Village
+
+    kind = imp.kind_for_filename(file)
+    if kind is None:
+        _fail(f"{file}: the file name must end in .xlsx, .csv or .txt")
+    with open(file, "rb") as fh:
+        data = fh.read(imp.MAX_TEXT_BYTES + 1)
+    if len(data) > imp.MAX_TEXT_BYTES:
+        _fail(f"{file}: {_(imp.MSG_TOO_BIG)}")
+    village = db.session.scalar(sa.select(Village).where(Village.code == village_code.strip().lower()))
+    if village is None:
+        _fail(f"no village with code {village_code!r}")
+    g.cli_actor = "cli"
+    if not dry_run:
+        begin_write()  # check inside the write transaction, so nothing changes between check and import
+    try:
+        result = imp.check_items(village, data, kind)
+    except imp.ImportFileError as e:
+        db.session.rollback()
+        _fail(f"{file}: {e}")
+    if not result.ok:
+        db.session.rollback()
+        for p in result.problems:
+            where = "file" if p.row is None else f"row {p.row}"
+            click.echo(f"{where}, {p.column}: {p.text}" if p.column else f"{where}: {p.text}")
+        click.echo(f"{len(result.problems)} problem(s): nothing written")
+        sys.exit(1)
+    click.echo(f"found {result.add_count} add items and {result.deduct_count} deduct items "
+               f"in {len(result.categories)} categories"
+               + (f" ({len(result.new_categories)} new)" if result.new_categories else ""))
+    if result.new_scheme:
+        click.echo(f"the village has no points scheme yet: one named {imp.DEFAULT_SCHEME_NAME} "
+                   + ("would be created" if dry_run else "is created"))
+    if dry_run:
+        click.echo("dry run: nothing written")
+        return
+    try:
+        imp.apply_items(village, result)
+    except (PointsError, sa.exc.IntegrityError) as e:
+        db.session.rollback()
+        _fail(str(e) if isinstance(e, PointsError) else _(imp.MSG_CHANGED_MEANWHILE))
+    db.session.commit()
+    click.echo("imported")
+
+
 @click.command("demo")
 @click.option("--print-logins", is_flag=True, help="Only print the demo logins.")
 @click.option("--households", default=300, show_default=True, help="How many households to generate.")
@@ -149,4 +209,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(user_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(ledger_cli)
+    app.cli.add_command(points_cli)
     app.cli.add_command(demo_command)

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
 from app.audit.models import AuditLog
-from app.audit.services import verify
+from app.audit.services import record, record_many, verify
 from app.extensions import db
 from app.registry.models import Household, Person
 
@@ -116,3 +116,45 @@ def test_history_table_is_append_only(app, village, make_household):
     with pytest.raises(DBAPIError):
         db.session.execute(sa.text("DELETE FROM household_events"))
     db.session.rollback()
+
+
+def _tamper(seq: int) -> None:
+    """Change one row's details as the database owner would: with the append-only trigger out of the way."""
+    if db.engine.dialect.name == "sqlite":
+        db.session.execute(sa.text("DROP TRIGGER audit_log_no_update"))
+        db.session.execute(sa.text("UPDATE audit_log SET details = '{\"n\": 99}' WHERE seq = :s"), {"s": seq})
+    else:
+        db.session.execute(sa.text("ALTER TABLE audit_log DISABLE TRIGGER USER"))
+        db.session.execute(sa.text("UPDATE audit_log SET details = '{\"n\": 99}' WHERE seq = :s"), {"s": seq})
+        db.session.execute(sa.text("ALTER TABLE audit_log ENABLE TRIGGER USER"))
+    db.session.commit()
+
+
+def test_record_many_chains_like_record_and_tampering_is_found(app, village):
+    from app.extensions import begin_write
+
+    start = _count()
+    begin_write()
+    record_many([])  # nothing to write: no row, no head move
+    record_many([{"action": "test.bulk", "object_type": "people", "object_id": i, "village_id": village.id,
+                  "household_id": 7, "details": {"n": i}} for i in range(5)]
+                + [{"action": "test.bulk_obj", "obj": village}])
+    single = record("test.single", village, details={"after": "bulk"})
+    db.session.commit()
+
+    rows = list(db.session.scalars(sa.select(AuditLog).where(AuditLog.seq > start).order_by(AuditLog.seq)))
+    assert [r.seq for r in rows] == list(range(start + 1, start + 8))
+    assert [r.action for r in rows] == ["test.bulk"] * 5 + ["test.bulk_obj", "test.single"]
+    assert [r.object_id for r in rows[:5]] == list(range(5)) and rows[0].details == '{"n": 0}'
+    # an object fills in the columns as in record(): same type, id and village
+    assert (rows[5].object_type, rows[5].object_id, rows[5].village_id) == (
+        rows[6].object_type, rows[6].object_id, rows[6].village_id) == ("villages", village.id, None)
+    assert all(r.actor_name == "cli" and r.role == "system" for r in rows)  # no request: the command line
+    assert all(b.prev_hash == a.hash for a, b in zip(rows, rows[1:]))
+    assert single.seq == start + 7 and rows[-1].prev_hash == rows[-2].hash
+    assert [r.at for r in rows] == sorted(r.at for r in rows)
+    assert verify() == (start + 7, None, None)
+
+    _tamper(start + 2)
+    checked, broken, why = verify()
+    assert (checked, broken) == (start + 1, start + 2) and "content" in why

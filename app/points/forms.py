@@ -85,6 +85,8 @@ class SchemeForm(FlaskForm):
     submit = SubmitField(_l("Save"))
 
     def validate_star_bands(self, field):
+        # Chinese keyboards type full-width ：and ，
+        field.data = (field.data or "").replace("：", ":").replace("，", ",").replace("、", ",").replace(" ", "")
         for band in (field.data or "").split(","):
             if not band.strip():
                 continue

@@ -522,3 +522,19 @@ def year_close():
                 flash(_("Year %(year)s was already closed; nothing changed.", year=form.year.data), "info")
             return redirect(url_for("points.rankings", year=form.year.data))
     return render_template("points/year_close.html", form=form, scheme=scheme, closed=sorted(closed))
+
+from . import print_views  # noqa: E402,F401
+from . import import_views  # noqa: E402,F401
+
+
+@bp.route("/entries/<int:entry_id>/evidence")
+@require("points.view")
+def evidence(entry_id: int):
+    """The evidence photo of an entry (stored under a generated name in the instance folder)."""
+    from flask import send_from_directory
+
+    entry = get_in_village_or_404(PointEntry, entry_id)
+    if not entry.evidence_file:
+        abort(404)
+    return send_from_directory(Path(current_app.instance_path) / "evidence", entry.evidence_file,
+                               max_age=0)

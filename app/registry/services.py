@@ -125,6 +125,11 @@ def person_snapshot(p: Person) -> dict[str, Any]:
             "household_id": p.household_id, "id_masked": p.id_masked}
 
 
+def _id_taken(name: str, number: str) -> RegistryError:
+    return RegistryError(_("This ID number is already registered for %(name)s (household %(number)s).",
+                           name=name, number=number), field="id_number")
+
+
 def _apply_id_number(village_id: int, person: Person, raw: str | None) -> None:
     if raw is None:
         return
@@ -139,8 +144,7 @@ def _apply_id_number(village_id: int, person: Person, raw: str | None) -> None:
                                 Person.id != (person.id or 0))
     )
     if clash is not None:
-        raise RegistryError(_("This ID number is already registered for %(name)s (household %(number)s).",
-                              name=clash.name, number=clash.household.number), field="id_number")
+        raise _id_taken(clash.name, clash.household.number)
     person.id_hmac = digest
     person.id_masked = mask_id(number)
 
@@ -198,8 +202,12 @@ def _check_number_free(village_id: int, number: str, exclude_id: int | None = No
     if exclude_id:
         q = q.where(Household.id != exclude_id)
     if db.session.scalar(q):
-        raise RegistryError(_("Household number %(number)s is already in use in this village.", number=number),
-                            field="number")
+        raise _number_taken(number)
+
+
+def _number_taken(number: str) -> RegistryError:
+    return RegistryError(_("Household number %(number)s is already in use in this village.", number=number),
+                         field="number")
 
 
 def _clean_tags(tags: list[str] | None) -> str:
@@ -309,24 +317,23 @@ def bulk_create_households(village: Village, households: list[NewHousehold], *,
         sa.select(Person.id_hmac, Person.name, Household.number)
         .join(Household, Person.household_id == Household.id)
         .where(Person.village_id == vid, Person.id_hmac.is_not(None)))}
-    #: per household, its people's rows: the head first, then the members in the given order
+    #: per household, its people as given (the head first, as 户主) and their rows for people
+    given: list[list[PersonData]] = []
     people: list[list[dict[str, Any]]] = []
     for new in households:
         if new.number in in_use:
-            raise RegistryError(_("Household number %(number)s is already in use in this village.",
-                                  number=new.number), field="number")
+            raise _number_taken(new.number)
         in_use.add(new.number)
         _check_group(vid, new.group)
         if any(m.relation == Relation.HEAD.value for m in new.members):
             raise RegistryError(_("A household has one head; use 'change head' to make someone else the head."))
+        given.append([replace(new.head, relation=Relation.HEAD.value), *new.members])
         rows = []
-        for data in (replace(new.head, relation=Relation.HEAD.value), *new.members):
+        for data in given[-1]:
             digest, masked = _id_fields(data.id_number)
             if digest is not None:
-                clash = registered.get(digest)
-                if clash is not None:
-                    raise RegistryError(_("This ID number is already registered for %(name)s (household "
-                                          "%(number)s).", name=clash[0], number=clash[1]), field="id_number")
+                if digest in registered:
+                    raise _id_taken(*registered[digest])
                 registered[digest] = (data.name, new.number)
             rows.append({
                 "village_id": vid, "name": data.name, "search_keys": search_keys(data.name),
@@ -360,8 +367,9 @@ def bulk_create_households(village: Village, households: list[NewHousehold], *,
     actor_id = _current_user_id()
     events: list[dict[str, Any]] = []
     audit: list[dict[str, Any]] = []
-    for new, hid, (head, *members) in zip(households, household_ids, people):
-        # household_snapshot reads attributes: hand it the household as it now stands
+    for new, hid, rows, datas in zip(households, household_ids, people, given):
+        head = rows[0]
+        # the snapshot helpers read attributes: hand them the rows as they now stand in the database
         snapshot = household_snapshot(SimpleNamespace(
             number=new.number, group=new.group, address=new.address or None, tag_list=_clean_tags(new.tags).split(),
             status=HouseholdStatus.ACTIVE.value, head=SimpleNamespace(name=head["name"]), note=new.note or None))
@@ -369,10 +377,12 @@ def bulk_create_households(village: Village, households: list[NewHousehold], *,
         audit.append({"action": "household.create", "object_type": Household.__tablename__, "object_id": hid,
                       "village_id": vid, "household_id": hid,
                       "details": {"number": new.number, "head_person_id": head["id"]}})
-        audit.append(_person_audit(head, replace(new.head, relation=Relation.HEAD.value)))
-        for row, data in zip(members, new.members):
-            events.append(_event_row(row, "move_in", effective, person_snapshot(SimpleNamespace(**row)), actor_id))
-            audit.append(_person_audit(row, data))
+        for row, data in zip(rows, datas):
+            if row is not head:
+                events.append(_event_row(row, "move_in", effective, person_snapshot(SimpleNamespace(**row)),
+                                         actor_id))
+            audit.append({"action": "person.create", "object_type": Person.__tablename__, "object_id": row["id"],
+                          "village_id": vid, "household_id": hid, "details": data.public()})
     db.session.execute(sa.insert(HouseholdEvent), events)
     record_many(audit)
     return len(households), len(flat)
@@ -384,12 +394,6 @@ def _event_row(person: dict[str, Any], kind: str, effective: dt.date, after: dic
     return {"village_id": person["village_id"], "household_id": person["household_id"], "kind": kind,
             "other_household_id": None, "person_id": person["id"], "effective_date": effective,
             "before": None, "after": after, "note": None, "actor_id": actor_id}
-
-
-def _person_audit(row: dict[str, Any], data: PersonData) -> dict[str, Any]:
-    """The person.create audit row of add_person / create_household for an inserted person."""
-    return {"action": "person.create", "object_type": Person.__tablename__, "object_id": row["id"],
-            "village_id": row["village_id"], "household_id": row["household_id"], "details": data.public()}
 
 
 def update_household(household: Household, *, number: str, group: VillagerGroup | None, address: str | None,

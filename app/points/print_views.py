@@ -1,0 +1,73 @@
+"""Printed points documents: the posting sheet (公示) and the written reply to an objection."""
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from flask import abort, flash, g, redirect, url_for
+from flask_babel import gettext as _
+from sqlalchemy.orm import selectinload
+
+from ..access import get_in_village_or_404, require
+from ..extensions import db
+from ..printing import pdf_response, render_pdf
+from ..registry.models import Household
+from . import bp, views
+from .models import EntryStatus, Objection, PointEntry
+
+
+def _natural(text: str | None) -> tuple:
+    """Sort key that puts 2组 before 10组 and 0102 before 0110."""
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text or ""))
+
+
+def on_posting(village_id: int, today) -> list[PointEntry]:
+    """Entries on posting now (公示中, with or without an open objection), as on the posting page."""
+    return list(db.session.scalars(sa.select(PointEntry).where(
+        PointEntry.village_id == village_id,
+        PointEntry.status.in_((EntryStatus.POSTED.value, EntryStatus.DISPUTED.value)),
+        PointEntry.posting_until >= today)
+        .options(selectinload(PointEntry.household).selectinload(Household.group),
+                 selectinload(PointEntry.household).selectinload(Household.head),
+                 selectinload(PointEntry.person), selectinload(PointEntry.scheme))))
+
+
+@bp.route("/posting.pdf")
+@require("points.view")
+def posting_pdf():
+    """The posting sheet for the notice board, by villager group and household, names masked."""
+    today = views._today()
+    rows = on_posting(g.village.id, today)
+    if not rows:
+        flash(_("Nothing is on posting now."), "info")
+        return redirect(url_for("points.posting"))
+    rows.sort(key=lambda e: (e.household.group is None, _natural(e.household.group.name if e.household.group
+                                                                  else ""),
+                             _natural(e.household.number), e.occurred_on, e.id))
+    sections: list[tuple[str | None, list[PointEntry]]] = []
+    for e in rows:
+        name = e.household.group.name if e.household.group else None
+        if not sections or sections[-1][0] != name:
+            sections.append((name, []))
+        sections[-1][1].append(e)
+    deadlines = {e.posting_until for e in rows}
+    scheme = views._scheme()
+    pdf = render_pdf("posting_sheet.html", village=g.village, scheme=scheme, sections=sections, count=len(rows),
+                     period_from=min(e.posted_on for e in rows), period_to=max(deadlines),
+                     deadline=deadlines.pop() if len(deadlines) == 1 else None,
+                     appeal_days=max(e.scheme.appeal_working_days for e in rows), printed_on=today)
+    return pdf_response(pdf, _("%(village)s points posting %(day)s", village=g.village.name,
+                               day=today.isoformat()) + ".pdf",
+                        ascii_name=f"points-posting-{today.isoformat()}.pdf")
+
+
+@bp.route("/objections/<int:objection_id>/reply.pdf")
+@require("points.view")
+def objection_reply_pdf(objection_id: int):
+    """The written reply (异议处理答复书) to a decided objection, for the villager."""
+    obj = get_in_village_or_404(Objection, objection_id)
+    if obj.decision is None:
+        abort(404)
+    pdf = render_pdf("objection_reply.html", village=g.village, obj=obj, entry=obj.entry)
+    return pdf_response(pdf, _("Objection reply %(n)s", n=obj.id) + ".pdf",
+                        ascii_name=f"objection-reply-{obj.id}.pdf")

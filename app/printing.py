@@ -1,0 +1,182 @@
+"""Print documents: render a printables/ template and turn it into a PDF with WeasyPrint.
+
+This is the one way the app prints (architecture.md, Printing). WeasyPrint only ever reads files from
+printables/ and app/static/ (plus data: URLs): whatever a clerk or villager typed cannot make it read
+/etc/passwd or call a LAN address (the SSRF advisory in ecosystem.md). Fonts come from fontconfig
+(fonts-noto-cjk), not through the fetcher.
+
+WeasyPrint is imported on the first print, not at start-up (the import takes about 0.9 s), and one
+FontConfiguration serves every document of the process (performance.md: ~3x less memory).
+"""
+from __future__ import annotations
+
+import logging
+import mimetypes
+import re
+import threading
+import time
+import unicodedata
+from pathlib import Path
+from typing import Any, Iterable
+from urllib.parse import quote, unquote, urlsplit
+
+from flask import Response, render_template
+from flask_babel import format_date
+from flask_babel import gettext as _
+from markupsafe import Markup
+
+from . import PRINTABLES_DIR
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+#: the only folders a print document may read from
+ALLOWED_ROOTS: tuple[Path, ...] = (PRINTABLES_DIR.resolve(), STATIC_DIR.resolve())
+
+_import_lock = threading.Lock()
+_render_lock = threading.Lock()
+_weasy: dict[str, Any] = {}
+
+
+class FetchRefused(ValueError):
+    """A print document asked for a URL outside printables/ and app/static/."""
+
+
+def _weasyprint() -> dict[str, Any]:
+    """Import WeasyPrint once and build the process-wide FontConfiguration and fetcher class."""
+    if not _weasy:
+        with _import_lock:
+            if not _weasy:
+                import weasyprint
+                from weasyprint.text.fonts import FontConfiguration
+                from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+                class LockedFetcher(URLFetcher):
+                    """data: URLs, and file: URLs inside the allowed folders; nothing else."""
+
+                    def __init__(self, roots: Iterable[Path] = ALLOWED_ROOTS):
+                        super().__init__(allowed_protocols={"data", "file"}, allow_redirects=False, timeout=5)
+                        self.roots = tuple(Path(r).resolve() for r in roots)
+
+                    def fetch(self, url, headers=None):
+                        scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+                        if scheme == "data":
+                            return super().fetch(url, headers)
+                        if scheme != "file":
+                            raise FetchRefused(f"refused to fetch {url[:200]!r}: only data: and local files")
+                        path = allowed_path(url, self.roots)
+                        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                        # read the file ourselves: urllib never sees the URL, so it cannot reinterpret it
+                        return URLFetcherResponse(path.as_uri(), path.read_bytes(), {"Content-Type": mime})
+
+                _weasy.update(HTML=weasyprint.HTML, font_config=FontConfiguration(), Fetcher=LockedFetcher)
+    return _weasy
+
+
+def allowed_path(url: str, roots: Iterable[Path] = ALLOWED_ROOTS) -> Path:
+    """The file a file: URL names, if it is a regular file inside one of `roots` (symlinks resolved).
+
+    :raise FetchRefused: anything else, including any ``..`` segment even when it would stay inside.
+    """
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "file" or parts.netloc not in ("", "localhost"):
+        raise FetchRefused(f"refused to fetch {url[:200]!r}: not a local file")
+    raw = unquote(parts.path)
+    if not raw.startswith("/") or "\x00" in raw or "\\" in raw or ".." in raw.split("/"):
+        raise FetchRefused(f"refused to fetch {url[:200]!r}: path escapes")
+    try:
+        path = Path(raw).resolve(strict=True)
+    except (OSError, RuntimeError) as exc:
+        raise FetchRefused(f"refused to fetch {url[:200]!r}: {type(exc).__name__}") from None
+    if not any(path.is_relative_to(root) for root in roots) or not path.is_file():
+        raise FetchRefused(f"refused to fetch {url[:200]!r}: outside printables/ and app/static/")
+    return path
+
+
+def locked_fetcher(roots: Iterable[Path] = ALLOWED_ROOTS):
+    """A WeasyPrint URL fetcher limited to data: URLs and files inside `roots`."""
+    return _weasyprint()["Fetcher"](roots)
+
+
+# --- template helpers -----------------------------------------------------------------------------
+
+def _css_string(text: str) -> str:
+    """Quote text as a CSS string that cannot end the string, the rule or the <style> element."""
+    out = []
+    for ch in text:
+        if ch in '"\\<>' or ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\{ord(ch):x} ")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def page_counter_css() -> Markup:
+    """The CSS `content` value for the footer, e.g. "第 " counter(page) " 页 / 共 " counter(pages) " 页"."""
+    text = _("Page %(page)s of %(pages)s", page="\x01", pages="\x02")
+    pieces = re.split(r"([\x01\x02])", text)
+    css = []
+    for piece in pieces:
+        if piece == "\x01":
+            css.append("counter(page)")
+        elif piece == "\x02":
+            css.append("counter(pages)")
+        elif piece:
+            css.append(_css_string(piece))
+    return Markup(" ".join(css))
+
+
+def long_date(value) -> str:
+    """A date written out, as on a notice: 2026年11月30日 / November 30, 2026."""
+    return "" if value is None else format_date(value, "long")
+
+
+PRINT_HELPERS = {"page_counter_css": page_counter_css, "long_date": long_date}
+
+
+# --- rendering ------------------------------------------------------------------------------------
+
+def render_pdf(template_name: str, **context: Any) -> bytes:
+    """Render printables/<template_name> with Flask's render_template and return the PDF bytes."""
+    html = render_template(f"printables/{template_name}", **PRINT_HELPERS, **context)
+    wp = _weasyprint()
+    started = time.perf_counter()
+    # one document at a time per process: the shared FontConfiguration (Pango/fontconfig state)
+    # is not known to be thread-safe, and a threaded server could otherwise render two at once
+    with _render_lock:
+        doc = wp["HTML"](string=html, base_url=str(PRINTABLES_DIR) + "/", url_fetcher=wp["Fetcher"]())
+        pdf = doc.write_pdf(font_config=wp["font_config"])
+    log.info("printed %s: %d bytes in %.0f ms", template_name, len(pdf), (time.perf_counter() - started) * 1000)
+    return pdf
+
+
+_UNSAFE = re.compile(r'[\\/:*?"<>|;,%\'`]')
+
+
+def _safe_filename(name: str) -> str:
+    """A file name with no path, quote, separator or control character, at most 120 characters."""
+    name = unicodedata.normalize("NFC", name or "")
+    name = "".join("_" if unicodedata.category(ch)[0] in "CZ" and ch != " " else ch for ch in name)
+    name = _UNSAFE.sub("_", name).strip(" ._")
+    stem, dot, ext = name.rpartition(".")
+    if not dot or ext.lower() != "pdf":
+        stem = name
+    stem = stem[:116].strip(" ._")
+    return f"{stem or 'document'}.pdf"
+
+
+def _ascii_filename(name: str) -> str:
+    stem = _safe_filename(name)[:-4]
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem.encode("ascii", "ignore").decode()).strip("._-")
+    return f"{stem or 'document'}.pdf"
+
+
+def pdf_response(pdf: bytes, download_name: str, *, ascii_name: str | None = None) -> Response:
+    """Send a PDF as a download: UTF-8 file name with an ASCII fallback, never cached."""
+    name = _safe_filename(download_name)
+    fallback = _ascii_filename(ascii_name or name)
+    resp = Response(pdf, mimetype="application/pdf")
+    resp.headers["Content-Disposition"] = (
+        f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}")
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
