@@ -68,6 +68,9 @@ def init_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     csrf.init_app(app)
+    from .i18n import ensure_compiled
+
+    ensure_compiled(Path(app.root_path) / "translations")
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
     limiter.init_app(app)
     login_manager.init_app(app)

@@ -62,3 +62,20 @@ def test_sqlite_connections_are_durable_and_strict(tmp_path):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_missing_catalog_is_compiled_at_start_up(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from babel.support import Translations
+
+    from app.i18n import ensure_compiled
+
+    src = Path(__file__).resolve().parent.parent / "app/translations/zh_Hans_CN/LC_MESSAGES/messages.po"
+    target = tmp_path / "zh_Hans_CN/LC_MESSAGES"
+    target.mkdir(parents=True)
+    shutil.copy(src, target / "messages.po")
+    ensure_compiled(tmp_path)
+    translations = Translations.load(str(tmp_path), ["zh_Hans_CN"])
+    assert translations.gettext("Log in") == "登录"
