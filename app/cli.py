@@ -188,6 +188,57 @@ def points_import_items(file: str, village_code: str, dry_run: bool) -> None:
     click.echo("imported")
 
 
+def _village_or_fail(code: str):
+    from .registry.models import Village
+
+    village = db.session.scalar(sa.select(Village).where(Village.code == code))
+    if village is None:
+        _fail(f"no village with code {code!r}")
+    return village
+
+
+@points_cli.command("finalize")
+@click.option("--village", "village_code", required=True, help="Village code.")
+def points_finalize(village_code: str) -> None:
+    """Mark entries whose posting period has ended as final (run daily, e.g. from cron)."""
+    from .points.services import finalize_due
+
+    g.cli_actor = "cli"
+    begin_write()
+    village = _village_or_fail(village_code)
+    n = finalize_due(village.id)
+    db.session.commit()
+    click.echo(f"{n} entries are final now")
+
+
+@points_cli.command("close-year")
+@click.argument("year", type=click.IntRange(2000, 2200))
+@click.option("--village", "village_code", required=True, help="Village code.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def points_close_year(year: int, village_code: str, yes: bool) -> None:
+    """Keep YEAR's scores and apply the scheme's year-end policy (carry over or expire)."""
+    from .points.models import PointScheme
+    from .points.services import PointsError, close_year
+
+    g.cli_actor = "cli"
+    village = _village_or_fail(village_code)
+    scheme = db.session.scalar(sa.select(PointScheme).where(PointScheme.village_id == village.id)
+                               .order_by(PointScheme.id))
+    if scheme is None:
+        _fail("this village has no points scheme")
+    if not yes:
+        click.confirm(f"Close {year} for {village.name} (policy: {scheme.year_policy})?", abort=True)
+    begin_write()
+    scheme = db.session.get(PointScheme, scheme.id)
+    try:
+        n = close_year(scheme, year)
+    except PointsError as e:
+        db.session.rollback()
+        _fail(str(e))
+    db.session.commit()
+    click.echo(f"{year} closed for {n} households" if n else f"{year} was already closed: nothing changed")
+
+
 @click.command("demo")
 @click.option("--print-logins", is_flag=True, help="Only print the demo logins.")
 @click.option("--households", default=300, show_default=True, help="How many households to generate.")

@@ -58,3 +58,34 @@ def test_demo_seeds_once_and_logins_work(runner, client):
     assert resp.status_code == 302
     assert "乡约示范村" in client.get("/").get_data(as_text=True)
     assert runner.invoke(args=["audit", "verify"]).exit_code == 0
+
+
+def test_points_finalize_and_close_year(runner, village, make_user, make_household):
+    import datetime as dt
+
+    from app.extensions import begin_write
+    from app.ledger import services as ledger
+    from app.points import services as pts
+    from app.points.models import PointEntry, YearScore
+
+    clerk = make_user("c", ("clerk", village))
+    reviewer = make_user("r", ("reviewer", village))
+    h = make_household(village, "0101", "张三")
+    begin_write()
+    scheme = pts.create_scheme(village, "细则", year_policy="expire")
+    cat = pts.create_category(scheme, "公益", "add")
+    item = pts.create_item(cat, pts.ItemData(code="A1", text="清洁", points=4))
+    last_year = dt.date(dt.date.today().year - 1, 6, 1)
+    e = pts.record_entry(scheme, item, h, occurred_on=last_year, actor=clerk)
+    pts.approve(e, reviewer, today=last_year)
+    db.session.commit()
+    r = runner.invoke(args=["points", "finalize", "--village", village.code])
+    assert r.exit_code == 0 and r.output.startswith("1 ")
+    assert db.session.get(PointEntry, e.id).status == "final"
+    r = runner.invoke(args=["points", "close-year", str(last_year.year), "--village", village.code, "--yes"])
+    assert r.exit_code == 0, r.output
+    assert db.session.scalar(sa.select(YearScore.score)) == 4
+    assert ledger.balance_of(h) == 0
+    r = runner.invoke(args=["points", "close-year", str(last_year.year), "--village", village.code, "--yes"])
+    assert "nothing changed" in r.output
+    assert runner.invoke(args=["ledger", "check"]).exit_code == 0
