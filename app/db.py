@@ -130,3 +130,10 @@ class Day(_t.TypeDecorator):
         if value is None or dialect.name != "sqlite":
             return value
         return dt.date.fromisoformat(value)
+
+
+def local_today() -> dt.date:
+    """Today's date in the villages' time zone (the server may run on UTC)."""
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()

@@ -234,7 +234,7 @@ def test_logged_out_cookie_cannot_be_replayed(client, clerk, app):
     assert _logged_in(_replay(app, stolen))  # the copy works while the session lives
     client.post("/logout")
     thief = _replay(app, stolen)
-    r = thief.get(f"/registry/households")
+    r = thief.get("/registry/households")
     assert _is_login_redirect(r)
     assert _is_login_redirect(thief.get("/"))
 

@@ -6,6 +6,7 @@ import random
 
 import sqlalchemy as sa
 
+from ..db import local_today
 from ..extensions import db
 
 CATALOGUE = [
@@ -44,7 +45,7 @@ def seed_points_demo(village, clerk, reviewer, seed: int = 7, today: dt.date | N
 
     if db.session.scalar(sa.select(PointScheme.id).where(PointScheme.village_id == village.id)):
         return False
-    today = today or dt.date.today()
+    today = today or local_today()
     rng = random.Random(seed)
     scheme = pts.create_scheme(village, "乡约示范村积分管理细则", star_bands="10:1,20:2,35:3,50:4,70:5")
     items = []

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 
+from ..db import local_today
 from ..audit.services import record
 from ..extensions import db
 from ..ledger import services as ledger
@@ -184,7 +185,7 @@ def record_entry(scheme: PointScheme, item: PointItem, household: Household, *, 
         raise PointsError(_("Unknown item."), "item")
     if not item.active:
         raise PointsError(_("Item %(code)s is no longer in use.", code=item.code), "item")
-    today = today or dt.date.today()
+    today = today or local_today()
     if occurred_on > today:
         raise PointsError(_("The date cannot be in the future."), "occurred_on")
     if occurred_on.year < today.year - 1:
@@ -279,7 +280,7 @@ def approve(entry: PointEntry, reviewer, *, note: str | None = None, today: dt.d
     if entry.status != EntryStatus.PENDING.value:
         raise PointsError(_("This entry has already been decided."))
     _require_reviewer(entry, reviewer)
-    today = today or dt.date.today()
+    today = today or local_today()
     room = cap_room(entry)
     if room is not None and abs(entry.points) > room:
         item = entry.item
@@ -353,7 +354,7 @@ def reject(entry: PointEntry, reviewer, *, reason: str) -> PointEntry:
 
 def effective_status(entry: PointEntry, today: dt.date | None = None) -> str:
     """The status a person should see: posted entries whose posting has ended are final."""
-    today = today or dt.date.today()
+    today = today or local_today()
     if entry.status == EntryStatus.POSTED.value and entry.posting_until and entry.posting_until < today:
         return EntryStatus.FINAL.value
     return entry.status
@@ -361,7 +362,7 @@ def effective_status(entry: PointEntry, today: dt.date | None = None) -> str:
 
 def finalize_due(village_id: int, today: dt.date | None = None) -> int:
     """Mark entries whose posting has ended as final; return how many."""
-    today = today or dt.date.today()
+    today = today or local_today()
     entries = db.session.scalars(sa.select(PointEntry).where(
         PointEntry.village_id == village_id, PointEntry.status == EntryStatus.POSTED.value,
         PointEntry.posting_until < today)).all()
@@ -378,7 +379,7 @@ def finalize_due(village_id: int, today: dt.date | None = None) -> int:
 def file_objection(entry: PointEntry, *, reason: str, channel: str = "clerk", objector_name: str | None = None,
                    actor=None, today: dt.date | None = None) -> Objection:
     """Take a villager's objection to an entry on posting; the entry is flagged disputed."""
-    today = today or dt.date.today()
+    today = today or local_today()
     if effective_status(entry, today) != EntryStatus.POSTED.value:
         raise PointsError(_("Objections are taken only while the entry is on posting (公示)."))
     if not (reason or "").strip():
@@ -399,7 +400,7 @@ def file_objection(entry: PointEntry, *, reason: str, channel: str = "clerk", ob
 def decide_objection(objection: Objection, reviewer, *, decision: str, reply_text: str,
                      corrected_points: int | None = None, today: dt.date | None = None) -> Objection:
     """Uphold the entry, or correct it: reverse it and, if points are given, record the right amount."""
-    today = today or dt.date.today()
+    today = today or local_today()
     if objection.decision is not None:
         raise PointsError(_("This objection has already been decided."))
     if decision not in ("upheld", "corrected"):
@@ -475,7 +476,7 @@ def _replacement(entry: PointEntry, reviewer, points: int, objection: Objection,
 
 
 def overdue_objections(village_id: int, today: dt.date | None = None) -> list[Objection]:
-    today = today or dt.date.today()
+    today = today or local_today()
     return list(db.session.scalars(sa.select(Objection).where(
         Objection.village_id == village_id, Objection.decision.is_(None), Objection.due_on < today)
         .order_by(Objection.due_on)))
@@ -538,7 +539,7 @@ def person_ranking(village_id: int, year: int, *, group_id: int | None = None) -
 def close_year(scheme: PointScheme, year: int, *, actor=None, today: dt.date | None = None) -> int:
     """Keep every household's final score of `year`; under the expire policy clear balances to the
     expired account. Closing the same year twice changes nothing. Returns households closed."""
-    today = today or dt.date.today()
+    today = today or local_today()
     if year >= today.year:
         raise PointsError(_("A year can be closed once it is over."))
     done = db.session.scalar(sa.select(sa.func.count(YearScore.id)).where(YearScore.scheme_id == scheme.id,

@@ -12,6 +12,7 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
 from ..access import can, get_in_village_or_404, require
+from ..db import local_today
 from ..extensions import begin_write, db
 from ..forms import options
 from ..ledger import services as ledger
@@ -30,7 +31,7 @@ from .forms import (
     SchemeForm,
     YearCloseForm,
 )
-from .models import EntryStatus, Objection, PointCategory, PointEntry, PointItem, PointScheme, YearScore
+from .models import Objection, PointCategory, PointEntry, PointItem, PointScheme, YearScore
 
 
 def _scheme() -> PointScheme | None:
@@ -67,7 +68,7 @@ def _item_choices(scheme: PointScheme):
 
 
 def _today() -> dt.date:
-    return dt.date.today()
+    return local_today()
 
 
 # Scheme set-up (clerk)

@@ -1,7 +1,6 @@
 """Excel import and export of the register: template download, dry run, confirmed import, masked export."""
 from __future__ import annotations
 
-import datetime as dt
 import re
 from io import BytesIO
 
@@ -16,6 +15,7 @@ from wtforms import HiddenField, SubmitField
 from wtforms.validators import DataRequired
 
 from ..access import can, require
+from ..db import local_today
 from ..audit.services import record
 from ..extensions import begin_write, db
 from . import bp
@@ -177,4 +177,4 @@ def export_xlsx():
     code = _safe_code(g.village.code)
     db.session.commit()
     return send_file(BytesIO(data), mimetype=XLSX_MIMETYPE, as_attachment=True,
-                     download_name=f"huji-{code}-{dt.date.today():%Y%m%d}-户籍.xlsx")
+                     download_name=f"huji-{code}-{local_today():%Y%m%d}-户籍.xlsx")
