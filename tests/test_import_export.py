@@ -288,11 +288,12 @@ def test_import_audits_every_household_and_person_once_and_the_chain_verifies(ap
     db.session.rollback()
     households = list(db.session.scalars(sa.select(Household).where(Household.number != "900")
                                          .order_by(Household.id)))
-    people = list(db.session.scalars(sa.select(Person).where(Person.household_id.in_([h.id for h in households]))
-                                     .order_by(Person.id)))
+    people = list(db.session.scalars(sa.select(Person).where(
+        Person.household_id.in_([h.id for h in households])).order_by(Person.id)))
     first_seq = db.session.scalar(sa.select(sa.func.min(AuditLog.seq)).where(
         AuditLog.object_id == households[0].id, AuditLog.action == "household.create"))
-    rows = list(db.session.scalars(sa.select(AuditLog).where(AuditLog.seq >= first_seq).order_by(AuditLog.seq)))
+    rows = list(db.session.scalars(
+        sa.select(AuditLog).where(AuditLog.seq >= first_seq).order_by(AuditLog.seq)))
     assert [r.action for r in rows] == (["household.create"] + ["person.create"] * 3 + ["household.create"]
                                         + ["person.create"] * 2 + ["household.create"] + ["person.create"] * 2
                                         + ["registry.import"])
@@ -316,7 +317,8 @@ def test_import_audits_every_household_and_person_once_and_the_chain_verifies(ap
                        for h in households for p in people if p.household_id == h.id]
     assert [(e.kind, e.person_id) for e in events] == expected_events
     assert events[0].after == {"number": "001", "group": "一组", "address": "一组 1 号",
-                               "tags": ["dibao", "party_member"], "status": "active", "head": "张三丰", "note": None}
+                               "tags": ["dibao", "party_member"], "status": "active", "head": "张三丰",
+                               "note": None}
     assert events[1].after["name"] == "李秀英" and events[1].after["id"] == events[1].person_id
 
     checked, broken, why = verify()
@@ -351,14 +353,15 @@ def test_bulk_import_writes_what_the_per_row_verbs_write(app, village, groups, m
     db.session.commit()
 
     def snapshot(v):
-        hh = {h.id: h.number for h in db.session.scalars(sa.select(Household).where(Household.village_id == v.id))}
+        hh = {h.id: h.number
+              for h in db.session.scalars(sa.select(Household).where(Household.village_id == v.id))}
         pp = {p.id: (hh[p.household_id], p.name) for p in db.session.scalars(
             sa.select(Person).where(Person.village_id == v.id))}
         households = [(h.number, h.group.name if h.group else None, h.address, h.tags, h.status, h.note,
                        pp[h.head_id]) for h in db.session.scalars(
             sa.select(Household).where(Household.village_id == v.id).order_by(Household.id))]
-        people = [(hh[p.household_id], p.name, p.search_keys, p.sex, p.birth_date, p.relation, p.phone, p.id_hmac,
-                   p.id_masked, p.status) for p in db.session.scalars(
+        people = [(hh[p.household_id], p.name, p.search_keys, p.sex, p.birth_date, p.relation, p.phone,
+                   p.id_hmac, p.id_masked, p.status) for p in db.session.scalars(
             sa.select(Person).where(Person.village_id == v.id).order_by(Person.id))]
         events = [(hh[e.household_id], e.kind, pp[e.person_id], e.effective_date, e.before,
                    {k: v_ for k, v_ in (e.after or {}).items() if k not in ("id", "household_id")}, e.note,

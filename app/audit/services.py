@@ -16,8 +16,8 @@ GENESIS = "0" * 64
 
 
 #: the columns a row's hash covers, besides the previous row's hash
-_HASHED = ("seq", "at", "actor_id", "actor_name", "role", "village_id", "household_id", "action", "object_type",
-           "object_id", "request_id", "details")
+_HASHED = ("seq", "at", "actor_id", "actor_name", "role", "village_id", "household_id", "action",
+           "object_type", "object_id", "request_id", "details")
 
 
 def _digest(values: Mapping[str, Any]) -> str:

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 
-from ..db import local_today
 from ..audit.services import record
+from ..db import local_today
 from ..extensions import db
 from ..ledger import services as ledger
 from ..ledger.models import AccountKind, TransferCode

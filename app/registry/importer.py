@@ -40,6 +40,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..audit.services import record
+from ..db import local_today
 from ..extensions import db
 from ..forms import parse_date
 from ..text import FULLWIDTH_DIGITS, TextRejected, clean_text
@@ -353,7 +354,7 @@ def _date(cell: Any) -> dt.date | None:
             raise _Bad(_l(MSG_BAD_DATE, value=s)) from None
     if d.year < 1880:
         raise _Bad(_l(MSG_BAD_DATE, value=d.isoformat()))
-    if d > dt.date.today():
+    if d > local_today():
         raise _Bad(_l(MSG_FUTURE_DATE, value=d.isoformat()))
     return d
 
@@ -691,7 +692,8 @@ def apply_import(village: Village, result: ImportResult) -> ImportSummary:
     new = []
     for plan in result.households:
         assert plan.head is not None
-        new.append(NewHousehold(number=plan.number, head=plan.head.data, members=[m.data for m in plan.members],
+        new.append(NewHousehold(number=plan.number, head=plan.head.data,
+                                members=[m.data for m in plan.members],
                                 group=groups.get(plan.group_id) if plan.group_id else None,
                                 address=plan.address, tags=plan.tags))
     households, people = bulk_create_households(village, new)

@@ -15,8 +15,8 @@ from wtforms import HiddenField, SubmitField
 from wtforms.validators import DataRequired
 
 from ..access import can, require
-from ..db import local_today
 from ..audit.services import record
+from ..db import local_today
 from ..extensions import begin_write, db
 from . import bp
 from .identity import IdNumberInvalid

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from ..audit.services import record, record_many
+from ..db import local_today
 from ..extensions import db
 from .identity import id_hmac, mask_id, normalize_id_number
 from .models import (
@@ -188,7 +189,7 @@ def _event(household: Household, kind: str, effective: dt.date | None, *, actor=
         village_id=household.village_id, household_id=household.id, kind=kind,
         other_household_id=other.id if other is not None else None,
         person_id=person.id if person is not None else None,
-        effective_date=effective or dt.date.today(), before=before, after=after, note=note or None,
+        effective_date=effective or local_today(), before=before, after=after, note=note or None,
         actor_id=actor.id if actor is not None else actor_id,
     )
     db.session.add(ev)
@@ -309,7 +310,7 @@ def bulk_create_households(village: Village, households: list[NewHousehold], *,
     if not households:
         return 0, 0
     vid = village.id
-    effective = effective or dt.date.today()
+    effective = effective or local_today()
 
     # -- checks: one query each for numbers and ID hashes, then plain Python
     in_use = set(db.session.scalars(sa.select(Household.number).where(Household.village_id == vid)))
@@ -326,7 +327,8 @@ def bulk_create_households(village: Village, households: list[NewHousehold], *,
         in_use.add(new.number)
         _check_group(vid, new.group)
         if any(m.relation == Relation.HEAD.value for m in new.members):
-            raise RegistryError(_("A household has one head; use 'change head' to make someone else the head."))
+            raise RegistryError(
+                _("A household has one head; use 'change head' to make someone else the head."))
         given.append([replace(new.head, relation=Relation.HEAD.value), *new.members])
         rows = []
         for data in given[-1]:
@@ -371,8 +373,9 @@ def bulk_create_households(village: Village, households: list[NewHousehold], *,
         head = rows[0]
         # the snapshot helpers read attributes: hand them the rows as they now stand in the database
         snapshot = household_snapshot(SimpleNamespace(
-            number=new.number, group=new.group, address=new.address or None, tag_list=_clean_tags(new.tags).split(),
-            status=HouseholdStatus.ACTIVE.value, head=SimpleNamespace(name=head["name"]), note=new.note or None))
+            number=new.number, group=new.group, address=new.address or None,
+            tag_list=_clean_tags(new.tags).split(), status=HouseholdStatus.ACTIVE.value,
+            head=SimpleNamespace(name=head["name"]), note=new.note or None))
         events.append(_event_row(head, "created", effective, snapshot, actor_id))
         audit.append({"action": "household.create", "object_type": Household.__tablename__, "object_id": hid,
                       "village_id": vid, "household_id": hid,
@@ -381,8 +384,9 @@ def bulk_create_households(village: Village, households: list[NewHousehold], *,
             if row is not head:
                 events.append(_event_row(row, "move_in", effective, person_snapshot(SimpleNamespace(**row)),
                                          actor_id))
-            audit.append({"action": "person.create", "object_type": Person.__tablename__, "object_id": row["id"],
-                          "village_id": vid, "household_id": hid, "details": data.public()})
+            audit.append({"action": "person.create", "object_type": Person.__tablename__,
+                          "object_id": row["id"], "village_id": vid, "household_id": hid,
+                          "details": data.public()})
     db.session.execute(sa.insert(HouseholdEvent), events)
     record_many(audit)
     return len(households), len(flat)
