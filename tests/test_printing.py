@@ -310,3 +310,11 @@ def test_app_starts_without_importing_weasyprint():
     out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
                          capture_output=True, text=True, timeout=60)
     assert out.stdout.strip().endswith("False"), out.stderr[-2000:]
+
+
+def test_group_names_sort_by_their_chinese_numbers():
+    from app.points.print_views import _natural
+
+    names = ["第十村民小组", "第二村民小组", "第一村民小组", "第十二村民小组", "10组", "2组"]
+    assert sorted(names, key=_natural) == ["2组", "10组", "第一村民小组", "第二村民小组", "第十村民小组",
+                                           "第十二村民小组"]

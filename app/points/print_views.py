@@ -16,9 +16,21 @@ from . import bp, views
 from .models import EntryStatus, Objection, PointEntry
 
 
+_CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+
+
+def _cn_number(run: str) -> str:
+    """十二 → 12, 二十 → 20, 三 → 3 (group names count up to a few dozen)."""
+    if "十" in run:
+        tens, _, ones = run.partition("十")
+        return str((_CN_DIGITS.get(tens, 1) if tens else 1) * 10 + (_CN_DIGITS.get(ones, 0) if ones else 0))
+    return "".join(str(_CN_DIGITS[c]) for c in run)
+
+
 def _natural(text: str | None) -> tuple:
-    """Sort key that puts 2组 before 10组 and 0102 before 0110."""
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text or ""))
+    """Sort key that puts 2组 before 10组, 第二组 before 第十组 and 0102 before 0110."""
+    text = re.sub(r"[零一二两三四五六七八九十]+", lambda m: _cn_number(m.group(0)), text or "")
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", text) if p)
 
 
 def on_posting(village_id: int, today) -> list[PointEntry]:
