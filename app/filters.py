@@ -148,4 +148,6 @@ def register_filters(app: Flask) -> None:
 
         from flask_babel import get_locale
 
-        return {"can": can, "current_village": g.get("village"), "LABELS": LABELS, "get_locale": get_locale}
+        colon = ": " if str(get_locale()) == "en" else "："
+        return {"can": can, "current_village": g.get("village"), "LABELS": LABELS, "get_locale": get_locale,
+                "colon": colon}

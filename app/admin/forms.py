@@ -22,14 +22,14 @@ def _code(form, field):
 
 class TownshipForm(FlaskForm):
     code = CleanStringField(_l("Code"), validators=[DataRequired(), _code])
-    name = CleanStringField(_l("Name"), validators=[DataRequired(), Length(max=64)])
+    name = CleanStringField(_l("Township name"), validators=[DataRequired(), Length(max=64)])
     submit = SubmitField(_l("Save"))
 
 
 class VillageForm(FlaskForm):
     code = CleanStringField(_l("Code"), validators=[DataRequired(), _code],
                             description=_l("Short code used on the command line, e.g. demo."))
-    name = CleanStringField(_l("Name"), validators=[DataRequired(), Length(max=64)])
+    name = CleanStringField(_l("Village name"), validators=[DataRequired(), Length(max=64)])
     township_id = SelectField(_l("Township"), coerce=int, validators=[Optional()])
     submit = SubmitField(_l("Save"))
 

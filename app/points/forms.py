@@ -74,7 +74,7 @@ class IdempotentForm(FlaskForm):
 
 
 class SchemeForm(FlaskForm):
-    name = CleanStringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    name = CleanStringField(_l("Scheme name"), validators=[DataRequired(), Length(max=100)])
     year_policy = SelectField(_l("At year end"), choices=lambda: options([
         ("carry_over", _l("carry the balance over")), ("expire", _l("clear (expire) the balance"))]))
     posting_days = WholeNumberField(_l("Posting period (days)"), validators=[DataRequired()], lo=1, hi=60)

@@ -159,7 +159,7 @@ class StatusForm(FlaskForm):
 
 
 class GroupForm(FlaskForm):
-    name = CleanStringField(_l("Name"), validators=[DataRequired(), Length(max=64)])
+    name = CleanStringField(_l("Group name"), validators=[DataRequired(), Length(max=64)])
     kind = SelectField(_l("Kind"), choices=lambda: options([("group", _l("Villager group")), ("grid", _l("Grid"))]))
     leader = CleanStringField(_l("Leader / person in charge"), validators=[Optional(), Length(max=64)])
     active = BooleanField(_l("In use"), default=True)
