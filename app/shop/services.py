@@ -1,0 +1,496 @@
+"""Happiness supermarket verbs: products, stock in, redemption, cancellation, stocktake, the stock check.
+
+Functions flush and never commit: the view or command that calls them owns the transaction and
+starts it with begin_write() (BEGIN IMMEDIATE on SQLite). Points move only through app.ledger.services.
+
+Lock order (PostgreSQL; docs/reliability.md §3.3, §4.2.5): ledger accounts (ascending id, inside
+post_transfer), then the audit chain head, then products in ascending id. Every function here takes
+the audit head before it touches a product row, so a redemption (accounts → head → products) and a
+purchase or stocktake (head → products) can never wait for each other in a cycle. Holding the head
+also serialises receipt numbering inside the write transaction.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
+
+from ..audit.services import _lock_head, record
+from ..db import local_today, utcnow
+from ..extensions import db
+from ..ledger import services as ledger
+from ..ledger.models import MAX_TRANSFER, Account, AccountKind, Transfer, TransferCode
+from ..text import TextRejected, clean_text
+from .models import (
+    MAX_PRICE,
+    MAX_QTY,
+    MAX_STOCK,
+    Donation,
+    DonationLine,
+    DonorKind,
+    MovementKind,
+    Product,
+    Redemption,
+    RedemptionLine,
+    RedemptionStatus,
+    StockMovement,
+    Stocktake,
+    StocktakeLine,
+)
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+#: the most products one redemption, donation or stocktake may list
+MAX_LINES = 200
+
+
+class ShopError(ValueError):
+    """A shop action that cannot be taken; the message is for the person at the counter."""
+
+
+class OutOfStock(ShopError):
+    """A product has fewer on the shelf than asked for (or is no longer offered)."""
+
+
+# --- validation -----------------------------------------------------------------------------------
+
+def check_qty(qty, *, lo: int = 1, hi: int = MAX_QTY) -> int:
+    """A quantity must be a real int (bool and float refused) within lo..hi."""
+    if isinstance(qty, bool) or not isinstance(qty, int) or not lo <= qty <= hi:
+        raise ShopError(_("A quantity must be a whole number from %(lo)s to %(hi)s.", lo=lo, hi=hi))
+    return qty
+
+
+def _text(value, max_len: int, *, required: bool = False, multiline: bool = False) -> str:
+    try:
+        text = clean_text(value, multiline=multiline)
+    except TextRejected as exc:
+        raise ShopError(str(exc)) from None
+    if required and not text:
+        raise ShopError(_("Please fill in every required field."))
+    if len(text) > max_len:
+        raise ShopError(_("Text is too long: at most %(n)s characters.", n=max_len))
+    return text
+
+
+def _serialize() -> None:
+    """Take the audit chain head now (FOR UPDATE on PostgreSQL), before any product row is locked."""
+    _lock_head()
+
+
+def _same_village(village_id: int, products) -> None:
+    for p in products:
+        if p.village_id != village_id:
+            raise ShopError(_("This product belongs to another village."))
+
+
+# --- products ---------------------------------------------------------------------------------------
+
+def _product_fields(name, spec, unit, price_points, category, reorder_level) -> dict:
+    price = price_points
+    if isinstance(price, bool) or not isinstance(price, int) or not 1 <= price <= MAX_PRICE:
+        raise ShopError(_("A price must be a whole number of points from 1 to %(max)s.", max=MAX_PRICE))
+    return {
+        "name": _text(name, 64, required=True),
+        "spec": _text(spec, 32),
+        "unit": _text(unit, 8, required=True),
+        "price_points": price,
+        "category": _text(category, 32),
+        "reorder_level": check_qty(reorder_level, lo=0, hi=MAX_STOCK),
+    }
+
+
+def _name_taken(village_id: int, name: str, spec: str, exclude: int | None = None) -> bool:
+    q = sa.select(Product.id).where(Product.village_id == village_id, Product.name == name, Product.spec == spec)
+    if exclude is not None:
+        q = q.where(Product.id != exclude)
+    return db.session.scalar(q) is not None
+
+
+def create_product(village, *, name: str, unit: str, price_points: int, spec: str = "", category: str = "",
+                   reorder_level: int = 0, actor=None) -> Product:
+    """Add a product to the village's shelf list; its stock starts at 0 (stock comes in by movements)."""
+    fields = _product_fields(name, spec, unit, price_points, category, reorder_level)
+    _serialize()
+    if _name_taken(village.id, fields["name"], fields["spec"]):
+        raise ShopError(_("A product with this name and specification already exists."))
+    product = Product(village_id=village.id, active=True, stock=0, **fields)
+    db.session.add(product)
+    db.session.flush()
+    # the shop's points account exists before the first redemption, so concurrent first
+    # redemptions never race to create it
+    ledger.system_account(village.id, AccountKind.SHOP)
+    record("shop.product_create", product, actor=actor, details=fields)
+    return product
+
+
+def update_product(product: Product, *, name: str, unit: str, price_points: int, spec: str = "",
+                   category: str = "", reorder_level: int = 0, active: bool = True, actor=None) -> Product:
+    """Edit a product. A price change is audited; redemptions already made keep their own prices."""
+    fields = _product_fields(name, spec, unit, price_points, category, reorder_level)
+    fields["active"] = bool(active)
+    _serialize()
+    if _name_taken(product.village_id, fields["name"], fields["spec"], exclude=product.id):
+        raise ShopError(_("A product with this name and specification already exists."))
+    changes = {k: [getattr(product, k), v] for k, v in fields.items() if getattr(product, k) != v}
+    if not changes:
+        return product
+    for k, v in fields.items():
+        setattr(product, k, v)
+    db.session.flush()
+    action = "shop.price_change" if "price_points" in changes else "shop.product_update"
+    record(action, product, actor=actor, details=changes)
+    return product
+
+
+# --- stock movements ----------------------------------------------------------------------------------
+
+def _move_stock(product_id: int, village_id: int, qty: int, kind: MovementKind, *, actor=None,
+                reason: str | None = None, ref_type: str | None = None, ref_id: int | None = None) -> StockMovement:
+    """Apply one signed stock change as a guarded statement and append its movement row.
+
+    Never called before _serialize() or a ledger transfer in the same transaction (lock order).
+    """
+    stmt = sa.update(Product).where(Product.id == product_id, Product.village_id == village_id)
+    if qty < 0:
+        stmt = stmt.where(Product.stock >= -qty)
+    else:
+        stmt = stmt.where(Product.stock + qty <= MAX_STOCK)
+    res = db.session.execute(stmt.values(stock=Product.stock + qty).execution_options(synchronize_session=False))
+    if res.rowcount != 1:
+        name = db.session.scalar(sa.select(Product.name).where(Product.id == product_id)) or "?"
+        if qty < 0:
+            raise OutOfStock(_("Not enough stock of %(name)s.", name=name))
+        raise ShopError(_("The stock of %(name)s would exceed %(max)s.", name=name, max=MAX_STOCK))
+    mv = StockMovement(village_id=village_id, product_id=product_id, qty=qty, kind=MovementKind(kind).value,
+                       reason=reason, ref_type=ref_type, ref_id=ref_id,
+                       created_by_id=actor.id if actor is not None else None)
+    db.session.add(mv)
+    return mv
+
+
+def _expire_stock(*product_ids: int) -> None:
+    for pid in product_ids:
+        obj = db.session.identity_map.get(db.session.identity_key(Product, pid))
+        if obj is not None:
+            db.session.expire(obj, ["stock"])
+
+
+def receive_purchase(product: Product, qty: int, reason: str, *, actor=None) -> StockMovement:
+    """Goods bought for the shelf: stock up by `qty`, one purchase movement."""
+    check_qty(qty)
+    reason = _text(reason, 200)
+    _serialize()
+    mv = _move_stock(product.id, product.village_id, qty, MovementKind.PURCHASE, actor=actor, reason=reason or None)
+    db.session.flush()
+    _expire_stock(product.id)
+    record("shop.purchase", mv, actor=actor, details={"product": product.id, "qty": qty, "reason": reason})
+    return mv
+
+
+def write_off(product: Product, qty: int, reason: str, *, actor=None) -> StockMovement:
+    """Broken, spoiled or expired goods leave the shelf (a reason is required)."""
+    check_qty(qty)
+    reason = _text(reason, 200, required=True)
+    _serialize()
+    mv = _move_stock(product.id, product.village_id, -qty, MovementKind.DAMAGE, actor=actor, reason=reason)
+    db.session.flush()
+    _expire_stock(product.id)
+    record("shop.damage", mv, actor=actor, details={"product": product.id, "qty": qty, "reason": reason})
+    return mv
+
+
+def _merge_lines(lines) -> list[tuple[Product, int]]:
+    """[(product, qty), …] → one line per product in ascending id order, quantities checked."""
+    if not lines:
+        raise ShopError(_("Choose at least one product."))
+    if len(lines) > MAX_LINES:
+        raise ShopError(_("Too many lines: at most %(n)s.", n=MAX_LINES))
+    merged: dict[int, list] = {}
+    for product, qty in lines:
+        check_qty(qty)
+        if product.id in merged:
+            merged[product.id][1] = check_qty(merged[product.id][1] + qty)
+        else:
+            merged[product.id] = [product, qty]
+    return [(p, q) for _pid, (p, q) in sorted(merged.items())]
+
+
+def _next_receipt(model, village_id: int, prefix: str) -> str:
+    """The next number "<prefix>-<year>-<000001>" of the village; call while holding the audit head."""
+    stem = f"{prefix}-{local_today().year}-"
+    last = db.session.scalar(sa.select(sa.func.max(model.receipt_no))
+                             .where(model.village_id == village_id, model.receipt_no.like(stem + "%")))
+    seq = int(last[len(stem):]) + 1 if last and last[len(stem):].isdigit() else 1
+    return f"{stem}{seq:06d}"
+
+
+def receive_donation(village, *, donor_name: str, donor_kind: str, lines, received_on: dt.date | None = None,
+                     receipt_no: str | None = None, note: str | None = None, actor=None) -> Donation:
+    """Record a donation receipt (捐赠物品接收单): lines are (product, qty) or (product, qty, condition)."""
+    donor_name = _text(donor_name, 64, required=True)
+    if donor_kind not in {k.value for k in DonorKind}:
+        raise ShopError(_("Choose who the donor is."))
+    note = _text(note, 500, multiline=True) or None
+    receipt_no = _text(receipt_no, 48) or None
+    conditions: dict[int, str | None] = {}
+    pairs = []
+    for line in lines or ():
+        product, qty = line[0], line[1]
+        cond = _text(line[2], 32) if len(line) > 2 else ""
+        conditions.setdefault(product.id, cond or None)
+        pairs.append((product, qty))
+    merged = _merge_lines(pairs)
+    _same_village(village.id, (p for p, _q in merged))
+    _serialize()
+    if receipt_no is None:
+        receipt_no = _next_receipt(Donation, village.id, f"{village.code}-D")
+    elif db.session.scalar(sa.select(Donation.id).where(Donation.village_id == village.id,
+                                                        Donation.receipt_no == receipt_no)):
+        raise ShopError(_("A donation with receipt number %(no)s is already recorded.", no=receipt_no))
+    donation = Donation(village_id=village.id, donor_name=donor_name, donor_kind=donor_kind,
+                        received_on=received_on or local_today(), receipt_no=receipt_no, note=note,
+                        created_by_id=actor.id if actor is not None else None)
+    db.session.add(donation)
+    db.session.flush()
+    for product, qty in merged:
+        db.session.add(DonationLine(village_id=village.id, donation_id=donation.id, product_id=product.id,
+                                    qty=qty, condition=conditions.get(product.id)))
+        _move_stock(product.id, village.id, qty, MovementKind.DONATION_IN, actor=actor,
+                    reason=donor_name, ref_type="donation", ref_id=donation.id)
+    db.session.flush()
+    _expire_stock(*(p.id for p, _q in merged))
+    record("shop.donation", donation, actor=actor,
+           details={"receipt_no": receipt_no, "donor": donor_name, "kind": donor_kind,
+                    "lines": [[p.id, q] for p, q in merged]})
+    return donation
+
+
+# --- redemption ---------------------------------------------------------------------------------------
+
+def _find_redemption(village_id: int, key: str, digest: str) -> Redemption | None:
+    prior = db.session.scalar(sa.select(Redemption).where(Redemption.village_id == village_id,
+                                                          Redemption.idempotency_key == key))
+    if prior is not None:
+        if prior.payload_hash != digest:
+            raise ledger.IdempotencyConflict(_("This form was already submitted with different contents. "
+                                               "Nothing was changed; please reload the page and try again."))
+        prior.replayed = True
+    return prior
+
+
+def redeem(household, lines, *, key: str, actor=None, person=None) -> Redemption:
+    """Hand goods to a household against its points, all in the caller's write transaction.
+
+    Same key and same basket → the earlier Redemption (replayed=True); same key, other basket →
+    IdempotencyConflict. Short of stock → OutOfStock naming the product; short of points →
+    ledger.Insufficient with the balance and the total. On any refusal nothing is written (the
+    work happens inside a SAVEPOINT that is rolled back).
+    """
+    if not isinstance(key, str) or not key or len(key) > 56 or not key.isascii() or not key.isprintable():
+        raise ShopError(_("The form has expired; please reload the page and try again."))
+    merged = _merge_lines(lines)
+    village_id = household.village_id
+    _same_village(village_id, (p for p, _q in merged))
+    if person is not None and person.household_id != household.id:
+        raise ShopError(_("This person is not a member of the household."))
+    basket = [[p.id, q] for p, q in merged]
+    digest = ledger.payload_hash({"household": household.id, "person": person.id if person else None,
+                                  "lines": basket})
+    prior = _find_redemption(village_id, key, digest)
+    if prior is not None:
+        return prior
+    try:
+        with db.session.begin_nested():
+            return _redeem(household, merged, key=key, digest=digest, actor=actor, person=person)
+    except IntegrityError:
+        # a concurrent request with the same key committed first (PostgreSQL): it is a replay now
+        prior = _find_redemption(village_id, key, digest)
+        if prior is None:
+            raise
+        return prior
+
+
+def _redeem(household, merged, *, key, digest, actor, person) -> Redemption:
+    village_id = household.village_id
+    prices = dict(db.session.execute(sa.select(Product.id, Product.price_points)
+                                     .where(Product.id.in_([p.id for p, _q in merged]))).all())
+    total = sum(prices[p.id] * q for p, q in merged)
+    if total > MAX_TRANSFER:
+        raise ShopError(_("One redemption may cost at most %(max)s points; split it up.", max=MAX_TRANSFER))
+    acct = ledger.household_account(household)
+    shop = ledger.system_account(village_id, AccountKind.SHOP)
+    try:
+        posted = ledger.post_transfer(debit=acct, credit=shop, amount=total, code=TransferCode.REDEEM,
+                                      key=f"redeem:{key}", payload={"lines": [[p.id, q] for p, q in merged]},
+                                      actor=actor, person_id=person.id if person else None,
+                                      source="redemption", source_ref=key)
+    except ledger.Insufficient:
+        balance = ledger.balance_of(household)
+        raise ledger.Insufficient(_("Not enough points: the household has %(balance)s, the goods cost %(total)s.",
+                                    balance=balance, total=total)) from None
+    # the ledger and the audit head are now held: products next, in ascending id order
+    for product, qty in merged:
+        res = db.session.execute(
+            sa.update(Product)
+            .where(Product.id == product.id, Product.village_id == village_id, Product.stock >= qty,
+                   sa.literal_column("products.active"))
+            .values(stock=Product.stock - qty).execution_options(synchronize_session=False))
+        if res.rowcount != 1:
+            row = db.session.execute(sa.select(Product.name, Product.spec, Product.stock, Product.active)
+                                     .where(Product.id == product.id)).one()
+            label = f"{row.name} {row.spec}".strip()
+            if not row.active:
+                raise OutOfStock(_("%(name)s is no longer offered.", name=label))
+            raise OutOfStock(_("Not enough stock of %(name)s: %(stock)s left, %(qty)s asked for.",
+                               name=label, stock=row.stock, qty=qty))
+    after = int(db.session.scalar(sa.select(Account.balance).where(Account.id == acct.id)))
+    red = Redemption(village_id=village_id, household_id=household.id, person_id=person.id if person else None,
+                     receipt_no=_next_receipt(Redemption, village_id, _village_code(village_id)),
+                     total_points=total, balance_before=after + total, balance_after=after,
+                     transfer_id=posted.transfer.id, status=RedemptionStatus.COMPLETED.value,
+                     idempotency_key=key, payload_hash=digest,
+                     created_by_id=actor.id if actor is not None else None)
+    db.session.add(red)
+    db.session.flush()
+    snapshot = db.session.execute(sa.select(Product.id, Product.name, Product.spec)
+                                  .where(Product.id.in_(prices))).all()
+    names = {r.id: (r.name, r.spec) for r in snapshot}
+    for product, qty in merged:
+        name, spec = names[product.id]
+        db.session.add(RedemptionLine(village_id=village_id, redemption_id=red.id, product_id=product.id,
+                                      name=name, spec=spec, qty=qty, unit_price=prices[product.id],
+                                      points=prices[product.id] * qty))
+        db.session.add(StockMovement(village_id=village_id, product_id=product.id, qty=-qty,
+                                     kind=MovementKind.REDEMPTION_OUT.value, ref_type="redemption", ref_id=red.id,
+                                     created_by_id=actor.id if actor is not None else None))
+    db.session.flush()
+    _expire_stock(*(p.id for p, _q in merged))
+    record("shop.redeem", red, actor=actor, household_id=household.id,
+           details={"receipt_no": red.receipt_no, "total": total, "lines": [[p.id, q] for p, q in merged],
+                    "transfer": posted.transfer.id})
+    return red
+
+
+def _village_code(village_id: int) -> str:
+    from ..registry.models import Village
+
+    return db.session.scalar(sa.select(Village.code).where(Village.id == village_id))
+
+
+def local_day(moment: dt.datetime) -> dt.date:
+    """The village's calendar day of a naive UTC time."""
+    return moment.replace(tzinfo=dt.timezone.utc).astimezone(LOCAL_TZ).date()
+
+
+def cancel_redemption(redemption: Redemption, *, actor, reason: str, today: dt.date | None = None,
+                      is_reviewer: bool = False) -> Redemption:
+    """Undo a redemption once: points back by a reversal transfer, goods back on the shelf.
+
+    A cashier may cancel only the same day's redemptions; a reviewer any day's.
+    """
+    reason = _text(reason, 200, required=True)
+    today = today or local_today()
+    if not is_reviewer and local_day(redemption.created_at) != today:
+        raise ShopError(_("Only a reviewer can cancel a redemption from an earlier day."))
+    # claim the redemption first: of two concurrent cancels, one updates the row and the other finds it done
+    res = db.session.execute(
+        sa.update(Redemption)
+        .where(Redemption.id == redemption.id, Redemption.status == RedemptionStatus.COMPLETED.value)
+        .values(status=RedemptionStatus.CANCELLED.value, cancelled_at=utcnow(),
+                cancelled_by_id=actor.id if actor is not None else None, cancel_reason=reason)
+        .execution_options(synchronize_session=False))
+    if res.rowcount != 1:
+        raise ShopError(_("This redemption has already been cancelled."))
+    original = db.session.get(Transfer, redemption.transfer_id)
+    posted = ledger.reverse_transfer(original, key=f"redeem-cancel:{redemption.id}", actor=actor,
+                                     memo=reason[:200])
+    lines = db.session.scalars(sa.select(RedemptionLine).where(RedemptionLine.redemption_id == redemption.id)
+                               .order_by(RedemptionLine.product_id)).all()
+    for line in lines:
+        _move_stock(line.product_id, redemption.village_id, line.qty, MovementKind.REDEMPTION_CANCEL,
+                    actor=actor, reason=reason, ref_type="redemption", ref_id=redemption.id)
+    db.session.execute(sa.update(Redemption).where(Redemption.id == redemption.id)
+                       .values(cancel_transfer_id=posted.transfer.id)
+                       .execution_options(synchronize_session=False))
+    db.session.flush()
+    db.session.expire(redemption)
+    _expire_stock(*(line.product_id for line in lines))
+    record("shop.redeem_cancel", redemption, actor=actor, household_id=redemption.household_id,
+           details={"receipt_no": redemption.receipt_no, "reason": reason, "reviewer": bool(is_reviewer),
+                    "reversal": posted.transfer.id})
+    return redemption
+
+
+# --- stocktake ---------------------------------------------------------------------------------------
+
+def stocktake(village, counts: dict, *, reasons: dict | None = None, actor=None, taken_on: dt.date | None = None,
+              note: str | None = None) -> Stocktake:
+    """Record a count of the shelves; every difference becomes a stocktake_adjust movement.
+
+    `counts` maps product → counted quantity (0 allowed); a difference needs a reason in `reasons`.
+    """
+    reasons = reasons or {}
+    if not counts:
+        raise ShopError(_("Choose at least one product."))
+    if len(counts) > MAX_LINES:
+        raise ShopError(_("Too many lines: at most %(n)s.", n=MAX_LINES))
+    items = sorted(counts.items(), key=lambda kv: kv[0].id)
+    for product, counted in items:
+        check_qty(counted, lo=0, hi=MAX_STOCK)
+    _same_village(village.id, (p for p, _c in items))
+    note = _text(note, 500, multiline=True) or None
+    cleaned = {p.id: _text(reasons.get(p), 200) for p, _c in items}
+    _serialize()
+    take = Stocktake(village_id=village.id, taken_on=taken_on or local_today(), note=note,
+                     created_by_id=actor.id if actor is not None else None)
+    db.session.add(take)
+    db.session.flush()
+    diffs = []
+    for product, counted in items:
+        book = int(db.session.execute(sa.select(Product.stock).where(Product.id == product.id)
+                                      .with_for_update()).scalar_one())
+        diff = counted - book
+        if diff and not cleaned[product.id]:
+            raise ShopError(_("Give a reason for the difference in %(name)s.", name=product.label))
+        db.session.add(StocktakeLine(village_id=village.id, stocktake_id=take.id, product_id=product.id,
+                                     book_qty=book, counted_qty=counted, diff=diff,
+                                     reason=cleaned[product.id] or None))
+        if diff:
+            _move_stock(product.id, village.id, diff, MovementKind.STOCKTAKE_ADJUST, actor=actor,
+                        reason=cleaned[product.id], ref_type="stocktake", ref_id=take.id)
+            diffs.append([product.id, book, counted])
+    db.session.flush()
+    _expire_stock(*(p.id for p, _c in items))
+    record("shop.stocktake", take, actor=actor, details={"lines": len(items), "differences": diffs})
+    return take
+
+
+# --- the stock oracle (I5) ----------------------------------------------------------------------------
+
+def check_stock(village_id: int | None = None) -> list[str]:
+    """One line per product whose stock is negative or differs from the sum of its movements."""
+    p, m = Product.__table__, StockMovement.__table__
+    sums = sa.select(m.c.product_id, sa.func.sum(m.c.qty).label("s")).group_by(m.c.product_id).subquery()
+    q = sa.select(p.c.id, p.c.stock, sa.func.coalesce(sums.c.s, 0).label("moved")) \
+        .outerjoin(sums, sums.c.product_id == p.c.id)
+    if village_id is not None:
+        q = q.where(p.c.village_id == village_id)
+    problems = []
+    for row in db.session.execute(q):
+        if row.stock < 0:
+            problems.append(f"I5 product {row.id}: negative stock {row.stock}")
+        if row.stock != row.moved:
+            problems.append(f"I5 product {row.id}: stock {row.stock} but movements give {row.moved}")
+    conn = db.session.connection()
+    if conn.dialect.name == "sqlite":
+        names = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+        wanted = {"stock_movements_no_update", "stock_movements_no_delete"}
+    else:
+        names = {r[0] for r in conn.exec_driver_sql(
+            "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgenabled <> 'D'")}
+        wanted = {"stock_movements_append_only", "stock_movements_no_truncate"}
+    problems.extend(f"I8 trigger {name} is missing or disabled" for name in sorted(wanted - names))
+    return problems
