@@ -304,3 +304,22 @@ def test_item_sign_must_match_its_category(setup):
     with pytest.raises(pts.PointsError):
         pts.create_item(cat, pts.ItemData(code="A98", text="太多", points=5000))
     db.session.rollback()
+
+
+def test_year_close_expires_a_balance_larger_than_one_transfer(setup):
+    s = setup
+    begin_write()
+    scheme = db.session.merge(s.scheme)
+    scheme.year_policy = "expire"
+    acct = ledger.household_account(s.h1)
+    issuance = ledger.system_account(s.village.id, "issuance")
+    for i in range(3):
+        ledger.post_transfer(debit=issuance, credit=acct, amount=100_000, code="opening", key=f"big-{i}")
+    db.session.commit()
+    begin_write()
+    pts.close_year(db.session.merge(s.scheme), 2025, today=TODAY)
+    db.session.commit()
+    assert _balance(s.h1) == 0
+    ys = db.session.scalar(sa.select(YearScore).where(YearScore.household_id == s.h1.id))
+    assert ys.expired_points == 300_000 and ys.balance_at_close == 300_000
+    assert ledger.check() == []

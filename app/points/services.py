@@ -16,7 +16,7 @@ from ..audit.services import record
 from ..db import local_today
 from ..extensions import db
 from ..ledger import services as ledger
-from ..ledger.models import AccountKind, TransferCode
+from ..ledger.models import MAX_TRANSFER, AccountKind, TransferCode
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus
 from .models import (
     MAX_BATCH,
@@ -558,10 +558,16 @@ def close_year(scheme: PointScheme, year: int, *, actor=None, today: dt.date | N
         balance = _locked_balance(acct.id)
         expired = 0
         if expired_acct is not None and balance > 0:
-            ledger.post_transfer(debit=acct, credit=expired_acct, amount=balance, code=TransferCode.EXPIRE,
-                                 key=f"yearclose:{scheme.id}:{year}:{h.id}", actor=actor, source="year_end",
-                                 memo=str(year))
-            expired = balance
+            # one transfer moves at most MAX_TRANSFER points, so a very large balance expires in parts
+            part = 0
+            while expired < balance:
+                amount = min(balance - expired, MAX_TRANSFER)
+                suffix = f":{part}" if part else ""
+                ledger.post_transfer(debit=acct, credit=expired_acct, amount=amount, code=TransferCode.EXPIRE,
+                                     key=f"yearclose:{scheme.id}:{year}:{h.id}{suffix}", actor=actor,
+                                     source="year_end", memo=str(year))
+                expired += amount
+                part += 1
         db.session.add(YearScore(village_id=scheme.village_id, scheme_id=scheme.id, year=year,
                                  household_id=h.id, score=score, stars=scheme.stars_for(score),
                                  rank_village=ranks.get(h.id), balance_at_close=balance,
