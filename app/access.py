@@ -25,6 +25,9 @@ PERMISSIONS: dict[str, set[str]] = {
     "points.setup": {"clerk"},
     "points.record": {"clerk"},
     "points.review": {"reviewer"},
+    "shop.view": {"cashier", "clerk", "reviewer"},
+    "shop.sell": {"cashier"},
+    "shop.stock": {"cashier", "clerk"},
 }
 
 

@@ -1,0 +1,266 @@
+"""Happiness supermarket pages: the goods list, stock in, the cashier's counter, receipts and cancelling."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
+
+from ..access import can, get_in_village_or_404, require
+from ..extensions import begin_write, db
+from ..ledger import services as ledger
+from ..printing import pdf_response, render_pdf
+from ..registry.models import Household
+from ..registry.services import household_search_query
+from . import bp
+from . import services as shop
+from .forms import CancelForm, ProductForm, PurchaseForm, cart_form
+from .models import Product, Redemption, RedemptionStatus
+
+
+def _fail(form, field: str, err: Exception) -> None:
+    db.session.rollback()
+    target = getattr(form, field, None) or form.submit
+    if isinstance(target.errors, tuple):
+        target.errors = list(target.errors)
+    target.errors.append(str(err))
+
+
+def _products(active_only: bool = False) -> list[Product]:
+    stmt = sa.select(Product).where(Product.village_id == g.village.id)
+    if active_only:
+        stmt = stmt.where(Product.active == True)  # noqa: E712  (Flag binds 1/true per database)
+    return list(db.session.scalars(stmt.order_by(Product.category, Product.name, Product.spec, Product.id)))
+
+
+# Goods (cashier, clerk)
+
+@bp.route("/products")
+@require("shop.view")
+def products():
+    """Every product of the village with its price and stock; low stock marked."""
+    return render_template("shop/products.html", products=_products())
+
+
+def _product_kwargs(form: ProductForm) -> dict:
+    return {"name": form.name.data, "spec": form.spec.data or "", "unit": form.unit.data,
+            "price_points": form.price_points.data, "category": form.category.data or "",
+            "reorder_level": form.reorder_level.data or 0}
+
+
+@bp.route("/products/new", methods=["GET", "POST"])
+@require("shop.stock")
+def product_new():
+    """Add a product to the shelf list (its stock starts at 0)."""
+    form = ProductForm()
+    if form.validate_on_submit():
+        begin_write()
+        try:
+            product = shop.create_product(g.village, actor=current_user, **_product_kwargs(form))
+            db.session.commit()
+        except shop.ShopError as e:
+            _fail(form, "name", e)
+        else:
+            flash(_("Product %(name)s added.", name=product.label), "success")
+            return redirect(url_for("shop.products"))
+    return render_template("shop/product_form.html", form=form, product=None)
+
+
+@bp.route("/products/<int:product_id>", methods=["GET", "POST"])
+@require("shop.stock")
+def product_edit(product_id: int):
+    """Change a product; redemptions already made keep their own name and price."""
+    product = get_in_village_or_404(Product, product_id)
+    form = ProductForm(obj=product)
+    if form.validate_on_submit():
+        begin_write()
+        product = get_in_village_or_404(Product, product_id)
+        try:
+            shop.update_product(product, active=bool(form.active.data), actor=current_user,
+                                **_product_kwargs(form))
+            db.session.commit()
+        except shop.ShopError as e:
+            _fail(form, "name", e)
+        else:
+            flash(_("Saved."), "success")
+            return redirect(url_for("shop.products"))
+    return render_template("shop/product_form.html", form=form, product=product)
+
+
+@bp.route("/products/<int:product_id>/purchase", methods=["GET", "POST"])
+@require("shop.stock")
+def product_purchase(product_id: int):
+    """Goods bought for the shelf come in."""
+    product = get_in_village_or_404(Product, product_id)
+    form = PurchaseForm()
+    if form.validate_on_submit():
+        begin_write()
+        product = get_in_village_or_404(Product, product_id)
+        try:
+            shop.receive_purchase(product, form.qty.data, form.reason.data or "", actor=current_user)
+            db.session.commit()
+        except shop.ShopError as e:
+            _fail(form, "qty", e)
+        else:
+            flash(_("Received %(qty)s %(unit)s of %(name)s.", qty=form.qty.data, unit=product.unit,
+                    name=product.label), "success")
+            return redirect(url_for("shop.products"))
+    return render_template("shop/purchase.html", form=form, product=product)
+
+
+# The counter (cashier)
+
+def _find_households(q: str) -> tuple[Household | None, list[Household]]:
+    """(the selected household, the matches): an exact 户号 or a single match selects it."""
+    q = q.strip()[:32]
+    if not q:
+        return None, []
+    exact = db.session.scalar(sa.select(Household).where(Household.village_id == g.village.id,
+                                                         Household.number == q))
+    if exact is not None:
+        return exact, [exact]
+    matches = list(db.session.scalars(household_search_query(g.village.id, q).limit(30)))
+    return (matches[0] if len(matches) == 1 else None), matches
+
+
+def _cart_lines(form, products: list[Product]) -> list[tuple[Product, int]]:
+    return [(p, form[f"qty_{p.id}"].data) for p in products if form[f"qty_{p.id}"].data]
+
+
+def _add_error(form, message: str) -> None:
+    form.confirm.errors = list(form.confirm.errors or []) + [message]
+
+
+@bp.route("/counter", methods=["GET", "POST"])
+@require("shop.sell")
+def counter():
+    """Find the household, fill the basket, check the total against the balance, confirm."""
+    q = (request.args.get("q") or "")[:32]
+    household, matches = None, []
+    summary = None
+    if request.method == "POST":
+        try:
+            household = get_in_village_or_404(Household, int(request.form.get("household_id") or 0))
+        except ValueError:
+            abort(404)
+        products = _products()
+    else:
+        if request.args.get("household", "").isascii() and request.args.get("household", "").isdigit():
+            household = get_in_village_or_404(Household, request.args["household"])
+        else:
+            household, matches = _find_households(q)
+        products = [p for p in _products(active_only=True) if p.stock > 0]
+    form = cart_form(products)
+    form.ensure_key()
+    if household is not None:
+        form.household_id.data = str(household.id)
+    if request.method == "POST" and form.validate_on_submit():
+        lines = _cart_lines(form, products)
+        if not lines:
+            _add_error(form, _("Choose at least one product."))
+        elif form.confirm.data:
+            begin_write()
+            household = get_in_village_or_404(Household, household.id)
+            chosen = [(get_in_village_or_404(Product, p.id), qty) for p, qty in lines]
+            try:
+                red = shop.redeem(household, chosen, key=form.idempotency_key.data, actor=current_user)
+                replayed = red.replayed
+                db.session.commit()
+            except (shop.ShopError, ledger.LedgerError) as e:
+                db.session.rollback()
+                _add_error(form, str(e))
+            except IntegrityError:
+                # the same form confirmed twice at once: the other request's receipt stands
+                db.session.rollback()
+                red = db.session.scalar(sa.select(Redemption).where(
+                    Redemption.village_id == g.village.id, Redemption.idempotency_key == form.idempotency_key.data))
+                if red is None:
+                    raise
+                flash(_("This redemption was already recorded."), "info")
+                return redirect(url_for("shop.redemption", redemption_id=red.id))
+            else:
+                if replayed:
+                    flash(_("This redemption was already recorded."), "info")
+                else:
+                    flash(_("Redeemed %(total)s points; receipt %(no)s.", total=red.total_points,
+                            no=red.receipt_no), "success")
+                return redirect(url_for("shop.redemption", redemption_id=red.id))
+        if lines and not form.confirm.errors:
+            total = sum(p.price_points * qty for p, qty in lines)
+            summary = {"lines": [(p, qty, p.price_points * qty) for p, qty in lines], "total": total}
+    if household is not None:
+        db.session.rollback()  # nothing written here; read the balance fresh
+        household = db.session.get(Household, household.id)
+        balance = ledger.balance_of(household)
+        if summary is not None:
+            summary["after"] = balance - summary["total"]
+        # products in stock, plus any the basket names (so a sold-out line still shows its error)
+        shown = [p for p in products if (p.active and p.stock > 0) or form[f"qty_{p.id}"].data
+                 or form[f"qty_{p.id}"].errors]
+    else:
+        balance, shown = None, []
+    recent = list(db.session.scalars(sa.select(Redemption).where(Redemption.village_id == g.village.id)
+                                     .order_by(Redemption.id.desc()).limit(10)))
+    return render_template("shop/counter.html", q=q, household=household, matches=matches, form=form,
+                           shown=shown, balance=balance, summary=summary, recent=recent)
+
+
+# Receipts and cancelling
+
+@bp.route("/redemptions/<int:redemption_id>")
+@require("shop.view")
+def redemption(redemption_id: int):
+    """One redemption: the receipt on screen, its PDF, and cancelling."""
+    red = get_in_village_or_404(Redemption, redemption_id)
+    return render_template("shop/redemption.html", red=red, cform=CancelForm(), may_cancel=_may_cancel())
+
+
+def _may_cancel() -> bool:
+    return can("shop.sell") or _is_reviewer()
+
+
+def _is_reviewer() -> bool:
+    return can("points.review") or "reviewer" in (g.get("roles") or set())
+
+
+@bp.route("/redemptions/<int:redemption_id>/receipt.pdf")
+@require("shop.view")
+def redemption_pdf(redemption_id: int):
+    """The 58 mm receipt for the household."""
+    from ..auth.models import User
+
+    red = get_in_village_or_404(Redemption, redemption_id)
+    cashier = db.session.get(User, red.created_by_id) if red.created_by_id else None
+    pdf = render_pdf("shop_receipt.html", village=g.village, red=red,
+                     red_cashier=cashier.display_name if cashier else "—",
+                     cancelled=red.status == RedemptionStatus.CANCELLED.value)
+    return pdf_response(pdf, _("Receipt %(no)s", no=red.receipt_no) + ".pdf",
+                        ascii_name=f"receipt-{red.receipt_no}.pdf")
+
+
+@bp.post("/redemptions/<int:redemption_id>/cancel")
+@require("shop.view")
+def redemption_cancel(redemption_id: int):
+    """Undo a redemption: a cashier the same day, a reviewer any day."""
+    if not _may_cancel():
+        from ..access import _deny
+
+        _deny("shop.sell")
+    red = get_in_village_or_404(Redemption, redemption_id)
+    form = CancelForm()
+    if not form.validate_on_submit():
+        flash(_("Please give the reason for cancelling."), "error")
+        return redirect(url_for("shop.redemption", redemption_id=red.id))
+    is_reviewer = _is_reviewer()
+    begin_write()
+    red = get_in_village_or_404(Redemption, redemption_id)
+    try:
+        shop.cancel_redemption(red, actor=current_user, reason=form.reason.data, is_reviewer=is_reviewer)
+        db.session.commit()
+    except (shop.ShopError, ledger.LedgerError) as e:
+        db.session.rollback()
+        flash(str(e), "error")
+    else:
+        flash(_("Cancelled: the points and the goods are back."), "success")
+    return redirect(url_for("shop.redemption", redemption_id=redemption_id))

@@ -1,0 +1,267 @@
+"""Happiness supermarket pages: goods, stock in, the counter, receipts (screen and 58 mm PDF), cancelling, roles."""
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import begin_write, db
+from app.ledger import services as ledger
+from app.ledger.models import AccountKind, Transfer
+from app.registry.models import Household
+from app.shop import services as shop
+from app.shop.models import Product, Redemption, StockMovement
+from tests.conftest import PASSWORD
+
+
+@pytest.fixture
+def shopfront(village, make_user, make_household):
+    """Users of every shop role, household 0101 with 100 points, 大米 (10 points, 50) and 食用油 (30, 5)."""
+    cashier = make_user("cash1", ("cashier", village))
+    make_user("clerk1", ("clerk", village))
+    make_user("rev1", ("reviewer", village))
+    make_user("grid1", ("grid_worker", village))
+    h = make_household(village, "0101", "张三丰")
+    make_household(village, "0102", "李四")
+    begin_write()
+    ledger.post_transfer(debit=ledger.system_account(village.id, AccountKind.ISSUANCE),
+                         credit=ledger.household_account(h), amount=100, code="opening", key="open-0101")
+    rice = shop.create_product(village, name="大米", spec="5kg", unit="袋", price_points=10, actor=cashier)
+    oil = shop.create_product(village, name="食用油", spec="1.8L", unit="桶", price_points=30, actor=cashier)
+    shop.receive_purchase(rice, 50, "开业采购", actor=cashier)
+    shop.receive_purchase(oil, 5, "", actor=cashier)
+    db.session.commit()
+    return {"household": h.id, "rice": rice.id, "oil": oil.id}
+
+
+def _login(client, username):
+    client.post("/logout")
+    r = client.post("/login", data={"username": username, "password": PASSWORD})
+    assert r.status_code == 302
+
+
+def _key(client, number="0101"):
+    html = client.get(f"/shop/counter?q={number}").get_data(as_text=True)
+    return re.search(r'name="idempotency_key" type="hidden" value="([^"]+)"', html).group(1)
+
+
+def _state(s):
+    db.session.expire_all()
+    h = db.session.get(Household, s["household"])
+    return (ledger.balance_of(h), db.session.get(Product, s["rice"]).stock, db.session.get(Product, s["oil"]).stock,
+            db.session.scalar(sa.select(sa.func.count(Redemption.id))),
+            db.session.scalar(sa.select(sa.func.count(StockMovement.id))),
+            db.session.scalar(sa.select(sa.func.count(Transfer.id))))
+
+
+def _cart(s, key, rice="0", oil="0", action="confirm"):
+    return {"idempotency_key": key, "household_id": s["household"], f"qty_{s['rice']}": rice,
+            f"qty_{s['oil']}": oil, action: "1"}
+
+
+def _clean():
+    assert ledger.check() == []
+    assert shop.check_stock() == []
+
+
+def test_cashier_redeems_two_products_at_the_counter(client, shopfront):
+    s = shopfront
+    _login(client, "cash1")
+    page = client.get("/shop/counter?q=0101").get_data(as_text=True)
+    assert "张*丰" in page and "张三丰" not in page and "100" in page
+    key = _key(client)
+    # check shows the total and the balance after, without writing anything
+    before = _state(s)
+    r = client.post("/shop/counter", data=_cart(s, key, rice="２", oil="1", action="check"))
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert re.search(r"<th>\s*50\s*</th>", html)  # total 2×10 + 1×30
+    assert _state(s) == before
+    r = client.post("/shop/counter", data=_cart(s, key, rice="２", oil="1"))
+    assert r.status_code == 302, r.get_data(as_text=True)
+    red = db.session.scalar(sa.select(Redemption))
+    assert r.headers["Location"].endswith(f"/shop/redemptions/{red.id}")
+    balance, rice, oil, n, _m, _t = _state(s)
+    assert (balance, rice, oil, n) == (50, 48, 4, 1)
+    assert (red.balance_before, red.balance_after, red.total_points) == (100, 50, 50)
+    page = client.get(f"/shop/redemptions/{red.id}").get_data(as_text=True)
+    assert red.receipt_no in page and "大米" in page and "食用油" in page and "张*丰" in page
+    assert f"/shop/redemptions/{red.id}/receipt.pdf" in page
+    r = client.get(f"/shop/redemptions/{red.id}/receipt.pdf")
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    from pypdf import PdfReader
+
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(r.data)).pages)
+    for needle in ("0101", "大米", "食用油", "100", "50", red.receipt_no):
+        assert needle in text, needle
+    _clean()
+
+
+def test_double_submit_redeems_once(client, shopfront):
+    s = shopfront
+    _login(client, "cash1")
+    key = _key(client)
+    r1 = client.post("/shop/counter", data=_cart(s, key, rice="1"))
+    r2 = client.post("/shop/counter", data=_cart(s, key, rice="1"))
+    assert r1.status_code == r2.status_code == 302
+    assert r1.headers["Location"] == r2.headers["Location"]
+    balance, rice, _oil, n, _m, _t = _state(s)
+    assert (balance, rice, n) == (90, 49, 1)
+    _clean()
+
+
+def test_concurrent_duplicate_shows_the_earlier_receipt(client, shopfront, monkeypatch):
+    """The same key confirmed twice at once: the loser's IntegrityError leads to the winner's receipt."""
+    from sqlalchemy.exc import IntegrityError
+
+    s = shopfront
+    _login(client, "cash1")
+    key = _key(client)
+    r1 = client.post("/shop/counter", data=_cart(s, key, rice="1"))
+    assert r1.status_code == 302
+
+    def racing(*a, **kw):
+        raise IntegrityError("INSERT INTO redemptions", {}, Exception("duplicate key"))
+
+    monkeypatch.setattr(shop, "redeem", racing)
+    r2 = client.post("/shop/counter", data=_cart(s, key, rice="1"))
+    assert r2.status_code == 302 and r2.headers["Location"] == r1.headers["Location"]
+    balance, rice, _oil, n, _m, _t = _state(s)
+    assert (balance, rice, n) == (90, 49, 1)
+    _clean()
+
+
+def test_short_of_points_gives_the_form_back_and_writes_nothing(client, shopfront):
+    s = shopfront
+    _login(client, "cash1")
+    key = _key(client)
+    before = _state(s)
+    r = client.post("/shop/counter", data=_cart(s, key, oil="4"))  # 120 points, 100 held
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert "积分不足" in html or "Not enough points" in html
+    assert _state(s) == before
+    _clean()
+
+
+def test_short_of_stock_gives_the_form_back(client, shopfront):
+    s = shopfront
+    _login(client, "cash1")
+    key = _key(client)
+    begin_write()
+    shop.write_off(db.session.get(Product, s["oil"]), 5, "过期")  # sold out after the form was shown
+    db.session.commit()
+    before = _state(s)
+    r = client.post("/shop/counter", data=_cart(s, key, rice="1", oil="1"))
+    assert r.status_code == 200
+    assert "食用油" in r.get_data(as_text=True)
+    assert _state(s) == before
+    _clean()
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "1.5", "10000000", "١٢٣", "", "abc", "1e3"])
+def test_hostile_quantities_are_refused_and_nothing_written(client, shopfront, raw):
+    s = shopfront
+    _login(client, "cash1")
+    key = _key(client)
+    before = _state(s)
+    r = client.post("/shop/counter", data=_cart(s, key, rice=raw))
+    assert r.status_code == 200
+    assert _state(s) == before
+
+
+def test_full_width_quantity_is_accepted(client, shopfront):
+    s = shopfront
+    _login(client, "cash1")
+    r = client.post("/shop/counter", data=_cart(s, _key(client), rice="１０", oil="0"))
+    assert r.status_code == 302
+    balance, rice, oil, n, _m, _t = _state(s)
+    assert (balance, rice, oil, n) == (0, 40, 5, 1)
+
+
+def test_household_search_by_name_and_list(client, shopfront):
+    _login(client, "cash1")
+    html = client.get("/shop/counter?q=李四").get_data(as_text=True)
+    assert "0102" in html and "idempotency_key" in html  # single match selects it
+    html = client.get("/shop/counter?q=nobody-here").get_data(as_text=True)
+    assert "idempotency_key" not in html
+
+
+def test_roles(client, shopfront):
+    s = shopfront
+    _login(client, "grid1")
+    assert client.get("/shop/counter").status_code == 403
+    assert client.get("/shop/products").status_code == 403
+    _login(client, "clerk1")
+    assert client.get("/shop/products").status_code == 200
+    assert client.get("/shop/counter").status_code == 403
+    assert client.post("/shop/counter", data=_cart(s, "k" * 20, rice="1")).status_code == 403
+    r = client.post(f"/shop/products/{s['rice']}", data={"name": "大米", "spec": "5kg", "unit": "袋",
+                                                         "price_points": "１２", "reorder_level": "60",
+                                                         "active": "y"})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    assert db.session.get(Product, s["rice"]).price_points == 12
+    page = client.get("/shop/products").get_data(as_text=True)
+    assert "low-stock" in page  # 50 bags at reorder level 60
+    r = client.post("/shop/products/new", data={"name": "洗衣粉", "unit": "袋", "price_points": "8"})
+    assert r.status_code == 302
+    pid = db.session.scalar(sa.select(Product.id).where(Product.name == "洗衣粉"))
+    r = client.post(f"/shop/products/{pid}/purchase", data={"qty": "20", "reason": "镇供销社"})
+    assert r.status_code == 302
+    assert db.session.get(Product, pid).stock == 20
+    assert client.post(f"/shop/products/{pid}/purchase", data={"qty": "0"}).status_code == 200
+    assert client.post(f"/shop/products/{pid}/purchase", data={"qty": "10001"}).status_code == 200
+    _login(client, "rev1")
+    assert client.get("/shop/products/new").status_code == 403
+    _clean()
+
+
+def test_cancel_restores_points_and_stock_once(client, shopfront):
+    s = shopfront
+    _login(client, "cash1")
+    before = _state(s)
+    r = client.post("/shop/counter", data=_cart(s, _key(client), rice="2", oil="1"))
+    red_id = db.session.scalar(sa.select(Redemption.id))
+    # a reason is required
+    client.post(f"/shop/redemptions/{red_id}/cancel", data={"reason": ""})
+    assert db.session.get(Redemption, red_id).status == "completed"
+    _login(client, "clerk1")
+    assert client.post(f"/shop/redemptions/{red_id}/cancel", data={"reason": "x"}).status_code == 403
+    _login(client, "cash1")
+    r = client.post(f"/shop/redemptions/{red_id}/cancel", data={"reason": "拿错了"})
+    assert r.status_code == 302
+    r = client.post(f"/shop/redemptions/{red_id}/cancel", data={"reason": "拿错了"})
+    assert r.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Redemption, red_id).status == "cancelled"
+    balance, rice, oil, _n, _m, _t = _state(s)
+    assert (balance, rice, oil) == before[:3]
+    assert "已撤销" in client.get(f"/shop/redemptions/{red_id}").get_data(as_text=True)
+    r = client.get(f"/shop/redemptions/{red_id}/receipt.pdf")
+    from pypdf import PdfReader
+
+    assert "已撤销" in "".join(p.extract_text() for p in PdfReader(io.BytesIO(r.data)).pages)
+    _clean()
+
+
+def test_reviewer_cancels_an_earlier_day(client, shopfront):
+    import datetime as dt
+
+    s = shopfront
+    _login(client, "cash1")
+    client.post("/shop/counter", data=_cart(s, _key(client), rice="1"))
+    red_id = db.session.scalar(sa.select(Redemption.id))
+    begin_write()
+    db.session.execute(sa.text("UPDATE redemptions SET created_at = :t WHERE id = :i"),
+                       {"t": dt.datetime(2020, 1, 1, 2, 0), "i": red_id})
+    db.session.commit()
+    client.post(f"/shop/redemptions/{red_id}/cancel", data={"reason": "补撤"})
+    db.session.expire_all()
+    assert db.session.get(Redemption, red_id).status == "completed"  # a cashier only the same day
+    _login(client, "rev1")
+    assert client.post(f"/shop/redemptions/{red_id}/cancel", data={"reason": "补撤"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Redemption, red_id).status == "cancelled"
+    _clean()
