@@ -11,6 +11,22 @@ from wtforms.validators import ValidationError
 from .text import TextRejected, clean_text
 
 
+def refuse(form, field_name: str, err: Exception) -> None:
+    """Undo the attempt and show the service's message next to the field it concerns.
+
+    A service error may name its own field (`err.field`); otherwise the message goes to
+    `field_name`, and to the submit button if the form has neither.
+    """
+    from .extensions import db
+
+    db.session.rollback()
+    target = getattr(form, getattr(err, "field", None) or "", None) or getattr(form, field_name, None) \
+        or form.submit
+    if isinstance(target.errors, tuple):
+        target.errors = list(target.errors)
+    target.errors.append(str(err))
+
+
 def options(pairs) -> list[SelectChoice]:
     """Select choices from (value, label) pairs, in the SelectChoice form WTForms 3.3 expects."""
     return [SelectChoice(value, label) for value, label in pairs]

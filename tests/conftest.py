@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 
 from app import create_app
 from app.extensions import db
@@ -241,3 +242,15 @@ def valid_id(seq: int = 1, born: str = "19800101", region: str = "440305") -> st
 
 
 ID_RE = re.compile(r"\d{17}[\dX]")
+
+
+class FreshContextClient(FlaskClient):
+    """Run each request in its own app context (and `g`), as in production.
+
+    The `app` fixture keeps one app context pushed for the whole test and a request reuses it;
+    modules that check sessions, caches or per-request state use this client instead.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)

@@ -11,12 +11,11 @@ from urllib.parse import urlparse
 
 import pytest
 import sqlalchemy as sa
-from flask.testing import FlaskClient
 
 from app.audit.models import AuditLog
 from app.extensions import begin_write, db
 from app.registry.models import Household, Person, Village
-from tests.conftest import PASSWORD
+from tests.conftest import FreshContextClient, PASSWORD
 
 VILLAGE_ROLES = ("clerk", "reviewer", "cashier", "patrol_leader", "mediator", "grid_worker")
 ALL_ROLES = VILLAGE_ROLES + ("admin", "township")
@@ -72,16 +71,6 @@ WRITES = [
 
 # --- helpers ----------------------------------------------------------------------------------------
 
-class FreshContextClient(FlaskClient):
-    """Run each request in its own app context, as in production.
-
-    The `app` fixture keeps one app context pushed for the whole test, and a request reuses it,
-    so `g` (Flask-Login's cached user, among others) would survive from one request to the next.
-    """
-
-    def open(self, *args, **kwargs):
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
 
 
 @pytest.fixture

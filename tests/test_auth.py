@@ -18,23 +18,12 @@ from app.auth.models import User
 from app.config import DEFAULT_SECRET_KEY
 from app.db import utcnow
 from app.extensions import db
-from tests.conftest import BASE_CONFIG, PASSWORD
+from tests.conftest import FreshContextClient, BASE_CONFIG, PASSWORD
 
 WRONG = "Wrong user name or password."
 LOCKED_RE = re.compile(r"Too many wrong passwords: this account is locked for \d+ (more )?minutes\.")
 
 
-class FreshContextClient(FlaskClient):
-    """Run each request in its own app context, as in production.
-
-    The `app` fixture keeps one app context pushed for the whole test and a request reuses it, so
-    Flask-Login's cached user in `g` would survive from one request (or client) to the next and a
-    revoked cookie could look valid.
-    """
-
-    def open(self, *args, **kwargs):
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
 
 
 @pytest.fixture

@@ -10,20 +10,14 @@ import unicodedata
 
 import pytest
 import sqlalchemy as sa
-from flask.testing import FlaskClient
 from markupsafe import escape
 
 from app.audit.models import AuditLog
 from app.extensions import db
 from app.registry.models import Household, HouseholdEvent, Person
+from tests.conftest import FreshContextClient
 
 
-class FreshContextClient(FlaskClient):
-    """Run each request in its own app context, as in production (see tests/test_auth.py)."""
-
-    def open(self, *args, **kwargs):
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from flask.testing import FlaskClient
 from flask_babel import force_locale
 from openpyxl import Workbook, load_workbook
 
@@ -30,23 +29,13 @@ from app.registry.importer import (
     excel_safe,
 )
 from app.registry.models import Household, Person, VillagerGroup
-from tests.conftest import ID_RE, valid_id
+from tests.conftest import FreshContextClient, ID_RE, valid_id
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 # --- helpers --------------------------------------------------------------------------------------
 
 
-class FreshContextClient(FlaskClient):
-    """Each request gets its own app context (and `g`), as in production.
-
-    Flask-Babel caches the locale on `g`; with the shared app context of the `app` fixture the first
-    page would fix the language for the whole test (see tests/test_i18n.py).
-    """
-
-    def open(self, *args, **kwargs):
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from flask.testing import FlaskClient
 from flask_babel import force_locale
 from openpyxl import Workbook
 
@@ -22,6 +21,7 @@ from app.points import item_import as imp
 from app.points import services as pts
 from app.points.models import PointCategory, PointItem, PointScheme
 from app.registry.importer import store_upload
+from tests.conftest import FreshContextClient
 
 HEADER = "类别\t加扣\t编号\t内容\t分值\t单位\t上限周期\t上限分值\t层级\t对象\t需要佐证\t依据条款"
 #: tab and | lines, a header line, full-width digits, 扣5分, 2分/次, an empty (merged) category cell
@@ -49,12 +49,6 @@ FILE_HEADERS = ["序号", "类别", "加扣", "编号", "内容", "分值", "单
 # --- helpers --------------------------------------------------------------------------------------
 
 
-class FreshContextClient(FlaskClient):
-    """Each request gets its own app context (and `g`), as in production (see tests/test_import_export.py)."""
-
-    def open(self, *args, **kwargs):
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
 
 
 @pytest.fixture

@@ -8,8 +8,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.ledger import services as ledger
-from app.ledger.models import Transfer
-from app.points.models import Objection, PointEntry, PointItem, PointScheme
+from app.points.models import Objection, PointEntry, PointItem
 from app.registry.models import Household
 from tests.conftest import PASSWORD
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-import sqlalchemy as sa
 from pypdf import PdfReader
 
 from app import printing

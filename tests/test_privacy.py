@@ -13,20 +13,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from flask.testing import FlaskClient
 
 from app.extensions import db
 from app.registry.identity import mask_id, mask_phone
 from app.registry.models import Household, Person
-from tests.conftest import PASSWORD, valid_id
+from tests.conftest import FreshContextClient, PASSWORD, valid_id
 
 
-class FreshContextClient(FlaskClient):
-    """Run each request in its own app context, as in production (see tests/test_auth.py)."""
-
-    def open(self, *args, **kwargs):
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
 
 
 @pytest.fixture

@@ -5,18 +5,11 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from flask.testing import FlaskClient
 
 from app.extensions import begin_write, db
-from tests.conftest import PASSWORD
+from tests.conftest import FreshContextClient, PASSWORD
 
 
-class FreshContextClient(FlaskClient):
-    """Run each request in its own app context, as in production (see tests/test_auth.py)."""
-
-    def open(self, *args, **kwargs):
-        with self.application.app_context():
-            return super().open(*args, **kwargs)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from ..access import can, get_in_village_or_404, require
 from ..db import local_today
 from ..extensions import begin_write, db
-from ..forms import options
+from ..forms import options, refuse
 from ..ledger import services as ledger
 from ..ledger.models import Transfer
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus, VillagerGroup
@@ -45,15 +45,6 @@ def _scheme_or_setup():
     if scheme is None:
         flash(_("Set up the village's points scheme first."), "info")
     return scheme
-
-
-def _fail(form, field: str, err: Exception) -> None:
-    db.session.rollback()
-    name = getattr(err, "field", None) or field
-    target = getattr(form, name, None) or getattr(form, field, None) or form.submit
-    if isinstance(target.errors, tuple):
-        target.errors = list(target.errors)
-    target.errors.append(str(err))
 
 
 def _items(scheme: PointScheme, active_only: bool = True) -> list[PointItem]:
@@ -100,7 +91,7 @@ def scheme():
                                   posting_days=form.posting_days.data,
                                   appeal_working_days=form.appeal_working_days.data, star_bands=form.star_bands.data)
         except pts.PointsError as e:
-            _fail(form, "name", e)
+            refuse(form, "name", e)
         else:
             db.session.commit()
             flash(_("Saved."), "success")
@@ -111,7 +102,7 @@ def scheme():
             pts.create_category(db.session.merge(scheme), cform.name.data, cform.direction.data,
                                 sort=len(scheme.categories))
         except pts.PointsError as e:
-            _fail(cform, "name", e)
+            refuse(cform, "name", e)
         else:
             db.session.commit()
             flash(_("Category added."), "success")
@@ -143,7 +134,7 @@ def item_new():
         try:
             item = pts.create_item(category, form.export())
         except pts.PointsError as e:
-            _fail(form, "code", e)
+            refuse(form, "code", e)
         else:
             db.session.commit()
             flash(_("Item %(code)s added.", code=item.code), "success")
@@ -164,7 +155,7 @@ def item_edit(item_id: int):
         try:
             pts.update_item(item, category, form.export())
         except pts.PointsError as e:
-            _fail(form, "code", e)
+            refuse(form, "code", e)
         else:
             db.session.commit()
             flash(_("Saved."), "success")
@@ -248,7 +239,7 @@ def entry_new():
                                          evidence_file=evidence, today=_today())
                 db.session.commit()
             except pts.PointsError as e:
-                _fail(form, "item_id", e)
+                refuse(form, "item_id", e)
             except IntegrityError:
                 # the same form submitted twice at once: the other request recorded it
                 db.session.rollback()
@@ -302,7 +293,7 @@ def entry_batch():
                                        batch_key=form.idempotency_key.data, today=_today())
             db.session.commit()
         except pts.PointsError as e:
-            _fail(form, "person_ids", e)
+            refuse(form, "person_ids", e)
         except IntegrityError:
             db.session.rollback()
             flash(_("This batch was already recorded."), "info")
@@ -442,7 +433,7 @@ def objection(objection_id: int):
                                      corrected_points=corrected, today=_today())
                 db.session.commit()
             except (pts.PointsError, ledger.LedgerError) as e:
-                _fail(form, "decision", e)
+                refuse(form, "decision", e)
             else:
                 flash(_("Decided. The reply can be printed for the villager."), "success")
                 return redirect(url_for("points.objection", objection_id=objection_id))
@@ -515,7 +506,7 @@ def year_close():
             n = pts.close_year(db.session.merge(scheme), form.year.data, actor=current_user, today=_today())
             db.session.commit()
         except (pts.PointsError, ledger.LedgerError) as e:
-            _fail(form, "year", e)
+            refuse(form, "year", e)
         else:
             if n:
                 flash(_("Year %(year)s closed for %(n)s households.", year=form.year.data, n=n), "success")

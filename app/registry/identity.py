@@ -19,6 +19,9 @@ ID_RE = re.compile(r"\d{17}[\dX]")
 class IdNumberInvalid(ValueError):
     """The number is not a valid resident ID number; the message says what is wrong."""
 
+    #: forms show the message next to their ID number field
+    field = "id_number"
+
 
 def normalize_id_number(raw: str) -> str:
     """Validate a GB 11643 resident ID number and return it upper-cased (x → X).

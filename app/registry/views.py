@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 
 from ..access import get_in_village_or_404, require
 from ..extensions import begin_write, db
-from ..forms import options
+from ..forms import options, refuse
 from . import bp
 from .forms import (
     ChangeHeadForm,
@@ -68,18 +68,6 @@ def _int_arg(name: str) -> int | None:
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
 
 
-def _fail(form, field_name: str, err: Exception) -> None:
-    """Undo the attempt and show the service's message next to the field it concerns."""
-    db.session.rollback()
-    if isinstance(err, IdNumberInvalid):
-        field_name = "id_number"
-    field_name = getattr(err, "field", None) or field_name
-    field = getattr(form, field_name, None) or getattr(form, "submit")
-    if isinstance(field.errors, tuple):
-        field.errors = list(field.errors)
-    field.errors.append(str(err))
-
-
 # Groups and grids
 
 @bp.route("/groups", methods=["GET", "POST"])
@@ -99,7 +87,7 @@ def groups():
             try:
                 create_group(g.village, form.name.data, form.kind.data, form.leader.data)
             except RegistryError as e:
-                _fail(form, "name", e)
+                refuse(form, "name", e)
             else:
                 db.session.commit()
                 flash(_("Group %(name)s added.", name=form.name.data), "success")
@@ -123,7 +111,7 @@ def group_edit(group_id: int):
         try:
             update_group(group, form.name.data, form.kind.data, form.leader.data, bool(form.active.data))
         except RegistryError as e:
-            _fail(form, "name", e)
+            refuse(form, "name", e)
         else:
             db.session.commit()
             flash(_("Saved."), "success")
@@ -167,7 +155,7 @@ def household_new():
                 address=form.address.data, tags=form.tags.data, note=form.note.data,
                 effective=form.effective_date.data)
         except (RegistryError, IdNumberInvalid) as e:
-            _fail(form, "number", e)
+            refuse(form, "number", e)
         else:
             db.session.commit()
             flash(_("Household %(number)s registered.", number=household.number), "success")
@@ -206,7 +194,7 @@ def household_edit(household_id: int):
             update_household(household, number=form.number.data, group=_group_or_none(form.group_id.data),
                              address=form.address.data, tags=form.tags.data, note=form.note.data)
         except RegistryError as e:
-            _fail(form, "number", e)
+            refuse(form, "number", e)
         else:
             db.session.commit()
             flash(_("Saved."), "success")
@@ -228,7 +216,7 @@ def person_new(household_id: int):
                                 effective=form.effective_date.data, note=form.note.data,
                                 moved_in=not form.born_here.data)
         except (RegistryError, IdNumberInvalid) as e:
-            _fail(form, "name", e)
+            refuse(form, "name", e)
         else:
             db.session.commit()
             flash(_("%(name)s added.", name=person.name), "success")
@@ -254,7 +242,7 @@ def person_edit(person_id: int):
         try:
             update_person(person, data)
         except (RegistryError, IdNumberInvalid) as e:
-            _fail(form, "relation", e)
+            refuse(form, "relation", e)
         else:
             db.session.commit()
             flash(_("Saved."), "success")
@@ -274,7 +262,7 @@ def person_move_out(person_id: int):
         try:
             move_out(person, status=form.status.data, effective=form.effective_date.data, note=form.note.data)
         except RegistryError as e:
-            _fail(form, "status", e)
+            refuse(form, "status", e)
         else:
             db.session.commit()
             flash(_("Recorded."), "success")
@@ -301,7 +289,7 @@ def household_head(household_id: int):
             change_head(household, new_head, old_head_relation=form.old_head_relation.data,
                         effective=form.effective_date.data, note=form.note.data)
         except RegistryError as e:
-            _fail(form, "new_head_id", e)
+            refuse(form, "new_head_id", e)
         else:
             db.session.commit()
             flash(_("%(name)s is now the head of the household.", name=new_head.name), "success")
@@ -331,7 +319,7 @@ def household_split(household_id: int):
                                   group=_group_or_none(form.group_id.data), address=form.address.data,
                                   effective=form.effective_date.data, note=form.note.data)
         except RegistryError as e:
-            _fail(form, "person_ids", e)
+            refuse(form, "person_ids", e)
         else:
             db.session.commit()
             flash(_("Household %(number)s was split off.", number=new.number), "success")
@@ -357,7 +345,7 @@ def household_merge(household_id: int):
             try:
                 merge_households(household, target, effective=form.effective_date.data, note=form.note.data)
             except RegistryError as e:
-                _fail(form, "target_number", e)
+                refuse(form, "target_number", e)
             else:
                 db.session.commit()
                 flash(_("Merged into household %(number)s.", number=target.number), "success")
@@ -379,7 +367,7 @@ def household_status(household_id: int):
             set_household_status(household, form.status.data, effective=form.effective_date.data,
                                  note=form.note.data)
         except RegistryError as e:
-            _fail(form, "status", e)
+            refuse(form, "status", e)
         else:
             db.session.commit()
             flash(_("Saved."), "success")

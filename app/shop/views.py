@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..access import can, get_in_village_or_404, require
 from ..extensions import begin_write, db
+from ..forms import refuse
 from ..ledger import services as ledger
 from ..printing import pdf_response, render_pdf
 from ..registry.models import Household
@@ -17,14 +18,6 @@ from . import bp
 from . import services as shop
 from .forms import CancelForm, ProductForm, PurchaseForm, cart_form
 from .models import Product, Redemption, RedemptionStatus
-
-
-def _fail(form, field: str, err: Exception) -> None:
-    db.session.rollback()
-    target = getattr(form, field, None) or form.submit
-    if isinstance(target.errors, tuple):
-        target.errors = list(target.errors)
-    target.errors.append(str(err))
 
 
 def _products(active_only: bool = False) -> list[Product]:
@@ -60,7 +53,7 @@ def product_new():
             product = shop.create_product(g.village, actor=current_user, **_product_kwargs(form))
             db.session.commit()
         except shop.ShopError as e:
-            _fail(form, "name", e)
+            refuse(form, "name", e)
         else:
             flash(_("Product %(name)s added.", name=product.label), "success")
             return redirect(url_for("shop.products"))
@@ -81,7 +74,7 @@ def product_edit(product_id: int):
                                 **_product_kwargs(form))
             db.session.commit()
         except shop.ShopError as e:
-            _fail(form, "name", e)
+            refuse(form, "name", e)
         else:
             flash(_("Saved."), "success")
             return redirect(url_for("shop.products"))
@@ -101,7 +94,7 @@ def product_purchase(product_id: int):
             shop.receive_purchase(product, form.qty.data, form.reason.data or "", actor=current_user)
             db.session.commit()
         except shop.ShopError as e:
-            _fail(form, "qty", e)
+            refuse(form, "qty", e)
         else:
             flash(_("Received %(qty)s %(unit)s of %(name)s.", qty=form.qty.data, unit=product.unit,
                     name=product.label), "success")

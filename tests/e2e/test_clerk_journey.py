@@ -1,7 +1,6 @@
 """A clerk's first day, in Chromium: log in, import households from Excel, find one, switch language."""
 from __future__ import annotations
 
-import io
 
 import openpyxl
 import pytest
