@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, SubmitField
+from wtforms import BooleanField, HiddenField, SelectField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..forms import CleanStringField
+from ..forms import CleanStringField, CleanTextAreaField, LooseDateField, options
 from ..points.forms import IdempotentForm, WholeNumberField
 from .models import MAX_PRICE, MAX_QTY, MAX_STOCK
 
@@ -53,3 +53,63 @@ def cart_form(products, **kw) -> CartForm:
 class CancelForm(FlaskForm):
     reason = CleanStringField(_l("Reason for cancelling"), validators=[DataRequired(), Length(max=200)])
     submit = SubmitField(_l("Cancel this redemption"))
+
+
+DONOR_KINDS = {"unit": _l("A company or organisation"), "person": _l("A person"), "bank": _l("A bank"),
+               "government": _l("A government department")}
+
+
+class DonationForm(FlaskForm):
+    """A donation receipt (捐赠物品接收单); one `qty_<id>`/`cond_<id>` pair per product is added by donation_form()."""
+
+    donor_kind = SelectField(_l("Donor"), choices=lambda: options(DONOR_KINDS.items()))
+    donor_name = CleanStringField(_l("Donor name"), validators=[DataRequired(), Length(max=64)])
+    received_on = LooseDateField(_l("Date received"), validators=[Optional()])
+    receipt_no = CleanStringField(_l("Receipt number"), validators=[Optional(), Length(max=48)],
+                                  description=_l("Leave empty to number it automatically"))
+    note = CleanTextAreaField(_l("Note"), validators=[Optional(), Length(max=500)])
+    submit = SubmitField(_l("Record donation"))
+
+
+def donation_form(products, **kw) -> DonationForm:
+    """A DonationForm with a quantity and a condition field per product."""
+
+    class _Donation(DonationForm):
+        pass
+
+    for p in products:
+        setattr(_Donation, f"qty_{p.id}", WholeNumberField(p.label, validators=[Optional()], lo=0, hi=MAX_QTY))
+        setattr(_Donation, f"cond_{p.id}", CleanStringField(_l("Condition"), validators=[Optional(), Length(max=32)]))
+    return _Donation(**kw)
+
+
+class StocktakeForm(FlaskForm):
+    """The count sheet; `counted_<id>` and `reason_<id>` per product are added by stocktake_form()."""
+
+    note = CleanTextAreaField(_l("Note"), validators=[Optional(), Length(max=500)])
+    submit = SubmitField(_l("Post the stocktake"))
+
+
+def stocktake_form(products, **kw) -> StocktakeForm:
+    """A StocktakeForm with a counted quantity (empty = not counted) and a reason per product."""
+
+    class _Stocktake(StocktakeForm):
+        pass
+
+    for p in products:
+        setattr(_Stocktake, f"counted_{p.id}", WholeNumberField(p.label, validators=[Optional()], lo=0,
+                                                                hi=MAX_STOCK))
+        setattr(_Stocktake, f"reason_{p.id}", CleanStringField(_l("Reason for the difference"),
+                                                               validators=[Optional(), Length(max=200)]))
+    return _Stocktake(**kw)
+
+
+WRITE_OFF_KINDS = {"damaged": _l("Damaged"), "expired": _l("Expired"), "lost": _l("Lost")}
+
+
+class WriteOffForm(FlaskForm):
+    product_id = SelectField(_l("Product"), coerce=int)
+    qty = WholeNumberField(_l("Quantity"), validators=[DataRequired()], lo=1, hi=MAX_QTY)
+    kind = SelectField(_l("Why"), choices=lambda: options(WRITE_OFF_KINDS.items()))
+    reason = CleanStringField(_l("Details"), validators=[DataRequired(), Length(max=180)])
+    submit = SubmitField(_l("Write off"))

@@ -494,3 +494,92 @@ def check_stock(village_id: int | None = None) -> list[str]:
         wanted = {"stock_movements_append_only", "stock_movements_no_truncate"}
     problems.extend(f"I8 trigger {name} is missing or disabled" for name in sorted(wanted - names))
     return problems
+
+
+# --- reports (read only) -----------------------------------------------------------------------------
+
+def month_bounds(year: int, month: int) -> tuple[dt.datetime, dt.datetime]:
+    """The naive UTC instants where the village's calendar month starts and ends (end exclusive)."""
+    start = dt.datetime(year, month, 1, tzinfo=LOCAL_TZ)
+    end = dt.datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=LOCAL_TZ)
+    utc = dt.timezone.utc
+    return start.astimezone(utc).replace(tzinfo=None), end.astimezone(utc).replace(tzinfo=None)
+
+
+def redemptions_by_month(village_id: int, year: int) -> list[dict]:
+    """Per month of `year`: redemptions made, households served, points and items redeemed (cancelled left out)."""
+    start, _e = month_bounds(year, 1)
+    _s, end = month_bounds(year, 12)
+    rows = db.session.execute(
+        sa.select(Redemption.created_at, Redemption.household_id, Redemption.total_points,
+                  sa.select(sa.func.coalesce(sa.func.sum(RedemptionLine.qty), 0))
+                  .where(RedemptionLine.redemption_id == Redemption.id).scalar_subquery().label("items"))
+        .where(Redemption.village_id == village_id, Redemption.status == RedemptionStatus.COMPLETED.value,
+               Redemption.created_at >= start, Redemption.created_at < end)).all()
+    # grouping by the local calendar month is clearer in Python than in two SQL dialects
+    months = [{"month": m, "count": 0, "households": set(), "points": 0, "qty": 0} for m in range(1, 13)]
+    for row in rows:
+        m = months[local_day(row.created_at).month - 1]
+        m["count"] += 1
+        m["households"].add(row.household_id)
+        m["points"] += int(row.total_points)
+        m["qty"] += int(row.items)
+    for m in months:
+        m["households"] = len(m["households"])
+    return months
+
+
+def top_goods(village_id: int, start: dt.datetime, end: dt.datetime, limit: int = 10) -> list:
+    """The most redeemed goods between two UTC instants: (name, spec, qty, points), cancelled left out."""
+    qty = sa.func.sum(RedemptionLine.qty).label("qty")
+    return db.session.execute(
+        sa.select(RedemptionLine.product_id, Product.name, Product.spec, Product.unit, qty,
+                  sa.func.sum(RedemptionLine.points).label("points"))
+        .join(Redemption, Redemption.id == RedemptionLine.redemption_id)
+        .join(Product, Product.id == RedemptionLine.product_id)
+        .where(Redemption.village_id == village_id, Redemption.status == RedemptionStatus.COMPLETED.value,
+               Redemption.created_at >= start, Redemption.created_at < end)
+        .group_by(RedemptionLine.product_id, Product.name, Product.spec, Product.unit)
+        .order_by(qty.desc(), RedemptionLine.product_id).limit(limit)).all()
+
+
+def disclosure(village_id: int, year: int, month: int) -> dict:
+    """The month's figures for the 村务公开 sheet: goods in by purchase and by donation, donors,
+    points redeemed, goods out, and the stock left at the month's end (from the movements)."""
+    start, end = month_bounds(year, month)
+    m = StockMovement
+    per_kind = db.session.execute(
+        sa.select(m.product_id, m.kind, sa.func.sum(m.qty).label("qty"))
+        .where(m.village_id == village_id, m.created_at >= start, m.created_at < end)
+        .group_by(m.product_id, m.kind)).all()
+    left = dict(db.session.execute(
+        sa.select(m.product_id, sa.func.sum(m.qty)).where(m.village_id == village_id, m.created_at < end)
+        .group_by(m.product_id)).all())
+    products = list(db.session.scalars(sa.select(Product).where(Product.village_id == village_id)
+                                       .order_by(Product.category, Product.name, Product.spec, Product.id)))
+    moved: dict[int, dict[str, int]] = {}
+    for row in per_kind:
+        moved.setdefault(row.product_id, {})[row.kind] = int(row.qty)
+    lines = []
+    for p in products:
+        k = moved.get(p.id, {})
+        row = {"product": p, "purchased": k.get("purchase", 0), "donated": k.get("donation_in", 0),
+               "redeemed": -(k.get("redemption_out", 0) + k.get("redemption_cancel", 0)),
+               "other": k.get("stocktake_adjust", 0) + k.get("damage", 0), "left": int(left.get(p.id, 0))}
+        if any((row["purchased"], row["donated"], row["redeemed"], row["other"], row["left"])):
+            lines.append(row)
+    first = dt.date(year, month, 1)
+    last = dt.date(year + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1)
+    donations = list(db.session.scalars(sa.select(Donation).where(Donation.village_id == village_id,
+                                                                  Donation.received_on >= first,
+                                                                  Donation.received_on <= last)
+                                        .order_by(Donation.received_on, Donation.id)))
+    reds = db.session.execute(
+        sa.select(sa.func.count(Redemption.id), sa.func.count(sa.distinct(Redemption.household_id)),
+                  sa.func.coalesce(sa.func.sum(Redemption.total_points), 0))
+        .where(Redemption.village_id == village_id, Redemption.status == RedemptionStatus.COMPLETED.value,
+               Redemption.created_at >= start, Redemption.created_at < end)).one()
+    return {"year": year, "month": month, "first": first, "last": last, "lines": lines, "donations": donations,
+            "redemptions": int(reds[0]), "households": int(reds[1]), "points": int(reds[2]),
+            "purchased": sum(r["purchased"] for r in lines), "donated": sum(r["donated"] for r in lines),
+            "redeemed_items": sum(r["redeemed"] for r in lines)}

@@ -257,3 +257,6 @@ def redemption_cancel(redemption_id: int):
     else:
         flash(_("Cancelled: the points and the goods are back."), "success")
     return redirect(url_for("shop.redemption", redemption_id=redemption_id))
+
+
+from . import report_views, stock_views  # noqa: E402,F401  (more routes of this blueprint)

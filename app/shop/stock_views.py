@@ -1,0 +1,141 @@
+"""Happiness supermarket stock pages: donations (with the printed 捐赠物品接收单), stocktake, write-off."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import flash, g, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..access import get_in_village_or_404, require
+from ..extensions import begin_write, db
+from ..forms import options, refuse
+from ..printing import pdf_response, render_pdf
+from . import bp
+from . import services as shop
+from .forms import DONOR_KINDS, WRITE_OFF_KINDS, WriteOffForm, donation_form, stocktake_form
+from .models import Donation, Product, Stocktake
+from .views import _products
+
+
+# Donations (cashier, clerk)
+
+@bp.route("/donations")
+@require("shop.view")
+def donations():
+    """Every donation received, newest first."""
+    rows = list(db.session.scalars(sa.select(Donation).where(Donation.village_id == g.village.id)
+                                   .order_by(Donation.received_on.desc(), Donation.id.desc()).limit(500)))
+    return render_template("shop/donations.html", rows=rows, kinds=DONOR_KINDS)
+
+
+@bp.route("/donations/new", methods=["GET", "POST"])
+@require("shop.stock")
+def donation_new():
+    """Record a donation receipt: donor, date, goods with quantities and condition; the goods go on the shelf."""
+    products = _products()
+    form = donation_form(products)
+    if form.validate_on_submit():
+        lines = [(p, form[f"qty_{p.id}"].data, form[f"cond_{p.id}"].data or "")
+                 for p in products if form[f"qty_{p.id}"].data]
+        if not lines:
+            form.submit.errors = list(form.submit.errors or []) + [_("Enter the quantity of at least one product.")]
+        else:
+            begin_write()
+            lines = [(get_in_village_or_404(Product, p.id), q, c) for p, q, c in lines]
+            try:
+                donation = shop.receive_donation(g.village, donor_name=form.donor_name.data,
+                                                 donor_kind=form.donor_kind.data, lines=lines,
+                                                 received_on=form.received_on.data,
+                                                 receipt_no=form.receipt_no.data or None, note=form.note.data,
+                                                 actor=current_user)
+                db.session.commit()
+            except shop.ShopError as e:
+                refuse(form, "receipt_no" if "receipt" in str(e).lower() or "收据" in str(e) else "submit", e)
+            else:
+                flash(_("Donation %(no)s recorded; the goods are in stock.", no=donation.receipt_no), "success")
+                return redirect(url_for("shop.donation", donation_id=donation.id))
+    return render_template("shop/donation_form.html", form=form, products=products)
+
+
+@bp.route("/donations/<int:donation_id>")
+@require("shop.view")
+def donation(donation_id: int):
+    """One donation receipt on screen, with its print link."""
+    don = get_in_village_or_404(Donation, donation_id)
+    return render_template("shop/donation.html", don=don, kinds=DONOR_KINDS)
+
+
+@bp.route("/donations/<int:donation_id>/receipt.pdf")
+@require("shop.view")
+def donation_pdf(donation_id: int):
+    """The 捐赠物品接收单 on A4, signed by the donor and the village."""
+    don = get_in_village_or_404(Donation, donation_id)
+    pdf = render_pdf("shop_donation.html", village=g.village, don=don, kind=str(DONOR_KINDS.get(don.donor_kind, "")))
+    return pdf_response(pdf, _("Donation receipt %(no)s", no=don.receipt_no) + ".pdf",
+                        ascii_name=f"donation-{don.receipt_no}.pdf")
+
+
+# Stocktake and write-off (cashier, clerk)
+
+@bp.route("/stocktake", methods=["GET", "POST"])
+@require("shop.stock")
+def stocktake():
+    """The count sheet: book quantity per product; each counted difference is posted with its reason."""
+    products = _products()
+    form = stocktake_form(products)
+    if form.validate_on_submit():
+        counts = {p: form[f"counted_{p.id}"].data for p in products if form[f"counted_{p.id}"].data is not None}
+        if not counts:
+            form.submit.errors = list(form.submit.errors or []) + [_("Enter the counted quantity of at least one "
+                                                                     "product.")]
+        else:
+            begin_write()
+            counts = {get_in_village_or_404(Product, p.id): n for p, n in counts.items()}
+            reasons = {p: form[f"reason_{p.id}"].data or "" for p in counts}
+            try:
+                take = shop.stocktake(g.village, counts, reasons=reasons, note=form.note.data, actor=current_user)
+                db.session.commit()
+            except shop.ShopError as e:
+                db.session.rollback()
+                target = next((f"reason_{p.id}" for p in counts if p.label in str(e)), "submit")
+                refuse(form, target, e)
+            else:
+                changed = sum(1 for line in take.lines if line.diff)
+                flash(_("Stocktake posted: %(n)s products counted, %(d)s differences adjusted.",
+                        n=len(take.lines), d=changed), "success")
+                return redirect(url_for("shop.stocktake_view", stocktake_id=take.id))
+    recent = list(db.session.scalars(sa.select(Stocktake).where(Stocktake.village_id == g.village.id)
+                                     .order_by(Stocktake.id.desc()).limit(10)))
+    return render_template("shop/stocktake.html", form=form, products=products, recent=recent)
+
+
+@bp.route("/stocktake/<int:stocktake_id>")
+@require("shop.view")
+def stocktake_view(stocktake_id: int):
+    """One posted stocktake: book, counted and difference per product."""
+    take = get_in_village_or_404(Stocktake, stocktake_id)
+    return render_template("shop/stocktake_view.html", take=take)
+
+
+@bp.route("/write-off", methods=["GET", "POST"])
+@require("shop.stock")
+def write_off():
+    """Damaged, expired or lost goods leave the shelf, with the reason."""
+    products = [p for p in _products() if p.stock > 0]
+    form = WriteOffForm()
+    form.product_id.choices = options((p.id, f"{p.label}（{p.stock} {p.unit}）") for p in products)
+    if form.validate_on_submit():
+        begin_write()
+        product = get_in_village_or_404(Product, form.product_id.data)
+        reason = f"{WRITE_OFF_KINDS[form.kind.data]}：{form.reason.data}"
+        try:
+            shop.write_off(product, form.qty.data, reason, actor=current_user)
+            db.session.commit()
+        except shop.ShopError as e:
+            refuse(form, "qty", e)
+        else:
+            flash(_("Wrote off %(qty)s %(unit)s of %(name)s.", qty=form.qty.data, unit=product.unit,
+                    name=product.label), "success")
+            return redirect(url_for("shop.products"))
+    return render_template("shop/write_off.html", form=form)
+
