@@ -217,19 +217,30 @@ def _is_reviewer() -> bool:
     return can("points.review") or "reviewer" in (g.get("roles") or set())
 
 
-@bp.route("/redemptions/<int:redemption_id>/receipt.pdf")
-@require("shop.view")
-def redemption_pdf(redemption_id: int):
-    """The 58 mm receipt for the household."""
+def _receipt_pdf(redemption_id: int, template: str, suffix: str):
     from ..auth.models import User
 
     red = get_in_village_or_404(Redemption, redemption_id)
     cashier = db.session.get(User, red.created_by_id) if red.created_by_id else None
-    pdf = render_pdf("shop_receipt.html", village=g.village, red=red,
+    pdf = render_pdf(template, village=g.village, red=red,
                      red_cashier=cashier.display_name if cashier else "—",
                      cancelled=red.status == RedemptionStatus.CANCELLED.value)
-    return pdf_response(pdf, _("Receipt %(no)s", no=red.receipt_no) + ".pdf",
-                        ascii_name=f"receipt-{red.receipt_no}.pdf")
+    return pdf_response(pdf, _("Receipt %(no)s", no=red.receipt_no) + suffix + ".pdf",
+                        ascii_name=f"receipt-{red.receipt_no}{suffix}.pdf")
+
+
+@bp.route("/redemptions/<int:redemption_id>/receipt.pdf")
+@require("shop.view")
+def redemption_pdf(redemption_id: int):
+    """The 58 mm receipt for the household."""
+    return _receipt_pdf(redemption_id, "shop_receipt.html", "")
+
+
+@bp.route("/redemptions/<int:redemption_id>/receipt-a4.pdf")
+@require("shop.view")
+def redemption_pdf_a4(redemption_id: int):
+    """The same receipt on A4, with room for both signatures."""
+    return _receipt_pdf(redemption_id, "shop_receipt_a4.html", "-A4")
 
 
 @bp.post("/redemptions/<int:redemption_id>/cancel")

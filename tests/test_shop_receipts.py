@@ -1,0 +1,56 @@
+"""Redemption receipts read back from the PDF: 58 mm and A4, completed and cancelled (作废)."""
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+import sqlalchemy as sa
+from pypdf import PdfReader
+
+from app.extensions import db
+from app.shop.models import Redemption
+from tests.test_shop_views import _cart, _key, _login, shopfront  # noqa: F401  (fixture re-used)
+
+
+def _pdf_text(data: bytes) -> str:
+    # drop the spaces pypdf puts between runs of text, so "兑换前余额： 100" and "兑换前余额：100" compare equal
+    return re.sub(r"[ \t]+", "", "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(data)).pages))
+
+
+@pytest.fixture
+def redeemed(client, shopfront):
+    """Household 0101 (100 points) redeems 2 × 大米 (10) and 1 × 食用油 (30): 50 points, 50 left."""
+    _login(client, "cash1")
+    r = client.post("/shop/counter", data=_cart(shopfront, _key(client), rice="2", oil="1"))
+    assert r.status_code == 302
+    return db.session.scalar(sa.select(Redemption))
+
+
+@pytest.mark.parametrize("path", ["receipt.pdf", "receipt-a4.pdf"])
+def test_receipt_reads_back_household_items_and_balances(client, redeemed, path):
+    r = client.get(f"/shop/redemptions/{redeemed.id}/{path}")
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    text = _pdf_text(r.data)
+    flat = text.replace("\n", "").replace("：", "")  # the A4 sheet puts labels in a table, without a colon
+    assert f"小票号{redeemed.receipt_no}" in flat, text
+    assert "户号0101" in flat and "户主张*丰" in flat and "张三丰" not in flat, text
+    # each line: name, spec, quantity, (unit price on A4,) points
+    if path == "receipt.pdf":
+        assert "大米5kg220" in flat and "食用油1.8L130" in flat, text
+    else:
+        assert "大米5kg21020" in flat and "食用油1.8L13030" in flat, text
+    for label, value in (("兑换前积分", 100), ("合计积分", 50), ("兑换后积分", 50)):
+        assert re.search(rf"{label}{value}(?!\d)", flat), (label, text)
+    assert "作废" not in text
+    if path == "receipt-a4.pdf":
+        assert "一号村" in text and "收银员" in text
+        assert len(PdfReader(io.BytesIO(r.data)).pages) == 1
+
+
+@pytest.mark.parametrize("path", ["receipt.pdf", "receipt-a4.pdf"])
+def test_cancelled_receipt_says_void(client, redeemed, path):
+    r = client.post(f"/shop/redemptions/{redeemed.id}/cancel", data={"reason": "拿错了"})
+    assert r.status_code == 302
+    text = _pdf_text(client.get(f"/shop/redemptions/{redeemed.id}/{path}").data)
+    assert "已作废" in text and "拿错了" in text
