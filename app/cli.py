@@ -111,16 +111,18 @@ def audit_verify() -> None:
 @ledger_cli.command("check")
 @click.option("--village", "village_code", help="Village code; all villages when omitted.")
 def ledger_check(village_code: str | None) -> None:
-    """Check the ledger invariants; print every violation and exit 1 if there is one."""
+    """Check the ledger and shop stock invariants; print every violation and exit 1 if there is one."""
     from .ledger.services import check
     from .registry.models import Village
+    from .shop.services import check_stock
 
     village_id = None
     if village_code:
         village_id = db.session.scalar(sa.select(Village.id).where(Village.code == village_code))
         if village_id is None:
             _fail(f"no village with code {village_code!r}")
-    problems = check(village_id)
+    # stock on hand must equal the sum of its movements and never be negative (I5)
+    problems = check(village_id) + check_stock(village_id)
     if problems:
         for line in problems:
             click.echo(line)
