@@ -1,13 +1,17 @@
 """Happiness supermarket pages: the goods list, stock in, the cashier's counter, receipts and cancelling."""
 from __future__ import annotations
 
+import random
+import time
+
 import sqlalchemy as sa
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..access import can, get_in_village_or_404, require
+from ..errors import _page
 from ..extensions import begin_write, db
 from ..forms import refuse
 from ..ledger import services as ledger
@@ -125,6 +129,52 @@ def _add_error(form, message: str) -> None:
     form.confirm.errors = list(form.confirm.errors or []) + [message]
 
 
+#: whole-transaction attempts of one confirm before the cashier is asked to press again
+REDEEM_TRIES = 3
+#: PostgreSQL serialization failure, deadlock, lock not available
+_BUSY_SQLSTATES = {"40001", "40P01", "55P03"}
+
+
+class CounterBusy(Exception):
+    """Every attempt of a redemption met a lock; nothing was written."""
+
+
+def _is_busy(exc: OperationalError) -> bool:
+    """A lock or serialization error that a fresh attempt of the same transaction may pass."""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) in _BUSY_SQLSTATES:
+        return True
+    text = str(orig or exc).lower()
+    return "database is locked" in text or "database table is locked" in text or "deadlock" in text
+
+
+def _redeem_with_retries(household_id: int, lines, key: str):
+    """Run the whole redemption transaction, again on a lock error (docs/reliability.md §3.3).
+
+    Each attempt reloads the household and products and calls the service from the start; the
+    idempotency key makes a repeat of an attempt that did commit return its receipt.
+    :raise CounterBusy: after REDEEM_TRIES lock errors.
+    """
+    for attempt in range(1, REDEEM_TRIES + 1):
+        try:
+            begin_write()
+            household = get_in_village_or_404(Household, household_id)
+            chosen = [(get_in_village_or_404(Product, p.id), qty) for p, qty in lines]
+            red = shop.redeem(household, chosen, key=key, actor=current_user)
+            replayed = red.replayed
+            db.session.commit()
+            return red, replayed
+        except OperationalError as e:
+            db.session.rollback()
+            if not _is_busy(e):
+                raise
+            current_app.logger.warning("counter busy (attempt %s of %s): %s", attempt, REDEEM_TRIES,
+                                       str(getattr(e, "orig", e))[:200])
+            if attempt < REDEEM_TRIES:
+                time.sleep(random.uniform(0.05, 0.15) * attempt)  # jitter: the racers do not collide again
+    raise CounterBusy()
+
+
 @bp.route("/counter", methods=["GET", "POST"])
 @require("shop.sell")
 def counter():
@@ -153,13 +203,11 @@ def counter():
         if not lines:
             _add_error(form, _("Choose at least one product."))
         elif form.confirm.data:
-            begin_write()
-            household = get_in_village_or_404(Household, household.id)
-            chosen = [(get_in_village_or_404(Product, p.id), qty) for p, qty in lines]
             try:
-                red = shop.redeem(household, chosen, key=form.idempotency_key.data, actor=current_user)
-                replayed = red.replayed
-                db.session.commit()
+                red, replayed = _redeem_with_retries(household.id, lines, form.idempotency_key.data)
+            except CounterBusy:
+                return _page(503, _("The counter is busy right now. Nothing was redeemed; "
+                                    "please press confirm again."), _("Please try again"))
             except (shop.ShopError, ledger.LedgerError) as e:
                 db.session.rollback()
                 _add_error(form, str(e))
