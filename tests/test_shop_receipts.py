@@ -54,3 +54,25 @@ def test_cancelled_receipt_says_void(client, redeemed, path):
     assert r.status_code == 302
     text = _pdf_text(client.get(f"/shop/redemptions/{redeemed.id}/{path}").data)
     assert "已作废" in text and "拿错了" in text
+
+
+def test_household_points_page_lists_its_redemptions(client, shopfront, redeemed):
+    """Date, goods, points, the receipt link and whether it was cancelled; other households' stay out."""
+    s = shopfront
+    key = _key(client)
+    r = client.post("/shop/counter", data=_cart(s, key, rice="1"))
+    second = db.session.scalar(sa.select(Redemption).order_by(Redemption.id.desc()))
+    client.post(f"/shop/redemptions/{second.id}/cancel", data={"reason": "多拿了"})
+    _login(client, "clerk1")
+    page = client.get(f"/points/households/{s['household']}").get_data(as_text=True)
+    section = page.split('id="redemptions"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", section, re.S)[1:]
+    assert len(rows) == 2
+    newest, oldest = rows
+    assert second.receipt_no in newest and "已撤销" in newest and "多拿了" in newest
+    assert f'href="/shop/redemptions/{second.id}"' in newest
+    assert redeemed.receipt_no in oldest and "大米 5kg × 2" in oldest and "食用油 1.8L × 1" in oldest
+    assert "-50" in oldest and "已完成" in oldest and f'href="/shop/redemptions/{redeemed.id}"' in oldest
+    assert r.status_code == 302
+    other = client.get("/points/households/2").get_data(as_text=True)
+    assert redeemed.receipt_no not in other and "还没有兑换记录" in other

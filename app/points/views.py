@@ -10,6 +10,7 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from ..access import can, get_in_village_or_404, require
 from ..db import local_today
@@ -456,9 +457,14 @@ def household(household_id: int):
         Transfer.reverses_transfer_id.in_([e.transfer_id for e in rows if e.transfer_id]))))
     past = list(db.session.scalars(sa.select(YearScore).where(YearScore.household_id == household.id)
                                    .order_by(YearScore.year.desc())))
+    from ..shop.models import Redemption
+
+    redemptions = list(db.session.scalars(sa.select(Redemption).where(Redemption.household_id == household.id)
+                                          .options(selectinload(Redemption.lines))
+                                          .order_by(Redemption.id.desc()).limit(200)))
     return render_template("points/household.html", household=household, balance=ledger.balance_of(household),
                            score=score, stars=scheme.stars_for(score) if scheme else 0, year=year, rows=rows,
-                           reversed_ids=reversed_ids, past=past, today=_today())
+                           reversed_ids=reversed_ids, past=past, today=_today(), redemptions=redemptions)
 
 
 @bp.route("/rankings")
