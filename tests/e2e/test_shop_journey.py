@@ -1,0 +1,82 @@
+"""In Chromium: a cashier finds a household by pinyin initials, redeems two products, downloads the
+receipt PDF; the household's points page then shows the redemption."""
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+from pypdf import PdfReader
+
+from app.extensions import begin_write, db
+from app.ledger import services as ledger
+from app.ledger.models import AccountKind
+from app.shop import services as shop
+from tests.conftest import PASSWORD
+
+
+@pytest.fixture
+def shop_day(village, make_user, make_household):
+    make_user("shouyin", ("cashier", village))
+    make_user("wenshu", ("clerk", village))
+    h = make_household(village, "0301", "欧阳春花")
+    make_household(village, "0302", "王建国")
+    begin_write()
+    ledger.post_transfer(debit=ledger.system_account(village.id, AccountKind.ISSUANCE),
+                         credit=ledger.household_account(h), amount=120, code="opening", key="open-0301")
+    rice = shop.create_product(village, name="大米", spec="5kg", unit="袋", price_points=40)
+    soap = shop.create_product(village, name="洗衣皂", unit="块", price_points=5)
+    shop.receive_purchase(rice, 10, "")
+    shop.receive_purchase(soap, 30, "")
+    db.session.commit()
+    return h
+
+
+def _login(page: Page, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.locator("#username").fill(username)
+    page.locator("#password").fill(PASSWORD)
+    page.locator("button[type=submit]").click()
+    expect(page.get_by_role("heading", name="您好", exact=False)).to_be_visible()
+
+
+def test_cashier_redeems_and_the_household_page_shows_it(page: Page, live_server, shop_day, outside_requests):
+    _login(page, live_server, "shouyin")
+    page.get_by_role("link", name="幸福超市").first.click()
+    expect(page.get_by_role("heading", name="幸福超市收银台")).to_be_visible()
+    page.locator("#q").fill("oych")  # 欧阳春花 by pinyin initials
+    page.get_by_role("button", name="查找农户").click()
+    expect(page.locator("article")).to_contain_text("0301")
+    expect(page.locator("article")).to_contain_text("120")
+    page.get_by_label("大米 5kg").fill("2")
+    page.get_by_label("洗衣皂").fill("３")  # full-width, as a Chinese keyboard types it
+    page.get_by_role("button", name="核算积分").click()
+    expect(page.locator("table").filter(has_text="兑换清单")).to_contain_text("95")
+    page.get_by_role("button", name="确认兑换").click()
+    expect(page.locator(".flash-success")).to_contain_text("95")
+    receipt_no = re.search(r"v1-\d{4}-\d{6}", page.locator("h1").inner_text()).group(0)
+
+    with page.expect_download() as info:
+        page.get_by_role("button", name="打印小票（PDF）").click()
+    download = info.value
+    assert download.suggested_filename.endswith(".pdf")
+    pdf = Path(download.path()).read_bytes()
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages).replace(" ", "")
+    for needle in ("0301", "大米", "洗衣皂", receipt_no, "兑换前积分：120", "兑换后积分：25"):
+        assert needle in text, (needle, text)
+
+    page.locator("details.dropdown summary").last.click()
+    page.get_by_role("button", name="退出登录").click()
+    _login(page, live_server, "wenshu")
+    page.goto(f"{live_server}/points/households/{shop_day.id}")
+    expect(page.locator("article").filter(has_text="可用余额").locator("strong")).to_have_text("25")
+    row = page.get_by_role("row").filter(has_text=receipt_no)
+    expect(row).to_contain_text("大米 5kg × 2")
+    expect(row).to_contain_text("洗衣皂 × 3")
+    expect(row).to_contain_text("-95")
+    expect(row).to_contain_text("已完成")
+    row.get_by_role("link", name=receipt_no).click()
+    expect(page.get_by_role("heading", name=receipt_no, exact=False)).to_be_visible()
+    assert outside_requests == []
