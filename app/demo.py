@@ -124,12 +124,18 @@ def _seed_features(village) -> bool:
     """Demo data of the features built on the register; each part adds itself only once."""
     from .auth.models import User
     from .points.demo import seed_points_demo
+    from .shop.demo import seed_shop_demo
 
     clerk = db.session.scalar(sa.select(User).where(User.username == "clerk"))
     reviewer = db.session.scalar(sa.select(User).where(User.username == "reviewer"))
+    cashier = db.session.scalar(sa.select(User).where(User.username == "cashier"))
     if clerk is None or reviewer is None:
         return False
-    return seed_points_demo(village, clerk, reviewer)
+    added = seed_points_demo(village, clerk, reviewer)
+    # the shop after the points: its redemptions spend balances the points demo earned
+    if cashier is not None:
+        added = seed_shop_demo(village, cashier, clerk) or added
+    return added
 
 
 def _display(role: str) -> str:
