@@ -157,3 +157,23 @@ def test_stock_pages_need_the_stock_permission(client, shopfront, url):
     assert client.get("/shop/reports").status_code == 200
     _login(client, "grid1")
     assert client.get("/shop/reports").status_code == 403
+
+
+def test_another_villages_donations_and_stocktakes_are_not_found(client, shopfront, make_village, make_user):
+    from app.extensions import begin_write
+
+    other = make_village("v2", "二号村")
+    make_user("cash2", ("cashier", other))
+    begin_write()
+    soap = shop.create_product(other, name="肥皂", unit="块", price_points=2)
+    don = shop.receive_donation(other, donor_name="外村", donor_kind="person", lines=[(soap, 5)])
+    take = shop.stocktake(other, {soap: 5})
+    db.session.commit()
+    _login(client, "cash1")
+    for url in (f"/shop/donations/{don.id}", f"/shop/donations/{don.id}/receipt.pdf",
+                f"/shop/stocktake/{take.id}"):
+        assert client.get(url).status_code == 404, url
+    before = _movements()
+    r = client.post("/shop/write-off", data={"product_id": soap.id, "qty": "1", "kind": "lost", "reason": "x"})
+    assert r.status_code in (200, 404) and _movements() == before
+    assert "外村" not in client.get("/shop/donations").get_data(as_text=True)
