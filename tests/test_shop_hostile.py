@@ -7,6 +7,7 @@ always shown escaped (a product may really be called "<特价>"), text longer th
 from __future__ import annotations
 
 import re
+import secrets
 
 import pytest
 import sqlalchemy as sa
@@ -27,14 +28,14 @@ FORMS = {
     "product_new": ("/shop/products/new", {"name": "洗衣粉", "unit": "袋", "price_points": "8"}),
     "product_edit": ("/shop/products/{rice}", {"name": "大米", "spec": "5kg", "unit": "袋", "price_points": "10",
                                                "reorder_level": "5", "active": "y"}),
-    "purchase": ("/shop/products/{rice}/purchase", {"qty": "5", "reason": "镇供销社"}),
+    "purchase": ("/shop/products/{rice}/purchase", {"idempotency_key": "{key}", "qty": "5", "reason": "镇供销社"}),
     "counter": ("/shop/counter", {"idempotency_key": "{key}", "household_id": "{household}",
                                   "qty_{rice}": "1", "confirm": "1"}),
     "cancel": ("/shop/redemptions/{redemption}/cancel", {"reason": "拿错了"}),
-    "donation": ("/shop/donations/new", {"donor_kind": "person", "donor_name": "王五", "qty_{rice}": "2",
+    "donation": ("/shop/donations/new", {"idempotency_key": "{key}", "donor_kind": "person", "donor_name": "王五", "qty_{rice}": "2",
                                          "cond_{rice}": "全新", "receipt_no": "", "note": ""}),
-    "stocktake": ("/shop/stocktake", {"counted_{rice}": "48", "reason_{rice}": "盘亏", "note": ""}),
-    "write_off": ("/shop/write-off", {"product_id": "{rice}", "qty": "2", "kind": "damaged", "reason": "压坏"}),
+    "stocktake": ("/shop/stocktake", {"idempotency_key": "{key}", "counted_{rice}": "48", "reason_{rice}": "盘亏", "note": ""}),
+    "write_off": ("/shop/write-off", {"idempotency_key": "{key}", "product_id": "{rice}", "qty": "2", "kind": "damaged", "reason": "压坏"}),
 }
 
 # (form, field, lowest, highest) for numbers typed by a person
@@ -89,7 +90,7 @@ def ids(client, shopfront):
 
 def _post(client, ids, form: str, field: str, value: str):
     url, base = FORMS[form]
-    values = {**ids, "key": _key(client) if form == "counter" else ""}
+    values = {**ids, "key": _key(client) if form == "counter" else secrets.token_urlsafe(12)}
     data = {k.format(**values): v.format(**values) for k, v in base.items()}
     data[field.format(**values)] = value
     return client.post(url.format(**values), data=data)

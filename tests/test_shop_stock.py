@@ -12,7 +12,7 @@ from app.db import local_today
 from app.extensions import db
 from app.shop import services as shop
 from app.shop.models import Donation, Product, StockMovement, Stocktake
-from tests.test_shop_views import _cart, _key, _login, shopfront  # noqa: F401  (fixture re-used)
+from tests.test_shop_views import _cart, _key, _login, _post_form, shopfront  # noqa: F401  (fixture re-used)
 
 
 def _pdf_text(data: bytes) -> str:
@@ -41,7 +41,7 @@ def test_donation_is_recorded_listed_and_printed(client, shopfront):
     _login(client, "clerk1")
     page = client.get("/shop/donations/new").get_data(as_text=True)
     assert "捐赠" in page and f"qty_{s['rice']}" in page
-    r = client.post("/shop/donations/new", data={
+    r = _post_form(client, "/shop/donations/new", {
         "donor_kind": "bank", "donor_name": "县农商银行", "received_on": "2026年11月20日", "receipt_no": "",
         f"qty_{s['rice']}": "２０", f"cond_{s['rice']}": "全新", f"qty_{s['oil']}": "6", f"cond_{s['oil']}": "完好",
         "note": "重阳节捐赠"})
@@ -65,12 +65,12 @@ def test_donation_with_a_used_receipt_number_is_refused(client, shopfront):
     s = shopfront
     _login(client, "cash1")
     data = {"donor_kind": "person", "donor_name": "王五", "receipt_no": "JZ-001", f"qty_{s['rice']}": "1"}
-    assert client.post("/shop/donations/new", data=data).status_code == 302
+    assert _post_form(client, "/shop/donations/new", data).status_code == 302
     before = _movements()
-    r = client.post("/shop/donations/new", data={**data, "donor_name": "赵六"})
+    r = _post_form(client, "/shop/donations/new", {**data, "donor_name": "赵六"})
     assert r.status_code == 200 and "JZ-001" in r.get_data(as_text=True)
     assert _movements() == before
-    r = client.post("/shop/donations/new", data={**data, "receipt_no": "JZ-002", f"qty_{s['rice']}": ""})
+    r = _post_form(client, "/shop/donations/new", {**data, "receipt_no": "JZ-002", f"qty_{s['rice']}": ""})
     assert r.status_code == 200 and "至少" in r.get_data(as_text=True)
     assert _movements() == before
 
@@ -82,10 +82,10 @@ def test_stocktake_posts_each_difference_with_its_reason(client, shopfront):
     assert "50" in page and f"counted_{s['rice']}" in page
     before = _movements()
     # a difference without a reason is refused, nothing written
-    r = client.post("/shop/stocktake", data={f"counted_{s['rice']}": "48"})
+    r = _post_form(client, "/shop/stocktake", {f"counted_{s['rice']}": "48"})
     assert r.status_code == 200 and "原因" in r.get_data(as_text=True)
     assert _movements() == before and db.session.scalar(sa.select(sa.func.count(Stocktake.id))) == 0
-    r = client.post("/shop/stocktake", data={f"counted_{s['rice']}": "48", f"reason_{s['rice']}": "鼠咬破袋",
+    r = _post_form(client, "/shop/stocktake", {f"counted_{s['rice']}": "48", f"reason_{s['rice']}": "鼠咬破袋",
                                              f"counted_{s['oil']}": "5", "note": "月末盘点"})
     assert r.status_code == 302, r.get_data(as_text=True)
     assert (_stock(s["rice"]), _stock(s["oil"])) == (48, 5)
@@ -101,13 +101,13 @@ def test_write_off_needs_a_reason_and_stock(client, shopfront):
     s = shopfront
     _login(client, "clerk1")
     before = _movements()
-    r = client.post("/shop/write-off", data={"product_id": s["oil"], "qty": "6", "kind": "expired",
+    r = _post_form(client, "/shop/write-off", {"product_id": s["oil"], "qty": "6", "kind": "expired",
                                              "reason": "过期"})
     assert r.status_code == 200 and "食用油" in r.get_data(as_text=True)
-    r = client.post("/shop/write-off", data={"product_id": s["oil"], "qty": "2", "kind": "expired", "reason": ""})
+    r = _post_form(client, "/shop/write-off", {"product_id": s["oil"], "qty": "2", "kind": "expired", "reason": ""})
     assert r.status_code == 200
     assert _movements() == before
-    r = client.post("/shop/write-off", data={"product_id": s["oil"], "qty": "2", "kind": "damaged",
+    r = _post_form(client, "/shop/write-off", {"product_id": s["oil"], "qty": "2", "kind": "damaged",
                                              "reason": "运输压坏"})
     assert r.status_code == 302
     assert _stock(s["oil"]) == 3
@@ -122,9 +122,9 @@ def test_reports_and_disclosure(client, shopfront):
     client.post("/shop/counter", data=_cart(s, _key(client), rice="3", oil="1"))
     key = _key(client)
     client.post("/shop/counter", data=_cart(s, key, rice="2"))
-    client.post("/shop/donations/new", data={"donor_kind": "unit", "donor_name": "某某超市有限公司",
+    _post_form(client, "/shop/donations/new", {"donor_kind": "unit", "donor_name": "某某超市有限公司",
                                              f"qty_{s['oil']}": "4"})
-    client.post("/shop/write-off", data={"product_id": s["oil"], "qty": "8", "kind": "lost", "reason": "丢失"})
+    _post_form(client, "/shop/write-off", {"product_id": s["oil"], "qty": "8", "kind": "lost", "reason": "丢失"})
     today = local_today()
     page = client.get(f"/shop/reports?year={today.year}").get_data(as_text=True)
     # oil: 5 + 4 donated − 1 redeemed − 8 lost = 0 (at its reorder level 0): low; rice (45) is not
@@ -174,6 +174,45 @@ def test_another_villages_donations_and_stocktakes_are_not_found(client, shopfro
                 f"/shop/stocktake/{take.id}"):
         assert client.get(url).status_code == 404, url
     before = _movements()
-    r = client.post("/shop/write-off", data={"product_id": soap.id, "qty": "1", "kind": "lost", "reason": "x"})
+    r = _post_form(client, "/shop/write-off", {"product_id": soap.id, "qty": "1", "kind": "lost", "reason": "x"})
     assert r.status_code in (200, 404) and _movements() == before
     assert "外村" not in client.get("/shop/donations").get_data(as_text=True)
+
+
+STOCK_FORMS = {
+    # form: (url, data, a changed field)
+    "purchase": ("/shop/products/{rice}/purchase", {"qty": "5", "reason": "镇供销社"}, ("qty", "6")),
+    "donation": ("/shop/donations/new", {"donor_kind": "person", "donor_name": "王五", "qty_{rice}": "2"},
+                 ("qty_{rice}", "3")),
+    "stocktake": ("/shop/stocktake", {"counted_{rice}": "48", "reason_{rice}": "盘亏"}, ("counted_{rice}", "47")),
+    "write_off": ("/shop/write-off", {"product_id": "{rice}", "qty": "2", "kind": "damaged", "reason": "压坏"},
+                  ("qty", "3")),
+}
+
+
+def _form(s, name):
+    url, data, (field, changed) = STOCK_FORMS[name]
+    fmt = {"rice": s["rice"]}
+    return (url.format(**fmt), {k.format(**fmt): str(v).format(**fmt) for k, v in data.items()},
+            field.format(**fmt), changed)
+
+
+@pytest.mark.parametrize("name", sorted(STOCK_FORMS))
+def test_stock_forms_carry_a_key_and_a_double_submit_counts_once(client, shopfront, name):
+    s = shopfront
+    _login(client, "cash1")
+    url, data, field, changed = _form(s, name)
+    page = client.get(url).get_data(as_text=True)
+    key = re.search(r'name="idempotency_key" type="hidden" value="([^"]+)"', page).group(1)
+    before = _movements()
+    r1 = client.post(url, data={**data, "idempotency_key": key})
+    r2 = client.post(url, data={**data, "idempotency_key": key})
+    assert r1.status_code == r2.status_code == 302, r1.get_data(as_text=True)[-1500:]
+    assert r1.headers["Location"] == r2.headers["Location"]
+    assert _movements() == before + 1
+    assert "已经记录" in client.get(r2.headers["Location"]).get_data(as_text=True)
+    # the same key with other contents: refused, nothing written
+    r3 = client.post(url, data={**data, field: changed, "idempotency_key": key})
+    assert r3.status_code == 200 and "不同" in r3.get_data(as_text=True)
+    assert _movements() == before + 1
+    _clean()

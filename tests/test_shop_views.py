@@ -61,6 +61,13 @@ def _cart(s, key, rice="0", oil="0", action="confirm"):
             f"qty_{s['oil']}": oil, action: "1"}
 
 
+def _post_form(client, url: str, data: dict):
+    """Post a stock form as the browser would: with a fresh idempotency key unless the test gives one."""
+    import secrets
+
+    return client.post(url, data={"idempotency_key": secrets.token_urlsafe(12), **data})
+
+
 def _clean():
     assert ledger.check() == []
     assert shop.check_stock() == []
@@ -208,11 +215,11 @@ def test_roles(client, shopfront):
     r = client.post("/shop/products/new", data={"name": "洗衣粉", "unit": "袋", "price_points": "8"})
     assert r.status_code == 302
     pid = db.session.scalar(sa.select(Product.id).where(Product.name == "洗衣粉"))
-    r = client.post(f"/shop/products/{pid}/purchase", data={"qty": "20", "reason": "镇供销社"})
+    r = _post_form(client, f"/shop/products/{pid}/purchase", {"qty": "20", "reason": "镇供销社"})
     assert r.status_code == 302
     assert db.session.get(Product, pid).stock == 20
-    assert client.post(f"/shop/products/{pid}/purchase", data={"qty": "0"}).status_code == 200
-    assert client.post(f"/shop/products/{pid}/purchase", data={"qty": "10001"}).status_code == 200
+    assert _post_form(client, f"/shop/products/{pid}/purchase", {"qty": "0"}).status_code == 200
+    assert _post_form(client, f"/shop/products/{pid}/purchase", {"qty": "10001"}).status_code == 200
     _login(client, "rev1")
     assert client.get("/shop/products/new").status_code == 403
     _clean()

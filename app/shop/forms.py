@@ -25,7 +25,7 @@ class ProductForm(FlaskForm):
     submit = SubmitField(_l("Save product"))
 
 
-class PurchaseForm(FlaskForm):
+class PurchaseForm(IdempotentForm):
     qty = WholeNumberField(_l("Quantity received"), validators=[DataRequired()], lo=1, hi=MAX_QTY)
     reason = CleanStringField(_l("Note (supplier, invoice number…)"), validators=[Optional(), Length(max=200)])
     submit = SubmitField(_l("Receive stock"))
@@ -59,7 +59,7 @@ DONOR_KINDS = {"unit": _l("A company or organisation"), "person": _l("A person")
                "government": _l("A government department")}
 
 
-class DonationForm(FlaskForm):
+class DonationForm(IdempotentForm):
     """A donation receipt (捐赠物品接收单); one `qty_<id>`/`cond_<id>` pair per product is added by donation_form()."""
 
     donor_kind = SelectField(_l("Donor"), choices=lambda: options(DONOR_KINDS.items()))
@@ -83,7 +83,7 @@ def donation_form(products, **kw) -> DonationForm:
     return _Donation(**kw)
 
 
-class StocktakeForm(FlaskForm):
+class StocktakeForm(IdempotentForm):
     """The count sheet; `counted_<id>` and `reason_<id>` per product are added by stocktake_form()."""
 
     note = CleanTextAreaField(_l("Note"), validators=[Optional(), Length(max=500)])
@@ -107,7 +107,7 @@ def stocktake_form(products, **kw) -> StocktakeForm:
 WRITE_OFF_KINDS = {"damaged": _l("Damaged"), "expired": _l("Expired"), "lost": _l("Lost")}
 
 
-class WriteOffForm(FlaskForm):
+class WriteOffForm(IdempotentForm):
     product_id = SelectField(_l("Product"), coerce=int)
     qty = WholeNumberField(_l("Quantity"), validators=[DataRequired()], lo=1, hi=MAX_QTY)
     kind = SelectField(_l("Why"), choices=lambda: options(WRITE_OFF_KINDS.items()))

@@ -266,3 +266,29 @@ class StocktakeLine(Model):
         sa.CheckConstraint("diff = counted_qty - book_qty", name="diff_arithmetic"),
         {"sqlite_strict": True},
     )
+
+
+class StockFormKey(Model):
+    """The idempotency key of a stock form (purchase, donation, stocktake, write-off) and what it made.
+
+    The counter's redemptions keep their key on the redemption itself; the other stock forms share this
+    table, so a double click on "Record donation" records one donation (architecture.md, Idempotency).
+    """
+
+    __tablename__ = "stock_form_keys"
+
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
+    village_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("villages.id"))
+    idempotency_key: Mapped[str] = mapped_column(Str(64))
+    #: purchase | donation | stocktake | write_off
+    action: Mapped[str] = mapped_column(Str(16))
+    #: the stock movement (purchase, write_off), donation or stocktake the first submission made
+    ref_id: Mapped[int] = mapped_column(Int)
+    payload_hash: Mapped[str] = mapped_column(Str(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        sa.UniqueConstraint("village_id", "idempotency_key", name="uq_stock_form_keys_village_id_idempotency_key"),
+        sa.CheckConstraint("action IN ('purchase','donation','stocktake','write_off')", name="action_known"),
+        {"sqlite_strict": True},
+    )

@@ -36,6 +36,7 @@ from .models import (
     Redemption,
     RedemptionLine,
     RedemptionStatus,
+    StockFormKey,
     StockMovement,
     Stocktake,
     StocktakeLine,
@@ -84,6 +85,48 @@ def _same_village(village_id: int, products) -> None:
     for p in products:
         if p.village_id != village_id:
             raise ShopError(_("This product belongs to another village."))
+
+
+class KeyConflict(ShopError):
+    """A form's key was already used for a different submission."""
+
+
+def _check_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not isinstance(key, str) or not key or len(key) > 56 or not key.isascii() or not key.isprintable():
+        raise ShopError(_("The form has expired; please reload the page and try again."))
+    return key
+
+
+def _earlier(village_id: int, key: str | None, action: str, payload: dict) -> int | None:
+    """The id of what an earlier submission of the same form made, or None for a new key.
+
+    Call after _serialize(): two submissions of one key then run one after the other, and the second
+    sees the first's row. :raise KeyConflict: the key was used for something else.
+    """
+    if key is None:
+        return None
+    row = db.session.execute(sa.select(StockFormKey.action, StockFormKey.ref_id, StockFormKey.payload_hash)
+                             .where(StockFormKey.village_id == village_id,
+                                    StockFormKey.idempotency_key == key)).first()
+    if row is None:
+        return None
+    if row.action != action or row.payload_hash != ledger.payload_hash(payload):
+        raise KeyConflict(_("This form was already submitted with different contents. "
+                            "Nothing was changed; please reload the page and try again."))
+    return row.ref_id
+
+
+def _remember(village_id: int, key: str | None, action: str, payload: dict, ref_id: int) -> None:
+    if key is not None:
+        db.session.add(StockFormKey(village_id=village_id, idempotency_key=key, action=action, ref_id=ref_id,
+                                    payload_hash=ledger.payload_hash(payload)))
+
+
+def _replay(obj):
+    obj.replayed = True
+    return obj
 
 
 # --- products ---------------------------------------------------------------------------------------
@@ -178,25 +221,40 @@ def _expire_stock(*product_ids: int) -> None:
             db.session.expire(obj, ["stock"])
 
 
-def receive_purchase(product: Product, qty: int, reason: str, *, actor=None) -> StockMovement:
-    """Goods bought for the shelf: stock up by `qty`, one purchase movement."""
+def receive_purchase(product: Product, qty: int, reason: str, *, actor=None, key: str | None = None) -> StockMovement:
+    """Goods bought for the shelf: stock up by `qty`, one purchase movement.
+
+    With a form `key`, a second submission returns the first movement (`replayed` set) and changes nothing.
+    """
     check_qty(qty)
     reason = _text(reason, 200)
+    key = _check_key(key)
+    payload = {"product": product.id, "qty": qty, "reason": reason}
     _serialize()
+    earlier = _earlier(product.village_id, key, "purchase", payload)
+    if earlier is not None:
+        return _replay(db.session.get(StockMovement, earlier))
     mv = _move_stock(product.id, product.village_id, qty, MovementKind.PURCHASE, actor=actor, reason=reason or None)
     db.session.flush()
+    _remember(product.village_id, key, "purchase", payload, mv.id)
     _expire_stock(product.id)
     record("shop.purchase", mv, actor=actor, details={"product": product.id, "qty": qty, "reason": reason})
     return mv
 
 
-def write_off(product: Product, qty: int, reason: str, *, actor=None) -> StockMovement:
-    """Broken, spoiled or expired goods leave the shelf (a reason is required)."""
+def write_off(product: Product, qty: int, reason: str, *, actor=None, key: str | None = None) -> StockMovement:
+    """Broken, spoiled or expired goods leave the shelf (a reason is required); `key` as for purchases."""
     check_qty(qty)
     reason = _text(reason, 200, required=True)
+    key = _check_key(key)
+    payload = {"product": product.id, "qty": qty, "reason": reason}
     _serialize()
+    earlier = _earlier(product.village_id, key, "write_off", payload)
+    if earlier is not None:
+        return _replay(db.session.get(StockMovement, earlier))
     mv = _move_stock(product.id, product.village_id, -qty, MovementKind.DAMAGE, actor=actor, reason=reason)
     db.session.flush()
+    _remember(product.village_id, key, "write_off", payload, mv.id)
     _expire_stock(product.id)
     record("shop.damage", mv, actor=actor, details={"product": product.id, "qty": qty, "reason": reason})
     return mv
@@ -228,8 +286,12 @@ def _next_receipt(model, village_id: int, prefix: str) -> str:
 
 
 def receive_donation(village, *, donor_name: str, donor_kind: str, lines, received_on: dt.date | None = None,
-                     receipt_no: str | None = None, note: str | None = None, actor=None) -> Donation:
-    """Record a donation receipt (捐赠物品接收单): lines are (product, qty) or (product, qty, condition)."""
+                     receipt_no: str | None = None, note: str | None = None, actor=None,
+                     key: str | None = None) -> Donation:
+    """Record a donation receipt (捐赠物品接收单): lines are (product, qty) or (product, qty, condition).
+
+    With a form `key`, a second submission returns the first donation (`replayed` set).
+    """
     donor_name = _text(donor_name, 64, required=True)
     if donor_kind not in {k.value for k in DonorKind}:
         raise ShopError(_("Choose who the donor is."))
@@ -244,7 +306,13 @@ def receive_donation(village, *, donor_name: str, donor_kind: str, lines, receiv
         pairs.append((product, qty))
     merged = _merge_lines(pairs)
     _same_village(village.id, (p for p, _q in merged))
+    key = _check_key(key)
+    payload = {"donor": donor_name, "kind": donor_kind, "on": received_on, "no": receipt_no, "note": note,
+               "lines": [[p.id, q, conditions.get(p.id)] for p, q in merged]}
     _serialize()
+    earlier = _earlier(village.id, key, "donation", payload)
+    if earlier is not None:
+        return _replay(db.session.get(Donation, earlier))
     if receipt_no is None:
         receipt_no = _next_receipt(Donation, village.id, f"{village.code}-D")
     elif db.session.scalar(sa.select(Donation.id).where(Donation.village_id == village.id,
@@ -261,6 +329,7 @@ def receive_donation(village, *, donor_name: str, donor_kind: str, lines, receiv
         _move_stock(product.id, village.id, qty, MovementKind.DONATION_IN, actor=actor,
                     reason=donor_name, ref_type="donation", ref_id=donation.id)
     db.session.flush()
+    _remember(village.id, key, "donation", payload, donation.id)
     _expire_stock(*(p.id for p, _q in merged))
     record("shop.donation", donation, actor=actor,
            details={"receipt_no": receipt_no, "donor": donor_name, "kind": donor_kind,
@@ -427,10 +496,11 @@ def cancel_redemption(redemption: Redemption, *, actor, reason: str, today: dt.d
 # --- stocktake ---------------------------------------------------------------------------------------
 
 def stocktake(village, counts: dict, *, reasons: dict | None = None, actor=None, taken_on: dt.date | None = None,
-              note: str | None = None) -> Stocktake:
+              note: str | None = None, key: str | None = None) -> Stocktake:
     """Record a count of the shelves; every difference becomes a stocktake_adjust movement.
 
     `counts` maps product → counted quantity (0 allowed); a difference needs a reason in `reasons`.
+    With a form `key`, a second submission returns the first stocktake (`replayed` set).
     """
     reasons = reasons or {}
     if not counts:
@@ -443,7 +513,12 @@ def stocktake(village, counts: dict, *, reasons: dict | None = None, actor=None,
     _same_village(village.id, (p for p, _c in items))
     note = _text(note, 500, multiline=True) or None
     cleaned = {p.id: _text(reasons.get(p), 200) for p, _c in items}
+    key = _check_key(key)
+    payload = {"counts": [[p.id, c, cleaned[p.id]] for p, c in items], "note": note, "on": taken_on}
     _serialize()
+    earlier = _earlier(village.id, key, "stocktake", payload)
+    if earlier is not None:
+        return _replay(db.session.get(Stocktake, earlier))
     take = Stocktake(village_id=village.id, taken_on=taken_on or local_today(), note=note,
                      created_by_id=actor.id if actor is not None else None)
     db.session.add(take)
@@ -463,6 +538,7 @@ def stocktake(village, counts: dict, *, reasons: dict | None = None, actor=None,
                         reason=cleaned[product.id], ref_type="stocktake", ref_id=take.id)
             diffs.append([product.id, book, counted])
     db.session.flush()
+    _remember(village.id, key, "stocktake", payload, take.id)
     _expire_stock(*(p.id for p, _c in items))
     record("shop.stocktake", take, actor=actor, details={"lines": len(items), "differences": diffs})
     return take

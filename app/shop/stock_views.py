@@ -34,6 +34,7 @@ def donation_new():
     """Record a donation receipt: donor, date, goods with quantities and condition; the goods go on the shelf."""
     products = _products()
     form = donation_form(products)
+    form.ensure_key()
     if form.validate_on_submit():
         lines = [(p, form[f"qty_{p.id}"].data, form[f"cond_{p.id}"].data or "")
                  for p in products if form[f"qty_{p.id}"].data]
@@ -47,12 +48,16 @@ def donation_new():
                                                  donor_kind=form.donor_kind.data, lines=lines,
                                                  received_on=form.received_on.data,
                                                  receipt_no=form.receipt_no.data or None, note=form.note.data,
-                                                 actor=current_user)
+                                                 actor=current_user, key=form.idempotency_key.data)
                 db.session.commit()
             except shop.ShopError as e:
                 refuse(form, "receipt_no" if "receipt" in str(e).lower() or "收据" in str(e) else "submit", e)
             else:
-                flash(_("Donation %(no)s recorded; the goods are in stock.", no=donation.receipt_no), "success")
+                if getattr(donation, "replayed", False):
+                    flash(_("This was already recorded."), "info")
+                else:
+                    flash(_("Donation %(no)s recorded; the goods are in stock.", no=donation.receipt_no),
+                          "success")
                 return redirect(url_for("shop.donation", donation_id=donation.id))
     return render_template("shop/donation_form.html", form=form, products=products)
 
@@ -83,6 +88,7 @@ def stocktake():
     """The count sheet: book quantity per product; each counted difference is posted with its reason."""
     products = _products()
     form = stocktake_form(products)
+    form.ensure_key()
     if form.validate_on_submit():
         counts = {p: form[f"counted_{p.id}"].data for p in products if form[f"counted_{p.id}"].data is not None}
         if not counts:
@@ -93,16 +99,19 @@ def stocktake():
             counts = {get_in_village_or_404(Product, p.id): n for p, n in counts.items()}
             reasons = {p: form[f"reason_{p.id}"].data or "" for p in counts}
             try:
-                take = shop.stocktake(g.village, counts, reasons=reasons, note=form.note.data, actor=current_user)
+                take = shop.stocktake(g.village, counts, reasons=reasons, note=form.note.data, actor=current_user,
+                                      key=form.idempotency_key.data)
                 db.session.commit()
             except shop.ShopError as e:
-                db.session.rollback()
                 target = next((f"reason_{p.id}" for p in counts if p.label in str(e)), "submit")
                 refuse(form, target, e)
             else:
-                changed = sum(1 for line in take.lines if line.diff)
-                flash(_("Stocktake posted: %(n)s products counted, %(d)s differences adjusted.",
-                        n=len(take.lines), d=changed), "success")
+                if getattr(take, "replayed", False):
+                    flash(_("This was already recorded."), "info")
+                else:
+                    changed = sum(1 for line in take.lines if line.diff)
+                    flash(_("Stocktake posted: %(n)s products counted, %(d)s differences adjusted.",
+                            n=len(take.lines), d=changed), "success")
                 return redirect(url_for("shop.stocktake_view", stocktake_id=take.id))
     recent = list(db.session.scalars(sa.select(Stocktake).where(Stocktake.village_id == g.village.id)
                                      .order_by(Stocktake.id.desc()).limit(10)))
@@ -123,19 +132,23 @@ def write_off():
     """Damaged, expired or lost goods leave the shelf, with the reason."""
     products = [p for p in _products() if p.stock > 0]
     form = WriteOffForm()
+    form.ensure_key()
     form.product_id.choices = options((p.id, f"{p.label}（{p.stock} {p.unit}）") for p in products)
     if form.validate_on_submit():
         begin_write()
         product = get_in_village_or_404(Product, form.product_id.data)
         reason = f"{WRITE_OFF_KINDS[form.kind.data]}：{form.reason.data}"
         try:
-            shop.write_off(product, form.qty.data, reason, actor=current_user)
+            mv = shop.write_off(product, form.qty.data, reason, actor=current_user, key=form.idempotency_key.data)
             db.session.commit()
         except shop.ShopError as e:
             refuse(form, "qty", e)
         else:
-            flash(_("Wrote off %(qty)s %(unit)s of %(name)s.", qty=form.qty.data, unit=product.unit,
-                    name=product.label), "success")
+            if getattr(mv, "replayed", False):
+                flash(_("This was already recorded."), "info")
+            else:
+                flash(_("Wrote off %(qty)s %(unit)s of %(name)s.", qty=form.qty.data, unit=product.unit,
+                        name=product.label), "success")
             return redirect(url_for("shop.products"))
     return render_template("shop/write_off.html", form=form)
 

@@ -91,17 +91,22 @@ def product_purchase(product_id: int):
     """Goods bought for the shelf come in."""
     product = get_in_village_or_404(Product, product_id)
     form = PurchaseForm()
+    form.ensure_key()
     if form.validate_on_submit():
         begin_write()
         product = get_in_village_or_404(Product, product_id)
         try:
-            shop.receive_purchase(product, form.qty.data, form.reason.data or "", actor=current_user)
+            mv = shop.receive_purchase(product, form.qty.data, form.reason.data or "", actor=current_user,
+                                       key=form.idempotency_key.data)
             db.session.commit()
         except shop.ShopError as e:
             refuse(form, "qty", e)
         else:
-            flash(_("Received %(qty)s %(unit)s of %(name)s.", qty=form.qty.data, unit=product.unit,
-                    name=product.label), "success")
+            if getattr(mv, "replayed", False):
+                flash(_("This was already recorded."), "info")
+            else:
+                flash(_("Received %(qty)s %(unit)s of %(name)s.", qty=form.qty.data, unit=product.unit,
+                        name=product.label), "success")
             return redirect(url_for("shop.products"))
     return render_template("shop/purchase.html", form=form, product=product)
 
