@@ -28,14 +28,17 @@ FORMS = {
     "product_new": ("/shop/products/new", {"name": "洗衣粉", "unit": "袋", "price_points": "8"}),
     "product_edit": ("/shop/products/{rice}", {"name": "大米", "spec": "5kg", "unit": "袋", "price_points": "10",
                                                "reorder_level": "5", "active": "y"}),
-    "purchase": ("/shop/products/{rice}/purchase", {"idempotency_key": "{key}", "qty": "5", "reason": "镇供销社"}),
+    "purchase": ("/shop/products/{rice}/purchase", {"idempotency_key": "{key}", "qty": "5",
+                                                    "reason": "镇供销社"}),
     "counter": ("/shop/counter", {"idempotency_key": "{key}", "household_id": "{household}",
                                   "qty_{rice}": "1", "confirm": "1"}),
     "cancel": ("/shop/redemptions/{redemption}/cancel", {"reason": "拿错了"}),
-    "donation": ("/shop/donations/new", {"idempotency_key": "{key}", "donor_kind": "person", "donor_name": "王五", "qty_{rice}": "2",
-                                         "cond_{rice}": "全新", "receipt_no": "", "note": ""}),
-    "stocktake": ("/shop/stocktake", {"idempotency_key": "{key}", "counted_{rice}": "48", "reason_{rice}": "盘亏", "note": ""}),
-    "write_off": ("/shop/write-off", {"idempotency_key": "{key}", "product_id": "{rice}", "qty": "2", "kind": "damaged", "reason": "压坏"}),
+    "donation": ("/shop/donations/new", {"idempotency_key": "{key}", "donor_kind": "person", "donor_name": "王五",
+                                         "qty_{rice}": "2", "cond_{rice}": "全新", "receipt_no": "", "note": ""}),
+    "stocktake": ("/shop/stocktake", {"idempotency_key": "{key}", "counted_{rice}": "48", "reason_{rice}": "盘亏",
+                                      "note": ""}),
+    "write_off": ("/shop/write-off", {"idempotency_key": "{key}", "product_id": "{rice}", "qty": "2",
+                                      "kind": "damaged", "reason": "压坏"}),
 }
 
 # (form, field, lowest, highest) for numbers typed by a person
