@@ -253,6 +253,8 @@ def test_cli_prints_one_statement_per_household(runner, world, tmp_path):
                             "--out", str(out)])
     assert r.exit_code == 0, r.output
     assert _households_in(out) == ["0101", "0102", "0201"]
+    # each statement numbers its own pages, though the three share one document
+    assert all("第 1 页 / 共 1 页" in text for text in _text(out.read_bytes()))
     assert db.session.scalar(sa.select(sa.func.count(IssuedStatement.id))) == 3
     # every code in the file verifies against the ledger
     for issued in db.session.scalars(sa.select(IssuedStatement)):
@@ -423,3 +425,22 @@ def test_period_text_for_the_command_line():
     for bad in ("2027", "2026-Q5", "2026-00", "99999", "2026-03-01..2026-02-01", "x..y", ""):
         with pytest.raises(svc.StatementError):
             svc.parse_period(bad, today)
+
+
+def test_a_job_whose_process_died_shows_as_failed(client, world):
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    begin_write()
+    job = StatementJob(village_id=world.village.id, period_kind="year", period_start=dt.date(TODAY.year, 1, 1),
+                       period_end=dt.date(TODAY.year, 12, 31), paper="a4", status="running", base_url="x",
+                       pid=dead.pid, total=3, done=1, created_by_id=world.clerk.id)
+    db.session.add(job)
+    db.session.commit()
+    _login(client, "clerk1")
+    frag = client.get(f"/statements/jobs/{job.id}/progress").get_data(as_text=True)
+    assert 'data-status="failed"' in frag and "hx-trigger" not in frag and "/download" not in frag
+    assert db.session.get(StatementJob, job.id).status == "running"  # shown, not written by a GET
+    assert client.get(f"/statements/jobs/{job.id}/download").status_code == 404

@@ -199,6 +199,32 @@ def run_job(job_id: int) -> StatementJob:
     return db.session.get(StatementJob, job_id)
 
 
+#: a job still waiting after this long was never picked up (its process could not start)
+STALE_QUEUED_SECONDS = 600
+
+
+def job_state(job: StatementJob) -> str:
+    """The job's status as the clerk should see it: a job whose process has died shows as failed.
+
+    Only shown, never written: a page view must not change the database (reliability.md T12).
+    """
+    if job.status == JobStatus.RUNNING.value and job.pid and not _alive(job.pid):
+        return JobStatus.FAILED.value
+    if job.status == JobStatus.QUEUED.value and (utcnow() - job.created_at).total_seconds() > STALE_QUEUED_SECONDS:
+        return JobStatus.FAILED.value
+    return job.status
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, under another user
+    return True
+
+
 def start_job(job: StatementJob) -> None:
     """Run the committed job: in this process when STATEMENT_JOBS_INLINE (tests), else in its own process."""
     if current_app.config.get("STATEMENT_JOBS_INLINE"):

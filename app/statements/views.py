@@ -99,7 +99,8 @@ def batch_new():
             batch.start_job(job)
             return redirect(url_for("statements.job", job_id=job.id))
     status = 422 if request.method == "POST" else 200
-    return render_template("statements/batch.html", form=form, jobs=_recent_jobs()), status
+    return render_template("statements/batch.html", form=form, jobs=_recent_jobs(),
+                           job_state=batch.job_state), status
 
 
 def _period_of(job: StatementJob) -> svc.Period:
@@ -111,7 +112,7 @@ def _period_of(job: StatementJob) -> svc.Period:
 def job(job_id: int):
     """A batch's progress (refreshed by htmx) and, when done, its download."""
     job = get_in_village_or_404(StatementJob, job_id)
-    return render_template("statements/job.html", job=job, period=_period_of(job))
+    return render_template("statements/job.html", job=job, period=_period_of(job), job_state=batch.job_state)
 
 
 @bp.route("/statements/jobs/<int:job_id>/progress")
@@ -119,7 +120,7 @@ def job(job_id: int):
 def job_progress(job_id: int):
     """The progress fragment; htmx polls it until the job is done or failed."""
     job = get_in_village_or_404(StatementJob, job_id)
-    return render_template("statements/_job_progress.html", job=job)
+    return render_template("statements/_job_progress.html", job=job, job_state=batch.job_state)
 
 
 @bp.route("/statements/jobs/<int:job_id>/download")
