@@ -40,6 +40,8 @@ class Config:
     #: statements per WeasyPrint document in a batch, and pool width (default: every core)
     STATEMENT_CHUNK = int(os.environ.get("STATEMENT_CHUNK", 100))
     STATEMENT_WORKERS = int(os.environ["STATEMENT_WORKERS"]) if os.environ.get("STATEMENT_WORKERS") else None
+    #: the pre-subset face under printables/fonts/ (`flask statements build-font`); unused until built
+    STATEMENT_FONT = os.environ.get("STATEMENT_FONT", "xy-gb2312-serif.otf")
     #: run batch jobs inside the request instead of their own process (tests only)
     STATEMENT_JOBS_INLINE = False
 

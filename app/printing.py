@@ -10,6 +10,7 @@ FontConfiguration serves every document of the process (performance.md: ~3x less
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import mimetypes
 import re
@@ -70,6 +71,9 @@ def _weasyprint() -> dict[str, Any]:
                         return URLFetcherResponse(path.as_uri(), path.read_bytes(), {"Content-Type": mime})
 
                 _weasy.update(HTML=weasyprint.HTML, font_config=FontConfiguration(), Fetcher=LockedFetcher)
+                # drop the FontConfiguration before interpreter shutdown: its __del__ removes the temporary
+                # files of @font-face fonts and fails noisily once the os module is gone
+                atexit.register(_weasy.clear)
     return _weasy
 
 

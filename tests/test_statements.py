@@ -444,3 +444,31 @@ def test_a_job_whose_process_died_shows_as_failed(client, world):
     assert 'data-status="failed"' in frag and "hx-trigger" not in frag and "/download" not in frag
     assert db.session.get(StatementJob, job.id).status == "running"  # shown, not written by a GET
     assert client.get(f"/statements/jobs/{job.id}/download").status_code == 404
+
+
+def test_pre_subset_font_shrinks_the_statement_and_rare_characters_fall_back(app, client, world):
+    import uuid
+
+    from app.statements.fonts import FONTS_DIR, build_subset_font
+
+    _login(client, "clerk1")
+    app.config["STATEMENT_FONT"] = "not-built.otf"  # the system face, whatever this machine has built
+    plain = client.post(f"/statements/households/{world.h1.id}", data=_month_form()).data
+    text = "\n".join(_text(plain))
+    name = f"test-{uuid.uuid4().hex[:8]}.otf"
+    try:
+        # a face without 焚: that character must still print, from the full Noto face
+        build_subset_font(FONTS_DIR / name, text="".join(sorted(set(text) - {"焚"})) + "0123456789")
+        app.config["STATEMENT_FONT"] = name
+        small = client.post(f"/statements/households/{world.h1.id}", data=_month_form()).data
+    finally:
+        (FONTS_DIR / name).unlink(missing_ok=True)
+    fonts = set()
+    for page in PdfReader(io.BytesIO(small)).pages:
+        for f in page["/Resources"]["/Font"].values():
+            fonts.add(str(f.get_object()["/BaseFont"]))
+    assert any("XY-GB2312-Serif" in f for f in fonts) and any("Noto" in f for f in fonts), fonts
+    assert len(small) < len(plain)
+    small_text = "\n".join(_text(small))
+    assert re.search(r"焚烧秸秆\s*−8", small_text) and re.search(r"帮扶独居老人\s*\+15", small_text)
+    assert re.search(r"期初余额\s*本期增减\s*期末余额\s*20\s+−3\s+17", small_text), small_text

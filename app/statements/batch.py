@@ -32,6 +32,7 @@ from ..extensions import begin_write, db
 from ..printing import html_documents_to_pdf, render_html, render_pdf
 from ..registry.models import Household, Village
 from . import services as svc
+from .fonts import FAMILY, statement_font
 from .models import IssuedStatement, JobStatus, StatementJob
 
 log = logging.getLogger(__name__)
@@ -45,12 +46,20 @@ def verify_url(base_url: str, code: str | None = None) -> str:
     return f"{base}/verify/{code}" if code else f"{base}/verify"
 
 
-def statement_context(data: svc.StatementData, issued: IssuedStatement, base_url: str) -> dict:
-    """What printables/statement.html needs: the data, the code and its QR (an opaque URL, no personal data)."""
+def statement_context(data: svc.StatementData, issued: IssuedStatement, base_url: str, *,
+                      subset_font: bool = True) -> dict:
+    """What printables/statement.html needs: the data, the code and its QR (an opaque URL, no personal data).
+
+    `subset_font`: use the pre-subset face if built. Worth it for one statement (a PDF of ~70 KB instead of
+    ~175 KB); a batch does without, because each document would load the 5 MB face again while the batch
+    already subsets its fonts once per chunk of 100 (measured here: render +20–50 %, write no faster).
+    """
     url = verify_url(base_url, issued.code)
     qr = segno.make(url, error="m").svg_data_uri(scale=4, border=2)
     return {"village": data.village, "data": data, "code": svc.format_code(issued.code),
-            "verify_url": verify_url(base_url), "qr": qr, "paper": issued.paper, "printed_on": local_today()}
+            "verify_url": verify_url(base_url), "qr": qr, "paper": issued.paper, "printed_on": local_today(),
+            "font_url": statement_font(current_app.config.get("STATEMENT_FONT")) if subset_font else None,
+            "font_family": FAMILY}
 
 
 def statement_pdf(data: svc.StatementData, issued: IssuedStatement, base_url: str) -> bytes:
@@ -118,7 +127,7 @@ def issue_batch(village: Village, period: svc.Period, households: list[Household
     for h in households:
         data = svc.build_statement(h, period, now=now)
         issued = svc.issue_statement(data, actor=actor, paper=paper, job_id=job_id, audit=False)
-        htmls.append(render_html("statement.html", **statement_context(data, issued, base_url)))
+        htmls.append(render_html("statement.html", **statement_context(data, issued, base_url, subset_font=False)))
     record("statements.issue_batch", village_id=village.id,
            details={"period": [period.start.isoformat(), period.end.isoformat()], "households": len(households),
                     "job_id": job_id})
