@@ -472,3 +472,19 @@ def test_pre_subset_font_shrinks_the_statement_and_rare_characters_fall_back(app
     small_text = "\n".join(_text(small))
     assert re.search(r"焚烧秸秆\s*−8", small_text) and re.search(r"帮扶独居老人\s*\+15", small_text)
     assert re.search(r"期初余额\s*本期增减\s*期末余额\s*20\s+−3\s+17", small_text), small_text
+
+
+def test_year_end_expiry_shows_as_its_own_section(client, world):
+    begin_write()
+    scheme = db.session.get(type(world.scheme), world.scheme.id)
+    scheme.year_policy = "expire"
+    pts.close_year(scheme, TODAY.year - 1, actor=world.clerk, today=TODAY)
+    db.session.commit()
+    assert ledger.balance_of(world.h1) == 0
+    _login(client, "clerk1")
+    text = "\n".join(_text(client.post(f"/statements/households/{world.h1.id}", data=_month_form()).data))
+    expiry = text[text.index("年终清零\n"):]
+    assert re.search(rf"{TODAY.year - 1}年度年终清零\s*−17", expiry), expiry
+    assert re.search(r"期初余额\s*本期增减\s*期末余额\s*20\s+−20\s+0", text), text
+    issued = db.session.scalar(sa.select(IssuedStatement))
+    assert issued.closing_balance == 0 and svc.verify(issued.code).status == "valid"
