@@ -131,7 +131,8 @@ def test_statement_pdf_equals_the_ledger(client, world):
     assert world.opening == 20 and closing == 17
     m = re.search(r"期初余额\s*本期增减\s*期末余额\s*(\S+)\s+(\S+)\s+(\S+)", text)
     assert m, text
-    assert (m.group(1), m.group(2), m.group(3)) == (str(world.opening), signed(closing - world.opening), str(closing))
+    assert (m.group(1), m.group(2), m.group(3)) == \
+        (str(world.opening), signed(closing - world.opening), str(closing))
     assert re.search(r"帮扶独居老人\s*\+15", text)
     assert re.search(r"焚烧秸秆\s*−8", text)
     assert re.search(r"大米×1\s*−10", text)
@@ -403,9 +404,9 @@ def test_who_may_print(client, world, make_village, make_user, make_household):
     other = make_village("v2", "二号村")
     make_user("clerk2", ("clerk", other))
     begin_write()
-    job = StatementJob(village_id=world.village.id, period_kind="year", period_start=dt.date(TODAY.year, 1, 1),
-                       period_end=dt.date(TODAY.year, 12, 31), paper="a4", status="done", base_url="x",
-                       result_file="nothing.pdf")
+    job = StatementJob(village_id=world.village.id, period_kind="year",
+                       period_start=dt.date(TODAY.year, 1, 1), period_end=dt.date(TODAY.year, 12, 31),
+                       paper="a4", status="done", base_url="x", result_file="nothing.pdf")
     db.session.add(job)
     db.session.commit()
     _login(client, "clerk2")
@@ -419,8 +420,10 @@ def test_who_may_print(client, world, make_village, make_user, make_household):
 def test_period_text_for_the_command_line():
     today = dt.date(2026, 11, 26)
     assert svc.parse_period("2025", today) == svc.Period("year", dt.date(2025, 1, 1), dt.date(2025, 12, 31))
-    assert svc.parse_period("2026-Q3", today) == svc.Period("quarter", dt.date(2026, 7, 1), dt.date(2026, 9, 30))
-    assert svc.parse_period("2024-02", today) == svc.Period("month", dt.date(2024, 2, 1), dt.date(2024, 2, 29))
+    assert svc.parse_period("2026-Q3", today) == \
+        svc.Period("quarter", dt.date(2026, 7, 1), dt.date(2026, 9, 30))
+    assert svc.parse_period("2024-02", today) == \
+        svc.Period("month", dt.date(2024, 2, 1), dt.date(2024, 2, 29))
     assert svc.parse_period("2026-01-01..2026-03-31", today).end == dt.date(2026, 3, 31)
     for bad in ("2027", "2026-Q5", "2026-00", "99999", "2026-03-01..2026-02-01", "x..y", ""):
         with pytest.raises(svc.StatementError):
@@ -434,9 +437,10 @@ def test_a_job_whose_process_died_shows_as_failed(client, world):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     begin_write()
-    job = StatementJob(village_id=world.village.id, period_kind="year", period_start=dt.date(TODAY.year, 1, 1),
-                       period_end=dt.date(TODAY.year, 12, 31), paper="a4", status="running", base_url="x",
-                       pid=dead.pid, total=3, done=1, created_by_id=world.clerk.id)
+    job = StatementJob(village_id=world.village.id, period_kind="year",
+                       period_start=dt.date(TODAY.year, 1, 1), period_end=dt.date(TODAY.year, 12, 31),
+                       paper="a4", status="running", base_url="x", pid=dead.pid, total=3, done=1,
+                       created_by_id=world.clerk.id)
     db.session.add(job)
     db.session.commit()
     _login(client, "clerk1")

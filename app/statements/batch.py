@@ -127,10 +127,11 @@ def issue_batch(village: Village, period: svc.Period, households: list[Household
     for h in households:
         data = svc.build_statement(h, period, now=now)
         issued = svc.issue_statement(data, actor=actor, paper=paper, job_id=job_id, audit=False)
-        htmls.append(render_html("statement.html", **statement_context(data, issued, base_url, subset_font=False)))
+        context = statement_context(data, issued, base_url, subset_font=False)
+        htmls.append(render_html("statement.html", **context))
     record("statements.issue_batch", village_id=village.id,
-           details={"period": [period.start.isoformat(), period.end.isoformat()], "households": len(households),
-                    "job_id": job_id})
+           details={"period": [period.start.isoformat(), period.end.isoformat()],
+                    "households": len(households), "job_id": job_id})
     return htmls
 
 
@@ -199,7 +200,8 @@ def run_job(job_id: int) -> StatementJob:
 
         render_many(htmls, jobs_dir() / name, chunk=current_app.config.get("STATEMENT_CHUNK", DEFAULT_CHUNK),
                     workers=current_app.config.get("STATEMENT_WORKERS"), progress=progress)
-        _job_update(job_id, status=JobStatus.DONE.value, result_file=name, finished_at=utcnow(), done=len(htmls))
+        _job_update(job_id, status=JobStatus.DONE.value, result_file=name, finished_at=utcnow(),
+                    done=len(htmls))
     except Exception as exc:  # the job row must never stay "running" after a failure
         db.session.rollback()
         log.exception("statement job %s failed", job_id)
@@ -219,7 +221,8 @@ def job_state(job: StatementJob) -> str:
     """
     if job.status == JobStatus.RUNNING.value and job.pid and not _alive(job.pid):
         return JobStatus.FAILED.value
-    if job.status == JobStatus.QUEUED.value and (utcnow() - job.created_at).total_seconds() > STALE_QUEUED_SECONDS:
+    waited = (utcnow() - job.created_at).total_seconds()
+    if job.status == JobStatus.QUEUED.value and waited > STALE_QUEUED_SECONDS:
         return JobStatus.FAILED.value
     return job.status
 

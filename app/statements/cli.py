@@ -24,7 +24,8 @@ def _fail(message: str) -> None:
 @click.option("--paper", type=click.Choice(["a4", "a5"]), default="a4", show_default=True)
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True),
               help="The PDF file to write.")
-@click.option("--base-url", help="Address the QR codes point to (default: STATEMENT_BASE_URL or http://localhost/).")
+@click.option("--base-url",
+              help="Address the QR codes point to (default: STATEMENT_BASE_URL or http://localhost/).")
 def print_command(village_code: str, period: str, group_name: str | None, paper: str, out: str,
                   base_url: str | None) -> None:
     """Print a statement for every active household of a village (or group) as one PDF."""

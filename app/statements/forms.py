@@ -18,7 +18,8 @@ class PeriodForm(FlaskForm):
     year = WholeNumberField(_l("Year"), lo=MIN_YEAR, hi=MAX_YEAR)
     quarter = SelectField(_l("Quarter"), choices=lambda: options((str(q), str(q)) for q in range(1, 5)),
                           default="1")
-    month = SelectField(_l("Month"), choices=lambda: options((str(m), str(m)) for m in range(1, 13)), default="1")
+    month = SelectField(_l("Month"), choices=lambda: options((str(m), str(m)) for m in range(1, 13)),
+                        default="1")
     start = LooseDateField(_l("First day"))
     end = LooseDateField(_l("Last day"))
     paper = SelectField(_l("Paper"), choices=lambda: options(PAPERS.items()), default="a4")

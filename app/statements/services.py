@@ -71,8 +71,8 @@ class Period:
         return _("%(start)s to %(end)s", start=self.start.isoformat(), end=self.end.isoformat())
 
 
-def resolve_period(kind: str, *, year: int | None = None, quarter: int | None = None, month: int | None = None,
-                   start: dt.date | None = None, end: dt.date | None = None,
+def resolve_period(kind: str, *, year: int | None = None, quarter: int | None = None,
+                   month: int | None = None, start: dt.date | None = None, end: dt.date | None = None,
                    today: dt.date | None = None) -> Period:
     """Turn what the clerk chose into dates.
 
@@ -83,7 +83,8 @@ def resolve_period(kind: str, *, year: int | None = None, quarter: int | None = 
         if year is None:
             raise StatementError(_("Please enter the year."), "year")
         if not MIN_YEAR <= year <= MAX_YEAR:
-            raise StatementError(_("Please enter a year from %(lo)s to %(hi)s.", lo=MIN_YEAR, hi=MAX_YEAR), "year")
+            raise StatementError(_("Please enter a year from %(lo)s to %(hi)s.", lo=MIN_YEAR, hi=MAX_YEAR),
+                                 "year")
         if kind == "year":
             period = Period(kind, dt.date(year, 1, 1), dt.date(year, 12, 31))
         elif kind == "quarter":
@@ -107,7 +108,8 @@ def resolve_period(kind: str, *, year: int | None = None, quarter: int | None = 
         if (end - start).days > MAX_SPAN_DAYS:
             raise StatementError(_("A statement covers at most ten years."), "end")
         if start.year < MIN_YEAR:
-            raise StatementError(_("Please enter a year from %(lo)s to %(hi)s.", lo=MIN_YEAR, hi=MAX_YEAR), "start")
+            raise StatementError(_("Please enter a year from %(lo)s to %(hi)s.", lo=MIN_YEAR, hi=MAX_YEAR),
+                                 "start")
         period = Period(kind, start, end)
     else:
         raise StatementError(_("Please choose the kind of period."), "kind")
@@ -118,7 +120,8 @@ def resolve_period(kind: str, *, year: int | None = None, quarter: int | None = 
 
 _PERIOD_TEXT = [
     (re.compile(r"^(\d{4})$"), lambda m: dict(kind="year", year=int(m[1]))),
-    (re.compile(r"^(\d{4})-?[Qq]([1-4])$"), lambda m: dict(kind="quarter", year=int(m[1]), quarter=int(m[2]))),
+    (re.compile(r"^(\d{4})-?[Qq]([1-4])$"),
+     lambda m: dict(kind="quarter", year=int(m[1]), quarter=int(m[2]))),
     (re.compile(r"^(\d{4})-(\d{1,2})$"), lambda m: dict(kind="month", year=int(m[1]), month=int(m[2]))),
 ]
 
@@ -145,7 +148,8 @@ def parse_period(text: str, today: dt.date | None = None) -> Period:
 
 def _utc_midnight(day: dt.date) -> dt.datetime:
     """The UTC moment a local (China) day begins, naive like the stored times."""
-    return dt.datetime.combine(day, dt.time.min, tzinfo=CHINA).astimezone(dt.timezone.utc).replace(tzinfo=None)
+    local = dt.datetime.combine(day, dt.time.min, tzinfo=CHINA)
+    return local.astimezone(dt.timezone.utc).replace(tzinfo=None)
 
 
 def _local_day(moment: dt.datetime) -> dt.date:
@@ -202,8 +206,8 @@ class StatementData:
     def digest(self) -> str:
         """What the paper shows, as one fingerprint: a later reversal or a changed line changes it."""
         data = {"household": self.household.id, "start": self.period.start.isoformat(),
-                "end": self.period.end.isoformat(), "cutoff": self.cutoff.isoformat(), "opening": self.opening,
-                "closing": self.closing,
+                "end": self.period.end.isoformat(), "cutoff": self.cutoff.isoformat(),
+                "opening": self.opening, "closing": self.closing,
                 "lines": [[ln.transfer_id, ln.points, ln.reversed] for ln in self.lines]}
         return hashlib.sha256(json.dumps(data, separators=(",", ":")).encode()).hexdigest()
 
@@ -224,7 +228,8 @@ def _user_names(ids) -> dict[int, str]:
     ids = {i for i in ids if i}
     if not ids:
         return {}
-    return {u.id: u.display_name or u.username for u in db.session.scalars(sa.select(User).where(User.id.in_(ids)))}
+    users = db.session.scalars(sa.select(User).where(User.id.in_(ids)))
+    return {u.id: u.display_name or u.username for u in users}
 
 
 def village_scheme(village_id: int) -> PointScheme | None:
@@ -258,8 +263,8 @@ def build_statement(household: Household, period: Period, *, cutoff: dt.datetime
     originals = {t.id: t for t in db.session.scalars(sa.select(Transfer).where(
         Transfer.id.in_([t.reverses_transfer_id for t in transfers if t.reverses_transfer_id])))}
     entry_ids = {t.entry_id for t in transfers if t.entry_id}
-    entries = {e.id: e for e in db.session.scalars(sa.select(PointEntry).where(PointEntry.id.in_(entry_ids)))} \
-        if entry_ids else {}
+    entries = {e.id: e for e in db.session.scalars(
+        sa.select(PointEntry).where(PointEntry.id.in_(entry_ids)))} if entry_ids else {}
     redemption_of: dict[int, Redemption] = {}
     redeem_ids = [t.id for t in transfers if t.code == TransferCode.REDEEM.value] + \
         [t.reverses_transfer_id for t in transfers if t.reverses_transfer_id
@@ -270,7 +275,8 @@ def build_statement(household: Household, period: Period, *, cutoff: dt.datetime
                                     .options(selectinload(Redemption.lines))):
             redemption_of[r.transfer_id] = r
     names = _user_names([t.created_by_id for t in transfers]
-                        + [e.recorded_by_id for e in entries.values()] + [e.reviewed_by_id for e in entries.values()])
+                        + [e.recorded_by_id for e in entries.values()]
+                        + [e.reviewed_by_id for e in entries.values()])
     today = local_today()
     lines = []
     for t in transfers:
@@ -303,8 +309,8 @@ def build_statement(household: Household, period: Period, *, cutoff: dt.datetime
             recorded = names.get(t.created_by_id, "")
         elif t.id in reversed_ids:
             status = _("%(status)s (reversed)", status=status)
-        lines.append(Line(transfer_id=t.id, day=_local_day(t.created_at), section=section, code=t.code, text=text,
-                          points=points, status=status, recorded_by=recorded, approved_by=approved,
+        lines.append(Line(transfer_id=t.id, day=_local_day(t.created_at), section=section, code=t.code,
+                          text=text, points=points, status=status, recorded_by=recorded, approved_by=approved,
                           reversed=t.id in reversed_ids))
     year = min(period.end, _local_day(cutoff)).year
     scheme = village_scheme(household.village_id)
@@ -375,7 +381,8 @@ class Verdict:
 def verify(raw_code: str | None) -> Verdict:
     """Whether the statement with this code still matches the ledger (read-only)."""
     code = normalize_code(raw_code)
-    issued = db.session.scalar(sa.select(IssuedStatement).where(IssuedStatement.code == code)) if code else None
+    issued = db.session.scalar(sa.select(IssuedStatement).where(IssuedStatement.code == code)) \
+        if code else None
     if issued is None:
         return Verdict("not_found")
     household = db.session.get(Household, issued.household_id)
@@ -388,7 +395,7 @@ def verify(raw_code: str | None) -> Verdict:
 # --- households of a batch ------------------------------------------------------------------------
 
 def batch_households(village_id: int, group_id: int | None = None) -> list[Household]:
-    """Active households of the village (or one group), in register order (2组 before 10组, 0102 before 0110)."""
+    """Active households of the village (or one group), in register order (2组 before 10组)."""
     from ..points.print_views import _natural
 
     stmt = sa.select(Household).where(Household.village_id == village_id,

@@ -80,7 +80,8 @@ def batch_new():
     """Start printing statements for every household of the village (or one group); list recent batches."""
     form = BatchForm()
     groups = _groups()
-    form.group_id.choices = options([(0, _("All households of the village"))] + [(x.id, x.name) for x in groups])
+    form.group_id.choices = options([(0, _("All households of the village"))]
+                                    + [(x.id, x.name) for x in groups])
     if request.method == "GET":
         form.year.data = local_today().year
     if form.validate_on_submit():
@@ -130,8 +131,8 @@ def job_download(job_id: int):
     job = get_in_village_or_404(StatementJob, job_id)
     if job.status != JobStatus.DONE.value or not job.result_file:
         abort(404)
-    resp = send_from_directory(batch.jobs_dir(), job.result_file, mimetype="application/pdf", as_attachment=True,
-                               download_name=f"statements-{job.id}.pdf", max_age=0)
+    resp = send_from_directory(batch.jobs_dir(), job.result_file, mimetype="application/pdf",
+                               as_attachment=True, download_name=f"statements-{job.id}.pdf", max_age=0)
     resp.headers["Cache-Control"] = "no-store"
     return resp
 
