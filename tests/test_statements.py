@@ -138,6 +138,8 @@ def test_statement_pdf_equals_the_ledger(client, world):
     assert re.search(r"大米×1\s*−10", text)
     assert "参加村庄清洁日" not in text  # before the period: in the opening balance only
     assert "0101" in text and "张*丰" in text and "张三丰" not in text
+    assert "http://localhost/verify" in text  # where the QR code and the notice send the reader
+    assert re.search(r"截至\s*\d{4}年\d{1,2}月\d{1,2}日", text)  # the month is still running
     assert svc.format_code(issued.code) in text
     assert "第 1 页" in pages[0] and f"共 {len(pages)} 页" in pages[0]
     # the score of the year counts the deduction in full; the stored statement holds the same numbers

@@ -197,6 +197,13 @@ class StatementData:
         return self.opening + sum(line.points for line in self.lines)
 
     @property
+    def as_of(self) -> dt.date | None:
+        """The day the statement stops, when it was printed before its period ended."""
+        if self.cutoff < _utc_midnight(self.period.end + dt.timedelta(days=1)):
+            return _local_day(self.cutoff)
+        return None
+
+    @property
     def masked_name(self) -> str:
         return mask_name(self.household.head.name if self.household.head else "")
 
