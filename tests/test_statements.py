@@ -335,6 +335,12 @@ def test_batch_job_runs_in_its_own_process(real_jobs, client, world):
     assert 'data-status="done"' in frag, frag
     job = db.session.get(StatementJob, job_id)
     assert job.pid and job.pid > 0 and (job.done, job.total) == (3, 3)
+    # running the finished job again changes nothing
+    from app.statements.batch import run_job
+
+    with pytest.raises(LookupError):
+        run_job(job_id)
+    assert db.session.scalar(sa.select(sa.func.count(IssuedStatement.id))) == 3
     r = client.get(f"/statements/jobs/{job_id}/download")
     assert r.status_code == 200
     pdf = r.data
@@ -494,3 +500,17 @@ def test_year_end_expiry_shows_as_its_own_section(client, world):
     assert re.search(r"期初余额\s*本期增减\s*期末余额\s*20\s+−20\s+0", text), text
     issued = db.session.scalar(sa.select(IssuedStatement))
     assert issued.closing_balance == 0 and svc.verify(issued.code).status == "valid"
+
+
+def test_a_job_whose_process_cannot_start_is_failed(real_jobs, client, world, monkeypatch):
+    def cannot_start(*args, **kwargs):
+        raise OSError("no interpreter")
+
+    monkeypatch.setattr("app.statements.batch.subprocess.Popen", cannot_start)
+    _login(client, "clerk1")
+    r = client.post("/statements/batch", data={**_month_form(kind="year"), "group_id": "0"})
+    assert r.status_code == 302
+    job = db.session.scalar(sa.select(StatementJob))
+    assert job.status == "failed" and job.error == "OSError"
+    frag = client.get(f"/statements/jobs/{job.id}/progress").get_data(as_text=True)
+    assert 'data-status="failed"' in frag and "hx-trigger" not in frag

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 import segno
+import sqlalchemy as sa
 from flask import current_app
 
 from ..db import local_today, utcnow
@@ -169,12 +170,14 @@ def _job_update(job_id: int, **values) -> None:
 def run_job(job_id: int) -> StatementJob:
     """Carry out a queued batch job: issue the statements, render them, record progress and the file."""
     begin_write()
-    job = db.session.get(StatementJob, job_id)
-    if job is None or job.status != JobStatus.QUEUED.value:
-        db.session.rollback()
-        raise LookupError(f"job {job_id} is not waiting to run")
-    job.status, job.started_at, job.pid = JobStatus.RUNNING.value, utcnow(), os.getpid()
+    # one guarded statement claims the job: a second runner of the same job finds it taken
+    claimed = db.session.execute(
+        sa.update(StatementJob).where(StatementJob.id == job_id, StatementJob.status == JobStatus.QUEUED.value)
+        .values(status=JobStatus.RUNNING.value, started_at=utcnow(), pid=os.getpid())
+        .execution_options(synchronize_session=False)).rowcount
     db.session.commit()
+    if claimed != 1:
+        raise LookupError(f"job {job_id} is not waiting to run")
     try:
         begin_write()
         job = db.session.get(StatementJob, job_id)
@@ -251,11 +254,16 @@ def start_job(job: StatementJob) -> None:
         if current_app.config.get(key):
             env[key] = current_app.config[key]
     log_path = jobs_dir() / f"job-{job.id}.log"
-    with open(log_path, "ab") as out:
-        # a new session: the job is not killed with the web worker or the terminal that started it
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "wsgi", "statements", "run-job", str(job.id)],
-            cwd=str(PROJECT_ROOT), env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-            start_new_session=True, close_fds=True)
+    try:
+        with open(log_path, "ab") as out:
+            # a new session: the job is not killed with the web worker or the terminal that started it
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "flask", "--app", "wsgi", "statements", "run-job", str(job.id)],
+                cwd=str(PROJECT_ROOT), env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                start_new_session=True, close_fds=True)
+    except OSError as exc:
+        log.exception("could not start statement job %s", job.id)
+        _job_update(job.id, status=JobStatus.FAILED.value, error=type(exc).__name__, finished_at=utcnow())
+        return
     # reap it when it ends (no zombie left behind); the job row, not this thread, is the record
     threading.Thread(target=proc.wait, name=f"statement-job-{job.id}", daemon=True).start()
