@@ -175,6 +175,8 @@ class Line:
     recorded_by: str = ""
     approved_by: str = ""
     reversed: bool = False
+    #: the day the deed happened, when the entry was approved (and so posted) on another day
+    occurred_on: dt.date | None = None
 
 
 @dataclass
@@ -318,7 +320,8 @@ def build_statement(household: Household, period: Period, *, cutoff: dt.datetime
             status = _("%(status)s (reversed)", status=status)
         lines.append(Line(transfer_id=t.id, day=_local_day(t.created_at), section=section, code=t.code,
                           text=text, points=points, status=status, recorded_by=recorded, approved_by=approved,
-                          reversed=t.id in reversed_ids))
+                          reversed=t.id in reversed_ids,
+                          occurred_on=entry.occurred_on if entry is not None else None))
     year = min(period.end, _local_day(cutoff)).year
     scheme = village_scheme(household.village_id)
     score = pts.year_score(household.id, year)
