@@ -145,6 +145,10 @@ def test_statement_pdf_equals_the_ledger(client, world):
     # the score of the year counts the deduction in full; the stored statement holds the same numbers
     assert (issued.opening_balance, issued.closing_balance, issued.line_count) == (20, 17, 3)
     assert issued.household_id == world.h1.id and issued.issued_by_id == world.clerk.id
+    from app.audit.models import AuditLog
+
+    assert db.session.scalar(sa.select(sa.func.count(AuditLog.id)).where(
+        AuditLog.action == "statements.issue", AuditLog.household_id == world.h1.id)) == 1
     year_score = pts.year_score(world.h1.id, TODAY.year)
     # the deduction counts in full in the score (entries of this year only: early in January the
     # 40-day-old award and the deduction belong to last year)
