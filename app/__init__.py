@@ -93,6 +93,7 @@ def init_extensions(app: Flask) -> None:
     from .points import models as _points  # noqa: F401
     from .shop import models as _shop  # noqa: F401
     from .registry import models as _registry  # noqa: F401
+    from .statements import models as _statements  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
@@ -104,6 +105,7 @@ def register_blueprints(app: Flask) -> None:
     from .points import views as _points_views  # noqa: F401
     from .registry import views as _registry_views  # noqa: F401
     from .shop import views as _shop_views  # noqa: F401
+    from .statements import views as _statements_views  # noqa: F401
     from .admin import bp as admin_bp
     from .audit import bp as audit_bp
     from .auth import bp as auth_bp
@@ -111,6 +113,7 @@ def register_blueprints(app: Flask) -> None:
     from .points import bp as points_bp
     from .registry import bp as registry_bp
     from .shop import bp as shop_bp
+    from .statements import bp as statements_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
@@ -119,6 +122,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit_bp, url_prefix="/audit")
     app.register_blueprint(points_bp, url_prefix="/points")
     app.register_blueprint(shop_bp, url_prefix="/shop")
+    app.register_blueprint(statements_bp)
 
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

@@ -264,3 +264,6 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(ledger_cli)
     app.cli.add_command(points_cli)
     app.cli.add_command(demo_command)
+    from .statements.cli import statements_cli
+
+    app.cli.add_command(statements_cli)

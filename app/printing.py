@@ -10,6 +10,7 @@ FontConfiguration serves every document of the process (performance.md: ~3x less
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import mimetypes
 import re
@@ -70,6 +71,9 @@ def _weasyprint() -> dict[str, Any]:
                         return URLFetcherResponse(path.as_uri(), path.read_bytes(), {"Content-Type": mime})
 
                 _weasy.update(HTML=weasyprint.HTML, font_config=FontConfiguration(), Fetcher=LockedFetcher)
+                # drop the FontConfiguration before interpreter shutdown: its __del__ removes the temporary
+                # files of @font-face fonts and fails noisily once the os module is gone
+                atexit.register(_weasy.clear)
     return _weasy
 
 
@@ -147,6 +151,30 @@ def render_pdf(template_name: str, **context: Any) -> bytes:
         doc = wp["HTML"](string=html, base_url=str(PRINTABLES_DIR) + "/", url_fetcher=wp["Fetcher"]())
         pdf = doc.write_pdf(font_config=wp["font_config"])
     log.info("printed %s: %d bytes in %.0f ms", template_name, len(pdf), (time.perf_counter() - started) * 1000)
+    return pdf
+
+
+def render_html(template_name: str, **context: Any) -> str:
+    """Render printables/<template_name> to HTML with the print helpers (for documents printed in bulk)."""
+    return render_template(f"printables/{template_name}", **PRINT_HELPERS, **context)
+
+
+def html_documents_to_pdf(htmls: list[str]) -> bytes:
+    """Lay out each HTML as its own document and write all their pages as one PDF.
+
+    Each document keeps its own page numbers (第 x 页 / 共 y 页 per statement), while the fonts are
+    subset once for the whole file: the batch lever of docs/performance.md (about 100 documents per
+    call; never thousands, all their layout stays in memory until the write).
+    """
+    wp = _weasyprint()
+    started = time.perf_counter()
+    with _render_lock:
+        docs = [wp["HTML"](string=html, base_url=str(PRINTABLES_DIR) + "/", url_fetcher=wp["Fetcher"]())
+                .render(font_config=wp["font_config"]) for html in htmls]
+        pages = [page for doc in docs for page in doc.pages]
+        pdf = docs[0].copy(pages).write_pdf()
+    log.info("printed %d documents, %d pages: %d bytes in %.0f ms", len(docs), len(pages), len(pdf),
+             (time.perf_counter() - started) * 1000)
     return pdf
 
 

@@ -1,7 +1,7 @@
 """Shop: idempotency keys of the stock forms (purchase, donation, stocktake, write-off).
 
 Revision ID: c3a1e5d20b01
-Revises: fd8556d974aa
+Revises: f6d4b8a53e34
 Create Date: 2026-11-26 01:10:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c3a1e5d20b01'
-down_revision = 'fd8556d974aa'
+down_revision = 'f6d4b8a53e34'
 branch_labels = None
 depends_on = None
 

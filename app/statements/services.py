@@ -1,0 +1,423 @@
+"""Statements built from the ledger, issued with a verification code, and checked against it later.
+
+A statement shows the household account's transfers of a period, so its opening balance, lines and
+closing balance are the ledger's by construction: opening = credits − debits before the period,
+closing = opening + the lines. What a printed statement showed is kept as a digest (transfer ids,
+whether each has been reversed since, the balances), so /verify can rebuild the same statement
+from today's ledger and tell whether the paper still holds.
+
+Functions flush and never commit (the view, command or job runner owns the transaction).
+"""
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import hashlib
+import json
+import re
+import secrets
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from sqlalchemy.orm import selectinload
+
+from ..audit.services import record
+from ..db import local_today, utcnow
+from ..extensions import db
+from ..filters import label
+from ..ledger.models import Account, Transfer, TransferCode
+from ..points import services as pts
+from ..points.models import PointEntry, PointScheme
+from ..registry.identity import mask_name
+from ..registry.models import Household, HouseholdStatus, Village, VillagerGroup
+from .models import IssuedStatement
+
+CHINA = ZoneInfo("Asia/Shanghai")
+#: Crockford's base32: no I, L, O or U, so a code read aloud or typed from paper is hard to get wrong
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 10  # 50 random bits: unguessable at any rate a rate-limited page allows
+MIN_YEAR, MAX_YEAR = 2000, 2200
+#: a statement covers at most this many days (a decade is plenty for a paper statement)
+MAX_SPAN_DAYS = 3700
+
+
+class StatementError(ValueError):
+    """A statement that cannot be made; the message is for the clerk."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+# --- periods --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Period:
+    kind: str  # year, quarter, month, range
+    start: dt.date
+    end: dt.date
+
+    @property
+    def label(self) -> str:
+        """2026年 / 2026年第3季度 / 2026年5月 / 2026-01-01 至 2026-03-31."""
+        if self.kind == "year":
+            return _("Year %(year)s", year=self.start.year)
+        if self.kind == "quarter":
+            return _("Q%(q)s %(year)s", q=(self.start.month - 1) // 3 + 1, year=self.start.year)
+        if self.kind == "month":
+            return _("Month %(month)s of %(year)s", year=self.start.year, month=self.start.month)
+        return _("%(start)s to %(end)s", start=self.start.isoformat(), end=self.end.isoformat())
+
+
+def resolve_period(kind: str, *, year: int | None = None, quarter: int | None = None,
+                   month: int | None = None, start: dt.date | None = None, end: dt.date | None = None,
+                   today: dt.date | None = None) -> Period:
+    """Turn what the clerk chose into dates.
+
+    :raises StatementError: a missing or impossible part, naming the form field it concerns.
+    """
+    today = today or local_today()
+    if kind in ("year", "quarter", "month"):
+        if year is None:
+            raise StatementError(_("Please enter the year."), "year")
+        if not MIN_YEAR <= year <= MAX_YEAR:
+            raise StatementError(_("Please enter a year from %(lo)s to %(hi)s.", lo=MIN_YEAR, hi=MAX_YEAR),
+                                 "year")
+        if kind == "year":
+            period = Period(kind, dt.date(year, 1, 1), dt.date(year, 12, 31))
+        elif kind == "quarter":
+            if quarter not in (1, 2, 3, 4):
+                raise StatementError(_("Please choose the quarter."), "quarter")
+            first = dt.date(year, 3 * quarter - 2, 1)
+            last_month = 3 * quarter
+            period = Period(kind, first, dt.date(year, last_month, calendar.monthrange(year, last_month)[1]))
+        else:
+            if month is None or not 1 <= month <= 12:
+                raise StatementError(_("Please choose the month."), "month")
+            period = Period(kind, dt.date(year, month, 1),
+                            dt.date(year, month, calendar.monthrange(year, month)[1]))
+    elif kind == "range":
+        if start is None:
+            raise StatementError(_("Please enter the first day."), "start")
+        if end is None:
+            raise StatementError(_("Please enter the last day."), "end")
+        if end < start:
+            raise StatementError(_("The last day cannot be before the first day."), "end")
+        if (end - start).days > MAX_SPAN_DAYS:
+            raise StatementError(_("A statement covers at most ten years."), "end")
+        if start.year < MIN_YEAR:
+            raise StatementError(_("Please enter a year from %(lo)s to %(hi)s.", lo=MIN_YEAR, hi=MAX_YEAR),
+                                 "start")
+        period = Period(kind, start, end)
+    else:
+        raise StatementError(_("Please choose the kind of period."), "kind")
+    if period.start > today:
+        raise StatementError(_("This period has not started yet."), "start" if kind == "range" else "year")
+    return period
+
+
+_PERIOD_TEXT = [
+    (re.compile(r"^(\d{4})$"), lambda m: dict(kind="year", year=int(m[1]))),
+    (re.compile(r"^(\d{4})-?[Qq]([1-4])$"),
+     lambda m: dict(kind="quarter", year=int(m[1]), quarter=int(m[2]))),
+    (re.compile(r"^(\d{4})-(\d{1,2})$"), lambda m: dict(kind="month", year=int(m[1]), month=int(m[2]))),
+]
+
+
+def parse_period(text: str, today: dt.date | None = None) -> Period:
+    """A period written on the command line: 2026, 2026-Q3, 2026-05 or 2026-01-01..2026-03-31."""
+    from ..forms import parse_date
+
+    text = (text or "").strip()
+    for pattern, parts in _PERIOD_TEXT:
+        m = pattern.match(text)
+        if m:
+            return resolve_period(**parts(m), today=today)
+    first, sep, last = text.partition("..")
+    if sep:
+        try:
+            start, end = parse_date(first), parse_date(last)
+        except ValueError:
+            start = end = None
+        if start is not None and end is not None:
+            return resolve_period("range", start=start, end=end, today=today)
+    raise StatementError(_("Write the period as 2026, 2026-Q3, 2026-05 or 2026-01-01..2026-03-31."), "period")
+
+
+def _utc_midnight(day: dt.date) -> dt.datetime:
+    """The UTC moment a local (China) day begins, naive like the stored times."""
+    local = dt.datetime.combine(day, dt.time.min, tzinfo=CHINA)
+    return local.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _local_day(moment: dt.datetime) -> dt.date:
+    return moment.replace(tzinfo=dt.timezone.utc).astimezone(CHINA).date()
+
+
+# --- building a statement from the ledger ---------------------------------------------------------
+
+SECTIONS = ("entries", "redemptions", "expiry")
+_SECTION_OF = {"earn": "entries", "deduct": "entries", "opening": "entries", "redeem": "redemptions",
+               "expire": "expiry"}
+
+
+@dataclass
+class Line:
+    transfer_id: int
+    day: dt.date
+    section: str
+    code: str
+    text: str
+    points: int  # signed, from the household's side
+    status: str
+    recorded_by: str = ""
+    approved_by: str = ""
+    reversed: bool = False
+    #: the day the deed happened, when the entry was approved (and so posted) on another day
+    occurred_on: dt.date | None = None
+
+
+@dataclass
+class StatementData:
+    village: Village
+    household: Household
+    period: Period
+    cutoff: dt.datetime
+    opening: int
+    lines: list[Line]
+    year: int
+    score: int
+    stars: int
+    scheme: PointScheme | None
+    group_name: str | None = None
+    subtotals: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def closing(self) -> int:
+        return self.opening + sum(line.points for line in self.lines)
+
+    @property
+    def as_of(self) -> dt.date | None:
+        """The day the statement stops, when it was printed before its period ended."""
+        if self.cutoff < _utc_midnight(self.period.end + dt.timedelta(days=1)):
+            return _local_day(self.cutoff)
+        return None
+
+    @property
+    def masked_name(self) -> str:
+        return mask_name(self.household.head.name if self.household.head else "")
+
+    def section(self, name: str) -> list[Line]:
+        return [line for line in self.lines if line.section == name]
+
+    def digest(self) -> str:
+        """What the paper shows, as one fingerprint: a later reversal or a changed line changes it."""
+        data = {"household": self.household.id, "start": self.period.start.isoformat(),
+                "end": self.period.end.isoformat(), "cutoff": self.cutoff.isoformat(),
+                "opening": self.opening, "closing": self.closing,
+                "lines": [[ln.transfer_id, ln.points, ln.reversed] for ln in self.lines]}
+        return hashlib.sha256(json.dumps(data, separators=(",", ":")).encode()).hexdigest()
+
+
+def _sum_before(account_id: int, before: dt.datetime) -> int:
+    """Credits − debits of the account's transfers made before `before` (covering indexes do the work)."""
+    t = Transfer.__table__
+    credit = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(t.c.amount), 0)).where(
+        t.c.credit_account_id == account_id, t.c.created_at < before))
+    debit = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(t.c.amount), 0)).where(
+        t.c.debit_account_id == account_id, t.c.created_at < before))
+    return int(credit) - int(debit)
+
+
+def _user_names(ids) -> dict[int, str]:
+    from ..auth.models import User
+
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    users = db.session.scalars(sa.select(User).where(User.id.in_(ids)))
+    return {u.id: u.display_name or u.username for u in users}
+
+
+def village_scheme(village_id: int) -> PointScheme | None:
+    return db.session.scalar(sa.select(PointScheme).where(PointScheme.village_id == village_id)
+                             .order_by(PointScheme.active.desc(), PointScheme.id))
+
+
+def build_statement(household: Household, period: Period, *, cutoff: dt.datetime | None = None,
+                    now: dt.datetime | None = None) -> StatementData:
+    """The household's statement for `period` from the ledger, up to `cutoff` (default: the period's
+    end, or now if the period is still running)."""
+    from ..shop.models import Redemption
+
+    start_utc = _utc_midnight(period.start)
+    if cutoff is None:
+        cutoff = min(_utc_midnight(period.end + dt.timedelta(days=1)), now or utcnow())
+    acct_id = db.session.scalar(sa.select(Account.id).where(Account.household_id == household.id))
+    transfers: list[Transfer] = []
+    opening = 0
+    if acct_id is not None:
+        opening = _sum_before(acct_id, start_utc)
+        transfers = list(db.session.scalars(
+            sa.select(Transfer).where(sa.or_(Transfer.debit_account_id == acct_id,
+                                             Transfer.credit_account_id == acct_id),
+                                      Transfer.created_at >= start_utc, Transfer.created_at < cutoff)
+            .order_by(Transfer.created_at, Transfer.id)))
+    ids = [t.id for t in transfers]
+    # reversals at any time, also after the period: a statement whose line was undone later is superseded
+    reversed_ids = set(db.session.scalars(sa.select(Transfer.reverses_transfer_id).where(
+        Transfer.reverses_transfer_id.in_(ids)))) if ids else set()
+    originals = {t.id: t for t in db.session.scalars(sa.select(Transfer).where(
+        Transfer.id.in_([t.reverses_transfer_id for t in transfers if t.reverses_transfer_id])))}
+    entry_ids = {t.entry_id for t in transfers if t.entry_id}
+    entries = {e.id: e for e in db.session.scalars(
+        sa.select(PointEntry).where(PointEntry.id.in_(entry_ids)))} if entry_ids else {}
+    redemption_of: dict[int, Redemption] = {}
+    redeem_ids = [t.id for t in transfers if t.code == TransferCode.REDEEM.value] + \
+        [t.reverses_transfer_id for t in transfers if t.reverses_transfer_id
+         and originals.get(t.reverses_transfer_id) is not None
+         and originals[t.reverses_transfer_id].code == TransferCode.REDEEM.value]
+    if redeem_ids:
+        for r in db.session.scalars(sa.select(Redemption).where(Redemption.transfer_id.in_(redeem_ids))
+                                    .options(selectinload(Redemption.lines))):
+            redemption_of[r.transfer_id] = r
+    names = _user_names([t.created_by_id for t in transfers]
+                        + [e.recorded_by_id for e in entries.values()]
+                        + [e.reviewed_by_id for e in entries.values()])
+    today = local_today()
+    lines = []
+    for t in transfers:
+        points = t.amount if t.credit_account_id == acct_id else -t.amount
+        base = originals.get(t.reverses_transfer_id) if t.reverses_transfer_id else t
+        code = base.code if base is not None else t.code
+        section = _SECTION_OF.get(code, "entries")
+        entry = entries.get(t.entry_id) if t.entry_id else None
+        recorded, approved = names.get(t.created_by_id, ""), ""
+        if code == TransferCode.REDEEM.value:
+            r = redemption_of.get(base.id) if base is not None else None
+            goods = "、".join(f"{ln.name}×{ln.qty}" for ln in r.lines) if r else ""
+            text = _("Shop redemption %(receipt)s: %(goods)s", receipt=r.receipt_no, goods=goods) if r \
+                else label("redeem", "transfer_code")
+            status = _("Cancelled") if r is not None and r.status == "cancelled" else _("Completed")
+        elif code == TransferCode.EXPIRE.value:
+            text = _("Year-end expiry %(year)s", year=base.memo or "") if base is not None else ""
+            status = _("Completed")
+        elif entry is not None:
+            text = entry.item_text
+            status = label(pts.effective_status(entry, today), "entry_status")
+            recorded = names.get(entry.recorded_by_id, "")
+            approved = names.get(entry.reviewed_by_id, "")
+        else:
+            text = label(code, "transfer_code") + (f" {t.memo}" if t.memo else "")
+            status = _("Completed")
+        if t.code == TransferCode.REVERSAL.value:
+            text = _("Reversal: %(text)s", text=text)
+            status = _("Correction")
+            recorded = names.get(t.created_by_id, "")
+        elif t.id in reversed_ids:
+            status = _("%(status)s (reversed)", status=status)
+        lines.append(Line(transfer_id=t.id, day=_local_day(t.created_at), section=section, code=t.code,
+                          text=text, points=points, status=status, recorded_by=recorded, approved_by=approved,
+                          reversed=t.id in reversed_ids,
+                          occurred_on=entry.occurred_on if entry is not None else None))
+    year = min(period.end, _local_day(cutoff)).year
+    scheme = village_scheme(household.village_id)
+    score = pts.year_score(household.id, year)
+    data = StatementData(village=db.session.get(Village, household.village_id), household=household,
+                         period=period, cutoff=cutoff, opening=opening, lines=lines, year=year, score=score,
+                         stars=scheme.stars_for(score) if scheme else 0, scheme=scheme,
+                         group_name=household.group.name if household.group else None)
+    data.subtotals = {s: sum(ln.points for ln in lines if ln.section == s) for s in SECTIONS}
+    return data
+
+
+# --- issuing and verifying ------------------------------------------------------------------------
+
+def new_code() -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def format_code(code: str) -> str:
+    """ABCDE-FGHJK: two groups of five are easier to read out and type."""
+    return f"{code[:5]}-{code[5:]}"
+
+
+_TYPO = str.maketrans({"O": "0", "I": "1", "L": "1", "-": None, " ": None, "\u3000": None})
+
+
+def normalize_code(raw: str | None) -> str | None:
+    """The code as stored, from what a person typed or scanned; None when it cannot be one."""
+    if not raw or len(raw) > 40:
+        return None
+    code = raw.strip().upper().translate(_TYPO)
+    if len(code) != CODE_LENGTH or any(ch not in ALPHABET for ch in code):
+        return None
+    return code
+
+
+def issue_statement(data: StatementData, *, actor=None, paper: str = "a4", job_id: int | None = None,
+                    audit: bool = True) -> IssuedStatement:
+    """Keep what the statement shows under a fresh verification code."""
+    if paper not in ("a4", "a5"):
+        raise StatementError(_("Choose A4 or A5 paper."), "paper")
+    code = new_code()
+    while db.session.scalar(sa.select(IssuedStatement.id).where(IssuedStatement.code == code)):
+        code = new_code()  # 2^50 codes: a clash is practically impossible, but never reuse one
+    issued = IssuedStatement(
+        village_id=data.household.village_id, household_id=data.household.id, code=code,
+        period_kind=data.period.kind, period_start=data.period.start, period_end=data.period.end,
+        cutoff_at=data.cutoff, opening_balance=data.opening, closing_balance=data.closing,
+        line_count=len(data.lines), digest=data.digest(), paper=paper, job_id=job_id,
+        issued_by_id=actor.id if actor is not None else None, issued_at=utcnow())
+    db.session.add(issued)
+    db.session.flush()
+    if audit:
+        record("statements.issue", issued, village_id=issued.village_id, household_id=issued.household_id,
+               details={"period": [data.period.start.isoformat(), data.period.end.isoformat()],
+                        "closing": data.closing, "lines": len(data.lines)})
+    return issued
+
+
+@dataclass
+class Verdict:
+    status: str  # valid, superseded, not_found
+    issued: IssuedStatement | None = None
+    masked_name: str = ""
+    period: Period | None = None
+
+
+def verify(raw_code: str | None) -> Verdict:
+    """Whether the statement with this code still matches the ledger (read-only)."""
+    code = normalize_code(raw_code)
+    issued = db.session.scalar(sa.select(IssuedStatement).where(IssuedStatement.code == code)) \
+        if code else None
+    if issued is None:
+        return Verdict("not_found")
+    household = db.session.get(Household, issued.household_id)
+    period = Period(issued.period_kind, issued.period_start, issued.period_end)
+    now = build_statement(household, period, cutoff=issued.cutoff_at)
+    same = now.digest() == issued.digest and now.closing == issued.closing_balance
+    return Verdict("valid" if same else "superseded", issued, now.masked_name, period)
+
+
+# --- households of a batch ------------------------------------------------------------------------
+
+def batch_households(village_id: int, group_id: int | None = None) -> list[Household]:
+    """Active households of the village (or one group), in register order (2组 before 10组)."""
+    from ..points.print_views import _natural
+
+    stmt = sa.select(Household).where(Household.village_id == village_id,
+                                      Household.status == HouseholdStatus.ACTIVE.value) \
+        .options(selectinload(Household.head), selectinload(Household.group))
+    if group_id:
+        stmt = stmt.where(Household.group_id == group_id)
+    rows = list(db.session.scalars(stmt))
+    rows.sort(key=lambda h: (h.group is None, _natural(h.group.name if h.group else ""), _natural(h.number)))
+    return rows
+
+
+def group_by_name(village_id: int, name: str) -> VillagerGroup | None:
+    return db.session.scalar(sa.select(VillagerGroup).where(VillagerGroup.village_id == village_id,
+                                                            VillagerGroup.name == name))

@@ -1,0 +1,159 @@
+"""Statement pages: print one household's, print a village's in the background, and the public check."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, current_app, g, redirect, render_template, request, send_from_directory, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from ..access import get_in_village_or_404, require
+from ..db import local_today
+from ..extensions import begin_write, db, limiter
+from ..filters import LABELS
+from ..forms import options, refuse
+from ..printing import pdf_response
+from ..registry.models import Household, VillagerGroup
+from . import batch, bp
+from . import services as svc
+from .forms import BatchForm, PeriodForm
+from .models import JobStatus, StatementJob
+
+LABELS["job_status"] = {"queued": _l("Waiting to start"), "running": _l("Printing"), "done": _l("Done"),
+                        "failed": _l("Failed")}
+
+
+def _base_url() -> str:
+    """Where printed QR codes point: the configured public address, else the one the clerk used."""
+    return current_app.config.get("STATEMENT_BASE_URL") or request.url_root
+
+
+def _resolve(form: PeriodForm) -> svc.Period | None:
+    try:
+        return svc.resolve_period(form.kind.data, **form.period_args(), today=local_today())
+    except svc.StatementError as e:
+        refuse(form, "year", e)
+        return None
+
+
+# Clerk and reviewer: one household
+
+@bp.route("/statements/households/<int:household_id>", methods=["GET", "POST"])
+@require("statements.print")
+def household(household_id: int):
+    """Print a household's points statement for a period (the PDF), after issuing its code."""
+    household = get_in_village_or_404(Household, household_id)
+    form = PeriodForm()
+    if request.method == "GET":
+        form.year.data = local_today().year
+    if form.validate_on_submit():
+        period = _resolve(form)
+        if period is not None:
+            begin_write()
+            household = db.session.get(Household, household.id)
+            data = svc.build_statement(household, period)
+            issued = svc.issue_statement(data, actor=current_user, paper=form.paper.data)
+            db.session.commit()
+            pdf = batch.statement_pdf(data, issued, _base_url())
+            return pdf_response(pdf, _("Points statement %(number)s %(period)s", number=household.number,
+                                       period=period.label) + ".pdf",
+                                ascii_name=f"statement-{household.number}-{period.start.isoformat()}.pdf")
+    status = 422 if request.method == "POST" else 200
+    return render_template("statements/household.html", household=household, form=form), status
+
+
+# Clerk and reviewer: a whole village or group, in the background
+
+def _groups() -> list[VillagerGroup]:
+    return list(db.session.scalars(sa.select(VillagerGroup).where(VillagerGroup.village_id == g.village.id)
+                                   .order_by(VillagerGroup.name)))
+
+
+def _recent_jobs() -> list[StatementJob]:
+    return list(db.session.scalars(sa.select(StatementJob).where(StatementJob.village_id == g.village.id)
+                                   .order_by(StatementJob.id.desc()).limit(10)))
+
+
+@bp.route("/statements/batch", methods=["GET", "POST"])
+@require("statements.print")
+def batch_new():
+    """Start printing statements for every household of the village (or one group); list recent batches."""
+    form = BatchForm()
+    groups = _groups()
+    form.group_id.choices = options([(0, _("All households of the village"))]
+                                    + [(x.id, x.name) for x in groups])
+    if request.method == "GET":
+        form.year.data = local_today().year
+    if form.validate_on_submit():
+        period = _resolve(form)
+        group_id = form.group_id.data or None
+        if period is not None and not svc.batch_households(g.village.id, group_id):
+            refuse(form, "group_id", svc.StatementError(_("There are no active households to print.")))
+        elif period is not None:
+            begin_write()
+            job = StatementJob(village_id=g.village.id, group_id=group_id, period_kind=period.kind,
+                               period_start=period.start, period_end=period.end, paper=form.paper.data,
+                               status=JobStatus.QUEUED.value, base_url=_base_url()[:200],
+                               created_by_id=current_user.id)
+            db.session.add(job)
+            db.session.commit()
+            batch.start_job(job)
+            return redirect(url_for("statements.job", job_id=job.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("statements/batch.html", form=form, jobs=_recent_jobs(),
+                           job_state=batch.job_state), status
+
+
+def _period_of(job: StatementJob) -> svc.Period:
+    return svc.Period(job.period_kind, job.period_start, job.period_end)
+
+
+@bp.route("/statements/jobs/<int:job_id>")
+@require("statements.print")
+def job(job_id: int):
+    """A batch's progress (refreshed by htmx) and, when done, its download."""
+    job = get_in_village_or_404(StatementJob, job_id)
+    return render_template("statements/job.html", job=job, period=_period_of(job), job_state=batch.job_state)
+
+
+@bp.route("/statements/jobs/<int:job_id>/progress")
+@require("statements.print")
+def job_progress(job_id: int):
+    """The progress fragment; htmx polls it until the job is done or failed."""
+    job = get_in_village_or_404(StatementJob, job_id)
+    return render_template("statements/_job_progress.html", job=job, job_state=batch.job_state)
+
+
+@bp.route("/statements/jobs/<int:job_id>/download")
+@require("statements.print")
+def job_download(job_id: int):
+    """The batch's PDF."""
+    job = get_in_village_or_404(StatementJob, job_id)
+    if job.status != JobStatus.DONE.value or not job.result_file:
+        abort(404)
+    resp = send_from_directory(batch.jobs_dir(), job.result_file, mimetype="application/pdf",
+                               as_attachment=True, download_name=f"statements-{job.id}.pdf", max_age=0)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+# Public: anyone holding the paper (the QR code points here); no login, nothing but the verdict
+
+@bp.route("/verify")
+@limiter.limit("30 per minute")
+def verify_form():
+    """Type a verification code from a printed statement."""
+    code = request.args.get("code", "")
+    if code:
+        normalized = svc.normalize_code(code)
+        return redirect(url_for("statements.verify", code=normalized or "-"))
+    return render_template("statements/verify.html", verdict=None)
+
+
+@bp.route("/verify/<code>")
+@limiter.limit("30 per minute")
+def verify(code: str):
+    """Whether the statement with this code still matches the ledger."""
+    verdict = svc.verify(code)
+    status = 404 if verdict.status == "not_found" else 200
+    return render_template("statements/verify.html", verdict=verdict), status

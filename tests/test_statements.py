@@ -1,0 +1,524 @@
+"""Points statements: the PDF equals the ledger, codes verify (and go stale after a correction),
+batches print one statement per household (CLI, browser job, real subprocess), bad input and roles."""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import re
+import time
+
+import pytest
+import sqlalchemy as sa
+from pypdf import PdfReader
+from sqlalchemy import event
+
+from app.db import local_today, utcnow
+from app.extensions import begin_write, db
+from app.filters import signed
+from app.ledger import services as ledger
+from app.ledger.models import Account, Transfer
+from app.points import services as pts
+from app.points.models import PointEntry
+from app.registry.models import Household
+from app.registry.services import create_group
+from app.shop import services as shop
+from app.statements import services as svc
+from app.statements.models import IssuedStatement, StatementJob
+from tests.conftest import PASSWORD
+
+TODAY = local_today()
+
+
+@contextlib.contextmanager
+def backdated(days: int):
+    """Make the ledger's transfers look `days` old (as if posted then), for an opening balance."""
+    def _set(_mapper, _conn, target):
+        target.created_at = utcnow() - dt.timedelta(days=days)
+
+    event.listen(Transfer, "before_insert", _set)
+    try:
+        yield
+    finally:
+        event.remove(Transfer, "before_insert", _set)
+
+
+@pytest.fixture
+def world(app, village, make_user, make_household):
+    """Three households in two groups; 0101 earned, lost and redeemed points 40 days ago and today."""
+    clerk = make_user("clerk1", ("clerk", village))
+    reviewer = make_user("rev1", ("reviewer", village))
+    cashier = make_user("cash1", ("cashier", village))
+    begin_write()
+    g1 = create_group(village, "一组")
+    g2 = create_group(village, "二组")
+    db.session.commit()
+    h1 = make_household(village, "0101", "张三丰", group=g1)
+    h2 = make_household(village, "0102", "李四", group=g1)
+    h3 = make_household(village, "0201", "王五", group=g2)
+    begin_write()
+    scheme = pts.create_scheme(village, "积分细则", star_bands="5:1,10:2")
+    add = pts.create_category(scheme, "热心公益", "add")
+    ded = pts.create_category(scheme, "综合扣分", "deduct")
+    items = {"clean": pts.create_item(add, pts.ItemData(code="A01", text="参加村庄清洁日", points=20)),
+             "help": pts.create_item(add, pts.ItemData(code="A02", text="帮扶独居老人", points=15)),
+             "burn": pts.create_item(ded, pts.ItemData(code="D01", text="焚烧秸秆", points=-8))}
+    rice = shop.create_product(village, name="大米", spec="5kg", unit="袋", price_points=10, actor=cashier)
+    shop.receive_purchase(rice, 50, "开业采购", actor=cashier)
+    db.session.commit()
+
+    def award(key, household, day=TODAY):
+        begin_write()
+        e = pts.record_entry(scheme, items[key], household, occurred_on=day, actor=clerk, today=TODAY)
+        pts.approve(e, reviewer, today=TODAY)
+        db.session.commit()
+        return e
+
+    with backdated(40):
+        old = award("clean", h1, TODAY - dt.timedelta(days=40))
+    opening = ledger.balance_of(h1)
+    help_entry = award("help", h1)
+    burn = award("burn", h1, TODAY - dt.timedelta(days=3))  # approved (and posted) 3 days after the deed
+    begin_write()
+    shop.redeem(db.session.get(Household, h1.id), [(rice, 1)], key="r1", actor=cashier)
+    db.session.commit()
+    award("clean", h2)
+    return type("W", (), dict(village=village, h1=h1, h2=h2, h3=h3, g1=g1, g2=g2, clerk=clerk,
+                              reviewer=reviewer, cashier=cashier, scheme=scheme, opening=opening,
+                              old=old, help=help_entry, burn=burn))
+
+
+def _login(client, username):
+    client.post("/logout")
+    r = client.post("/login", data={"username": username, "password": PASSWORD})
+    assert r.status_code == 302
+
+
+def _text(pdf: bytes) -> list[str]:
+    return [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
+
+
+def _month_form(**kw):
+    return {"kind": "month", "year": str(TODAY.year), "month": str(TODAY.month), "quarter": "1",
+            "paper": "a4", "submit": "1", **kw}
+
+
+def _ledger_lines(household, start: dt.date):
+    """The household account's transfers since `start` (local), read straight from the ledger."""
+    acct = db.session.scalar(sa.select(Account).where(Account.household_id == household.id))
+    since = svc._utc_midnight(start)
+    rows = db.session.scalars(sa.select(Transfer).where(
+        sa.or_(Transfer.debit_account_id == acct.id, Transfer.credit_account_id == acct.id),
+        Transfer.created_at >= since).order_by(Transfer.created_at, Transfer.id))
+    return [t.amount if t.credit_account_id == acct.id else -t.amount for t in rows]
+
+
+# --- one statement --------------------------------------------------------------------------------
+
+def test_statement_pdf_equals_the_ledger(client, world):
+    _login(client, "clerk1")
+    r = client.post(f"/statements/households/{world.h1.id}", data=_month_form())
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert r.mimetype == "application/pdf"
+    pages = _text(r.data)
+    text = "\n".join(pages)
+    issued = db.session.scalar(sa.select(IssuedStatement))
+    month_start = TODAY.replace(day=1)
+    lines = _ledger_lines(world.h1, month_start)
+    closing = ledger.balance_of(world.h1)
+    # the month's transfers: +15 help, −8 deduction, −10 rice (the 40-day-old award is before the month)
+    assert lines == [15, -8, -10]
+    assert world.opening == 20 and closing == 17
+    m = re.search(r"期初余额\s*本期增减\s*期末余额\s*(\S+)\s+(\S+)\s+(\S+)", text)
+    assert m, text
+    assert (m.group(1), m.group(2), m.group(3)) == \
+        (str(world.opening), signed(closing - world.opening), str(closing))
+    assert re.search(r"帮扶独居老人\s*\+15", text)
+    assert re.search(rf"焚烧秸秆\s*发生于 {(TODAY - dt.timedelta(days=3)).isoformat()}\s*−8", text), text
+    assert re.search(r"大米×1\s*−10", text)
+    assert "参加村庄清洁日" not in text  # before the period: in the opening balance only
+    assert "0101" in text and "张*丰" in text and "张三丰" not in text
+    assert "http://localhost/verify" in text  # where the QR code and the notice send the reader
+    assert re.search(r"截至\s*\d{4}年\d{1,2}月\d{1,2}日", text)  # the month is still running
+    assert svc.format_code(issued.code) in text
+    assert "第 1 页" in pages[0] and f"共 {len(pages)} 页" in pages[0]
+    # the score of the year counts the deduction in full; the stored statement holds the same numbers
+    assert (issued.opening_balance, issued.closing_balance, issued.line_count) == (20, 17, 3)
+    assert issued.household_id == world.h1.id and issued.issued_by_id == world.clerk.id
+    from app.audit.models import AuditLog
+
+    assert db.session.scalar(sa.select(sa.func.count(AuditLog.id)).where(
+        AuditLog.action == "statements.issue", AuditLog.household_id == world.h1.id)) == 1
+    year_score = pts.year_score(world.h1.id, TODAY.year)
+    # the deduction counts in full in the score (entries of this year only: early in January the
+    # 40-day-old award and the deduction belong to last year)
+    expected = sum(e.points for e in (world.old, world.help, world.burn) if e.occurred_on.year == TODAY.year)
+    stars = world.scheme.stars_for(expected)
+    assert year_score == expected
+    assert re.search(rf"期末余额\s*{TODAY.year}\s*年度得分\s*星级\s*17\s+{re.escape(signed(expected))}\s+"
+                     + "★" * stars + "☆" * (5 - stars), text), text
+
+
+def test_a5_and_quarter_and_dates(client, world):
+    _login(client, "rev1")
+    q = (TODAY.month - 1) // 3 + 1
+    r = client.post(f"/statements/households/{world.h1.id}",
+                    data=_month_form(kind="quarter", quarter=str(q), paper="a5"))
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    page = PdfReader(io.BytesIO(r.data)).pages[0]
+    assert round(float(page.mediabox.width) / 72 * 25.4) == 148  # A5 portrait
+    r = client.post(f"/statements/households/{world.h1.id}", data=_month_form(
+        kind="range", start=(TODAY - dt.timedelta(days=60)).isoformat(), end=TODAY.isoformat()))
+    assert r.status_code == 200
+    text = "\n".join(_text(r.data))
+    assert "参加村庄清洁日" in text  # the older award is inside these dates
+    assert re.search(r"期初余额\s*本期增减\s*期末余额\s*0\s+\+17\s+17", text), text
+
+
+# --- verification ---------------------------------------------------------------------------------
+
+def _verdict(client, code):
+    r = client.get(f"/verify/{code}")
+    m = re.search(r'data-verdict="(\w+)"', r.get_data(as_text=True))
+    return r, m.group(1) if m else None
+
+
+def test_verify_valid_then_superseded_after_a_correction(app, client, world):
+    _login(client, "clerk1")
+    assert client.post(f"/statements/households/{world.h1.id}", data=_month_form()).status_code == 200
+    old = db.session.scalar(sa.select(IssuedStatement))
+    client.post("/logout")
+    r, verdict = _verdict(client, old.code)
+    assert (r.status_code, verdict) == (200, "valid")
+    page = r.get_data(as_text=True)
+    assert "张*丰" in page and svc.Period("month", old.period_start, old.period_end).label in page
+    # nothing else: no household number, no name, no balance, no entries
+    for secret in ("0101", "张三丰", "帮扶独居老人", ">17<", ">20<"):
+        assert secret not in page
+    # a villager's objection is decided "corrected": the entry is reversed in the ledger
+    begin_write()
+    entry = db.session.get(PointEntry, world.help.id)
+    obj = pts.file_objection(entry, reason="没有去", actor=world.clerk)
+    pts.decide_objection(obj, world.reviewer, decision="corrected", reply_text="核实后撤销")
+    db.session.commit()
+    assert _verdict(client, old.code)[1] == "superseded"
+    assert _verdict(client, svc.format_code(old.code).lower())[1] == "superseded"  # as typed from paper
+    # a fresh statement shows the reversal and verifies
+    _login(client, "clerk1")
+    r = client.post(f"/statements/households/{world.h1.id}", data=_month_form())
+    text = "\n".join(_text(r.data))
+    assert re.search(r"帮扶独居老人\s*\+15", text) and re.search(r"撤销：帮扶独居老人\s*−15", text), text
+    new = db.session.scalars(sa.select(IssuedStatement).order_by(IssuedStatement.id.desc())).first()
+    assert new.code != old.code and new.closing_balance == ledger.balance_of(world.h1) == 2
+    client.post("/logout")
+    assert _verdict(client, new.code)[1] == "valid"
+    # tampered, unknown, hostile: the same "not found" page
+    tampered = ("1" if old.code[0] != "1" else "2") + old.code[1:]
+    for code in (tampered, "0000000000", "x", "ABCDE-FGHJK-MN", "' OR 1=1 --", "%00", "张三丰"):
+        r, verdict = _verdict(client, code)
+        assert (r.status_code, verdict) == (404, "not_found"), code
+        assert "张*丰" not in r.get_data(as_text=True)
+    r = client.get("/verify?code=" + svc.format_code(new.code))
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/verify/{new.code}")
+
+
+def test_shop_cancellation_supersedes_too(client, world):
+    _login(client, "clerk1")
+    client.post(f"/statements/households/{world.h1.id}", data=_month_form())
+    old = db.session.scalar(sa.select(IssuedStatement))
+    from app.shop.models import Redemption
+
+    begin_write()
+    shop.cancel_redemption(db.session.scalar(sa.select(Redemption)), actor=world.cashier, reason="退货")
+    db.session.commit()
+    assert svc.verify(old.code).status == "superseded"
+
+
+@pytest.fixture
+def limited(app_config):
+    app_config["RATELIMIT_ENABLED"] = True
+
+
+def test_verify_is_rate_limited(limited, client, world):
+    codes = [client.get("/verify/0000000000").status_code for _ in range(32)]
+    assert codes[:30] == [404] * 30 and codes[-1] == 429
+
+
+# --- batches --------------------------------------------------------------------------------------
+
+def _households_in(pdf_path_or_bytes) -> list[str]:
+    from pathlib import Path
+
+    data = pdf_path_or_bytes if isinstance(pdf_path_or_bytes, bytes) else Path(pdf_path_or_bytes).read_bytes()
+    found = []
+    for text in _text(data):
+        m = re.search(r"户号\s*(\d{4})", text)
+        if m and "验证码" in text:  # the first page of each statement carries the code
+            found.append(m.group(1))
+    return found
+
+
+def test_cli_prints_one_statement_per_household(runner, world, tmp_path):
+    out = tmp_path / "all.pdf"
+    r = runner.invoke(args=["statements", "print", "--village", "v1", "--period", str(TODAY.year),
+                            "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert _households_in(out) == ["0101", "0102", "0201"]
+    # each statement numbers its own pages, though the three share one document
+    assert all("第 1 页 / 共 1 页" in text for text in _text(out.read_bytes()))
+    assert db.session.scalar(sa.select(sa.func.count(IssuedStatement.id))) == 3
+    # every code in the file verifies against the ledger
+    for issued in db.session.scalars(sa.select(IssuedStatement)):
+        assert svc.verify(issued.code).status == "valid"
+    out2 = tmp_path / "g2.pdf"
+    r = runner.invoke(args=["statements", "print", "--village", "v1", "--period", f"{TODAY.year}-Q"
+                            f"{(TODAY.month - 1) // 3 + 1}", "--group", "二组", "--out", str(out2)])
+    assert r.exit_code == 0, r.output
+    assert _households_in(out2) == ["0201"]
+    for args, message in ((["--period", "2026-13"], "month"), (["--period", "soon"], "2026-Q3"),
+                          (["--group", "九组"], "no villager group"), (["--village", "nope"], "no village")):
+        base = {"--village": "v1", "--period": str(TODAY.year), "--out": str(tmp_path / "x.pdf")}
+        base.update(dict(zip(args[::2], args[1::2])))
+        r = runner.invoke(args=["statements", "print", *[x for kv in base.items() for x in kv]])
+        assert r.exit_code == 1 and not (tmp_path / "x.pdf").exists(), r.output
+
+
+def test_chunks_on_a_process_pool_merge_in_order(app, runner, world, tmp_path):
+    app.config.update(STATEMENT_CHUNK=1, STATEMENT_WORKERS=2)  # three chunks on two spawned workers
+    out = tmp_path / "pool.pdf"
+    r = runner.invoke(args=["statements", "print", "--village", "v1", "--period", str(TODAY.year),
+                            "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert _households_in(out) == ["0101", "0102", "0201"]
+    assert not list(tmp_path.glob(".chunks-*"))
+
+
+@pytest.fixture
+def inline_jobs(app_config):
+    app_config["STATEMENT_JOBS_INLINE"] = True
+
+
+def test_batch_in_the_browser(inline_jobs, client, world):
+    _login(client, "clerk1")
+    page = client.get("/statements/batch").get_data(as_text=True)
+    assert "一组" in page and "二组" in page
+    r = client.post("/statements/batch", data={**_month_form(kind="year"), "group_id": str(world.g1.id)})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    job = db.session.scalar(sa.select(StatementJob))
+    assert r.headers["Location"].endswith(f"/statements/jobs/{job.id}")
+    page = client.get(f"/statements/jobs/{job.id}").get_data(as_text=True)
+    assert 'data-status="done"' in page
+    frag = client.get(f"/statements/jobs/{job.id}/progress").get_data(as_text=True)
+    assert 'data-status="done"' in frag and "hx-trigger" not in frag and "/download" in frag
+    r = client.get(f"/statements/jobs/{job.id}/download")
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    pdf = r.data
+    r.close()
+    assert _households_in(pdf) == ["0101", "0102"]
+    assert {i.job_id for i in db.session.scalars(sa.select(IssuedStatement))} == {job.id}
+    assert f"/statements/jobs/{job.id}" in client.get("/statements/batch").get_data(as_text=True)
+
+
+@pytest.fixture
+def real_jobs(app_config, monkeypatch):
+    app_config["STATEMENT_JOBS_INLINE"] = False
+    monkeypatch.setenv("STATEMENT_CHUNK", "2")  # read by the job's own process: two chunks, merged
+
+
+def test_batch_job_runs_in_its_own_process(real_jobs, client, world):
+    _login(client, "clerk1")
+    r = client.post("/statements/batch", data={**_month_form(kind="year"), "group_id": "0"})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    job_id = int(r.headers["Location"].rsplit("/", 1)[1])
+    first = client.get(f"/statements/jobs/{job_id}/progress").get_data(as_text=True)
+    assert 'data-status="' in first
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        db.session.remove()
+        frag = client.get(f"/statements/jobs/{job_id}/progress").get_data(as_text=True)
+        if 'data-status="done"' in frag or 'data-status="failed"' in frag:
+            break
+        assert "hx-trigger" in frag  # still polling
+        time.sleep(0.5)
+    assert 'data-status="done"' in frag, frag
+    job = db.session.get(StatementJob, job_id)
+    assert job.pid and job.pid > 0 and (job.done, job.total) == (3, 3)
+    # running the finished job again changes nothing
+    from app.statements.batch import run_job
+
+    with pytest.raises(LookupError):
+        run_job(job_id)
+    assert db.session.scalar(sa.select(sa.func.count(IssuedStatement.id))) == 3
+    r = client.get(f"/statements/jobs/{job_id}/download")
+    assert r.status_code == 200
+    pdf = r.data
+    r.close()
+    assert _households_in(pdf) == ["0101", "0102", "0201"]
+
+
+# --- hostile input --------------------------------------------------------------------------------
+
+HOSTILE = [
+    ({"kind": "range", "start": "2026-02-30", "end": "2026-03-01"}, "2026-11-25"),
+    ({"kind": "range", "start": "2026-03-01", "end": "2026-02-01"}, "不能早于"),
+    ({"kind": "range", "start": "", "end": ""}, "第一天"),
+    ({"kind": "range", "start": "1990-01-01", "end": "2026-01-01"}, "十年"),
+    ({"kind": "range", "start": "<script>", "end": "2026-01-01"}, "2026-11-25"),
+    ({"year": "99999"}, "2200"),
+    ({"year": "1999"}, "2000"),
+    ({"year": "abc"}, ""),
+    ({"year": "１２３４５６７８９０１２３４５６７８９０"}, ""),
+    ({"year": ""}, "年份"),
+    ({"year": str(TODAY.year + 1)}, "尚未开始"),
+    ({"kind": "bogus"}, ""),
+    ({"kind": "quarter", "quarter": "7"}, ""),
+    ({"kind": "month", "month": "13"}, ""),
+    ({"paper": "a3"}, ""),
+]
+
+
+@pytest.mark.parametrize("bad,message", HOSTILE)
+def test_hostile_statement_input_gets_a_message(client, world, bad, message):
+    _login(client, "clerk1")
+    data = {**_month_form(kind="year"), **bad}
+    r = client.post(f"/statements/households/{world.h1.id}", data=data)
+    page = r.get_data(as_text=True)
+    assert r.status_code == 422 and r.mimetype == "text/html"
+    assert "field-error" in page and message in page
+    r = client.post("/statements/batch", data={**data, "group_id": "0"})
+    assert r.status_code == 422 and "field-error" in r.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(IssuedStatement.id))) == 0
+    assert db.session.scalar(sa.select(sa.func.count(StatementJob.id))) == 0
+
+
+@pytest.mark.parametrize("group", ["999999", "abc", "-1", "1e3", ""])
+def test_unknown_group_gets_a_message(client, world, group):
+    _login(client, "clerk1")
+    r = client.post("/statements/batch", data={**_month_form(kind="year"), "group_id": group})
+    assert r.status_code == 422 and "field-error" in r.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(StatementJob.id))) == 0
+
+
+# --- permissions ----------------------------------------------------------------------------------
+
+def test_who_may_print(client, world, make_village, make_user, make_household):
+    url = f"/statements/households/{world.h1.id}"
+    r = client.get(url)
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
+    _login(client, "cash1")
+    assert client.get(url).status_code == 403
+    assert client.post(url, data=_month_form()).status_code == 403
+    assert client.get("/statements/batch").status_code == 403
+    assert client.post("/statements/batch", data={**_month_form(), "group_id": "0"}).status_code == 403
+    _login(client, "rev1")
+    assert client.get(url).status_code == 200
+    assert client.post(url, data=_month_form()).mimetype == "application/pdf"
+    # the clerk sees the form on the household's points page
+    _login(client, "clerk1")
+    assert f'action="{url}"' in client.get(f"/points/households/{world.h1.id}").get_data(as_text=True)
+    # another village's clerk cannot print this household nor see its jobs
+    other = make_village("v2", "二号村")
+    make_user("clerk2", ("clerk", other))
+    begin_write()
+    job = StatementJob(village_id=world.village.id, period_kind="year",
+                       period_start=dt.date(TODAY.year, 1, 1), period_end=dt.date(TODAY.year, 12, 31),
+                       paper="a4", status="done", base_url="x", result_file="nothing.pdf")
+    db.session.add(job)
+    db.session.commit()
+    _login(client, "clerk2")
+    assert client.get(url).status_code == 404
+    assert client.post(url, data=_month_form()).status_code == 404
+    for path in ("", "/progress", "/download"):
+        assert client.get(f"/statements/jobs/{job.id}{path}").status_code == 404
+    assert db.session.scalar(sa.select(sa.func.count(IssuedStatement.id))) == 1
+
+
+def test_period_text_for_the_command_line():
+    today = dt.date(2026, 11, 26)
+    assert svc.parse_period("2025", today) == svc.Period("year", dt.date(2025, 1, 1), dt.date(2025, 12, 31))
+    assert svc.parse_period("2026-Q3", today) == \
+        svc.Period("quarter", dt.date(2026, 7, 1), dt.date(2026, 9, 30))
+    assert svc.parse_period("2024-02", today) == \
+        svc.Period("month", dt.date(2024, 2, 1), dt.date(2024, 2, 29))
+    assert svc.parse_period("2026-01-01..2026-03-31", today).end == dt.date(2026, 3, 31)
+    for bad in ("2027", "2026-Q5", "2026-00", "99999", "2026-03-01..2026-02-01", "x..y", ""):
+        with pytest.raises(svc.StatementError):
+            svc.parse_period(bad, today)
+
+
+def test_a_job_whose_process_died_shows_as_failed(client, world):
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    begin_write()
+    job = StatementJob(village_id=world.village.id, period_kind="year",
+                       period_start=dt.date(TODAY.year, 1, 1), period_end=dt.date(TODAY.year, 12, 31),
+                       paper="a4", status="running", base_url="x", pid=dead.pid, total=3, done=1,
+                       created_by_id=world.clerk.id)
+    db.session.add(job)
+    db.session.commit()
+    _login(client, "clerk1")
+    frag = client.get(f"/statements/jobs/{job.id}/progress").get_data(as_text=True)
+    assert 'data-status="failed"' in frag and "hx-trigger" not in frag and "/download" not in frag
+    assert db.session.get(StatementJob, job.id).status == "running"  # shown, not written by a GET
+    assert client.get(f"/statements/jobs/{job.id}/download").status_code == 404
+
+
+def test_pre_subset_font_shrinks_the_statement_and_rare_characters_fall_back(app, client, world):
+    import uuid
+
+    from app.statements.fonts import FONTS_DIR, build_subset_font
+
+    _login(client, "clerk1")
+    app.config["STATEMENT_FONT"] = "not-built.otf"  # the system face, whatever this machine has built
+    plain = client.post(f"/statements/households/{world.h1.id}", data=_month_form()).data
+    text = "\n".join(_text(plain))
+    name = f"test-{uuid.uuid4().hex[:8]}.otf"
+    try:
+        # a face without 焚: that character must still print, from the full Noto face
+        build_subset_font(FONTS_DIR / name, text="".join(sorted(set(text) - {"焚"})) + "0123456789")
+        app.config["STATEMENT_FONT"] = name
+        small = client.post(f"/statements/households/{world.h1.id}", data=_month_form()).data
+    finally:
+        (FONTS_DIR / name).unlink(missing_ok=True)
+    fonts = set()
+    for page in PdfReader(io.BytesIO(small)).pages:
+        for f in page["/Resources"]["/Font"].values():
+            fonts.add(str(f.get_object()["/BaseFont"]))
+    assert any("XY-GB2312-Serif" in f for f in fonts) and any("Noto" in f for f in fonts), fonts
+    assert len(small) < len(plain)
+    small_text = "\n".join(_text(small))
+    assert re.search(r"焚烧秸秆\s*发生于 \S+\s*−8", small_text) and re.search(r"帮扶独居老人\s*\+15", small_text)
+    assert re.search(r"期初余额\s*本期增减\s*期末余额\s*20\s+−3\s+17", small_text), small_text
+
+
+def test_year_end_expiry_shows_as_its_own_section(client, world):
+    begin_write()
+    scheme = db.session.get(type(world.scheme), world.scheme.id)
+    scheme.year_policy = "expire"
+    pts.close_year(scheme, TODAY.year - 1, actor=world.clerk, today=TODAY)
+    db.session.commit()
+    assert ledger.balance_of(world.h1) == 0
+    _login(client, "clerk1")
+    text = "\n".join(_text(client.post(f"/statements/households/{world.h1.id}", data=_month_form()).data))
+    expiry = text[text.index("年终清零\n"):]
+    assert re.search(rf"{TODAY.year - 1}年度年终清零\s*−17", expiry), expiry
+    assert re.search(r"期初余额\s*本期增减\s*期末余额\s*20\s+−20\s+0", text), text
+    issued = db.session.scalar(sa.select(IssuedStatement))
+    assert issued.closing_balance == 0 and svc.verify(issued.code).status == "valid"
+
+
+def test_a_job_whose_process_cannot_start_is_failed(real_jobs, client, world, monkeypatch):
+    def cannot_start(*args, **kwargs):
+        raise OSError("no interpreter")
+
+    monkeypatch.setattr("app.statements.batch.subprocess.Popen", cannot_start)
+    _login(client, "clerk1")
+    r = client.post("/statements/batch", data={**_month_form(kind="year"), "group_id": "0"})
+    assert r.status_code == 302
+    job = db.session.scalar(sa.select(StatementJob))
+    assert job.status == "failed" and job.error == "OSError"
+    frag = client.get(f"/statements/jobs/{job.id}/progress").get_data(as_text=True)
+    assert 'data-status="failed"' in frag and "hx-trigger" not in frag
