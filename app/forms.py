@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from flask_babel import lazy_gettext as _l
 from wtforms import StringField, TextAreaField
@@ -30,6 +31,22 @@ def refuse(form, field_name: str, err: Exception) -> None:
 def options(pairs) -> list[SelectChoice]:
     """Select choices from (value, label) pairs, in the SelectChoice form WTForms 3.3 expects."""
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+_MARKUP = re.compile(r"<\s*/?\s*[A-Za-z!?]")
+_FORMULA_START = ("=", "+", "-", "@")
+
+
+class PlainName:
+    """For names that go on printed sheets, receipts and spreadsheets (product, donor, receipt number):
+    refuse what looks like a web page tag or a spreadsheet formula, which no real name needs."""
+
+    def __call__(self, form, field):
+        value = field.data or ""
+        if _MARKUP.search(value):
+            raise ValidationError(_l("Please leave out web page markup such as <script>; type the name only."))
+        if value.startswith(_FORMULA_START):
+            raise ValidationError(_l("A name cannot start with = + - or @ (spreadsheet formula characters)."))
 
 
 class CleanStringField(StringField):

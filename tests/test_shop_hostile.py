@@ -1,8 +1,9 @@
 """Hostile inputs on every shop form, table-driven: never a 500; a refused value gives a message and
 writes nothing; full-width digits are numbers (１０ = 10).
 
-Text follows the project's rule (tests/test_hostile.py): markup and formula text are stored as typed and
-always shown escaped (a product may really be called "<特价>"), text longer than the field is refused.
+Names that go on printed sheets and receipts (product, donor, receipt number, condition) refuse web page
+tags and spreadsheet formula text with a message; free text (notes, reasons) follows the project's rule
+(tests/test_hostile.py): stored as typed, always shown escaped. Text longer than the field is refused.
 """
 from __future__ import annotations
 
@@ -48,6 +49,10 @@ NUMBER_FIELDS = [
     ("counter", "qty_{rice}", 1, 10_000), ("donation", "qty_{rice}", 1, 10_000),
     ("stocktake", "counted_{rice}", 0, 1_000_000), ("write_off", "qty", 1, 10_000),
 ]
+# names refuse markup and formula text; the other text fields keep them as typed
+NAME_FIELDS = {("product_new", "name"), ("product_new", "spec"), ("product_new", "unit"), ("product_new", "category"),
+               ("product_edit", "name"), ("donation", "donor_name"), ("donation", "receipt_no"),
+               ("donation", "cond_{rice}")}
 # (form, field, longest) for text
 TEXT_FIELDS = [
     ("product_new", "name", 64), ("product_new", "spec", 32), ("product_new", "unit", 8),
@@ -139,7 +144,7 @@ def test_numbers(client, ids, form, field, lo, hi, raw):
 def test_texts(client, ids, form, field, longest, value):
     before = _written()
     r = _post(client, ids, form, field, value)
-    if len(value) > longest:
+    if len(value) > longest or ((form, field) in NAME_FIELDS and value in (SCRIPT, FORMULA)):
         _assert_refused(r, before, client)
         if form == "cancel":
             assert db.session.get(Redemption, ids["redemption"]).status == "completed"
@@ -166,9 +171,20 @@ def test_choices_outside_the_list(client, ids, form, field, raw):
     assert _written() == before
 
 
-def test_formula_text_is_shown_as_typed(client, ids):
-    r = _post(client, ids, "donation", "donor_name", FORMULA)
+def test_a_name_that_is_markup_or_a_formula_gets_a_message_in_chinese(client, ids):
+    before = _written()
+    for value, words in ((SCRIPT, "网页"), (FORMULA, "公式")):
+        body = _post(client, ids, "product_new", "name", value).get_data(as_text=True)
+        assert words in body
+    assert _written() == before
+
+
+def test_formula_text_in_a_note_is_shown_as_typed(client, ids):
+    from app.shop.models import Donation
+
+    r = _post(client, ids, "donation", "note", FORMULA)
     assert r.status_code == 302
-    body = client.get("/shop/donations").get_data(as_text=True)
+    donation = db.session.scalar(sa.select(Donation).order_by(Donation.id.desc()))
+    body = client.get(f"/shop/donations/{donation.id}").get_data(as_text=True)
     assert re.search(r"=HYPERLINK\(&#34;http://evil.example&#34;,&#34;点我&#34;\)", body)
     assert 'href="http://evil.example' not in body

@@ -6,19 +6,19 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..forms import CleanStringField, CleanTextAreaField, LooseDateField, options
+from ..forms import CleanStringField, PlainName, CleanTextAreaField, LooseDateField, options
 from ..points.forms import IdempotentForm, WholeNumberField
 from .models import MAX_PRICE, MAX_QTY, MAX_STOCK
 
 
 class ProductForm(FlaskForm):
-    name = CleanStringField(_l("Product name"), validators=[DataRequired(), Length(max=64)])
-    spec = CleanStringField(_l("Specification"), validators=[Optional(), Length(max=32)],
+    name = CleanStringField(_l("Product name"), validators=[DataRequired(), Length(max=64), PlainName()])
+    spec = CleanStringField(_l("Specification"), validators=[Optional(), Length(max=32), PlainName()],
                             description=_l("For example 5kg or 500ml; leave empty for one size"))
-    unit = CleanStringField(_l("Unit of sale"), validators=[DataRequired(), Length(max=8)],
+    unit = CleanStringField(_l("Unit of sale"), validators=[DataRequired(), Length(max=8), PlainName()],
                             description=_l("For example 袋, 瓶, 提"))
     price_points = WholeNumberField(_l("Price in points"), validators=[DataRequired()], lo=1, hi=MAX_PRICE)
-    category = CleanStringField(_l("Category"), validators=[Optional(), Length(max=32)])
+    category = CleanStringField(_l("Category"), validators=[Optional(), Length(max=32), PlainName()])
     reorder_level = WholeNumberField(_l("Reorder level"), validators=[Optional()], lo=0, hi=MAX_STOCK,
                                      description=_l("The list marks the product when stock falls to this level"))
     active = BooleanField(_l("Offered at the counter"), default=True)
@@ -63,9 +63,9 @@ class DonationForm(IdempotentForm):
     """A donation receipt (捐赠物品接收单); one `qty_<id>`/`cond_<id>` pair per product is added by donation_form()."""
 
     donor_kind = SelectField(_l("Donor"), choices=lambda: options(DONOR_KINDS.items()))
-    donor_name = CleanStringField(_l("Donor name"), validators=[DataRequired(), Length(max=64)])
+    donor_name = CleanStringField(_l("Donor name"), validators=[DataRequired(), Length(max=64), PlainName()])
     received_on = LooseDateField(_l("Date received"), validators=[Optional()])
-    receipt_no = CleanStringField(_l("Receipt number"), validators=[Optional(), Length(max=48)],
+    receipt_no = CleanStringField(_l("Receipt number"), validators=[Optional(), Length(max=48), PlainName()],
                                   description=_l("Leave empty to number it automatically"))
     note = CleanTextAreaField(_l("Note"), validators=[Optional(), Length(max=500)])
     submit = SubmitField(_l("Record donation"))
@@ -79,7 +79,7 @@ def donation_form(products, **kw) -> DonationForm:
 
     for p in products:
         setattr(_Donation, f"qty_{p.id}", WholeNumberField(p.label, validators=[Optional()], lo=0, hi=MAX_QTY))
-        setattr(_Donation, f"cond_{p.id}", CleanStringField(_l("Condition"), validators=[Optional(), Length(max=32)]))
+        setattr(_Donation, f"cond_{p.id}", CleanStringField(_l("Condition"), validators=[Optional(), Length(max=32), PlainName()]))
     return _Donation(**kw)
 
 
