@@ -28,6 +28,7 @@ PERMISSIONS: dict[str, set[str]] = {
     "shop.view": {"cashier", "clerk", "reviewer"},
     "shop.sell": {"cashier"},
     "shop.stock": {"cashier", "clerk"},
+    "kiosk.manage": {"admin", "clerk"},
 }
 
 

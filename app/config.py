@@ -34,6 +34,12 @@ class Config:
     LOGIN_MAX_FAILURES = 5
     LOGIN_LOCK_MINUTES = 15
     PER_PAGE = 30
+    #: kiosk: idle seconds before it returns to the start page; wrong PINs before a household's lock
+    KIOSK_IDLE_SECONDS = 60
+    KIOSK_PIN_MAX_FAILURES = 5
+    KIOSK_PIN_LOCK_MINUTES = 15
+    #: wrong PINs one kiosk may send, whatever the household (Flask-Limiter, keyed per kiosk device)
+    KIOSK_PIN_RATE = "30 per hour"
     PASSWORD_HASH_METHOD = "scrypt"
 
 
