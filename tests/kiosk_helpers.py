@@ -11,13 +11,13 @@ OTHER_PIN = "7391"
 #: people of the seeded village: name → (phone, id sequence); the kiosk must never show them in full
 PEOPLE = {
     "钱大有": ("13812345678", 11), "孙秀兰": ("13987654321", 12), "周德才": ("13700001111", 13),
-    "张三丰": ("13600002222", 14), "张思菲": ("13500003333", 15), "李建国": ("13400004444", 16),
+    "张世芳": ("13600002222", 14), "张思菲": ("13500003333", 15), "李建国": ("13400004444", 16),
 }
 
 
 def seed(village, make_user, make_household, valid_id) -> dict:
     """Households 0501 (钱大有 + 孙秀兰, PIN 2580, one entry on posting, one final), 0502 (周德才, PIN 7391),
-    0503 (张三丰), 0504 (张思菲, other group), 0505 (李建国); a scheme, a shop with goods, users."""
+    0503 (张世芳), 0504 (张思菲, other group), 0505 (李建国); a scheme, a shop with goods, users."""
     from app.kiosk import services as ks
     from app.points import services as pts
     from app.registry.services import create_group
@@ -32,7 +32,7 @@ def seed(village, make_user, make_household, valid_id) -> dict:
     db.session.commit()
     homes = {}
     for number, head, members, group in [("0501", "钱大有", [("孙秀兰", "spouse")], g1), ("0502", "周德才", [], g1),
-                                         ("0503", "张三丰", [], g1), ("0504", "张思菲", [], g2),
+                                         ("0503", "张世芳", [], g1), ("0504", "张思菲", [], g2),
                                          ("0505", "李建国", [], g2)]:
         phone, seq = PEOPLE[head]
         homes[number] = make_household(village, number, head, id_number=valid_id(seq), group=group)
