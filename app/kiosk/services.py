@@ -167,7 +167,10 @@ def is_locked(row: KioskPin | None, now: dt.datetime | None = None) -> bool:
 @dataclass
 class PinResult:
     ok: bool
+    #: the household is locked now (this attempt locked it, or it was locked already)
     locked: bool = False
+    #: this wrong PIN was counted (False for unknown households and for attempts refused by a lock)
+    counted: bool = False
 
 
 def check_pin(village_id: int, household_id: int | None, raw_pin: str | None) -> PinResult:
@@ -221,7 +224,7 @@ def check_pin(village_id: int, household_id: int | None, raw_pin: str | None) ->
            details={"failures": row.failed_count})
     if row.locked_until is not None:
         record("kiosk.pin_locked", village_id=village_id, household_id=row.household_id)
-    return PinResult(ok=False, locked=row.locked_until is not None)
+    return PinResult(ok=False, locked=row.locked_until is not None, counted=True)
 
 
 # --- household cards ------------------------------------------------------------------------------

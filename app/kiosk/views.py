@@ -238,7 +238,7 @@ def pin():
     if "pending" not in state:
         return redirect(url_for("kiosk.start"))
     form = PinForm()
-    result = None
+    result, counted = None, False
     if request.method == "POST" and form.validate_on_submit():
         begin_write()
         res = ks.check_pin(g.kiosk_device.village_id, state.get("pending") or None, form.pin.data)
@@ -251,7 +251,9 @@ def pin():
             return redirect(url_for("kiosk.home"))
         g.kiosk_pin_failed = True
         result = "locked" if res.locked else "wrong"
+        counted = res.counted
     return render_template("kiosk/pin.html", form=form, label=state.get("pending_label", ""), result=result,
+                           counted=counted,
                            max_failures=current_app.config["KIOSK_PIN_MAX_FAILURES"],
                            lock_minutes=current_app.config["KIOSK_PIN_LOCK_MINUTES"])
 
