@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import time
 
-import sqlalchemy as sa
 from flask import abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from ..db import local_today
 from ..extensions import begin_write, db, limiter
 from ..points.models import PointEntry
 from ..registry.identity import mask_name
@@ -118,7 +116,10 @@ def _no_store(resp):
 
 @bp.context_processor
 def _kiosk_globals():
+    from ..points.services import effective_status
+
     return {"idle_seconds": current_app.config["KIOSK_IDLE_SECONDS"], "finish_form": KioskForm(),
+            "entry_status": effective_status,
             "kiosk_village": g.get("kiosk_village"), "kiosk_household": g.get("kiosk_household")}
 
 
@@ -334,6 +335,3 @@ def shop():
 def rules():
     return render_template("kiosk/rules.html")
 
-
-def _today():
-    return local_today()
