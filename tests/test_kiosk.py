@@ -318,3 +318,34 @@ def test_clerk_of_another_village_cannot_touch_these_households(client, auth, ma
     hid = seeded["households"]["0501"]
     assert client.get(f"/kiosk-admin/households/{hid}").status_code == 404
     assert client.post(f"/kiosk-admin/households/{hid}", data={"pin": "4826", "pin2": "4826"}).status_code == 404
+
+
+# --- command line -----------------------------------------------------------------------------------
+
+def test_demo_prints_kiosk_pins_that_open_the_kiosk(app, runner):
+    r = runner.invoke(args=["demo", "--households", "8"])
+    assert r.exit_code == 0, r.output
+    out = runner.invoke(args=["demo", "--print-logins"]).output
+    pins = re.findall(r"kiosk PIN for 户号 (\S+): (\d{4,6})", out)
+    assert len(pins) == 3
+    link = re.search(r"open (/kiosk/enrol/\S+) once", out).group(1)
+    app.test_client_class = FreshContextClient
+    kiosk = app.test_client()
+    assert kiosk.post(link).status_code == 302
+    for number, pin in pins:
+        assert _open(kiosk, number, pin).headers["Location"].endswith("/kiosk/home"), number
+        kiosk.post("/kiosk/finish")
+    # running the demo again adds nothing
+    runner.invoke(args=["demo"])
+    assert db.session.scalar(sa.select(sa.func.count(KioskDevice.id))) == 1
+
+
+def test_cli_new_device_prints_a_working_enrolment_link(app, runner, village):
+    r = runner.invoke(args=["kiosk", "new-device", "--village", "v1", "--name", "村委会大厅"])
+    assert r.exit_code == 0, r.output
+    path = re.search(r"open (/kiosk/enrol/\S+) once", r.output).group(1)
+    c = app.test_client()
+    assert c.post(path).status_code == 302
+    assert c.get("/kiosk/").status_code == 200
+    r = runner.invoke(args=["kiosk", "new-device", "--village", "nope", "--name", "x"])
+    assert r.exit_code == 1 and "nope" in r.output

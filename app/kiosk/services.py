@@ -44,14 +44,18 @@ def _digest(secret: str) -> str:
 
 # --- devices --------------------------------------------------------------------------------------
 
-def create_device(village, name: str, *, actor=None) -> tuple[KioskDevice, str]:
-    """Register a kiosk for the village; return it and its one-time enrolment code (shown once)."""
+def create_device(village, name: str, *, actor=None, code: str | None = None,
+                  hours: int = ENROL_HOURS) -> tuple[KioskDevice, str]:
+    """Register a kiosk for the village; return it and its one-time enrolment code (shown once).
+
+    `code` and `hours` are for the demo only, whose enrolment link is printed by `flask demo`.
+    """
     name = (name or "").strip()
     if not name or len(name) > 64:
         raise KioskError(_("Please give the kiosk a name of 1 to 64 characters."), "name")
-    code = secrets.token_urlsafe(24)
+    code = code or secrets.token_urlsafe(24)
     device = KioskDevice(village_id=village.id, name=name, enrol_hash=_digest(code),
-                         enrol_expires_at=utcnow() + dt.timedelta(hours=ENROL_HOURS),
+                         enrol_expires_at=utcnow() + dt.timedelta(hours=hours),
                          created_by_id=actor.id if actor is not None else None)
     db.session.add(device)
     db.session.flush()
