@@ -349,3 +349,21 @@ def test_cli_new_device_prints_a_working_enrolment_link(app, runner, village):
     assert c.get("/kiosk/").status_code == 200
     r = runner.invoke(args=["kiosk", "new-device", "--village", "nope", "--name", "x"])
     assert r.exit_code == 1 and "nope" in r.output
+
+
+def test_an_entry_off_posting_offers_no_objection(kiosk, seeded):
+    _open(kiosk)
+    url = f"/kiosk/posting/{seeded['entry_final']}/object"
+    html = _text(kiosk.get(url))
+    assert "不在公示期内" in html and "提交异议" not in html
+    r = kiosk.post(url, data={"reason": "points", "text": ""})
+    assert r.status_code == 200 and "公示" in _text(r)
+    assert db.session.scalar(sa.select(sa.func.count(Objection.id))) == 0
+
+
+def test_idle_timer_is_set_on_every_page_but_the_start_page(kiosk, seeded):
+    start = _text(kiosk.get("/kiosk/"))
+    assert "data-idle-seconds" not in start and 'data-refresh-seconds="1800"' in start
+    for path in ("/kiosk/number", "/kiosk/letters", "/kiosk/shop", "/kiosk/rules"):
+        assert 'data-idle-seconds="60"' in _text(kiosk.get(path)), path
+    assert 'src="/static/kiosk.js"' in start and "<script>" not in start  # the CSP allows no inline script

@@ -320,8 +320,12 @@ def objection(entry_id: int):
                 error = str(e)
             else:
                 return render_template("kiosk/objection_done.html", household=h, entry=entry, objection=obj)
+    from ..points.models import EntryStatus
+    from ..points.services import effective_status
+
     return render_template("kiosk/objection.html", household=h, entry=entry, form=form, error=error,
-                           open_objection=ks.open_objection(entry))
+                           open_objection=ks.open_objection(entry),
+                           can_object=effective_status(entry) == EntryStatus.POSTED.value)
 
 
 # Open to every villager at an enabled kiosk

@@ -40,6 +40,17 @@
     });
   }
 
+  var refresh = parseInt(body.getAttribute("data-refresh-seconds") || "0", 10);
+  if (refresh) {
+    var quietSince = Date.now();
+    ["pointerdown", "keydown", "input"].forEach(function (name) {
+      document.addEventListener(name, function () { quietSince = Date.now(); }, { passive: true, capture: true });
+    });
+    setInterval(function () {
+      if (Date.now() - quietSince > refresh * 1000) { window.location.reload(); }
+    }, 5000);
+  }
+
   var seconds = parseInt(body.getAttribute("data-idle-seconds") || "0", 10);
   if (!seconds) { return; }
   var text = body.getAttribute("data-idle-text") || "{n}";
