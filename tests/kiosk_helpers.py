@@ -86,7 +86,8 @@ def new_device(village, name: str = "村委会大厅") -> tuple[int, str]:
 def device_cookie(app, device_id: int, token: str) -> str:
     from itsdangerous import URLSafeSerializer
 
-    return URLSafeSerializer(app.config["SECRET_KEY"], salt="kiosk-device").dumps({"d": device_id, "t": token})
+    signer = URLSafeSerializer(app.config["SECRET_KEY"], salt="kiosk-device")
+    return signer.dumps({"d": device_id, "t": token})
 
 
 def enable_client(client, app, village) -> int:

@@ -14,7 +14,7 @@ from app.kiosk import services as ks
 from app.kiosk.models import KioskDevice, KioskPin
 from app.points.models import EntryStatus, Objection, PointEntry
 from app.registry.models import Household
-from tests.conftest import PASSWORD, FreshContextClient
+from tests.conftest import FreshContextClient
 from tests.kiosk_helpers import OTHER_PIN, PIN, enable_client, seed
 
 
@@ -256,8 +256,8 @@ def test_goods_and_rules_are_open_at_the_kiosk(kiosk, seeded):
 
 def test_kiosk_pages_are_never_cached(kiosk, seeded):
     _open(kiosk)
-    for path in ("/kiosk/", "/kiosk/number", "/kiosk/letters", "/kiosk/home", "/kiosk/entries", "/kiosk/posting",
-                 "/kiosk/shop", "/kiosk/rules"):
+    for path in ("/kiosk/", "/kiosk/number", "/kiosk/letters", "/kiosk/home", "/kiosk/entries",
+                 "/kiosk/posting", "/kiosk/shop", "/kiosk/rules"):
         assert kiosk.get(path).headers["Cache-Control"] == "no-store", path
 
 
@@ -280,8 +280,8 @@ def test_clerk_sets_a_pin_and_refuses_weak_or_mismatched_ones(clerk_client, seed
     hid = seeded["households"]["0503"]
     url = f"/kiosk-admin/households/{hid}"
     assert clerk_client.get(url).status_code == 200
-    for pin, pin2, message in [("1234", "1234", "太容易"), ("12", "12", "4 到 6 位数字"), ("abcd", "abcd", "4 到 6 位数字"),
-                               ("4826", "4827", "两次输入的密码不一样")]:
+    for pin, pin2, message in [("1234", "1234", "太容易"), ("12", "12", "4 到 6 位数字"),
+                               ("abcd", "abcd", "4 到 6 位数字"), ("4826", "4827", "两次输入的密码不一样")]:
         r = clerk_client.post(url, data={"pin": pin, "pin2": pin2})
         assert r.status_code == 200 and message in _text(r), pin
         assert _pin_row(hid) is None
@@ -311,13 +311,15 @@ def test_only_clerks_manage_the_kiosk(client, auth, seeded):
     assert client.post("/kiosk-admin/cards", data={"mode": "all"}).status_code == 403
 
 
-def test_clerk_of_another_village_cannot_touch_these_households(client, auth, make_village, make_user, seeded):
+def test_clerk_of_another_village_cannot_touch_these_households(client, auth, make_village, make_user,
+                                                                 seeded):
     other = make_village("v2", "二号村")
     make_user("clerk2", ("clerk", other))
     auth.login("clerk2")
     hid = seeded["households"]["0501"]
     assert client.get(f"/kiosk-admin/households/{hid}").status_code == 404
-    assert client.post(f"/kiosk-admin/households/{hid}", data={"pin": "4826", "pin2": "4826"}).status_code == 404
+    r = client.post(f"/kiosk-admin/households/{hid}", data={"pin": "4826", "pin2": "4826"})
+    assert r.status_code == 404
 
 
 # --- command line -----------------------------------------------------------------------------------

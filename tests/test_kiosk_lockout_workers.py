@@ -85,8 +85,8 @@ class Server:
                "ID_HMAC_KEY": BASE_CONFIG["ID_HMAC_KEY"], "XIANGYUE_INSTANCE_PATH": str(instance),
                "RATELIMIT_STORAGE_URI": "memory://"}
         self.log = open(log, "ab")
-        self.proc = subprocess.Popen([str(GUNICORN), "-w", "4", "-b", f"127.0.0.1:{self.port}", "--timeout", "60",
-                                      "wsgi:app"], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+        cmd = [str(GUNICORN), "-w", "4", "-b", f"127.0.0.1:{self.port}", "--timeout", "60", "wsgi:app"]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -136,8 +136,8 @@ def server_factory(app, db_uri, tmp_path):
         s.stop()
 
 
-def test_eight_concurrent_wrong_pins_count_exactly_five(app, village, make_user, make_household, server_factory,
-                                                        clients):
+def test_eight_concurrent_wrong_pins_count_exactly_five(app, village, make_user, make_household,
+                                                        server_factory, clients):
     data = seed(village, make_user, make_household, valid_id)
     device_id, token = new_device(village)
     cookie = device_cookie(app, device_id, token)

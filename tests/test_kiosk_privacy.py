@@ -99,7 +99,8 @@ def test_no_personal_data_on_any_kiosk_page(kiosk):
     opened: dict = {}
     _crawl(client, ["/kiosk/home"], opened)
     entry = data["entry_on_posting"]
-    assert {"/kiosk/home", "/kiosk/entries", "/kiosk/posting", f"/kiosk/posting/{entry}/object"} <= opened.keys()
+    expected = {"/kiosk/home", "/kiosk/entries", "/kiosk/posting", f"/kiosk/posting/{entry}/object"}
+    assert expected <= opened.keys()
     after = list(opened.items())
     after.append(("objection", client.post(f"/kiosk/posting/{entry}/object",
                                            data={"reason": "date", "text": "日期应为上周"})))

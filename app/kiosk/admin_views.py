@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import segno
 import sqlalchemy as sa
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 

@@ -119,13 +119,13 @@ def normalize_pin(raw: str | None) -> str:
     digits = [int(c) for c in pin]
     steps = {b - a for a, b in zip(digits, digits[1:])}
     if steps in ({0}, {1}, {-1}):
-        raise KioskError(_("This PIN is too easy to guess (same or consecutive digits). Please choose another."),
-                         "pin")
+        raise KioskError(
+            _("This PIN is too easy to guess (same or consecutive digits). Please choose another."), "pin")
     return pin
 
 
 def _peppered(household_id: int, pin: str) -> str:
-    """HMAC the PIN with a key kept outside the database, so a stolen database alone cannot be brute-forced."""
+    """HMAC the PIN with a key kept outside the database: a stolen database alone cannot be brute-forced."""
     key = current_app.config["ID_HMAC_KEY"].encode()
     return hmac.new(key, f"kiosk-pin:{household_id}:{pin}".encode(), hashlib.sha256).hexdigest()
 

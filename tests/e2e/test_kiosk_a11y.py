@@ -22,7 +22,7 @@ def seeded(village, make_user, make_household):
 
 @pytest.fixture
 def screen(browser: Browser, live_server):
-    # axe is injected as a script, which the app's CSP (script-src 'self') would block: bypass it for the check
+    # axe is injected as a script, which the app's CSP (script-src 'self') would block: bypass it here
     ctx = browser.new_context(viewport={"width": 1024, "height": 600}, has_touch=True, locale="zh-CN",
                               bypass_csp=True)
     yield ctx
@@ -42,11 +42,14 @@ def _axe(page: Page) -> list[dict]:
 def _sizes(page: Page) -> dict:
     return page.evaluate("""() => {
         const small = [];
-        for (const el of document.querySelectorAll('main button, main a, header button, main input:not([type=hidden]), main textarea')) {
+        const sel = 'main button, main a, header button, main input:not([type=hidden]), main textarea, '
+                    + 'main label.k-radio';
+        for (const el of document.querySelectorAll(sel)) {
             const r = el.getBoundingClientRect();
             if (r.width === 0 && r.height === 0) continue;
             const minSide = (el.type === 'radio') ? 0 : Math.min(r.width, r.height);
-            if (el.type !== 'radio' && minSide < 60) small.push(el.outerHTML.slice(0, 80) + ' ' + r.width + 'x' + r.height);
+            if (el.type !== 'radio' && minSide < 60)
+                small.push(el.outerHTML.slice(0, 80) + ' ' + r.width + 'x' + r.height);
         }
         const fs = parseFloat(getComputedStyle(document.body).fontSize);
         return {small, bodyPx: fs};

@@ -42,7 +42,8 @@ def touch(browser: Browser, live_server):
     outside: list[str] = []
 
     def make(**kw):
-        ctx = browser.new_context(viewport={"width": 1024, "height": 600}, has_touch=True, locale="zh-CN", **kw)
+        ctx = browser.new_context(viewport={"width": 1024, "height": 600}, has_touch=True, locale="zh-CN",
+                                  **kw)
         contexts.append(ctx)
         ctx.on("request", lambda req: outside.append(req.url)
                if not req.url.startswith(live_server) and not req.url.startswith("data:") else None)
