@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from app.db import utcnow
 from app.extensions import begin_write, db
 from app.kiosk import services as ks
-from app.kiosk.models import KioskDevice, KioskPin
+from app.kiosk.models import KioskDevice, KioskPin, KioskProbe
 from app.points.models import EntryStatus, Objection, PointEntry
 from app.registry.models import Household
 from tests.conftest import FreshContextClient
@@ -127,6 +127,20 @@ def test_unknown_household_gets_the_same_answer_as_a_wrong_pin(kiosk, seeded):
         return re.search(r'<p class="k-msg k-msg-error" role="alert">([^<]+)</p>', _text(r)).group(1)
 
     assert msg(wrong) == msg(unknown) == msg(no_pin)
+
+
+@pytest.mark.parametrize("number", ["9999", "0503"])  # unknown 户号; a household without a PIN
+def test_unknown_household_locks_exactly_like_a_real_one(kiosk, seeded, number):
+    real = [_pin_result(_open(kiosk, "0501", "9147")) for _ in range(6)]
+    other = [_pin_result(_open(kiosk, number, "9147")) for _ in range(6)]
+    assert real == other == ["wrong"] * 4 + ["locked"] * 2
+    db.session.rollback()
+    probes = db.session.scalars(sa.select(KioskProbe)).all()
+    assert len(probes) == 1 and probes[0].failed_count == 5
+    assert number not in probes[0].key_hash  # only a digest of what was typed is kept
+    # a card code nobody holds locks the same way, on its own counter
+    assert [_pin_result(kiosk.post("/kiosk/card", data={"code": "ZZZZZZZZZZZZZZZZ"}) and
+                        kiosk.post("/kiosk/pin", data={"pin": "9147"})) for _ in range(5)][-1] == "locked"
 
 
 def test_five_wrong_pins_lock_the_household_for_15_minutes(kiosk, seeded):

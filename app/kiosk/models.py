@@ -72,6 +72,26 @@ class KioskPin(Model):
     )
 
 
+class KioskProbe(Model):
+    """Wrong-PIN counter for what was typed or scanned but has no PIN (an unknown 户号 or card, a household
+    without a PIN), so that it locks exactly like a real household and the kiosk never tells them apart."""
+
+    __tablename__ = "kiosk_probes"
+
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
+    village_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("villages.id"), index=True)
+    #: SHA-256 of "village id:what was typed" (never the typed text itself)
+    key_hash: Mapped[str] = mapped_column(Str(64))
+    failed_count: Mapped[int] = mapped_column(Int, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        sa.UniqueConstraint("key_hash", name="uq_kiosk_probes_key_hash"),
+        sa.CheckConstraint("failed_count >= 0", name="failed_nonneg"),
+        {"sqlite_strict": True},
+    )
+
+
 class HouseholdCard(Model):
     """One printed household card; its QR code holds a random code, stored here only as a digest."""
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -21,7 +23,7 @@ from ..db import UTCDateTime, local_today, utcnow
 from ..extensions import db
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus, VillagerGroup
 from ..text import FULLWIDTH_DIGITS
-from .models import HouseholdCard, KioskDevice, KioskPin
+from .models import HouseholdCard, KioskDevice, KioskPin, KioskProbe
 
 #: unambiguous upper-case letters and digits (no 0/O, 1/I/L) for card codes
 CARD_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -177,13 +179,16 @@ class PinResult:
     counted: bool = False
 
 
-def check_pin(village_id: int, household_id: int | None, raw_pin: str | None) -> PinResult:
+def check_pin(village_id: int, household_id: int | None, raw_pin: str | None,
+              probe_key: str | None = None) -> PinResult:
     """Check a PIN typed at the kiosk; count a wrong one in the database.
 
-    An unknown household, a household without a PIN and a wrong PIN give the same answer. The
-    counter moves in one guarded UPDATE (SQLite: inside BEGIN IMMEDIATE; PostgreSQL: the row lock
-    re-checks the WHERE), so parallel attempts in several worker processes accept exactly
-    KIOSK_PIN_MAX_FAILURES wrong PINs before the lock, and the lock survives restarts.
+    An unknown household, a household without a PIN and a wrong PIN give the same answer, and lock
+    the same way: wrong PINs for something without a PIN are counted under `probe_key` (what was
+    typed or scanned), so trying a 户号 five times never tells whether it exists. Counters move in one
+    guarded UPDATE (SQLite: inside BEGIN IMMEDIATE; PostgreSQL: the row lock re-checks the WHERE), so
+    parallel attempts in several worker processes accept exactly KIOSK_PIN_MAX_FAILURES wrong PINs
+    before the lock, and the lock survives restarts.
     """
     global _DUMMY_PIN_HASH
     pin = (raw_pin or "").translate(FULLWIDTH_DIGITS).strip()[:12]
@@ -197,7 +202,12 @@ def check_pin(village_id: int, household_id: int | None, raw_pin: str | None) ->
         if _DUMMY_PIN_HASH is None:
             _DUMMY_PIN_HASH = generate_password_hash("x", method=current_app.config["PASSWORD_HASH_METHOD"])
         check_password_hash(_DUMMY_PIN_HASH, pin)
-        return PinResult(ok=False)
+        if not probe_key:
+            return PinResult(ok=False)
+        probe = _probe(village_id, probe_key)
+        if is_locked(probe, now):
+            return PinResult(ok=False, locked=True)
+        return _count_wrong(probe, now, village_id=village_id, household_id=household_id)
     if is_locked(row, now):
         return PinResult(ok=False, locked=True)
     if check_password_hash(row.pin_hash, _peppered(row.household_id, pin)):
@@ -207,16 +217,31 @@ def check_pin(village_id: int, household_id: int | None, raw_pin: str | None) ->
         db.session.flush()
         record("kiosk.open", village_id=village_id, household_id=row.household_id)
         return PinResult(ok=True)
+    return _count_wrong(row, now, village_id=village_id, household_id=row.household_id)
+
+
+def _probe(village_id: int, key: str) -> KioskProbe:
+    """The failure counter of something typed that has no PIN, created on first use (race-safe)."""
+    digest = _digest(f"{village_id}:{key}")
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(insert(KioskProbe).values(village_id=village_id, key_hash=digest, failed_count=0)
+                       .on_conflict_do_nothing(index_elements=["key_hash"]))
+    return db.session.scalar(sa.select(KioskProbe).where(KioskProbe.key_hash == digest))
+
+
+def _count_wrong(row, now: dt.datetime, *, village_id: int, household_id: int | None) -> PinResult:
+    """Count one wrong PIN on `row` (a KioskPin or a KioskProbe) and lock it at the limit."""
+    model = type(row)
     limit = int(current_app.config["KIOSK_PIN_MAX_FAILURES"])
     lock_at = now + dt.timedelta(minutes=int(current_app.config["KIOSK_PIN_LOCK_MINUTES"]))
-    expired = sa.and_(KioskPin.locked_until.is_not(None), KioskPin.locked_until <= now)
+    expired = sa.and_(model.locked_until.is_not(None), model.locked_until <= now)
     res = db.session.execute(
-        sa.update(KioskPin)
-        .where(KioskPin.id == row.id, sa.or_(KioskPin.locked_until.is_(None), KioskPin.locked_until <= now))
+        sa.update(model)
+        .where(model.id == row.id, sa.or_(model.locked_until.is_(None), model.locked_until <= now))
         .values(
-            failed_count=sa.case((expired, 1), else_=KioskPin.failed_count + 1),
+            failed_count=sa.case((expired, 1), else_=model.failed_count + 1),
             locked_until=sa.case((expired, sa.null()),
-                                 (KioskPin.failed_count + 1 >= limit, sa.literal(lock_at, UTCDateTime())),
+                                 (model.failed_count + 1 >= limit, sa.literal(lock_at, UTCDateTime())),
                                  else_=sa.null()),
         )
         .execution_options(synchronize_session=False))
@@ -224,10 +249,10 @@ def check_pin(village_id: int, household_id: int | None, raw_pin: str | None) ->
         # another attempt locked it between our read and our write
         return PinResult(ok=False, locked=True)
     db.session.refresh(row)
-    record("kiosk.pin_failed", village_id=village_id, household_id=row.household_id,
+    record("kiosk.pin_failed", village_id=village_id, household_id=household_id,
            details={"failures": row.failed_count})
     if row.locked_until is not None:
-        record("kiosk.pin_locked", village_id=village_id, household_id=row.household_id)
+        record("kiosk.pin_locked", village_id=village_id, household_id=household_id)
     return PinResult(ok=False, locked=row.locked_until is not None, counted=True)
 
 

@@ -69,7 +69,7 @@ def _save(state: dict) -> None:
 
 def _forget_household() -> None:
     state = _state()
-    for key in ("h", "pending", "pending_label"):
+    for key in ("h", "pending", "pending_label", "pending_key"):
         state.pop(key, None)
     _save(state)
 
@@ -170,7 +170,8 @@ def card():
         return render_template("kiosk/start.html", form=form,
                                error=_("The card could not be read. Please scan it again.")), 200
     h = ks.find_household_by_card_code(g.kiosk_device.village_id, form.code.data)
-    return _pending(h.id if h else None, _("Household card"))
+    return _pending(h.id if h else None, _("Household card"),
+                    "card:" + ks.normalize_card_code(form.code.data))
 
 
 @bp.route("/number", methods=["GET", "POST"])
@@ -184,7 +185,8 @@ def number():
                                    error=_("Please type your household number first.")), 200
         h = ks.find_by_number(g.kiosk_device.village_id, typed)
         # the label shows only what was typed, so the answer never tells whether the 户号 exists
-        return _pending(h.id if h else None, _("Household number %(number)s", number=typed[:32]))
+        return _pending(h.id if h else None, _("Household number %(number)s", number=typed[:32]),
+                        "number:" + typed[:32])
     return render_template("kiosk/number.html", form=form, error=None)
 
 
@@ -214,14 +216,16 @@ def choose():
         return redirect(url_for("kiosk.letters"))
     head = h.head.name if h.head is not None else ""
     label = mask_name(head) + (f"（{h.group.name}）" if h.group is not None else "")
-    return _pending(h.id, label)
+    return _pending(h.id, label, f"household:{h.id}")
 
 
-def _pending(household_id: int | None, label: str):
+def _pending(household_id: int | None, label: str, probe_key: str):
+    """Remember whom the PIN is for; `probe_key` names what was typed, for the counter of the no-PIN case."""
     state = _state()
     state.pop("h", None)
     state["pending"] = household_id or 0
     state["pending_label"] = label
+    state["pending_key"] = probe_key
     _save(state)
     return redirect(url_for("kiosk.pin"))
 
@@ -242,12 +246,14 @@ def pin():
     result, counted = None, False
     if request.method == "POST" and form.validate_on_submit():
         begin_write()
-        res = ks.check_pin(g.kiosk_device.village_id, state.get("pending") or None, form.pin.data)
+        res = ks.check_pin(g.kiosk_device.village_id, state.get("pending") or None, form.pin.data,
+                           probe_key=state.get("pending_key"))
         db.session.commit()
         if res.ok:
             state = _state()
             state["h"] = state.pop("pending")
             state.pop("pending_label", None)
+            state.pop("pending_key", None)
             _save(state)
             return redirect(url_for("kiosk.home"))
         g.kiosk_pin_failed = True
