@@ -89,6 +89,21 @@ def test_clerk_enrols_a_kiosk_once_and_can_switch_it_off(app, clerk_client, vill
     assert kiosk.get("/kiosk/").status_code == 403
 
 
+def test_expired_or_revoked_enrolment_links_do_nothing(app, village, seeded):
+    begin_write()
+    old, old_code = ks.create_device(village, "旧")
+    gone, gone_code = ks.create_device(village, "撤")
+    old.enrol_expires_at = utcnow() - dt.timedelta(minutes=1)
+    ks.revoke_device(gone)
+    db.session.commit()
+    c = app.test_client()
+    for code in (old_code, gone_code, "made-up"):
+        r = c.post(f"/kiosk/enrol/{code}")
+        assert r.status_code == 400 and "已失效" in _text(r)
+        assert c.get_cookie("xy_kiosk_device", path="/kiosk") is None
+    assert c.get("/kiosk/").status_code == 403
+
+
 def test_forged_or_foreign_device_cookie_is_refused(app, kiosk, village, seeded):
     from tests.kiosk_helpers import device_cookie
 
