@@ -35,7 +35,7 @@ class Config:
     LOGIN_LOCK_MINUTES = 15
     PER_PAGE = 30
     #: kiosk: idle seconds before it returns to the start page; wrong PINs before a household's lock
-    KIOSK_IDLE_SECONDS = 60
+    KIOSK_IDLE_SECONDS = int(os.environ.get("KIOSK_IDLE_SECONDS", "60"))
     KIOSK_PIN_MAX_FAILURES = 5
     KIOSK_PIN_LOCK_MINUTES = 15
     #: wrong PINs one kiosk may send, whatever the household (Flask-Limiter, keyed per kiosk device)
