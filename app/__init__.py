@@ -94,6 +94,7 @@ def init_extensions(app: Flask) -> None:
     from .shop import models as _shop  # noqa: F401
     from .registry import models as _registry  # noqa: F401
     from .statements import models as _statements  # noqa: F401
+    from .kiosk import models as _kiosk  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
@@ -106,6 +107,8 @@ def register_blueprints(app: Flask) -> None:
     from .registry import views as _registry_views  # noqa: F401
     from .shop import views as _shop_views  # noqa: F401
     from .statements import views as _statements_views  # noqa: F401
+    from .kiosk import admin_views as _kiosk_admin_views  # noqa: F401
+    from .kiosk import views as _kiosk_views  # noqa: F401
     from .admin import bp as admin_bp
     from .audit import bp as audit_bp
     from .auth import bp as auth_bp
@@ -123,6 +126,11 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(points_bp, url_prefix="/points")
     app.register_blueprint(shop_bp, url_prefix="/shop")
     app.register_blueprint(statements_bp)
+    from .kiosk import admin_bp as kiosk_admin_bp
+    from .kiosk import bp as kiosk_bp
+
+    app.register_blueprint(kiosk_bp, url_prefix="/kiosk")
+    app.register_blueprint(kiosk_admin_bp, url_prefix="/kiosk-admin")
 
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

@@ -29,6 +29,7 @@ PERMISSIONS: dict[str, set[str]] = {
     "shop.sell": {"cashier"},
     "shop.stock": {"cashier", "clerk"},
     "statements.print": {"clerk", "reviewer"},
+    "kiosk.manage": {"admin", "clerk"},
 }
 
 

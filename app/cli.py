@@ -15,6 +15,7 @@ user_cli = AppGroup("user", help="Logins and their roles.")
 audit_cli = AppGroup("audit", help="The audit log.")
 ledger_cli = AppGroup("ledger", help="The points ledger.")
 points_cli = AppGroup("points", help="Points schemes and their items.")
+kiosk_cli = AppGroup("kiosk", help="Village kiosks (self-service screens).")
 
 
 def _fail(message: str) -> None:
@@ -255,6 +256,33 @@ def demo_command(print_logins: bool, households: int) -> None:
     click.echo(f"demo logins (password {DEMO_PASSWORD}):")
     for username, role in DEMO_LOGINS:
         click.echo(f"  {username:<10} {role}")
+    from .demo import DEMO_CODE
+    from .kiosk.demo import demo_kiosk_lines
+    from .registry.models import Village
+
+    village = db.session.scalar(sa.select(Village).where(Village.code == DEMO_CODE))
+    if village is not None:
+        for line in demo_kiosk_lines(village):
+            click.echo(line)
+
+
+@kiosk_cli.command("new-device")
+@click.option("--village", "village_code", required=True, help="Village code.")
+@click.option("--name", required=True, help="Where the kiosk stands, e.g. 村委会大厅.")
+def kiosk_new_device(village_code: str, name: str) -> None:
+    """Create a kiosk and print its one-time enrolment link path (open it once on the kiosk)."""
+    from .kiosk import services as ks
+
+    begin_write()
+    village = _village_or_fail(village_code)
+    try:
+        device, code = ks.create_device(village, name)
+    except ks.KioskError as e:
+        db.session.rollback()
+        _fail(str(e))
+    db.session.commit()
+    click.echo(f"kiosk {device.id} ({name}): open /kiosk/enrol/{code} once on the kiosk within "
+               f"{ks.ENROL_HOURS} hours")
 
 
 def register_cli(app: Flask) -> None:
@@ -267,3 +295,4 @@ def register_cli(app: Flask) -> None:
     from .statements.cli import statements_cli
 
     app.cli.add_command(statements_cli)
+    app.cli.add_command(kiosk_cli)

@@ -34,6 +34,12 @@ class Config:
     LOGIN_MAX_FAILURES = 5
     LOGIN_LOCK_MINUTES = 15
     PER_PAGE = 30
+    #: kiosk: idle seconds before it returns to the start page; wrong PINs before a household's lock
+    KIOSK_IDLE_SECONDS = int(os.environ.get("KIOSK_IDLE_SECONDS", "60"))
+    KIOSK_PIN_MAX_FAILURES = 5
+    KIOSK_PIN_LOCK_MINUTES = 15
+    #: wrong PINs one kiosk may send, whatever the household (Flask-Limiter, keyed per kiosk device)
+    KIOSK_PIN_RATE = "30 per hour"
     PASSWORD_HASH_METHOD = "scrypt"
     #: where printed statement QR codes point, e.g. http://192.168.1.10:5000/ (default: the address in use)
     STATEMENT_BASE_URL = os.environ.get("STATEMENT_BASE_URL")

@@ -131,11 +131,13 @@ def _seed_features(village) -> bool:
     cashier = db.session.scalar(sa.select(User).where(User.username == "cashier"))
     if clerk is None or reviewer is None:
         return False
+    from .kiosk.demo import seed_kiosk_demo
+
     added = seed_points_demo(village, clerk, reviewer)
     # the shop after the points: its redemptions spend balances the points demo earned
     if cashier is not None:
         added = seed_shop_demo(village, cashier, clerk) or added
-    return added
+    return seed_kiosk_demo(village, clerk) or added
 
 
 def _display(role: str) -> str:

@@ -27,8 +27,10 @@ MESSAGES = {
 def _page(code: int, message: str | None = None, title: str | None = None):
     db.session.rollback()
     text = message or str(MESSAGES.get(code, MESSAGES[400]))
+    # the kiosk has its own large-type layout, without the clerks' menus
+    template = "kiosk/error.html" if request.blueprint == "kiosk" else "errors/error.html"
     try:
-        return render_template("errors/error.html", code=code, title=title, message=text), code
+        return render_template(template, code=code, title=title, message=text), code
     except Exception:  # the error page itself must never fail: fall back to plain, escaped HTML
         current_app.logger.exception("error page failed")
         return f"<!doctype html><meta charset=utf-8><title>{code}</title><p>{escape(text)}</p>", code

@@ -1,0 +1,441 @@
+"""Kiosk verbs: devices, household PINs with a database-counted lockout, household cards, and the
+read-only views a household sees after its PIN.
+
+Functions flush and never commit: the view or command that calls them owns the transaction.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from flask_babel import gettext as _
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..audit.services import record
+from ..db import UTCDateTime, local_today, utcnow
+from ..extensions import db
+from ..registry.models import Household, HouseholdStatus, Person, PersonStatus, VillagerGroup
+from ..text import FULLWIDTH_DIGITS
+from .models import HouseholdCard, KioskDevice, KioskPin, KioskProbe
+
+#: unambiguous upper-case letters and digits (no 0/O, 1/I/L) for card codes
+CARD_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CARD_CODE_LEN = 16
+ENROL_HOURS = 72
+_DUMMY_PIN_HASH: str | None = None
+
+
+class KioskError(ValueError):
+    """A kiosk action that cannot be taken; the message is for the clerk or the villager."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+# --- devices --------------------------------------------------------------------------------------
+
+def create_device(village, name: str, *, actor=None, code: str | None = None,
+                  hours: int = ENROL_HOURS) -> tuple[KioskDevice, str]:
+    """Register a kiosk for the village; return it and its one-time enrolment code (shown once).
+
+    `code` and `hours` are for the demo only, whose enrolment link is printed by `flask demo`.
+    """
+    name = (name or "").strip()
+    if not name or len(name) > 64:
+        raise KioskError(_("Please give the kiosk a name of 1 to 64 characters."), "name")
+    code = code or secrets.token_urlsafe(24)
+    device = KioskDevice(village_id=village.id, name=name, enrol_hash=_digest(code),
+                         enrol_expires_at=utcnow() + dt.timedelta(hours=hours),
+                         created_by_id=actor.id if actor is not None else None)
+    db.session.add(device)
+    db.session.flush()
+    record("kiosk.device_create", device, details={"name": name})
+    return device, code
+
+
+def enrol_device(code: str) -> tuple[KioskDevice, str]:
+    """Use a one-time enrolment code: the device gets a fresh long-lived token (returned, never stored).
+
+    :raise KioskError: unknown, used, expired or revoked code.
+    """
+    device = None
+    if code and len(code) <= 100:
+        device = db.session.scalar(sa.select(KioskDevice).where(KioskDevice.enrol_hash == _digest(code))
+                                   .with_for_update())
+    if device is None or device.revoked_at is not None or device.enrol_expires_at is None \
+            or device.enrol_expires_at < utcnow():
+        raise KioskError(_("This enrolment link is not valid any more. Please ask the clerk for a new one."))
+    token = secrets.token_urlsafe(32)
+    device.token_hash = _digest(token)
+    device.enrol_hash = None
+    device.enrol_expires_at = None
+    device.enrolled_at = utcnow()
+    db.session.flush()
+    record("kiosk.device_enrol", device)
+    return device, token
+
+
+def device_for_token(device_id, token) -> KioskDevice | None:
+    """The enabled, unrevoked device a cookie names, or None."""
+    if not isinstance(device_id, int) or not isinstance(token, str) or not token:
+        return None
+    device = db.session.get(KioskDevice, device_id)
+    if device is None or device.revoked_at is not None or device.token_hash is None:
+        return None
+    if not hmac.compare_digest(device.token_hash, _digest(token)):
+        return None
+    return device
+
+
+def revoke_device(device: KioskDevice, *, actor=None) -> None:
+    if device.revoked_at is not None:
+        return
+    device.revoked_at = utcnow()
+    device.enrol_hash = None
+    db.session.flush()
+    record("kiosk.device_revoke", device, details={"name": device.name})
+
+
+# --- PINs -----------------------------------------------------------------------------------------
+
+def normalize_pin(raw: str | None) -> str:
+    """4 to 6 digits (full-width digits accepted).
+
+    :raise KioskError: anything else, or a PIN too easy to guess (1111, 1234, 654321).
+    """
+    pin = (raw or "").translate(FULLWIDTH_DIGITS).strip()
+    if not (pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 6):
+        raise KioskError(_("A PIN has 4 to 6 digits."), "pin")
+    digits = [int(c) for c in pin]
+    steps = {b - a for a, b in zip(digits, digits[1:])}
+    if steps in ({0}, {1}, {-1}):
+        raise KioskError(
+            _("This PIN is too easy to guess (same or consecutive digits). Please choose another."), "pin")
+    return pin
+
+
+def _peppered(household_id: int, pin: str) -> str:
+    """HMAC the PIN with a key kept outside the database: a stolen database alone cannot be brute-forced."""
+    key = current_app.config["ID_HMAC_KEY"].encode()
+    return hmac.new(key, f"kiosk-pin:{household_id}:{pin}".encode(), hashlib.sha256).hexdigest()
+
+
+def set_pin(household: Household, raw_pin: str, *, actor=None) -> KioskPin:
+    """Set or reset the household's kiosk PIN; this also lifts any lock."""
+    pin = normalize_pin(raw_pin)
+    digest = generate_password_hash(_peppered(household.id, pin),
+                                    method=current_app.config["PASSWORD_HASH_METHOD"])
+    row = pin_of(household)
+    if row is None:
+        row = KioskPin(village_id=household.village_id, household_id=household.id, pin_hash=digest)
+        db.session.add(row)
+    row.pin_hash = digest
+    row.failed_count = 0
+    row.locked_until = None
+    row.set_at = utcnow()
+    row.set_by_id = actor.id if actor is not None else None
+    db.session.flush()
+    record("kiosk.pin_set", household, household_id=household.id)
+    return row
+
+
+def pin_of(household: Household) -> KioskPin | None:
+    return db.session.scalar(sa.select(KioskPin).where(KioskPin.household_id == household.id))
+
+
+def unlock_pin(household: Household, *, actor=None) -> None:
+    row = pin_of(household)
+    if row is None:
+        return
+    row.failed_count = 0
+    row.locked_until = None
+    db.session.flush()
+    record("kiosk.pin_unlock", household, household_id=household.id)
+
+
+def is_locked(row: KioskPin | None, now: dt.datetime | None = None) -> bool:
+    now = now or utcnow()
+    return row is not None and row.locked_until is not None and row.locked_until > now
+
+
+@dataclass
+class PinResult:
+    ok: bool
+    #: the household is locked now (this attempt locked it, or it was locked already)
+    locked: bool = False
+    #: this wrong PIN was counted (False for unknown households and for attempts refused by a lock)
+    counted: bool = False
+
+
+def check_pin(village_id: int, household_id: int | None, raw_pin: str | None,
+              probe_key: str | None = None) -> PinResult:
+    """Check a PIN typed at the kiosk; count a wrong one in the database.
+
+    An unknown household, a household without a PIN and a wrong PIN give the same answer, and lock
+    the same way: wrong PINs for something without a PIN are counted under `probe_key` (what was
+    typed or scanned), so trying a 户号 five times never tells whether it exists. Counters move in one
+    guarded UPDATE (SQLite: inside BEGIN IMMEDIATE; PostgreSQL: the row lock re-checks the WHERE), so
+    parallel attempts in several worker processes accept exactly KIOSK_PIN_MAX_FAILURES wrong PINs
+    before the lock, and the lock survives restarts.
+    """
+    global _DUMMY_PIN_HASH
+    pin = (raw_pin or "").translate(FULLWIDTH_DIGITS).strip()[:12]
+    row = None
+    if household_id is not None:
+        row = db.session.scalar(sa.select(KioskPin).where(KioskPin.household_id == household_id,
+                                                          KioskPin.village_id == village_id))
+    now = utcnow()
+    if row is None:
+        # spend the time of a real check, so timing does not tell which households exist
+        if _DUMMY_PIN_HASH is None:
+            _DUMMY_PIN_HASH = generate_password_hash("x", method=current_app.config["PASSWORD_HASH_METHOD"])
+        check_password_hash(_DUMMY_PIN_HASH, pin)
+        if not probe_key:
+            return PinResult(ok=False)
+        probe = _probe(village_id, probe_key)
+        if is_locked(probe, now):
+            return PinResult(ok=False, locked=True)
+        return _count_wrong(probe, now, village_id=village_id, household_id=household_id)
+    if is_locked(row, now):
+        return PinResult(ok=False, locked=True)
+    if check_password_hash(row.pin_hash, _peppered(row.household_id, pin)):
+        row.failed_count = 0
+        row.locked_until = None
+        row.last_used_at = now
+        db.session.flush()
+        record("kiosk.open", village_id=village_id, household_id=row.household_id)
+        return PinResult(ok=True)
+    return _count_wrong(row, now, village_id=village_id, household_id=row.household_id)
+
+
+def _probe(village_id: int, key: str) -> KioskProbe:
+    """The failure counter of something typed that has no PIN, created on first use (race-safe)."""
+    digest = _digest(f"{village_id}:{key}")
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(insert(KioskProbe).values(village_id=village_id, key_hash=digest, failed_count=0)
+                       .on_conflict_do_nothing(index_elements=["key_hash"]))
+    return db.session.scalar(sa.select(KioskProbe).where(KioskProbe.key_hash == digest))
+
+
+def _count_wrong(row, now: dt.datetime, *, village_id: int, household_id: int | None) -> PinResult:
+    """Count one wrong PIN on `row` (a KioskPin or a KioskProbe) and lock it at the limit."""
+    model = type(row)
+    limit = int(current_app.config["KIOSK_PIN_MAX_FAILURES"])
+    lock_at = now + dt.timedelta(minutes=int(current_app.config["KIOSK_PIN_LOCK_MINUTES"]))
+    expired = sa.and_(model.locked_until.is_not(None), model.locked_until <= now)
+    res = db.session.execute(
+        sa.update(model)
+        .where(model.id == row.id, sa.or_(model.locked_until.is_(None), model.locked_until <= now))
+        .values(
+            failed_count=sa.case((expired, 1), else_=model.failed_count + 1),
+            locked_until=sa.case((expired, sa.null()),
+                                 (model.failed_count + 1 >= limit, sa.literal(lock_at, UTCDateTime())),
+                                 else_=sa.null()),
+        )
+        .execution_options(synchronize_session=False))
+    if res.rowcount == 0:
+        # another attempt locked it between our read and our write
+        return PinResult(ok=False, locked=True)
+    db.session.refresh(row)
+    record("kiosk.pin_failed", village_id=village_id, household_id=household_id,
+           details={"failures": row.failed_count})
+    if row.locked_until is not None:
+        record("kiosk.pin_locked", village_id=village_id, household_id=household_id)
+    return PinResult(ok=False, locked=row.locked_until is not None, counted=True)
+
+
+# --- household cards ------------------------------------------------------------------------------
+
+def normalize_card_code(raw: str | None) -> str:
+    """What a scanner or a person typed, upper-cased, without spaces or dashes."""
+    s = (raw or "").translate(FULLWIDTH_DIGITS).upper()
+    return "".join(ch for ch in s if ch.isascii() and ch.isalnum())[:40]
+
+
+def issue_card(household: Household, *, actor=None) -> str:
+    """Issue a new card for the household: the old card stops working. Return the new code (never stored)."""
+    now = utcnow()
+    db.session.execute(sa.update(HouseholdCard).where(HouseholdCard.household_id == household.id,
+                                                      HouseholdCard.revoked_at.is_(None))
+                       .values(revoked_at=now).execution_options(synchronize_session=False))
+    code = "".join(secrets.choice(CARD_ALPHABET) for _ in range(CARD_CODE_LEN))
+    card = HouseholdCard(village_id=household.village_id, household_id=household.id, code_hash=_digest(code),
+                         issued_at=now, issued_by_id=actor.id if actor is not None else None)
+    db.session.add(card)
+    db.session.flush()
+    record("kiosk.card_issue", card, household_id=household.id)
+    return code
+
+
+def active_card(household: Household) -> HouseholdCard | None:
+    return db.session.scalar(sa.select(HouseholdCard).where(HouseholdCard.household_id == household.id,
+                                                            HouseholdCard.revoked_at.is_(None)))
+
+
+def find_household_by_card_code(village, code: str | None) -> Household | None:
+    """The active household whose current card carries `code`, in this village; None otherwise.
+
+    Also used by the shop counter. A reissued card's old code finds nothing.
+    """
+    norm = normalize_card_code(code)
+    if len(norm) != CARD_CODE_LEN:
+        return None
+    village_id = village if isinstance(village, int) else village.id
+    return db.session.scalar(
+        sa.select(Household).join(HouseholdCard, HouseholdCard.household_id == Household.id).where(
+            HouseholdCard.code_hash == _digest(norm), HouseholdCard.revoked_at.is_(None),
+            HouseholdCard.village_id == village_id, Household.village_id == village_id,
+            Household.status == HouseholdStatus.ACTIVE.value))
+
+
+def households_for_cards(village, *, group_id: int | None = None, only_without_card: bool = False,
+                         limit: int = 2000) -> list[Household]:
+    """Active households of the village (or one group) by 户号, for a sheet of cards."""
+    stmt = sa.select(Household).where(Household.village_id == village.id,
+                                      Household.status == HouseholdStatus.ACTIVE.value)
+    if group_id:
+        stmt = stmt.where(Household.group_id == group_id)
+    if only_without_card:
+        has_card = sa.select(HouseholdCard.household_id).where(HouseholdCard.village_id == village.id,
+                                                               HouseholdCard.revoked_at.is_(None))
+        stmt = stmt.where(Household.id.not_in(has_card))
+    return list(db.session.scalars(stmt.order_by(Household.number, Household.id).limit(limit)))
+
+
+# --- finding a household at the kiosk -------------------------------------------------------------
+
+def find_by_number(village_id: int, number: str | None) -> Household | None:
+    num = (number or "").translate(FULLWIDTH_DIGITS).strip()[:32]
+    if not num:
+        return None
+    return db.session.scalar(sa.select(Household).where(
+        Household.village_id == village_id, Household.number == num,
+        Household.status == HouseholdStatus.ACTIVE.value))
+
+
+@dataclass
+class NameChoice:
+    household_id: int
+    masked_name: str
+    group_name: str
+
+
+MAX_CHOICES = 12
+
+
+def find_by_initials(village_id: int, letters: str) -> tuple[list[NameChoice], bool]:
+    """Living people of active households whose pinyin initials start with `letters`.
+
+    Returns (choices, more): at most MAX_CHOICES masked names with their group; `more` when there were
+    more matches (the villager should tap more letters).
+    """
+    from ..registry.identity import mask_name
+
+    low = "".join(ch for ch in (letters or "").lower() if "a" <= ch <= "z")[:8]
+    if not low:
+        return [], False
+    stmt = (sa.select(Person.name, Person.household_id, VillagerGroup.name)
+            .join(Household, Household.id == Person.household_id)
+            .outerjoin(VillagerGroup, VillagerGroup.id == Household.group_id)
+            .where(Person.village_id == village_id, Household.village_id == village_id,
+                   Household.status == HouseholdStatus.ACTIVE.value,
+                   Person.status == PersonStatus.ALIVE.value,
+                   sa.or_(Person.search_keys.like(f"{low}%"), Person.search_keys.like(f"% {low}%")))
+            .order_by(Household.number, Person.id).limit(200))
+    seen: set[tuple[int, str]] = set()
+    out: list[NameChoice] = []
+    for name, hid, group in db.session.execute(stmt):
+        key = (hid, mask_name(name))
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(NameChoice(hid, key[1], group or ""))
+    return out[:MAX_CHOICES], len(out) > MAX_CHOICES
+
+
+# --- what a household sees --------------------------------------------------------------------------
+
+@dataclass
+class Summary:
+    balance: int
+    year: int
+    score: int
+    stars: int | None
+    posting_count: int
+
+
+def active_scheme(village_id: int):
+    from ..points.models import PointScheme
+
+    return db.session.scalar(sa.select(PointScheme).where(PointScheme.village_id == village_id,
+                                                          PointScheme.active == True)  # noqa: E712
+                             .order_by(PointScheme.id))
+
+
+def summary(household: Household, today: dt.date | None = None) -> Summary:
+    from ..ledger.services import balance_of
+    from ..points.services import year_score
+
+    today = today or local_today()
+    score = year_score(household.id, today.year)
+    scheme = active_scheme(household.village_id)
+    return Summary(balance=balance_of(household), year=today.year, score=score,
+                   stars=scheme.stars_for(score) if scheme is not None else None,
+                   posting_count=len(on_posting(household, today)))
+
+
+def recent_entries(household: Household, limit: int = 20):
+    from ..points.models import PointEntry
+
+    return list(db.session.scalars(sa.select(PointEntry).where(
+        PointEntry.household_id == household.id, PointEntry.village_id == household.village_id)
+        .order_by(PointEntry.occurred_on.desc(), PointEntry.id.desc()).limit(limit)))
+
+
+def on_posting(household: Household, today: dt.date | None = None):
+    """The household's entries on posting (公示) now, and those with an open objection."""
+    from ..points.models import EntryStatus, PointEntry
+
+    today = today or local_today()
+    return list(db.session.scalars(sa.select(PointEntry).where(
+        PointEntry.household_id == household.id, PointEntry.village_id == household.village_id,
+        sa.or_(sa.and_(PointEntry.status == EntryStatus.POSTED.value, PointEntry.posting_until >= today),
+               PointEntry.status == EntryStatus.DISPUTED.value))
+        .order_by(PointEntry.posting_until, PointEntry.id)))
+
+
+def open_objection(entry):
+    return next((o for o in entry.objections if o.decision is None), None)
+
+
+def object_at_kiosk(household: Household, entry, reason: str):
+    """File a villager's objection from the kiosk through the points objection service."""
+    from ..points.services import PointsError, file_objection
+
+    if entry.household_id != household.id or entry.village_id != household.village_id:
+        raise KioskError(_("This entry is not on your household."))
+    try:
+        return file_objection(entry, reason=reason, channel="kiosk",
+                              objector_name=_("Household %(number)s (kiosk)", number=household.number))
+    except PointsError as e:
+        raise KioskError(str(e), e.field) from None
+
+
+def shop_goods(village_id: int):
+    from ..shop.models import Product
+
+    return list(db.session.scalars(sa.select(Product).where(
+        Product.village_id == village_id, Product.active == True)  # noqa: E712
+        .order_by(Product.category, Product.price_points, Product.name, Product.id)))

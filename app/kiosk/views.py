@@ -1,0 +1,347 @@
+"""The touch screen: find a household (card, 户号 pad, pinyin letters), PIN, then read-only pages and
+objections. No personal data in any URL; the household chosen lives in the signed session only.
+
+Every page needs an enabled device: a signed, long-lived cookie holding the device token a clerk's
+one-time enrolment link gave this browser.
+"""
+from __future__ import annotations
+
+import time
+
+from flask import abort, current_app, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from ..extensions import begin_write, db, limiter
+from ..points.models import PointEntry
+from ..registry.identity import mask_name
+from ..registry.models import Household, HouseholdStatus
+from . import bp
+from . import services as ks
+from .forms import (
+    OBJECTION_REASONS,
+    CardForm,
+    ChooseForm,
+    KioskForm,
+    LettersForm,
+    NumberForm,
+    ObjectionForm,
+    PinForm,
+)
+
+DEVICE_COOKIE = "xy_kiosk_device"
+DEVICE_COOKIE_DAYS = 5 * 365
+#: endpoints a browser that is not (yet) a kiosk may open
+OPEN_ENDPOINTS = {"kiosk.enrol"}
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="kiosk-device")
+
+
+def _device_from_cookie():
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw:
+        return None
+    try:
+        data = _serializer().loads(raw)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict):
+        return None
+    return ks.device_for_token(data.get("d"), data.get("t"))
+
+
+def device_key() -> str:
+    """Flask-Limiter key: one budget per kiosk device, not per IP (every kiosk may share one NAT address)."""
+    device = g.get("kiosk_device")
+    return f"kiosk-device:{device.id}" if device is not None else f"kiosk-ip:{request.remote_addr}"
+
+
+def _state() -> dict:
+    return session.get("kiosk") or {}
+
+
+def _save(state: dict) -> None:
+    session["kiosk"] = state
+    session.modified = True
+
+
+def _forget_household() -> None:
+    state = _state()
+    for key in ("h", "pending", "pending_label", "pending_key"):
+        state.pop(key, None)
+    _save(state)
+
+
+@bp.before_request
+def _load_device():
+    g.kiosk_device = None
+    if request.endpoint in OPEN_ENDPOINTS:
+        return None
+    device = _device_from_cookie()
+    if device is None:
+        session.pop("kiosk", None)
+        return render_template("kiosk/not_enabled.html"), 403
+    g.kiosk_device = device
+    from ..registry.models import Village
+
+    g.kiosk_village = db.session.get(Village, device.village_id)
+    state = _state()
+    now = int(time.time())
+    if state.get("dev") != device.id:
+        state = {"dev": device.id}
+    # the server enforces the idle timeout too: a page left open (or a copied cookie) shows nothing
+    idle = int(current_app.config["KIOSK_IDLE_SECONDS"])
+    if state.get("last") and now - int(state["last"]) > idle + 5:
+        state = {"dev": device.id}
+    state["last"] = now
+    _save(state)
+    g.kiosk_household = None
+    if state.get("h"):
+        h = db.session.get(Household, state["h"])
+        if h is not None and h.village_id == device.village_id and h.status == HouseholdStatus.ACTIVE.value:
+            g.kiosk_household = h
+        else:
+            _forget_household()
+    return None
+
+
+@bp.after_request
+def _no_store(resp):
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Pragma"] = "no-cache"
+    return resp
+
+
+@bp.context_processor
+def _kiosk_globals():
+    from ..points.services import effective_status
+
+    return {"idle_seconds": current_app.config["KIOSK_IDLE_SECONDS"], "finish_form": KioskForm(),
+            "entry_status": effective_status,
+            "kiosk_village": g.get("kiosk_village"), "kiosk_household": g.get("kiosk_household")}
+
+
+def _need_household() -> Household:
+    h = g.get("kiosk_household")
+    if h is None:
+        abort(redirect(url_for("kiosk.start")))
+    return h
+
+
+# Enrolment (opened once on the kiosk from the clerk's link)
+
+@bp.route("/enrol/<code>", methods=["GET", "POST"])
+def enrol(code: str):
+    """Make this browser the village's kiosk: GET asks, POST uses the one-time code."""
+    form = KioskForm()
+    if request.method == "POST" and form.validate_on_submit():
+        begin_write()
+        try:
+            device, token = ks.enrol_device(code)
+        except ks.KioskError as e:
+            db.session.rollback()
+            return render_template("kiosk/enrol.html", form=form, error=str(e)), 400
+        db.session.commit()
+        # the kiosk is nobody's login: drop whatever session this browser had
+        session.clear()
+        resp = redirect(url_for("kiosk.start"))
+        resp.set_cookie(DEVICE_COOKIE, _serializer().dumps({"d": device.id, "t": token}),
+                        max_age=DEVICE_COOKIE_DAYS * 86400, httponly=True, samesite="Lax",
+                        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")), path="/kiosk")
+        return resp
+    return render_template("kiosk/enrol.html", form=form, error=None)
+
+
+# Finding the household
+
+@bp.route("/")
+def start():
+    """The start page: scan a card (the scanner types into the box), or choose the 户号 pad or the letters."""
+    _forget_household()
+    return render_template("kiosk/start.html", form=CardForm())
+
+
+@bp.post("/card")
+def card():
+    form = CardForm()
+    if not form.validate_on_submit() or not ks.normalize_card_code(form.code.data):
+        return render_template("kiosk/start.html", form=form,
+                               error=_("The card could not be read. Please scan it again.")), 200
+    h = ks.find_household_by_card_code(g.kiosk_device.village_id, form.code.data)
+    return _pending(h.id if h else None, _("Household card"),
+                    "card:" + ks.normalize_card_code(form.code.data))
+
+
+@bp.route("/number", methods=["GET", "POST"])
+def number():
+    """Type the 户号 on the number pad."""
+    form = NumberForm()
+    if request.method == "POST" and form.validate_on_submit():
+        typed = (form.number.data or "").strip()
+        if not typed:
+            return render_template("kiosk/number.html", form=form,
+                                   error=_("Please type your household number first.")), 200
+        h = ks.find_by_number(g.kiosk_device.village_id, typed)
+        # the label shows only what was typed, so the answer never tells whether the 户号 exists
+        return _pending(h.id if h else None, _("Household number %(number)s", number=typed[:32]),
+                        "number:" + typed[:32])
+    return render_template("kiosk/number.html", form=form, error=None)
+
+
+@bp.route("/letters", methods=["GET", "POST"])
+def letters():
+    """Tap the pinyin initials of a name, then choose among masked names."""
+    form = LettersForm()
+    choices, more, searched = [], False, False
+    if request.method == "POST" and form.validate_on_submit():
+        searched = True
+        choices, more = ks.find_by_initials(g.kiosk_device.village_id, form.letters.data or "")
+    return render_template("kiosk/letters.html", form=form, choices=choices, more=more, searched=searched,
+                           choose_form=ChooseForm())
+
+
+@bp.post("/choose")
+def choose():
+    form = ChooseForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("kiosk.letters"))
+    try:
+        hid = int(form.household.data or "")
+    except ValueError:
+        return redirect(url_for("kiosk.letters"))
+    h = db.session.get(Household, hid) if 0 < hid < 2**62 else None
+    if h is None or h.village_id != g.kiosk_device.village_id or h.status != HouseholdStatus.ACTIVE.value:
+        return redirect(url_for("kiosk.letters"))
+    head = h.head.name if h.head is not None else ""
+    label = mask_name(head) + (f"（{h.group.name}）" if h.group is not None else "")
+    return _pending(h.id, label, f"household:{h.id}")
+
+
+def _pending(household_id: int | None, label: str, probe_key: str):
+    """Remember whom the PIN is for; `probe_key` names what was typed, for the counter of the no-PIN case."""
+    state = _state()
+    state.pop("h", None)
+    state["pending"] = household_id or 0
+    state["pending_label"] = label
+    state["pending_key"] = probe_key
+    _save(state)
+    return redirect(url_for("kiosk.pin"))
+
+
+def _pin_failed(resp) -> bool:
+    return bool(g.get("kiosk_pin_failed"))
+
+
+@bp.route("/pin", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["KIOSK_PIN_RATE"], key_func=device_key, methods=["POST"],
+               deduct_when=_pin_failed)
+def pin():
+    """Type the household's PIN; five wrong PINs lock the household at the kiosk for 15 minutes."""
+    state = _state()
+    if "pending" not in state:
+        return redirect(url_for("kiosk.start"))
+    form = PinForm()
+    result, counted = None, False
+    if request.method == "POST" and form.validate_on_submit():
+        begin_write()
+        res = ks.check_pin(g.kiosk_device.village_id, state.get("pending") or None, form.pin.data,
+                           probe_key=state.get("pending_key"))
+        db.session.commit()
+        if res.ok:
+            state = _state()
+            state["h"] = state.pop("pending")
+            state.pop("pending_label", None)
+            state.pop("pending_key", None)
+            _save(state)
+            return redirect(url_for("kiosk.home"))
+        g.kiosk_pin_failed = True
+        result = "locked" if res.locked else "wrong"
+        counted = res.counted
+    return render_template("kiosk/pin.html", form=form, label=state.get("pending_label", ""), result=result,
+                           counted=counted,
+                           max_failures=current_app.config["KIOSK_PIN_MAX_FAILURES"],
+                           lock_minutes=current_app.config["KIOSK_PIN_LOCK_MINUTES"])
+
+
+@bp.post("/finish")
+def finish():
+    """End the household's session (the finish button, and the idle timer)."""
+    KioskForm().validate_on_submit()  # a stale token must not keep a household's page open
+    state = _state()
+    _save({"dev": state.get("dev"), "last": state.get("last")})
+    return redirect(url_for("kiosk.start"))
+
+
+# After the PIN (one household only)
+
+@bp.route("/home")
+def home():
+    h = _need_household()
+    return render_template("kiosk/home.html", household=h, summary=ks.summary(h))
+
+
+@bp.route("/entries")
+def entries():
+    h = _need_household()
+    return render_template("kiosk/entries.html", household=h, entries=ks.recent_entries(h))
+
+
+@bp.route("/posting")
+def posting():
+    h = _need_household()
+    rows = [(e, ks.open_objection(e)) for e in ks.on_posting(h)]
+    return render_template("kiosk/posting.html", household=h, rows=rows)
+
+
+def _own_entry(h: Household, entry_id: int) -> PointEntry:
+    entry = db.session.get(PointEntry, entry_id) if 0 < entry_id < 2**62 else None
+    if entry is None or entry.household_id != h.id or entry.village_id != h.village_id:
+        abort(404)
+    return entry
+
+
+@bp.route("/posting/<int:entry_id>/object", methods=["GET", "POST"])
+def objection(entry_id: int):
+    """Object to one of the household's entries on posting; it goes to the reviewers' queue."""
+    h = _need_household()
+    entry = _own_entry(h, entry_id)
+    form = ObjectionForm()
+    error = None
+    if form.validate_on_submit():
+        labels = dict(OBJECTION_REASONS)
+        text = (form.text.data or "").strip()
+        if form.reason.data == "other" and not text:
+            form.text.errors = [_("Please write a few words about what is wrong.")]
+        else:
+            reason = str(labels[form.reason.data]) + (f"：{text}" if text else "")
+            begin_write()
+            entry = _own_entry(h, entry_id)
+            try:
+                obj = ks.object_at_kiosk(h, entry, reason)
+                db.session.commit()
+            except ks.KioskError as e:
+                db.session.rollback()
+                error = str(e)
+            else:
+                return render_template("kiosk/objection_done.html", household=h, entry=entry, objection=obj)
+    from ..points.models import EntryStatus
+    from ..points.services import effective_status
+
+    return render_template("kiosk/objection.html", household=h, entry=entry, form=form, error=error,
+                           open_objection=ks.open_objection(entry),
+                           can_object=effective_status(entry) == EntryStatus.POSTED.value)
+
+
+# Open to every villager at an enabled kiosk
+
+@bp.route("/shop")
+def shop():
+    return render_template("kiosk/shop.html", products=ks.shop_goods(g.kiosk_device.village_id))
+
+
+@bp.route("/rules")
+def rules():
+    return render_template("kiosk/rules.html")
+
