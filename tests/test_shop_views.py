@@ -196,6 +196,25 @@ def test_household_search_by_name_and_list(client, shopfront):
     assert "idempotency_key" not in html
 
 
+def test_a_scanned_household_card_selects_the_household_and_a_reissued_one_does_not(client, shopfront):
+    from app.kiosk import services as kiosk
+    from app.registry.models import Household
+
+    begin_write()
+    old = kiosk.issue_card(db.session.get(Household, shopfront["household"]))
+    db.session.commit()
+    _login(client, "cash1")
+    # a scanner may type the code with a dash or in lower case
+    scanned = (old[:8] + "-" + old[8:]).lower()
+    html = client.get("/shop/counter", query_string={"q": scanned}).get_data(as_text=True)
+    assert "0101" in html and "idempotency_key" in html
+    begin_write()
+    kiosk.issue_card(db.session.get(Household, shopfront["household"]))
+    db.session.commit()
+    html = client.get("/shop/counter", query_string={"q": old}).get_data(as_text=True)
+    assert "idempotency_key" not in html and "0101" not in html
+
+
 def test_roles(client, shopfront):
     s = shopfront
     _login(client, "grid1")

@@ -14,6 +14,7 @@ from ..access import can, get_in_village_or_404, require
 from ..errors import _page
 from ..extensions import begin_write, db
 from ..forms import refuse
+from ..kiosk.services import find_household_by_card_code
 from ..ledger import services as ledger
 from ..printing import pdf_response, render_pdf
 from ..registry.models import Household
@@ -122,6 +123,10 @@ def _find_households(q: str) -> tuple[Household | None, list[Household]]:
                                                          Household.number == q))
     if exact is not None:
         return exact, [exact]
+    # a USB scanner at the counter types the household card's QR code into the search box
+    carded = find_household_by_card_code(g.village, q)
+    if carded is not None:
+        return carded, [carded]
     matches = list(db.session.scalars(household_search_query(g.village.id, q).limit(30)))
     return (matches[0] if len(matches) == 1 else None), matches
 
