@@ -111,3 +111,29 @@ def test_county_villages_each_get_a_year_and_keep_their_ledgers_apart(app):
         assert db.session.scalar(sa.select(sa.func.count()).where(Transfer.village_id == vid)) > 0
         assert ledger.check(vid) == []
     assert ledger.check() == []
+
+
+def test_household_points_page_shows_the_history_one_page_at_a_time(app, client):
+    """Bench figure 2: the page must not grow with the years of history (it used to list up to 500 rows)."""
+    import re
+
+    from bench.common import BENCH_PASSWORD
+
+    gen.generate(app, TINY, today=TODAY)
+    db.session.rollback()
+    hid, n = db.session.execute(sa.select(PointEntry.household_id, sa.func.count()).group_by(PointEntry.household_id)
+                                .order_by(sa.func.count().desc()).limit(1)).one()
+    per_page = app.config["PER_PAGE"]
+    assert n > per_page
+    r = client.post("/login", data={"username": "bench-clerk", "password": BENCH_PASSWORD})
+    assert r.status_code == 302
+    seen = []
+    pages = -(-n // per_page)
+    for page in range(1, pages + 1):
+        html = client.get(f"/points/households/{hid}?page={page}").get_data(as_text=True)
+        ids = re.findall(r'href="/points/entries/(\d+)"', html)
+        assert len(ids) == (per_page if page < pages else n - per_page * (pages - 1))
+        seen += ids
+        if page < pages:  # the pager links to the next page of the same household
+            assert f'href="/points/households/{hid}?page={page + 1}"' in html
+    assert len(set(seen)) == n  # every entry once, none skipped or repeated
