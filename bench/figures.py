@@ -112,7 +112,7 @@ def _logged_in(server: load.Server, username: str) -> load.Client:
 
 
 def wrk_page(ctx: Context, server: load.Server, path: str, cookie: str | None = None) -> list[load.WrkResult]:
-    """ctx.runs wrk runs of ctx.seconds each against one path (8 connections, 2 threads)."""
+    """ctx.runs wrk runs of ctx.seconds each against one path (2 threads, 4 connections: one per worker)."""
     results = []
     for i in range(ctx.runs):
         r = load.run_wrk(server.base + path, ctx.seconds, cookie=cookie, server=server)
@@ -154,7 +154,7 @@ pending("1", "Kiosk balance lookup (page after the PIN) vs the bare endpoint; 10
 def fig_bare(ctx: Context) -> list[Row]:
     results = bare_endpoint(ctx)
     return [Row("1b", "bare endpoint: requests/s", "req/s", [r.rps for r in results], "", None,
-                "gunicorn 4 workers, wrk 8 connections"),
+                "gunicorn 4 workers, wrk 4 connections"),
             Row("1b", "bare endpoint: p99 latency", "ms", [r.p99_ms for r in results])]
 
 

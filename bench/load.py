@@ -230,7 +230,7 @@ def parse_wrk(output: str) -> WrkResult:
                      socket_errors=sum(int(x) for x in sock.groups()) if sock else 0)
 
 
-def run_wrk(url: str, seconds: float, *, connections: int = 8, threads: int = 2, cookie: str | None = None,
+def run_wrk(url: str, seconds: float, *, connections: int = 4, threads: int = 2, cookie: str | None = None,
             server: Server | None = None) -> WrkResult:
     """Load `url` for `seconds` with wrk; sample the server's memory while it runs."""
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, int(seconds))}s", "--latency", "--timeout", "10s"]

@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     payload = {"started": started.isoformat(), "finished": finished.isoformat(), "mode": scale,
                "command": "make bench" + ("-quick" if args.quick else ""), "machine": info,
                "settings": {"runs": args.runs, "seconds": args.seconds, "gunicorn_workers": 4,
-                            "wrk": "2 threads, 8 connections"},
+                            "wrk": "2 threads, 4 connections (one per worker)"},
                "results": results}
     (RESULTS_DIR / name).write_text(json.dumps(payload, ensure_ascii=False, indent=1, default=str))
     (RESULTS_DIR / f"latest-{scale}.json").write_text(json.dumps(payload, ensure_ascii=False, indent=1, default=str))
