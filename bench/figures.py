@@ -116,7 +116,8 @@ def wrk_page(ctx: Context, server: load.Server, path: str, cookie: str | None = 
     results = []
     for i in range(ctx.runs):
         r = load.run_wrk(server.base + path, ctx.seconds, cookie=cookie, server=server)
-        ctx.log(f"    run {i + 1}: {r.rps:.0f} req/s, p50 {r.p50_ms:.1f} ms, p99 {r.p99_ms:.1f} ms"
+        ctx.log(f"    run {i + 1}: {r.rps:.0f} req/s, p50 {r.p50_ms:.1f} ms, p99 {r.p99_ms:.1f} ms, "
+                f"server CPU {r.cpu_ms:.1f} ms/request"
                 + (f", {r.non_2xx} non-2xx" if r.non_2xx else ""))
         results.append(r)
     return results
@@ -134,6 +135,8 @@ def _wrk_rows(key: str, label: str, results: list[load.WrkResult], p99_goal_ms: 
         Row(key, f"{label}: requests/s", "req/s", [r.rps for r in results], "", None, note, server.peak_mb),
         Row(key, f"{label}: p50 latency", "ms", [r.p50_ms for r in results], "", None, note, server.peak_mb),
         p99,
+        Row(key, f"{label}: server CPU per request", "ms", [r.cpu_ms for r in results], "", None,
+            "master + workers, user + system; steadier than latency on a shared machine", server.peak_mb),
     ]
 
 
@@ -155,7 +158,8 @@ def fig_bare(ctx: Context) -> list[Row]:
     results = bare_endpoint(ctx)
     return [Row("1b", "bare endpoint: requests/s", "req/s", [r.rps for r in results], "", None,
                 "gunicorn 4 workers, wrk 4 connections"),
-            Row("1b", "bare endpoint: p99 latency", "ms", [r.p99_ms for r in results])]
+            Row("1b", "bare endpoint: p99 latency", "ms", [r.p99_ms for r in results]),
+            Row("1b", "bare endpoint: server CPU per request", "ms", [r.cpu_ms for r in results])]
 
 
 # --- 2. household points page for a clerk --------------------------------------------------------------------------
@@ -253,13 +257,13 @@ def fig_cashiers(ctx: Context) -> list[Row]:
             sa.select(Account.household_id).where(Account.village_id == vid, Account.household_id.is_not(None))
             .order_by(Account.balance.desc()).limit(320)))
         db.session.remove()
-    rates, p99s, refused, errors, clean = [], [], 0, [], True
+    rates, p99s, cpu, refused, errors, clean = [], [], [], 0, [], True
     with ctx.server() as server:
         for run in range(ctx.runs):
             until = time.monotonic() + ctx.seconds
             cashiers = [_Cashier(server, f"bench-cashier{i:02d}", households[i::16], product, until)
                         for i in range(1, 17)]
-            t0 = time.monotonic()
+            t0, cpu0 = time.monotonic(), server.cpu_seconds()
             for c in cashiers:
                 c.start()
             while any(c.is_alive() for c in cashiers):
@@ -272,8 +276,9 @@ def fig_cashiers(ctx: Context) -> list[Row]:
             errors += run_errors
             rates.append(len(confirms) / elapsed)
             p99s.append(_p99(confirms))
+            cpu.append((server.cpu_seconds() - cpu0) * 1000 / max(1, len(confirms)))
             ctx.log(f"    run {run + 1}: {rates[-1]:.1f} redemptions/s, p99 {p99s[-1]:.0f} ms, "
-                    f"{len(run_errors)} errors")
+                    f"server CPU {cpu[-1]:.0f} ms per redemption (3 requests), {len(run_errors)} errors")
     with ctx.app.app_context():
         problems = ledger.check() + shop.check_stock()
         db.session.remove()
@@ -282,7 +287,9 @@ def fig_cashiers(ctx: Context) -> list[Row]:
            f"ledger check {'clean' if clean else 'FAILED: ' + problems[0]}"
     met = not errors and clean
     return [Row("3", "redemptions/s (16 cashiers)", "/s", rates, "0 errors, ledger clean", met, note, server.peak_mb),
-            Row("3", "confirm p99 latency", "ms", p99s, "", None, "", server.peak_mb)]
+            Row("3", "confirm p99 latency", "ms", p99s, "", None, "", server.peak_mb),
+            Row("3", "server CPU per redemption (counter page, check, confirm)", "ms", cpu, "", None, "",
+                server.peak_mb)]
 
 
 # --- 4, 5. printing (not on this branch) --------------------------------------------------------------------------------

@@ -59,6 +59,15 @@ def peak_rss_mb(pids: list[int]) -> float:
     return max((_status_kb(p, "VmHWM") for p in pids), default=0) / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process, in seconds (fields 14 and 15 of /proc/<pid>/stat)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 # --- gunicorn ------------------------------------------------------------------------------------------------
 
 class Server:
@@ -104,6 +113,13 @@ class Server:
             time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"gunicorn {self.app_spec} did not answer within 60 s")
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the master and its workers: on a shared machine the
+        CPU per request is steadier than wall-clock latency."""
+        if self.proc is None or self.proc.poll() is not None:
+            return 0.0
+        return sum(cpu_seconds(p) for p in process_tree(self.proc.pid))
 
     def sample_memory(self) -> float:
         """Peak RSS (MiB) of the master and its workers so far; remembered across samples."""
@@ -216,6 +232,8 @@ class WrkResult:
     requests: int
     non_2xx: int
     socket_errors: int
+    #: server CPU (master + workers) per request, ms; 0 when no server was given
+    cpu_ms: float = 0.0
 
 
 def parse_wrk(output: str) -> WrkResult:
@@ -236,6 +254,7 @@ def run_wrk(url: str, seconds: float, *, connections: int = 4, threads: int = 2,
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, int(seconds))}s", "--latency", "--timeout", "10s"]
     if cookie:
         cmd += ["-H", f"Cookie: {cookie}"]
+    cpu0 = server.cpu_seconds() if server is not None else 0.0
     proc = subprocess.Popen(cmd + [url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     while proc.poll() is None:
         if server is not None:
@@ -244,7 +263,10 @@ def run_wrk(url: str, seconds: float, *, connections: int = 4, threads: int = 2,
     out, err = proc.communicate()
     if proc.returncode != 0:
         raise RuntimeError(f"wrk failed: {err or out}")
-    return parse_wrk(out)
+    result = parse_wrk(out)
+    if server is not None and result.requests:
+        result.cpu_ms = (server.cpu_seconds() - cpu0) * 1000 / result.requests
+    return result
 
 
 # --- a CLI process, timed, with its own peak memory ----------------------------------------------------------------
