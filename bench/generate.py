@@ -140,10 +140,20 @@ BATCH = 10_000
 
 
 def _insert(table: sa.Table, rows: list[dict]) -> None:
-    """executemany in batches of BATCH rows (SQLAlchemy turns each into multi-row INSERTs)."""
+    """Insert rows in the session's transaction: COPY on PostgreSQL, else executemany of BATCH rows."""
     from app.extensions import db
 
+    if not rows:
+        return
     conn = db.session.connection()
+    if conn.dialect.name == "postgresql":
+        # COPY is ~10× faster than executemany here; psycopg adapts the Python values itself
+        cols = list(rows[0])
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur, cur.copy(f'COPY "{table.name}" ({", ".join(cols)}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row([row[c] for c in cols])
+        return
     for i in range(0, len(rows), BATCH):
         conn.execute(table.insert(), rows[i:i + BATCH])
 
@@ -514,11 +524,14 @@ def _year(st: VillageState, year: int, scale: Scale, rng: random.Random, today: 
                 expired[hid] = balance[acct]
                 balance[acct] = 0
 
+    tick = _Ticks()
     _insert(PointEntry.__table__, entries)
+    tick("entries")
     _insert(Transfer.__table__, transfers)
     _insert(Redemption.__table__, redemptions)
     _insert(RedemptionLine.__table__, lines)
     _insert(StockMovement.__table__, movements)
+    tick("transfers, redemptions, movements")
     conn = db.session.connection()
     if conn.dialect.name == "postgresql" and transfer_id > first_transfer:
         # hand the unused reserved ids back is impossible; move the sequence past what was used
@@ -531,6 +544,7 @@ def _year(st: VillageState, year: int, scale: Scale, rng: random.Random, today: 
                                    pe.c.applied_points != 0)
                  .values(transfer_id=sa.select(t.c.id).where(t.c.entry_id == pe.c.id,
                                                              t.c.code.in_(("earn", "deduct"))).scalar_subquery()))
+    tick("entry → transfer links")
     # balances from the sums, in one statement, then compared with the simulation
     a = Account.__table__
     credits = sa.select(sa.func.coalesce(sa.func.sum(t.c.amount), 0)).where(t.c.credit_account_id == a.c.id)
@@ -542,6 +556,7 @@ def _year(st: VillageState, year: int, scale: Scale, rng: random.Random, today: 
     if stored != balance:
         wrong = [k for k in balance if stored.get(k) != balance[k]][:5]
         raise RuntimeError(f"generated balances differ from the transfer sums for accounts {wrong}")
+    tick("balances")
     p, m = Product.__table__, StockMovement.__table__
     conn.execute(p.update().where(p.c.village_id == vid).values(
         stock=sa.select(sa.func.coalesce(sa.func.sum(m.c.qty), 0)).where(m.c.product_id == p.c.id)
@@ -561,7 +576,25 @@ def _year(st: VillageState, year: int, scale: Scale, rng: random.Random, today: 
             "stars": scheme.stars_for(scores[hid]), "rank_village": ranks[hid],
             "balance_at_close": balance[accounts[hid]] + expired.get(hid, 0), "expired_points": expired.get(hid, 0),
             "closed_at": _utc(dt.date(year, 12, 31), 23, 30)} for hid in households])
-    return {"entries": len(entries), "transfers": len(transfers), "redemptions": len(redemptions)}
+    tick("stock, year scores")
+    return {"entries": len(entries), "transfers": len(transfers), "redemptions": len(redemptions),
+            "timing": tick.text()}
+
+
+class _Ticks:
+    """Seconds per phase of a step, for the progress line."""
+
+    def __init__(self) -> None:
+        self.t = time.perf_counter()
+        self.parts: list[str] = []
+
+    def __call__(self, what: str) -> None:
+        now = time.perf_counter()
+        self.parts.append(f"{what} {now - self.t:.1f} s")
+        self.t = now
+
+    def text(self) -> str:
+        return ", ".join(self.parts)
 
 
 def _transfer(vid, tid, debit, credit, amount, code, entry_id, person_id, key, memo, actor, at, *,
@@ -626,11 +659,12 @@ def generate_village(code: str, name: str, scale: Scale, *, households: int, peo
         def one_year(year=year):
             st = _state(village)
             counts = _year(st, year, scale, random.Random(f"{seed}:{code}:{year}"), today)
+            timing = counts.pop("timing")
             from app.audit.services import record
 
             record("bench.generate", village, village_id=village.id, details={"year": year, **counts})
             return f"{counts['entries']} entries, {counts['transfers']} transfers, " \
-                   f"{counts['redemptions']} redemptions"
+                   f"{counts['redemptions']} redemptions [{timing}]"
         ran += _step(f"{code}:year:{year}", one_year)
     if main:
         for extra, (available, fn) in EXTRA_STEPS.items():
