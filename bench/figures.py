@@ -179,6 +179,7 @@ def fig_household_page(ctx: Context) -> list[Row]:
     with ctx.server() as server:
         client = _logged_in(server, "bench-clerk")
         page = client.get(f"/points/households/{hid}")
+        client.close()
         if page.status != 200:
             raise RuntimeError(f"household page answered {page.status}")
         results = wrk_page(ctx, server, f"/points/households/{hid}", client.cookie_header())
@@ -231,6 +232,7 @@ class _Cashier(threading.Thread):
                     self.errors.append(f"confirm HTTP {done.status}")
             except Exception as e:  # noqa: BLE001
                 self.errors.append(f"{type(e).__name__}: {e}")
+        client.close()
 
 
 def _p99(values: list[float]) -> float:

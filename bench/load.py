@@ -101,15 +101,16 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gunicorn {self.app_spec} exited: {self.proc.stderr.read().decode()[-2000:]}")
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
             try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
                 conn.request("GET", "/static/none")
                 conn.getresponse().read()
-                conn.close()
                 if len(process_tree(self.proc.pid)) > self.workers:  # every worker has booted
                     return
             except OSError:
                 pass
+            finally:
+                conn.close()
             time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"gunicorn {self.app_spec} did not answer within 60 s")
@@ -137,6 +138,8 @@ class Server:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
 
 
 # --- a small HTTP client with cookies (the stdlib only) ----------------------------------------------------------
@@ -203,6 +206,11 @@ class Client:
                                  "csrf_token": token.group(1) if token else ""})
         if r.status != 302:
             raise RuntimeError(f"login of {username} failed: HTTP {r.status}")
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
 
     def cookie_header(self) -> str:
         return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
