@@ -253,7 +253,8 @@ def fig_cashiers(ctx: Context) -> list[Row]:
     vid = _village_id(ctx)
     with ctx.app.app_context():
         # the cheapest product with the most stock; households that can pay for it many times over
-        product = db.session.scalar(sa.select(Product.id).where(Product.village_id == vid, Product.active.is_(True))
+        active = Product.active == True  # noqa: E712 (Flag binds 1/true per database)
+        product = db.session.scalar(sa.select(Product.id).where(Product.village_id == vid, active)
                                     .order_by(Product.price_points, Product.stock.desc()).limit(1))
         households = list(db.session.scalars(
             sa.select(Account.household_id).where(Account.village_id == vid, Account.household_id.is_not(None))

@@ -72,6 +72,7 @@ def table(results: list[dict]) -> str:
             median = f"{_fmt(r['median'])} {r['unit']}".strip()
         met = {True: "yes", False: "**NO**", None: ""}[r["met"]]
         what = r["what"] + (f" ({r['note']})" if r["note"] else "")
+        what = " ".join(what.replace("|", "/").split())  # one table row, whatever the note holds
         lines.append(f"| {r['backend']} | {r['figure']} | {what} | {median} | {span} | {r['goal']} | {met} |")
     return "\n".join(lines)
 
