@@ -10,6 +10,7 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from ..access import can, get_in_village_or_404, require
 from ..db import local_today
@@ -456,6 +457,8 @@ def household(household_id: int):
         page_no = 1
     # one page of the history: the page costs the same after ten years as after one (bench figure 2)
     page = db.paginate(sa.select(PointEntry).where(PointEntry.household_id == household.id)
+                       .options(selectinload(PointEntry.person), selectinload(PointEntry.recorded_by),
+                                selectinload(PointEntry.reviewed_by))
                        .order_by(PointEntry.occurred_on.desc(), PointEntry.id.desc()),
                        page=page_no, per_page=current_app.config["PER_PAGE"], error_out=False)
     rows = list(page.items)
