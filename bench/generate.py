@@ -2,6 +2,7 @@
 
     python -m bench.generate --scale full                 # 2,000 households, 10 years, ~1,000,000 transfers
     python -m bench.generate --scale quick                # the same village, one year (for make bench-quick)
+    python -m bench.generate --scale 10k                  # the same village with ~10,000 transfers (kiosk 10k vs 1M)
     python -m bench.generate --scale full --county        # + 200 villages × 500 households, one year each
     python -m bench.generate --db postgresql+psycopg://…  # into PostgreSQL instead of bench/data/*.db
 
@@ -58,6 +59,8 @@ class Scale:
 SCALES = {
     "full": Scale(),
     "quick": Scale(years=1),
+    # the same village with ~10,000 transfers: the kiosk figure compares it with "full" (≤ 1.2× apart)
+    "10k": Scale(years=1, entries_per_month=0.45, redemptions_per_month=0.04),
     # tests: seconds on either database
     "tiny": Scale(households=5, people=15, years=2, products=6, articles=10, county_villages=2,
                   county_households=3),
