@@ -141,7 +141,7 @@ test: deps-system venv translations ## run pytest (e2e tests skipped, loudly, wh
 bench: deps-system venv translations ## all benchmarks on full data (SQLite + PostgreSQL if found); updates README
 	$(PY) -m bench.run $(BENCH_ARGS)
 
-bench-quick: deps-system venv translations ## the everyday benchmark: one year of data, 5-second runs (< 5 min)
+bench-quick: deps-system venv translations ## the everyday benchmark: one year of data, 4-second runs (< 5 min)
 	$(PY) -m bench.run --quick $(BENCH_ARGS)
 
 clean: ## remove __pycache__ and .pytest_cache (keeps .venv and the database)

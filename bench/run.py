@@ -118,16 +118,16 @@ def update_readme(text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="one year of data, 5-second runs (under 5 minutes)")
+    parser.add_argument("--quick", action="store_true", help="one year of data, 4-second runs (under 5 minutes)")
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--only", help="comma-separated figure numbers, e.g. 2,6")
     parser.add_argument("--runs", type=int, help="runs per figure (default 3)")
-    parser.add_argument("--seconds", type=float, help="load duration of one run (default 30, quick 5)")
+    parser.add_argument("--seconds", type=float, help="load duration of one run (default 30, quick 4)")
     parser.add_argument("--readme", action="store_true", help="write the table into README.md (default for full runs)")
     args = parser.parse_args(argv)
     args.only = set(args.only.split(",")) if args.only else None
     args.runs = args.runs or 3
-    args.seconds = args.seconds or (5.0 if args.quick else 30.0)
+    args.seconds = args.seconds or (4.0 if args.quick else 30.0)
 
     def log(msg: str) -> None:
         print(msg, flush=True)
