@@ -15,6 +15,8 @@ SHELL := /bin/bash
 HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
+# e.g. make bench BENCH_ARGS='--backend sqlite --only 2,6'
+BENCH_ARGS ?=
 # browser for the e2e tests (Debian package chromium; never `playwright install`)
 CHROMIUM ?= /usr/bin/chromium
 
@@ -28,9 +30,9 @@ PYTHON_FOR_VENV = $(shell command -v python3.11 || command -v python3)
 
 # Debian packages: PDF + Chinese text (WeasyPrint), browser tests, PDF inspection.
 SYSTEM_PACKAGES := fonts-noto-cjk libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 \
-                   chromium poppler-utils
+                   chromium poppler-utils wrk
 
-.PHONY: help deps-system venv translations i18n-update migrate demo run test clean
+.PHONY: help deps-system venv translations i18n-update migrate demo run test bench bench-quick clean
 
 help: ## show this list
 	@echo "Xiangyue make targets:"
@@ -135,6 +137,12 @@ test: deps-system venv translations ## run pytest (e2e tests skipped, loudly, wh
 	  *) echo "make test: FAILED — pytest exit code $$rc." >&2 ;; \
 	esac; \
 	exit $$rc
+
+bench: deps-system venv translations ## all benchmarks on full data (SQLite + PostgreSQL if found); updates README
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+bench-quick: deps-system venv translations ## the everyday benchmark: one year of data, 4-second runs (< 5 min)
+	$(PY) -m bench.run --quick $(BENCH_ARGS)
 
 clean: ## remove __pycache__ and .pytest_cache (keeps .venv and the database)
 	find . \( -path ./.venv -o -path ./.git \) -prune -o \

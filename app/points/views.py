@@ -451,8 +451,17 @@ def household(household_id: int):
     scheme = _scheme()
     year = _today().year
     score = pts.year_score(household.id, year)
-    rows = list(db.session.scalars(sa.select(PointEntry).where(PointEntry.household_id == household.id)
-                                   .order_by(PointEntry.occurred_on.desc(), PointEntry.id.desc()).limit(500)))
+    try:
+        page_no = max(1, min(int(request.args.get("page", 1)), 100000))
+    except ValueError:
+        page_no = 1
+    # one page of the history: the page costs the same after ten years as after one (bench figure 2)
+    page = db.paginate(sa.select(PointEntry).where(PointEntry.household_id == household.id)
+                       .options(selectinload(PointEntry.person), selectinload(PointEntry.recorded_by),
+                                selectinload(PointEntry.reviewed_by))
+                       .order_by(PointEntry.occurred_on.desc(), PointEntry.id.desc()),
+                       page=page_no, per_page=current_app.config["PER_PAGE"], error_out=False)
+    rows = list(page.items)
     reversed_ids = set(db.session.scalars(sa.select(Transfer.reverses_transfer_id).where(
         Transfer.reverses_transfer_id.in_([e.transfer_id for e in rows if e.transfer_id]))))
     past = list(db.session.scalars(sa.select(YearScore).where(YearScore.household_id == household.id)
@@ -463,7 +472,7 @@ def household(household_id: int):
                                           .options(selectinload(Redemption.lines))
                                           .order_by(Redemption.id.desc()).limit(200)))
     return render_template("points/household.html", household=household, balance=ledger.balance_of(household),
-                           score=score, stars=scheme.stars_for(score) if scheme else 0, year=year, rows=rows,
+                           score=score, stars=scheme.stars_for(score) if scheme else 0, year=year, rows=rows, page=page,
                            reversed_ids=reversed_ids, past=past, today=_today(), redemptions=redemptions)
 
 

@@ -1,0 +1,373 @@
+"""The benchmark figures. Each is a small function registered with @figure; a figure whose feature is not
+on this branch yet is registered with @pending and shows as "not available" in the table.
+
+A figure function gets the run's Context and returns Rows. Every number is the median of ctx.runs runs,
+with the min and max beside it; ratios are measured on both sides in the same run.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import statistics
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import sqlalchemy as sa
+
+from . import load
+from .common import BENCH_PASSWORD, DATA_DIR
+
+GIB_MB = 1024.0
+
+
+@dataclass
+class Row:
+    figure: str
+    what: str
+    unit: str = ""
+    values: list[float] = field(default_factory=list)
+    goal: str = ""
+    met: bool | None = None
+    note: str = ""
+    #: peak RSS (MiB) of the processes that served or ran this figure (for figure 8)
+    rss_mb: float | None = None
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.values) if self.values else None
+
+    def as_dict(self) -> dict:
+        return {"figure": self.figure, "what": self.what, "unit": self.unit, "median": self.median,
+                "min": min(self.values) if self.values else None, "max": max(self.values) if self.values else None,
+                "runs": self.values, "goal": self.goal, "met": self.met, "note": self.note, "rss_mb": self.rss_mb}
+
+
+@dataclass
+class Context:
+    backend: str  # sqlite | postgresql
+    database_url: str
+    quick: bool
+    runs: int
+    seconds: float  # wrk / load duration of one run
+    app: object  # the Flask app on the benchmark database (for set-up queries and checks)
+    log: Callable[[str], None] = print
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"BENCH_DATABASE_URL": self.database_url}
+
+    def server(self) -> load.Server:
+        return load.Server("bench.serve:app", self.env, workers=4)
+
+
+@dataclass
+class Figure:
+    key: str
+    title: str
+    fn: Callable[[Context], list[Row]] | None
+    reason: str = ""
+
+
+FIGURES: list[Figure] = []
+
+
+def figure(key: str, title: str):
+    """Register a measured figure."""
+    def wrap(fn):
+        FIGURES.append(Figure(key, title, fn))
+        return fn
+    return wrap
+
+
+def pending(key: str, title: str, reason: str) -> None:
+    """Register a figure whose feature is not on this branch: it shows as "not available"."""
+    FIGURES.append(Figure(key, title, None, reason))
+
+
+# --- helpers -------------------------------------------------------------------------------------------------
+
+def _scalar(ctx: Context, stmt):
+    from app.extensions import db
+
+    with ctx.app.app_context():
+        value = db.session.scalar(stmt)
+        db.session.remove()
+    return value
+
+
+def _village_id(ctx: Context, code: str = "bench") -> int:
+    from app.registry.models import Village
+
+    return _scalar(ctx, sa.select(Village.id).where(Village.code == code))
+
+
+def _logged_in(server: load.Server, username: str) -> load.Client:
+    client = load.Client(server.port)
+    client.login(username, BENCH_PASSWORD)
+    return client
+
+
+def wrk_page(ctx: Context, server: load.Server, path: str, cookie: str | None = None) -> list[load.WrkResult]:
+    """ctx.runs wrk runs of ctx.seconds each against one path (2 threads, 4 connections: one per worker)."""
+    results = []
+    for i in range(ctx.runs):
+        r = load.run_wrk(server.base + path, ctx.seconds, cookie=cookie, server=server)
+        ctx.log(f"    run {i + 1}: {r.rps:.0f} req/s, p50 {r.p50_ms:.1f} ms, p99 {r.p99_ms:.1f} ms, "
+                f"server CPU {r.cpu_ms:.1f} ms/request"
+                + (f", {r.non_2xx} non-2xx" if r.non_2xx else ""))
+        results.append(r)
+    return results
+
+
+def _wrk_rows(key: str, label: str, results: list[load.WrkResult], p99_goal_ms: float | None,
+              server: load.Server) -> list[Row]:
+    errors = sum(r.non_2xx + r.socket_errors for r in results)
+    note = f"{errors} failed responses" if errors else ""
+    p99 = Row(key, f"{label}: p99 latency", "ms", [r.p99_ms for r in results],
+              f"≤ {p99_goal_ms:g} ms" if p99_goal_ms else "", None, note, server.peak_mb)
+    if p99_goal_ms:
+        p99.met = p99.median <= p99_goal_ms and errors == 0
+    return [
+        Row(key, f"{label}: requests/s", "req/s", [r.rps for r in results], "", None, note, server.peak_mb),
+        Row(key, f"{label}: p50 latency", "ms", [r.p50_ms for r in results], "", None, note, server.peak_mb),
+        p99,
+        Row(key, f"{label}: server CPU per request", "ms", [r.cpu_ms for r in results], "", None,
+            "master + workers, user + system; steadier than latency on a shared machine", server.peak_mb),
+    ]
+
+
+def bare_endpoint(ctx: Context) -> list[load.WrkResult]:
+    """The bare Flask endpoint (bench/bare.py), served and loaded like the pages, in this run."""
+    with load.Server("bench.bare:app", workers=4) as server:
+        results = wrk_page(ctx, server, "/ping")
+    return results
+
+
+# --- 1. kiosk (not on this branch) -----------------------------------------------------------------------------
+
+pending("1", "Kiosk balance lookup (page after the PIN) vs the bare endpoint; 10k vs 1M transfers",
+        "the kiosk is on another branch; the load machinery (gunicorn, wrk, bare endpoint, login) is in place")
+
+
+@figure("1b", "Bare Flask endpoint (the ceiling the kiosk is compared with)")
+def fig_bare(ctx: Context) -> list[Row]:
+    results = bare_endpoint(ctx)
+    return [Row("1b", "bare endpoint: requests/s", "req/s", [r.rps for r in results], "", None,
+                "gunicorn 4 workers, wrk 4 connections"),
+            Row("1b", "bare endpoint: p99 latency", "ms", [r.p99_ms for r in results]),
+            Row("1b", "bare endpoint: server CPU per request", "ms", [r.cpu_ms for r in results])]
+
+
+# --- 2. household points page for a clerk --------------------------------------------------------------------------
+
+@figure("2", "Household points page for a clerk (/points/households/<id>)")
+def fig_household_page(ctx: Context) -> list[Row]:
+    from app.db import local_today
+    from app.points.models import PointEntry
+
+    vid = _village_id(ctx)
+    year = local_today().year
+    # the household with the most entries this year: the heaviest page a clerk opens
+    hid = _scalar(ctx, sa.select(PointEntry.household_id).where(PointEntry.village_id == vid, PointEntry.year == year)
+                  .group_by(PointEntry.household_id).order_by(sa.func.count().desc()).limit(1))
+    n = _scalar(ctx, sa.select(sa.func.count()).where(PointEntry.household_id == hid))
+    ctx.log(f"    household {hid}: {n} entries in all years")
+    with ctx.server() as server:
+        client = _logged_in(server, "bench-clerk")
+        page = client.get(f"/points/households/{hid}")
+        client.close()
+        if page.status != 200:
+            raise RuntimeError(f"household page answered {page.status}")
+        results = wrk_page(ctx, server, f"/points/households/{hid}", client.cookie_header())
+    rows = _wrk_rows("2", "household page", results, 100, server)
+    rows[0].note = (rows[0].note + "; " if rows[0].note else "") + f"{n} entries in the household's history"
+    return rows
+
+
+# --- 3. cashier redemption under load ----------------------------------------------------------------------------------
+
+class _Cashier(threading.Thread):
+    """One cashier at the counter: open the household, check the basket, confirm; again until time is up."""
+
+    def __init__(self, server: load.Server, username: str, households: list[int], product: int, until: float):
+        super().__init__(daemon=True)
+        self.server, self.username, self.households, self.product, self.until = \
+            server, username, households, product, until
+        self.confirm_ms: list[float] = []
+        self.refused = 0
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        try:
+            client = _logged_in(self.server, self.username)
+        except Exception as e:  # noqa: BLE001 - report, never hang the run
+            self.errors.append(f"login: {e}")
+            return
+        i = 0
+        while time.monotonic() < self.until:
+            hid = self.households[i % len(self.households)]
+            i += 1
+            try:
+                page = client.get(f"/shop/counter?household={hid}")
+                csrf, key = load.CSRF_RE.search(page.text), load.KEY_RE.search(page.text)
+                if page.status != 200 or not csrf or not key:
+                    self.errors.append(f"counter page HTTP {page.status}")
+                    continue
+                form = {"csrf_token": csrf.group(1), "idempotency_key": key.group(1), "household_id": hid,
+                        f"qty_{self.product}": "1"}
+                checked = client.post("/shop/counter", {**form, "check": "1"})
+                if checked.status != 200:
+                    self.errors.append(f"check HTTP {checked.status}")
+                    continue
+                done = client.post("/shop/counter", {**form, "confirm": "1"})
+                if done.status == 302 and "/shop/redemptions/" in done.headers.get("location", ""):
+                    self.confirm_ms.append(done.seconds * 1000)
+                elif done.status == 200:
+                    self.refused += 1  # e.g. not enough points: the form comes back with the reason
+                else:
+                    self.errors.append(f"confirm HTTP {done.status}")
+            except Exception as e:  # noqa: BLE001
+                self.errors.append(f"{type(e).__name__}: {e}")
+        client.close()
+
+
+def _p99(values: list[float]) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+
+
+@figure("3", "Cashier redemption under load (16 cashiers, check → confirm)")
+def fig_cashiers(ctx: Context) -> list[Row]:
+    from app.extensions import db
+    from app.ledger import services as ledger
+    from app.ledger.models import Account
+    from app.shop import services as shop
+    from app.shop.models import Product
+
+    vid = _village_id(ctx)
+    with ctx.app.app_context():
+        # the cheapest product with the most stock; households that can pay for it many times over
+        active = Product.active == True  # noqa: E712 (Flag binds 1/true per database)
+        product = db.session.scalar(sa.select(Product.id).where(Product.village_id == vid, active)
+                                    .order_by(Product.price_points, Product.stock.desc()).limit(1))
+        households = list(db.session.scalars(
+            sa.select(Account.household_id).where(Account.village_id == vid, Account.household_id.is_not(None))
+            .order_by(Account.balance.desc()).limit(320)))
+        db.session.remove()
+    rates, p99s, cpu, refused, errors, clean = [], [], [], 0, [], True
+    with ctx.server() as server:
+        for run in range(ctx.runs):
+            until = time.monotonic() + ctx.seconds
+            cashiers = [_Cashier(server, f"bench-cashier{i:02d}", households[i::16], product, until)
+                        for i in range(1, 17)]
+            t0, cpu0 = time.monotonic(), server.cpu_seconds()
+            for c in cashiers:
+                c.start()
+            while any(c.is_alive() for c in cashiers):
+                server.sample_memory()
+                time.sleep(0.5)
+            elapsed = time.monotonic() - t0
+            confirms = [ms for c in cashiers for ms in c.confirm_ms]
+            run_errors = [e for c in cashiers for e in c.errors]
+            refused += sum(c.refused for c in cashiers)
+            errors += run_errors
+            rates.append(len(confirms) / elapsed)
+            p99s.append(_p99(confirms))
+            cpu.append((server.cpu_seconds() - cpu0) * 1000 / max(1, len(confirms)))
+            ctx.log(f"    run {run + 1}: {rates[-1]:.1f} redemptions/s, p99 {p99s[-1]:.0f} ms, "
+                    f"server CPU {cpu[-1]:.0f} ms per redemption (3 requests), {len(run_errors)} errors")
+    with ctx.app.app_context():
+        problems = ledger.check() + shop.check_stock()
+        db.session.remove()
+    clean = not problems
+    note = f"{len(errors)} errors{' (' + errors[0] + ')' if errors else ''}; {refused} refused; " \
+           f"ledger check {'clean' if clean else 'FAILED: ' + problems[0]}"
+    met = not errors and clean
+    return [Row("3", "redemptions/s (16 cashiers)", "/s", rates, "0 errors, ledger clean", met, note, server.peak_mb),
+            Row("3", "confirm p99 latency", "ms", p99s, "", None, "", server.peak_mb),
+            Row("3", "server CPU per redemption (counter page, check, confirm)", "ms", cpu, "", None, "",
+                server.peak_mb)]
+
+
+# --- 4, 5. printing (not on this branch) --------------------------------------------------------------------------------
+
+pending("4", "Batch statements for 500 households as one PDF (≤ 25 s) and a single statement (≤ 300 ms)",
+        "points statements are on another branch")
+pending("5", "300-article A5 rules booklet with a table of contents (≤ 3 s)",
+        "the rules booklet is on another branch")
+
+
+# --- 6. flask ledger check -----------------------------------------------------------------------------------------------
+
+@figure("6", "flask ledger check over the whole ledger")
+def fig_ledger_check(ctx: Context) -> list[Row]:
+    from app.ledger.models import Transfer
+
+    n = _scalar(ctx, sa.select(sa.func.count()).select_from(Transfer))
+    times, rss = [], 0.0
+    for i in range(ctx.runs):
+        seconds, mb, out = load.run_cli([sys.executable, "-m", "flask", "--app", "bench.serve", "ledger", "check"],
+                                        ctx.env)
+        if "ledger check clean" not in out:
+            raise RuntimeError(f"ledger check not clean: {out[-500:]}")
+        times.append(seconds)
+        rss = max(rss, mb)
+        ctx.log(f"    run {i + 1}: {seconds:.2f} s, {mb:.0f} MiB")
+    return [Row("6", f"ledger check, {n:,} transfers", "s", times, "≤ 10 s", statistics.median(times) <= 10,
+                "clean; wall time of the CLI process", rss)]
+
+
+# --- 7. Excel import of the register -------------------------------------------------------------------------------------
+
+IMPORT_HOUSEHOLDS, IMPORT_PEOPLE = 2000, 7000
+
+
+def import_workbook_path(ctx: Context) -> Path:
+    """bench/data/import-2000.xlsx: the registry's own template filled with 2,000 households / 7,000 people."""
+    path = DATA_DIR / f"import-{IMPORT_HOUSEHOLDS}.xlsx"
+    if not path.exists():
+        from .tasks import build_import_workbook
+
+        with ctx.app.app_context():
+            path.write_bytes(build_import_workbook(IMPORT_HOUSEHOLDS, IMPORT_PEOPLE))
+    return path
+
+
+@figure("7", "Excel import of 2,000 households / 7,000 people (dry run + commit)")
+def fig_import(ctx: Context) -> list[Row]:
+    path = import_workbook_path(ctx)
+    dry, commit, total, rss = [], [], [], 0.0
+    stamp = dt.datetime.now().strftime("%H%M%S")
+    for i in range(ctx.runs):
+        seconds, mb, out = load.run_cli([sys.executable, "-m", "bench.tasks", "import", str(path),
+                                         f"imp{stamp}{i}"], ctx.env)
+        result = json.loads(out.strip().splitlines()[-1])
+        dry.append(result["dry_run_s"])
+        commit.append(result["commit_s"])
+        total.append(result["dry_run_s"] + result["commit_s"])
+        rss = max(rss, mb)
+        ctx.log(f"    run {i + 1}: dry run {result['dry_run_s']:.2f} s + commit {result['commit_s']:.2f} s "
+                f"({result['households']} households, {result['people']} people), {mb:.0f} MiB")
+    return [Row("7", "import: dry run + commit", "s", total, "≤ 15 s", statistics.median(total) <= 15,
+                "each run into a new village", rss),
+            Row("7", "import: dry run", "s", dry), Row("7", "import: commit (re-check + write)", "s", commit)]
+
+
+# --- 8. peak memory (derived from the figures above) -------------------------------------------------------------------
+
+def memory_rows(rows: list[Row]) -> list[Row]:
+    """One row per figure that measured a process: its peak RSS against the 1 GiB goal."""
+    seen: dict[str, float] = {}
+    for r in rows:
+        if r.rss_mb is not None and r.figure != "8":
+            seen[r.figure] = max(seen.get(r.figure, 0.0), r.rss_mb)
+    titles = {f.key: f.title.split(" (")[0] for f in FIGURES}
+    return [Row("8", f"peak RSS of one process: {titles.get(k, k)}", "MiB", [mb], "≤ 1024 MiB", mb <= GIB_MB,
+                "largest single process (server master/worker or CLI)")
+            for k, mb in seen.items()]

@@ -1,0 +1,174 @@
+"""Run every benchmark figure on SQLite and (when a server is available) PostgreSQL; print one table and
+write it as JSON under bench/results/ with the machine's description.
+
+    python -m bench.run                 # full: the 2,000-household village with 10 years (~1M transfers)
+    python -m bench.run --quick         # everyday: the same village with one year, short runs (< 5 min)
+    python -m bench.run --only 2,6 --backend sqlite
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import figures as F
+from .common import PROJECT_ROOT, RESULTS_DIR, make_app, pg_url, sqlite_url
+from .generate import SCALES, counts, generate
+
+README = PROJECT_ROOT / "README.md"
+README_BEGIN, README_END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def machine() -> dict:
+    """What the numbers were measured on (the machine is shared: the load average says how busy it was)."""
+    cpu = ""
+    try:
+        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name")), "")
+    except OSError:
+        pass
+    mem_gib = 0.0
+    try:
+        kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+        mem_gib = round(kb / 1024 / 1024, 1)
+    except (OSError, AttributeError):
+        pass
+    wrk = ""
+    try:
+        wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split("\n")[0][:60]
+    except OSError:
+        pass
+    return {"host": platform.node(), "os": platform.platform(), "cpu": cpu, "cores": os.cpu_count(),
+            "memory_gib": mem_gib, "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
+            "wrk": wrk, "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
+def _fmt(v: float | None) -> str:
+    if v is None:
+        return "—"
+    if v >= 100:
+        return f"{v:,.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def table(results: list[dict]) -> str:
+    """One Markdown table: backend, figure, median, min–max, goal, met."""
+    lines = ["| DB | # | figure | median | min–max | goal | met |", "|---|---|---|---|---|---|---|"]
+    for r in results:
+        if r["median"] is None:
+            span, median = "—", "not available"
+        else:
+            span = f"{_fmt(r['min'])}–{_fmt(r['max'])}"
+            median = f"{_fmt(r['median'])} {r['unit']}".strip()
+        met = {True: "yes", False: "**NO**", None: ""}[r["met"]]
+        what = r["what"] + (f" ({r['note']})" if r["note"] else "")
+        what = " ".join(what.replace("|", "/").split())  # one table row, whatever the note holds
+        lines.append(f"| {r['backend']} | {r['figure']} | {what} | {median} | {span} | {r['goal']} | {met} |")
+    return "\n".join(lines)
+
+
+def run_backend(backend: str, url: str, args, log) -> list[dict]:
+    scale_name = "quick" if args.quick else "full"
+    app = make_app(url)
+    log(f"== {backend}: {url.split('@')[-1]} ({scale_name} data)")
+    t0 = time.perf_counter()
+    generate(app, SCALES[scale_name])
+    rows_seen = counts(app)
+    log(f"   data ready in {time.perf_counter() - t0:.0f} s: {rows_seen}")
+    ctx = F.Context(backend=backend, database_url=url, quick=args.quick, runs=args.runs, seconds=args.seconds,
+                    app=app, log=log)
+    rows: list[F.Row] = []
+    for fig in F.FIGURES:
+        if args.only and fig.key not in args.only:
+            continue
+        if fig.fn is None:
+            rows.append(F.Row(fig.key, fig.title, goal="", met=None, note=f"not available: {fig.reason}"))
+            continue
+        if fig.fn in (F.fig_bare, F.fig_household_page) and not F.load.have_wrk():
+            rows.append(F.Row(fig.key, fig.title, note="not measured: wrk is not installed (make deps-system)"))
+            continue
+        log(f"-- {fig.key}. {fig.title}")
+        try:
+            rows.extend(fig.fn(ctx))
+        except Exception as e:  # noqa: BLE001 - one broken figure must not hide the others
+            log(f"   FAILED: {type(e).__name__}: {e}")
+            rows.append(F.Row(fig.key, fig.title, met=False, note=f"failed: {type(e).__name__}: {str(e)[:200]}"))
+    if not args.only or "8" in args.only:
+        rows.extend(F.memory_rows(rows))
+    return [{"backend": backend, "data": rows_seen, **r.as_dict()} for r in rows]
+
+
+def update_readme(text: str) -> None:
+    body = README.read_text()
+    if README_BEGIN in body and README_END in body:
+        head, rest = body.split(README_BEGIN, 1)
+        _old, tail = rest.split(README_END, 1)
+        README.write_text(f"{head}{README_BEGIN}\n{text}\n{README_END}{tail}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one year of data, 4-second runs (under 5 minutes)")
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--only", help="comma-separated figure numbers, e.g. 2,6")
+    parser.add_argument("--runs", type=int, help="runs per figure (default 3)")
+    parser.add_argument("--seconds", type=float, help="load duration of one run (default 30, quick 4)")
+    parser.add_argument("--readme", action="store_true", help="write the table into README.md (default for full runs)")
+    args = parser.parse_args(argv)
+    args.only = set(args.only.split(",")) if args.only else None
+    args.runs = args.runs or 3
+    args.seconds = args.seconds or (4.0 if args.quick else 30.0)
+
+    def log(msg: str) -> None:
+        print(msg, flush=True)
+
+    started = dt.datetime.now(dt.timezone.utc)
+    info = machine()
+    log(f"bench {'quick' if args.quick else 'full'} on {info['cpu']} × {info['cores']}, load {info['load_average']}")
+    scale = "quick" if args.quick else "full"
+    results: list[dict] = []
+    if args.backend in ("sqlite", "both"):
+        results += run_backend("sqlite", sqlite_url(scale), args, log)
+    if args.backend in ("postgresql", "both"):
+        url = pg_url(scale)
+        if url is None:
+            log("== postgresql: no server (TEST_DATABASE_URL, BENCH_PG_URL or 127.0.0.1:5432): skipped")
+        else:
+            results += run_backend("postgresql", url, args, log)
+    finished = dt.datetime.now(dt.timezone.utc)
+    info["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    md = table(results)
+    print()
+    print(md)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    name = f"{started:%Y%m%dT%H%M%SZ}-{scale}.json"
+    payload = {"started": started.isoformat(), "finished": finished.isoformat(), "mode": scale,
+               "command": "make bench" + ("-quick" if args.quick else ""), "machine": info,
+               "settings": {"runs": args.runs, "seconds": args.seconds, "gunicorn_workers": 4,
+                            "wrk": "2 threads, 4 connections (one per worker)"},
+               "results": results}
+    (RESULTS_DIR / name).write_text(json.dumps(payload, ensure_ascii=False, indent=1, default=str))
+    (RESULTS_DIR / f"latest-{scale}.json").write_text(json.dumps(payload, ensure_ascii=False, indent=1, default=str))
+    print(f"\nwritten: bench/results/{name}")
+    if args.readme or (not args.quick and not args.only):
+        update_readme(f"Measured {started:%Y-%m-%d %H:%M} UTC on {info['cpu']} × {info['cores']} cores, "
+                      f"{info['memory_gib']} GiB, {info['os']}, Python {info['python']}, SQLite {info['sqlite']} "
+                      f"(machine shared; load average {info['load_average']} at the start). "
+                      f"{args.runs} runs per figure, {args.seconds:g} s of load per run. "
+                      f"Reproduce with `make bench`.\n\n{md}")
+    # a missed goal is a finding shown in the table; only a figure that could not run fails the command
+    return 1 if any(str(r["note"]).startswith("failed:") for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
