@@ -91,6 +91,7 @@ def init_extensions(app: Flask) -> None:
     from .auth import models as _auth  # noqa: F401
     from .ledger import models as _ledger  # noqa: F401
     from .points import models as _points  # noqa: F401
+    from .rules import models as _rules  # noqa: F401
     from .shop import models as _shop  # noqa: F401
     from .registry import models as _registry  # noqa: F401
 
