@@ -104,6 +104,7 @@ def register_blueprints(app: Flask) -> None:
     from .main import views as _main_views  # noqa: F401
     from .points import views as _points_views  # noqa: F401
     from .registry import views as _registry_views  # noqa: F401
+    from .rules import views as _rules_views  # noqa: F401
     from .shop import views as _shop_views  # noqa: F401
     from .admin import bp as admin_bp
     from .audit import bp as audit_bp
@@ -111,6 +112,7 @@ def register_blueprints(app: Flask) -> None:
     from .main import bp as main_bp
     from .points import bp as points_bp
     from .registry import bp as registry_bp
+    from .rules import bp as rules_bp
     from .shop import bp as shop_bp
 
     app.register_blueprint(main_bp)
@@ -120,6 +122,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit_bp, url_prefix="/audit")
     app.register_blueprint(points_bp, url_prefix="/points")
     app.register_blueprint(shop_bp, url_prefix="/shop")
+    app.register_blueprint(rules_bp, url_prefix="/rules")
 
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

@@ -28,6 +28,8 @@ PERMISSIONS: dict[str, set[str]] = {
     "shop.view": {"cashier", "clerk", "reviewer"},
     "shop.sell": {"cashier"},
     "shop.stock": {"cashier", "clerk"},
+    "rules.view": {"clerk", "reviewer"},
+    "rules.edit": {"clerk"},
 }
 
 

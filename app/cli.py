@@ -262,3 +262,6 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(ledger_cli)
     app.cli.add_command(points_cli)
     app.cli.add_command(demo_command)
+    from .rules.cli import rules_cli
+
+    app.cli.add_command(rules_cli)

@@ -114,8 +114,8 @@ def test_odd_characters_are_kept_and_reported_and_jumps_warned():
     r = parse_rules(text)
     assert r.articles[0].text == "村民应当\u200b遵守本规约。"  # never silently corrected
     assert r.articles[1].text == "锟斤拷�乱码照录。"
-    assert any("U+200B" in w for w in r.warnings)
-    assert any("第三条" in w for w in r.warnings)
+    assert any(w.kind == "odd_chars" and "U+200B" in w.detail and w.line == 1 for w in r.warnings)
+    assert any(w.kind == "jump" and w.detail == "第三条" and w.line == 2 for w in r.warnings)
 
 
 def test_label_run_into_text_is_still_an_article():

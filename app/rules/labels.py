@@ -34,3 +34,16 @@ def install() -> None:
     from ..filters import LABELS
 
     LABELS.update(RULE_LABELS)
+
+
+def describe_warning(w) -> str:
+    """A parser warning in the user's language."""
+    from flask_babel import gettext as _
+
+    if w.kind == "odd_chars":
+        return _("Line %(n)s: unusual characters %(codes)s (kept as written).", n=w.line, codes=w.detail)
+    if w.kind == "jump":
+        return _("Line %(n)s: the numbering jumps to %(label)s (kept as written).", n=w.line, label=w.detail)
+    if w.kind == "empty_chapter":
+        return _("Line %(n)s: %(heading)s has no articles.", n=w.line, heading=w.detail)
+    return str(w)

@@ -46,6 +46,20 @@ RE_CLOSING_START = re.compile(
 _ODD_CATEGORIES = {"Cc", "Cf", "Co", "Cn", "Cs"}
 
 
+@dataclass
+class ParseWarning:
+    """Something the clerk should look at; the text is kept as written all the same."""
+
+    kind: str  #: odd_chars, jump, empty_chapter
+    line: int
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return {"odd_chars": f"line {self.line}: unusual character(s) {self.detail} kept as written",
+                "jump": f"line {self.line}: numbering jumps to {self.detail} (kept as written)",
+                "empty_chapter": f"line {self.line}: {self.detail} has no articles"}.get(self.kind, self.detail)
+
+
 class ParseError(ValueError):
     """The text holds no article the parser can recognise (or nothing at all)."""
 
@@ -105,7 +119,7 @@ class ParsedText:
     articles: list[ParsedArticle] = field(default_factory=list)
     #: which numbering the articles use: article (第X条), cn_list (一、), ar_list (1.)
     style: str = ""
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[ParseWarning] = field(default_factory=list)
 
     def articles_in(self, chapter_index: int) -> list[ParsedArticle]:
         """Articles of a chapter, including those in its sections."""
@@ -134,14 +148,14 @@ def _heading_like(rest: str) -> bool:
     return 0 < len(rest) <= 24 and rest[-1] not in "。；;，,：:！!？?"
 
 
-def _odd_characters(lines: list[str]) -> list[str]:
+def _odd_characters(lines: list[str]) -> list[ParseWarning]:
     out = []
     for n, line in enumerate(lines, 1):
         odd = sorted({ch for ch in line if ch != "\t" and unicodedata.category(ch) in _ODD_CATEGORIES
                       or ch == "\ufffd"})
         if odd:
             codes = ", ".join(f"U+{ord(ch):04X}" for ch in odd[:5])
-            out.append(f"line {n}: unusual character(s) {codes} kept as written")
+            out.append(ParseWarning("odd_chars", n, codes))
     return out[:20]
 
 
@@ -216,8 +230,7 @@ def parse_rules(text: str) -> ParsedText:
             if expected_next is not None and number is not None and number != expected_next:
                 if not (style != "article" and number == 1 and current is not None
                         and current.chapter != chapter):
-                    result.warnings.append(
-                        f"line {n}: {label} follows number {expected_next - 1} (kept as written)")
+                    result.warnings.append(ParseWarning("jump", n, label))
             finish()
             current = ParsedArticle(label=label, number=number, text="", chapter=chapter, line=n)
             if rest:
@@ -255,7 +268,7 @@ def parse_rules(text: str) -> ParsedText:
         raise ParseError("no article found: expected 第一条, 一、 or 1. at the start of a line")
     for i, c in enumerate(result.chapters):
         if c.level == 1 and not result.articles_in(i):
-            result.warnings.append(f"line {c.line}: {c.label} {c.title} has no articles")
+            result.warnings.append(ParseWarning("empty_chapter", c.line, f"{c.label} {c.title}"))
     return result
 
 
