@@ -129,7 +129,10 @@ def _seed_features(village) -> bool:
     reviewer = db.session.scalar(sa.select(User).where(User.username == "reviewer"))
     if clerk is None or reviewer is None:
         return False
-    return seed_points_demo(village, clerk, reviewer)
+    added = seed_points_demo(village, clerk, reviewer)
+    from .rules.demo import seed_rules_demo
+
+    return seed_rules_demo(village, clerk) or added
 
 
 def _display(role: str) -> str:

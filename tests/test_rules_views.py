@@ -307,3 +307,24 @@ def test_points_item_cites_articles(clerk_client, village):
         "article_ids": ["999999"]})
     assert r.status_code in (200, 400)
     assert rules.article_ids_for_item(item.id) == [fifth.id]
+
+
+def test_demo_rules(runner, client):
+    from app.points.models import PointItem
+    from app.registry.models import Village
+
+    r = runner.invoke(args=["demo"])
+    assert r.exit_code == 0, r.output
+    village = db.session.scalar(sa.select(Village).where(Village.code == "demo"))
+    sets = {rs.title: rs for rs in db.session.scalars(sa.select(RuleSet).where(RuleSet.village_id == village.id))}
+    village_rules = rules.current_version(sets["乡约示范村村规民约"])
+    assert village_rules.status == "published" and len(village_rules.top_chapters()) == 6
+    assert len(village_rules.articles) == 15 and len(village_rules.steps) == 7 and village_rules.digest_items
+    points_rules = sets["乡约示范村积分管理办法"].versions[-1]
+    assert points_rules.status == "reviewed" and rules.missing_for(points_rules, "adopted")
+    # the demo points items cite the articles their references name
+    d02 = db.session.scalar(sa.select(PointItem).where(PointItem.code == "D02"))
+    seventh = next(a for a in village_rules.articles if a.label == "第七条")
+    assert rules.article_ids_for_item(d02.id) == [seventh.id]
+    page = client.get("/rules/public/demo").get_data(as_text=True)
+    assert "乡约示范村村规民约" in page and "第十二条" in page and "乡约示范村积分管理办法" not in page

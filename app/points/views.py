@@ -118,10 +118,12 @@ def _item_form(scheme: PointScheme, item: PointItem | None = None) -> ItemForm:
     form = ItemForm(obj=item) if item else ItemForm()
     form.category_id.choices = options((c.id, f"{c.name}（{_('adds') if c.direction == 'add' else _('deducts')}）")
                                        for c in scheme.categories)
+    linked = article_ids_for_item(item.id) if item is not None else []
+    # articles already cited stay pickable even when their version has since been superseded
     form.article_ids.choices = options((a.id, f"{a.version.title} {a.label} {a.text[:24]}")
-                                       for a in citable_articles(scheme.village_id))
+                                       for a in citable_articles(scheme.village_id, also=linked))
     if item is not None and request.method == "GET":
-        form.article_ids.data = article_ids_for_item(item.id)
+        form.article_ids.data = linked
     return form
 
 

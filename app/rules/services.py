@@ -588,14 +588,16 @@ def search_published(village_id: int, q: str, limit: int = 200) -> list[RuleArti
         .order_by(RuleArticle.version_id, RuleArticle.seq).limit(limit)))
 
 
-def citable_articles(village_id: int) -> list[RuleArticle]:
-    """Articles a points item may cite: those of versions adopted or later (not superseded or withdrawn)."""
+def citable_articles(village_id: int, also: Iterable[int] = ()) -> list[RuleArticle]:
+    """Articles a points item may cite: those of versions adopted or later (not superseded or withdrawn),
+    plus the articles `also` (those an item cites already)."""
+    in_force = RuleVersion.status.in_([VersionStatus.ADOPTED.value, VersionStatus.FILED.value,
+                                       VersionStatus.PUBLISHED.value])
+    also = list(also)
     return list(db.session.scalars(
         sa.select(RuleArticle).join(RuleVersion).where(
-            RuleArticle.village_id == village_id,
-            RuleVersion.status.in_([VersionStatus.ADOPTED.value, VersionStatus.FILED.value,
-                                    VersionStatus.PUBLISHED.value]))
-        .order_by(RuleVersion.ruleset_id, RuleArticle.seq)))
+            RuleArticle.village_id == village_id, sa.or_(in_force, RuleArticle.id.in_(also)) if also else in_force)
+        .order_by(RuleVersion.ruleset_id, RuleVersion.version_no, RuleArticle.seq)))
 
 
 def article_ids_for_item(item_id: int) -> list[int]:
