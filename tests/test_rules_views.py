@@ -44,6 +44,14 @@ def test_import_paste_preview_confirm(clerk_client):
     assert "违反本规约第五条规定的" in page and "党组织提议" in page
 
 
+def test_a_new_rule_set_takes_the_title_found_in_the_text(clerk_client):
+    r = _import(clerk_client, CHAPTERS, submit="1", title="")
+    assert r.status_code == 302
+    assert db.session.scalar(sa.select(RuleSet.title)) == "青山村村规民约"
+    r = _import(clerk_client, (DATA / "numbered_list.txt").read_text(encoding="utf-8"), submit="1", title="")
+    assert r.status_code == 400 and "请为新规约填写标题" in r.get_data(as_text=True)
+
+
 def test_import_from_a_txt_file_previews_first(clerk_client):
     data = {"ruleset_id": "0", "kind": "points_rules", "title": "积分管理办法", "text": "",
             "file": (io.BytesIO(("\ufeff" + (DATA / "mixed.txt").read_text(encoding="utf-8")).encode()), "m.txt"),

@@ -126,6 +126,11 @@ class ParsedText:
         inside = {chapter_index} | {i for i, c in enumerate(self.chapters) if c.parent == chapter_index}
         return [a for a in self.articles if a.chapter in inside]
 
+    def sequence(self) -> list[tuple[str, ParsedChapter | ParsedArticle]]:
+        """Headings and articles in the order of the text, for showing the structure."""
+        items = [("chapter", c) for c in self.chapters] + [("article", a) for a in self.articles]
+        return sorted(items, key=lambda kv: kv[1].line)
+
     def outline(self) -> list[str]:
         """The lines `flask rules import --dry-run` prints."""
         out = [f"title: {self.title or '-'}", f"numbering: {self.style}",

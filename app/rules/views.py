@@ -94,6 +94,8 @@ def import_text():
             form.text.errors = [*form.text.errors, _parse_message(e)]
             return render_template("rules/import.html", form=form, parsed=None), 400
         if form.submit.data and uploaded is None:
+            if not form.ruleset_id.data and not form.title.data and parsed.title and len(parsed.title) <= 100:
+                form.title.data = parsed.title  # the title found in the text names the new rule set
             if not form.ruleset_id.data and not form.title.data:
                 form.title.errors = [_("Give the new rule set a title (or pick an existing one).")]
                 return render_template("rules/import.html", form=form, parsed=parsed), 400
