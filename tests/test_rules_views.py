@@ -64,7 +64,8 @@ def test_import_from_a_txt_file_previews_first(clerk_client):
 
 @pytest.mark.parametrize("name, content, message", [
     ("a.txt", "第一条 测试".encode("gb18030"), "UTF-8"),
-    ("a.docx", b"PK\x03\x04", ".txt"),
+    ("a.docx", b"PK\x03\x04", "Word"),
+    ("a.pdf", b"%PDF-1.4", ".docx"),
 ])
 def test_bad_files_get_a_message(clerk_client, name, content, message):
     data = {"ruleset_id": "0", "kind": "village_rules", "title": "x", "text": "",
@@ -336,3 +337,18 @@ def test_demo_rules(runner, client):
     assert rules.article_ids_for_item(d02.id) == [seventh.id]
     page = client.get("/rules/public/demo").get_data(as_text=True)
     assert "乡约示范村村规民约" in page and "第十二条" in page and "乡约示范村积分管理办法" not in page
+
+
+def test_long_list_without_chapters_gets_a_one_line_contents(clerk_client, village):
+    from pypdf import PdfReader
+
+    text = "\n".join(f"{n}. 第{n}项村民行为规范的内容。" for n in range(1, 71))
+    begin_write()
+    rs = rules.create_ruleset(village, "village_rules", "长清单")
+    v = rules.import_version(rs, parse_rules(text), text)
+    db.session.commit()
+    r = clerk_client.get(f"/rules/versions/{v.id}/booklet.pdf")
+    pages = [re.sub(r"\s+", "", p.extract_text()) for p in PdfReader(io.BytesIO(r.data)).pages]
+    assert "草案" in pages[0]  # not adopted: the cover says so, and there is no adoption statement
+    assert "目录" in pages[1] and "正文（1.—70.）" in pages[1]
+    assert "第70项村民行为规范的内容。" in "".join(pages)

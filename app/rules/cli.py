@@ -28,7 +28,7 @@ def _fail(message: str) -> None:
 @click.option("--title", help="Rule set title (default: the title found in the text).")
 @click.option("--dry-run", is_flag=True, help="Only print the parsed outline; save nothing.")
 def import_command(file: Path, village_code: str, kind: str, title: str | None, dry_run: bool) -> None:
-    """Parse a UTF-8 rule text, print its outline and save it as a draft version."""
+    """Parse a rule text (UTF-8 .txt or Word .docx), print its outline and save it as a draft version."""
     from ..registry.models import Village
     from . import services as rules
     from .models import RuleSet
@@ -37,10 +37,18 @@ def import_command(file: Path, village_code: str, kind: str, title: str | None, 
     village = db.session.scalar(sa.select(Village).where(Village.code == village_code))
     if village is None:
         _fail(f"no village with code {village_code!r}")
-    try:
-        text = file.read_bytes().decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
-    except UnicodeDecodeError:
-        _fail(f"{file}: not UTF-8 text; save it again as UTF-8")
+    if file.suffix.lower() == ".docx":
+        from .docx import DocxError, docx_text
+
+        try:
+            text = docx_text(file.read_bytes())
+        except DocxError as e:
+            _fail(f"{file}: {e}")
+    else:
+        try:
+            text = file.read_bytes().decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
+        except UnicodeDecodeError:
+            _fail(f"{file}: not UTF-8 text; save it again as UTF-8")
     try:
         parsed = parse_rules(text)
     except ParseError as e:

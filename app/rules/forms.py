@@ -35,8 +35,8 @@ class ImportForm(FlaskForm):
                        choices=lambda: options(RULE_LABELS["rule_kind"].items()))
     title = CleanStringField(_l("Title (for a new rule set)"), validators=[Optional(), Length(max=100)])
     text = RawTextAreaField(_l("Text of the rules"), validators=[Optional(), Length(max=MAX_IMPORT)],
-                            description=_l("Paste the whole text, or choose a UTF-8 .txt file below."))
-    file = FileField(_l("Or a text file (.txt, UTF-8)"))
+                            description=_l("Paste the whole text, or choose a file below."))
+    file = FileField(_l("Or a file (.txt in UTF-8, or Word .docx)"))
     preview = SubmitField(_l("Check the text"))
     submit = SubmitField(_l("Save as a draft"))
 

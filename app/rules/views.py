@@ -53,14 +53,23 @@ def _read_upload(form: ImportForm) -> str | None:
     if not storage or not getattr(storage, "filename", ""):
         return None
     name = storage.filename.lower()
-    if not name.endswith(".txt"):
-        form.file.errors = [_("Please choose a .txt file saved as UTF-8 (for a Word file: Save as → Plain "
-                              "text, UTF-8).")]
+    if not name.endswith((".txt", ".docx")):
+        form.file.errors = [_("Please choose a .txt file saved as UTF-8, or a Word .docx file.")]
         return None
-    data = storage.read(form_max := 600_000)
-    if len(data) >= form_max:
+    limit = 5_000_000 if name.endswith(".docx") else 600_000
+    data = storage.read(limit + 1)
+    if len(data) > limit:
         form.file.errors = [_("The file is too large for a rule text.")]
         return None
+    if name.endswith(".docx"):
+        from .docx import DocxError, docx_text
+
+        try:
+            return docx_text(data)
+        except DocxError:
+            form.file.errors = [_("This Word file cannot be read. Save it again as .docx, or as plain text "
+                                  "(UTF-8).")]
+            return None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
