@@ -128,3 +128,15 @@ def test_label_run_into_text_is_still_an_article():
     ("12", 12), ("１２", 12), ("二〇二四", 2024), ("x", None), ("", None)])
 def test_chinese_numbers(raw, value):
     assert cn_number(raw) == value
+
+
+def test_labels_are_kept_as_written():
+    r = parse_rules("第 一 章　总则\n第 一 条 甲。\n第二條：乙。\n本规约自2024年1月1日起施行。")
+    assert r.chapters[0].label == "第 一 章"
+    assert [(a.label, a.number, a.text) for a in r.articles] == [("第 一 条", 1, "甲。"), ("第二條", 2, "乙。")]
+    assert r.closing == "本规约自2024年1月1日起施行。"  # no blank line needed before a closing like this
+
+
+def test_a_decimal_is_not_a_list_item():
+    r = parse_rules("1. 每次加1.5分。\n2. 乙。\n3.5分以上的，丙。")
+    assert [a.text for a in r.articles] == ["每次加1.5分。", "乙。\n3.5分以上的，丙。"]

@@ -290,7 +290,7 @@ def _join(lines: list[str]) -> str:
 
 
 def _label(s: str, unit: str) -> str:
-    return s[: s.index(unit) + 1].replace(" ", "").replace("\u3000", "")
+    return s[: s.index(unit) + 1]  # as written, spaces inside (第 一 章) included
 
 
 def _chapter_title_ok(title: str | None) -> bool:
@@ -318,7 +318,7 @@ def _article_header(s: str, expected: int | None) -> tuple[str, int | None, str]
         # its text counts only when it does not read like one and is the number expected next
         if RE_REFERENCE_TAIL.match(rest) or (expected is not None and number != expected):
             return None
-    return label.replace(" ", "").replace("\u3000", ""), number, rest.lstrip(" \t\u3000：:、．.")
+    return label, number, rest.lstrip(" \t\u3000：:、．.")
 
 
 def _item_header(s: str, style: str, expected: int | None) -> tuple[str, int | None, str] | None:
