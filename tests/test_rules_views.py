@@ -352,3 +352,43 @@ def test_long_list_without_chapters_gets_a_one_line_contents(clerk_client, villa
     assert "草案" in pages[0]  # not adopted: the cover says so, and there is no adoption statement
     assert "目录" in pages[1] and "正文（1.—70.）" in pages[1]
     assert "第70项村民行为规范的内容。" in "".join(pages)
+
+
+@pytest.mark.parametrize("path, data", [
+    ("steps/assembly", {"held_on": "2024-03-15", "assembly_kind": "representatives", "eligible": "-1"}),
+    ("steps/assembly", {"held_on": "2024-03-15", "assembly_kind": "representatives", "eligible": "9" * 30}),
+    ("steps/assembly", {"held_on": "2024-03-15", "assembly_kind": "nonsense", "eligible": "30"}),
+    ("steps/assembly", {"held_on": "2024-02-30", "assembly_kind": "representatives"}),
+    ("steps/proposal", {"held_on": "2024-03-01", "body": "长" * 10_000}),
+    ("steps/legal_review", {"held_on": "2024-03-01", "approved": "maybe"}),
+    ("steps/proposal", {"held_on": "", "minutes": "<script>x</script>"}),
+    ("digest", {"text": "", "article_ids": ["1"]}),
+    ("digest", {"text": "要点", "article_ids": ["abc"]}),
+    ("edit", {"title": "", "preamble": "x"}),
+    ("edit", {"title": "标题\u202e反向", "preamble": ""}),
+    ("text", {"text": ""}),
+    ("text", {"text": "无条款的文字", "preview": "1"}),
+])
+def test_hostile_forms_give_a_message_and_write_nothing(clerk_client, village, path, data):
+    from app.audit.models import AuditLog
+
+    _import(clerk_client, CHAPTERS, submit="1")
+    v = db.session.scalar(sa.select(RuleVersion))
+    before = _count(AuditLog)
+    r = clerk_client.post(f"/rules/versions/{v.id}/{path}", data=data)
+    assert r.status_code == 400
+    assert 'class="field-error"' in r.get_data(as_text=True)
+    assert _count(AuditLog) == before
+    db.session.refresh(v)
+    assert v.steps == [] and v.digest_items == [] and v.title == "青山村村规民约"
+
+
+@pytest.mark.parametrize("data", [{"label": "", "text": "x"}, {"label": "第一条", "text": ""},
+                                  {"label": "第一条", "text": "零宽\u200b字符"}, {"label": "条" * 41, "text": "x"}])
+def test_hostile_article_edits(clerk_client, village, data):
+    _import(clerk_client, CHAPTERS, submit="1")
+    v = db.session.scalar(sa.select(RuleVersion))
+    r = clerk_client.post(f"/rules/articles/{v.articles[0].id}", data=data)
+    assert r.status_code == 400 and 'class="field-error"' in r.get_data(as_text=True)
+    db.session.refresh(v.articles[0])
+    assert v.articles[0].text == "本村规民约适用于本村全体村民。"
