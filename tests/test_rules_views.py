@@ -392,3 +392,21 @@ def test_hostile_article_edits(clerk_client, village, data):
     assert r.status_code == 400 and 'class="field-error"' in r.get_data(as_text=True)
     db.session.refresh(v.articles[0])
     assert v.articles[0].text == "本村规民约适用于本村全体村民。"
+
+
+def test_thresholds_set_by_the_clerk_decide_the_steps(clerk_client, village):
+    _import(clerk_client, CHAPTERS, submit="1")
+    v = db.session.scalar(sa.select(RuleVersion))
+    r = clerk_client.post(f"/rules/versions/{v.id}/steps/party_meeting",
+                          data={"held_on": "2024-03-05", "eligible": "30", "present": "20", "votes_yes": "15"})
+    assert r.status_code == 302
+    assert "✓" in clerk_client.get(f"/rules/versions/{v.id}").get_data(as_text=True)
+    values = {"assembly_num": "1", "assembly_den": "2", "households_num": "2", "households_den": "3",
+              "representatives_num": "2", "representatives_den": "3", "party_num": "3", "party_den": "4",
+              "majority_num": "1", "majority_den": "2", "women_min": "0"}
+    r = clerk_client.post("/rules/settings", data={**values, "party_num": "5"})
+    assert r.status_code == 400  # 5/4 is not a share
+    r = clerk_client.post("/rules/settings", data=values)
+    assert r.status_code == 302
+    page = clerk_client.get(f"/rules/versions/{v.id}").get_data(as_text=True)
+    assert "实到 20 人，须不少于 3/4" in page
