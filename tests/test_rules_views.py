@@ -207,6 +207,9 @@ def test_public_page_search_and_no_drafts(client, village):
     assert v.title in page and "积分管理办法" not in page
     page = client.get(f"/rules/public/{village.code}", query_string={"q": "野外用火"}).get_data(as_text=True)
     assert page.count('class="rule-article"><a href="#a') == 1
+    assert "田间<mark>野外用火</mark>" in page
+    page = client.get(f"/rules/public/{village.code}", query_string={"q": "<b>"}).get_data(as_text=True)
+    assert "<mark>" not in page and "<b>" not in page.split("<main", 1)[1]
     assert client.get("/rules/public/nosuch").status_code == 404
     assert client.get(f"/rules/public/{village.code}", query_string={"q": "%_<x>" * 20}).status_code == 200
 

@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup, escape
 
 from ..access import can, get_in_village_or_404, require
 from ..extensions import begin_write, db
@@ -448,6 +449,16 @@ def public(code: str):
     versions = rules.published_versions(village.id)
     hits = rules.search_published(village.id, q) if q else []
     return render_template("rules/public.html", village=village, versions=versions, q=q, hits=hits)
+
+
+@bp.app_template_filter("highlight")
+def highlight(text: str, q: str) -> Markup:
+    """The text, escaped, with every occurrence of `q` marked (search results)."""
+    if not q:
+        return escape(text or "")
+    # split the raw text, then escape each piece: a query such as "amp" never lands inside an entity
+    marked = Markup("<mark>{}</mark>").format(q)
+    return marked.join(escape(piece) for piece in (text or "").split(q))
 
 
 @bp.app_template_global()
