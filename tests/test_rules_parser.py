@@ -140,3 +140,16 @@ def test_labels_are_kept_as_written():
 def test_a_decimal_is_not_a_list_item():
     r = parse_rules("1. 每次加1.5分。\n2. 乙。\n3.5分以上的，丙。")
     assert [a.text for a in r.articles] == ["每次加1.5分。", "乙。\n3.5分以上的，丙。"]
+
+
+def test_a_text_numbered_only_with_parentheses():
+    r = load("paren_list.txt")
+    assert r.style == "paren_list" and r.title == "黄土村红白理事会章程"
+    assert [a.label for a in r.articles] == ["（一）", "（二）", "（三）"]
+    assert r.articles[1].text == "丧事简办，不搞封建迷信，不大操大办。"
+
+
+def test_chapter_title_on_a_line_of_its_own():
+    r = load("heading_on_own_line.txt")
+    assert [(c.label, c.title) for c in r.chapters] == [("第一章", "总则"), ("第二章", "附则")]
+    assert r.preamble == "" and [len(r.articles_in(i)) for i in range(2)] == [1, 1]

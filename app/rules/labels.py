@@ -26,7 +26,7 @@ RULE_LABELS = {
     "diff": {"same": _l("unchanged"), "renumbered": _l("renumbered"), "changed": _l("changed"),
              "added": _l("added"), "removed": _l("removed")},
     "numbering": {"article": _l("articles (第X条)"), "cn_list": _l("numbered list (一、二、)"),
-                  "ar_list": _l("numbered list (1. 2.)")},
+                  "ar_list": _l("numbered list (1. 2.)"), "paren_list": _l("numbered list (（一）（二）)")},
 }
 
 
@@ -46,4 +46,7 @@ def describe_warning(w) -> str:
         return _("Line %(n)s: the numbering jumps to %(label)s (kept as written).", n=w.line, label=w.detail)
     if w.kind == "empty_chapter":
         return _("Line %(n)s: %(heading)s has no articles.", n=w.line, heading=w.detail)
+    if w.kind == "long_heading":
+        return _("Line %(n)s: text between %(heading)s and its first article was taken as the heading.",
+                 n=w.line, heading=w.detail)
     return str(w)

@@ -104,7 +104,7 @@ class RuleVersion(Model):
     closing: Mapped[str] = mapped_column(sa.Text, default="")
     #: the text exactly as pasted or uploaded (empty for a version built by amendment)
     source_text: Mapped[str] = mapped_column(sa.Text, default="")
-    #: article (第X条), cn_list (一、), ar_list (1.)
+    #: article (第X条), cn_list (一、), ar_list (1.), paren_list (（一）)
     numbering: Mapped[str] = mapped_column(Str(8), default="article")
     adopting_body: Mapped[str | None] = mapped_column(Str(20))
     adopted_on: Mapped[dt.date | None] = mapped_column(Day)
@@ -131,7 +131,7 @@ class RuleVersion(Model):
         sa.UniqueConstraint("ruleset_id", "version_no", name="uq_rule_versions_ruleset_id_version_no"),
         sa.CheckConstraint("status IN ('draft','proposed','deliberated','reviewed','adopted','filed',"
                            "'published','superseded','withdrawn')", name="status_known"),
-        sa.CheckConstraint("numbering IN ('article','cn_list','ar_list')", name="numbering_known"),
+        sa.CheckConstraint("numbering IN ('article','cn_list','ar_list','paren_list')", name="numbering_known"),
         sa.CheckConstraint("version_no BETWEEN 1 AND 10000", name="version_no_bounded"),
         sa.CheckConstraint("adopting_body IS NULL OR adopting_body IN ('villager_assembly','representatives')",
                            name="adopting_body_known"),

@@ -30,6 +30,8 @@ RE_ARTICLE = re.compile(rf"^(第\s*({_NUM})\s*[条條])(.*)$", re.S)
 RE_CN_ITEM = re.compile(rf"^([{_CN}]{{1,6}})\s*([、．.])(.*)$", re.S)
 #: 1. / 1、 / １． at the start of a line (not a decimal such as 1.5 or a date such as 2024.3.1)
 RE_AR_ITEM = re.compile(r"^([0-9０-９]{1,3})\s*([.．、])(?![0-9０-９])(.*)$", re.S)
+#: （一） / (1) at the start of a line: articles of a text numbered only this way, else sub-items
+RE_PAREN_ITEM = re.compile(rf"^[（(]\s*({_NUM})\s*[）)](.*)$", re.S)
 #: sub-items: （一） (1) ① — kept inside the article's text
 RE_SUB_ITEM = re.compile(rf"^(?:[（(]\s*(?:{_NUM})\s*[）)]|[①-⑳㉑-㉟])")
 #: words that show a line starting with 第X条 is a wrapped reference, not a new article
@@ -50,14 +52,16 @@ _ODD_CATEGORIES = {"Cc", "Cf", "Co", "Cn", "Cs"}
 class ParseWarning:
     """Something the clerk should look at; the text is kept as written all the same."""
 
-    kind: str  #: odd_chars, jump, empty_chapter
+    kind: str  #: odd_chars, jump, empty_chapter, long_heading
     line: int
     detail: str = ""
 
     def __str__(self) -> str:
         return {"odd_chars": f"line {self.line}: unusual character(s) {self.detail} kept as written",
                 "jump": f"line {self.line}: numbering jumps to {self.detail} (kept as written)",
-                "empty_chapter": f"line {self.line}: {self.detail} has no articles"}.get(self.kind, self.detail)
+                "empty_chapter": f"line {self.line}: {self.detail} has no articles",
+                "long_heading": f"line {self.line}: text between {self.detail} and its first article was taken "
+                                "as the heading"}.get(self.kind, self.detail)
 
 
 class ParseError(ValueError):
@@ -117,7 +121,7 @@ class ParsedText:
     closing: str = ""
     chapters: list[ParsedChapter] = field(default_factory=list)
     articles: list[ParsedArticle] = field(default_factory=list)
-    #: which numbering the articles use: article (第X条), cn_list (一、), ar_list (1.)
+    #: which numbering the articles use: article (第X条), cn_list (一、), ar_list (1.), paren_list (（一）)
     style: str = ""
     warnings: list[ParseWarning] = field(default_factory=list)
 
@@ -188,6 +192,8 @@ def parse_rules(text: str) -> ParsedText:
         style = "cn_list"
     elif ar_items:
         style = "ar_list"
+    elif any(RE_PAREN_ITEM.match(s) for s in stripped):
+        style = "paren_list"  # a short text numbered only （一）（二）
     else:
         raise ParseError("no article found: expected 第一条, 一、 or 1. at the start of a line")
     result.style = style
@@ -241,6 +247,14 @@ def parse_rules(text: str) -> ParsedText:
             if rest:
                 body.append(rest)
             expected_next = (number + 1) if number is not None else None
+            continue
+        if current is None and chapter is not None:
+            # a line between a heading and its first article: the heading's title on a line of its own
+            if s:
+                c = result.chapters[chapter]
+                c.title = f"{c.title} {s}".strip()
+                if len(c.title) > 30:
+                    result.warnings.append(ParseWarning("long_heading", n, c.label))
             continue
         if current is None:
             if s:
@@ -324,6 +338,12 @@ def _article_header(s: str, expected: int | None) -> tuple[str, int | None, str]
 def _item_header(s: str, style: str, expected: int | None) -> tuple[str, int | None, str] | None:
     if style == "article":
         return _article_header(s, expected)
+    if style == "paren_list":
+        m = RE_PAREN_ITEM.match(s)
+        if not m:
+            return None
+        label = s[: len(s) - len(m.group(2))]
+        return label, cn_number(m.group(1)), m.group(2).strip(" \t\u3000")
     m = (RE_CN_ITEM if style == "cn_list" else RE_AR_ITEM).match(s)
     if not m:
         return None

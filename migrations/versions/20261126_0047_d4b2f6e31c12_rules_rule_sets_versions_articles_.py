@@ -75,7 +75,7 @@ def upgrade():
     sa.Column('created_at', sa.DateTime().with_variant(sa.Text(), 'sqlite'), nullable=False),
     sa.Column('updated_at', sa.DateTime().with_variant(sa.Text(), 'sqlite'), nullable=False),
     sa.CheckConstraint("adopting_body IS NULL OR adopting_body IN ('villager_assembly','representatives')", name=op.f('ck_rule_versions_adopting_body_known')),
-    sa.CheckConstraint("numbering IN ('article','cn_list','ar_list')", name=op.f('ck_rule_versions_numbering_known')),
+    sa.CheckConstraint("numbering IN ('article','cn_list','ar_list','paren_list')", name=op.f('ck_rule_versions_numbering_known')),
     sa.CheckConstraint("status IN ('draft','proposed','deliberated','reviewed','adopted','filed','published','superseded','withdrawn')", name=op.f('ck_rule_versions_status_known')),
     sa.CheckConstraint('version_no BETWEEN 1 AND 10000', name=op.f('ck_rule_versions_version_no_bounded')),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_rule_versions_created_by_id_users')),
