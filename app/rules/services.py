@@ -567,12 +567,16 @@ def diff_versions(old: RuleVersion, new: RuleVersion) -> list[DiffRow]:
 
 # --- public reading, search, points links, digest -------------------------------------------------
 
+#: rule sets are listed charter first, then the village rules, as a booklet shelf would hold them
+KIND_ORDER = sa.case({k.value: i for i, k in enumerate(RuleKind)}, value=RuleSet.kind, else_=99)
+
+
 def published_versions(village_id: int) -> list[RuleVersion]:
     """The village's rules in force as published, one per rule set."""
     return list(db.session.scalars(
         sa.select(RuleVersion).join(RuleSet).where(RuleVersion.village_id == village_id,
                                                    RuleVersion.status == VersionStatus.PUBLISHED.value)
-        .order_by(RuleSet.kind, RuleSet.title)))
+        .order_by(KIND_ORDER, RuleSet.title)))
 
 
 def search_published(village_id: int, q: str, limit: int = 200) -> list[RuleArticle]:

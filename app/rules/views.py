@@ -26,7 +26,7 @@ VOTING_STEPS = {StepKind.TWO_COMMITTEES.value, StepKind.PARTY_MEETING.value, Ste
 
 def _rulesets() -> list[RuleSet]:
     return list(db.session.scalars(sa.select(RuleSet).where(RuleSet.village_id == g.village.id)
-                                   .order_by(RuleSet.kind, RuleSet.title)))
+                                   .order_by(rules.KIND_ORDER, RuleSet.title)))
 
 
 def _parse_message(err: ParseError) -> str:
