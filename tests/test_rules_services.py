@@ -262,3 +262,13 @@ def test_search_and_digest(version):
     with pytest.raises(rules.RulesError):
         rules.add_digest_item(version, "没有出处", [])
     db.session.rollback()
+
+
+def test_word_diff_marks_words_in_a_long_article():
+    long_text = parse_rules((DATA / "long_article.txt").read_text(encoding="utf-8")).articles[1].text
+    changed = long_text[:1000] + "（含户籍迁入满三年的）" + long_text[1000:].replace("廉洁奉公", "清正廉洁", 1)
+    left, right = rules.word_diff(long_text, changed)
+    assert "".join(t for op, t in left if op != "insert") == long_text
+    assert "".join(t for op, t in right if op != "delete") == changed
+    assert ("insert", "（含户籍迁入满三年的）") in right
+    assert [t for op, t in left if op == "delete"] and len("".join(t for op, t in right if op == "insert")) < 30
