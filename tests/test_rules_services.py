@@ -3,23 +3,31 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from app.extensions import begin_write, db
 from app.rules import services as rules
-from app.rules.models import RuleSettings, VersionStatus
+from app.rules.models import VersionStatus
 from app.rules.parser import parse_rules
 
 DATA = Path(__file__).parent / "data" / "rules"
 D = dt.date
 
 
-def defaults(**kw) -> RuleSettings:
+def defaults(**kw) -> SimpleNamespace:
+    """The law's thresholds (as RuleSettings holds them), with overrides; no database needed."""
     base = dict(assembly_num=1, assembly_den=2, households_num=2, households_den=3, representatives_num=2,
                 representatives_den=3, party_num=2, party_den=3, majority_num=1, majority_den=2, women_min=0)
     base.update(kw)
-    return RuleSettings(**base)
+    return SimpleNamespace(**base)
+
+
+def test_the_default_thresholds_are_the_laws(app, make_village):
+    village = make_village("law")
+    stored = rules.settings_for(village.id)
+    assert all(getattr(stored, k) == v for k, v in vars(defaults()).items())
 
 
 # body, eligible, present, yes, households (total, present), expected quorum, expected majority
