@@ -18,7 +18,7 @@ from ..forms import options, refuse
 from ..ledger import services as ledger
 from ..ledger.models import Transfer
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus, VillagerGroup
-from ..rules.services import RulesError
+from ..rules.services import RulesError, article_ids_for_item, citable_articles, set_item_articles
 from . import bp
 from . import services as pts
 from .forms import (
@@ -113,8 +113,6 @@ def scheme():
 
 
 def _item_form(scheme: PointScheme, item: PointItem | None = None) -> ItemForm:
-    from ..rules.services import article_ids_for_item, citable_articles
-
     form = ItemForm(obj=item) if item else ItemForm()
     form.category_id.choices = options((c.id, f"{c.name}（{_('adds') if c.direction == 'add' else _('deducts')}）")
                                        for c in scheme.categories)
@@ -129,8 +127,6 @@ def _item_form(scheme: PointScheme, item: PointItem | None = None) -> ItemForm:
 
 def _save_item_articles(form: ItemForm, item: PointItem) -> None:
     """Link the item to the rule articles picked on the form (app.rules keeps the links)."""
-    from ..rules.services import set_item_articles
-
     set_item_articles(item, form.article_ids.data or [], actor=current_user)
 
 
