@@ -91,6 +91,7 @@ def init_extensions(app: Flask) -> None:
     from .auth import models as _auth  # noqa: F401
     from .ledger import models as _ledger  # noqa: F401
     from .points import models as _points  # noqa: F401
+    from .rules import models as _rules  # noqa: F401
     from .shop import models as _shop  # noqa: F401
     from .registry import models as _registry  # noqa: F401
     from .statements import models as _statements  # noqa: F401
@@ -105,6 +106,7 @@ def register_blueprints(app: Flask) -> None:
     from .main import views as _main_views  # noqa: F401
     from .points import views as _points_views  # noqa: F401
     from .registry import views as _registry_views  # noqa: F401
+    from .rules import views as _rules_views  # noqa: F401
     from .shop import views as _shop_views  # noqa: F401
     from .statements import views as _statements_views  # noqa: F401
     from .kiosk import admin_views as _kiosk_admin_views  # noqa: F401
@@ -115,6 +117,7 @@ def register_blueprints(app: Flask) -> None:
     from .main import bp as main_bp
     from .points import bp as points_bp
     from .registry import bp as registry_bp
+    from .rules import bp as rules_bp
     from .shop import bp as shop_bp
     from .statements import bp as statements_bp
 
@@ -131,6 +134,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(kiosk_bp, url_prefix="/kiosk")
     app.register_blueprint(kiosk_admin_bp, url_prefix="/kiosk-admin")
+    app.register_blueprint(rules_bp, url_prefix="/rules")
 
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

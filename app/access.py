@@ -30,6 +30,8 @@ PERMISSIONS: dict[str, set[str]] = {
     "shop.stock": {"cashier", "clerk"},
     "statements.print": {"clerk", "reviewer"},
     "kiosk.manage": {"admin", "clerk"},
+    "rules.view": {"clerk", "reviewer"},
+    "rules.edit": {"clerk"},
 }
 
 

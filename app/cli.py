@@ -296,3 +296,6 @@ def register_cli(app: Flask) -> None:
 
     app.cli.add_command(statements_cli)
     app.cli.add_command(kiosk_cli)
+    from .rules.cli import rules_cli
+
+    app.cli.add_command(rules_cli)

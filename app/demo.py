@@ -132,8 +132,11 @@ def _seed_features(village) -> bool:
     if clerk is None or reviewer is None:
         return False
     from .kiosk.demo import seed_kiosk_demo
+    from .rules.demo import seed_rules_demo
 
     added = seed_points_demo(village, clerk, reviewer)
+    # the rules after the points: the demo points items cite the demo articles
+    added = seed_rules_demo(village, clerk) or added
     # the shop after the points: its redemptions spend balances the points demo earned
     if cashier is not None:
         added = seed_shop_demo(village, cashier, clerk) or added

@@ -117,6 +117,10 @@ class ItemForm(FlaskForm):
     evidence_required = BooleanField(_l("Needs an evidence photo"))
     article_ref = CleanStringField(_l("Rule article that authorises it"), validators=[Optional(), Length(max=200)],
                                    description=_l("For example 村规民约第十二条"))
+    #: choices set by the view: articles of the village's adopted rules (app.rules)
+    article_ids = SelectMultipleField(_l("Rule articles that authorise it"), coerce=int, validators=[Optional()],
+                                      description=_l("Hold Ctrl to pick several; the article pages list the items "
+                                                     "that cite them."))
     active = BooleanField(_l("In use"), default=True)
     submit = SubmitField(_l("Save item"))
 

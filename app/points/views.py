@@ -19,6 +19,7 @@ from ..forms import options, refuse
 from ..ledger import services as ledger
 from ..ledger.models import Transfer
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus, VillagerGroup
+from ..rules.services import RulesError, article_ids_for_item, citable_articles, set_item_articles
 from . import bp
 from . import services as pts
 from .forms import (
@@ -116,7 +117,18 @@ def _item_form(scheme: PointScheme, item: PointItem | None = None) -> ItemForm:
     form = ItemForm(obj=item) if item else ItemForm()
     form.category_id.choices = options((c.id, f"{c.name}（{_('adds') if c.direction == 'add' else _('deducts')}）")
                                        for c in scheme.categories)
+    linked = article_ids_for_item(item.id) if item is not None else []
+    # articles already cited stay pickable even when their version has since been superseded
+    form.article_ids.choices = options((a.id, f"{a.version.title} {a.label} {a.text[:24]}")
+                                       for a in citable_articles(scheme.village_id, also=linked))
+    if item is not None and request.method == "GET":
+        form.article_ids.data = linked
     return form
+
+
+def _save_item_articles(form: ItemForm, item: PointItem) -> None:
+    """Link the item to the rule articles picked on the form (app.rules keeps the links)."""
+    set_item_articles(item, form.article_ids.data or [], actor=current_user)
 
 
 @bp.route("/items/new", methods=["GET", "POST"])
@@ -134,7 +146,8 @@ def item_new():
         category = get_in_village_or_404(PointCategory, form.category_id.data)
         try:
             item = pts.create_item(category, form.export())
-        except pts.PointsError as e:
+            _save_item_articles(form, item)
+        except (pts.PointsError, RulesError) as e:
             refuse(form, "code", e)
         else:
             db.session.commit()
@@ -155,7 +168,8 @@ def item_edit(item_id: int):
         category = get_in_village_or_404(PointCategory, form.category_id.data)
         try:
             pts.update_item(item, category, form.export())
-        except pts.PointsError as e:
+            _save_item_articles(form, item)
+        except (pts.PointsError, RulesError) as e:
             refuse(form, "code", e)
         else:
             db.session.commit()

@@ -1,0 +1,474 @@
+"""Village rules pages: the clerk's import, editing, adoption record and printing; the public reading page."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from markupsafe import Markup, escape
+
+from ..access import can, get_in_village_or_404, require
+from ..extensions import begin_write, db
+from ..forms import options, refuse
+from ..printing import pdf_response, render_pdf
+from ..registry.models import Village
+from . import bp
+from . import services as rules
+from .forms import (ArticleForm, ConfirmForm, DigestForm, ImportForm, SettingsForm, StatusForm, StepForm,
+                    TextEditForm, VersionForm)
+from .labels import RULE_LABELS
+from .models import STATUS_PATH, STEP_ORDER, DigestItem, RuleArticle, RuleSet, RuleVersion, StepKind
+from .parser import ParseError, parse_rules
+
+#: steps whose form asks for attendance and votes
+VOTING_STEPS = {StepKind.TWO_COMMITTEES.value, StepKind.PARTY_MEETING.value, StepKind.ASSEMBLY.value}
+
+
+def _rulesets() -> list[RuleSet]:
+    return list(db.session.scalars(sa.select(RuleSet).where(RuleSet.village_id == g.village.id)
+                                   .order_by(rules.KIND_ORDER, RuleSet.title)))
+
+
+def _parse_message(err: ParseError) -> str:
+    text = str(err)
+    if "empty" in text:
+        return _("The text is empty: paste the rules or choose a file.")
+    if "NUL" in text:
+        return _("The text contains a NUL character; is it really a text file?")
+    return _("No article was found. Articles must start a line with 第一条, 一、 or 1. — "
+             "please check the text.")
+
+
+# Clerk and reviewer pages
+
+@bp.route("/")
+@require("rules.view")
+def index():
+    """The village's rule sets with their versions and where each stands."""
+    return render_template("rules/index.html", rulesets=_rulesets(), current=rules.current_version)
+
+
+def _read_upload(form: ImportForm) -> str | None:
+    """The uploaded file's text, or None with an error on the field."""
+    storage = form.file.data
+    if not storage or not getattr(storage, "filename", ""):
+        return None
+    name = storage.filename.lower()
+    if not name.endswith((".txt", ".docx")):
+        form.file.errors = [_("Please choose a .txt file saved as UTF-8, or a Word .docx file.")]
+        return None
+    limit = 5_000_000 if name.endswith(".docx") else 600_000
+    data = storage.read(limit + 1)
+    if len(data) > limit:
+        form.file.errors = [_("The file is too large for a rule text.")]
+        return None
+    if name.endswith(".docx"):
+        from .docx import DocxError, docx_text
+
+        try:
+            return docx_text(data)
+        except DocxError:
+            form.file.errors = [_("This Word file cannot be read. Save it again as .docx, or as plain text "
+                                  "(UTF-8).")]
+            return None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        form.file.errors = [_("The file is not UTF-8 text. Save it again as UTF-8 and retry.")]
+        return None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@require("rules.edit")
+def import_text():
+    """Paste or upload a rule text, check the parse (preview), then save it as a draft."""
+    form = ImportForm()
+    sets = _rulesets()
+    form.ruleset_id.choices = options([(0, _("— a new rule set —"))] + [(r.id, r.title) for r in sets])
+    if request.method == "GET" and request.args.get("ruleset", "").isdigit():
+        form.ruleset_id.data = int(request.args["ruleset"])
+    parsed, status = None, 200
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            return render_template("rules/import.html", form=form, parsed=None), 400
+        uploaded = _read_upload(form)
+        if form.file.errors:
+            return render_template("rules/import.html", form=form, parsed=None), 400
+        if uploaded is not None:
+            form.text.data = uploaded
+        text = form.text.data or ""
+        try:
+            parsed = parse_rules(text)
+        except ParseError as e:
+            form.text.errors = [*form.text.errors, _parse_message(e)]
+            return render_template("rules/import.html", form=form, parsed=None), 400
+        if form.submit.data and uploaded is None:
+            if not form.ruleset_id.data and not form.title.data and parsed.title and len(parsed.title) <= 100:
+                form.title.data = parsed.title  # the title found in the text names the new rule set
+            if not form.ruleset_id.data and not form.title.data:
+                form.title.errors = [_("Give the new rule set a title (or pick an existing one).")]
+                return render_template("rules/import.html", form=form, parsed=parsed), 400
+            begin_write()
+            try:
+                if form.ruleset_id.data:
+                    ruleset = get_in_village_or_404(RuleSet, form.ruleset_id.data)
+                else:
+                    ruleset = rules.create_ruleset(g.village, form.kind.data, form.title.data, actor=current_user)
+                version = rules.import_version(ruleset, parsed, text, actor=current_user)
+            except rules.RulesError as e:
+                refuse(form, "title", e)
+                return render_template("rules/import.html", form=form, parsed=parsed), 400
+            db.session.commit()
+            flash(_("Saved as draft version %(no)s with %(n)s articles.", no=version.version_no,
+                    n=len(version.articles)), "success")
+            return redirect(url_for("rules.version", version_id=version.id))
+    return render_template("rules/import.html", form=form, parsed=parsed), status
+
+
+def _load_version(version_id: int) -> RuleVersion:
+    return get_in_village_or_404(RuleVersion, version_id)
+
+
+@bp.route("/versions/<int:version_id>")
+@require("rules.view")
+def version(version_id: int):
+    """A version: its status and adoption steps (with what is missing and why), and its text."""
+    v = _load_version(version_id)
+    settings = rules.settings_for(g.village.id)
+    checks = {s.step: rules.check_step(s, settings) for s in v.steps}
+    path = [s.value for s in STATUS_PATH]
+    next_status = path[path.index(v.status) + 1] if v.status in path[:-1] else None
+    blockers = {t: rules.missing_for(v, t, settings) for t in path[path.index(v.status) + 1:]} \
+        if v.status in path else {}
+    others = [o for o in v.ruleset.versions if o.id != v.id]
+    return render_template("rules/version.html", v=v, checks=checks, steps=STEP_ORDER, next_status=next_status,
+                           blockers=blockers, others=others, status_form=StatusForm(), confirm=ConfirmForm())
+
+
+@bp.route("/versions/<int:version_id>/edit", methods=["GET", "POST"])
+@require("rules.edit")
+def version_edit(version_id: int):
+    """Change a draft: its title, preamble, closing and dates."""
+    v = _load_version(version_id)
+    form = VersionForm(obj=v)
+    if form.validate_on_submit():
+        begin_write()
+        v = _load_version(version_id)
+        try:
+            rules.update_version(v, title=form.title.data, preamble=form.preamble.data or "",
+                                 closing=form.closing.data or "", effective_on=form.effective_on.data,
+                                 note=form.note.data or "", actor=current_user)
+        except rules.RulesError as e:
+            refuse(form, "title", e)
+        else:
+            db.session.commit()
+            flash(_("Saved."), "success")
+            return redirect(url_for("rules.version", version_id=v.id))
+    return render_template("rules/version_edit.html", form=form, v=v), 400 if form.errors else 200
+
+
+@bp.route("/versions/<int:version_id>/text", methods=["GET", "POST"])
+@require("rules.edit")
+def version_text(version_id: int):
+    """Edit a draft as one text (re-numbering, moving articles): check the parse, then save it."""
+    v = _load_version(version_id)
+    if not v.editable:
+        flash(_("Only a draft can be changed; start an amendment instead."), "error")
+        return redirect(url_for("rules.version", version_id=v.id))
+    form = TextEditForm()
+    if request.method == "GET":
+        form.text.data = rules.version_text(v)
+    parsed = None
+    if form.validate_on_submit():
+        try:
+            parsed = parse_rules(form.text.data)
+        except ParseError as e:
+            form.text.errors = [*form.text.errors, _parse_message(e)]
+            return render_template("rules/version_text.html", form=form, v=v, parsed=None), 400
+        if form.submit.data:
+            begin_write()
+            v = _load_version(version_id)
+            try:
+                rules.replace_text(v, parsed, form.text.data, actor=current_user)
+            except rules.RulesError as e:
+                refuse(form, "text", e)
+                return render_template("rules/version_text.html", form=form, v=v, parsed=parsed), 400
+            db.session.commit()
+            flash(_("Saved."), "success")
+            return redirect(url_for("rules.version", version_id=v.id))
+    elif request.method == "POST":
+        return render_template("rules/version_text.html", form=form, v=v, parsed=None), 400
+    return render_template("rules/version_text.html", form=form, v=v, parsed=parsed)
+
+
+@bp.route("/articles/<int:article_id>", methods=["GET", "POST"])
+@require("rules.view")
+def article(article_id: int):
+    """An article, the points items that cite it, and (in a draft, for the clerk) its edit form."""
+    a = get_in_village_or_404(RuleArticle, article_id)
+    form = ArticleForm(obj=a) if a.version.editable and can("rules.edit") else None
+    if request.method == "POST":
+        if form is None:
+            from ..access import _deny
+
+            _deny("rules.edit")
+        if form.validate_on_submit():
+            begin_write()
+            a = get_in_village_or_404(RuleArticle, article_id)
+            try:
+                rules.update_article(a, form.label.data, form.text.data, actor=current_user)
+            except rules.RulesError as e:
+                refuse(form, "text", e)
+            else:
+                db.session.commit()
+                flash(_("Saved."), "success")
+                return redirect(url_for("rules.article", article_id=a.id))
+    return render_template("rules/article.html", a=a, form=form, items=rules.items_citing(a)), \
+        400 if form is not None and form.errors else 200
+
+
+@bp.post("/versions/<int:version_id>/status")
+@require("rules.edit")
+def version_status(version_id: int):
+    """Move a version forward (proposed … published); refused with every missing or failed step."""
+    form = StatusForm()
+    if not form.validate_on_submit():
+        abort(400)
+    begin_write()
+    v = _load_version(version_id)
+    try:
+        rules.advance(v, form.target.data or "", actor=current_user)
+    except rules.RulesError as e:
+        db.session.rollback()
+        flash(" ".join([str(e), *e.reasons]), "error")
+    else:
+        db.session.commit()
+        flash(_("The version is now: %(status)s.", status=RULE_LABELS["version_status"][v.status]), "success")
+    return redirect(url_for("rules.version", version_id=version_id))
+
+
+@bp.post("/versions/<int:version_id>/withdraw")
+@require("rules.edit")
+def version_withdraw(version_id: int):
+    """Withdraw a version that was not adopted."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    begin_write()
+    v = _load_version(version_id)
+    try:
+        rules.withdraw(v, actor=current_user)
+    except rules.RulesError as e:
+        db.session.rollback()
+        flash(str(e), "error")
+    else:
+        db.session.commit()
+        flash(_("The version is withdrawn."), "success")
+    return redirect(url_for("rules.version", version_id=version_id))
+
+
+@bp.post("/rulesets/<int:ruleset_id>/amend")
+@require("rules.edit")
+def amend(ruleset_id: int):
+    """Start an amendment: a new draft copying the version in force."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    begin_write()
+    rs = get_in_village_or_404(RuleSet, ruleset_id)
+    try:
+        v = rules.start_amendment(rs, actor=current_user)
+    except rules.RulesError as e:
+        db.session.rollback()
+        flash(str(e), "error")
+        return redirect(url_for("rules.index"))
+    db.session.commit()
+    flash(_("Draft version %(no)s started from the version in force.", no=v.version_no), "success")
+    return redirect(url_for("rules.version", version_id=v.id))
+
+
+@bp.route("/versions/<int:version_id>/steps/<kind>", methods=["GET", "POST"])
+@require("rules.edit")
+def step(version_id: int, kind: str):
+    """Record one adoption step with its date, body, counts and minutes."""
+    if kind not in {k.value for k in StepKind}:
+        abort(404)
+    v = _load_version(version_id)
+    existing = v.step(kind)
+    form = StepForm(obj=existing)
+    # fields that do not apply to this step are dropped, so they cannot fail validation unseen
+    unused = set()
+    if kind != StepKind.ASSEMBLY.value:
+        unused |= {"assembly_kind", "women_present", "households_total", "households_present"}
+    if kind != StepKind.LEGAL_REVIEW.value:
+        unused.add("approved")
+    if kind not in VOTING_STEPS:
+        unused |= {"eligible", "present", "votes_yes", "votes_no", "votes_abstain"}
+    for name in unused:
+        delattr(form, name)
+    if request.method == "GET" and existing is not None and existing.approved is not None:
+        form.approved.data = "yes" if existing.approved else "no"
+    if form.validate_on_submit():
+        begin_write()
+        v = _load_version(version_id)
+        counts = {n: form[n].data for n in ("eligible", "present", "women_present", "households_total",
+                                             "households_present", "votes_yes", "votes_no", "votes_abstain")
+                  if n in form}
+        try:
+            rules.record_step(v, kind, held_on=form.held_on.data, body=form.body.data or "",
+                              assembly_kind=form.assembly_kind.data if "assembly_kind" in form else None,
+                              approved=(form.approved.data == "yes") if "approved" in form else None, minutes=form.minutes.data or "", actor=current_user, **counts)
+        except rules.RulesError as e:
+            refuse(form, "held_on", e)
+        else:
+            db.session.commit()
+            check = rules.check_step(v.step(kind), rules.settings_for(g.village.id))
+            if check.ok:
+                flash(_("Step recorded."), "success")
+            else:
+                flash(_("Step recorded, but it does not count: %(why)s", why=" ".join(check.reasons)), "error")
+            return redirect(url_for("rules.version", version_id=v.id))
+    return render_template("rules/step.html", form=form, v=v, kind=kind, voting=kind in VOTING_STEPS), \
+        400 if form.errors else 200
+
+
+@bp.route("/compare")
+@require("rules.view")
+def compare():
+    """Two versions side by side, article by article, with the changed characters marked."""
+    a = _load_version(request.args.get("a"))
+    b = _load_version(request.args.get("b"))
+    return render_template("rules/compare.html", a=a, b=b, rows=rules.diff_versions(a, b))
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@require("rules.view")
+def settings():
+    """The village's quorum and majority thresholds (the law's by default)."""
+    current = rules.settings_for(g.village.id)
+    form = SettingsForm(obj=current)
+    if request.method == "POST":
+        if not can("rules.edit"):
+            from ..access import _deny
+
+            _deny("rules.edit")
+        if form.validate_on_submit():
+            begin_write()
+            values = {n: form[n].data or 0 for n in ("assembly_num", "assembly_den", "households_num",
+                                                      "households_den", "representatives_num",
+                                                      "representatives_den", "party_num", "party_den",
+                                                      "majority_num", "majority_den", "women_min")}
+            try:
+                rules.save_settings(g.village.id, values, actor=current_user)
+            except rules.RulesError as e:
+                refuse(form, "assembly_num", e)
+            else:
+                db.session.commit()
+                flash(_("Saved."), "success")
+                return redirect(url_for("rules.settings"))
+    return render_template("rules/settings.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/versions/<int:version_id>/digest", methods=["GET", "POST"])
+@require("rules.view")
+def digest(version_id: int):
+    """The digest of key rules chosen by the clerk, each citing its source articles."""
+    v = _load_version(version_id)
+    form = DigestForm()
+    form.article_ids.choices = options((a.id, f"{a.label} {a.text[:30]}") for a in v.articles)
+    if request.method == "POST":
+        if not can("rules.edit"):
+            from ..access import _deny
+
+            _deny("rules.edit")
+        if form.validate_on_submit():
+            begin_write()
+            v = _load_version(version_id)
+            try:
+                rules.add_digest_item(v, form.text.data, form.article_ids.data, actor=current_user)
+            except rules.RulesError as e:
+                refuse(form, "text", e)
+            else:
+                db.session.commit()
+                flash(_("Added."), "success")
+                return redirect(url_for("rules.digest", version_id=v.id))
+    return render_template("rules/digest.html", v=v, form=form, confirm=ConfirmForm()), 400 if form.errors else 200
+
+
+@bp.post("/digest-items/<int:item_id>/remove")
+@require("rules.edit")
+def digest_remove(item_id: int):
+    """Take a key rule off the digest."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    begin_write()
+    item = get_in_village_or_404(DigestItem, item_id)
+    version_id = item.version_id
+    rules.remove_digest_item(item, actor=current_user)
+    db.session.commit()
+    flash(_("Removed."), "success")
+    return redirect(url_for("rules.digest", version_id=version_id))
+
+
+# Printing
+
+@bp.route("/versions/<int:version_id>/booklet.pdf")
+@require("rules.view")
+def booklet(version_id: int):
+    """The version as an A5 booklet (or ?paper=a4 for the notice board)."""
+    v = _load_version(version_id)
+    paper = "a4" if request.args.get("paper") == "a4" else "a5"
+    pdf = booklet_pdf(v, paper)
+    return pdf_response(pdf, f"{v.title}-{paper.upper()}.pdf", ascii_name=f"rules-{v.id}-{paper}.pdf")
+
+
+@bp.route("/versions/<int:version_id>/digest.pdf")
+@require("rules.view")
+def digest_pdf(version_id: int):
+    """The digest as an A4 poster."""
+    v = _load_version(version_id)
+    pdf = render_pdf("rules_digest.html", v=v, village=db.session.get(Village, v.village_id))
+    return pdf_response(pdf, f"{v.title}-要点.pdf", ascii_name=f"rules-{v.id}-digest.pdf")
+
+
+def booklet_pdf(v: RuleVersion, paper: str = "a5") -> bytes:
+    """Render a version's booklet (used by the page and by `flask rules booklet`)."""
+    village = db.session.get(Village, v.village_id)
+    return render_pdf("rules_booklet.html", v=v, village=village, paper=paper,
+                      assembly=v.step(StepKind.ASSEMBLY), filing=v.step(StepKind.FILING))
+
+
+# Public reading (no login): the kiosk reuses templates/rules/_published.html
+
+@bp.route("/public/<code>")
+def public(code: str):
+    """The village's published rules, for anyone, with a search over their articles."""
+    village = db.session.scalar(sa.select(Village).where(Village.code == code[:32]))
+    if village is None:
+        abort(404)
+    q = request.args.get("q", "").strip()[:50]
+    versions = rules.published_versions(village.id)
+    hits = rules.search_published(village.id, q) if q else []
+    return render_template("rules/public.html", village=village, versions=versions, q=q, hits=hits)
+
+
+@bp.app_template_filter("highlight")
+def highlight(text: str, q: str) -> Markup:
+    """The text, escaped, with every occurrence of `q` marked (search results)."""
+    if not q:
+        return escape(text or "")
+    # split the raw text, then escape each piece: a query such as "amp" never lands inside an entity
+    marked = Markup("<mark>{}</mark>").format(q)
+    return marked.join(escape(piece) for piece in (text or "").split(q))
+
+
+@bp.app_template_global()
+def rule_warning(w) -> str:
+    from .labels import describe_warning
+
+    return describe_warning(w)
+
+
+@bp.app_template_global()
+def rule_status_label(status: str) -> str:
+    return str(RULE_LABELS["version_status"].get(status, status))
+
