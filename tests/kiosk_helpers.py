@@ -62,6 +62,16 @@ def seed(village, make_user, make_household, valid_id) -> dict:
     pts.approve(fresh, reviewer)
     other = pts.record_entry(scheme, clean, db.session.merge(homes["0502"]), occurred_on=today, actor=clerk)
     pts.approve(other, reviewer)
+    # a published 村规民约 whose 第五条 authorises the 清洁日 item (the kiosk links the entry to it)
+    from app.rules import services as rules
+    from app.rules.models import VersionStatus
+    from app.rules.parser import parse_rules
+
+    ruleset = rules.create_ruleset(village, "village_rules", "和美村村规民约")
+    version = rules.import_version(ruleset, parse_rules(RULES_TEXT), RULES_TEXT, actor=clerk)
+    version.status = VersionStatus.PUBLISHED.value  # the adoption steps are the rules tests' business
+    fifth = next(a for a in version.articles if a.label == "第五条")
+    rules.set_item_articles(clean, [fifth.id], actor=clerk)
     ks.set_pin(h1, PIN)
     ks.set_pin(db.session.merge(homes["0502"]), OTHER_PIN)
     rice = shop.create_product(village, name="大米", spec="5kg", unit="袋", price_points=10, actor=cashier)
@@ -69,7 +79,17 @@ def seed(village, make_user, make_household, valid_id) -> dict:
     shop.create_product(village, name="肥皂", unit="块", price_points=2, actor=cashier)
     db.session.commit()
     return {"households": {k: v.id for k, v in homes.items()}, "entry_on_posting": fresh.id,
-            "entry_final": old.id, "village_id": village.id}
+            "entry_final": old.id, "village_id": village.id, "article": fifth.id}
+
+
+RULES_TEXT = """和美村村规民约
+为建设文明和美乡村，经村民会议讨论通过，制定本规约。
+第一条 村民应当遵守法律法规。
+第二条 爱护公共设施。
+第三条 邻里和睦，互帮互助。
+第四条 移风易俗，红白事从简。
+第五条 每月第一个周六为村庄清洁日，每户至少一人参加。
+本规约自村民会议通过之日起施行。"""
 
 
 def new_device(village, name: str = "村委会大厅") -> tuple[int, str]:

@@ -126,7 +126,8 @@ def test_number_pad_and_right_pin_show_balance_score_and_entries(kiosk, seeded):
     assert "钱*有" in home and "钱大有" not in home
     entries = _text(kiosk.get("/kiosk/entries"))
     assert "参加村庄清洁日" in entries and "照料独居老人" in entries
-    assert "村规民约第五条" in entries  # the rule the entry cites
+    # the rule the entry cites, linked to the published article on the kiosk's rules page
+    assert f'href="/kiosk/rules#a{seeded["article"]}">《和美村村规民约》第五条</a>' in entries
     posting = _text(kiosk.get("/kiosk/posting"))
     assert "照料独居老人" in posting and "参加村庄清洁日" not in posting  # the old one's posting is over
     assert f"/kiosk/posting/{seeded['entry_on_posting']}/object" in posting
@@ -280,7 +281,21 @@ def test_goods_and_rules_are_open_at_the_kiosk(kiosk, seeded):
     shop = _text(kiosk.get("/kiosk/shop"))
     assert "大米 5kg" in shop and "10 分/袋" in shop and "12 袋" in shop
     assert "暂时缺货" in shop  # 肥皂 has no stock
+    rules = _text(kiosk.get("/kiosk/rules"))
+    assert "还没有公布" not in rules
+    assert f'id="a{seeded["article"]}"' in rules and "每月第一个周六为村庄清洁日" in rules
+
+
+def test_the_rules_page_says_so_when_nothing_is_published(kiosk, seeded):
+    from app.rules.models import RuleVersion
+
+    begin_write()
+    db.session.execute(sa.update(RuleVersion).values(status="superseded"))
+    db.session.commit()
     assert "还没有公布" in _text(kiosk.get("/kiosk/rules"))
+    # an entry whose item cites no published article shows the reference typed on the item
+    _open(kiosk)
+    assert "依据：村规民约第五条" in _text(kiosk.get("/kiosk/entries"))
 
 
 def test_kiosk_pages_are_never_cached(kiosk, seeded):

@@ -285,14 +285,22 @@ def home():
 @bp.route("/entries")
 def entries():
     h = _need_household()
-    return render_template("kiosk/entries.html", household=h, entries=ks.recent_entries(h))
+    rows = ks.recent_entries(h)
+    return render_template("kiosk/entries.html", household=h, entries=rows, cites=_citations(rows))
 
 
 @bp.route("/posting")
 def posting():
     h = _need_household()
     rows = [(e, ks.open_objection(e)) for e in ks.on_posting(h)]
-    return render_template("kiosk/posting.html", household=h, rows=rows)
+    return render_template("kiosk/posting.html", household=h, rows=rows, cites=_citations(e for e, _o in rows))
+
+
+def _citations(entries) -> dict:
+    """item id → the published articles it cites, so each entry can link to the rule behind it."""
+    from ..rules.services import published_citations
+
+    return published_citations(e.item_id for e in entries)
 
 
 def _own_entry(h: Household, entry_id: int) -> PointEntry:
@@ -343,5 +351,7 @@ def shop():
 
 @bp.route("/rules")
 def rules():
-    return render_template("kiosk/rules.html")
+    from ..rules.services import published_versions
+
+    return render_template("kiosk/rules.html", versions=published_versions(g.kiosk_device.village_id))
 

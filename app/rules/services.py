@@ -12,6 +12,7 @@ from typing import Any, Iterable
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy.orm import contains_eager
 
 from ..audit.services import record
 from ..extensions import db
@@ -648,6 +649,25 @@ def citable_articles(village_id: int, also: Iterable[int] = ()) -> list[RuleArti
         sa.select(RuleArticle).join(RuleVersion).where(
             RuleArticle.village_id == village_id, sa.or_(in_force, RuleArticle.id.in_(also)) if also else in_force)
         .order_by(RuleVersion.ruleset_id, RuleVersion.version_no, RuleArticle.seq)))
+
+
+def published_citations(item_ids: Iterable[int]) -> dict[int, list[RuleArticle]]:
+    """For each points item, the articles of published rules it cites (one query for a page of entries)."""
+    ids = sorted({int(i) for i in item_ids if i})
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(point_item_articles.c.point_item_id, RuleArticle)
+        .join(RuleArticle, RuleArticle.id == point_item_articles.c.article_id)
+        .join(RuleVersion, RuleVersion.id == RuleArticle.version_id)
+        .where(point_item_articles.c.point_item_id.in_(ids),
+               RuleVersion.status == VersionStatus.PUBLISHED.value)
+        .options(contains_eager(RuleArticle.version))
+        .order_by(point_item_articles.c.point_item_id, RuleArticle.version_id, RuleArticle.seq))
+    out: dict[int, list[RuleArticle]] = {}
+    for item_id, article in rows:
+        out.setdefault(item_id, []).append(article)
+    return out
 
 
 def article_ids_for_item(item_id: int) -> list[int]:

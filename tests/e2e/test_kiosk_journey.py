@@ -83,7 +83,7 @@ def _type_pin(page: Page, pin: str) -> None:
     page.get_by_role("button", name="确定").tap()
 
 
-def test_number_pad_and_pin_show_balance_and_entries(kiosk: Page):
+def test_number_pad_and_pin_show_balance_and_entries(kiosk: Page, seeded):
     kiosk.get_by_role("link", name="输入户号").tap()
     _tap_keys(kiosk, ".k-pad", "0501")
     expect(kiosk.locator("#number")).to_have_value("0501")
@@ -95,7 +95,11 @@ def test_number_pad_and_pin_show_balance_and_entries(kiosk: Page):
     kiosk.get_by_role("link", name="我家的积分记录").tap()
     expect(kiosk.locator(".k-entries li")).to_have_count(2)
     expect(kiosk.locator(".k-entries")).to_contain_text("参加村庄清洁日")
-    expect(kiosk.locator(".k-entries")).to_contain_text("依据：村规民约第五条")
+    expect(kiosk.locator(".k-entries")).to_contain_text("依据：《和美村村规民约》第五条")
+    # the cited rule is one tap away, on the kiosk's own rules page
+    kiosk.get_by_role("link", name="《和美村村规民约》第五条").tap()
+    expect(kiosk.locator(".k-rules")).to_contain_text("每月第一个周六为村庄清洁日")
+    assert kiosk.url.endswith(f"/kiosk/rules#a{seeded['article']}")
     # finish is one tap away on every page
     kiosk.get_by_role("button", name="结束").tap()
     expect(kiosk.get_by_role("heading", name="查询我家的积分")).to_be_visible()
