@@ -11,7 +11,8 @@ from playwright.sync_api import Browser, Page, expect
 from app.extensions import begin_write, db
 from app.kiosk import services as ks
 from app.registry.models import Household
-from tests.conftest import PASSWORD, valid_id
+from tests.conftest import valid_id
+from tests.e2e.helpers import login as _login
 from tests.kiosk_helpers import PIN, seed
 
 IDLE = 4
@@ -25,14 +26,6 @@ def app_config() -> dict:
 @pytest.fixture
 def seeded(village, make_user, make_household):
     return seed(village, make_user, make_household, valid_id)
-
-
-def _login(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.locator("#username").fill(username)
-    page.locator("#password").fill(PASSWORD)
-    page.locator("button[type=submit]").click()
-    expect(page.get_by_role("heading", name="您好", exact=False)).to_be_visible()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 
 from app.extensions import begin_write, db
 from app.points import services as pts
-from tests.conftest import PASSWORD
+from tests.e2e.helpers import login as _login
 
 
 @pytest.fixture
@@ -23,14 +23,6 @@ def cleanup_day(village, make_user, make_household):
     pts.create_item(cat, pts.ItemData(code="A01", text="参加村庄清洁日", points=2, article_ref="村规民约第五条"))
     db.session.commit()
     return h
-
-
-def _login(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.locator("#username").fill(username)
-    page.locator("#password").fill(PASSWORD)
-    page.locator("button[type=submit]").click()
-    expect(page.get_by_role("heading", name="您好", exact=False)).to_be_visible()
 
 
 def test_batch_entry_approved_shows_on_household_page(page: Page, live_server, cleanup_day, outside_requests):

@@ -14,7 +14,7 @@ from app.extensions import begin_write, db
 from app.ledger import services as ledger
 from app.ledger.models import AccountKind
 from app.shop import services as shop
-from tests.conftest import PASSWORD
+from tests.e2e.helpers import login as _login
 
 
 @pytest.fixture
@@ -32,14 +32,6 @@ def shop_day(village, make_user, make_household):
     shop.receive_purchase(soap, 30, "")
     db.session.commit()
     return h
-
-
-def _login(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.locator("#username").fill(username)
-    page.locator("#password").fill(PASSWORD)
-    page.locator("button[type=submit]").click()
-    expect(page.get_by_role("heading", name="您好", exact=False)).to_be_visible()
 
 
 def test_cashier_redeems_and_the_household_page_shows_it(page: Page, live_server, shop_day, outside_requests):

@@ -14,7 +14,7 @@ from pypdf import PdfReader
 from app.extensions import begin_write, db
 from app.points import services as pts
 from app.statements.models import IssuedStatement
-from tests.conftest import PASSWORD
+from tests.e2e.helpers import login as _login
 
 
 @pytest.fixture
@@ -31,14 +31,6 @@ def village_with_points(village, make_user, make_household):
     pts.approve(entry, reviewer)
     db.session.commit()
     return h
-
-
-def _login(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.locator("#username").fill(username)
-    page.locator("#password").fill(PASSWORD)
-    page.locator("button[type=submit]").click()
-    expect(page.get_by_role("heading", name="您好", exact=False)).to_be_visible()
 
 
 def _pdf_text(download) -> str:

@@ -1,0 +1,15 @@
+"""Steps the browser journeys share."""
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from tests.conftest import PASSWORD
+
+
+def login(page: Page, base: str, username: str) -> None:
+    """Log in through the real form and wait for the greeting of the home page."""
+    page.goto(f"{base}/login")
+    page.locator("#username").fill(username)
+    page.locator("#password").fill(PASSWORD)
+    page.locator("button[type=submit]").click()
+    expect(page.get_by_role("heading", name="您好", exact=False)).to_be_visible()
