@@ -90,15 +90,9 @@ def init_extensions(app: Flask) -> None:
             install_sqlite_hooks(db.engine)
             db.engine.dispose()
     # import the models so that Alembic sees every table
-    from .audit import models as _audit  # noqa: F401
-    from .auth import models as _auth  # noqa: F401
-    from .ledger import models as _ledger  # noqa: F401
-    from .points import models as _points  # noqa: F401
-    from .rules import models as _rules  # noqa: F401
-    from .shop import models as _shop  # noqa: F401
-    from .registry import models as _registry  # noqa: F401
-    from .statements import models as _statements  # noqa: F401
-    from .kiosk import models as _kiosk  # noqa: F401
+    from .extensions import import_all_models
+
+    import_all_models()
 
 
 def register_blueprints(app: Flask) -> None:

@@ -11,6 +11,11 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 
+import importlib
+
+from sqlalchemy import event
+from sqlalchemy.orm import Mapper
+
 from .db import Base
 
 db = SQLAlchemy(model_class=Base)
@@ -35,3 +40,19 @@ def begin_write() -> None:
     """
     db.session.commit()
     db.session.connection(execution_options={"write_txn": True})
+
+
+#: every feature's models; relationships name classes of other features by string, so all must be loaded
+MODEL_MODULES = ("audit", "auth", "ledger", "points", "rules", "shop", "registry", "statements", "kiosk")
+
+
+def import_all_models() -> None:
+    for name in MODEL_MODULES:
+        importlib.import_module(f"app.{name}.models")
+
+
+@event.listens_for(Mapper, "before_configured")
+def _load_every_model() -> None:
+    # a script or test that imports one models module and builds an object before create_app()
+    # would otherwise fail on a relationship to a class it never imported
+    import_all_models()

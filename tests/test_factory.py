@@ -79,3 +79,17 @@ def test_missing_catalog_is_compiled_at_start_up(tmp_path):
     ensure_compiled(tmp_path)
     translations = Translations.load(str(tmp_path), ["zh_Hans_CN"])
     assert translations.gettext("Log in") == "登录"
+
+
+def test_a_script_can_build_any_model_without_the_app_factory():
+    # a relationship names a class of another feature by string; the mapper must find it even when the
+    # script imported only one models module (runs in a fresh interpreter: here every model is loaded)
+    import subprocess
+    import sys
+
+    code = ("from app.points.models import PointEntry\n"
+            "from app.registry.models import Household\n"
+            "PointEntry(points=1); Household(number='0101'); print('built')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "built" in out.stdout
