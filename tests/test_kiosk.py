@@ -81,7 +81,9 @@ def test_clerk_enrols_a_kiosk_once_and_can_switch_it_off(app, clerk_client, vill
     assert device.token_hash not in cookie.value
     # the link works once
     other = app.test_client()
-    assert other.post("/" + path).status_code == 400
+    r = other.post("/" + path)
+    assert r.status_code == 400 and "失效" in _text(r)
+    assert "是的，开通这块屏幕" not in _text(r)  # no button that cannot work
     assert other.get("/kiosk/").status_code == 403
     # switched off: the kiosk shows nothing any more
     r = clerk_client.post(f"/kiosk-admin/devices/{device.id}/revoke")
