@@ -125,13 +125,80 @@ def _rules_available() -> bool:
     return True
 
 
-def generate_rules(village, scale: Scale) -> str:
-    """Hook: a rule set of `scale.articles` articles (章程/村规民约) for the booklet benchmark.
+RULE_TOPICS = ["总则", "村务管理", "社会治安", "消防安全", "村容村貌", "环境卫生", "生态保护", "土地管理",
+               "婚姻家庭", "邻里关系", "移风易俗", "尊老爱幼", "教育文化", "卫生健康", "集体经济", "公益事业",
+               "积分管理", "幸福超市", "奖励与惩戒", "附则"]
+RULE_CLAUSES = ["村民应当自觉遵守国家法律法规和本规约", "爱护道路、路灯、水利等公共设施，不得私占或损毁",
+                "发现违法犯罪线索及时向村委会或公安机关报告", "家庭矛盾和邻里纠纷先行协商，协商不成的由村调解委员会调解",
+                "红白喜事从简办理，不大操大办，不铺张浪费", "生活垃圾分类投放，不乱堆乱放，不焚烧秸秆",
+                "子女应当履行赡养义务，不得虐待、遗弃老人", "按时参加村民会议和村民小组会议，积极建言献策",
+                "积分按季度评议、公示，公示期内村民可以提出异议", "违反本规约第三条规定的，由村委会批评教育并扣减积分"]
 
-    The rules models live on another branch; once they are merged, build the rule set here with the
-    rules services (one version, chapters of ~15 articles, 第N条 numbering) and return a short detail.
-    """
-    raise NotImplementedError("the rules models are not on this branch yet")
+
+def cn_number(n: int) -> str:
+    """1 → 一, 12 → 十二, 105 → 一百零五, 300 → 三百 (as real rule texts number their articles)."""
+    digits = "零一二三四五六七八九"
+    if n < 10:
+        return digits[n]
+    if n < 20:
+        return "十" + (digits[n % 10] if n % 10 else "")
+    if n < 100:
+        return digits[n // 10] + "十" + (digits[n % 10] if n % 10 else "")
+    rest = n % 100
+    head = digits[n // 100] + "百"
+    if rest == 0:
+        return head
+    if rest < 10:
+        return head + "零" + digits[rest]
+    return head + (digits[rest // 10] + "十" + (digits[rest % 10] if rest % 10 else ""))
+
+
+def rule_text(articles: int, seed: int = 11) -> str:
+    """A 村规民约 of `articles` articles in chapters of about 15, with sub-items now and then."""
+    rng = random.Random(seed)
+    lines = ["示范村村规民约（基准测试）",
+             "为推进村民自治，建设文明和美乡村，根据《中华人民共和国村民委员会组织法》等法律法规，"
+             "结合本村实际，经村民会议讨论通过，制定本规约。"]
+    chapters = max(1, round(articles / 15))
+    n = 0
+    for c in range(chapters):
+        lines.append(f"第{cn_number(c + 1)}章 {RULE_TOPICS[c % len(RULE_TOPICS)]}")
+        share = articles // chapters + (1 if c < articles % chapters else 0)
+        for _ in range(share):
+            n += 1
+            body = "；".join(rng.sample(RULE_CLAUSES, rng.randint(1, 3))) + "。"
+            lines.append(f"第{cn_number(n)}条 {body}")
+            if rng.random() < 0.15:
+                lines += [f"（{cn_number(k + 1)}）{rng.choice(RULE_CLAUSES)}；" for k in range(rng.randint(2, 4))]
+    lines.append("本规约经村民会议通过之日起施行，由村民委员会负责解释。")
+    return "\n".join(lines)
+
+
+def generate_rules(village, scale: Scale) -> str:
+    """A published rule set of `scale.articles` articles with its adoption steps (the booklet figure)."""
+    from app.rules import services as rules
+    from app.rules.parser import parse_rules
+
+    text = rule_text(scale.articles)
+    parsed = parse_rules(text)
+    rs = rules.create_ruleset(village, "village_rules", f"{village.name}村规民约")
+    v = rules.import_version(rs, parsed, text)
+    d = dt.date(2025, 3, 1)
+    rules.record_step(v, "proposal", held_on=d, body="村党支部委员会")
+    rules.record_step(v, "two_committees", held_on=d + dt.timedelta(days=7), body="村两委联席会议", eligible=9,
+                      present=9, votes_yes=9)
+    rules.record_step(v, "party_meeting", held_on=d + dt.timedelta(days=14), body="村党员大会", eligible=60,
+                      present=50, votes_yes=48, votes_abstain=2)
+    rules.record_step(v, "legal_review", held_on=d + dt.timedelta(days=20), body="镇人民政府", approved=True)
+    rules.record_step(v, "assembly", held_on=d + dt.timedelta(days=28), body="村民代表会议",
+                      assembly_kind="representatives", eligible=60, present=52, women_present=18, votes_yes=50,
+                      votes_no=1, votes_abstain=1)
+    v.effective_on = d + dt.timedelta(days=28)
+    rules.advance(v, "adopted")
+    rules.record_step(v, "resolution_public", held_on=d + dt.timedelta(days=29), body="村务公开栏")
+    rules.record_step(v, "filing", held_on=d + dt.timedelta(days=35), body="镇人民政府")
+    rules.advance(v, "published")
+    return f"rule set: {len(parsed.articles)} articles, version {v.id}"
 
 
 EXTRA_STEPS["rules"] = (_rules_available, generate_rules)

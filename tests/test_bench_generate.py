@@ -39,7 +39,7 @@ def _steps() -> list[str]:
 
 def test_tiny_village_has_two_years_of_activity_and_a_clean_ledger(app, runner):
     ran = gen.generate(app, TINY, today=TODAY)
-    assert ran == 4  # setup, register, 2025, 2026
+    assert ran == 5  # setup, register, 2025, 2026, the rule set
     db.session.rollback()
     c = _counts()
     assert c["households"] == 5
@@ -48,6 +48,13 @@ def test_tiny_village_has_two_years_of_activity_and_a_clean_ledger(app, runner):
     years = dict(db.session.execute(sa.select(PointEntry.year, sa.func.count()).group_by(PointEntry.year)).all())
     assert set(years) == {2025, 2026}
     assert {y for (y,) in db.session.execute(sa.select(YearScore.year).distinct())} == {2025}
+    # a published rule set of the scale's size, for the booklet figure
+    from app.rules.models import RuleArticle, RuleVersion
+
+    published = db.session.scalar(sa.select(RuleVersion).where(RuleVersion.status == "published"))
+    assert published is not None
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(RuleArticle)
+                             .where(RuleArticle.version_id == published.id)) == TINY.articles
     # nothing happened after "today"
     assert db.session.scalar(sa.select(sa.func.max(PointEntry.occurred_on))) < TODAY
     # the invariants `flask ledger check` proves, through the command itself
@@ -93,7 +100,7 @@ def test_an_interrupted_year_is_rolled_back_and_done_on_the_next_run(app, monkey
     assert ledger.check() == []
 
     monkeypatch.setattr(gen, "_year", real_year)
-    assert gen.generate(app, TINY, today=TODAY) == 1  # only 2026 was left
+    assert gen.generate(app, TINY, today=TODAY) == 2  # only 2026 was left, and the rule set after it
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count()).where(PointEntry.year == 2026)) > 0
     assert ledger.check() == []

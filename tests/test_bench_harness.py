@@ -64,7 +64,24 @@ def test_peak_memory_rows_judge_each_figure_against_one_gib():
 def test_every_figure_of_the_issue_is_registered():
     keys = {f.key for f in F.FIGURES}
     assert {"1", "2", "3", "4", "5", "6", "7"} <= keys
-    assert {f.key for f in F.FIGURES if f.fn is None} == {"1", "4", "5"}
+    assert {f.key for f in F.FIGURES if f.fn is None} == {"1", "4"}
+
+
+def test_booklet_figure_prints_the_generated_rule_set(tmp_path):
+    from bench.common import make_app
+    from bench.generate import SCALES, generate
+
+    url = f"sqlite:///{tmp_path / 'tiny.db'}"
+    app = make_app(url)
+    generate(app, SCALES["tiny"])
+    ctx = F.Context(backend="sqlite", database_url=url, quick=True, runs=2, seconds=1, app=app,
+                    log=lambda _msg: None)
+    rows = F.fig_booklet(ctx)
+    warm = rows[0]
+    assert warm.figure == "5" and warm.goal == "≤ 3 s" and len(warm.values) == 2
+    assert f"{SCALES['tiny'].articles} articles" in warm.what
+    assert all(0 < t < 60 for t in warm.values) and warm.met == (warm.median <= 3)
+    assert 20 < warm.rss_mb < 1024
 
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (make deps-system)")
