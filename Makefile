@@ -30,7 +30,7 @@ PYTHON_FOR_VENV = $(shell command -v python3.11 || command -v python3)
 
 # Debian packages: PDF + Chinese text (WeasyPrint), browser tests, PDF inspection.
 SYSTEM_PACKAGES := fonts-noto-cjk libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 \
-                   chromium poppler-utils wrk
+                   chromium poppler-utils wrk time
 
 .PHONY: help deps-system venv translations i18n-update migrate demo run test bench bench-quick clean
 

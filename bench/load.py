@@ -279,22 +279,35 @@ def run_wrk(url: str, seconds: float, *, connections: int = 4, threads: int = 2,
 
 # --- a CLI process, timed, with its own peak memory ----------------------------------------------------------------
 
-def run_cli(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """Run a command; return (wall seconds, the process's own peak RSS in MiB, stdout). Raises on failure.
+#: GNU time (Debian package "time") forks the command from its own small process, so the peak it reports is
+#: the command's alone; a child forked straight from a big parent (the bench runner, pytest) would inherit the
+#: parent's high-water mark at exec and report that instead
+GNU_TIME = "/usr/bin/time"
+_MAXRSS_TAG = "XY-MAXRSS-KIB"
 
-    The child is reaped with os.wait4, whose rusage is that one child's (ru_maxrss, KiB on Linux).
-    """
+
+def run_cli(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Run a command; return (wall seconds, the command's own peak RSS in MiB, stdout). Raises on failure."""
     import tempfile
 
+    timed = os.path.exists(GNU_TIME)
+    argv = [GNU_TIME, "-f", f"{_MAXRSS_TAG} %M", *args] if timed else list(args)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(args, cwd=PROJECT_ROOT, env={**os.environ, **(env or {})}, stdout=out, stderr=err)
+        proc = subprocess.Popen(argv, cwd=PROJECT_ROOT, env={**os.environ, **(env or {})}, stdout=out, stderr=err)
         _pid, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(), err.read().decode()
+    kib = usage.ru_maxrss
+    if timed:
+        lines = [ln for ln in stderr.splitlines() if ln.startswith(_MAXRSS_TAG)]
+        if lines:
+            kib = int(lines[-1].split()[-1])
+        stderr = "\n".join(ln for ln in stderr.splitlines() if not ln.startswith(_MAXRSS_TAG)
+                           and not ln.startswith("Command exited with non-zero status"))
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} exited {proc.returncode}: {(stdout + stderr)[-3000:]}")
-    return seconds, usage.ru_maxrss / 1024, stdout
+    return seconds, kib / 1024, stdout
