@@ -250,5 +250,7 @@ class YearScore(Model):
 
     __table_args__ = (
         sa.UniqueConstraint("scheme_id", "year", "household_id", name="uq_year_scores_scheme_year_household"),
+        # the household points page lists one household's closed years, newest first (bench figure 2)
+        sa.Index("ix_year_scores_household_id", "household_id", "year"),
         {"sqlite_strict": True},
     )
