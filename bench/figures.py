@@ -241,6 +241,11 @@ def fig_kiosk(ctx: Context) -> list[Row]:
             r = load.run_wrk(bare.base + "/ping", seconds, server=bare)
             results.setdefault("bare", []).append(r)
             ctx.log(f"    run {i + 1} bare: {r.rps:.0f} req/s, p99 {r.p99_ms:.1f} ms")
+        # wrk counts a redirect as a success: prove that the session still shows the household's page
+        for label, server in servers.items():
+            page = load.get_with_cookie(server.port, "/kiosk/home", cookies[label])
+            if page.status != 200 or "data-balance" not in page.text:
+                raise RuntimeError(f"the kiosk session ({label}) ended during the run: HTTP {page.status}")
     finally:
         for server in (*servers.values(), bare):
             server.stop()
