@@ -91,6 +91,10 @@ def tiny_bench(db_uri):
     app = make_app(db_uri)
     generate(app, SCALES["tiny"])
     yield app, db_uri
+    from app.extensions import db
+
+    with app.app_context():
+        db.engine.dispose()
     # the generator's progress table is not one the fixtures empty between PostgreSQL tests
     eng = sa.create_engine(db_uri)
     with eng.begin() as conn:
