@@ -454,7 +454,7 @@ def fig_statements(ctx: Context) -> list[Row]:
     out = DATA_DIR / f"statements-{ctx.backend}.pdf"
     times, cpu_s, rss, worker_rss, info = [], [], 0.0, 0.0, {}
     for i in range(1 if ctx.quick else ctx.runs):
-        seconds, mb, stdout = load.run_cli([sys.executable, "-m", "bench.tasks", "statements-batch", str(n),
+        _seconds, _mb, stdout = load.run_cli([sys.executable, "-m", "bench.tasks", "statements-batch", str(n),
                                             str(out)], ctx.env)
         info = json.loads(stdout.strip().splitlines()[-1])
         if info["statements"] != n:
