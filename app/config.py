@@ -44,7 +44,7 @@ class Config:
     #: where printed statement QR codes point, e.g. http://192.168.1.10:5000/ (default: the address in use)
     STATEMENT_BASE_URL = os.environ.get("STATEMENT_BASE_URL")
     #: statements per WeasyPrint document in a batch, and pool width (default: every core)
-    STATEMENT_CHUNK = int(os.environ.get("STATEMENT_CHUNK", 100))
+    STATEMENT_CHUNK = int(os.environ.get("STATEMENT_CHUNK", 50))
     STATEMENT_WORKERS = int(os.environ["STATEMENT_WORKERS"]) if os.environ.get("STATEMENT_WORKERS") else None
     #: the pre-subset face under printables/fonts/ (`flask statements build-font`); unused until built
     STATEMENT_FONT = os.environ.get("STATEMENT_FONT", "xy-gb2312-serif.otf")

@@ -5,7 +5,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from flask import Flask, g
-from flask_babel import format_date, format_datetime
+from flask_babel import format_date, format_datetime, get_timezone
 from flask_babel import lazy_gettext as _l
 
 from .registry.identity import mask_name, mask_phone
@@ -94,15 +94,28 @@ def label(value: str | None, kind: str) -> str:
     return str(LABELS.get(kind, {}).get(value, value))
 
 
+#: the numeric CLDR patterns the templates use, as strftime formats: they read the same in every
+#: locale, so they skip Babel's pattern machinery (~40 µs a call; a household points page makes 80+
+#: of these calls: bench figure 2). Any other pattern goes through Babel.
+_NUMERIC_PATTERNS = {"yyyy-MM-dd HH:mm": "%Y-%m-%d %H:%M", "yyyy-MM-dd": "%Y-%m-%d",
+                     "yyyy-MM-dd HH:mm:ss": "%Y-%m-%d %H:%M:%S", "HH:mm": "%H:%M", "MM-dd HH:mm": "%m-%d %H:%M"}
+
+
 def local_dt(value: dt.datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
-    """Show a stored UTC time in China time."""
+    """Show a stored UTC time in China time (the request's time zone)."""
     if value is None:
         return ""
-    return format_datetime(value.replace(tzinfo=dt.timezone.utc), fmt)
+    utc = value.replace(tzinfo=dt.timezone.utc)
+    strf = _NUMERIC_PATTERNS.get(fmt)
+    if strf is not None and utc.year >= 1000:
+        return utc.astimezone(get_timezone()).strftime(strf)
+    return format_datetime(utc, fmt)
 
 
 def local_date(value: dt.date | None) -> str:
-    return "" if value is None else format_date(value, "yyyy-MM-dd")
+    if value is None:
+        return ""
+    return value.strftime("%Y-%m-%d") if value.year >= 1000 else format_date(value, "yyyy-MM-dd")
 
 
 def phone_for_viewer(phone: str | None) -> str:

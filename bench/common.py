@@ -42,8 +42,9 @@ def pg_server_url() -> str | None:
     return None
 
 
-def pg_url(scale: str, server: str | None = None) -> str | None:
-    """The benchmark's own PostgreSQL database for a scale, created when missing; None without a server."""
+def pg_url(scale: str, server: str | None = None, *, create: bool = True) -> str | None:
+    """The benchmark's own PostgreSQL database for a scale, created when missing (unless `create` is
+    False: then None when it is missing); None without a server."""
     server = server or pg_server_url()
     if not server:
         return None
@@ -55,6 +56,8 @@ def pg_url(scale: str, server: str | None = None) -> str | None:
     try:
         with admin.connect() as conn:
             if not conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
+                if not create:
+                    return None
                 conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     except sa.exc.OperationalError:
         return None

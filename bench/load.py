@@ -216,6 +216,20 @@ class Client:
         return "; ".join(f"{k}={v}" for k, v in self.cookies.items())
 
 
+def get_with_cookie(port: int, path: str, cookie: str) -> Response:
+    """One GET with a fixed Cookie header, as wrk sends it."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        t0 = time.perf_counter()
+        conn.request("GET", path, headers={"Cookie": cookie})
+        r = conn.getresponse()
+        data = r.read()
+        return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data.decode("utf-8", "replace"),
+                        time.perf_counter() - t0)
+    finally:
+        conn.close()
+
+
 # --- wrk ---------------------------------------------------------------------------------------------------------
 
 def have_wrk() -> bool:

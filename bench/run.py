@@ -86,7 +86,7 @@ def run_backend(backend: str, url: str, args, log) -> list[dict]:
     rows_seen = counts(app)
     log(f"   data ready in {time.perf_counter() - t0:.0f} s: {rows_seen}")
     ctx = F.Context(backend=backend, database_url=url, quick=args.quick, runs=args.runs, seconds=args.seconds,
-                    app=app, log=log)
+                    app=app, log=log, small_url=small_database(backend, args, log))
     rows: list[F.Row] = []
     for fig in F.FIGURES:
         if args.only and fig.key not in args.only:
@@ -94,7 +94,7 @@ def run_backend(backend: str, url: str, args, log) -> list[dict]:
         if fig.fn is None:
             rows.append(F.Row(fig.key, fig.title, goal="", met=None, note=f"not available: {fig.reason}"))
             continue
-        if fig.fn in (F.fig_bare, F.fig_household_page) and not F.load.have_wrk():
+        if fig.fn in (F.fig_kiosk, F.fig_household_page) and not F.load.have_wrk():
             rows.append(F.Row(fig.key, fig.title, note="not measured: wrk is not installed (make deps-system)"))
             continue
         log(f"-- {fig.key}. {fig.title}")
@@ -106,6 +106,19 @@ def run_backend(backend: str, url: str, args, log) -> list[dict]:
     if not args.only or "8" in args.only:
         rows.extend(F.memory_rows(rows))
     return [{"backend": backend, "data": rows_seen, **r.as_dict()} for r in rows]
+
+
+def small_database(backend: str, args, log) -> str | None:
+    """The 10k-transfer village for the kiosk's big-vs-small comparison: built on SQLite when missing (a few
+    seconds); on PostgreSQL used only when its database exists (python -m bench.generate --scale 10k --db pg)."""
+    if args.only and "1" not in args.only:
+        return None
+    url = sqlite_url("10k") if backend == "sqlite" else pg_url("10k", create=False)
+    if url is None:
+        log("   no 10k database on this backend: the kiosk's 10k comparison is skipped")
+        return None
+    generate(make_app(url), SCALES["10k"])
+    return url
 
 
 def update_readme(text: str) -> None:

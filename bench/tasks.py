@@ -1,6 +1,8 @@
 """Work the benchmark runs in its own process (so its time and peak memory are that process's alone).
 
     python -m bench.tasks import FILE VILLAGE_CODE   # dry run, then commit, into a new village; prints JSON
+    python -m bench.tasks statements-batch N OUT     # N households' statements as one PDF; prints JSON
+    python -m bench.tasks statement-single K         # K single statements in one warm process; prints JSON
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import os
 import random
 import sys
 import time
+from pathlib import Path
 
 from .generate import GIVEN, GROUPS, REGION, SURNAMES
 
@@ -97,15 +100,110 @@ def run_import(path: str, code: str) -> dict:
             "stored": n}
 
 
+def _statement_period():
+    from app.db import local_today
+    from app.statements import services as svc
+
+    return svc.parse_period(str(local_today().year))
+
+
+def run_statements_batch(n: int, out: str) -> dict:
+    """The batch as `flask statements print` runs it (issue, commit, render on the pool, merge), for the
+    first n households of the register; the pool workers' peak memory comes from RUSAGE_CHILDREN."""
+    import resource
+
+    from flask import current_app, g
+
+    from app.extensions import begin_write, db
+    from app.registry.models import Village
+    from app.statements import batch
+    from app.statements import services as svc
+
+    import sqlalchemy as sa
+
+    from .generate import MAIN_VILLAGE
+
+    g.cli_actor = "bench"
+    village = db.session.scalar(sa.select(Village).where(Village.code == MAIN_VILLAGE))
+    period = _statement_period()
+    t0 = time.perf_counter()
+    begin_write()
+    households = svc.batch_households(village.id)[:n]
+    htmls = batch.issue_batch(village, period, households, paper="a4", base_url="http://bench.invalid/")
+    db.session.commit()
+    issued = time.perf_counter() - t0
+    workers = current_app.config.get("STATEMENT_WORKERS") or os.cpu_count() or 1
+    batch.render_many(htmls, Path(out), chunk=current_app.config.get("STATEMENT_CHUNK", batch.DEFAULT_CHUNK),
+                      workers=workers)
+    total = time.perf_counter() - t0
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    from pypdf import PdfReader
+
+    pages = len(PdfReader(out).pages)
+    return {"seconds": total, "issue_s": issued, "render_s": total - issued, "statements": len(htmls),
+            "pages": pages, "bytes": os.path.getsize(out), "workers": workers,
+            "main_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "worker_rss_mb": kids.ru_maxrss / 1024,
+            # CPU of this process and of the pool workers: on a shared machine, CPU ÷ cores is what the
+            # batch would take with every core free
+            "cpu_s": own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime}
+
+
+def run_statement_single(k: int) -> dict:
+    """k single statements (build, issue, PDF) in one process, after one warm-up: what a warm web
+    worker does for the statement button; the times are per statement."""
+    import resource
+
+    from flask import g
+
+    from app.extensions import begin_write, db
+    from app.registry.models import Village
+    from app.statements import batch
+    from app.statements import services as svc
+
+    import sqlalchemy as sa
+
+    from .generate import MAIN_VILLAGE
+
+    g.cli_actor = "bench"
+    village = db.session.scalar(sa.select(Village).where(Village.code == MAIN_VILLAGE))
+    period = _statement_period()
+    households = svc.batch_households(village.id)
+    import io
+
+    from pypdf import PdfReader
+
+    times, cpu, sizes, pages = [], [], [], []
+    for i in range(k + 1):
+        h = households[(i * 37) % len(households)]
+        t0, c0 = time.perf_counter(), time.process_time()
+        begin_write()
+        data = svc.build_statement(h, period)
+        issued = svc.issue_statement(data, paper="a4")
+        pdf = batch.statement_pdf(data, issued, "http://bench.invalid/")
+        db.session.commit()
+        if i:  # the first one warms the process (WeasyPrint import, fonts)
+            times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+            sizes.append(len(pdf))
+            pages.append(len(PdfReader(io.BytesIO(pdf)).pages))
+    return {"seconds": times, "cpu_seconds": cpu, "bytes": sizes, "pages": pages,
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
 def main(argv: list[str]) -> int:
     from .common import make_app
 
-    if len(argv) != 3 or argv[0] != "import":
+    tasks = {("import", 3): lambda: run_import(argv[1], argv[2]),
+             ("statements-batch", 3): lambda: run_statements_batch(int(argv[1]), argv[2]),
+             ("statement-single", 2): lambda: run_statement_single(int(argv[1]))}
+    task = tasks.get((argv[0] if argv else "", len(argv)))
+    if task is None:
         print(__doc__, file=sys.stderr)
         return 2
     app = make_app(os.environ["BENCH_DATABASE_URL"])
     with app.app_context():
-        print(json.dumps(run_import(argv[1], argv[2])))
+        print(json.dumps(task()))
     return 0
 
 

@@ -400,8 +400,18 @@ def recent_entries(household: Household, limit: int = 20):
     from ..points.models import PointEntry
 
     return list(db.session.scalars(sa.select(PointEntry).where(
-        PointEntry.household_id == household.id, PointEntry.village_id == household.village_id)
+        PointEntry.household_id == household.id, _same_village(household))
         .order_by(PointEntry.occurred_on.desc(), PointEntry.id.desc()).limit(limit)))
+
+
+def _same_village(household: Household):
+    """The village check on a household's entries, written `village_id + 0` so that the planner stays on
+    the household's index: SQLite without statistics (it never runs ANALYZE by itself) read the whole
+    village's entries through ix_point_entries_village_id, 13 ms a kiosk page at 90,000 entries a year
+    and growing with the years (bench figure 1)."""
+    from ..points.models import PointEntry
+
+    return PointEntry.village_id + 0 == household.village_id
 
 
 def on_posting(household: Household, today: dt.date | None = None):
@@ -410,7 +420,7 @@ def on_posting(household: Household, today: dt.date | None = None):
 
     today = today or local_today()
     return list(db.session.scalars(sa.select(PointEntry).where(
-        PointEntry.household_id == household.id, PointEntry.village_id == household.village_id,
+        PointEntry.household_id == household.id, _same_village(household),
         sa.or_(sa.and_(PointEntry.status == EntryStatus.POSTED.value, PointEntry.posting_until >= today),
                PointEntry.status == EntryStatus.DISPUTED.value))
         .order_by(PointEntry.posting_until, PointEntry.id)))

@@ -142,7 +142,7 @@ class PointEntry(Model):
     village_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("villages.id"), index=True)
     scheme_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("point_schemes.id"))
     item_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("point_items.id"), index=True)
-    household_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("households.id"), index=True)
+    household_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("households.id"))
     person_id: Mapped[int | None] = mapped_column(Int, sa.ForeignKey("people.id"), index=True)
     #: copies of the item as it was when recorded: later edits of the item do not change them
     item_code: Mapped[str] = mapped_column(Str(32))
@@ -193,6 +193,9 @@ class PointEntry(Model):
         sa.CheckConstraint("status IN ('pending','rejected','posted','disputed','final','corrected')",
                            name="status_known"),
         sa.UniqueConstraint("village_id", "idempotency_key", name="uq_point_entries_village_id_idempotency_key"),
+        # a household's entries newest first (kiosk, household page) read from the index, whatever the
+        # length of the history (bench figure 1); household_id first, so it serves every household lookup
+        sa.Index("ix_point_entries_household_id", "household_id", "occurred_on"),
         {"sqlite_strict": True},
     )
 
@@ -250,5 +253,7 @@ class YearScore(Model):
 
     __table_args__ = (
         sa.UniqueConstraint("scheme_id", "year", "household_id", name="uq_year_scores_scheme_year_household"),
+        # the household points page lists one household's closed years, newest first (bench figure 2)
+        sa.Index("ix_year_scores_household_id", "household_id", "year"),
         {"sqlite_strict": True},
     )

@@ -75,6 +75,12 @@ def build_subset_font(out: Path, *, source: str = SOURCE, text: str | None = Non
     return out.stat().st_size
 
 
+def font_family(name: str | None) -> str:
+    """The @font-face family for a built face, named after its file: the process-wide FontConfiguration
+    keeps a face per family, so another file (a rebuilt or a test face) must not reuse a family name."""
+    return f"{FAMILY} {Path(name or DEFAULT_NAME).stem}"
+
+
 def statement_font(name: str | None) -> str | None:
     """The subset face's URL relative to printables/, if it has been built."""
     name = name or DEFAULT_NAME
