@@ -23,6 +23,9 @@ TINY = gen.SCALES["tiny"]  # 5 households, 15 people, 2 years
 def _fresh_progress(app):
     """bench_progress is not an app table, so the PostgreSQL fixture does not empty it between tests."""
     gen.progress.drop(db.engine, checkfirst=True)
+    yield
+    db.session.remove()  # a test's open read transaction would hold the table's lock on PostgreSQL
+    gen.progress.drop(db.engine, checkfirst=True)
 
 
 def _counts() -> dict[str, int]:
