@@ -28,6 +28,17 @@ def refuse(form, field_name: str, err: Exception) -> None:
     target.errors.append(str(err))
 
 
+def flash_recorded(record, message: str) -> None:
+    """Confirm a posted form; a resubmission (same form key, `record.replayed`) changed nothing, so say that."""
+    from flask import flash
+    from flask_babel import gettext
+
+    if getattr(record, "replayed", False):
+        flash(gettext("This was already recorded."), "info")
+    else:
+        flash(message, "success")
+
+
 def options(pairs) -> list[SelectChoice]:
     """Select choices from (value, label) pairs, in the SelectChoice form WTForms 3.3 expects."""
     return [SelectChoice(value, label) for value, label in pairs]

@@ -48,7 +48,14 @@ MAX_LINES = 200
 
 
 class ShopError(ValueError):
-    """A shop action that cannot be taken; the message is for the person at the counter."""
+    """A shop action that cannot be taken; the message is for the person at the counter.
+
+    `field` names the form field the message belongs next to, when the service knows it.
+    """
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 class OutOfStock(ShopError):
@@ -317,7 +324,8 @@ def receive_donation(village, *, donor_name: str, donor_kind: str, lines, receiv
         receipt_no = _next_receipt(Donation, village.id, f"{village.code}-D")
     elif db.session.scalar(sa.select(Donation.id).where(Donation.village_id == village.id,
                                                         Donation.receipt_no == receipt_no)):
-        raise ShopError(_("A donation with receipt number %(no)s is already recorded.", no=receipt_no))
+        raise ShopError(_("A donation with receipt number %(no)s is already recorded.", no=receipt_no),
+                        field="receipt_no")
     donation = Donation(village_id=village.id, donor_name=donor_name, donor_kind=donor_kind,
                         received_on=received_on or local_today(), receipt_no=receipt_no, note=note,
                         created_by_id=actor.id if actor is not None else None)
@@ -529,7 +537,8 @@ def stocktake(village, counts: dict, *, reasons: dict | None = None, actor=None,
                                       .with_for_update()).scalar_one())
         diff = counted - book
         if diff and not cleaned[product.id]:
-            raise ShopError(_("Give a reason for the difference in %(name)s.", name=product.label))
+            raise ShopError(_("Give a reason for the difference in %(name)s.", name=product.label),
+                            field=f"reason_{product.id}")
         db.session.add(StocktakeLine(village_id=village.id, stocktake_id=take.id, product_id=product.id,
                                      book_qty=book, counted_qty=counted, diff=diff,
                                      reason=cleaned[product.id] or None))

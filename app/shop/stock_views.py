@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from ..access import get_in_village_or_404, require
 from ..extensions import begin_write, db
-from ..forms import options, refuse
+from ..forms import flash_recorded, options, refuse
 from ..printing import pdf_response, render_pdf
 from . import bp
 from . import services as shop
@@ -51,13 +51,10 @@ def donation_new():
                                                  actor=current_user, key=form.idempotency_key.data)
                 db.session.commit()
             except shop.ShopError as e:
-                refuse(form, "receipt_no" if "receipt" in str(e).lower() or "收据" in str(e) else "submit", e)
+                refuse(form, "submit", e)
             else:
-                if getattr(donation, "replayed", False):
-                    flash(_("This was already recorded."), "info")
-                else:
-                    flash(_("Donation %(no)s recorded; the goods are in stock.", no=donation.receipt_no),
-                          "success")
+                flash_recorded(donation, _("Donation %(no)s recorded; the goods are in stock.",
+                                           no=donation.receipt_no))
                 return redirect(url_for("shop.donation", donation_id=donation.id))
     return render_template("shop/donation_form.html", form=form, products=products)
 
@@ -103,15 +100,11 @@ def stocktake():
                                       key=form.idempotency_key.data)
                 db.session.commit()
             except shop.ShopError as e:
-                target = next((f"reason_{p.id}" for p in counts if p.label in str(e)), "submit")
-                refuse(form, target, e)
+                refuse(form, "submit", e)
             else:
-                if getattr(take, "replayed", False):
-                    flash(_("This was already recorded."), "info")
-                else:
-                    changed = sum(1 for line in take.lines if line.diff)
-                    flash(_("Stocktake posted: %(n)s products counted, %(d)s differences adjusted.",
-                            n=len(take.lines), d=changed), "success")
+                changed = sum(1 for line in take.lines if line.diff)
+                flash_recorded(take, _("Stocktake posted: %(n)s products counted, %(d)s differences adjusted.",
+                                       n=len(take.lines), d=changed))
                 return redirect(url_for("shop.stocktake_view", stocktake_id=take.id))
     recent = list(db.session.scalars(sa.select(Stocktake).where(Stocktake.village_id == g.village.id)
                                      .order_by(Stocktake.id.desc()).limit(10)))
@@ -144,11 +137,8 @@ def write_off():
         except shop.ShopError as e:
             refuse(form, "qty", e)
         else:
-            if getattr(mv, "replayed", False):
-                flash(_("This was already recorded."), "info")
-            else:
-                flash(_("Wrote off %(qty)s %(unit)s of %(name)s.", qty=form.qty.data, unit=product.unit,
-                        name=product.label), "success")
+            flash_recorded(mv, _("Wrote off %(qty)s %(unit)s of %(name)s.", qty=form.qty.data, unit=product.unit,
+                                 name=product.label))
             return redirect(url_for("shop.products"))
     return render_template("shop/write_off.html", form=form)
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from ..access import can, get_in_village_or_404, require
 from ..errors import _page
 from ..extensions import begin_write, db
-from ..forms import refuse
+from ..forms import flash_recorded, refuse
 from ..kiosk.services import find_household_by_card_code
 from ..ledger import services as ledger
 from ..printing import pdf_response, render_pdf
@@ -103,11 +103,8 @@ def product_purchase(product_id: int):
         except shop.ShopError as e:
             refuse(form, "qty", e)
         else:
-            if getattr(mv, "replayed", False):
-                flash(_("This was already recorded."), "info")
-            else:
-                flash(_("Received %(qty)s %(unit)s of %(name)s.", qty=form.qty.data, unit=product.unit,
-                        name=product.label), "success")
+            flash_recorded(mv, _("Received %(qty)s %(unit)s of %(name)s.", qty=form.qty.data, unit=product.unit,
+                                 name=product.label))
             return redirect(url_for("shop.products"))
     return render_template("shop/purchase.html", form=form, product=product)
 
