@@ -2,7 +2,6 @@
 process while htmx polls the progress, and downloads it; anyone checks a code at /verify."""
 from __future__ import annotations
 
-import datetime as dt
 import io
 import re
 
@@ -11,6 +10,7 @@ import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 
+from app.db import local_today
 from app.extensions import begin_write, db
 from app.points import services as pts
 from app.statements.models import IssuedStatement
@@ -27,7 +27,7 @@ def village_with_points(village, make_user, make_household):
     scheme = pts.create_scheme(village, "积分细则")
     cat = pts.create_category(scheme, "环境治理", "add")
     item = pts.create_item(cat, pts.ItemData(code="A01", text="参加村庄清洁日", points=2))
-    entry = pts.record_entry(scheme, item, h, occurred_on=dt.date.today())
+    entry = pts.record_entry(scheme, item, h, occurred_on=local_today())
     pts.approve(entry, reviewer)
     db.session.commit()
     return h
@@ -43,7 +43,7 @@ def test_statements_in_the_browser(page: Page, live_server, village_with_points,
     page.goto(f"{live_server}/points/households/{village_with_points.id}")
     page.locator("details.statement-form summary").click()
     page.locator("details.statement-form select[name=kind]").select_option("month")
-    page.locator("details.statement-form select[name=month]").select_option(str(dt.date.today().month))
+    page.locator("details.statement-form select[name=month]").select_option(str(local_today().month))
     with page.expect_download() as info:
         page.locator("details.statement-form button[name=submit]").click()
     text = _pdf_text(info.value)
