@@ -34,6 +34,7 @@ class KioskDevice(Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     created_by = relationship("User")
+    village = relationship("Village")
 
     __table_args__ = (
         sa.UniqueConstraint("enrol_hash", name="uq_kiosk_devices_enrol_hash"),

@@ -11,6 +11,7 @@ import time
 from flask import abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy.orm import joinedload
 
 from ..extensions import begin_write, db, limiter
 from ..points.models import PointEntry
@@ -84,9 +85,7 @@ def _load_device():
         session.pop("kiosk", None)
         return render_template("kiosk/not_enabled.html"), 403
     g.kiosk_device = device
-    from ..registry.models import Village
-
-    g.kiosk_village = db.session.get(Village, device.village_id)
+    g.kiosk_village = device.village  # loaded with the device
     state = _state()
     now = int(time.time())
     if state.get("dev") != device.id:
@@ -99,7 +98,8 @@ def _load_device():
     _save(state)
     g.kiosk_household = None
     if state.get("h"):
-        h = db.session.get(Household, state["h"])
+        # with the head and group the page header shows, in one query
+        h = db.session.get(Household, state["h"], options=[joinedload(Household.head), joinedload(Household.group)])
         if h is not None and h.village_id == device.village_id and h.status == HouseholdStatus.ACTIVE.value:
             g.kiosk_household = h
         else:

@@ -484,8 +484,8 @@ def overdue_objections(village_id: int, today: dt.date | None = None) -> list[Ob
 
 # --- scores, stars, rankings ----------------------------------------------------------------------
 
-def year_score(household_id: int, year: int, scheme_id: int | None = None) -> int:
-    """The household's score of a year: every counted entry in full (deductions too)."""
+def year_score_query(household_id: int, year: int, scheme_id: int | None = None) -> sa.Select:
+    """SELECT of the household's score of a year (one value), for year_score or as a subquery."""
     # `year + 0` keeps the planner on the household's index: SQLite without statistics (it never
     # runs ANALYZE by itself) picked ix_point_entries_year and read the whole village's year, 15 ms
     # a page view at 80,000 entries a year (bench figure 2); the household has a few dozen rows
@@ -493,7 +493,12 @@ def year_score(household_id: int, year: int, scheme_id: int | None = None) -> in
         PointEntry.household_id == household_id, PointEntry.year + 0 == year, PointEntry.status.in_(COUNTED))
     if scheme_id is not None:
         stmt = stmt.where(PointEntry.scheme_id == scheme_id)
-    return int(db.session.scalar(stmt))
+    return stmt
+
+
+def year_score(household_id: int, year: int, scheme_id: int | None = None) -> int:
+    """The household's score of a year: every counted entry in full (deductions too)."""
+    return int(db.session.scalar(year_score_query(household_id, year, scheme_id)))
 
 
 def household_ranking(village_id: int, year: int, *, group_id: int | None = None,
