@@ -4,7 +4,6 @@ from __future__ import annotations
 from functools import wraps
 from typing import Any, Callable, TypeVar
 
-import sqlalchemy as sa
 from flask import abort, g, session
 from flask_login import current_user
 
@@ -36,11 +35,12 @@ PERMISSIONS: dict[str, set[str]] = {
 
 
 def user_villages(user) -> list[Village]:
-    """Villages where the user holds a village role, by code."""
-    ids = {m.village_id for m in user.memberships if m.village_id is not None}
-    if not ids:
-        return []
-    return list(db.session.scalars(sa.select(Village).where(Village.id.in_(ids)).order_by(Village.code)))
+    """Villages where the user holds a village role, by code.
+
+    The user loader brings the memberships with their villages (one query per request, not three).
+    """
+    villages = {m.village.id: m.village for m in user.memberships if m.village_id is not None}
+    return sorted(villages.values(), key=lambda v: v.code)
 
 
 def load_context() -> None:

@@ -76,3 +76,38 @@ def test_household_points_page_lists_its_redemptions(client, shopfront, redeemed
     assert r.status_code == 302
     other = client.get("/points/households/2").get_data(as_text=True)
     assert redeemed.receipt_no not in other and "还没有兑换记录" in other
+
+
+def test_household_points_page_pages_through_many_redemptions(client, shopfront):
+    """A household that shops every week: the newest 20 visits first, the rest a click away, and the
+    entries' own pager is left where it was."""
+    from app.auth.models import User
+    from app.extensions import begin_write
+    from app.ledger import services as ledger
+    from app.ledger.models import AccountKind
+    from app.registry.models import Household
+    from app.shop import services as shop
+    from app.shop.models import Product
+
+    s = shopfront
+    begin_write()
+    household, rice = db.session.get(Household, s["household"]), db.session.get(Product, s["rice"])
+    ledger.post_transfer(debit=ledger.system_account(household.village_id, AccountKind.ISSUANCE),
+                         credit=ledger.household_account(household), amount=200, code="opening", key="more-0101")
+    cashier = db.session.scalar(sa.select(User).where(User.username == "cash1"))
+    receipts = [shop.redeem(household, [(rice, 1)], key=f"week-{i:02d}", actor=cashier).receipt_no
+                for i in range(23)]
+    db.session.commit()
+    _login(client, "clerk1")
+
+    def listed(page_html: str) -> list[str]:
+        section = page_html.split('id="redemptions"', 1)[1].split("</table>", 1)[0]
+        return sorted((no for no in receipts if no in section), key=section.index)
+
+    first = client.get(f"/points/households/{s['household']}").get_data(as_text=True)
+    assert listed(first) == receipts[::-1][:20]
+    assert f'href="/points/households/{s["household"]}?rpage=2#redemptions"' in first
+    assert "共 2 页（共 23 条）" in first.split('id="redemptions"', 1)[1], first
+    second = client.get(f"/points/households/{s['household']}?rpage=2").get_data(as_text=True)
+    assert listed(second) == receipts[::-1][20:]
+    assert client.get(f"/points/households/{s['household']}?rpage=x").status_code == 200

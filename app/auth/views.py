@@ -4,12 +4,13 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash
 
 from ..extensions import begin_write, db, limiter, login_manager
 from . import bp
 from .forms import ChangePasswordForm, LoginForm
-from .models import User
+from .models import Membership, User
 from .services import AuthError, LoginRefused, authenticate, end_sessions, set_password
 
 
@@ -20,7 +21,8 @@ def load_user(user_id: str) -> User | None:
         uid, version = (int(x) for x in user_id.split(":", 1))
     except (ValueError, AttributeError):
         return None
-    user = db.session.get(User, uid)
+    # with the memberships and their villages, which every page needs (access.load_context)
+    user = db.session.get(User, uid, options=[joinedload(User.memberships).joinedload(Membership.village)])
     if user is None or user.session_version != version or not user.is_active:
         return None
     return user

@@ -10,7 +10,7 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..access import can, get_in_village_or_404, require
 from ..db import local_today
@@ -457,6 +457,18 @@ def objection(objection_id: int):
 
 # Household points, rankings, posting list, year end
 
+#: shop visits listed per page on a household's points page
+REDEMPTIONS_PER_PAGE = 20
+
+
+def _page_arg(name: str) -> int:
+    """A page number from the query string; anything else is the first page."""
+    try:
+        return max(1, min(int(request.args.get(name, 1)), 100000))
+    except ValueError:
+        return 1
+
+
 @bp.route("/households/<int:household_id>")
 @require("points.view")
 def household(household_id: int):
@@ -465,16 +477,13 @@ def household(household_id: int):
     scheme = _scheme()
     year = _today().year
     score = pts.year_score(household.id, year)
-    try:
-        page_no = max(1, min(int(request.args.get("page", 1)), 100000))
-    except ValueError:
-        page_no = 1
     # one page of the history: the page costs the same after ten years as after one (bench figure 2)
     page = db.paginate(sa.select(PointEntry).where(PointEntry.household_id == household.id)
-                       .options(selectinload(PointEntry.person), selectinload(PointEntry.recorded_by),
-                                selectinload(PointEntry.reviewed_by))
+                       # one row each: joined in the same query rather than three more round trips
+                       .options(joinedload(PointEntry.person), joinedload(PointEntry.recorded_by),
+                                joinedload(PointEntry.reviewed_by))
                        .order_by(PointEntry.occurred_on.desc(), PointEntry.id.desc()),
-                       page=page_no, per_page=current_app.config["PER_PAGE"], error_out=False)
+                       page=_page_arg("page"), per_page=current_app.config["PER_PAGE"], error_out=False)
     rows = list(page.items)
     reversed_ids = set(db.session.scalars(sa.select(Transfer.reverses_transfer_id).where(
         Transfer.reverses_transfer_id.in_([e.transfer_id for e in rows if e.transfer_id]))))
@@ -482,9 +491,10 @@ def household(household_id: int):
                                    .order_by(YearScore.year.desc())))
     from ..shop.models import Redemption
 
-    redemptions = list(db.session.scalars(sa.select(Redemption).where(Redemption.household_id == household.id)
-                                          .options(selectinload(Redemption.lines))
-                                          .order_by(Redemption.id.desc()).limit(200)))
+    # the shop visits have their own pages too (a household shops every week: 500 rows after ten years)
+    redemptions = db.paginate(sa.select(Redemption).where(Redemption.household_id == household.id)
+                              .options(selectinload(Redemption.lines)).order_by(Redemption.id.desc()),
+                              page=_page_arg("rpage"), per_page=REDEMPTIONS_PER_PAGE, error_out=False)
     return render_template("points/household.html", household=household, balance=ledger.balance_of(household),
                            score=score, stars=scheme.stars_for(score) if scheme else 0, year=year, rows=rows, page=page,
                            reversed_ids=reversed_ids, past=past, today=_today(), redemptions=redemptions)
