@@ -116,7 +116,7 @@ run: deps-system venv translations migrate demo ## set everything up, then serve
 	@$(FLASK) demo --print-logins
 	@echo "Stop with Ctrl+C."
 	@echo
-	$(VENV)/bin/gunicorn -w 2 --timeout 300 -b $(HOST):$(PORT) wsgi:app
+	$(VENV)/bin/gunicorn -c python:app.serving -w 2 --timeout 300 -b $(HOST):$(PORT) wsgi:app
 
 test: deps-system venv translations ## run pytest (e2e tests skipped, loudly, when Chromium is absent)
 	@set --; \

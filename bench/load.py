@@ -93,7 +93,9 @@ class Server:
         self.stop()
 
     def start(self) -> None:
-        cmd = [str(VENV_BIN / "gunicorn"), "--workers", str(self.workers), "--bind", f"127.0.0.1:{self.port}",
+        # the settings `make run` serves with (app/serving.py warms each worker before its first request)
+        cmd = [str(VENV_BIN / "gunicorn"), "--config", "python:app.serving", "--workers", str(self.workers),
+               "--bind", f"127.0.0.1:{self.port}",
                "--timeout", "120", "--graceful-timeout", "5", "--log-level", "warning", self.app_spec]
         self.proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=self.env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, start_new_session=True)

@@ -93,3 +93,26 @@ def test_a_script_can_build_any_model_without_the_app_factory():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "built" in out.stdout
+
+
+
+def test_a_gunicorn_worker_is_warm_before_its_first_request(tmp_path):
+    # app/serving.py's hook (gunicorn -c python:app.serving): templates compiled and start-up objects frozen,
+    # so the first clerk or villager after a restart does not wait for them (bench figure 2's p99)
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "XIANGYUE_INSTANCE_PATH": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    code = ("import gc, types, wsgi\n"
+            "from app import serving\n"
+            "before = len(wsgi.app.jinja_env.cache)\n"
+            "serving.post_worker_init(types.SimpleNamespace(wsgi=wsgi.app))\n"
+            "print(before, len(wsgi.app.jinja_env.cache), gc.get_freeze_count())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=root, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    before, compiled, frozen = (int(x) for x in out.stdout.split()[-3:])
+    assert before == 0 and compiled > 100, out.stdout
+    assert frozen > 50_000, out.stdout
