@@ -196,6 +196,9 @@ class PointEntry(Model):
         # a household's entries newest first (kiosk, household page) read from the index, whatever the
         # length of the history (bench figure 1); household_id first, so it serves every household lookup
         sa.Index("ix_point_entries_household_id", "household_id", "occurred_on"),
+        # a household's score of a year (a SUM read from the index alone) and its entries on posting, at
+        # the kiosk and on the household page: a few index entries, however long the history
+        sa.Index("ix_point_entries_household_status", "household_id", "status", "year", "points", "posting_until"),
         {"sqlite_strict": True},
     )
 
