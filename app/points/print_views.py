@@ -3,17 +3,15 @@ from __future__ import annotations
 
 import re
 
-import sqlalchemy as sa
 from flask import abort, flash, g, redirect, url_for
 from flask_babel import gettext as _
-from sqlalchemy.orm import selectinload
 
 from ..access import get_in_village_or_404, require
-from ..extensions import db
+from ..db import local_today
 from ..printing import pdf_response, render_pdf
-from ..registry.models import Household
-from . import bp, views
-from .models import EntryStatus, Objection, PointEntry
+from . import bp
+from . import services as pts
+from .models import Objection, PointEntry
 
 
 _CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
@@ -33,23 +31,12 @@ def _natural(text: str | None) -> tuple:
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", text) if p)
 
 
-def on_posting(village_id: int, today) -> list[PointEntry]:
-    """Entries on posting now (公示中, with or without an open objection), as on the posting page."""
-    return list(db.session.scalars(sa.select(PointEntry).where(
-        PointEntry.village_id == village_id,
-        PointEntry.status.in_((EntryStatus.POSTED.value, EntryStatus.DISPUTED.value)),
-        PointEntry.posting_until >= today)
-        .options(selectinload(PointEntry.household).selectinload(Household.group),
-                 selectinload(PointEntry.household).selectinload(Household.head),
-                 selectinload(PointEntry.person), selectinload(PointEntry.scheme))))
-
-
 @bp.route("/posting.pdf")
 @require("points.view")
 def posting_pdf():
     """The posting sheet for the notice board, by villager group and household, names masked."""
-    today = views._today()
-    rows = on_posting(g.village.id, today)
+    today = local_today()
+    rows = pts.entries_on_posting(g.village.id, today)
     if not rows:
         flash(_("Nothing is on posting now."), "info")
         return redirect(url_for("points.posting"))
@@ -63,7 +50,7 @@ def posting_pdf():
             sections.append((name, []))
         sections[-1][1].append(e)
     deadlines = {e.posting_until for e in rows}
-    scheme = views._scheme()
+    scheme = pts.village_scheme(g.village.id)
     pdf = render_pdf("posting_sheet.html", village=g.village, scheme=scheme, sections=sections, count=len(rows),
                      period_from=min(e.posted_on for e in rows), period_to=max(deadlines),
                      deadline=deadlines.pop() if len(deadlines) == 1 else None,

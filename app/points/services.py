@@ -482,6 +482,29 @@ def overdue_objections(village_id: int, today: dt.date | None = None) -> list[Ob
         .order_by(Objection.due_on)))
 
 
+# --- posting (公示) -------------------------------------------------------------------------------
+
+def village_scheme(village_id: int) -> PointScheme | None:
+    """The village's points scheme (the first one; villages keep one 积分细则 at a time)."""
+    return db.session.scalar(sa.select(PointScheme).where(PointScheme.village_id == village_id)
+                             .order_by(PointScheme.id))
+
+
+def entries_on_posting(village_id: int, today: dt.date) -> list[PointEntry]:
+    """Entries on posting now (公示中, with or without an open objection), in the order they were posted:
+    the posting page and the sheet for the notice board list the same entries."""
+    from sqlalchemy.orm import selectinload
+
+    return list(db.session.scalars(sa.select(PointEntry).where(
+        PointEntry.village_id == village_id,
+        PointEntry.status.in_((EntryStatus.POSTED.value, EntryStatus.DISPUTED.value)),
+        PointEntry.posting_until >= today)
+        .options(selectinload(PointEntry.household).selectinload(Household.group),
+                 selectinload(PointEntry.household).selectinload(Household.head),
+                 selectinload(PointEntry.person), selectinload(PointEntry.scheme))
+        .order_by(PointEntry.posted_on, PointEntry.id)))
+
+
 # --- scores, stars, rankings ----------------------------------------------------------------------
 
 def year_score_query(household_id: int, year: int, scheme_id: int | None = None) -> sa.Select:

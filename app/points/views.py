@@ -37,9 +37,7 @@ from .models import Objection, PointCategory, PointEntry, PointItem, PointScheme
 
 
 def _scheme() -> PointScheme | None:
-    """The village's points scheme (the first one; villages keep one 积分细则 at a time)."""
-    return db.session.scalar(sa.select(PointScheme).where(PointScheme.village_id == g.village.id)
-                             .order_by(PointScheme.id))
+    return pts.village_scheme(g.village.id)
 
 
 def _scheme_or_setup():
@@ -524,10 +522,7 @@ def rankings():
 def posting():
     """Entries on posting (公示) now, as they go on the notice board."""
     today = _today()
-    rows = list(db.session.scalars(sa.select(PointEntry).where(
-        PointEntry.village_id == g.village.id, PointEntry.status.in_(("posted", "disputed")),
-        PointEntry.posting_until >= today).order_by(PointEntry.posted_on, PointEntry.id)))
-    return render_template("points/posting.html", rows=rows, today=today)
+    return render_template("points/posting.html", rows=pts.entries_on_posting(g.village.id, today), today=today)
 
 
 @bp.route("/year-close", methods=["GET", "POST"])
