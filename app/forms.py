@@ -39,6 +39,16 @@ def flash_recorded(record, message: str) -> None:
         flash(message, "success")
 
 
+def page_number(name: str = "page") -> int:
+    """The list page asked for in the query string (?page=3); anything else is the first page."""
+    from flask import request
+
+    try:
+        return max(1, min(int(request.args.get(name, 1)), 100000))
+    except ValueError:
+        return 1
+
+
 def options(pairs) -> list[SelectChoice]:
     """Select choices from (value, label) pairs, in the SelectChoice form WTForms 3.3 expects."""
     return [SelectChoice(value, label) for value, label in pairs]

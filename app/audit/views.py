@@ -4,10 +4,11 @@ from __future__ import annotations
 import json
 
 import sqlalchemy as sa
-from flask import current_app, g, render_template, request
+from flask import current_app, g, render_template
 
 from ..access import get_in_village_or_404, require
 from ..extensions import db
+from ..forms import page_number
 from ..registry.models import Household
 from . import bp
 from .models import AuditLog
@@ -26,12 +27,8 @@ def _decode(rows):
 @require("audit.view")
 def recent():
     """Recent changes in the current village."""
-    try:
-        page_no = max(1, min(int(request.args.get("page", 1)), 100000))
-    except ValueError:
-        page_no = 1
     stmt = sa.select(AuditLog).where(AuditLog.village_id == g.village.id).order_by(AuditLog.seq.desc())
-    page = db.paginate(stmt, page=page_no, per_page=current_app.config["PER_PAGE"], error_out=False)
+    page = db.paginate(stmt, page=page_number(), per_page=current_app.config["PER_PAGE"], error_out=False)
     _decode(page.items)
     return render_template("audit/recent.html", page=page)
 

@@ -392,12 +392,12 @@ def summary(household: Household, today: dt.date | None = None) -> Summary:
     Balance, score and posting count come in one statement: this page is the kiosk's hot path (bench
     figure 1), and each round trip through the ORM costs about as much as the query itself.
     """
-    from ..ledger.models import Account
+    from ..ledger.services import balance_query
     from ..points.models import PointEntry
     from ..points.services import year_score_query
 
     today = today or local_today()
-    balance = sa.select(Account.balance).where(Account.household_id == household.id).scalar_subquery()
+    balance = balance_query(household.id).scalar_subquery()
     posting = sa.select(sa.func.count(PointEntry.id)).where(*_on_posting_filter(household, today)).scalar_subquery()
     row = db.session.execute(sa.select(balance, year_score_query(household.id, today.year).scalar_subquery(),
                                        posting)).one()

@@ -15,7 +15,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from ..access import can, get_in_village_or_404, require
 from ..db import local_today
 from ..extensions import begin_write, db
-from ..forms import options, refuse
+from ..forms import options, page_number, refuse
 from ..ledger import services as ledger
 from ..ledger.models import Transfer
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus, VillagerGroup
@@ -339,11 +339,7 @@ def entries():
                                  sa.and_(PointEntry.status == "posted", PointEntry.posting_until < today)))
     elif status != "all":
         stmt = stmt.where(PointEntry.status == status)
-    try:
-        page_no = max(1, min(int(request.args.get("page", 1)), 100000))
-    except ValueError:
-        page_no = 1
-    page = db.paginate(stmt.order_by(PointEntry.id.desc()), page=page_no,
+    page = db.paginate(stmt.order_by(PointEntry.id.desc()), page=page_number(),
                        per_page=current_app.config["PER_PAGE"], error_out=False)
     review = ReviewForm()
     return render_template("points/entries.html", page=page, status=status, review=review, today=today,
@@ -459,14 +455,6 @@ def objection(objection_id: int):
 REDEMPTIONS_PER_PAGE = 20
 
 
-def _page_arg(name: str) -> int:
-    """A page number from the query string; anything else is the first page."""
-    try:
-        return max(1, min(int(request.args.get(name, 1)), 100000))
-    except ValueError:
-        return 1
-
-
 @bp.route("/households/<int:household_id>")
 @require("points.view")
 def household(household_id: int):
@@ -481,7 +469,7 @@ def household(household_id: int):
                        .options(joinedload(PointEntry.person), joinedload(PointEntry.recorded_by),
                                 joinedload(PointEntry.reviewed_by))
                        .order_by(PointEntry.occurred_on.desc(), PointEntry.id.desc()),
-                       page=_page_arg("page"), per_page=current_app.config["PER_PAGE"], error_out=False)
+                       page=page_number(), per_page=current_app.config["PER_PAGE"], error_out=False)
     rows = list(page.items)
     reversed_ids = set(db.session.scalars(sa.select(Transfer.reverses_transfer_id).where(
         Transfer.reverses_transfer_id.in_([e.transfer_id for e in rows if e.transfer_id]))))
@@ -492,7 +480,7 @@ def household(household_id: int):
     # the shop visits have their own pages too (a household shops every week: 500 rows after ten years)
     redemptions = db.paginate(sa.select(Redemption).where(Redemption.household_id == household.id)
                               .options(selectinload(Redemption.lines)).order_by(Redemption.id.desc()),
-                              page=_page_arg("rpage"), per_page=REDEMPTIONS_PER_PAGE, error_out=False)
+                              page=page_number("rpage"), per_page=REDEMPTIONS_PER_PAGE, error_out=False)
     return render_template("points/household.html", household=household, balance=ledger.balance_of(household),
                            score=score, stars=scheme.stars_for(score) if scheme else 0, year=year, rows=rows, page=page,
                            reversed_ids=reversed_ids, past=past, today=_today(), redemptions=redemptions)

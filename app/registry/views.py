@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 
 from ..access import get_in_village_or_404, require
 from ..extensions import begin_write, db
-from ..forms import options, refuse
+from ..forms import options, page_number, refuse
 from . import bp
 from .forms import (
     ChangeHeadForm,
@@ -54,13 +54,6 @@ def _group_choices(current: int | None = None):
 
 def _group_or_none(group_id: int | None) -> VillagerGroup | None:
     return get_in_village_or_404(VillagerGroup, group_id) if group_id else None
-
-
-def _page() -> int:
-    try:
-        return max(1, min(int(request.args.get("page", 1)), 100000))
-    except ValueError:
-        return 1
 
 
 def _int_arg(name: str) -> int | None:
@@ -135,7 +128,7 @@ def households():
         tag = None
     stmt = household_search_query(g.village.id, q, group_id=group_id,
                                   status=None if status == "all" else (status or "active"), tag=tag)
-    page = db.paginate(stmt, page=_page(), per_page=current_app.config["PER_PAGE"], error_out=False)
+    page = db.paginate(stmt, page=page_number(), per_page=current_app.config["PER_PAGE"], error_out=False)
     return render_template("registry/households.html", page=page, q=q, group_id=group_id,
                            status=status or "active", tag=tag, groups=_groups())
 
@@ -386,7 +379,7 @@ def people():
     if status not in ("alive", "moved", "deceased", "all"):
         status = "alive"
     stmt = person_search_query(g.village.id, q, status=None if status == "all" else status)
-    page = db.paginate(stmt, page=_page(), per_page=current_app.config["PER_PAGE"], error_out=False)
+    page = db.paginate(stmt, page=page_number(), per_page=current_app.config["PER_PAGE"], error_out=False)
     return render_template("registry/people.html", page=page, q=q, status=status)
 
 
