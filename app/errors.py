@@ -24,6 +24,26 @@ MESSAGES = {
 }
 
 
+class DomainError(ValueError):
+    """A refusal by a service, in the user's language; `field` names the form field it belongs under.
+
+    Every feature's error (PointsError, ShopError, LedgerError, …) is one, so `app.submission.submit`
+    can put any of them on its form.
+    """
+
+    def __init__(self, message: str = "", field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class Busy(Exception):
+    """The database stayed busy through every try; nothing was written (answered with the 503 page)."""
+
+    def __init__(self, message: str | None = None, title: str | None = None):
+        super().__init__(message or "busy")
+        self.message, self.title = message, title
+
+
 def _page(code: int, message: str | None = None, title: str | None = None):
     db.session.rollback()
     text = message or str(MESSAGES.get(code, MESSAGES[400]))
@@ -48,6 +68,10 @@ def register_error_handlers(app: Flask) -> None:
         if code in (301, 302, 303, 307, 308):
             return e
         return _page(code)
+
+    @app.errorhandler(Busy)
+    def _retried_busy(e: Busy):
+        return _page(503, e.message, e.title or _("Please try again"))
 
     @app.errorhandler(OperationalError)
     def _busy(e: OperationalError):

@@ -8,6 +8,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..errors import DomainError
 from ..audit.services import record
 from ..db import utcnow
 from ..extensions import db
@@ -18,7 +19,7 @@ MIN_PASSWORD = 8
 _DUMMY_HASH: str | None = None
 
 
-class AuthError(ValueError):
+class AuthError(DomainError):
     """An account change that cannot be made; the message is for the admin."""
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..errors import DomainError
 from ..audit.services import record
 from ..db import UTCDateTime, local_today, utcnow
 from ..extensions import db
@@ -33,7 +34,7 @@ ENROL_HOURS = 72
 _DUMMY_PIN_HASH: str | None = None
 
 
-class KioskError(ValueError):
+class KioskError(DomainError):
     """A kiosk action that cannot be taken; the message is for the clerk or the villager."""
 
     def __init__(self, message: str, field: str | None = None):

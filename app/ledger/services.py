@@ -15,12 +15,13 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from ..errors import DomainError
 from ..audit.services import record
 from ..extensions import db
 from .models import MAX_TRANSFER, Account, AccountKind, Transfer, TransferCode
 
 
-class LedgerError(ValueError):
+class LedgerError(DomainError):
     """A movement that cannot be made; the message is for the person at the screen."""
 
 

@@ -1,17 +1,14 @@
 """Points forms. Numbers go through parse_small_int: full-width digits yes, anything exotic no."""
 from __future__ import annotations
 
-import secrets
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField
-from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField, SubmitField
+from wtforms import BooleanField, SelectField, SelectMultipleField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..forms import CleanStringField, CleanTextAreaField, LooseDateField, options
-from ..text import parse_small_int
+from ..forms import CleanStringField, CleanTextAreaField, IdempotentForm, LooseDateField, WholeNumberField, options
 from .models import MAX_ITEM_POINTS
 
 UNITS = {"per_event": _l("per event"), "per_month": _l("per month"), "per_quarter": _l("per quarter"),
@@ -19,58 +16,6 @@ UNITS = {"per_event": _l("per event"), "per_month": _l("per month"), "per_quarte
 CAP_PERIODS = {"none": _l("no cap"), "month": _l("per month"), "quarter": _l("per quarter"), "year": _l("per year")}
 LEVELS = {"village": _l("village"), "shared": _l("shared"), "upper": _l("upper level")}
 APPLIES = {"person": _l("a person"), "household": _l("the household (charged to the head)")}
-
-
-class WholeNumberField(StringField):
-    """A whole number typed by a person (full-width digits accepted), with an optional minus sign."""
-
-    def __init__(self, label=None, validators=None, lo: int = 0, hi: int = 999_999, signed: bool = False, **kw):
-        super().__init__(label, validators, **kw)
-        self.lo, self.hi, self.signed = lo, hi, signed
-
-    def process_formdata(self, valuelist):
-        self.raw = (valuelist[0] if valuelist else "") or ""
-        self.data = None
-        self._error = None
-        text = self.raw.strip(" \u3000")
-        if not text:
-            return
-        negative = False
-        if self.signed and text[:1] in ("-", "－", "−"):
-            negative, text = True, text[1:]
-        try:
-            value = parse_small_int(text, lo=0, hi=max(abs(self.lo), abs(self.hi)))
-        except ValueError as e:
-            self._error = str(e)
-            return
-        value = -value if negative else value
-        if not self.lo <= value <= self.hi:
-            self._error = str(_l("Please enter a number from %(lo)s to %(hi)s.", lo=self.lo, hi=self.hi))
-            return
-        self.data = value
-
-    def _value(self):
-        if self.data is not None:
-            return str(self.data)
-        return getattr(self, "raw", "") or ""
-
-    def pre_validate(self, form):
-        if getattr(self, "_error", None):
-            raise ValidationError(self._error)
-
-
-class IdempotentForm(FlaskForm):
-    """A form that moves points: it carries a key made when it was rendered (a resubmit is harmless)."""
-
-    idempotency_key = HiddenField()
-
-    def ensure_key(self) -> None:
-        if not self.idempotency_key.data:
-            self.idempotency_key.data = secrets.token_urlsafe(18)
-
-    def validate_idempotency_key(self, field):
-        if not field.data or len(field.data) > 64 or not field.data.replace("-", "").replace("_", "").isalnum():
-            raise ValidationError(_l("This form is incomplete; please reload the page."))
 
 
 class SchemeForm(FlaskForm):

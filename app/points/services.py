@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 
+from ..errors import DomainError
 from ..audit.services import record
 from ..db import local_today
 from ..extensions import db
@@ -34,7 +35,7 @@ from .workdays import add_working_days, holidays_from_config
 COUNTED = (EntryStatus.POSTED.value, EntryStatus.DISPUTED.value, EntryStatus.FINAL.value)
 
 
-class PointsError(ValueError):
+class PointsError(DomainError):
     """A points action that cannot be taken; the message is for the clerk or reviewer."""
 
     def __init__(self, message: str, field: str | None = None):

@@ -20,6 +20,7 @@ from ..ledger import services as ledger
 from ..ledger.models import Transfer
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus, VillagerGroup
 from ..rules.services import RulesError, article_ids_for_item, citable_articles, set_item_articles
+from ..submission import submit
 from . import bp
 from . import services as pts
 from .forms import (
@@ -140,16 +141,14 @@ def item_new():
         return redirect(url_for("points.scheme"))
     form = _item_form(scheme)
     if form.validate_on_submit():
-        begin_write()
-        category = get_in_village_or_404(PointCategory, form.category_id.data)
-        try:
-            item = pts.create_item(category, form.export())
+        def add():
+            item = pts.create_item(get_in_village_or_404(PointCategory, form.category_id.data), form.export())
             _save_item_articles(form, item)
-        except (pts.PointsError, RulesError) as e:
-            refuse(form, "code", e)
-        else:
-            db.session.commit()
-            flash(_("Item %(code)s added.", code=item.code), "success")
+            return item
+
+        done = submit(form, add, field="code")
+        if done:
+            flash(_("Item %(code)s added.", code=done.value.code), "success")
             return redirect(url_for("points.scheme"))
     return render_template("points/item_form.html", form=form, item=None)
 

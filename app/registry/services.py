@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
+from ..errors import DomainError
 from ..audit.services import record, record_many
 from ..db import local_today
 from ..extensions import db
@@ -28,7 +29,7 @@ from .models import (
 from .pinyin import search_keys
 
 
-class RegistryError(ValueError):
+class RegistryError(DomainError):
     """A register change that cannot be made; the message is for the clerk, `field` says where."""
 
     def __init__(self, message: str, field: str | None = None):

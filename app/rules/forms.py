@@ -8,7 +8,7 @@ from wtforms import HiddenField, SelectField, SelectMultipleField, SubmitField, 
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from ..forms import CleanStringField, CleanTextAreaField, LooseDateField, options
-from ..points.forms import WholeNumberField
+from ..forms import WholeNumberField
 from .labels import RULE_LABELS
 from .models import MAX_COUNT, MAX_TEXT
 

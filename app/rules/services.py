@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import contains_eager
 
+from ..errors import DomainError
 from ..audit.services import record
 from ..extensions import db
 from .models import (MAX_ARTICLES, MAX_COUNT, MAX_TEXT, STATUS_PATH, AdoptionStep, AssemblyKind, DigestItem,
@@ -22,7 +23,7 @@ from .models import (MAX_ARTICLES, MAX_COUNT, MAX_TEXT, STATUS_PATH, AdoptionSte
 from .parser import ParsedText
 
 
-class RulesError(ValueError):
+class RulesError(DomainError):
     """A rules action refused; the message says why in the user's language."""
 
     def __init__(self, message: str, field: str | None = None, reasons: list[str] | None = None):

@@ -7,7 +7,7 @@ from wtforms import BooleanField, HiddenField, SelectField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..forms import CleanStringField, PlainName, CleanTextAreaField, LooseDateField, options
-from ..points.forms import IdempotentForm, WholeNumberField
+from ..forms import IdempotentForm, WholeNumberField
 from .models import MAX_PRICE, MAX_QTY, MAX_STOCK
 
 

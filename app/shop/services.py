@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
+from ..errors import DomainError
 from ..audit.services import _lock_head, record
 from ..db import local_today, utcnow
 from ..extensions import db
@@ -47,7 +48,7 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 MAX_LINES = 200
 
 
-class ShopError(ValueError):
+class ShopError(DomainError):
     """A shop action that cannot be taken; the message is for the person at the counter.
 
     `field` names the form field the message belongs next to, when the service knows it.

@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, SubmitField
 
 from ..forms import LooseDateField, options
-from ..points.forms import WholeNumberField
+from ..forms import WholeNumberField
 from .services import MAX_YEAR, MIN_YEAR
 
 KINDS = {"year": _l("Year"), "quarter": _l("Quarter"), "month": _l("Month"), "range": _l("Dates")}

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
+from ..errors import DomainError
 from ..audit.services import record
 from ..db import local_today, utcnow
 from ..extensions import db
@@ -43,7 +44,7 @@ MIN_YEAR, MAX_YEAR = 2000, 2200
 MAX_SPAN_DAYS = 3700
 
 
-class StatementError(ValueError):
+class StatementError(DomainError):
     """A statement that cannot be made; the message is for the clerk."""
 
     def __init__(self, message: str, field: str | None = None):
