@@ -7,11 +7,12 @@ import uuid
 from pathlib import Path
 from typing import Any, Mapping
 
-from flask import Flask, g, has_request_context, request, session
+from flask import Flask, abort, g, has_request_context, request, session
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 
 from .config import Config, finish_config
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
+from .urls import BoundedIntConverter
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
@@ -28,6 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if config is not None:
         app.config.from_mapping(config)
     finish_config(app)
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
     configure_jinja(app)
     init_extensions(app)
     register_blueprints(app)
@@ -154,6 +156,16 @@ def register_hooks(app: Flask) -> None:
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming[:40] if incoming and incoming.isascii() and incoming.isprintable() \
             else uuid.uuid4().hex
+
+    @app.before_request
+    def _refuse_nul() -> None:
+        # no one types a NUL byte, and PostgreSQL cannot hold one in text (it answers an error, which
+        # would be a 500 page): a URL or file name carrying one is refused here, before any view or query.
+        # Form fields are left to the forms, whose text fields refuse control characters with a message
+        # next to the field (app.forms.CleanStringField).
+        if "\x00" in request.path or any("\x00" in v for _k, v in request.args.items(multi=True)) \
+                or any("\x00" in (f.filename or "") for _k, f in request.files.items(multi=True)):
+            abort(400)
 
     app.before_request(load_context)
 

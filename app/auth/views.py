@@ -8,6 +8,7 @@ from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash
 
 from ..extensions import begin_write, db, limiter, login_manager
+from ..urls import safe_next
 from . import bp
 from .forms import ChangePasswordForm, LoginForm
 from .models import Membership, User
@@ -26,12 +27,6 @@ def load_user(user_id: str) -> User | None:
     if user is None or user.session_version != version or not user.is_active:
         return None
     return user
-
-
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("main.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -55,7 +50,7 @@ def login():
         if lang:
             session["lang"] = lang
         login_user(user)
-        return redirect(_safe_next(request.args.get("next")))
+        return redirect(safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form)
 
 

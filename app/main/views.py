@@ -10,13 +10,8 @@ from ..access import require
 from ..auth.models import Role
 from ..extensions import db
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus, Village
+from ..urls import safe_next
 from . import bp
-
-
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("main.index")
 
 
 @bp.route("/")
@@ -54,7 +49,7 @@ def set_language(code: str):
     if code not in ("zh_Hans_CN", "en"):
         abort(404)
     session["lang"] = code
-    return redirect(_safe_next(request.args.get("next")))
+    return redirect(safe_next(request.args.get("next")))
 
 
 @bp.route("/township")

@@ -21,6 +21,7 @@ from ..ledger.models import Transfer
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus, VillagerGroup
 from ..rules.services import RulesError, article_ids_for_item, citable_articles, set_item_articles
 from ..submission import submit
+from ..urls import safe_next
 from . import bp
 from . import services as pts
 from .forms import (
@@ -363,9 +364,7 @@ def entry(entry_id: int):
 def entry_review(entry_id: int):
     """Approve or reject a pending entry."""
     form = ReviewForm()
-    back = request.form.get("next") or url_for("points.entries", status="pending")
-    if not back.startswith("/") or back.startswith("//"):
-        back = url_for("points.entries")
+    back = safe_next(request.form.get("next"), "points.entries", status="pending")
     if not form.validate_on_submit():
         flash(_("Please check the reason: %(errors)s", errors="；".join(sum(form.errors.values(), []))), "error")
         return redirect(back)
