@@ -319,7 +319,8 @@ SEARCHES = ["' OR '1'='1", "' OR 1=1 --", "%", "_", "%%", "\\", "%' --", "1; DRO
 @pytest.mark.parametrize("q", SEARCHES, ids=[f"q{i}" for i in range(len(SEARCHES))])
 def test_hostile_search_boxes_never_fail_or_widen_the_results(clerk_en, two_households, path, q):
     r = clerk_en.get(path, query_string={"q": q, "status": "all"})
-    assert r.status_code == 200, r.status_code
+    # a NUL byte in a URL is refused at the edge (app/__init__.py), before any query sees it
+    assert r.status_code == (400 if "\x00" in q else 200), r.status_code
     body = r.get_data(as_text=True)
     for name in ("张三丰", "李四光", "张翠山", "外村人"):
         assert name not in body, (q, name)
@@ -348,7 +349,8 @@ BAD_PARAMS = [
 @pytest.mark.parametrize("params", BAD_PARAMS)
 def test_hostile_query_strings_never_give_a_500(clerk_en, two_households, path, params):
     r = clerk_en.get(f"{path}?{params}")
-    assert r.status_code == 200, (path, params, r.status_code)
+    # a NUL byte in a URL is refused at the edge (app/__init__.py), before any query sees it
+    assert r.status_code == (400 if "%00" in params else 200), (path, params, r.status_code)
     assert "<script>" not in r.get_data(as_text=True).split("</header>", 1)[-1]
 
 
