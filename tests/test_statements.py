@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from pypdf import PdfReader
 from sqlalchemy import event
 
-from app.db import local_today, utcnow
+from app.db import local_midnight_utc, local_today, utcnow
 from app.extensions import begin_write, db
 from app.filters import signed
 from app.ledger import services as ledger
@@ -106,7 +106,7 @@ def _month_form(**kw):
 def _ledger_lines(household, start: dt.date):
     """The household account's transfers since `start` (local), read straight from the ledger."""
     acct = db.session.scalar(sa.select(Account).where(Account.household_id == household.id))
-    since = svc._utc_midnight(start)
+    since = local_midnight_utc(start)
     rows = db.session.scalars(sa.select(Transfer).where(
         sa.or_(Transfer.debit_account_id == acct.id, Transfer.credit_account_id == acct.id),
         Transfer.created_at >= since).order_by(Transfer.created_at, Transfer.id))

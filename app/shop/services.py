@@ -12,7 +12,6 @@ also serialises receipt numbering inside the write transaction.
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -20,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import DomainError
 from ..audit.services import _lock_head, record
-from ..db import local_today, utcnow
+from ..db import VILLAGE_TZ, local_day, local_today, utcnow
 from ..extensions import db
 from ..ledger import services as ledger
 from ..ledger.models import MAX_TRANSFER, Account, AccountKind, Transfer, TransferCode
@@ -43,7 +42,6 @@ from .models import (
     StocktakeLine,
 )
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 #: the most products one redemption, donation or stocktake may list
 MAX_LINES = 200
 
@@ -458,11 +456,6 @@ def _village_code(village_id: int) -> str:
     return db.session.scalar(sa.select(Village.code).where(Village.id == village_id))
 
 
-def local_day(moment: dt.datetime) -> dt.date:
-    """The village's calendar day of a naive UTC time."""
-    return moment.replace(tzinfo=dt.timezone.utc).astimezone(LOCAL_TZ).date()
-
-
 def cancel_redemption(redemption: Redemption, *, actor, reason: str, today: dt.date | None = None,
                       is_reviewer: bool = False) -> Redemption:
     """Undo a redemption once: points back by a reversal transfer, goods back on the shelf.
@@ -586,8 +579,8 @@ def check_stock(village_id: int | None = None) -> list[str]:
 
 def month_bounds(year: int, month: int) -> tuple[dt.datetime, dt.datetime]:
     """The naive UTC instants where the village's calendar month starts and ends (end exclusive)."""
-    start = dt.datetime(year, month, 1, tzinfo=LOCAL_TZ)
-    end = dt.datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=LOCAL_TZ)
+    start = dt.datetime(year, month, 1, tzinfo=VILLAGE_TZ)
+    end = dt.datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=VILLAGE_TZ)
     utc = dt.timezone.utc
     return start.astimezone(utc).replace(tzinfo=None), end.astimezone(utc).replace(tzinfo=None)
 

@@ -17,7 +17,6 @@ import json
 import re
 import secrets
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -25,7 +24,7 @@ from sqlalchemy.orm import selectinload
 
 from ..errors import DomainError
 from ..audit.services import record
-from ..db import local_today, utcnow
+from ..db import local_day, local_midnight_utc, local_today, utcnow
 from ..extensions import db
 from ..filters import label
 from ..ledger.models import Account, Transfer, TransferCode
@@ -35,7 +34,6 @@ from ..registry.identity import mask_name
 from ..registry.models import Household, HouseholdStatus, Village, VillagerGroup
 from .models import IssuedStatement
 
-CHINA = ZoneInfo("Asia/Shanghai")
 #: Crockford's base32: no I, L, O or U, so a code read aloud or typed from paper is hard to get wrong
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 10  # 50 random bits: unguessable at any rate a rate-limited page allows
@@ -147,16 +145,6 @@ def parse_period(text: str, today: dt.date | None = None) -> Period:
     raise StatementError(_("Write the period as 2026, 2026-Q3, 2026-05 or 2026-01-01..2026-03-31."), "period")
 
 
-def _utc_midnight(day: dt.date) -> dt.datetime:
-    """The UTC moment a local (China) day begins, naive like the stored times."""
-    local = dt.datetime.combine(day, dt.time.min, tzinfo=CHINA)
-    return local.astimezone(dt.timezone.utc).replace(tzinfo=None)
-
-
-def _local_day(moment: dt.datetime) -> dt.date:
-    return moment.replace(tzinfo=dt.timezone.utc).astimezone(CHINA).date()
-
-
 # --- building a statement from the ledger ---------------------------------------------------------
 
 SECTIONS = ("entries", "redemptions", "expiry")
@@ -202,8 +190,8 @@ class StatementData:
     @property
     def as_of(self) -> dt.date | None:
         """The day the statement stops, when it was printed before its period ended."""
-        if self.cutoff < _utc_midnight(self.period.end + dt.timedelta(days=1)):
-            return _local_day(self.cutoff)
+        if self.cutoff < local_midnight_utc(self.period.end + dt.timedelta(days=1)):
+            return local_day(self.cutoff)
         return None
 
     @property
@@ -253,9 +241,9 @@ def build_statement(household: Household, period: Period, *, cutoff: dt.datetime
     end, or now if the period is still running)."""
     from ..shop.models import Redemption
 
-    start_utc = _utc_midnight(period.start)
+    start_utc = local_midnight_utc(period.start)
     if cutoff is None:
-        cutoff = min(_utc_midnight(period.end + dt.timedelta(days=1)), now or utcnow())
+        cutoff = min(local_midnight_utc(period.end + dt.timedelta(days=1)), now or utcnow())
     acct_id = db.session.scalar(sa.select(Account.id).where(Account.household_id == household.id))
     transfers: list[Transfer] = []
     opening = 0
@@ -319,11 +307,11 @@ def build_statement(household: Household, period: Period, *, cutoff: dt.datetime
             recorded = names.get(t.created_by_id, "")
         elif t.id in reversed_ids:
             status = _("%(status)s (reversed)", status=status)
-        lines.append(Line(transfer_id=t.id, day=_local_day(t.created_at), section=section, code=t.code,
+        lines.append(Line(transfer_id=t.id, day=local_day(t.created_at), section=section, code=t.code,
                           text=text, points=points, status=status, recorded_by=recorded, approved_by=approved,
                           reversed=t.id in reversed_ids,
                           occurred_on=entry.occurred_on if entry is not None else None))
-    year = min(period.end, _local_day(cutoff)).year
+    year = min(period.end, local_day(cutoff)).year
     scheme = village_scheme(household.village_id)
     score = pts.year_score(household.id, year)
     data = StatementData(village=db.session.get(Village, household.village_id), household=household,
