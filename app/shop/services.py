@@ -22,6 +22,7 @@ from ..audit.services import _lock_head, record
 from ..db import VILLAGE_TZ, local_day, local_today, utcnow
 from ..extensions import db
 from ..ledger import services as ledger
+from ..ledger.queries import balance_of
 from ..ledger.models import MAX_TRANSFER, Account, AccountKind, Transfer, TransferCode
 from ..text import TextRejected, clean_text
 from .models import (
@@ -404,7 +405,7 @@ def _redeem(household, merged, *, key, digest, actor, person) -> Redemption:
                                       actor=actor, person_id=person.id if person else None,
                                       source="redemption", source_ref=key)
     except ledger.Insufficient:
-        balance = ledger.balance_of(household)
+        balance = balance_of(household)
         raise ledger.Insufficient(_("Not enough points: the household has %(balance)s, the goods cost %(total)s.",
                                     balance=balance, total=total)) from None
     # the ledger and the audit head are now held: products next, in ascending id order
