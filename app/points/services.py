@@ -1,7 +1,8 @@
-"""Points verbs: schemes and items, recording, review, posting (公示), objections, scores, year end.
+"""Points verbs: schemes and items, recording, review, posting (公示), objections, year end.
 
 Only app.ledger.services moves points; this module decides when and how much. Functions flush
-and never commit: the view or command that calls them owns the transaction.
+and never commit: the view or command that calls them owns the transaction. Reads (the scheme, what is
+on posting, scores, rankings, a household's overview) are in app.points.queries.
 """
 from __future__ import annotations
 
