@@ -221,12 +221,12 @@ def points_finalize(village_code: str) -> None:
 def points_close_year(year: int, village_code: str, yes: bool) -> None:
     """Keep YEAR's scores and apply the scheme's year-end policy (carry over or expire)."""
     from .points.models import PointScheme
+    from .points.queries import village_scheme
     from .points.services import PointsError, close_year
 
     g.cli_actor = "cli"
     village = _village_or_fail(village_code)
-    scheme = db.session.scalar(sa.select(PointScheme).where(PointScheme.village_id == village.id)
-                               .order_by(PointScheme.id))
+    scheme = village_scheme(village.id)
     if scheme is None:
         _fail("this village has no points scheme")
     if not yes:

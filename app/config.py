@@ -5,6 +5,8 @@ import os
 import secrets
 from pathlib import Path
 
+from .db import VILLAGE_TZ_NAME
+
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"
 
 
@@ -27,7 +29,7 @@ class Config:
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 8 * 1024 * 1024))
     WTF_CSRF_TIME_LIMIT = 8 * 3600
     BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
-    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    BABEL_DEFAULT_TIMEZONE = VILLAGE_TZ_NAME
     LANGUAGES = ("zh_Hans_CN", "en")
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_ENABLED = True

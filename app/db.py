@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
@@ -132,8 +133,23 @@ class Day(_t.TypeDecorator):
         return dt.date.fromisoformat(value)
 
 
+#: the villages' time zone: every calendar day (posting periods, statements, the shop's months) is a day
+#: there, whatever zone the server runs in; the config's BABEL_DEFAULT_TIMEZONE names the same zone
+VILLAGE_TZ_NAME = "Asia/Shanghai"
+VILLAGE_TZ = ZoneInfo(VILLAGE_TZ_NAME)
+
+
 def local_today() -> dt.date:
     """Today's date in the villages' time zone (the server may run on UTC)."""
-    from zoneinfo import ZoneInfo
+    return dt.datetime.now(VILLAGE_TZ).date()
 
-    return dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+def local_day(moment: dt.datetime) -> dt.date:
+    """The village's calendar day of a naive UTC time (as stored)."""
+    return moment.replace(tzinfo=dt.timezone.utc).astimezone(VILLAGE_TZ).date()
+
+
+def local_midnight_utc(day: dt.date) -> dt.datetime:
+    """The naive UTC moment the village's calendar day `day` begins (to compare with stored times)."""
+    local = dt.datetime.combine(day, dt.time.min, tzinfo=VILLAGE_TZ)
+    return local.astimezone(dt.timezone.utc).replace(tzinfo=None)

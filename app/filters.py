@@ -2,15 +2,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 from flask import Flask, g
 from flask_babel import format_date, format_datetime, get_timezone
 from flask_babel import lazy_gettext as _l
 
 from .registry.identity import mask_name, mask_phone
-
-CHINA = ZoneInfo("Asia/Shanghai")
 
 LABELS = {
     "relation": {"head": _l("Head of household"), "spouse": _l("Spouse"), "child": _l("Child"),

@@ -199,10 +199,11 @@ def _top_up_entries(village, household, missing: int) -> int:
     from app.extensions import db
     from app.points import services as pts
     from app.points.models import PointItem
+    from app.points.queries import village_scheme
 
     if missing <= 0:
         return 0
-    scheme = pts.village_scheme(village.id)
+    scheme = village_scheme(village.id)
     item = db.session.scalar(sa.select(PointItem).where(
         PointItem.scheme_id == scheme.id, PointItem.points > 0, PointItem.cap_period == "none",
         PointItem.evidence_required == False, PointItem.active == True)  # noqa: E712 (Flag binds per database)

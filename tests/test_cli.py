@@ -64,7 +64,7 @@ def test_points_finalize_and_close_year(runner, village, make_user, make_househo
     import datetime as dt
 
     from app.extensions import begin_write
-    from app.ledger import services as ledger
+    from app.ledger.queries import balance_of
     from app.points import services as pts
     from app.points.models import PointEntry, YearScore
 
@@ -85,7 +85,7 @@ def test_points_finalize_and_close_year(runner, village, make_user, make_househo
     r = runner.invoke(args=["points", "close-year", str(last_year.year), "--village", village.code, "--yes"])
     assert r.exit_code == 0, r.output
     assert db.session.scalar(sa.select(YearScore.score)) == 4
-    assert ledger.balance_of(h) == 0
+    assert balance_of(h) == 0
     r = runner.invoke(args=["points", "close-year", str(last_year.year), "--village", village.code, "--yes"])
     assert "nothing changed" in r.output
     assert runner.invoke(args=["ledger", "check"]).exit_code == 0

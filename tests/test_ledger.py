@@ -9,6 +9,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.extensions import begin_write, db
 from app.ledger import services as ledger
+from app.ledger.queries import balance_of
 from app.ledger.models import Account, AccountKind, Transfer
 from app.registry.models import Household
 
@@ -55,7 +56,7 @@ def test_t1_concurrent_debits_never_overdraw(app, funded, tmp_path):
     db.session.commit()
     ok, refused, replayed, errors = _race(app, tmp_path, workers=8, n=50, amount=10, shared_keys=False)
     assert (ok, refused, replayed, errors) == (100, 300, 0, 0)
-    assert ledger.balance_of(db.session.get(Household, hid)) == 0
+    assert balance_of(db.session.get(Household, hid)) == 0
     assert ledger.check() == []
     shop = db.session.scalar(sa.select(Account).where(Account.system_key == "shop"))
     assert shop.balance == 1000
@@ -67,7 +68,7 @@ def test_t4_same_keys_from_many_processes_move_points_once(app, funded, tmp_path
     ok, refused, replayed, errors = _race(app, tmp_path, workers=8, n=50, amount=10, shared_keys=True)
     assert ok == 50 and replayed == 350 and refused == 0 and errors == 0
     assert db.session.scalar(sa.select(sa.func.count(Transfer.id)).where(Transfer.code == "redeem")) == 50
-    assert ledger.balance_of(db.session.get(Household, hid)) == 500
+    assert balance_of(db.session.get(Household, hid)) == 500
     assert ledger.check() == []
 
 
@@ -83,7 +84,7 @@ def test_changed_payload_under_a_used_key_is_refused(app, funded, village):
     with pytest.raises(ledger.IdempotencyConflict):
         ledger.post_transfer(debit=acct, credit=shop, amount=31, code="redeem", key="form-1")
     db.session.rollback()
-    assert ledger.balance_of(funded) == 970
+    assert balance_of(funded) == 970
     assert db.session.scalar(sa.select(sa.func.count(Transfer.id))) == 2
 
 
@@ -94,7 +95,7 @@ def test_overdraft_is_refused_and_nothing_changes(app, funded, village):
     with pytest.raises(ledger.Insufficient):
         ledger.post_transfer(debit=acct, credit=shop, amount=1001, code="redeem", key="too-much")
     db.session.rollback()
-    assert ledger.balance_of(funded) == 1000
+    assert balance_of(funded) == 1000
     assert ledger.check() == []
 
 
@@ -115,7 +116,7 @@ def test_reversal_once_and_only_once(app, funded, village):
     t = ledger.post_transfer(debit=acct, credit=shop, amount=100, code="redeem", key="r1").transfer
     ledger.reverse_transfer(t, key="r1-undo")
     db.session.commit()
-    assert ledger.balance_of(funded) == 1000
+    assert balance_of(funded) == 1000
     begin_write()
     with pytest.raises(ledger.LedgerError):
         ledger.reverse_transfer(t, key="r1-undo-again")

@@ -18,7 +18,9 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invaria
 
 from app.extensions import begin_write, db
 from app.ledger import services as ledger
+from app.ledger.queries import balance_of
 from app.ledger.models import AccountKind
+from app.points import queries as pq
 from app.points import services as pts
 from app.points.models import Objection, PointEntry
 from app.registry.services import PersonData, create_household, create_village
@@ -183,9 +185,9 @@ def make_machine(app, reviewer, clerk):
         @invariant()
         def ledger_matches_model(self):
             for h in self.households:
-                assert ledger.balance_of(h) == self.model.balance[h.id]
+                assert balance_of(h) == self.model.balance[h.id]
                 if not self.model.closed:
-                    assert pts.year_score(h.id, 2025) == self.model.score[h.id]
+                    assert pq.year_score(h.id, 2025) == self.model.score[h.id]
             statuses = dict(db.session.execute(sa.select(PointEntry.id, PointEntry.status).where(
                 PointEntry.village_id == self.village.id, PointEntry.corrects_entry_id.is_(None))).all())
             assert statuses == {i: m.status for i, m in self.model.entries.items()}

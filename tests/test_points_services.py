@@ -8,7 +8,9 @@ import sqlalchemy as sa
 
 from app.extensions import begin_write, db
 from app.ledger import services as ledger
+from app.ledger.queries import balance_of
 from app.ledger.models import Account
+from app.points import queries as pq
 from app.points import services as pts
 from app.points.models import PointEntry, YearScore
 from app.points.workdays import add_working_days
@@ -56,7 +58,7 @@ def _approve(s, entry, day=TODAY):
 
 
 def _balance(h):
-    return ledger.balance_of(h)
+    return balance_of(h)
 
 
 def test_only_approved_entries_move_the_balance(setup):
@@ -121,10 +123,10 @@ def test_deduction_takes_at_most_the_balance_but_the_score_takes_it_all(setup):
     _approve(s, _record(s, "help"))  # +5
     d = _approve(s, _record(s, "burn"))  # -8
     assert d.applied_points == -5 and _balance(s.h1) == 0
-    assert pts.year_score(s.h1.id, TODAY.year) == -3
+    assert pq.year_score(s.h1.id, TODAY.year) == -3
     d2 = _approve(s, _record(s, "burn"))
     assert d2.applied_points == 0 and d2.transfer_id is None and _balance(s.h1) == 0
-    assert pts.year_score(s.h1.id, TODAY.year) == -11
+    assert pq.year_score(s.h1.id, TODAY.year) == -11
     assert ledger.check() == []
 
 
@@ -200,7 +202,7 @@ def test_objections_only_during_posting(setup):
     with pytest.raises(pts.PointsError):
         pts.file_objection(db.session.get(PointEntry, e.id), reason="迟了", today=TODAY + dt.timedelta(days=7))
     db.session.rollback()
-    assert pts.effective_status(db.session.get(PointEntry, e.id), TODAY + dt.timedelta(days=7)) == "final"
+    assert pq.effective_status(db.session.get(PointEntry, e.id), TODAY + dt.timedelta(days=7)) == "final"
 
 
 def test_upheld_objection_keeps_the_entry(setup):
@@ -226,7 +228,7 @@ def test_corrected_objection_reverses_and_replaces(setup):
                          today=TODAY)
     db.session.commit()
     assert db.session.get(PointEntry, e.id).status == "corrected"
-    assert _balance(s.h1) == 3 and pts.year_score(s.h1.id, TODAY.year) == 3
+    assert _balance(s.h1) == 3 and pq.year_score(s.h1.id, TODAY.year) == 3
     replacement = db.session.scalar(sa.select(PointEntry).where(PointEntry.corrects_entry_id == e.id))
     assert replacement.points == 3 and replacement.status == "final"
     assert ledger.check() == []
@@ -251,7 +253,7 @@ def test_rankings_leave_out_moved_households_and_dead_people(setup, make_househo
     set_household_status(db.session.merge(h3), "moved_away")
     son_id = None
     db.session.commit()
-    ranking = pts.household_ranking(s.village.id, TODAY.year)
+    ranking = pq.household_ranking(s.village.id, TODAY.year)
     assert [(h.number, score, rank) for h, score, rank in ranking] == [("0102", 10, 1), ("0101", 5, 2)]
     son = db.session.scalar(sa.select(Person).where(Person.name == "张小"))
     son_id = son.id
@@ -259,7 +261,7 @@ def test_rankings_leave_out_moved_households_and_dead_people(setup, make_househo
     begin_write()
     move_out(db.session.get(Person, son_id), status="deceased")
     db.session.commit()
-    people = pts.person_ranking(s.village.id, TODAY.year)
+    people = pq.person_ranking(s.village.id, TODAY.year)
     assert son_id not in {p.id for p, _, _ in people}
     assert {p.name for p, _, _ in people} == {"张三", "李四"}
 
@@ -287,7 +289,7 @@ def test_year_close_keeps_scores_and_applies_the_policy(setup, policy):
     else:
         assert _balance(s.h1) == 15
     # next year's score starts fresh; closing again changes nothing
-    assert pts.year_score(s.h1.id, 2026) == 0
+    assert pq.year_score(s.h1.id, 2026) == 0
     begin_write()
     assert pts.close_year(db.session.merge(s.scheme), 2025, today=TODAY) == 0
     db.session.commit()

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.ledger import services as ledger
+from app.ledger.queries import balance_of
 from app.points.models import Objection, PointEntry, PointItem
 from app.registry.models import Household
 from tests.conftest import PASSWORD
@@ -70,7 +71,7 @@ def test_month_of_points_in_the_browser(client, people):
     r = client.post(f"/points/entries/{entry.id}/review", data={"approve": "1", "note": ""})
     assert r.status_code == 302
     h = db.session.scalar(sa.select(Household).where(Household.number == "0101"))
-    assert ledger.balance_of(h) == 2
+    assert balance_of(h) == 2
     page = client.get(f"/points/households/{h.id}").get_data(as_text=True)
     assert "参加村庄清洁日" in page and "村规民约第五条" in page
     assert "参加村庄清洁日" in client.get("/points/posting").get_data(as_text=True)
@@ -87,7 +88,7 @@ def test_month_of_points_in_the_browser(client, people):
         "idempotency_key": dkey, "decision": "corrected", "corrected_points": "1", "reply_text": "经核实改为1分。"})
     assert r.status_code == 302, r.get_data(as_text=True)
     db.session.expire_all()
-    assert ledger.balance_of(h) == 1
+    assert balance_of(h) == 1
     assert "经核实改为1分。" in client.get(f"/points/objections/{obj.id}").get_data(as_text=True)
     assert ledger.check() == []
 

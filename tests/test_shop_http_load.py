@@ -27,6 +27,7 @@ import sqlalchemy as sa
 
 from app.extensions import begin_write, db
 from app.ledger import services as ledger
+from app.ledger.queries import balance_of
 from app.ledger.models import AccountKind
 from app.shop import services as shop
 from app.shop.models import Product, Redemption
@@ -197,7 +198,7 @@ def test_t3_counter_over_http_under_gunicorn(counter_day, gunicorn, app):
     db.session.remove()
     from app.registry.models import Household
 
-    assert ledger.balance_of(db.session.get(Household, ids["a"])) == 0
+    assert balance_of(db.session.get(Household, ids["a"])) == 0
     assert db.session.get(Product, ids["oil"]).stock == 0
     assert db.session.get(Product, ids["rice"]).stock == 1000 - A_BALANCE // RICE_POINTS
     per_household = dict(db.session.execute(sa.select(Redemption.household_id, sa.func.count())

@@ -13,6 +13,7 @@ from app.audit.services import verify
 from app.db import local_today
 from app.extensions import begin_write, db
 from app.ledger import services as ledger
+from app.ledger.queries import balance_of
 from app.ledger.models import Account, AccountKind, Transfer
 from app.registry.models import Household
 from app.shop import services as shop
@@ -111,7 +112,7 @@ def test_t2_concurrent_redemptions_never_oversell(app, funded, rice, tmp_path):
     assert db.session.scalar(sa.select(sa.func.sum(StockMovement.qty)).where(StockMovement.product_id == pid)) == 0
     assert db.session.scalar(sa.select(sa.func.count(Redemption.id))) == 50
     assert db.session.scalar(sa.select(sa.func.count(sa.distinct(Redemption.receipt_no)))) == 50
-    assert ledger.balance_of(db.session.get(Household, hid)) == 10_000 - 50 * 10
+    assert balance_of(db.session.get(Household, hid)) == 10_000 - 50 * 10
     _clean()
 
 
@@ -130,7 +131,7 @@ def test_double_submit_redeems_once_and_returns_the_same_receipt(app, funded, ri
     assert again.replayed and again.id == first.id and again.receipt_no == first.receipt_no
     assert _counts() == before
     assert _stock(rice.id) == 48
-    assert ledger.balance_of(funded) == 9_980
+    assert balance_of(funded) == 9_980
     _clean()
 
 
@@ -162,7 +163,7 @@ def test_short_of_stock_names_the_product_and_changes_nothing(app, funded, rice,
     db.session.commit()
     assert _counts() == before
     assert _stock(rice.id) == 50 and _stock(oil.id) == 5
-    assert ledger.balance_of(funded) == 10_000
+    assert balance_of(funded) == 10_000
     _clean()
 
 
@@ -179,7 +180,7 @@ def test_short_of_points_gives_balance_and_total_and_changes_nothing(app, villag
     assert "25" in str(exc.value) and "30" in str(exc.value)
     db.session.rollback()
     assert _counts() == before
-    assert _stock(rice.id) == 50 and ledger.balance_of(poor) == 25
+    assert _stock(rice.id) == 50 and balance_of(poor) == 25
     _clean()
 
 
@@ -216,26 +217,26 @@ def test_cancel_restores_points_and_stock_exactly_once(app, funded, rice, oil, c
     begin_write()
     red = shop.redeem(funded, [(oil, 1), (rice, 3)], key="c1", actor=cashier)
     db.session.commit()
-    assert ledger.balance_of(funded) == 10_000 - 90
+    assert balance_of(funded) == 10_000 - 90
     assert (_stock(rice.id), _stock(oil.id)) == (47, 4)
     begin_write()
     shop.cancel_redemption(red, actor=cashier, reason="拿错了")
     db.session.commit()
     assert red.status == "cancelled" and red.cancel_transfer_id and red.cancel_reason == "拿错了"
-    assert ledger.balance_of(funded) == 10_000
+    assert balance_of(funded) == 10_000
     assert (_stock(rice.id), _stock(oil.id)) == (50, 5)
     begin_write()
     with pytest.raises(shop.ShopError):
         shop.cancel_redemption(red, actor=cashier, reason="再撤一次")
     db.session.rollback()
-    assert ledger.balance_of(funded) == 10_000 and _stock(rice.id) == 50
+    assert balance_of(funded) == 10_000 and _stock(rice.id) == 50
     kinds = db.session.scalars(sa.select(StockMovement.kind).where(StockMovement.ref_type == "redemption")).all()
     assert sorted(kinds) == ["redemption_cancel"] * 2 + ["redemption_out"] * 2
     # the same key again replays the cancelled redemption rather than redeeming anew
     begin_write()
     again = shop.redeem(funded, [(rice, 3), (oil, 1)], key="c1", actor=cashier)
     db.session.commit()
-    assert again.replayed and again.id == red.id and ledger.balance_of(funded) == 10_000
+    assert again.replayed and again.id == red.id and balance_of(funded) == 10_000
     _clean()
 
 
@@ -257,7 +258,7 @@ def test_a_cashier_cannot_cancel_yesterdays_redemption_but_a_reviewer_can(app, f
     shop.cancel_redemption(red, actor=reviewer, reason="核实后撤销", today=tomorrow, is_reviewer=True)
     db.session.commit()
     assert red.status == "cancelled" and red.cancelled_by_id == reviewer.id
-    assert ledger.balance_of(funded) == 10_000 and _stock(rice.id) == 50
+    assert balance_of(funded) == 10_000 and _stock(rice.id) == 50
     _clean()
 
 

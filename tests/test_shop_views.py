@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from app.extensions import begin_write, db
 from app.ledger import services as ledger
+from app.ledger.queries import balance_of
 from app.ledger.models import AccountKind, Transfer
 from app.registry.models import Household
 from app.shop import services as shop
@@ -50,7 +51,7 @@ def _key(client, number="0101"):
 def _state(s):
     db.session.expire_all()
     h = db.session.get(Household, s["household"])
-    return (ledger.balance_of(h), db.session.get(Product, s["rice"]).stock, db.session.get(Product, s["oil"]).stock,
+    return (balance_of(h), db.session.get(Product, s["rice"]).stock, db.session.get(Product, s["oil"]).stock,
             db.session.scalar(sa.select(sa.func.count(Redemption.id))),
             db.session.scalar(sa.select(sa.func.count(StockMovement.id))),
             db.session.scalar(sa.select(sa.func.count(Transfer.id))))

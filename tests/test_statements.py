@@ -13,11 +13,12 @@ import sqlalchemy as sa
 from pypdf import PdfReader
 from sqlalchemy import event
 
-from app.db import local_today, utcnow
+from app.db import local_midnight_utc, local_today, utcnow
 from app.extensions import begin_write, db
 from app.filters import signed
-from app.ledger import services as ledger
+from app.ledger.queries import balance_of
 from app.ledger.models import Account, Transfer
+from app.points import queries as pq
 from app.points import services as pts
 from app.points.models import PointEntry
 from app.registry.models import Household
@@ -76,7 +77,7 @@ def world(app, village, make_user, make_household):
 
     with backdated(40):
         old = award("clean", h1, TODAY - dt.timedelta(days=40))
-    opening = ledger.balance_of(h1)
+    opening = balance_of(h1)
     help_entry = award("help", h1)
     burn = award("burn", h1, TODAY - dt.timedelta(days=3))  # approved (and posted) 3 days after the deed
     begin_write()
@@ -106,7 +107,7 @@ def _month_form(**kw):
 def _ledger_lines(household, start: dt.date):
     """The household account's transfers since `start` (local), read straight from the ledger."""
     acct = db.session.scalar(sa.select(Account).where(Account.household_id == household.id))
-    since = svc._utc_midnight(start)
+    since = local_midnight_utc(start)
     rows = db.session.scalars(sa.select(Transfer).where(
         sa.or_(Transfer.debit_account_id == acct.id, Transfer.credit_account_id == acct.id),
         Transfer.created_at >= since).order_by(Transfer.created_at, Transfer.id))
@@ -125,7 +126,7 @@ def test_statement_pdf_equals_the_ledger(client, world):
     issued = db.session.scalar(sa.select(IssuedStatement))
     month_start = TODAY.replace(day=1)
     lines = _ledger_lines(world.h1, month_start)
-    closing = ledger.balance_of(world.h1)
+    closing = balance_of(world.h1)
     # the month's transfers: +15 help, −8 deduction, −10 rice (the 40-day-old award is before the month)
     assert lines == [15, -8, -10]
     assert world.opening == 20 and closing == 17
@@ -149,7 +150,7 @@ def test_statement_pdf_equals_the_ledger(client, world):
 
     assert db.session.scalar(sa.select(sa.func.count(AuditLog.id)).where(
         AuditLog.action == "statements.issue", AuditLog.household_id == world.h1.id)) == 1
-    year_score = pts.year_score(world.h1.id, TODAY.year)
+    year_score = pq.year_score(world.h1.id, TODAY.year)
     # the deduction counts in full in the score (entries of this year only: early in January the
     # 40-day-old award and the deduction belong to last year)
     expected = sum(e.points for e in (world.old, world.help, world.burn) if e.occurred_on.year == TODAY.year)
@@ -209,7 +210,7 @@ def test_verify_valid_then_superseded_after_a_correction(app, client, world):
     text = "\n".join(_text(r.data))
     assert re.search(r"帮扶独居老人\s*\+15", text) and re.search(r"撤销：帮扶独居老人\s*−15", text), text
     new = db.session.scalars(sa.select(IssuedStatement).order_by(IssuedStatement.id.desc())).first()
-    assert new.code != old.code and new.closing_balance == ledger.balance_of(world.h1) == 2
+    assert new.code != old.code and new.closing_balance == balance_of(world.h1) == 2
     client.post("/logout")
     assert _verdict(client, new.code)[1] == "valid"
     # tampered, unknown, hostile: the same "not found" page
@@ -502,7 +503,7 @@ def test_year_end_expiry_shows_as_its_own_section(client, world):
     scheme.year_policy = "expire"
     pts.close_year(scheme, TODAY.year - 1, actor=world.clerk, today=TODAY)
     db.session.commit()
-    assert ledger.balance_of(world.h1) == 0
+    assert balance_of(world.h1) == 0
     _login(client, "clerk1")
     text = "\n".join(_text(client.post(f"/statements/households/{world.h1.id}", data=_month_form()).data))
     expiry = text[text.index("年终清零\n"):]

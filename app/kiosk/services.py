@@ -1,5 +1,5 @@
-"""Kiosk verbs: devices, household PINs with a database-counted lockout, household cards, and the
-read-only views a household sees after its PIN.
+"""Kiosk verbs: devices, household PINs with a database-counted lockout, household cards, and finding a
+household at the kiosk. What a household sees after its PIN is read through app.points.queries.
 
 Functions flush and never commit: the view or command that calls them owns the transaction.
 """
@@ -15,13 +15,13 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..errors import DomainError
 from ..audit.services import record
-from ..db import UTCDateTime, local_today, utcnow
+from ..db import UTCDateTime, utcnow
 from ..extensions import db
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus, VillagerGroup
 from ..text import FULLWIDTH_DIGITS
@@ -369,81 +369,6 @@ def find_by_initials(village_id: int, letters: str) -> tuple[list[NameChoice], b
 
 
 # --- what a household sees --------------------------------------------------------------------------
-
-@dataclass
-class Summary:
-    balance: int
-    year: int
-    score: int
-    stars: int | None
-    posting_count: int
-
-
-def active_scheme(village_id: int):
-    from ..points.models import PointScheme
-
-    return db.session.scalar(sa.select(PointScheme).where(PointScheme.village_id == village_id,
-                                                          PointScheme.active == True)  # noqa: E712
-                             .order_by(PointScheme.id))
-
-
-def summary(household: Household, today: dt.date | None = None) -> Summary:
-    """Balance, this year's score and stars, and how many entries are on posting: the kiosk's first page.
-
-    Balance, score and posting count come in one statement: this page is the kiosk's hot path (bench
-    figure 1), and each round trip through the ORM costs about as much as the query itself.
-    """
-    from ..ledger.services import balance_query
-    from ..points.models import PointEntry
-    from ..points.services import year_score_query
-
-    today = today or local_today()
-    balance = balance_query(household.id).scalar_subquery()
-    posting = sa.select(sa.func.count(PointEntry.id)).where(*_on_posting_filter(household, today)).scalar_subquery()
-    row = db.session.execute(sa.select(balance, year_score_query(household.id, today.year).scalar_subquery(),
-                                       posting)).one()
-    score = int(row[1])
-    scheme = active_scheme(household.village_id)
-    return Summary(balance=int(row[0] or 0), year=today.year, score=score,
-                   stars=scheme.stars_for(score) if scheme is not None else None, posting_count=int(row[2]))
-
-
-def recent_entries(household: Household, limit: int = 20):
-    from ..points.models import PointEntry
-
-    return list(db.session.scalars(sa.select(PointEntry).where(
-        PointEntry.household_id == household.id, _same_village(household))
-        .options(selectinload(PointEntry.person))  # one query for the names, not one per person
-        .order_by(PointEntry.occurred_on.desc(), PointEntry.id.desc()).limit(limit)))
-
-
-def _same_village(household: Household):
-    """The village check on a household's entries, written `village_id + 0` so that the planner stays on
-    the household's index: SQLite without statistics (it never runs ANALYZE by itself) read the whole
-    village's entries through ix_point_entries_village_id, 13 ms a kiosk page at 90,000 entries a year
-    and growing with the years (bench figure 1)."""
-    from ..points.models import PointEntry
-
-    return PointEntry.village_id + 0 == household.village_id
-
-
-def on_posting(household: Household, today: dt.date | None = None):
-    """The household's entries on posting (公示) now, and those with an open objection."""
-    from ..points.models import PointEntry
-
-    return list(db.session.scalars(sa.select(PointEntry).where(*_on_posting_filter(household, today or local_today()))
-                                   .order_by(PointEntry.posting_until, PointEntry.id)))
-
-
-def _on_posting_filter(household: Household, today: dt.date) -> tuple:
-    from ..points.models import EntryStatus, PointEntry
-
-    # status IN (…) first, so that the household's on-posting entries come from ix_point_entries_household_status
-    # and not from a scan of its whole history
-    return (PointEntry.household_id == household.id, _same_village(household),
-            PointEntry.status.in_((EntryStatus.POSTED.value, EntryStatus.DISPUTED.value)),
-            sa.or_(PointEntry.status == EntryStatus.DISPUTED.value, PointEntry.posting_until >= today))
-
 
 def open_objection(entry):
     return next((o for o in entry.objections if o.decision is None), None)

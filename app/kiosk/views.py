@@ -14,6 +14,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import joinedload
 
 from ..extensions import begin_write, db, limiter
+from ..points import queries as pq
 from ..points.models import PointEntry
 from ..registry.identity import mask_name
 from ..registry.models import Household, HouseholdStatus
@@ -116,10 +117,8 @@ def _no_store(resp):
 
 @bp.context_processor
 def _kiosk_globals():
-    from ..points.services import effective_status
-
     return {"idle_seconds": current_app.config["KIOSK_IDLE_SECONDS"], "finish_form": KioskForm(),
-            "entry_status": effective_status,
+            "entry_status": pq.effective_status,
             "kiosk_village": g.get("kiosk_village"), "kiosk_household": g.get("kiosk_household")}
 
 
@@ -279,20 +278,20 @@ def finish():
 @bp.route("/home")
 def home():
     h = _need_household()
-    return render_template("kiosk/home.html", household=h, summary=ks.summary(h))
+    return render_template("kiosk/home.html", household=h, summary=pq.household_overview(h))
 
 
 @bp.route("/entries")
 def entries():
     h = _need_household()
-    rows = ks.recent_entries(h)
+    rows = pq.recent_entries(h)
     return render_template("kiosk/entries.html", household=h, entries=rows, cites=_citations(rows))
 
 
 @bp.route("/posting")
 def posting():
     h = _need_household()
-    rows = [(e, ks.open_objection(e)) for e in ks.on_posting(h)]
+    rows = [(e, ks.open_objection(e)) for e in pq.household_on_posting(h)]
     return render_template("kiosk/posting.html", household=h, rows=rows, cites=_citations(e for e, _o in rows))
 
 
@@ -335,11 +334,10 @@ def objection(entry_id: int):
             else:
                 return render_template("kiosk/objection_done.html", household=h, entry=entry, objection=obj)
     from ..points.models import EntryStatus
-    from ..points.services import effective_status
 
     return render_template("kiosk/objection.html", household=h, entry=entry, form=form, error=error,
                            open_objection=ks.open_objection(entry),
-                           can_object=effective_status(entry) == EntryStatus.POSTED.value)
+                           can_object=pq.effective_status(entry) == EntryStatus.POSTED.value)
 
 
 # Open to every villager at an enabled kiosk

@@ -67,16 +67,6 @@ def household_account(household) -> Account:
     return acct
 
 
-def balance_query(household_id: int) -> sa.Select:
-    """SELECT of the household's spendable balance (no row when it never had an account)."""
-    return sa.select(Account.balance).where(Account.household_id == household_id)
-
-
-def balance_of(household) -> int:
-    """The household's spendable balance (0 when it never had an account)."""
-    return int(db.session.scalar(balance_query(household.id)) or 0)
-
-
 # --- transfers --------------------------------------------------------------------------------------
 
 @dataclass

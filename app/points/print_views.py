@@ -10,7 +10,7 @@ from ..access import get_in_village_or_404, require
 from ..db import local_today
 from ..printing import pdf_response, render_pdf
 from . import bp
-from . import services as pts
+from . import queries as pq
 from .models import Objection, PointEntry
 
 
@@ -36,7 +36,7 @@ def _natural(text: str | None) -> tuple:
 def posting_pdf():
     """The posting sheet for the notice board, by villager group and household, names masked."""
     today = local_today()
-    rows = pts.entries_on_posting(g.village.id, today)
+    rows = pq.entries_on_posting(g.village.id, today)
     if not rows:
         flash(_("Nothing is on posting now."), "info")
         return redirect(url_for("points.posting"))
@@ -50,7 +50,7 @@ def posting_pdf():
             sections.append((name, []))
         sections[-1][1].append(e)
     deadlines = {e.posting_until for e in rows}
-    scheme = pts.village_scheme(g.village.id)
+    scheme = pq.village_scheme(g.village.id)
     pdf = render_pdf("posting_sheet.html", village=g.village, scheme=scheme, sections=sections, count=len(rows),
                      period_from=min(e.posted_on for e in rows), period_to=max(deadlines),
                      deadline=deadlines.pop() if len(deadlines) == 1 else None,

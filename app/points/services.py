@@ -1,7 +1,8 @@
-"""Points verbs: schemes and items, recording, review, posting (公示), objections, scores, year end.
+"""Points verbs: schemes and items, recording, review, posting (公示), objections, year end.
 
 Only app.ledger.services moves points; this module decides when and how much. Functions flush
-and never commit: the view or command that calls them owns the transaction.
+and never commit: the view or command that calls them owns the transaction. Reads (the scheme, what is
+on posting, scores, rankings, a household's overview) are in app.points.queries.
 """
 from __future__ import annotations
 
@@ -30,9 +31,8 @@ from .models import (
     PointScheme,
     YearScore,
 )
+from .queries import COUNTED, effective_status, household_ranking, year_score
 from .workdays import add_working_days, holidays_from_config
-
-COUNTED = (EntryStatus.POSTED.value, EntryStatus.DISPUTED.value, EntryStatus.FINAL.value)
 
 
 class PointsError(DomainError):
@@ -289,26 +289,7 @@ def approve(entry: PointEntry, reviewer, *, note: str | None = None, today: dt.d
         raise PointsError(_("Cap reached: item %(code)s gives at most %(cap)s points per %(period)s; "
                             "%(left)s points are left for this %(period)s.",
                             code=item.code, cap=item.cap_points, period=period, left=room))
-    household = entry.household
-    acct = ledger.household_account(household)
-    issuance = ledger.system_account(entry.village_id, AccountKind.ISSUANCE)
-    key = f"entry:{entry.id}:approve"
-    if entry.points > 0:
-        posted = ledger.post_transfer(debit=issuance, credit=acct, amount=entry.points, code=TransferCode.EARN,
-                                      key=key, actor=reviewer, person_id=entry.person_id, entry_id=entry.id,
-                                      source=entry.source, source_ref=entry.source_ref, memo=entry.item_code)
-        entry.transfer_id = posted.transfer.id
-        entry.applied_points = entry.points
-    else:
-        # 扣完为止: the balance gives what it holds; the year score still takes the full deduction
-        balance = _locked_balance(acct.id)
-        take = min(-entry.points, balance)
-        if take > 0:
-            posted = ledger.post_transfer(debit=acct, credit=issuance, amount=take, code=TransferCode.DEDUCT,
-                                          key=key, actor=reviewer, person_id=entry.person_id,
-                                          entry_id=entry.id, source=entry.source, memo=entry.item_code)
-            entry.transfer_id = posted.transfer.id
-        entry.applied_points = -take
+    _move_balance(entry, reviewer)
     scheme = entry.scheme
     entry.status = EntryStatus.POSTED.value
     entry.reviewed_by_id = reviewer.id if reviewer is not None else None
@@ -321,6 +302,29 @@ def approve(entry: PointEntry, reviewer, *, note: str | None = None, today: dt.d
            details={"points": entry.points, "applied": entry.applied_points,
                     "posting_until": entry.posting_until.isoformat()})
     return entry
+
+
+def _move_balance(entry: PointEntry, actor) -> None:
+    """Move an approved entry's points on its household's balance, once (the key is the entry's).
+
+    An award moves in full; a deduction takes at most what the balance holds (扣完为止), while the year
+    score still takes it in full. Sets the entry's transfer (none when nothing was taken) and applied points.
+    """
+    acct = ledger.household_account(entry.household)
+    issuance = ledger.system_account(entry.village_id, AccountKind.ISSUANCE)
+    if entry.points > 0:
+        debit, credit, code, amount = issuance, acct, TransferCode.EARN, entry.points
+        entry.applied_points = amount
+    else:
+        debit, credit, code = acct, issuance, TransferCode.DEDUCT
+        amount = min(-entry.points, _locked_balance(acct.id))
+        entry.applied_points = -amount
+    if amount > 0:
+        posted = ledger.post_transfer(debit=debit, credit=credit, amount=amount, code=code,
+                                      key=f"entry:{entry.id}:approve", actor=actor, person_id=entry.person_id,
+                                      entry_id=entry.id, source=entry.source, source_ref=entry.source_ref,
+                                      memo=entry.item_code)
+        entry.transfer_id = posted.transfer.id
 
 
 def _locked_balance(account_id: int) -> int:
@@ -351,14 +355,6 @@ def reject(entry: PointEntry, reviewer, *, reason: str) -> PointEntry:
     db.session.flush()
     record("points.reject", entry, household_id=entry.household_id, details={"reason": reason.strip()})
     return entry
-
-
-def effective_status(entry: PointEntry, today: dt.date | None = None) -> str:
-    """The status a person should see: posted entries whose posting has ended are final."""
-    today = today or local_today()
-    if entry.status == EntryStatus.POSTED.value and entry.posting_until and entry.posting_until < today:
-        return EntryStatus.FINAL.value
-    return entry.status
 
 
 def finalize_due(village_id: int, today: dt.date | None = None) -> int:
@@ -455,21 +451,7 @@ def _replacement(entry: PointEntry, reviewer, points: int, objection: Objection,
         posted_on=today, posting_until=today, corrects_entry_id=entry.id)
     db.session.add(new)
     db.session.flush()
-    acct = ledger.household_account(entry.household)
-    issuance = ledger.system_account(entry.village_id, AccountKind.ISSUANCE)
-    key = f"entry:{new.id}:approve"
-    if points > 0:
-        posted = ledger.post_transfer(debit=issuance, credit=acct, amount=points, code=TransferCode.EARN, key=key,
-                                      actor=reviewer, person_id=new.person_id, entry_id=new.id, source=new.source)
-        new.transfer_id, new.applied_points = posted.transfer.id, points
-    else:
-        take = min(-points, _locked_balance(acct.id))
-        new.applied_points = -take
-        if take:
-            posted = ledger.post_transfer(debit=acct, credit=issuance, amount=take, code=TransferCode.DEDUCT,
-                                          key=key, actor=reviewer, person_id=new.person_id, entry_id=new.id,
-                                          source=new.source)
-            new.transfer_id = posted.transfer.id
+    _move_balance(new, reviewer)
     db.session.flush()
     record("points.correct", new, household_id=new.household_id,
            details={"replaces": entry.id, "points": points})
@@ -481,90 +463,6 @@ def overdue_objections(village_id: int, today: dt.date | None = None) -> list[Ob
     return list(db.session.scalars(sa.select(Objection).where(
         Objection.village_id == village_id, Objection.decision.is_(None), Objection.due_on < today)
         .order_by(Objection.due_on)))
-
-
-# --- posting (公示) -------------------------------------------------------------------------------
-
-def village_scheme(village_id: int) -> PointScheme | None:
-    """The village's points scheme (the first one; villages keep one 积分细则 at a time)."""
-    return db.session.scalar(sa.select(PointScheme).where(PointScheme.village_id == village_id)
-                             .order_by(PointScheme.id))
-
-
-def entries_on_posting(village_id: int, today: dt.date) -> list[PointEntry]:
-    """Entries on posting now (公示中, with or without an open objection), in the order they were posted:
-    the posting page and the sheet for the notice board list the same entries."""
-    from sqlalchemy.orm import selectinload
-
-    return list(db.session.scalars(sa.select(PointEntry).where(
-        PointEntry.village_id == village_id,
-        PointEntry.status.in_((EntryStatus.POSTED.value, EntryStatus.DISPUTED.value)),
-        PointEntry.posting_until >= today)
-        .options(selectinload(PointEntry.household).selectinload(Household.group),
-                 selectinload(PointEntry.household).selectinload(Household.head),
-                 selectinload(PointEntry.person), selectinload(PointEntry.scheme))
-        .order_by(PointEntry.posted_on, PointEntry.id)))
-
-
-# --- scores, stars, rankings ----------------------------------------------------------------------
-
-def year_score_query(household_id: int, year: int, scheme_id: int | None = None) -> sa.Select:
-    """SELECT of the household's score of a year (one value), for year_score or as a subquery."""
-    # read from ix_point_entries_household_status alone (household, status, year, points): SQLite, which has
-    # no statistics (it never runs ANALYZE by itself), prefers it to ix_point_entries_year because it matches
-    # more of the WHERE clause; with the year index it read the whole village's year (15 ms a page view at
-    # 80,000 entries a year, bench figure 2)
-    stmt = sa.select(sa.func.coalesce(sa.func.sum(PointEntry.points), 0)).where(
-        PointEntry.household_id == household_id, PointEntry.status.in_(COUNTED), PointEntry.year == year)
-    if scheme_id is not None:
-        stmt = stmt.where(PointEntry.scheme_id == scheme_id)
-    return stmt
-
-
-def year_score(household_id: int, year: int, scheme_id: int | None = None) -> int:
-    """The household's score of a year: every counted entry in full (deductions too)."""
-    return int(db.session.scalar(year_score_query(household_id, year, scheme_id)))
-
-
-def household_ranking(village_id: int, year: int, *, group_id: int | None = None,
-                      scheme_id: int | None = None) -> list[tuple[Household, int, int]]:
-    """(household, score, rank) for active households, best first; equal scores share a rank."""
-    score = sa.func.coalesce(sa.func.sum(PointEntry.points), 0).label("score")
-    join_cond = sa.and_(PointEntry.household_id == Household.id, PointEntry.year == year,
-                        PointEntry.status.in_(COUNTED))
-    if scheme_id is not None:
-        join_cond = sa.and_(join_cond, PointEntry.scheme_id == scheme_id)
-    stmt = (sa.select(Household, score).outerjoin(PointEntry, join_cond)
-            .where(Household.village_id == village_id, Household.status == HouseholdStatus.ACTIVE.value)
-            .group_by(Household.id).order_by(score.desc(), Household.number))
-    if group_id:
-        stmt = stmt.where(Household.group_id == group_id)
-    rows = db.session.execute(stmt).all()
-    out, rank, last = [], 0, None
-    for i, (h, s) in enumerate(rows, start=1):
-        if s != last:
-            rank, last = i, s
-        out.append((h, int(s), rank))
-    return out
-
-
-def person_ranking(village_id: int, year: int, *, group_id: int | None = None) -> list[tuple[Person, int, int]]:
-    """(person, score, rank) for living people of active households, by the entries they earned."""
-    score = sa.func.sum(PointEntry.points).label("score")
-    stmt = (sa.select(Person, score).join(PointEntry, PointEntry.person_id == Person.id)
-            .join(Household, Household.id == Person.household_id)
-            .where(Person.village_id == village_id, Person.status == PersonStatus.ALIVE.value,
-                   Household.status == HouseholdStatus.ACTIVE.value, PointEntry.year == year,
-                   PointEntry.status.in_(COUNTED))
-            .group_by(Person.id).order_by(score.desc(), Person.id))
-    if group_id:
-        stmt = stmt.where(Household.group_id == group_id)
-    out, rank, last = [], 0, None
-    for i, (p, s) in enumerate(db.session.execute(stmt).all(), start=1):
-        if s != last:
-            rank, last = i, s
-        out.append((p, int(s), rank))
-    return out
 
 
 # --- year end -------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
 
 from ..access import can, get_in_village_or_404, require
 from ..db import local_today
@@ -18,11 +17,14 @@ from ..extensions import begin_write, db
 from ..forms import options, page_number, refuse
 from ..ledger import services as ledger
 from ..ledger.models import Transfer
+from ..ledger.queries import reversed_ids
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus, VillagerGroup
 from ..rules.services import RulesError, article_ids_for_item, citable_articles, set_item_articles
+from ..shop.queries import household_redemptions_query
 from ..submission import submit
 from ..urls import safe_next
 from . import bp
+from . import queries as pq
 from . import services as pts
 from .forms import (
     BatchForm,
@@ -39,7 +41,13 @@ from .models import Objection, PointCategory, PointEntry, PointItem, PointScheme
 
 
 def _scheme() -> PointScheme | None:
-    return pts.village_scheme(g.village.id)
+    return pq.village_scheme(g.village.id)
+
+
+@bp.context_processor
+def _points_globals():
+    # the status a person sees (a posted entry whose posting is over is final), one rule for every list
+    return {"entry_status": pq.effective_status}
 
 
 def _scheme_or_setup():
@@ -356,7 +364,7 @@ def entry(entry_id: int):
     replacement = db.session.scalar(sa.select(PointEntry).where(PointEntry.corrects_entry_id == entry.id))
     return render_template("points/entry.html", entry=entry, transfers=transfers, replacement=replacement,
                            review=ReviewForm(), oform=ObjectionForm(), today=_today(),
-                           status=pts.effective_status(entry, _today()))
+                           status=pq.effective_status(entry, _today()))
 
 
 @bp.post("/entries/<int:entry_id>/review")
@@ -458,30 +466,18 @@ REDEMPTIONS_PER_PAGE = 20
 def household(household_id: int):
     """A household's balance, this year's score and stars, and every entry."""
     household = get_in_village_or_404(Household, household_id)
-    scheme = _scheme()
-    year = _today().year
-    score = pts.year_score(household.id, year)
+    today = _today()
+    overview = pq.household_overview(household, today=today)
     # one page of the history: the page costs the same after ten years as after one (bench figure 2)
-    page = db.paginate(sa.select(PointEntry).where(PointEntry.household_id == household.id)
-                       # one row each: joined in the same query rather than three more round trips
-                       .options(joinedload(PointEntry.person), joinedload(PointEntry.recorded_by),
-                                joinedload(PointEntry.reviewed_by))
-                       .order_by(PointEntry.occurred_on.desc(), PointEntry.id.desc()),
-                       page=page_number(), per_page=current_app.config["PER_PAGE"], error_out=False)
+    page = db.paginate(pq.household_entries_query(household), page=page_number(),
+                       per_page=current_app.config["PER_PAGE"], error_out=False)
     rows = list(page.items)
-    reversed_ids = set(db.session.scalars(sa.select(Transfer.reverses_transfer_id).where(
-        Transfer.reverses_transfer_id.in_([e.transfer_id for e in rows if e.transfer_id]))))
-    past = list(db.session.scalars(sa.select(YearScore).where(YearScore.household_id == household.id)
-                                   .order_by(YearScore.year.desc())))
-    from ..shop.models import Redemption
-
     # the shop visits have their own pages too (a household shops every week: 500 rows after ten years)
-    redemptions = db.paginate(sa.select(Redemption).where(Redemption.household_id == household.id)
-                              .options(selectinload(Redemption.lines)).order_by(Redemption.id.desc()),
-                              page=page_number("rpage"), per_page=REDEMPTIONS_PER_PAGE, error_out=False)
-    return render_template("points/household.html", household=household, balance=ledger.balance_of(household),
-                           score=score, stars=scheme.stars_for(score) if scheme else 0, year=year, rows=rows, page=page,
-                           reversed_ids=reversed_ids, past=past, today=_today(), redemptions=redemptions)
+    redemptions = db.paginate(household_redemptions_query(household.id), page=page_number("rpage"),
+                              per_page=REDEMPTIONS_PER_PAGE, error_out=False)
+    return render_template("points/household.html", household=household, overview=overview, year=overview.year,
+                           rows=rows, page=page, reversed_ids=reversed_ids(e.transfer_id for e in rows),
+                           past=pq.closed_years(household.id), today=today, redemptions=redemptions)
 
 
 @bp.route("/rankings")
@@ -497,8 +493,8 @@ def rankings():
     scheme = _scheme()
     groups = list(db.session.scalars(sa.select(VillagerGroup).where(VillagerGroup.village_id == g.village.id)
                                      .order_by(VillagerGroup.name)))
-    rows = pts.household_ranking(g.village.id, year, group_id=group_id)
-    people = pts.person_ranking(g.village.id, year, group_id=group_id)[:50]
+    rows = pq.household_ranking(g.village.id, year, group_id=group_id)
+    people = pq.person_ranking(g.village.id, year, group_id=group_id)[:50]
     return render_template("points/rankings.html", rows=rows[:200], people=people, year=year, group_id=group_id,
                            groups=groups, scheme=scheme)
 
@@ -508,7 +504,7 @@ def rankings():
 def posting():
     """Entries on posting (公示) now, as they go on the notice board."""
     today = _today()
-    return render_template("points/posting.html", rows=pts.entries_on_posting(g.village.id, today), today=today)
+    return render_template("points/posting.html", rows=pq.entries_on_posting(g.village.id, today), today=today)
 
 
 @bp.route("/year-close", methods=["GET", "POST"])

@@ -28,7 +28,7 @@ GOODS = [
 
 def seed_shop_demo(village, cashier, clerk, seed: int = 11, today: dt.date | None = None) -> bool:
     """Add the demo goods, stock and redemptions unless the village has products already."""
-    from ..ledger import services as ledger
+    from ..ledger.queries import balance_of
     from ..ledger.models import Account
     from ..registry.models import Household
     from . import services as shop
@@ -57,7 +57,7 @@ def seed_shop_demo(village, cashier, clerk, seed: int = 11, today: dt.date | Non
         .where(Household.village_id == village.id, Account.balance >= 20).order_by(Household.number).limit(40)))
     made = 0
     for i, household in enumerate(rng.sample(rich, min(len(rich), 15))):
-        balance = ledger.balance_of(household)
+        balance = balance_of(household)
         basket = []
         for p in rng.sample(products, 3):
             qty = rng.randint(1, 3)

@@ -12,7 +12,6 @@ also serialises receipt numbering inside the write transaction.
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -20,9 +19,10 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import DomainError
 from ..audit.services import _lock_head, record
-from ..db import local_today, utcnow
+from ..db import VILLAGE_TZ, local_day, local_today, utcnow
 from ..extensions import db
 from ..ledger import services as ledger
+from ..ledger.queries import balance_of
 from ..ledger.models import MAX_TRANSFER, Account, AccountKind, Transfer, TransferCode
 from ..text import TextRejected, clean_text
 from .models import (
@@ -43,7 +43,6 @@ from .models import (
     StocktakeLine,
 )
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 #: the most products one redemption, donation or stocktake may list
 MAX_LINES = 200
 
@@ -406,7 +405,7 @@ def _redeem(household, merged, *, key, digest, actor, person) -> Redemption:
                                       actor=actor, person_id=person.id if person else None,
                                       source="redemption", source_ref=key)
     except ledger.Insufficient:
-        balance = ledger.balance_of(household)
+        balance = balance_of(household)
         raise ledger.Insufficient(_("Not enough points: the household has %(balance)s, the goods cost %(total)s.",
                                     balance=balance, total=total)) from None
     # the ledger and the audit head are now held: products next, in ascending id order
@@ -456,11 +455,6 @@ def _village_code(village_id: int) -> str:
     from ..registry.models import Village
 
     return db.session.scalar(sa.select(Village.code).where(Village.id == village_id))
-
-
-def local_day(moment: dt.datetime) -> dt.date:
-    """The village's calendar day of a naive UTC time."""
-    return moment.replace(tzinfo=dt.timezone.utc).astimezone(LOCAL_TZ).date()
 
 
 def cancel_redemption(redemption: Redemption, *, actor, reason: str, today: dt.date | None = None,
@@ -586,8 +580,8 @@ def check_stock(village_id: int | None = None) -> list[str]:
 
 def month_bounds(year: int, month: int) -> tuple[dt.datetime, dt.datetime]:
     """The naive UTC instants where the village's calendar month starts and ends (end exclusive)."""
-    start = dt.datetime(year, month, 1, tzinfo=LOCAL_TZ)
-    end = dt.datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=LOCAL_TZ)
+    start = dt.datetime(year, month, 1, tzinfo=VILLAGE_TZ)
+    end = dt.datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=VILLAGE_TZ)
     utc = dt.timezone.utc
     return start.astimezone(utc).replace(tzinfo=None), end.astimezone(utc).replace(tzinfo=None)
 

@@ -16,6 +16,7 @@ from ..extensions import begin_write, db
 from ..forms import flash_recorded, refuse
 from ..kiosk.services import find_household_by_card_code
 from ..ledger import services as ledger
+from ..ledger.queries import balance_of
 from ..printing import pdf_response, render_pdf
 from ..registry.models import Household
 from ..registry.services import household_search_query
@@ -242,7 +243,7 @@ def counter():
         household = db.session.get(Household, household.id)
         # the rollback expired every product: refresh them in one SELECT, not one per product (bench figure 3)
         db.session.scalars(sa.select(Product).where(Product.village_id == g.village.id)).all()
-        balance = ledger.balance_of(household)
+        balance = balance_of(household)
         if summary is not None:
             summary["after"] = balance - summary["total"]
         # products in stock, plus any the basket names (so a sold-out line still shows its error)

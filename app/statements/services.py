@@ -17,7 +17,6 @@ import json
 import re
 import secrets
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -25,17 +24,18 @@ from sqlalchemy.orm import selectinload
 
 from ..errors import DomainError
 from ..audit.services import record
-from ..db import local_today, utcnow
+from ..db import local_day, local_midnight_utc, local_today, utcnow
 from ..extensions import db
 from ..filters import label
 from ..ledger.models import Account, Transfer, TransferCode
-from ..points import services as pts
-from ..points.models import PointEntry, PointScheme
+from ..ledger.queries import reversed_ids as reversed_among
+from ..points import queries as pq
+from ..points.models import PointScheme
 from ..registry.identity import mask_name
 from ..registry.models import Household, HouseholdStatus, Village, VillagerGroup
+from ..shop.queries import redemptions_by_transfer
 from .models import IssuedStatement
 
-CHINA = ZoneInfo("Asia/Shanghai")
 #: Crockford's base32: no I, L, O or U, so a code read aloud or typed from paper is hard to get wrong
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 10  # 50 random bits: unguessable at any rate a rate-limited page allows
@@ -147,16 +147,6 @@ def parse_period(text: str, today: dt.date | None = None) -> Period:
     raise StatementError(_("Write the period as 2026, 2026-Q3, 2026-05 or 2026-01-01..2026-03-31."), "period")
 
 
-def _utc_midnight(day: dt.date) -> dt.datetime:
-    """The UTC moment a local (China) day begins, naive like the stored times."""
-    local = dt.datetime.combine(day, dt.time.min, tzinfo=CHINA)
-    return local.astimezone(dt.timezone.utc).replace(tzinfo=None)
-
-
-def _local_day(moment: dt.datetime) -> dt.date:
-    return moment.replace(tzinfo=dt.timezone.utc).astimezone(CHINA).date()
-
-
 # --- building a statement from the ledger ---------------------------------------------------------
 
 SECTIONS = ("entries", "redemptions", "expiry")
@@ -202,8 +192,8 @@ class StatementData:
     @property
     def as_of(self) -> dt.date | None:
         """The day the statement stops, when it was printed before its period ended."""
-        if self.cutoff < _utc_midnight(self.period.end + dt.timedelta(days=1)):
-            return _local_day(self.cutoff)
+        if self.cutoff < local_midnight_utc(self.period.end + dt.timedelta(days=1)):
+            return local_day(self.cutoff)
         return None
 
     @property
@@ -238,24 +228,20 @@ def _user_names(ids) -> dict[int, str]:
     ids = {i for i in ids if i}
     if not ids:
         return {}
-    users = db.session.scalars(sa.select(User).where(User.id.in_(ids)))
-    return {u.id: u.display_name or u.username for u in users}
+    return {u.id: _user_name(u) for u in db.session.scalars(sa.select(User).where(User.id.in_(ids)))}
 
 
-def village_scheme(village_id: int) -> PointScheme | None:
-    return db.session.scalar(sa.select(PointScheme).where(PointScheme.village_id == village_id)
-                             .order_by(PointScheme.active.desc(), PointScheme.id))
+def _user_name(user) -> str:
+    return (user.display_name or user.username) if user is not None else ""
 
 
 def build_statement(household: Household, period: Period, *, cutoff: dt.datetime | None = None,
                     now: dt.datetime | None = None) -> StatementData:
     """The household's statement for `period` from the ledger, up to `cutoff` (default: the period's
     end, or now if the period is still running)."""
-    from ..shop.models import Redemption
-
-    start_utc = _utc_midnight(period.start)
+    start_utc = local_midnight_utc(period.start)
     if cutoff is None:
-        cutoff = min(_utc_midnight(period.end + dt.timedelta(days=1)), now or utcnow())
+        cutoff = min(local_midnight_utc(period.end + dt.timedelta(days=1)), now or utcnow())
     acct_id = db.session.scalar(sa.select(Account.id).where(Account.household_id == household.id))
     transfers: list[Transfer] = []
     opening = 0
@@ -268,25 +254,17 @@ def build_statement(household: Household, period: Period, *, cutoff: dt.datetime
             .order_by(Transfer.created_at, Transfer.id)))
     ids = [t.id for t in transfers]
     # reversals at any time, also after the period: a statement whose line was undone later is superseded
-    reversed_ids = set(db.session.scalars(sa.select(Transfer.reverses_transfer_id).where(
-        Transfer.reverses_transfer_id.in_(ids)))) if ids else set()
+    reversed_ids = reversed_among(ids)
     originals = {t.id: t for t in db.session.scalars(sa.select(Transfer).where(
         Transfer.id.in_([t.reverses_transfer_id for t in transfers if t.reverses_transfer_id])))}
-    entry_ids = {t.entry_id for t in transfers if t.entry_id}
-    entries = {e.id: e for e in db.session.scalars(
-        sa.select(PointEntry).where(PointEntry.id.in_(entry_ids)))} if entry_ids else {}
-    redemption_of: dict[int, Redemption] = {}
-    redeem_ids = [t.id for t in transfers if t.code == TransferCode.REDEEM.value] + \
-        [t.reverses_transfer_id for t in transfers if t.reverses_transfer_id
-         and originals.get(t.reverses_transfer_id) is not None
-         and originals[t.reverses_transfer_id].code == TransferCode.REDEEM.value]
-    if redeem_ids:
-        for r in db.session.scalars(sa.select(Redemption).where(Redemption.transfer_id.in_(redeem_ids))
-                                    .options(selectinload(Redemption.lines))):
-            redemption_of[r.transfer_id] = r
-    names = _user_names([t.created_by_id for t in transfers]
-                        + [e.recorded_by_id for e in entries.values()]
-                        + [e.reviewed_by_id for e in entries.values()])
+    # each entry with who recorded and approved it, joined in the same query
+    entries = pq.entries_by_id(t.entry_id for t in transfers if t.entry_id)
+    redemption_of = redemptions_by_transfer(
+        [t.id for t in transfers if t.code == TransferCode.REDEEM.value]
+        + [t.reverses_transfer_id for t in transfers if t.reverses_transfer_id
+           and originals.get(t.reverses_transfer_id) is not None
+           and originals[t.reverses_transfer_id].code == TransferCode.REDEEM.value])
+    names = _user_names(t.created_by_id for t in transfers)
     today = local_today()
     lines = []
     for t in transfers:
@@ -307,9 +285,8 @@ def build_statement(household: Household, period: Period, *, cutoff: dt.datetime
             status = _("Completed")
         elif entry is not None:
             text = entry.item_text
-            status = label(pts.effective_status(entry, today), "entry_status")
-            recorded = names.get(entry.recorded_by_id, "")
-            approved = names.get(entry.reviewed_by_id, "")
+            status = label(pq.effective_status(entry, today), "entry_status")
+            recorded, approved = _user_name(entry.recorded_by), _user_name(entry.reviewed_by)
         else:
             text = label(code, "transfer_code") + (f" {t.memo}" if t.memo else "")
             status = _("Completed")
@@ -319,16 +296,15 @@ def build_statement(household: Household, period: Period, *, cutoff: dt.datetime
             recorded = names.get(t.created_by_id, "")
         elif t.id in reversed_ids:
             status = _("%(status)s (reversed)", status=status)
-        lines.append(Line(transfer_id=t.id, day=_local_day(t.created_at), section=section, code=t.code,
+        lines.append(Line(transfer_id=t.id, day=local_day(t.created_at), section=section, code=t.code,
                           text=text, points=points, status=status, recorded_by=recorded, approved_by=approved,
                           reversed=t.id in reversed_ids,
                           occurred_on=entry.occurred_on if entry is not None else None))
-    year = min(period.end, _local_day(cutoff)).year
-    scheme = village_scheme(household.village_id)
-    score = pts.year_score(household.id, year)
+    year = min(period.end, local_day(cutoff)).year
+    overview = pq.household_overview(household, year=year, today=today)
     data = StatementData(village=db.session.get(Village, household.village_id), household=household,
-                         period=period, cutoff=cutoff, opening=opening, lines=lines, year=year, score=score,
-                         stars=scheme.stars_for(score) if scheme else 0, scheme=scheme,
+                         period=period, cutoff=cutoff, opening=opening, lines=lines, year=year,
+                         score=overview.score, stars=overview.stars or 0, scheme=overview.scheme,
                          group_name=household.group.name if household.group else None)
     data.subtotals = {s: sum(ln.points for ln in lines if ln.section == s) for s in SECTIONS}
     return data
