@@ -10,14 +10,11 @@ from typing import Any, Mapping
 from flask import Flask, abort, g, has_request_context, request, session
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 
-from .config import Config, finish_config
+from .config import MIGRATIONS_DIR, PRINTABLES_DIR, PROJECT_ROOT, TEMPLATES_DIR, Config, finish_config
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
 from .urls import BoundedIntConverter
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES_DIR = PROJECT_ROOT / "templates"
-PRINTABLES_DIR = PROJECT_ROOT / "printables"
-MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+__all__ = ["MIGRATIONS_DIR", "PRINTABLES_DIR", "PROJECT_ROOT", "TEMPLATES_DIR", "create_app"]
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

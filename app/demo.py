@@ -123,7 +123,7 @@ def seed_demo(households: int = 300, seed: int = 20261125) -> bool:
 def _seed_features(village) -> bool:
     """Demo data of the features built on the register; each part adds itself only once."""
     from .auth.models import User
-    from .points.demo import seed_points_demo
+    from .points.demo import link_demo_items, seed_points_demo
     from .shop.demo import seed_shop_demo
 
     clerk = db.session.scalar(sa.select(User).where(User.username == "clerk"))
@@ -136,7 +136,9 @@ def _seed_features(village) -> bool:
 
     added = seed_points_demo(village, clerk, reviewer)
     # the rules after the points: the demo points items cite the demo articles
-    added = seed_rules_demo(village, clerk) or added
+    if seed_rules_demo(village, clerk):
+        link_demo_items(village)
+        added = True
     # the shop after the points: its redemptions spend balances the points demo earned
     if cashier is not None:
         added = seed_shop_demo(village, cashier, clerk) or added

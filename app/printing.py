@@ -26,7 +26,7 @@ from flask_babel import format_date
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from . import PRINTABLES_DIR
+from .config import PRINTABLES_DIR
 
 log = logging.getLogger(__name__)
 

@@ -50,7 +50,7 @@ def _current_actor() -> tuple[int | None, str | None, str | None]:
     return None, None, role
 
 
-def _lock_head() -> AuditHead:
+def lock_head() -> AuditHead:
     """The chain head, locked until the transaction ends (FOR UPDATE on PostgreSQL; on SQLite the
     caller's BEGIN IMMEDIATE already holds the write lock); created at genesis on first use."""
     head = db.session.scalars(
@@ -124,7 +124,7 @@ def record(
     """
     values = _row_values(action, obj, village_id=village_id, household_id=household_id, details=details,
                          object_type=object_type, object_id=object_id, actor=actor, role=role)
-    head = _lock_head()
+    head = lock_head()
     row = AuditLog(seq=head.seq + 1, at=utcnow(), prev_hash=head.hash, **values)
     row.hash = _row_digest(row)
     db.session.add(row)
@@ -146,7 +146,7 @@ def record_many(rows: list[dict[str, Any]]) -> None:
         return
     who = _current_actor()
     values = [_row_values(**kwargs, _who=who) for kwargs in rows]
-    head = _lock_head()
+    head = lock_head()
     seq, prev = head.seq, head.hash
     for row in values:
         seq += 1

@@ -15,7 +15,7 @@ from sqlalchemy.orm import joinedload
 
 from ..extensions import begin_write, db, limiter
 from ..points.models import PointEntry
-from ..registry.identity import mask_name
+from ..text import mask_name
 from ..registry.models import Household, HouseholdStatus
 from . import bp
 from . import services as ks

@@ -12,7 +12,7 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
-from ..access import can, get_in_village_or_404, require
+from ..access import can, deny, get_in_village_or_404, require
 from ..db import local_today
 from ..extensions import begin_write, db
 from ..forms import options, page_number, refuse
@@ -76,9 +76,7 @@ def scheme():
         "star_bands": "30:1,60:2,100:3,150:4,200:5"})
     cform = CategoryForm(prefix="c")
     if request.method == "POST" and not can("points.setup"):
-        from ..access import _deny
-
-        _deny("points.setup")
+        deny("points.setup")
     if form.submit.data and form.validate_on_submit():
         begin_write()
         try:
@@ -428,9 +426,7 @@ def objection(objection_id: int):
     form.ensure_key()
     if request.method == "POST":
         if not can("points.review"):
-            from ..access import _deny
-
-            _deny("points.review")
+            deny("points.review")
         if form.validate_on_submit():
             begin_write()
             obj = get_in_village_or_404(Objection, objection_id)

@@ -76,7 +76,7 @@ def _report(result, confirm: ConfirmImportForm | None = None):
 @bp.errorhandler(413)
 def _too_large(e):
     """A friendly page when an upload is bigger than MAX_CONTENT_LENGTH (instead of a bare 413)."""
-    from ..errors import _page
+    from ..errors import error_page
 
     limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
     mb = max(1, limit // (1024 * 1024)) if limit >= 1024 * 1024 else None
@@ -86,7 +86,7 @@ def _too_large(e):
     else:
         message = _("The file is too large to upload. Split the register into several files and import "
                     "them one after another.")
-    return _page(413, message, _("File too large"))
+    return error_page(413, message, _("File too large"))
 
 
 @bp.route("/import", methods=["GET", "POST"])

@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import DomainError
-from ..audit.services import _lock_head, record
+from ..audit.services import lock_head, record
 from ..db import local_today, utcnow
 from ..extensions import db
 from ..ledger import services as ledger
@@ -86,7 +86,7 @@ def _text(value, max_len: int, *, required: bool = False, multiline: bool = Fals
 
 def _serialize() -> None:
     """Take the audit chain head now (FOR UPDATE on PostgreSQL), before any product row is locked."""
-    _lock_head()
+    lock_head()
 
 
 def _same_village(village_id: int, products) -> None:

@@ -10,8 +10,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from ..access import can, get_in_village_or_404, require
-from ..errors import _page
+from ..access import can, deny, get_in_village_or_404, require
+from ..errors import error_page
 from ..extensions import begin_write, db
 from ..forms import flash_recorded, refuse
 from ..kiosk.services import find_household_by_card_code
@@ -213,7 +213,7 @@ def counter():
             try:
                 red, replayed = _redeem_with_retries(household.id, lines, form.idempotency_key.data)
             except CounterBusy:
-                return _page(503, _("The counter is busy right now. Nothing was redeemed; "
+                return error_page(503, _("The counter is busy right now. Nothing was redeemed; "
                                     "please press confirm again."), _("Please try again"))
             except (shop.ShopError, ledger.LedgerError) as e:
                 db.session.rollback()
@@ -305,9 +305,7 @@ def redemption_pdf_a4(redemption_id: int):
 def redemption_cancel(redemption_id: int):
     """Undo a redemption: a cashier the same day, a reviewer any day."""
     if not _may_cancel():
-        from ..access import _deny
-
-        _deny("shop.sell")
+        deny("shop.sell")
     red = get_in_village_or_404(Redemption, redemption_id)
     form = CancelForm()
     if not form.validate_on_submit():

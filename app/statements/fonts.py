@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .. import PRINTABLES_DIR
+from ..config import PRINTABLES_DIR
 
 FONTS_DIR = PRINTABLES_DIR / "fonts"
 DEFAULT_NAME = "xy-gb2312-serif.otf"

@@ -31,7 +31,7 @@ from ..filters import label
 from ..ledger.models import Account, Transfer, TransferCode
 from ..points import services as pts
 from ..points.models import PointEntry, PointScheme
-from ..registry.identity import mask_name
+from ..text import mask_name, natural_key
 from ..registry.models import Household, HouseholdStatus, Village, VillagerGroup
 from .models import IssuedStatement
 
@@ -407,15 +407,14 @@ def verify(raw_code: str | None) -> Verdict:
 
 def batch_households(village_id: int, group_id: int | None = None) -> list[Household]:
     """Active households of the village (or one group), in register order (2组 before 10组)."""
-    from ..points.print_views import _natural
-
     stmt = sa.select(Household).where(Household.village_id == village_id,
                                       Household.status == HouseholdStatus.ACTIVE.value) \
         .options(selectinload(Household.head), selectinload(Household.group))
     if group_id:
         stmt = stmt.where(Household.group_id == group_id)
     rows = list(db.session.scalars(stmt))
-    rows.sort(key=lambda h: (h.group is None, _natural(h.group.name if h.group else ""), _natural(h.number)))
+    rows.sort(key=lambda h: (h.group is None, natural_key(h.group.name if h.group else ""),
+                             natural_key(h.number)))
     return rows
 
 
