@@ -48,6 +48,7 @@ def _weasyprint() -> dict[str, Any]:
     if not _weasy:
         with _import_lock:
             if not _weasy:
+                # imported on the first print, not for a cycle: the import takes ~0.9 s (see the top)
                 import weasyprint
                 from weasyprint.text.fonts import FontConfiguration
                 from weasyprint.urls import URLFetcher, URLFetcherResponse

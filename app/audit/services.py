@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 import sqlalchemy as sa
 from flask import g, has_request_context
+from flask_login import current_user
 
 from ..db import utcnow
 from ..extensions import db
@@ -42,8 +43,6 @@ def _current_actor() -> tuple[int | None, str | None, str | None]:
     """Who is acting: the logged-in user in a request, the command line otherwise."""
     if not has_request_context():
         return None, g.get("cli_actor", "cli"), "system"
-    from flask_login import current_user
-
     role = g.get("acting_role")
     if current_user and current_user.is_authenticated:
         return current_user.id, current_user.username, role

@@ -23,8 +23,12 @@ from ..errors import DomainError
 from ..audit.services import record
 from ..db import UTCDateTime, local_today, utcnow
 from ..extensions import db
+from ..ledger.services import balance_query
+from ..points.models import EntryStatus, PointEntry, PointScheme
+from ..points.services import PointsError, file_objection, year_score_query
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus, VillagerGroup
-from ..text import FULLWIDTH_DIGITS
+from ..shop.models import Product
+from ..text import FULLWIDTH_DIGITS, mask_name
 from .models import HouseholdCard, KioskDevice, KioskPin, KioskProbe
 
 #: unambiguous upper-case letters and digits (no 0/O, 1/I/L) for card codes
@@ -344,8 +348,6 @@ def find_by_initials(village_id: int, letters: str) -> tuple[list[NameChoice], b
     Returns (choices, more): at most MAX_CHOICES masked names with their group; `more` when there were
     more matches (the villager should tap more letters).
     """
-    from ..registry.identity import mask_name
-
     low = "".join(ch for ch in (letters or "").lower() if "a" <= ch <= "z")[:8]
     if not low:
         return [], False
@@ -380,8 +382,6 @@ class Summary:
 
 
 def active_scheme(village_id: int):
-    from ..points.models import PointScheme
-
     return db.session.scalar(sa.select(PointScheme).where(PointScheme.village_id == village_id,
                                                           PointScheme.active == True)  # noqa: E712
                              .order_by(PointScheme.id))
@@ -393,10 +393,6 @@ def summary(household: Household, today: dt.date | None = None) -> Summary:
     Balance, score and posting count come in one statement: this page is the kiosk's hot path (bench
     figure 1), and each round trip through the ORM costs about as much as the query itself.
     """
-    from ..ledger.services import balance_query
-    from ..points.models import PointEntry
-    from ..points.services import year_score_query
-
     today = today or local_today()
     balance = balance_query(household.id).scalar_subquery()
     posting = sa.select(sa.func.count(PointEntry.id)).where(*_on_posting_filter(household, today)).scalar_subquery()
@@ -409,8 +405,6 @@ def summary(household: Household, today: dt.date | None = None) -> Summary:
 
 
 def recent_entries(household: Household, limit: int = 20):
-    from ..points.models import PointEntry
-
     return list(db.session.scalars(sa.select(PointEntry).where(
         PointEntry.household_id == household.id, _same_village(household))
         .options(selectinload(PointEntry.person))  # one query for the names, not one per person
@@ -422,22 +416,16 @@ def _same_village(household: Household):
     the household's index: SQLite without statistics (it never runs ANALYZE by itself) read the whole
     village's entries through ix_point_entries_village_id, 13 ms a kiosk page at 90,000 entries a year
     and growing with the years (bench figure 1)."""
-    from ..points.models import PointEntry
-
     return PointEntry.village_id + 0 == household.village_id
 
 
 def on_posting(household: Household, today: dt.date | None = None):
     """The household's entries on posting (公示) now, and those with an open objection."""
-    from ..points.models import PointEntry
-
     return list(db.session.scalars(sa.select(PointEntry).where(*_on_posting_filter(household, today or local_today()))
                                    .order_by(PointEntry.posting_until, PointEntry.id)))
 
 
 def _on_posting_filter(household: Household, today: dt.date) -> tuple:
-    from ..points.models import EntryStatus, PointEntry
-
     # status IN (…) first, so that the household's on-posting entries come from ix_point_entries_household_status
     # and not from a scan of its whole history
     return (PointEntry.household_id == household.id, _same_village(household),
@@ -451,8 +439,6 @@ def open_objection(entry):
 
 def object_at_kiosk(household: Household, entry, reason: str):
     """File a villager's objection from the kiosk through the points objection service."""
-    from ..points.services import PointsError, file_objection
-
     if entry.household_id != household.id or entry.village_id != household.village_id:
         raise KioskError(_("This entry is not on your household."))
     try:
@@ -463,8 +449,6 @@ def object_at_kiosk(household: Household, entry, reason: str):
 
 
 def shop_goods(village_id: int):
-    from ..shop.models import Product
-
     return list(db.session.scalars(sa.select(Product).where(
         Product.village_id == village_id, Product.active == True)  # noqa: E712
         .order_by(Product.category, Product.price_points, Product.name, Product.id)))

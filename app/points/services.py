@@ -11,13 +11,14 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
+from sqlalchemy.orm import selectinload
 
 from ..errors import DomainError
 from ..audit.services import record
-from ..db import local_today
+from ..db import local_today, utcnow
 from ..extensions import db
 from ..ledger import services as ledger
-from ..ledger.models import MAX_TRANSFER, AccountKind, TransferCode
+from ..ledger.models import MAX_TRANSFER, Account, AccountKind, Transfer, TransferCode
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus
 from .models import (
     MAX_BATCH,
@@ -325,15 +326,11 @@ def approve(entry: PointEntry, reviewer, *, note: str | None = None, today: dt.d
 
 def _locked_balance(account_id: int) -> int:
     """Read a balance under a row lock (PostgreSQL) / inside BEGIN IMMEDIATE (SQLite)."""
-    from ..ledger.models import Account
-
     return int(db.session.execute(sa.select(Account.balance).where(Account.id == account_id)
                                   .with_for_update()).scalar_one())
 
 
 def _now() -> dt.datetime:
-    from ..db import utcnow
-
     return utcnow()
 
 
@@ -436,8 +433,6 @@ def decide_objection(objection: Objection, reviewer, *, decision: str, reply_tex
 def _reverse_entry(entry: PointEntry, actor, key: str) -> None:
     if entry.transfer_id is None:
         return
-    from ..ledger.models import Transfer
-
     original = db.session.get(Transfer, entry.transfer_id)
     ledger.reverse_transfer(original, key=key, actor=actor, memo=f"entry {entry.id}")
 
@@ -494,8 +489,6 @@ def village_scheme(village_id: int) -> PointScheme | None:
 def entries_on_posting(village_id: int, today: dt.date) -> list[PointEntry]:
     """Entries on posting now (公示中, with or without an open objection), in the order they were posted:
     the posting page and the sheet for the notice board list the same entries."""
-    from sqlalchemy.orm import selectinload
-
     return list(db.session.scalars(sa.select(PointEntry).where(
         PointEntry.village_id == village_id,
         PointEntry.status.in_((EntryStatus.POSTED.value, EntryStatus.DISPUTED.value)),

@@ -6,7 +6,8 @@ import secrets
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (abort, current_app, flash, g, redirect, render_template, request, send_from_directory,
+                   url_for)
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
@@ -19,7 +20,9 @@ from ..forms import options, page_number, refuse
 from ..ledger import services as ledger
 from ..ledger.models import Transfer
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus, VillagerGroup
+from ..registry.services import person_search_query
 from ..rules.services import RulesError, article_ids_for_item, citable_articles, set_item_articles
+from ..shop.models import Redemption
 from ..submission import submit
 from ..urls import safe_next
 from . import bp
@@ -281,8 +284,6 @@ def entry_batch():
     if group_id:
         people_stmt = people_stmt.where(Household.group_id == group_id)
     if q:
-        from ..registry.services import person_search_query
-
         ids = sa.select(person_search_query(g.village.id, q).subquery().c.id)
         people_stmt = people_stmt.where(Person.id.in_(ids))
     shown = list(db.session.scalars(people_stmt.limit(500))) if (group_id or q) else []
@@ -469,8 +470,6 @@ def household(household_id: int):
         Transfer.reverses_transfer_id.in_([e.transfer_id for e in rows if e.transfer_id]))))
     past = list(db.session.scalars(sa.select(YearScore).where(YearScore.household_id == household.id)
                                    .order_by(YearScore.year.desc())))
-    from ..shop.models import Redemption
-
     # the shop visits have their own pages too (a household shops every week: 500 rows after ten years)
     redemptions = db.paginate(sa.select(Redemption).where(Redemption.household_id == household.id)
                               .options(selectinload(Redemption.lines)).order_by(Redemption.id.desc()),
@@ -539,8 +538,6 @@ from . import import_views  # noqa: E402,F401
 @require("points.view")
 def evidence(entry_id: int):
     """The evidence photo of an entry (stored under a generated name in the instance folder)."""
-    from flask import send_from_directory
-
     entry = get_in_village_or_404(PointEntry, entry_id)
     if not entry.evidence_file:
         abort(404)

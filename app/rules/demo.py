@@ -7,6 +7,9 @@ import datetime as dt
 import sqlalchemy as sa
 
 from ..extensions import db
+from . import services as rules
+from .models import RuleSet
+from .parser import parse_rules
 
 VILLAGE_RULES = """乡约示范村村规民约
 
@@ -82,10 +85,6 @@ DIGEST = [
 
 def seed_rules_demo(village, clerk) -> bool:
     """Add the demo rule sets to the demo village unless it has rules already."""
-    from . import services as rules
-    from .models import RuleSet
-    from .parser import parse_rules
-
     if db.session.scalar(sa.select(RuleSet.id).where(RuleSet.village_id == village.id)):
         return False
     d = dt.date

@@ -21,7 +21,8 @@ from ..extensions import db
 from .models import (MAX_ARTICLES, MAX_COUNT, MAX_TEXT, STATUS_PATH, AdoptionStep, AssemblyKind, DigestItem,
                      RuleArticle, RuleChapter, RuleKind, RuleSet, RuleSettings, RuleVersion, StepKind, VersionStatus,
                      point_item_articles)
-from .parser import ParsedText
+from .labels import RULE_LABELS
+from .parser import ParsedText, cn_number
 
 
 class RulesError(DomainError):
@@ -144,7 +145,6 @@ def update_article(article: RuleArticle, label: str, text: str, *, actor=None) -
         raise RulesError(_("The text is longer than %(n)s characters.", n=MAX_TEXT), field="text")
     before = {"label": article.label, "chars": len(article.text)}
     article.label, article.text = label, text
-    from .parser import cn_number
     article.number = cn_number(label.strip("第条條、.．").strip())
     db.session.flush()
     record("rules.article_edited", article, village_id=article.village_id,
@@ -371,8 +371,6 @@ REQUIRED_STEPS: dict[str, list[StepKind]] = {
 
 
 def step_label(kind: str) -> str:
-    from .labels import RULE_LABELS
-
     return str(RULE_LABELS["rule_step"].get(kind) or RULE_LABELS["version_status"].get(kind) or kind)
 
 

@@ -14,9 +14,10 @@ from ..printing import pdf_response, render_pdf
 from ..registry.models import Village
 from . import bp
 from . import services as rules
+from .docx import DocxError, docx_text
 from .forms import (ArticleForm, ConfirmForm, DigestForm, ImportForm, SettingsForm, StatusForm, StepForm,
                     TextEditForm, VersionForm)
-from .labels import RULE_LABELS
+from .labels import RULE_LABELS, describe_warning
 from .models import STATUS_PATH, STEP_ORDER, DigestItem, RuleArticle, RuleSet, RuleVersion, StepKind
 from .parser import ParseError, parse_rules
 
@@ -63,8 +64,6 @@ def _read_upload(form: ImportForm) -> str | None:
         form.file.errors = [_("The file is too large for a rule text.")]
         return None
     if name.endswith(".docx"):
-        from .docx import DocxError, docx_text
-
         try:
             return docx_text(data)
         except DocxError:
@@ -457,8 +456,6 @@ def highlight(text: str, q: str) -> Markup:
 
 @bp.app_template_global()
 def rule_warning(w) -> str:
-    from .labels import describe_warning
-
     return describe_warning(w)
 
 

@@ -24,6 +24,7 @@ from ..db import local_today, utcnow
 from ..extensions import db
 from ..ledger import services as ledger
 from ..ledger.models import MAX_TRANSFER, Account, AccountKind, Transfer, TransferCode
+from ..registry.models import Village
 from ..text import TextRejected, clean_text
 from .models import (
     MAX_PRICE,
@@ -453,8 +454,6 @@ def _redeem(household, merged, *, key, digest, actor, person) -> Redemption:
 
 
 def _village_code(village_id: int) -> str:
-    from ..registry.models import Village
-
     return db.session.scalar(sa.select(Village.code).where(Village.id == village_id))
 
 

@@ -11,6 +11,7 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..access import can, deny, get_in_village_or_404, require
+from ..auth.models import User
 from ..errors import error_page
 from ..extensions import begin_write, db
 from ..forms import flash_recorded, refuse
@@ -275,8 +276,6 @@ def _is_reviewer() -> bool:
 
 
 def _receipt_pdf(redemption_id: int, template: str, suffix: str):
-    from ..auth.models import User
-
     red = get_in_village_or_404(Redemption, redemption_id)
     cashier = db.session.get(User, red.created_by_id) if red.created_by_id else None
     pdf = render_pdf(template, village=g.village, red=red,

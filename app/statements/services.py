@@ -25,14 +25,17 @@ from sqlalchemy.orm import selectinload
 
 from ..errors import DomainError
 from ..audit.services import record
+from ..auth.models import User
 from ..db import local_today, utcnow
 from ..extensions import db
 from ..filters import label
+from ..forms import parse_date
 from ..ledger.models import Account, Transfer, TransferCode
 from ..points import services as pts
 from ..points.models import PointEntry, PointScheme
-from ..text import mask_name, natural_key
 from ..registry.models import Household, HouseholdStatus, Village, VillagerGroup
+from ..shop.models import Redemption
+from ..text import mask_name, natural_key
 from .models import IssuedStatement
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -129,8 +132,6 @@ _PERIOD_TEXT = [
 
 def parse_period(text: str, today: dt.date | None = None) -> Period:
     """A period written on the command line: 2026, 2026-Q3, 2026-05 or 2026-01-01..2026-03-31."""
-    from ..forms import parse_date
-
     text = (text or "").strip()
     for pattern, parts in _PERIOD_TEXT:
         m = pattern.match(text)
@@ -233,8 +234,6 @@ def _sum_before(account_id: int, before: dt.datetime) -> int:
 
 
 def _user_names(ids) -> dict[int, str]:
-    from ..auth.models import User
-
     ids = {i for i in ids if i}
     if not ids:
         return {}
@@ -251,8 +250,6 @@ def build_statement(household: Household, period: Period, *, cutoff: dt.datetime
                     now: dt.datetime | None = None) -> StatementData:
     """The household's statement for `period` from the ledger, up to `cutoff` (default: the period's
     end, or now if the period is still running)."""
-    from ..shop.models import Redemption
-
     start_utc = _utc_midnight(period.start)
     if cutoff is None:
         cutoff = min(_utc_midnight(period.end + dt.timedelta(days=1)), now or utcnow())
