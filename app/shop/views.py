@@ -26,7 +26,8 @@ from .forms import CancelForm, ProductForm, PurchaseForm, cart_form
 from .models import Product, Redemption, RedemptionStatus
 
 
-def _products(active_only: bool = False) -> list[Product]:
+def village_products(active_only: bool = False) -> list[Product]:
+    """The current village's goods in shelf order (the goods, stock and report pages share it)."""
     stmt = sa.select(Product).where(Product.village_id == g.village.id)
     if active_only:
         stmt = stmt.where(Product.active == True)  # noqa: E712  (Flag binds 1/true per database)
@@ -39,7 +40,7 @@ def _products(active_only: bool = False) -> list[Product]:
 @require("shop.view")
 def products():
     """Every product of the village with its price and stock; low stock marked."""
-    return render_template("shop/products.html", products=_products())
+    return render_template("shop/products.html", products=village_products())
 
 
 def _product_kwargs(form: ProductForm) -> dict:
@@ -195,13 +196,13 @@ def counter():
             household = get_in_village_or_404(Household, int(request.form.get("household_id") or 0))
         except ValueError:
             abort(404)
-        products = _products()
+        products = village_products()
     else:
         if request.args.get("household", "").isascii() and request.args.get("household", "").isdigit():
             household = get_in_village_or_404(Household, request.args["household"])
         else:
             household, matches = _find_households(q)
-        products = [p for p in _products(active_only=True) if p.stock > 0]
+        products = [p for p in village_products(active_only=True) if p.stock > 0]
     form = cart_form(products)
     form.ensure_key()
     if household is not None:
