@@ -59,3 +59,12 @@ def test_a_forbidden_import_breaks_the_build(tmp_path):
     assert "Rules import nothing of points BROKEN" in out.stdout, out.stdout
     assert "Core modules import no feature BROKEN" in out.stdout, out.stdout
     assert "app.rules.parser -> app.points.models" in out.stdout, out.stdout
+
+
+def test_the_roles_access_spells_out_are_auths_roles():
+    """access (core) names roles by their stored values, without importing auth: they must stay auth's roles."""
+    from app.access import PERMISSIONS
+    from app.auth.models import Role
+
+    named = set().union(*PERMISSIONS.values()) | {"admin", "township"}
+    assert named <= {r.value for r in Role}, named - {r.value for r in Role}
