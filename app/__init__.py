@@ -8,16 +8,20 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from flask import Flask, abort, g, has_request_context, request, session
+from flask_babel import lazy_gettext as _l
+from flask_babel import refresh
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
 
-from .config import Config, finish_config
-from .extensions import babel, csrf, db, limiter, login_manager, migrate
+from .access import load_context
+from .config import MIGRATIONS_DIR, PRINTABLES_DIR, PROJECT_ROOT, TEMPLATES_DIR, Config, finish_config
+from .db import install_sqlite_hooks
+from .errors import register_error_handlers
+from .extensions import babel, csrf, db, import_all_models, limiter, login_manager, migrate
+from .filters import register_filters
+from .i18n import ensure_compiled
 from .urls import BoundedIntConverter
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES_DIR = PROJECT_ROOT / "templates"
-PRINTABLES_DIR = PROJECT_ROOT / "printables"
-MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+__all__ = ["MIGRATIONS_DIR", "PRINTABLES_DIR", "PROJECT_ROOT", "TEMPLATES_DIR", "create_app"]
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -34,9 +38,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_extensions(app)
     register_blueprints(app)
     register_hooks(app)
-    from .errors import register_error_handlers
-
     register_error_handlers(app)
+    # cycle: the commands import features, and every feature module loads this package first
     from .cli import register_cli
 
     register_cli(app)
@@ -54,8 +57,6 @@ def configure_jinja(app: Flask) -> None:
         FileSystemLoader(str(TEMPLATES_DIR)),
         PrefixLoader({"printables": FileSystemLoader(str(PRINTABLES_DIR))}),
     ])
-    from .filters import register_filters
-
     register_filters(app)
 
 
@@ -73,32 +74,26 @@ def init_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     csrf.init_app(app)
-    from .i18n import ensure_compiled
-
     ensure_compiled(Path(app.root_path) / "translations")
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "basic"
-    from flask_babel import lazy_gettext as _l
-
     login_manager.login_message = _l("Please log in first.")
     login_manager.login_message_category = "info"
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
-            from .db import install_sqlite_hooks
-
             install_sqlite_hooks(db.engine)
             db.engine.dispose()
     # import the models so that Alembic sees every table
-    from .extensions import import_all_models
-
     import_all_models()
 
 
 def register_blueprints(app: Flask) -> None:
     """Import each feature's views (which attach routes to its blueprint) and mount it."""
+    # here, not at the top: every feature module loads this package first (the cycle app → feature → app),
+    # and `import app.text` must not load every feature
     from .admin import views as _admin_views  # noqa: F401
     from .audit import views as _audit_views  # noqa: F401
     from .auth import views as _auth_views  # noqa: F401
@@ -141,14 +136,10 @@ CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src '
 
 
 def register_hooks(app: Flask) -> None:
-    from .access import load_context
-
     @app.before_request
     def _request_id() -> None:
         # a request can run inside an app context that is already pushed (tests, CLI helpers):
         # drop any locale Flask-Babel cached there so this request's language choice applies
-        from flask_babel import refresh
-
         refresh()
         # likewise Flask-Login's cached user: it must come from this request's cookie, never an
         # earlier request's (so a logged-out or disabled session can never ride along)

@@ -4,12 +4,10 @@ from __future__ import annotations
 from functools import wraps
 from typing import Any, Callable, TypeVar
 
-from flask import abort, g, session
-from flask_login import current_user
+from flask import abort, current_app, g, session
+from flask_login import current_user, login_required
 
-from .auth.models import Role
-from .extensions import db
-from .registry.models import Village
+from .extensions import begin_write, db
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,7 +32,22 @@ PERMISSIONS: dict[str, set[str]] = {
 }
 
 
-def user_villages(user) -> list[Village]:
+#: where the audit feature installs its writer (app.audit registers it with its blueprint): access is core
+#: and imports no feature, yet every refusal it makes is audited
+AUDIT_WRITER = "xiangyue.audit_record"
+
+
+def install_audit_writer(app, record: Callable[..., Any]) -> None:
+    """Let access audit its refusals through `record` (the audit log's record(action, obj, **columns))."""
+    app.extensions[AUDIT_WRITER] = record
+
+
+def _audit(action: str, **columns: Any) -> None:
+    # a KeyError here means the audit blueprint was not registered: refuse loudly rather than unaudited
+    current_app.extensions[AUDIT_WRITER](action, **columns)
+
+
+def user_villages(user) -> list:
     """Villages where the user holds a village role, by code.
 
     The user loader brings the memberships with their villages (one query per request, not three).
@@ -67,21 +80,20 @@ def can(permission: str) -> bool:
         return False
     # g may be unset when a before_request hook (CSRF check, size limit) failed before load_context ran
     roles = g.get("roles") or set()
+    # the installation-wide roles, by their stored values (auth's Role.ADMIN, Role.TOWNSHIP)
     if permission == "admin":
-        return Role.ADMIN.value in roles
+        return "admin" in roles
     if permission == "township.view":
-        return bool(roles & {Role.ADMIN.value, Role.TOWNSHIP.value})
+        return bool(roles & {"admin", "township"})
     if g.get("village") is None:
         return False
     return bool(roles & PERMISSIONS[permission])
 
 
-def _deny(permission: str) -> None:
-    from .audit.services import record
-    from .extensions import begin_write
-
+def deny(permission: str) -> None:
+    """Refuse the request (403) and audit the attempt."""
     begin_write()
-    record("access.denied", village_id=g.village.id if g.village else None, details={"permission": permission})
+    _audit("access.denied", village_id=g.village.id if g.village else None, details={"permission": permission})
     db.session.commit()
     abort(403)
 
@@ -92,12 +104,10 @@ def require(permission: str) -> Callable[[F], F]:
     def deco(fn: F) -> F:
         @wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            from flask_login import login_required
-
             if not current_user.is_authenticated:
                 return login_required(fn)(*args, **kwargs)
             if not can(permission):
-                _deny(permission)
+                deny(permission)
             return fn(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
@@ -123,12 +133,9 @@ def get_in_village_or_404(model: type[M], obj_id: Any) -> M:
     if obj is None:
         abort(404)
     if g.village is None or obj.village_id != g.village.id:  # type: ignore[attr-defined]
-        from .audit.services import record
-        from .extensions import begin_write
-
         target_village = obj.village_id  # type: ignore[attr-defined]
         begin_write()
-        record("access.cross_village", village_id=g.village.id if g.village else None,
+        _audit("access.cross_village", village_id=g.village.id if g.village else None,
                object_type=model.__tablename__, object_id=obj_id,  # type: ignore[attr-defined]
                details={"target_village_id": target_village})
         db.session.commit()

@@ -7,8 +7,25 @@ import click
 import sqlalchemy as sa
 from flask import Flask, g
 from flask.cli import AppGroup
+from flask_babel import gettext as _
 
+from .audit.services import verify
+from .auth.models import Role
+from .auth.services import AuthError, create_user, grant
+from .demo import DEMO_CODE, DEMO_LOGINS, DEMO_PASSWORD, seed_demo
 from .extensions import begin_write, db
+from .kiosk import services as ks
+from .kiosk.demo import demo_kiosk_lines
+from .ledger.services import check
+from .points import item_import as imp
+from .points.models import PointScheme
+from .points.queries import village_scheme
+from .points.services import PointsError, close_year, finalize_due
+from .registry.models import Township, Village
+from .registry.services import RegistryError, create_township, create_village
+from .rules.cli import rules_cli
+from .shop.services import check_stock
+from .statements.cli import statements_cli
 
 village_cli = AppGroup("village", help="Villages and townships.")
 user_cli = AppGroup("user", help="Logins and their roles.")
@@ -30,9 +47,6 @@ def _fail(message: str) -> None:
 @click.option("--township-name", help="Name for a new township.")
 def village_create(code: str, name: str, township_code: str | None, township_name: str | None) -> None:
     """Create a village (optionally under a township)."""
-    from .registry.models import Township
-    from .registry.services import RegistryError, create_township, create_village
-
     g.cli_actor = "cli"
     begin_write()
     try:
@@ -52,8 +66,6 @@ def village_create(code: str, name: str, township_code: str | None, township_nam
 @village_cli.command("list")
 def village_list() -> None:
     """List villages."""
-    from .registry.models import Village
-
     for v in db.session.scalars(sa.select(Village).order_by(Village.code)):
         click.echo(f"{v.code}\t{v.name}\t{v.township.code if v.township else '-'}")
 
@@ -65,10 +77,6 @@ def village_list() -> None:
 @click.option("--role", "roles", multiple=True, help="ROLE or ROLE@VILLAGE_CODE (township: township@TOWNSHIP_CODE).")
 def user_create(username: str, password: str, display_name: str | None, roles: tuple[str, ...]) -> None:
     """Create a login and grant roles, e.g. --role admin --role clerk@demo."""
-    from .auth.models import Role
-    from .auth.services import AuthError, create_user, grant
-    from .registry.models import Township, Village
-
     g.cli_actor = "cli"
     begin_write()
     try:
@@ -99,8 +107,6 @@ def user_create(username: str, password: str, display_name: str | None, roles: t
 @audit_cli.command("verify")
 def audit_verify() -> None:
     """Walk the hash chain; report the first broken row and exit 1 if there is one."""
-    from .audit.services import verify
-
     checked, broken, why = verify()
     if broken is None:
         click.echo(f"audit chain intact: {checked} rows")
@@ -113,10 +119,6 @@ def audit_verify() -> None:
 @click.option("--village", "village_code", help="Village code; all villages when omitted.")
 def ledger_check(village_code: str | None) -> None:
     """Check the ledger and shop stock invariants; print every violation and exit 1 if there is one."""
-    from .ledger.services import check
-    from .registry.models import Village
-    from .shop.services import check_stock
-
     village_id = None
     if village_code:
         village_id = db.session.scalar(sa.select(Village.id).where(Village.code == village_code))
@@ -142,12 +144,6 @@ def points_import_items(file: str, village_code: str, dry_run: bool) -> None:
     Prints how many add and deduct items were found, or every problem (exit 1). Nothing is written
     unless the whole file is clean; then everything is imported in one transaction.
     """
-    from flask_babel import gettext as _
-
-    from .points import item_import as imp
-    from .points.services import PointsError
-    from .registry.models import Village
-
     kind = imp.kind_for_filename(file)
     if kind is None:
         _fail(f"{file}: the file name must end in .xlsx, .csv or .txt")
@@ -192,8 +188,6 @@ def points_import_items(file: str, village_code: str, dry_run: bool) -> None:
 
 
 def _village_or_fail(code: str):
-    from .registry.models import Village
-
     village = db.session.scalar(sa.select(Village).where(Village.code == code))
     if village is None:
         _fail(f"no village with code {code!r}")
@@ -204,8 +198,6 @@ def _village_or_fail(code: str):
 @click.option("--village", "village_code", required=True, help="Village code.")
 def points_finalize(village_code: str) -> None:
     """Mark entries whose posting period has ended as final (run daily, e.g. from cron)."""
-    from .points.services import finalize_due
-
     g.cli_actor = "cli"
     begin_write()
     village = _village_or_fail(village_code)
@@ -220,10 +212,6 @@ def points_finalize(village_code: str) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def points_close_year(year: int, village_code: str, yes: bool) -> None:
     """Keep YEAR's scores and apply the scheme's year-end policy (carry over or expire)."""
-    from .points.models import PointScheme
-    from .points.queries import village_scheme
-    from .points.services import PointsError, close_year
-
     g.cli_actor = "cli"
     village = _village_or_fail(village_code)
     scheme = village_scheme(village.id)
@@ -247,8 +235,6 @@ def points_close_year(year: int, village_code: str, yes: bool) -> None:
 @click.option("--households", default=300, show_default=True, help="How many households to generate.")
 def demo_command(print_logins: bool, households: int) -> None:
     """Seed the demo village (code demo) when it does not exist yet; running it twice changes nothing."""
-    from .demo import DEMO_LOGINS, DEMO_PASSWORD, seed_demo
-
     if not print_logins:
         g.cli_actor = "demo"
         created = seed_demo(households=households)
@@ -256,9 +242,6 @@ def demo_command(print_logins: bool, households: int) -> None:
     click.echo(f"demo logins (password {DEMO_PASSWORD}):")
     for username, role in DEMO_LOGINS:
         click.echo(f"  {username:<10} {role}")
-    from .demo import DEMO_CODE
-    from .kiosk.demo import demo_kiosk_lines
-    from .registry.models import Village
 
     village = db.session.scalar(sa.select(Village).where(Village.code == DEMO_CODE))
     if village is not None:
@@ -271,8 +254,6 @@ def demo_command(print_logins: bool, households: int) -> None:
 @click.option("--name", required=True, help="Where the kiosk stands, e.g. 村委会大厅.")
 def kiosk_new_device(village_code: str, name: str) -> None:
     """Create a kiosk and print its one-time enrolment link path (open it once on the kiosk)."""
-    from .kiosk import services as ks
-
     begin_write()
     village = _village_or_fail(village_code)
     try:
@@ -292,10 +273,6 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(ledger_cli)
     app.cli.add_command(points_cli)
     app.cli.add_command(demo_command)
-    from .statements.cli import statements_cli
-
     app.cli.add_command(statements_cli)
     app.cli.add_command(kiosk_cli)
-    from .rules.cli import rules_cli
-
     app.cli.add_command(rules_cli)

@@ -9,6 +9,13 @@ from .db import VILLAGE_TZ_NAME
 
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"
 
+#: the folders of the checkout (here, not in app/__init__.py, so that core modules and features can use them
+#: without importing the application package, which imports every feature)
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+PRINTABLES_DIR = PROJECT_ROOT / "printables"
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+
 
 class Config:
     """Defaults for every installation; the environment overrides them."""

@@ -6,7 +6,17 @@ import random
 
 import sqlalchemy as sa
 
+from .auth.models import User
+from .auth.services import create_user, grant
 from .extensions import begin_write, db
+from .kiosk.demo import seed_kiosk_demo
+from .points.demo import link_demo_items, seed_points_demo
+from .registry.identity import make_test_id
+from .registry.models import Relation, Township, Village
+from .registry.services import (PersonData, add_person, create_group, create_household, create_township,
+                                create_village)
+from .rules.demo import seed_rules_demo
+from .shop.demo import seed_shop_demo
 
 DEMO_CODE = "demo"
 DEMO_PASSWORD = "demo1234"
@@ -20,14 +30,8 @@ REGION = "410523"
 
 def seed_demo(households: int = 300, seed: int = 20261125) -> bool:
     """Create the demo village, its register and its users; return False if it already exists."""
+    # imported on use, not for a cycle: faker is slow to import and only the demo needs it
     from faker import Faker
-
-    from .auth.models import User
-    from .auth.services import create_user, grant
-    from .registry.identity import make_test_id
-    from .registry.models import Relation, Township, Village
-    from .registry.services import PersonData, add_person, create_group, create_household, create_township
-    from .registry.services import create_village
 
     begin_write()
     existing = db.session.scalar(sa.select(Village).where(Village.code == DEMO_CODE))
@@ -122,21 +126,16 @@ def seed_demo(households: int = 300, seed: int = 20261125) -> bool:
 
 def _seed_features(village) -> bool:
     """Demo data of the features built on the register; each part adds itself only once."""
-    from .auth.models import User
-    from .points.demo import seed_points_demo
-    from .shop.demo import seed_shop_demo
-
     clerk = db.session.scalar(sa.select(User).where(User.username == "clerk"))
     reviewer = db.session.scalar(sa.select(User).where(User.username == "reviewer"))
     cashier = db.session.scalar(sa.select(User).where(User.username == "cashier"))
     if clerk is None or reviewer is None:
         return False
-    from .kiosk.demo import seed_kiosk_demo
-    from .rules.demo import seed_rules_demo
-
     added = seed_points_demo(village, clerk, reviewer)
     # the rules after the points: the demo points items cite the demo articles
-    added = seed_rules_demo(village, clerk) or added
+    if seed_rules_demo(village, clerk):
+        link_demo_items(village)
+        added = True
     # the shop after the points: its redemptions spend balances the points demo earned
     if cashier is not None:
         added = seed_shop_demo(village, cashier, clerk) or added

@@ -44,7 +44,8 @@ class Busy(Exception):
         self.message, self.title = message, title
 
 
-def _page(code: int, message: str | None = None, title: str | None = None):
+def error_page(code: int, message: str | None = None, title: str | None = None):
+    """The friendly error page (the kiosk's or the clerks'), after rolling back whatever the request began."""
     db.session.rollback()
     text = message or str(MESSAGES.get(code, MESSAGES[400]))
     # the kiosk has its own large-type layout, without the clerks' menus
@@ -59,7 +60,7 @@ def _page(code: int, message: str | None = None, title: str | None = None):
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(e):
-        return _page(400, _("This form has expired (it was open too long, or the page was reloaded). "
+        return error_page(400, _("This form has expired (it was open too long, or the page was reloaded). "
                              "Please go back, reload the page and submit again."), _("Form expired"))
 
     @app.errorhandler(HTTPException)
@@ -67,11 +68,11 @@ def register_error_handlers(app: Flask) -> None:
         code = e.code or 500
         if code in (301, 302, 303, 307, 308):
             return e
-        return _page(code)
+        return error_page(code)
 
     @app.errorhandler(Busy)
     def _retried_busy(e: Busy):
-        return _page(503, e.message, e.title or _("Please try again"))
+        return error_page(503, e.message, e.title or _("Please try again"))
 
     @app.errorhandler(OperationalError)
     def _busy(e: OperationalError):
@@ -80,11 +81,11 @@ def register_error_handlers(app: Flask) -> None:
         text = str(getattr(e, "orig", e)).lower()
         if "locked" in text or "timeout" in text or "could not obtain lock" in text or "deadlock" in text:
             app.logger.warning("database busy on %s %s: %s", request.method, request.path, text[:200])
-            return _page(503)
+            return error_page(503)
         app.logger.exception("database error on %s %s", request.method, request.path)
-        return _page(500)
+        return error_page(500)
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception):
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
-        return _page(500)
+        return error_page(500)

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from flask import Flask, g
-from flask_babel import format_date, format_datetime, get_timezone
+from flask_babel import format_date, format_datetime, get_locale, get_timezone
 from flask_babel import lazy_gettext as _l
 
-from .registry.identity import mask_name, mask_phone
+from .access import can
+from .text import mask_name, mask_phone
 
 LABELS = {
     "relation": {"head": _l("Head of household"), "spouse": _l("Spouse"), "child": _l("Child"),
@@ -117,15 +119,11 @@ def local_date(value: dt.date | None) -> str:
 
 def phone_for_viewer(phone: str | None) -> str:
     """Full phone number for clerks; masked for everyone else."""
-    from .access import can
-
     return phone or "" if can("person.see_contact") else mask_phone(phone)
 
 
 def pretty_json(value) -> str:
     """Readable JSON for audit details, Chinese kept as characters (the template escapes it)."""
-    import json
-
     return json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True, default=str)
 
 
@@ -154,10 +152,6 @@ def register_filters(app: Flask) -> None:
 
     @app.context_processor
     def _globals():
-        from .access import can
-
-        from flask_babel import get_locale
-
         colon = ": " if str(get_locale()) == "en" else "："
         return {"can": can, "current_village": g.get("village"), "LABELS": LABELS, "get_locale": get_locale,
                 "colon": colon}

@@ -5,12 +5,15 @@ import datetime as dt
 import re
 import secrets
 
+from flask import flash, request
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
+from .extensions import db
 from .text import TextRejected, clean_text, parse_small_int
 
 
@@ -20,8 +23,6 @@ def refuse(form, field_name: str, err: Exception) -> None:
     A service error may name its own field (`err.field`); otherwise the message goes to
     `field_name`, and to the submit button if the form has neither.
     """
-    from .extensions import db
-
     db.session.rollback()
     target = getattr(form, getattr(err, "field", None) or "", None) or getattr(form, field_name, None) \
         or form.submit
@@ -32,9 +33,6 @@ def refuse(form, field_name: str, err: Exception) -> None:
 
 def flash_recorded(record, message: str) -> None:
     """Confirm a posted form; a resubmission (same form key, `record.replayed`) changed nothing, so say that."""
-    from flask import flash
-    from flask_babel import gettext
-
     if getattr(record, "replayed", False):
         flash(gettext("This was already recorded."), "info")
     else:
@@ -43,8 +41,6 @@ def flash_recorded(record, message: str) -> None:
 
 def page_number(name: str = "page") -> int:
     """The list page asked for in the query string (?page=3); anything else is the first page."""
-    from flask import request
-
     try:
         return max(1, min(int(request.args.get(name, 1)), 100000))
     except ValueError:

@@ -6,6 +6,9 @@ import os
 import tempfile
 from pathlib import Path
 
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
 log = logging.getLogger(__name__)
 
 
@@ -16,9 +19,6 @@ def ensure_compiled(translations_dir: Path) -> None:
     waitress on a Windows PC). The .mo is written to a temporary file and renamed, so a worker
     starting at the same moment never reads half a file.
     """
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
     for po in translations_dir.glob("*/LC_MESSAGES/messages.po"):
         mo = po.with_suffix(".mo")
         if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:

@@ -26,7 +26,7 @@ from flask_babel import format_date
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from . import PRINTABLES_DIR
+from .config import PRINTABLES_DIR
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ def _weasyprint() -> dict[str, Any]:
     if not _weasy:
         with _import_lock:
             if not _weasy:
+                # imported on the first print, not for a cycle: the import takes ~0.9 s (see the top)
                 import weasyprint
                 from weasyprint.text.fonts import FontConfiguration
                 from weasyprint.urls import URLFetcher, URLFetcherResponse

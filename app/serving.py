@@ -4,7 +4,11 @@ Only the hook below: workers, address and timeouts stay on the command line.
 """
 from __future__ import annotations
 
+import gc
+
+import sqlalchemy.orm
 from flask import Flask
+from flask_babel import force_locale, get_translations
 
 
 def prepare_for_serving(app: Flask) -> None:
@@ -17,11 +21,6 @@ def prepare_for_serving(app: Flask) -> None:
     (25–135 ms pauses every few hundred requests; ~7 ms frozen). Not for tests or the CLI, which build
     many apps: frozen objects are never freed.
     """
-    import gc
-
-    import sqlalchemy.orm
-    from flask_babel import force_locale, get_translations
-
     sqlalchemy.orm.configure_mappers()
     for name in app.jinja_env.list_templates(filter_func=lambda n: n.endswith(".html")):
         app.jinja_env.get_template(name)

@@ -1,4 +1,5 @@
-"""Input canonicalisation shared by forms, imports and the command line (docs/reliability.md §3.4)."""
+"""Text shared by every feature: input canonicalisation for forms, imports and the command line
+(docs/reliability.md §3.4), masking of names and phones, and the register's natural sort order."""
 from __future__ import annotations
 
 import re
@@ -48,3 +49,43 @@ def parse_small_int(value: str | None, *, lo: int = 0, hi: int = 999_999) -> int
     if not lo <= n <= hi:
         raise ValueError(_l("Please enter a number from %(lo)s to %(hi)s.", lo=lo, hi=hi))
     return n
+
+
+def mask_phone(phone: str | None) -> str:
+    """138****5678 for mobiles; keep only the last four digits of anything else."""
+    if not phone:
+        return ""
+    digits = phone.strip()
+    if len(digits) == 11 and digits.isdigit():
+        return digits[:3] + "****" + digits[-4:]
+    if len(digits) <= 4:
+        return "*" * len(digits)
+    return "*" * (len(digits) - 4) + digits[-4:]
+
+
+def mask_name(name: str | None) -> str:
+    """张*丰 / 张* for posted and kiosk views."""
+    if not name:
+        return ""
+    if len(name) == 1:
+        return name
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+_CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+
+
+def _cn_number(run: str) -> str:
+    """十二 → 12, 二十 → 20, 三 → 3 (group names count up to a few dozen)."""
+    if "十" in run:
+        tens, _, ones = run.partition("十")
+        return str((_CN_DIGITS.get(tens, 1) if tens else 1) * 10 + (_CN_DIGITS.get(ones, 0) if ones else 0))
+    return "".join(str(_CN_DIGITS[c]) for c in run)
+
+
+def natural_key(text: str | None) -> tuple:
+    """Sort key that puts 2组 before 10组, 第二组 before 第十组 and 0102 before 0110."""
+    text = re.sub(r"[零一二两三四五六七八九十]+", lambda m: _cn_number(m.group(0)), text or "")
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", text) if p)

@@ -9,7 +9,7 @@ import pytest
 
 from app.extensions import begin_write, db
 from app.kiosk import services as ks
-from app.registry.identity import mask_phone
+from app.text import mask_phone
 from app.registry.models import Household
 from tests.conftest import FreshContextClient, valid_id
 from tests.kiosk_helpers import PEOPLE, PIN, enable_client, seed

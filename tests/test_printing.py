@@ -312,8 +312,8 @@ def test_app_starts_without_importing_weasyprint():
 
 
 def test_group_names_sort_by_their_chinese_numbers():
-    from app.points.print_views import _natural
+    from app.text import natural_key
 
     names = ["第十村民小组", "第二村民小组", "第一村民小组", "第十二村民小组", "10组", "2组"]
-    assert sorted(names, key=_natural) == ["2组", "10组", "第一村民小组", "第二村民小组", "第十村民小组",
+    assert sorted(names, key=natural_key) == ["2组", "10组", "第一村民小组", "第二村民小组", "第十村民小组",
                                            "第十二村民小组"]

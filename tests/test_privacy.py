@@ -15,7 +15,8 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.registry.identity import mask_id, mask_phone
+from app.registry.identity import mask_id
+from app.text import mask_phone
 from app.registry.models import Household, Person
 from tests.conftest import FreshContextClient, PASSWORD, valid_id
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from app.extensions import begin_write, db
 from app.rules import services as rules
-from app.rules.models import RuleArticle, RuleSet, RuleVersion
+from app.rules.models import RuleSet, RuleVersion
 from app.rules.parser import parse_rules
 
 DATA = Path(__file__).parent / "data" / "rules"

@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 import sqlalchemy as sa
 from flask import g, has_request_context
+from flask_login import current_user
 
 from ..db import utcnow
 from ..extensions import db
@@ -42,15 +43,13 @@ def _current_actor() -> tuple[int | None, str | None, str | None]:
     """Who is acting: the logged-in user in a request, the command line otherwise."""
     if not has_request_context():
         return None, g.get("cli_actor", "cli"), "system"
-    from flask_login import current_user
-
     role = g.get("acting_role")
     if current_user and current_user.is_authenticated:
         return current_user.id, current_user.username, role
     return None, None, role
 
 
-def _lock_head() -> AuditHead:
+def lock_head() -> AuditHead:
     """The chain head, locked until the transaction ends (FOR UPDATE on PostgreSQL; on SQLite the
     caller's BEGIN IMMEDIATE already holds the write lock); created at genesis on first use."""
     head = db.session.scalars(
@@ -124,7 +123,7 @@ def record(
     """
     values = _row_values(action, obj, village_id=village_id, household_id=household_id, details=details,
                          object_type=object_type, object_id=object_id, actor=actor, role=role)
-    head = _lock_head()
+    head = lock_head()
     row = AuditLog(seq=head.seq + 1, at=utcnow(), prev_hash=head.hash, **values)
     row.hash = _row_digest(row)
     db.session.add(row)
@@ -146,7 +145,7 @@ def record_many(rows: list[dict[str, Any]]) -> None:
         return
     who = _current_actor()
     values = [_row_values(**kwargs, _who=who) for kwargs in rows]
-    head = _lock_head()
+    head = lock_head()
     seq, prev = head.seq, head.hash
     for row in values:
         seq += 1

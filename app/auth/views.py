@@ -7,6 +7,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash
 
+from ..audit.services import record
 from ..extensions import begin_write, db, limiter, login_manager
 from ..urls import safe_next
 from . import bp
@@ -61,8 +62,6 @@ def logout():
     user = current_user._get_current_object()
     begin_write()
     end_sessions(user)
-    from ..audit.services import record
-
     record("auth.logout", user)
     db.session.commit()
     lang = session.get("lang")

@@ -11,7 +11,7 @@ from ..access import get_in_village_or_404, require
 from ..extensions import begin_write, db
 from ..forms import options, refuse
 from ..printing import pdf_response, render_pdf
-from ..registry.identity import mask_name
+from ..text import mask_name
 from ..registry.models import Household, VillagerGroup
 from . import admin_bp as bp
 from . import services as ks

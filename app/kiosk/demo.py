@@ -4,6 +4,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ..extensions import db
+from ..registry.models import Household, HouseholdStatus
+from . import services as ks
+from .models import KioskDevice
 
 #: the demo kiosk's enrolment code (a demo only: a real one is random and shown once)
 DEMO_ENROL_CODE = "demo-kiosk-enrol-link"
@@ -12,8 +15,6 @@ DEMO_PINS = ("2580", "3691", "4826")
 
 
 def _demo_households(village):
-    from ..registry.models import Household, HouseholdStatus
-
     return list(db.session.scalars(sa.select(Household).where(
         Household.village_id == village.id, Household.status == HouseholdStatus.ACTIVE.value)
         .order_by(Household.number).limit(len(DEMO_PINS))))
@@ -21,9 +22,6 @@ def _demo_households(village):
 
 def seed_kiosk_demo(village, clerk) -> bool:
     """Add the demo kiosk device and PINs once; False when they exist already."""
-    from . import services as ks
-    from .models import KioskDevice
-
     if db.session.scalar(sa.select(KioskDevice.id).where(KioskDevice.village_id == village.id)):
         return False
     ks.create_device(village, "村委会大厅（演示）", actor=clerk, code=DEMO_ENROL_CODE, hours=24 * 365)

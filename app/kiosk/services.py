@@ -23,8 +23,10 @@ from ..errors import DomainError
 from ..audit.services import record
 from ..db import UTCDateTime, utcnow
 from ..extensions import db
+from ..points.services import PointsError, file_objection
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus, VillagerGroup
-from ..text import FULLWIDTH_DIGITS
+from ..shop.models import Product
+from ..text import FULLWIDTH_DIGITS, mask_name
 from .models import HouseholdCard, KioskDevice, KioskPin, KioskProbe
 
 #: unambiguous upper-case letters and digits (no 0/O, 1/I/L) for card codes
@@ -344,8 +346,6 @@ def find_by_initials(village_id: int, letters: str) -> tuple[list[NameChoice], b
     Returns (choices, more): at most MAX_CHOICES masked names with their group; `more` when there were
     more matches (the villager should tap more letters).
     """
-    from ..registry.identity import mask_name
-
     low = "".join(ch for ch in (letters or "").lower() if "a" <= ch <= "z")[:8]
     if not low:
         return [], False
@@ -376,8 +376,6 @@ def open_objection(entry):
 
 def object_at_kiosk(household: Household, entry, reason: str):
     """File a villager's objection from the kiosk through the points objection service."""
-    from ..points.services import PointsError, file_objection
-
     if entry.household_id != household.id or entry.village_id != household.village_id:
         raise KioskError(_("This entry is not on your household."))
     try:
@@ -388,8 +386,6 @@ def object_at_kiosk(household: Household, entry, reason: str):
 
 
 def shop_goods(village_id: int):
-    from ..shop.models import Product
-
     return list(db.session.scalars(sa.select(Product).where(
         Product.village_id == village_id, Product.active == True)  # noqa: E712
         .order_by(Product.category, Product.price_points, Product.name, Product.id)))

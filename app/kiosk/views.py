@@ -15,9 +15,10 @@ from sqlalchemy.orm import joinedload
 
 from ..extensions import begin_write, db, limiter
 from ..points import queries as pq
-from ..points.models import PointEntry
-from ..registry.identity import mask_name
+from ..points.models import EntryStatus, PointEntry
 from ..registry.models import Household, HouseholdStatus
+from ..rules.services import published_citations, published_versions
+from ..text import mask_name
 from . import bp
 from . import services as ks
 from .forms import (
@@ -297,8 +298,6 @@ def posting():
 
 def _citations(entries) -> dict:
     """item id → the published articles it cites, so each entry can link to the rule behind it."""
-    from ..rules.services import published_citations
-
     return published_citations(e.item_id for e in entries)
 
 
@@ -333,8 +332,6 @@ def objection(entry_id: int):
                 error = str(e)
             else:
                 return render_template("kiosk/objection_done.html", household=h, entry=entry, objection=obj)
-    from ..points.models import EntryStatus
-
     return render_template("kiosk/objection.html", household=h, entry=entry, form=form, error=error,
                            open_objection=ks.open_objection(entry),
                            can_object=pq.effective_status(entry) == EntryStatus.POSTED.value)
@@ -349,7 +346,5 @@ def shop():
 
 @bp.route("/rules")
 def rules():
-    from ..rules.services import published_versions
-
     return render_template("kiosk/rules.html", versions=published_versions(g.kiosk_device.village_id))
 

@@ -3,11 +3,16 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 
 import sqlalchemy as sa
 
 from ..db import local_today
 from ..extensions import db
+from ..registry.models import Household, Person
+from ..rules.services import published_versions, set_item_articles
+from . import services as pts
+from .models import PointItem, PointScheme
 
 CATALOGUE = [
     ("热心公益", "add", [
@@ -39,10 +44,6 @@ CATALOGUE = [
 
 def seed_points_demo(village, clerk, reviewer, seed: int = 7, today: dt.date | None = None) -> bool:
     """Add the demo scheme and entries to the demo village unless it has a scheme already."""
-    from ..registry.models import Household, Person
-    from . import services as pts
-    from .models import PointScheme
-
     if db.session.scalar(sa.select(PointScheme.id).where(PointScheme.village_id == village.id)):
         return False
     today = today or local_today()
@@ -72,3 +73,20 @@ def seed_points_demo(village, clerk, reviewer, seed: int = 7, today: dt.date | N
             except pts.PointsError:
                 pts.reject(entry, reviewer, reason="超出该项目的积分上限")
     return True
+
+
+#: the rule sets the demo items' written references name
+_RULESET_NAMES = {"village_rules": "村规民约", "points_rules": "积分管理办法"}
+
+
+def link_demo_items(village) -> None:
+    """Turn the demo items' written references (村规民约第五条) into links to the published articles."""
+    versions = {_RULESET_NAMES[v.ruleset.kind]: v for v in published_versions(village.id)
+                if v.ruleset.kind in _RULESET_NAMES}
+    for item in db.session.scalars(sa.select(PointItem).where(PointItem.village_id == village.id)):
+        m = re.fullmatch(r"(村规民约|积分管理办法)(第.+条)", item.article_ref or "")
+        if not m or m.group(1) not in versions:
+            continue
+        article = next((a for a in versions[m.group(1)].articles if a.label == m.group(2)), None)
+        if article is not None:
+            set_item_articles(item, [article.id])

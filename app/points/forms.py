@@ -10,6 +10,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..forms import CleanStringField, CleanTextAreaField, IdempotentForm, LooseDateField, WholeNumberField, options
 from .models import MAX_ITEM_POINTS
+from .services import ItemData
 
 UNITS = {"per_event": _l("per event"), "per_month": _l("per month"), "per_quarter": _l("per quarter"),
          "tiered": _l("tiered (thresholds)"), "per_amount": _l("per amount band")}
@@ -70,8 +71,6 @@ class ItemForm(FlaskForm):
     submit = SubmitField(_l("Save item"))
 
     def export(self):
-        from .services import ItemData
-
         return ItemData(code=self.code.data, text=self.text.data, points=self.points.data, unit=self.unit.data,
                         cap_period=self.cap_period.data, cap_points=self.cap_points.data, level=self.level.data,
                         applies_to=self.applies_to.data, evidence_required=bool(self.evidence_required.data),

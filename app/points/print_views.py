@@ -1,34 +1,16 @@
 """Printed points documents: the posting sheet (公示) and the written reply to an objection."""
 from __future__ import annotations
 
-import re
-
 from flask import abort, flash, g, redirect, url_for
 from flask_babel import gettext as _
 
 from ..access import get_in_village_or_404, require
 from ..db import local_today
 from ..printing import pdf_response, render_pdf
+from ..text import natural_key
 from . import bp
 from . import queries as pq
 from .models import Objection, PointEntry
-
-
-_CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-
-
-def _cn_number(run: str) -> str:
-    """十二 → 12, 二十 → 20, 三 → 3 (group names count up to a few dozen)."""
-    if "十" in run:
-        tens, _, ones = run.partition("十")
-        return str((_CN_DIGITS.get(tens, 1) if tens else 1) * 10 + (_CN_DIGITS.get(ones, 0) if ones else 0))
-    return "".join(str(_CN_DIGITS[c]) for c in run)
-
-
-def _natural(text: str | None) -> tuple:
-    """Sort key that puts 2组 before 10组, 第二组 before 第十组 and 0102 before 0110."""
-    text = re.sub(r"[零一二两三四五六七八九十]+", lambda m: _cn_number(m.group(0)), text or "")
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", text) if p)
 
 
 @bp.route("/posting.pdf")
@@ -40,9 +22,9 @@ def posting_pdf():
     if not rows:
         flash(_("Nothing is on posting now."), "info")
         return redirect(url_for("points.posting"))
-    rows.sort(key=lambda e: (e.household.group is None, _natural(e.household.group.name if e.household.group
-                                                                  else ""),
-                             _natural(e.household.number), e.occurred_on, e.id))
+    rows.sort(key=lambda e: (e.household.group is None,
+                             natural_key(e.household.group.name if e.household.group else ""),
+                             natural_key(e.household.number), e.occurred_on, e.id))
     sections: list[tuple[str | None, list[PointEntry]]] = []
     for e in rows:
         name = e.household.group.name if e.household.group else None

@@ -15,10 +15,10 @@ from flask_babel import gettext as _
 
 from ..errors import DomainError
 from ..audit.services import record
-from ..db import local_today
+from ..db import local_today, utcnow
 from ..extensions import db
 from ..ledger import services as ledger
-from ..ledger.models import MAX_TRANSFER, AccountKind, TransferCode
+from ..ledger.models import MAX_TRANSFER, Account, AccountKind, Transfer, TransferCode
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus
 from .models import (
     MAX_BATCH,
@@ -329,15 +329,11 @@ def _move_balance(entry: PointEntry, actor) -> None:
 
 def _locked_balance(account_id: int) -> int:
     """Read a balance under a row lock (PostgreSQL) / inside BEGIN IMMEDIATE (SQLite)."""
-    from ..ledger.models import Account
-
     return int(db.session.execute(sa.select(Account.balance).where(Account.id == account_id)
                                   .with_for_update()).scalar_one())
 
 
 def _now() -> dt.datetime:
-    from ..db import utcnow
-
     return utcnow()
 
 
@@ -432,8 +428,6 @@ def decide_objection(objection: Objection, reviewer, *, decision: str, reply_tex
 def _reverse_entry(entry: PointEntry, actor, key: str) -> None:
     if entry.transfer_id is None:
         return
-    from ..ledger.models import Transfer
-
     original = db.session.get(Transfer, entry.transfer_id)
     ledger.reverse_transfer(original, key=key, actor=actor, memo=f"entry {entry.id}")
 

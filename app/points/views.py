@@ -6,12 +6,13 @@ import secrets
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (abort, current_app, flash, g, redirect, render_template, request, send_from_directory,
+                   url_for)
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
-from ..access import can, get_in_village_or_404, require
+from ..access import can, deny, get_in_village_or_404, require
 from ..db import local_today
 from ..extensions import begin_write, db
 from ..forms import options, page_number, refuse
@@ -19,6 +20,7 @@ from ..ledger import services as ledger
 from ..ledger.models import Transfer
 from ..ledger.queries import reversed_ids
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus, VillagerGroup
+from ..registry.services import person_search_query
 from ..rules.services import RulesError, article_ids_for_item, citable_articles, set_item_articles
 from ..shop.queries import household_redemptions_query
 from ..submission import submit
@@ -84,9 +86,7 @@ def scheme():
         "star_bands": "30:1,60:2,100:3,150:4,200:5"})
     cform = CategoryForm(prefix="c")
     if request.method == "POST" and not can("points.setup"):
-        from ..access import _deny
-
-        _deny("points.setup")
+        deny("points.setup")
     if form.submit.data and form.validate_on_submit():
         begin_write()
         try:
@@ -291,8 +291,6 @@ def entry_batch():
     if group_id:
         people_stmt = people_stmt.where(Household.group_id == group_id)
     if q:
-        from ..registry.services import person_search_query
-
         ids = sa.select(person_search_query(g.village.id, q).subquery().c.id)
         people_stmt = people_stmt.where(Person.id.in_(ids))
     shown = list(db.session.scalars(people_stmt.limit(500))) if (group_id or q) else []
@@ -436,9 +434,7 @@ def objection(objection_id: int):
     form.ensure_key()
     if request.method == "POST":
         if not can("points.review"):
-            from ..access import _deny
-
-            _deny("points.review")
+            deny("points.review")
         if form.validate_on_submit():
             begin_write()
             obj = get_in_village_or_404(Objection, objection_id)
@@ -539,8 +535,6 @@ from . import import_views  # noqa: E402,F401
 @require("points.view")
 def evidence(entry_id: int):
     """The evidence photo of an entry (stored under a generated name in the instance folder)."""
-    from flask import send_from_directory
-
     entry = get_in_village_or_404(PointEntry, entry_id)
     if not entry.evidence_file:
         abort(404)

@@ -12,7 +12,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from ..filters import LABELS
 from ..forms import CleanStringField, CleanTextAreaField, LooseDateField, options
 from ..text import FULLWIDTH_DIGITS
-from .identity import IdNumberInvalid, normalize_id_number
+from .identity import IdNumberInvalid, birth_date_from_id, normalize_id_number, sex_from_id
 from .models import HOUSEHOLD_TAGS, Relation
 from .services import PersonData
 
@@ -75,12 +75,8 @@ class PersonFieldsMixin:
         sex = self.sex.data or None
         idn = self.id_number.data or None
         if idn and birth is None:
-            from .identity import birth_date_from_id
-
             birth = birth_date_from_id(idn)
         if idn and sex is None:
-            from .identity import sex_from_id
-
             sex = sex_from_id(idn)
         return PersonData(name=self.name.data, relation=relation, sex=sex, birth_date=birth,
                           phone=self.phone.data or None, id_number=idn)

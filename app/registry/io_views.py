@@ -17,6 +17,7 @@ from wtforms.validators import DataRequired
 from ..access import can, require
 from ..audit.services import record
 from ..db import local_today
+from ..errors import error_page
 from ..extensions import begin_write, db
 from . import bp
 from .identity import IdNumberInvalid
@@ -76,8 +77,6 @@ def _report(result, confirm: ConfirmImportForm | None = None):
 @bp.errorhandler(413)
 def _too_large(e):
     """A friendly page when an upload is bigger than MAX_CONTENT_LENGTH (instead of a bare 413)."""
-    from ..errors import _page
-
     limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
     mb = max(1, limit // (1024 * 1024)) if limit >= 1024 * 1024 else None
     if mb:
@@ -86,7 +85,7 @@ def _too_large(e):
     else:
         message = _("The file is too large to upload. Split the register into several files and import "
                     "them one after another.")
-    return _page(413, message, _("File too large"))
+    return error_page(413, message, _("File too large"))
 
 
 @bp.route("/import", methods=["GET", "POST"])

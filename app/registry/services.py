@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from flask_login import current_user
 
 from ..errors import DomainError
 from ..audit.services import record, record_many
@@ -173,8 +174,6 @@ def _new_person(household: Household, data: PersonData) -> Person:
 
 def _current_user_id() -> int | None:
     """The logged-in user's id for history rows; None outside a request (CLI, import from a script)."""
-    from flask_login import current_user
-
     try:
         if current_user and current_user.is_authenticated:
             return current_user.id

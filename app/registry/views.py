@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from flask import current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from ..access import get_in_village_or_404, require
+from ..access import can, deny, get_in_village_or_404, require
 from ..extensions import begin_write, db
 from ..forms import options, page_number, refuse
 from . import bp
@@ -69,12 +69,8 @@ def groups():
     """Villager groups and grids of the village, with household counts."""
     form = GroupForm()
     if request.method == "POST":
-        from ..access import can
-
         if not can("registry.edit"):
-            from ..access import _deny
-
-            _deny("registry.edit")
+            deny("registry.edit")
         if form.validate_on_submit():
             begin_write()
             try:

@@ -6,10 +6,16 @@ from pathlib import Path
 
 import click
 import sqlalchemy as sa
-from flask import g
+from flask import current_app, g
 from flask.cli import AppGroup
 
 from ..extensions import begin_write, db
+from ..registry.models import Village
+from . import services as rules
+from .docx import DocxError, docx_text
+from .models import RuleSet, RuleVersion
+from .parser import ParseError, parse_rules
+from .views import booklet_pdf
 
 rules_cli = AppGroup("rules", help="Village rules: import texts, print booklets.")
 
@@ -29,17 +35,10 @@ def _fail(message: str) -> None:
 @click.option("--dry-run", is_flag=True, help="Only print the parsed outline; save nothing.")
 def import_command(file: Path, village_code: str, kind: str, title: str | None, dry_run: bool) -> None:
     """Parse a rule text (UTF-8 .txt or Word .docx), print its outline and save it as a draft version."""
-    from ..registry.models import Village
-    from . import services as rules
-    from .models import RuleSet
-    from .parser import ParseError, parse_rules
-
     village = db.session.scalar(sa.select(Village).where(Village.code == village_code))
     if village is None:
         _fail(f"no village with code {village_code!r}")
     if file.suffix.lower() == ".docx":
-        from .docx import DocxError, docx_text
-
         try:
             text = docx_text(file.read_bytes())
         except DocxError as e:
@@ -82,9 +81,6 @@ def import_command(file: Path, village_code: str, kind: str, title: str | None, 
 @click.option("--paper", type=click.Choice(["a5", "a4"]), default="a5", show_default=True)
 def booklet_command(version_id: int, out: Path, paper: str) -> None:
     """Print a rule version as a booklet PDF."""
-    from .models import RuleVersion
-    from .views import booklet_pdf
-
     version = db.session.get(RuleVersion, version_id) if 0 < version_id < 2**62 else None
     if version is None:
         _fail(f"no rule version with id {version_id}")
@@ -96,6 +92,4 @@ def booklet_command(version_id: int, out: Path, paper: str) -> None:
 
 def _request_context():
     """A request context so the print templates can use url_for and the user's language (Chinese)."""
-    from flask import current_app
-
     return current_app.test_request_context("/")

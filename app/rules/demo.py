@@ -3,11 +3,13 @@ still on its way (reviewed by the party members, not yet put to the assembly).""
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import sqlalchemy as sa
 
 from ..extensions import db
+from . import services as rules
+from .models import RuleSet
+from .parser import parse_rules
 
 VILLAGE_RULES = """乡约示范村村规民约
 
@@ -82,11 +84,7 @@ DIGEST = [
 
 
 def seed_rules_demo(village, clerk) -> bool:
-    """Add the demo rule sets to the demo village unless it has rules already; link the points items."""
-    from . import services as rules
-    from .models import RuleSet
-    from .parser import parse_rules
-
+    """Add the demo rule sets to the demo village unless it has rules already."""
     if db.session.scalar(sa.select(RuleSet.id).where(RuleSet.village_id == village.id)):
         return False
     d = dt.date
@@ -120,20 +118,6 @@ def seed_rules_demo(village, clerk) -> bool:
                       votes_yes=28, votes_abstain=2, actor=clerk)
     for target in ("proposed", "deliberated", "reviewed"):
         rules.advance(pv, target, actor=clerk)
-    # only the adopted 村规民约 is citable; the 积分管理办法 items get their links once it is adopted
-    _link_points_items(village, {"村规民约": v})
+    # only the adopted 村规民约 is citable; the 积分管理办法 items get their links once it is adopted (the
+    # links are made by the points demo, app.points.demo.link_demo_items: rules import nothing of points)
     return True
-
-
-def _link_points_items(village, versions) -> None:
-    """Turn the demo items' written references (村规民约第五条) into links to the articles."""
-    from ..points.models import PointItem
-    from .services import set_item_articles
-
-    for item in db.session.scalars(sa.select(PointItem).where(PointItem.village_id == village.id)):
-        m = re.fullmatch(r"(村规民约|积分管理办法)(第.+条)", item.article_ref or "")
-        if not m or m.group(1) not in versions:
-            continue
-        article = next((a for a in versions[m.group(1)].articles if a.label == m.group(2)), None)
-        if article is not None:
-            set_item_articles(item, [article.id])

@@ -1,7 +1,10 @@
 """Labels of the rules feature's stored codes, merged into app.filters.LABELS (one place for the label filter)."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+
+from ..filters import LABELS
 
 RULE_LABELS = {
     "rule_kind": {"charter": _l("Self-governance charter (村民自治章程)"),
@@ -31,15 +34,11 @@ RULE_LABELS = {
 
 
 def install() -> None:
-    from ..filters import LABELS
-
     LABELS.update(RULE_LABELS)
 
 
 def describe_warning(w) -> str:
     """A parser warning in the user's language."""
-    from flask_babel import gettext as _
-
     if w.kind == "odd_chars":
         return _("Line %(n)s: unusual characters %(codes)s (kept as written).", n=w.line, codes=w.detail)
     if w.kind == "jump":

@@ -8,9 +8,10 @@ import datetime as dt
 import difflib
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import sqlalchemy as sa
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.orm import contains_eager
 
@@ -20,7 +21,8 @@ from ..extensions import db
 from .models import (MAX_ARTICLES, MAX_COUNT, MAX_TEXT, STATUS_PATH, AdoptionStep, AssemblyKind, DigestItem,
                      RuleArticle, RuleChapter, RuleKind, RuleSet, RuleSettings, RuleVersion, StepKind, VersionStatus,
                      point_item_articles)
-from .parser import ParsedText
+from .labels import RULE_LABELS
+from .parser import ParsedText, cn_number
 
 
 class RulesError(DomainError):
@@ -143,7 +145,6 @@ def update_article(article: RuleArticle, label: str, text: str, *, actor=None) -
         raise RulesError(_("The text is longer than %(n)s characters.", n=MAX_TEXT), field="text")
     before = {"label": article.label, "chars": len(article.text)}
     article.label, article.text = label, text
-    from .parser import cn_number
     article.number = cn_number(label.strip("第条條、.．").strip())
     db.session.flush()
     record("rules.article_edited", article, village_id=article.village_id,
@@ -370,8 +371,6 @@ REQUIRED_STEPS: dict[str, list[StepKind]] = {
 
 
 def step_label(kind: str) -> str:
-    from .labels import RULE_LABELS
-
     return str(RULE_LABELS["rule_step"].get(kind) or RULE_LABELS["version_status"].get(kind) or kind)
 
 
@@ -694,13 +693,20 @@ def set_item_articles(item, article_ids: Iterable[int], *, actor=None) -> None:
     record("rules.item_articles_set", item, village_id=item.village_id, details={"article_ids": ids})
 
 
-def items_citing(article: RuleArticle) -> list[Any]:
-    """Points items that cite the article."""
-    from ..points.models import PointItem
+#: where the points feature installs its lookup of the items that cite an article (app.points registers it
+#: with its blueprint): rules import nothing of points
+ITEMS_CITING = "xiangyue.items_citing"
 
-    return list(db.session.scalars(
-        sa.select(PointItem).join(point_item_articles, point_item_articles.c.point_item_id == PointItem.id)
-        .where(point_item_articles.c.article_id == article.id).order_by(PointItem.code)))
+
+def install_items_citing(app, lookup: Callable[[int], list[Any]]) -> None:
+    """Let the rules' pages list the points items citing an article: lookup(article_id) → items."""
+    app.extensions[ITEMS_CITING] = lookup
+
+
+def items_citing(article: RuleArticle) -> list[Any]:
+    """Points items that cite the article (none when the points feature is not installed)."""
+    lookup = current_app.extensions.get(ITEMS_CITING)
+    return lookup(article.id) if lookup is not None else []
 
 
 def add_digest_item(version: RuleVersion, text: str, article_ids: Iterable[int], *, actor=None) -> DigestItem:

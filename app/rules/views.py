@@ -7,16 +7,17 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup, escape
 
-from ..access import can, get_in_village_or_404, require
+from ..access import can, deny, get_in_village_or_404, require
 from ..extensions import begin_write, db
 from ..forms import options, refuse
 from ..printing import pdf_response, render_pdf
 from ..registry.models import Village
 from . import bp
 from . import services as rules
+from .docx import DocxError, docx_text
 from .forms import (ArticleForm, ConfirmForm, DigestForm, ImportForm, SettingsForm, StatusForm, StepForm,
                     TextEditForm, VersionForm)
-from .labels import RULE_LABELS
+from .labels import RULE_LABELS, describe_warning
 from .models import STATUS_PATH, STEP_ORDER, DigestItem, RuleArticle, RuleSet, RuleVersion, StepKind
 from .parser import ParseError, parse_rules
 
@@ -63,8 +64,6 @@ def _read_upload(form: ImportForm) -> str | None:
         form.file.errors = [_("The file is too large for a rule text.")]
         return None
     if name.endswith(".docx"):
-        from .docx import DocxError, docx_text
-
         try:
             return docx_text(data)
         except DocxError:
@@ -210,9 +209,7 @@ def article(article_id: int):
     form = ArticleForm(obj=a) if a.version.editable and can("rules.edit") else None
     if request.method == "POST":
         if form is None:
-            from ..access import _deny
-
-            _deny("rules.edit")
+            deny("rules.edit")
         if form.validate_on_submit():
             begin_write()
             a = get_in_village_or_404(RuleArticle, article_id)
@@ -348,9 +345,7 @@ def settings():
     form = SettingsForm(obj=current)
     if request.method == "POST":
         if not can("rules.edit"):
-            from ..access import _deny
-
-            _deny("rules.edit")
+            deny("rules.edit")
         if form.validate_on_submit():
             begin_write()
             values = {n: form[n].data or 0 for n in ("assembly_num", "assembly_den", "households_num",
@@ -377,9 +372,7 @@ def digest(version_id: int):
     form.article_ids.choices = options((a.id, f"{a.label} {a.text[:30]}") for a in v.articles)
     if request.method == "POST":
         if not can("rules.edit"):
-            from ..access import _deny
-
-            _deny("rules.edit")
+            deny("rules.edit")
         if form.validate_on_submit():
             begin_write()
             v = _load_version(version_id)
@@ -463,8 +456,6 @@ def highlight(text: str, q: str) -> Markup:
 
 @bp.app_template_global()
 def rule_warning(w) -> str:
-    from .labels import describe_warning
-
     return describe_warning(w)
 
 

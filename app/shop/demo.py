@@ -8,6 +8,11 @@ import sqlalchemy as sa
 
 from ..db import local_today
 from ..extensions import db
+from ..ledger.queries import balance_of
+from ..ledger.models import Account
+from ..registry.models import Household
+from . import services as shop
+from .models import Product, Redemption
 
 #: (name, spec, unit, points, category, reorder level, bought in)
 GOODS = [
@@ -28,12 +33,6 @@ GOODS = [
 
 def seed_shop_demo(village, cashier, clerk, seed: int = 11, today: dt.date | None = None) -> bool:
     """Add the demo goods, stock and redemptions unless the village has products already."""
-    from ..ledger.queries import balance_of
-    from ..ledger.models import Account
-    from ..registry.models import Household
-    from . import services as shop
-    from .models import Product
-
     if db.session.scalar(sa.select(Product.id).where(Product.village_id == village.id)):
         return False
     rng = random.Random(seed)
@@ -69,8 +68,6 @@ def seed_shop_demo(village, cashier, clerk, seed: int = 11, today: dt.date | Non
         made += 1
     if made:
         # one counter mistake, undone the same day
-        from .models import Redemption
-
         first = db.session.scalar(sa.select(Redemption).where(Redemption.village_id == village.id)
                                   .order_by(Redemption.id))
         shop.cancel_redemption(first, actor=cashier, reason="拿错了商品，重新兑换")

@@ -10,7 +10,7 @@ from ..printing import pdf_response, render_pdf
 from . import bp
 from . import services as shop
 from .forms import DONOR_KINDS
-from .views import _products
+from .views import village_products
 
 
 def _year_month() -> tuple[int, int]:
@@ -32,7 +32,8 @@ def reports():
     start, _e = shop.month_bounds(year, 1)
     _s, end = shop.month_bounds(year, 12)
     months = shop.redemptions_by_month(g.village.id, year)
-    return render_template("shop/reports.html", year=year, month=month, products=_products(), months=months,
+    return render_template("shop/reports.html", year=year, month=month, products=village_products(),
+                           months=months,
                            top=shop.top_goods(g.village.id, start, end),
                            totals={k: sum(m[k] for m in months) for k in ("count", "points", "qty")})
 

@@ -18,12 +18,13 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import DomainError
-from ..audit.services import _lock_head, record
+from ..audit.services import lock_head, record
 from ..db import VILLAGE_TZ, local_day, local_today, utcnow
 from ..extensions import db
 from ..ledger import services as ledger
 from ..ledger.queries import balance_of
 from ..ledger.models import MAX_TRANSFER, Account, AccountKind, Transfer, TransferCode
+from ..registry.models import Village
 from ..text import TextRejected, clean_text
 from .models import (
     MAX_PRICE,
@@ -85,7 +86,7 @@ def _text(value, max_len: int, *, required: bool = False, multiline: bool = Fals
 
 def _serialize() -> None:
     """Take the audit chain head now (FOR UPDATE on PostgreSQL), before any product row is locked."""
-    _lock_head()
+    lock_head()
 
 
 def _same_village(village_id: int, products) -> None:
@@ -452,8 +453,6 @@ def _redeem(household, merged, *, key, digest, actor, person) -> Redemption:
 
 
 def _village_code(village_id: int) -> str:
-    from ..registry.models import Village
-
     return db.session.scalar(sa.select(Village.code).where(Village.id == village_id))
 
 

@@ -14,7 +14,7 @@ from . import bp
 from . import services as shop
 from .forms import DONOR_KINDS, WRITE_OFF_KINDS, WriteOffForm, donation_form, stocktake_form
 from .models import Donation, Product, Stocktake
-from .views import _products
+from .views import village_products
 
 
 # Donations (cashier, clerk)
@@ -32,7 +32,7 @@ def donations():
 @require("shop.stock")
 def donation_new():
     """Record a donation receipt: donor, date, goods with quantities and condition; the goods go on the shelf."""
-    products = _products()
+    products = village_products()
     form = donation_form(products)
     form.ensure_key()
     if form.validate_on_submit():
@@ -83,7 +83,7 @@ def donation_pdf(donation_id: int):
 @require("shop.stock")
 def stocktake():
     """The count sheet: book quantity per product; each counted difference is posted with its reason."""
-    products = _products()
+    products = village_products()
     form = stocktake_form(products)
     form.ensure_key()
     if form.validate_on_submit():
@@ -123,7 +123,7 @@ def stocktake_view(stocktake_id: int):
 @require("shop.stock")
 def write_off():
     """Damaged, expired or lost goods leave the shelf, with the reason."""
-    products = [p for p in _products() if p.stock > 0]
+    products = [p for p in village_products() if p.stock > 0]
     form = WriteOffForm()
     form.ensure_key()
     form.product_id.choices = options((p.id, f"{p.label}（{p.stock} {p.unit}）") for p in products)

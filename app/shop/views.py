@@ -10,8 +10,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from ..access import can, get_in_village_or_404, require
-from ..errors import _page
+from ..access import can, deny, get_in_village_or_404, require
+from ..auth.models import User
+from ..errors import error_page
 from ..extensions import begin_write, db
 from ..forms import flash_recorded, refuse
 from ..kiosk.services import find_household_by_card_code
@@ -26,7 +27,8 @@ from .forms import CancelForm, ProductForm, PurchaseForm, cart_form
 from .models import Product, Redemption, RedemptionStatus
 
 
-def _products(active_only: bool = False) -> list[Product]:
+def village_products(active_only: bool = False) -> list[Product]:
+    """The current village's goods in shelf order (the goods, stock and report pages share it)."""
     stmt = sa.select(Product).where(Product.village_id == g.village.id)
     if active_only:
         stmt = stmt.where(Product.active == True)  # noqa: E712  (Flag binds 1/true per database)
@@ -39,7 +41,7 @@ def _products(active_only: bool = False) -> list[Product]:
 @require("shop.view")
 def products():
     """Every product of the village with its price and stock; low stock marked."""
-    return render_template("shop/products.html", products=_products())
+    return render_template("shop/products.html", products=village_products())
 
 
 def _product_kwargs(form: ProductForm) -> dict:
@@ -195,13 +197,13 @@ def counter():
             household = get_in_village_or_404(Household, int(request.form.get("household_id") or 0))
         except ValueError:
             abort(404)
-        products = _products()
+        products = village_products()
     else:
         if request.args.get("household", "").isascii() and request.args.get("household", "").isdigit():
             household = get_in_village_or_404(Household, request.args["household"])
         else:
             household, matches = _find_households(q)
-        products = [p for p in _products(active_only=True) if p.stock > 0]
+        products = [p for p in village_products(active_only=True) if p.stock > 0]
     form = cart_form(products)
     form.ensure_key()
     if household is not None:
@@ -214,7 +216,7 @@ def counter():
             try:
                 red, replayed = _redeem_with_retries(household.id, lines, form.idempotency_key.data)
             except CounterBusy:
-                return _page(503, _("The counter is busy right now. Nothing was redeemed; "
+                return error_page(503, _("The counter is busy right now. Nothing was redeemed; "
                                     "please press confirm again."), _("Please try again"))
             except (shop.ShopError, ledger.LedgerError) as e:
                 db.session.rollback()
@@ -276,8 +278,6 @@ def _is_reviewer() -> bool:
 
 
 def _receipt_pdf(redemption_id: int, template: str, suffix: str):
-    from ..auth.models import User
-
     red = get_in_village_or_404(Redemption, redemption_id)
     cashier = db.session.get(User, red.created_by_id) if red.created_by_id else None
     pdf = render_pdf(template, village=g.village, red=red,
@@ -306,9 +306,7 @@ def redemption_pdf_a4(redemption_id: int):
 def redemption_cancel(redemption_id: int):
     """Undo a redemption: a cashier the same day, a reviewer any day."""
     if not _may_cancel():
-        from ..access import _deny
-
-        _deny("shop.sell")
+        deny("shop.sell")
     red = get_in_village_or_404(Redemption, redemption_id)
     form = CancelForm()
     if not form.validate_on_submit():

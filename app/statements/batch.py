@@ -28,6 +28,9 @@ import segno
 import sqlalchemy as sa
 from flask import current_app
 
+from ..audit.services import record
+from ..auth.models import User
+from ..config import PROJECT_ROOT
 from ..db import local_today, utcnow
 from ..extensions import begin_write, db
 from ..printing import html_documents_to_pdf, render_html, render_pdf
@@ -128,6 +131,7 @@ def _merge(parts: list[str], out_path: Path) -> None:
     if len(parts) == 1:
         os.replace(parts[0], out_path)
         return
+    # imported on use, not for a cycle: only a batch of several chunks needs it (third-party, not an arrow)
     from pypdf import PdfWriter
 
     writer = PdfWriter()
@@ -142,8 +146,6 @@ def _merge(parts: list[str], out_path: Path) -> None:
 def issue_batch(village: Village, period: svc.Period, households: list[Household], *, paper: str,
                 base_url: str, actor=None, job_id: int | None = None) -> list[str]:
     """Issue a statement for each household (flushes; the caller commits) and return their HTML."""
-    from ..audit.services import record
-
     now = utcnow()
     htmls = []
     for h in households:
@@ -207,8 +209,6 @@ def run_job(job_id: int) -> StatementJob:
         households = svc.batch_households(job.village_id, job.group_id)
         if not households:
             raise svc.StatementError("no households")
-        from ..auth.models import User
-
         actor = db.session.get(User, job.created_by_id) if job.created_by_id else None
         htmls = issue_batch(village, period, households, paper=job.paper, base_url=job.base_url, actor=actor,
                             job_id=job.id)
@@ -266,8 +266,6 @@ def start_job(job: StatementJob) -> None:
     if current_app.config.get("STATEMENT_JOBS_INLINE"):
         run_job(job.id)
         return
-    from .. import PROJECT_ROOT
-
     env = dict(os.environ)
     env["DATABASE_URL"] = current_app.config["SQLALCHEMY_DATABASE_URI"]
     env["XIANGYUE_INSTANCE_PATH"] = current_app.instance_path

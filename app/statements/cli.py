@@ -6,8 +6,15 @@ import time
 from pathlib import Path
 
 import click
+import sqlalchemy as sa
 from flask import current_app, g
 from flask.cli import AppGroup
+
+from ..extensions import db
+from ..registry.models import Village
+from . import services as svc
+from .batch import print_batch, run_job
+from .fonts import DEFAULT_NAME, FONTS_DIR, build_subset_font
 
 statements_cli = AppGroup("statements", help="Points statements.")
 
@@ -29,13 +36,6 @@ def _fail(message: str) -> None:
 def print_command(village_code: str, period: str, group_name: str | None, paper: str, out: str,
                   base_url: str | None) -> None:
     """Print a statement for every active household of a village (or group) as one PDF."""
-    import sqlalchemy as sa
-
-    from ..extensions import db
-    from ..registry.models import Village
-    from . import services as svc
-    from .batch import print_batch
-
     g.cli_actor = "cli"
     village = db.session.scalar(sa.select(Village).where(Village.code == village_code))
     if village is None:
@@ -62,8 +62,6 @@ def print_command(village_code: str, period: str, group_name: str | None, paper:
 @click.argument("job_id", type=int)
 def run_job_command(job_id: int) -> None:
     """Run a queued batch job (the web page starts this in its own process)."""
-    from .batch import run_job
-
     g.cli_actor = "job"
     try:
         job = run_job(job_id)
@@ -77,8 +75,6 @@ def run_job_command(job_id: int) -> None:
 @statements_cli.command("build-font")
 def build_font_command() -> None:
     """Build the pre-subset GB2312 face that makes statements smaller and faster (once per machine)."""
-    from .fonts import DEFAULT_NAME, FONTS_DIR, build_subset_font
-
     name = current_app.config.get("STATEMENT_FONT") or DEFAULT_NAME
     started = time.perf_counter()
     try:

@@ -10,10 +10,11 @@ which stays next in font-family.
 """
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
-from .. import PRINTABLES_DIR
+from ..config import PRINTABLES_DIR
 
 FONTS_DIR = PRINTABLES_DIR / "fonts"
 DEFAULT_NAME = "xy-gb2312-serif.otf"
@@ -36,8 +37,7 @@ def gb2312_text() -> str:
 
 def build_subset_font(out: Path, *, source: str = SOURCE, text: str | None = None) -> int:
     """Write the subset face to `out` (atomically); return its size in bytes. Takes about 25 s."""
-    import logging
-
+    # imported on use, not for a cycle: only `flask statements build-font` needs fontTools
     from fontTools import subset
     from fontTools.ttLib import TTCollection
 

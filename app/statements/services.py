@@ -24,16 +24,18 @@ from sqlalchemy.orm import selectinload
 
 from ..errors import DomainError
 from ..audit.services import record
+from ..auth.models import User
 from ..db import local_day, local_midnight_utc, local_today, utcnow
 from ..extensions import db
 from ..filters import label
+from ..forms import parse_date
 from ..ledger.models import Account, Transfer, TransferCode
 from ..ledger.queries import reversed_ids as reversed_among
 from ..points import queries as pq
 from ..points.models import PointScheme
-from ..registry.identity import mask_name
 from ..registry.models import Household, HouseholdStatus, Village, VillagerGroup
 from ..shop.queries import redemptions_by_transfer
+from ..text import mask_name, natural_key
 from .models import IssuedStatement
 
 #: Crockford's base32: no I, L, O or U, so a code read aloud or typed from paper is hard to get wrong
@@ -129,8 +131,6 @@ _PERIOD_TEXT = [
 
 def parse_period(text: str, today: dt.date | None = None) -> Period:
     """A period written on the command line: 2026, 2026-Q3, 2026-05 or 2026-01-01..2026-03-31."""
-    from ..forms import parse_date
-
     text = (text or "").strip()
     for pattern, parts in _PERIOD_TEXT:
         m = pattern.match(text)
@@ -223,8 +223,6 @@ def _sum_before(account_id: int, before: dt.datetime) -> int:
 
 
 def _user_names(ids) -> dict[int, str]:
-    from ..auth.models import User
-
     ids = {i for i in ids if i}
     if not ids:
         return {}
@@ -383,15 +381,14 @@ def verify(raw_code: str | None) -> Verdict:
 
 def batch_households(village_id: int, group_id: int | None = None) -> list[Household]:
     """Active households of the village (or one group), in register order (2组 before 10组)."""
-    from ..points.print_views import _natural
-
     stmt = sa.select(Household).where(Household.village_id == village_id,
                                       Household.status == HouseholdStatus.ACTIVE.value) \
         .options(selectinload(Household.head), selectinload(Household.group))
     if group_id:
         stmt = stmt.where(Household.group_id == group_id)
     rows = list(db.session.scalars(stmt))
-    rows.sort(key=lambda h: (h.group is None, _natural(h.group.name if h.group else ""), _natural(h.number)))
+    rows.sort(key=lambda h: (h.group is None, natural_key(h.group.name if h.group else ""),
+                             natural_key(h.number)))
     return rows
 
 
