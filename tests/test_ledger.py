@@ -12,18 +12,18 @@ from app.ledger import services as ledger
 from app.ledger.queries import balance_of
 from app.ledger.models import Account, AccountKind, Transfer
 from app.registry.models import Household
+from app.submission import write_transaction
 
 
 @pytest.fixture
 def funded(app, village, make_household):
     """A household holding 1,000 points."""
     h = make_household(village, "0101", "张三")
-    begin_write()
-    acct = ledger.household_account(h)
-    issuance = ledger.system_account(village.id, AccountKind.ISSUANCE)
-    ledger.system_account(village.id, AccountKind.SHOP)
-    ledger.post_transfer(debit=issuance, credit=acct, amount=1000, code="opening", key="open-1")
-    db.session.commit()
+    with write_transaction():
+        acct = ledger.household_account(h)
+        issuance = ledger.system_account(village.id, AccountKind.ISSUANCE)
+        ledger.system_account(village.id, AccountKind.SHOP)
+        ledger.post_transfer(debit=issuance, credit=acct, amount=1000, code="opening", key="open-1")
     return h
 
 
@@ -73,106 +73,86 @@ def test_t4_same_keys_from_many_processes_move_points_once(app, funded, tmp_path
 
 
 def test_changed_payload_under_a_used_key_is_refused(app, funded, village):
-    begin_write()
-    acct = ledger.household_account(funded)
-    shop = ledger.system_account(village.id, AccountKind.SHOP)
-    first = ledger.post_transfer(debit=acct, credit=shop, amount=30, code="redeem", key="form-1")
-    db.session.commit()
-    begin_write()
-    again = ledger.post_transfer(debit=acct, credit=shop, amount=30, code="redeem", key="form-1")
+    with write_transaction():
+        acct = ledger.household_account(funded)
+        shop = ledger.system_account(village.id, AccountKind.SHOP)
+        first = ledger.post_transfer(debit=acct, credit=shop, amount=30, code="redeem", key="form-1")
+    with write_transaction():
+        again = ledger.post_transfer(debit=acct, credit=shop, amount=30, code="redeem", key="form-1")
     assert again.replayed and again.transfer.id == first.transfer.id
-    with pytest.raises(ledger.IdempotencyConflict):
+    with pytest.raises(ledger.IdempotencyConflict), write_transaction():
         ledger.post_transfer(debit=acct, credit=shop, amount=31, code="redeem", key="form-1")
-    db.session.rollback()
     assert balance_of(funded) == 970
     assert db.session.scalar(sa.select(sa.func.count(Transfer.id))) == 2
 
 
 def test_overdraft_is_refused_and_nothing_changes(app, funded, village):
-    begin_write()
-    acct = ledger.household_account(funded)
-    shop = ledger.system_account(village.id, AccountKind.SHOP)
-    with pytest.raises(ledger.Insufficient):
-        ledger.post_transfer(debit=acct, credit=shop, amount=1001, code="redeem", key="too-much")
-    db.session.rollback()
+    with pytest.raises(ledger.Insufficient), write_transaction():
+        ledger.post_transfer(debit=ledger.household_account(funded),
+                             credit=ledger.system_account(village.id, AccountKind.SHOP), amount=1001,
+                             code="redeem", key="too-much")
     assert balance_of(funded) == 1000
     assert ledger.check() == []
 
 
 @pytest.mark.parametrize("amount", [0, -5, 100_001, 1.5, True, "10"])
 def test_amount_must_be_a_bounded_whole_number(app, funded, village, amount):
-    begin_write()
-    acct = ledger.household_account(funded)
-    shop = ledger.system_account(village.id, AccountKind.SHOP)
-    with pytest.raises(ledger.LedgerError):
-        ledger.post_transfer(debit=acct, credit=shop, amount=amount, code="redeem", key="bad")
-    db.session.rollback()
+    with pytest.raises(ledger.LedgerError), write_transaction():
+        ledger.post_transfer(debit=ledger.household_account(funded),
+                             credit=ledger.system_account(village.id, AccountKind.SHOP), amount=amount,
+                             code="redeem", key="bad")
 
 
 def test_reversal_once_and_only_once(app, funded, village):
-    begin_write()
-    acct = ledger.household_account(funded)
-    shop = ledger.system_account(village.id, AccountKind.SHOP)
-    t = ledger.post_transfer(debit=acct, credit=shop, amount=100, code="redeem", key="r1").transfer
-    ledger.reverse_transfer(t, key="r1-undo")
-    db.session.commit()
+    with write_transaction():
+        acct = ledger.household_account(funded)
+        shop = ledger.system_account(village.id, AccountKind.SHOP)
+        t = ledger.post_transfer(debit=acct, credit=shop, amount=100, code="redeem", key="r1").transfer
+        ledger.reverse_transfer(t, key="r1-undo")
     assert balance_of(funded) == 1000
-    begin_write()
-    with pytest.raises(ledger.LedgerError):
+    with pytest.raises(ledger.LedgerError), write_transaction():
         ledger.reverse_transfer(t, key="r1-undo-again")
-    db.session.rollback()
     # the database holds the line too: a second reversal row breaks the UNIQUE constraint
-    begin_write()
-    with pytest.raises(IntegrityError):
+    with pytest.raises(IntegrityError), write_transaction():
         db.session.add(Transfer(village_id=village.id, debit_account_id=shop.id, credit_account_id=acct.id,
                                 amount=100, code="reversal", idempotency_key="x", payload_hash="x",
                                 reverses_transfer_id=t.id))
         db.session.flush()
-    db.session.rollback()
 
 
 def test_transfers_cannot_be_updated_or_deleted(app, funded):
-    begin_write()
-    with pytest.raises(DBAPIError):
+    with pytest.raises(DBAPIError), write_transaction():
         db.session.execute(sa.text("UPDATE transfers SET amount = 1"))
-    db.session.rollback()
-    begin_write()
-    with pytest.raises(DBAPIError):
+    with pytest.raises(DBAPIError), write_transaction():
         db.session.execute(sa.text("DELETE FROM transfers"))
-    db.session.rollback()
     assert ledger.check() == []
 
 
 def test_database_refuses_a_negative_household_balance(app, funded):
-    begin_write()
-    with pytest.raises(IntegrityError):
+    with pytest.raises(IntegrityError), write_transaction():
         db.session.execute(sa.text("UPDATE accounts SET balance = -1 WHERE kind = 'household'"))
-    db.session.rollback()
 
 
 def test_ledger_check_reports_a_tampered_balance(app, funded, runner, village):
     assert runner.invoke(args=["ledger", "check"]).exit_code == 0
     assert runner.invoke(args=["ledger", "check", "--village", village.code]).exit_code == 0
     # a balance changed behind the ledger's back (the balance column is not append-only)
-    begin_write()
-    db.session.execute(sa.text("UPDATE accounts SET balance = balance + 5 WHERE kind = 'household'"))
-    db.session.commit()
+    with write_transaction():
+        db.session.execute(sa.text("UPDATE accounts SET balance = balance + 5 WHERE kind = 'household'"))
     result = runner.invoke(args=["ledger", "check"])
     assert result.exit_code == 1
     assert "I3" in result.output and "I2" in result.output
 
 
 def test_integer_columns_hold_integers_only(app, funded):
-    begin_write()
-    with pytest.raises(DBAPIError):
+    with pytest.raises(DBAPIError), write_transaction():
         db.session.execute(sa.text("UPDATE accounts SET balance = 'abc' WHERE kind = 'household'"))
-    db.session.rollback()
-    begin_write()
     if db.engine.dialect.name == "sqlite":
         # without STRICT, SQLite would store 1.5 in an INTEGER column and SUM() would return 8.5
-        with pytest.raises(DBAPIError):
+        with pytest.raises(DBAPIError), write_transaction():
             db.session.execute(sa.text("UPDATE accounts SET balance = 1.5 WHERE kind = 'household'"))
     else:
+        begin_write()  # looked at before the end of the transaction, then rolled back: nothing to commit
         db.session.execute(sa.text("UPDATE accounts SET balance = 1.5 WHERE kind = 'household'"))
         assert isinstance(db.session.scalar(sa.text("SELECT balance FROM accounts WHERE kind = 'household'")), int)
-    db.session.rollback()
+        db.session.rollback()

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
 
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.ledger import services as ledger
 from app.ledger.queries import balance_of
 from app.ledger.models import AccountKind
@@ -24,6 +24,7 @@ from app.points import queries as pq
 from app.points import services as pts
 from app.points.models import Objection, PointEntry
 from app.registry.services import PersonData, create_household, create_village
+from app.submission import write_transaction
 
 TODAY = dt.date(2026, 11, 25)
 LAST_YEAR_DAY = dt.date(2025, 10, 15)
@@ -57,27 +58,23 @@ def make_machine(app, reviewer, clerk):
         def __init__(self):
             super().__init__()
             n = next(_counter)
-            begin_write()
-            self.village = create_village(f"t7-{n}", f"模型村{n}")
-            self.scheme = pts.create_scheme(self.village, "细则", year_policy="expire")
-            add = pts.create_category(self.scheme, "加分", "add")
-            ded = pts.create_category(self.scheme, "扣分", "deduct")
-            self.items = {code: pts.create_item(add if p > 0 else ded, pts.ItemData(code=code, text=code, points=p))
-                          for code, p in ITEMS.items()}
-            self.households = [create_household(self.village, f"{n}-{i}", PersonData(name=f"户主{i}"))
-                               for i in range(2)]
-            db.session.commit()
+            with write_transaction():
+                self.village = create_village(f"t7-{n}", f"模型村{n}")
+                self.scheme = pts.create_scheme(self.village, "细则", year_policy="expire")
+                add = pts.create_category(self.scheme, "加分", "add")
+                ded = pts.create_category(self.scheme, "扣分", "deduct")
+                self.items = {code: pts.create_item(add if p > 0 else ded, pts.ItemData(code=code, text=code, points=p))
+                              for code, p in ITEMS.items()}
+                self.households = [create_household(self.village, f"{n}-{i}", PersonData(name=f"户主{i}"))
+                                   for i in range(2)]
             self.model = Model(balance={h.id: 0 for h in self.households}, score={h.id: 0 for h in self.households})
 
         def _write(self, fn):
-            begin_write()
             try:
-                result = fn()
+                with write_transaction():
+                    return fn()
             except (pts.PointsError, ledger.LedgerError):
-                db.session.rollback()
                 return None
-            db.session.commit()
-            return result
 
         @rule(target=entries, h=st.integers(0, 1), code=st.sampled_from(sorted(ITEMS)))
         def record(self, h, code):

@@ -49,7 +49,7 @@ def _setup_scheme(client):
 def _form_key(client, url):
     import re
 
-    html = client.get(url).get_data(as_text=True)
+    html = client.get(url, follow_redirects=True).get_data(as_text=True)
     return re.search(r'name="idempotency_key" type="hidden" value="([^"]+)"', html).group(1)
 
 
@@ -103,6 +103,65 @@ def test_batch_entry_for_a_clean_up(client, people):
                                                    "person_ids": ids, "submit": "1"})
     assert r.status_code == 302, r.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count(PointEntry.id))) == 3
+
+
+ALREADY = "这一笔已经记录过了。"
+CHANGED = "这份表单已经用不同的内容提交过，本次没有做任何修改。请刷新页面后再试。"
+
+
+def _entries() -> int:
+    db.session.expire_all()
+    return db.session.scalar(sa.select(sa.func.count(PointEntry.id)))
+
+
+def test_an_entry_form_sent_again_records_once_and_says_so(client, people):
+    _login(client, "clerk1")
+    item = _setup_scheme(client)
+    key = _form_key(client, "/points/entries/new")
+    data = {"idempotency_key": key, "household_number": "0101", "person_id": "0", "item_id": item.id,
+            "occurred_on": dt.date.today().isoformat()}
+    first = client.post("/points/entries/new", data=data, follow_redirects=True).get_data(as_text=True)
+    assert ALREADY not in first
+    again = client.post("/points/entries/new", data=data, follow_redirects=True).get_data(as_text=True)
+    assert ALREADY in again
+    assert _entries() == 1
+    # the same key for another household: refused on the form, nothing written
+    r = client.post("/points/entries/new", data={**data, "household_number": "0102"})
+    assert r.status_code == 200 and CHANGED in r.get_data(as_text=True)
+    assert _entries() == 1
+
+
+def _batch(client, url, item, ids):
+    key = _form_key(client, url)
+    return key, {"idempotency_key": key, "item_id": item.id, "occurred_on": dt.date.today().isoformat(),
+                 "person_ids": ids, "submit": "1"}
+
+
+def test_back_and_resubmit_of_a_batch_records_each_entry_once(client, people):
+    _login(client, "clerk1")
+    item = _setup_scheme(client)
+    ids = [r[0] for r in db.session.execute(sa.text("SELECT id FROM people ORDER BY id"))]
+    # the page's address carries its key, so Back (which fetches the page again) shows the same key
+    r = client.get("/points/entries/batch?q=0101")
+    assert r.status_code == 302 and "key=" in r.headers["Location"]
+    page = r.headers["Location"]
+    key, data = _batch(client, page, item, ids)
+    r = client.post(page, data=data, follow_redirects=True)
+    assert ALREADY not in r.get_data(as_text=True) and _entries() == 3
+    back_key, data = _batch(client, page, item, ids)
+    assert back_key == key
+    r = client.post(page, data=data, follow_redirects=True)
+    assert ALREADY in r.get_data(as_text=True)
+    assert _entries() == 3
+    # Back, one person unticked, sent again under the used key: refused, nothing written
+    r = client.post(page, data={**data, "person_ids": ids[:2]})
+    assert r.status_code == 200 and CHANGED in r.get_data(as_text=True)
+    assert _entries() == 3
+    # opening the page afresh gives a new key: a second batch is a batch of its own
+    new_key, data = _batch(client, "/points/entries/batch?q=0101", item, ids[:1])
+    assert new_key != key
+    r = client.post("/points/entries/batch", data=data, follow_redirects=True)
+    assert ALREADY not in r.get_data(as_text=True) and _entries() == 4
 
 
 @pytest.mark.parametrize("raw", ["١٢٣", "𝟗", "1_000", "+5", "1e3", "1.5", "99999999999999999999", "", "①"])

@@ -3,18 +3,18 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.shop import services as shop
 from app.shop.models import MAX_STOCK
+from app.submission import write_transaction
 
 
 def _rice(village, make_user):
     cashier = make_user("cash1", ("cashier", village))
-    begin_write()
-    rice = shop.create_product(village, name="大米", spec="5kg", unit="袋", price_points=10, actor=cashier)
-    shop.receive_purchase(rice, 20, "", actor=cashier)
-    shop.write_off(rice, 3, "破袋", actor=cashier)
-    db.session.commit()
+    with write_transaction():
+        rice = shop.create_product(village, name="大米", spec="5kg", unit="袋", price_points=10, actor=cashier)
+        shop.receive_purchase(rice, 20, "", actor=cashier)
+        shop.write_off(rice, 3, "破袋", actor=cashier)
     return rice
 
 
@@ -27,10 +27,9 @@ def test_ledger_check_is_clean_with_stock(runner, village, make_user):
 def test_ledger_check_reports_stock_that_disagrees_with_movements(runner, village, make_user, make_village):
     rice = _rice(village, make_user)
     other = make_village("v2", "二号村")
-    begin_write()
-    # a stock figure changed behind the services' back (a hand-edited database)
-    db.session.execute(sa.text("UPDATE products SET stock = stock + 5 WHERE id = :i"), {"i": rice.id})
-    db.session.commit()
+    with write_transaction():
+        # a stock figure changed behind the services' back (a hand-edited database)
+        db.session.execute(sa.text("UPDATE products SET stock = stock + 5 WHERE id = :i"), {"i": rice.id})
     r = runner.invoke(args=["ledger", "check"])
     assert r.exit_code == 1
     assert f"product {rice.id}: stock 22 but movements give 17" in r.output and "FAILED: 1 problem" in r.output
@@ -41,13 +40,12 @@ def test_ledger_check_reports_stock_that_disagrees_with_movements(runner, villag
 
 def test_ledger_check_reports_negative_stock(runner, village, make_user, backend):
     rice = _rice(village, make_user)
-    begin_write()
-    if backend == "sqlite":
-        db.session.execute(sa.text("PRAGMA ignore_check_constraints = ON"))
-    else:
-        db.session.execute(sa.text("ALTER TABLE products DROP CONSTRAINT ck_products_stock_bounded"))
-    db.session.execute(sa.text("UPDATE products SET stock = -2 WHERE id = :i"), {"i": rice.id})
-    db.session.commit()
+    with write_transaction():
+        if backend == "sqlite":
+            db.session.execute(sa.text("PRAGMA ignore_check_constraints = ON"))
+        else:
+            db.session.execute(sa.text("ALTER TABLE products DROP CONSTRAINT ck_products_stock_bounded"))
+        db.session.execute(sa.text("UPDATE products SET stock = -2 WHERE id = :i"), {"i": rice.id})
     try:
         r = runner.invoke(args=["ledger", "check"])
         assert r.exit_code == 1

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
+from app import submission
 from app.extensions import db
 from app.shop import services as shop
 from app.shop import views as shop_views
@@ -38,7 +39,7 @@ def flaky_redeem(monkeypatch):
             return red
 
         monkeypatch.setattr(shop_views.shop, "redeem", redeem)
-        monkeypatch.setattr(shop_views.time, "sleep", lambda s: None)
+        monkeypatch.setattr(submission.time, "sleep", lambda s: None)
         return calls
 
     return install
@@ -96,4 +97,4 @@ def test_a_retry_after_a_commit_that_went_through_returns_the_same_receipt(clien
     (sqlite3.OperationalError("no such table: products"), False),
 ])
 def test_which_errors_are_retried(orig, busy):
-    assert shop_views._is_busy(OperationalError("stmt", {}, orig)) is busy
+    assert submission.is_busy(OperationalError("stmt", {}, orig)) is busy

@@ -14,8 +14,9 @@ import pytest
 import sqlalchemy as sa
 
 from app.audit.models import AuditLog
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.shop.models import Redemption, StockMovement
+from app.submission import write_transaction
 from tests.test_shop_views import _cart, _key, _login, shopfront  # noqa: F401  (fixture re-used)
 
 SCRIPT = "<script>alert(1)</script>"
@@ -85,11 +86,10 @@ def ids(client, shopfront):
     from app.ledger.models import AccountKind
     from app.registry.models import Household
 
-    begin_write()
-    household = db.session.get(Household, shopfront["household"])
-    ledger.post_transfer(debit=ledger.system_account(household.village_id, AccountKind.ISSUANCE),
-                         credit=ledger.household_account(household), amount=1000, code="opening", key="top-up")
-    db.session.commit()
+    with write_transaction():
+        household = db.session.get(Household, shopfront["household"])
+        ledger.post_transfer(debit=ledger.system_account(household.village_id, AccountKind.ISSUANCE),
+                             credit=ledger.household_account(household), amount=1000, code="opening", key="top-up")
     _login(client, "cash1")
     r = client.post("/shop/counter", data=_cart(shopfront, _key(client), rice="1"))
     assert r.status_code == 302

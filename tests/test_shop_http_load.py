@@ -25,12 +25,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.ledger import services as ledger
 from app.ledger.queries import balance_of
 from app.ledger.models import AccountKind
 from app.shop import services as shop
 from app.shop.models import Product, Redemption
+from app.submission import write_transaction
 from tests.conftest import BASE_CONFIG, PASSWORD
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,17 +119,16 @@ def counter_day(app, village, make_user, make_household):
         make_user(f"cash{i}", ("cashier", village))
     a = make_household(village, "0101", "张三丰")
     b = make_household(village, "0102", "李四")
-    begin_write()
-    issuance = ledger.system_account(village.id, AccountKind.ISSUANCE)
-    ledger.post_transfer(debit=issuance, credit=ledger.household_account(a), amount=A_BALANCE, code="opening",
-                         key="open-a")
-    ledger.post_transfer(debit=issuance, credit=ledger.household_account(b), amount=100_000, code="opening",
-                         key="open-b")
-    rice = shop.create_product(village, name="大米", spec="5kg", unit="袋", price_points=RICE_POINTS)
-    oil = shop.create_product(village, name="食用油", spec="1.8L", unit="桶", price_points=30)
-    shop.receive_purchase(rice, 1000, "")
-    shop.receive_purchase(oil, OIL_STOCK, "")
-    db.session.commit()
+    with write_transaction():
+        issuance = ledger.system_account(village.id, AccountKind.ISSUANCE)
+        ledger.post_transfer(debit=issuance, credit=ledger.household_account(a), amount=A_BALANCE, code="opening",
+                             key="open-a")
+        ledger.post_transfer(debit=issuance, credit=ledger.household_account(b), amount=100_000, code="opening",
+                             key="open-b")
+        rice = shop.create_product(village, name="大米", spec="5kg", unit="袋", price_points=RICE_POINTS)
+        oil = shop.create_product(village, name="食用油", spec="1.8L", unit="桶", price_points=30)
+        shop.receive_purchase(rice, 1000, "")
+        shop.receive_purchase(oil, OIL_STOCK, "")
     ids = {"a": a.id, "b": b.id, "rice": rice.id, "oil": oil.id}
     db.session.remove()
     db.engine.dispose()  # the server processes own the database now

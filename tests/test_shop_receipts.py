@@ -10,6 +10,7 @@ from pypdf import PdfReader
 
 from app.extensions import db
 from app.shop.models import Redemption
+from app.submission import write_transaction
 from tests.test_shop_views import _cart, _key, _login, shopfront  # noqa: F401  (fixture re-used)
 
 
@@ -82,7 +83,6 @@ def test_household_points_page_pages_through_many_redemptions(client, shopfront)
     """A household that shops every week: the newest 20 visits first, the rest a click away, and the
     entries' own pager is left where it was."""
     from app.auth.models import User
-    from app.extensions import begin_write
     from app.ledger import services as ledger
     from app.ledger.models import AccountKind
     from app.registry.models import Household
@@ -90,14 +90,13 @@ def test_household_points_page_pages_through_many_redemptions(client, shopfront)
     from app.shop.models import Product
 
     s = shopfront
-    begin_write()
-    household, rice = db.session.get(Household, s["household"]), db.session.get(Product, s["rice"])
-    ledger.post_transfer(debit=ledger.system_account(household.village_id, AccountKind.ISSUANCE),
-                         credit=ledger.household_account(household), amount=200, code="opening", key="more-0101")
-    cashier = db.session.scalar(sa.select(User).where(User.username == "cash1"))
-    receipts = [shop.redeem(household, [(rice, 1)], key=f"week-{i:02d}", actor=cashier).receipt_no
-                for i in range(23)]
-    db.session.commit()
+    with write_transaction():
+        household, rice = db.session.get(Household, s["household"]), db.session.get(Product, s["rice"])
+        ledger.post_transfer(debit=ledger.system_account(household.village_id, AccountKind.ISSUANCE),
+                             credit=ledger.household_account(household), amount=200, code="opening", key="more-0101")
+        cashier = db.session.scalar(sa.select(User).where(User.username == "cash1"))
+        receipts = [shop.redeem(household, [(rice, 1)], key=f"week-{i:02d}", actor=cashier).receipt_no
+                    for i in range(23)]
     _login(client, "clerk1")
 
     def listed(page_html: str) -> list[str]:

@@ -6,19 +6,19 @@ import datetime as dt
 import sqlalchemy as sa
 
 from app.db import local_today
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.registry.models import Household
 from app.shop import services as shop
 from app.shop.models import Product, Redemption
+from app.submission import write_transaction
 from tests.test_shop_views import shopfront  # noqa: F401  (fixture re-used)
 
 
 def _redeem(s, key, rice=0, oil=0):
-    begin_write()
-    h = db.session.get(Household, s["household"])
-    lines = [(db.session.get(Product, s[name]), qty) for name, qty in (("rice", rice), ("oil", oil)) if qty]
-    red = shop.redeem(h, lines, key=key)
-    db.session.commit()
+    with write_transaction():
+        h = db.session.get(Household, s["household"])
+        lines = [(db.session.get(Product, s[name]), qty) for name, qty in (("rice", rice), ("oil", oil)) if qty]
+        red = shop.redeem(h, lines, key=key)
     return red
 
 
@@ -32,16 +32,14 @@ def test_a_redemption_just_after_midnight_china_time_counts_in_the_new_month(app
     early = _redeem(s, "k1", rice=1)
     late = _redeem(s, "k2", oil=1)
     cancelled = _redeem(s, "k3", rice=2)
-    begin_write()
-    # 2026-10-31 16:30 UTC is 2026-11-01 00:30 in the village; 15:59 UTC is still 31 October
-    db.session.execute(sa.update(Redemption).where(Redemption.id == early.id)
-                       .values(created_at=dt.datetime(2026, 10, 31, 15, 59)))
-    db.session.execute(sa.update(Redemption).where(Redemption.id.in_([late.id, cancelled.id]))
-                       .values(created_at=dt.datetime(2026, 10, 31, 16, 30)))
-    db.session.commit()
-    begin_write()
-    shop.cancel_redemption(db.session.get(Redemption, cancelled.id), actor=None, reason="错了", is_reviewer=True)
-    db.session.commit()
+    with write_transaction():
+        # 2026-10-31 16:30 UTC is 2026-11-01 00:30 in the village; 15:59 UTC is still 31 October
+        db.session.execute(sa.update(Redemption).where(Redemption.id == early.id)
+                           .values(created_at=dt.datetime(2026, 10, 31, 15, 59)))
+        db.session.execute(sa.update(Redemption).where(Redemption.id.in_([late.id, cancelled.id]))
+                           .values(created_at=dt.datetime(2026, 10, 31, 16, 30)))
+    with write_transaction():
+        shop.cancel_redemption(db.session.get(Redemption, cancelled.id), actor=None, reason="错了", is_reviewer=True)
     months = shop.redemptions_by_month(early.village_id, 2026)
     assert (months[9]["count"], months[9]["points"], months[9]["qty"]) == (1, 10, 1)
     assert (months[10]["count"], months[10]["points"], months[10]["qty"]) == (1, 30, 1)  # the cancelled one left out

@@ -11,13 +11,14 @@ from sqlalchemy.exc import DBAPIError
 
 from app.audit.services import verify
 from app.db import local_today
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.ledger import services as ledger
 from app.ledger.queries import balance_of
 from app.ledger.models import Account, AccountKind, Transfer
 from app.registry.models import Household
 from app.shop import services as shop
 from app.shop.models import Donation, Product, Redemption, RedemptionLine, StockMovement
+from app.submission import write_transaction
 
 
 @pytest.fixture
@@ -34,31 +35,28 @@ def reviewer(make_user, village):
 def funded(app, village, make_household):
     """A household holding 10,000 points."""
     h = make_household(village, "0101", "张三")
-    begin_write()
-    acct = ledger.household_account(h)
-    issuance = ledger.system_account(village.id, AccountKind.ISSUANCE)
-    ledger.post_transfer(debit=issuance, credit=acct, amount=10_000, code="opening", key="open-1")
-    db.session.commit()
+    with write_transaction():
+        acct = ledger.household_account(h)
+        issuance = ledger.system_account(village.id, AccountKind.ISSUANCE)
+        ledger.post_transfer(debit=issuance, credit=acct, amount=10_000, code="opening", key="open-1")
     return h
 
 
 @pytest.fixture
 def rice(app, village, cashier):
     """大米 5kg at 10 points, 50 bags bought in."""
-    begin_write()
-    p = shop.create_product(village, name="大米", spec="5kg", unit="袋", price_points=10, category="粮油",
-                            actor=cashier)
-    shop.receive_purchase(p, 50, "开业采购", actor=cashier)
-    db.session.commit()
+    with write_transaction():
+        p = shop.create_product(village, name="大米", spec="5kg", unit="袋", price_points=10, category="粮油",
+                                actor=cashier)
+        shop.receive_purchase(p, 50, "开业采购", actor=cashier)
     return p
 
 
 @pytest.fixture
 def oil(app, village, cashier):
-    begin_write()
-    p = shop.create_product(village, name="食用油", spec="1.8L", unit="桶", price_points=60, actor=cashier)
-    shop.receive_purchase(p, 5, "", actor=cashier)
-    db.session.commit()
+    with write_transaction():
+        p = shop.create_product(village, name="食用油", spec="1.8L", unit="桶", price_points=60, actor=cashier)
+        shop.receive_purchase(p, 5, "", actor=cashier)
     return p
 
 
@@ -119,15 +117,13 @@ def test_t2_concurrent_redemptions_never_oversell(app, funded, rice, tmp_path):
 # --- idempotency -----------------------------------------------------------------------------------
 
 def test_double_submit_redeems_once_and_returns_the_same_receipt(app, funded, rice, cashier):
-    begin_write()
-    first = shop.redeem(funded, [(rice, 2)], key="form-1", actor=cashier)
-    db.session.commit()
+    with write_transaction():
+        first = shop.redeem(funded, [(rice, 2)], key="form-1", actor=cashier)
     assert not first.replayed and first.total_points == 20
     assert (first.balance_before, first.balance_after) == (10_000, 9_980)
     before = _counts()
-    begin_write()
-    again = shop.redeem(funded, [(rice, 2)], key="form-1", actor=cashier)
-    db.session.commit()
+    with write_transaction():
+        again = shop.redeem(funded, [(rice, 2)], key="form-1", actor=cashier)
     assert again.replayed and again.id == first.id and again.receipt_no == first.receipt_no
     assert _counts() == before
     assert _stock(rice.id) == 48
@@ -136,16 +132,14 @@ def test_double_submit_redeems_once_and_returns_the_same_receipt(app, funded, ri
 
 
 def test_changed_payload_under_a_used_key_is_refused(app, funded, rice, oil, cashier):
-    begin_write()
-    shop.redeem(funded, [(rice, 1)], key="form-2", actor=cashier)
-    db.session.commit()
+    with write_transaction():
+        shop.redeem(funded, [(rice, 1)], key="form-2", actor=cashier)
     before = _counts()
-    begin_write()
-    with pytest.raises(ledger.IdempotencyConflict):
-        shop.redeem(funded, [(rice, 2)], key="form-2", actor=cashier)
-    with pytest.raises(ledger.IdempotencyConflict):
-        shop.redeem(funded, [(rice, 1), (oil, 1)], key="form-2", actor=cashier)
-    db.session.commit()
+    with write_transaction():
+        with pytest.raises(ledger.IdempotencyConflict):
+            shop.redeem(funded, [(rice, 2)], key="form-2", actor=cashier)
+        with pytest.raises(ledger.IdempotencyConflict):
+            shop.redeem(funded, [(rice, 1), (oil, 1)], key="form-2", actor=cashier)
     assert _counts() == before
     assert _stock(rice.id) == 49 and _stock(oil.id) == 5
     _clean()
@@ -155,12 +149,11 @@ def test_changed_payload_under_a_used_key_is_refused(app, funded, rice, oil, cas
 
 def test_short_of_stock_names_the_product_and_changes_nothing(app, funded, rice, oil, cashier):
     before = _counts()
-    begin_write()
-    with pytest.raises(shop.OutOfStock) as exc:
-        shop.redeem(funded, [(rice, 1), (oil, 6)], key="too-much-oil", actor=cashier)
-    assert "食用油" in str(exc.value) and "5" in str(exc.value)
-    # the savepoint was rolled back: even committing now writes nothing
-    db.session.commit()
+    with write_transaction():
+        with pytest.raises(shop.OutOfStock) as exc:
+            shop.redeem(funded, [(rice, 1), (oil, 6)], key="too-much-oil", actor=cashier)
+        assert "食用油" in str(exc.value) and "5" in str(exc.value)
+        # the savepoint was rolled back: even committing now writes nothing
     assert _counts() == before
     assert _stock(rice.id) == 50 and _stock(oil.id) == 5
     assert balance_of(funded) == 10_000
@@ -169,94 +162,75 @@ def test_short_of_stock_names_the_product_and_changes_nothing(app, funded, rice,
 
 def test_short_of_points_gives_balance_and_total_and_changes_nothing(app, village, make_household, rice, cashier):
     poor = make_household(village, "0102", "李四")
-    begin_write()
-    issuance = ledger.system_account(village.id, AccountKind.ISSUANCE)
-    ledger.post_transfer(debit=issuance, credit=ledger.household_account(poor), amount=25, code="opening", key="o2")
-    db.session.commit()
+    with write_transaction():
+        issuance = ledger.system_account(village.id, AccountKind.ISSUANCE)
+        ledger.post_transfer(debit=issuance, credit=ledger.household_account(poor), amount=25, code="opening", key="o2")
     before = _counts()
-    begin_write()
-    with pytest.raises(ledger.Insufficient) as exc:
+    with pytest.raises(ledger.Insufficient) as exc, write_transaction():
         shop.redeem(poor, [(rice, 3)], key="poor-1", actor=cashier)
     assert "25" in str(exc.value) and "30" in str(exc.value)
-    db.session.rollback()
     assert _counts() == before
     assert _stock(rice.id) == 50 and balance_of(poor) == 25
     _clean()
 
 
 def test_an_inactive_product_cannot_be_redeemed(app, funded, rice, cashier):
-    begin_write()
-    shop.update_product(rice, name="大米", spec="5kg", unit="袋", price_points=10, active=False, actor=cashier)
-    db.session.commit()
-    begin_write()
-    with pytest.raises(shop.OutOfStock):
+    with write_transaction():
+        shop.update_product(rice, name="大米", spec="5kg", unit="袋", price_points=10, active=False, actor=cashier)
+    with pytest.raises(shop.OutOfStock), write_transaction():
         shop.redeem(funded, [(rice, 1)], key="inactive", actor=cashier)
-    db.session.rollback()
     assert _stock(rice.id) == 50
 
 
 @pytest.mark.parametrize("qty", [0, -1, 1.5, True, 10**7, "2", None])
 def test_hostile_quantities_are_refused(app, village, funded, rice, cashier, qty):
     before = _counts()
-    begin_write()
-    with pytest.raises(shop.ShopError):
+    with pytest.raises(shop.ShopError), write_transaction():
         shop.redeem(funded, [(rice, qty)], key="hostile", actor=cashier)
-    with pytest.raises(shop.ShopError):
+    with pytest.raises(shop.ShopError), write_transaction():
         shop.receive_purchase(rice, qty, "", actor=cashier)
-    with pytest.raises(shop.ShopError):
+    with pytest.raises(shop.ShopError), write_transaction():
         shop.receive_donation(village, donor_name="某银行", donor_kind="bank", lines=[(rice, qty)], actor=cashier)
-    with pytest.raises(shop.ShopError):
+    with pytest.raises(shop.ShopError), write_transaction():
         shop.write_off(rice, qty, "破损", actor=cashier)
-    db.session.rollback()
     assert _counts() == before and _stock(rice.id) == 50
 
 
 # --- cancellation -------------------------------------------------------------------------------------
 
 def test_cancel_restores_points_and_stock_exactly_once(app, funded, rice, oil, cashier):
-    begin_write()
-    red = shop.redeem(funded, [(oil, 1), (rice, 3)], key="c1", actor=cashier)
-    db.session.commit()
+    with write_transaction():
+        red = shop.redeem(funded, [(oil, 1), (rice, 3)], key="c1", actor=cashier)
     assert balance_of(funded) == 10_000 - 90
     assert (_stock(rice.id), _stock(oil.id)) == (47, 4)
-    begin_write()
-    shop.cancel_redemption(red, actor=cashier, reason="拿错了")
-    db.session.commit()
+    with write_transaction():
+        shop.cancel_redemption(red, actor=cashier, reason="拿错了")
     assert red.status == "cancelled" and red.cancel_transfer_id and red.cancel_reason == "拿错了"
     assert balance_of(funded) == 10_000
     assert (_stock(rice.id), _stock(oil.id)) == (50, 5)
-    begin_write()
-    with pytest.raises(shop.ShopError):
+    with pytest.raises(shop.ShopError), write_transaction():
         shop.cancel_redemption(red, actor=cashier, reason="再撤一次")
-    db.session.rollback()
     assert balance_of(funded) == 10_000 and _stock(rice.id) == 50
     kinds = db.session.scalars(sa.select(StockMovement.kind).where(StockMovement.ref_type == "redemption")).all()
     assert sorted(kinds) == ["redemption_cancel"] * 2 + ["redemption_out"] * 2
     # the same key again replays the cancelled redemption rather than redeeming anew
-    begin_write()
-    again = shop.redeem(funded, [(rice, 3), (oil, 1)], key="c1", actor=cashier)
-    db.session.commit()
+    with write_transaction():
+        again = shop.redeem(funded, [(rice, 3), (oil, 1)], key="c1", actor=cashier)
     assert again.replayed and again.id == red.id and balance_of(funded) == 10_000
     _clean()
 
 
 def test_a_cashier_cannot_cancel_yesterdays_redemption_but_a_reviewer_can(app, funded, rice, cashier, reviewer):
-    begin_write()
-    red = shop.redeem(funded, [(rice, 1)], key="old", actor=cashier)
-    db.session.commit()
+    with write_transaction():
+        red = shop.redeem(funded, [(rice, 1)], key="old", actor=cashier)
     tomorrow = shop.local_day(red.created_at) + dt.timedelta(days=1)
-    begin_write()
-    with pytest.raises(shop.ShopError):
+    with pytest.raises(shop.ShopError), write_transaction():
         shop.cancel_redemption(red, actor=cashier, reason="晚了", today=tomorrow)
-    db.session.rollback()
     assert db.session.get(Redemption, red.id).status == "completed"
-    begin_write()
-    with pytest.raises(shop.ShopError):  # a reason is required
+    with pytest.raises(shop.ShopError), write_transaction():  # a reason is required
         shop.cancel_redemption(red, actor=reviewer, reason="  ", today=tomorrow, is_reviewer=True)
-    db.session.rollback()
-    begin_write()
-    shop.cancel_redemption(red, actor=reviewer, reason="核实后撤销", today=tomorrow, is_reviewer=True)
-    db.session.commit()
+    with write_transaction():
+        shop.cancel_redemption(red, actor=reviewer, reason="核实后撤销", today=tomorrow, is_reviewer=True)
     assert red.status == "cancelled" and red.cancelled_by_id == reviewer.id
     assert balance_of(funded) == 10_000 and _stock(rice.id) == 50
     _clean()
@@ -265,31 +239,26 @@ def test_a_cashier_cannot_cancel_yesterdays_redemption_but_a_reviewer_can(app, f
 # --- stock in, stocktake, prices ------------------------------------------------------------------------
 
 def test_stocktake_adjusts_stock_and_leaves_movements(app, village, rice, oil, cashier):
-    begin_write()
-    with pytest.raises(shop.ShopError):  # a difference needs a reason
+    with pytest.raises(shop.ShopError), write_transaction():  # a difference needs a reason
         shop.stocktake(village, {rice: 48}, actor=cashier)
-    db.session.rollback()
-    begin_write()
-    take = shop.stocktake(village, {oil: 5, rice: 48}, reasons={rice: "受潮两袋"}, actor=cashier)
-    db.session.commit()
+    with write_transaction():
+        take = shop.stocktake(village, {oil: 5, rice: 48}, reasons={rice: "受潮两袋"}, actor=cashier)
     assert _stock(rice.id) == 48 and _stock(oil.id) == 5
     lines = {line.product_id: line for line in take.lines}
     assert (lines[rice.id].book_qty, lines[rice.id].counted_qty, lines[rice.id].diff) == (50, 48, -2)
     assert lines[oil.id].diff == 0
     adj = db.session.scalars(sa.select(StockMovement).where(StockMovement.kind == "stocktake_adjust")).all()
     assert [(m.product_id, m.qty, m.ref_id) for m in adj] == [(rice.id, -2, take.id)]
-    begin_write()
-    shop.stocktake(village, {rice: 49}, reasons={rice: "找到一袋"}, actor=cashier)
-    db.session.commit()
+    with write_transaction():
+        shop.stocktake(village, {rice: 49}, reasons={rice: "找到一袋"}, actor=cashier)
     assert _stock(rice.id) == 49
     _clean()
 
 
 def test_donation_raises_stock_and_records_lines(app, village, rice, oil, cashier):
-    begin_write()
-    d = shop.receive_donation(village, donor_name="县农商银行", donor_kind="bank",
-                              lines=[(rice, 20, "全新"), (oil, 10), (rice, 5)], note="开业捐赠", actor=cashier)
-    db.session.commit()
+    with write_transaction():
+        d = shop.receive_donation(village, donor_name="县农商银行", donor_kind="bank",
+                                  lines=[(rice, 20, "全新"), (oil, 10), (rice, 5)], note="开业捐赠", actor=cashier)
     assert _stock(rice.id) == 75 and _stock(oil.id) == 15
     assert d.receipt_no.startswith(f"{village.code}-D-{local_today().year}-")
     assert sorted((line.product_id, line.qty, line.condition) for line in d.lines) == \
@@ -297,31 +266,25 @@ def test_donation_raises_stock_and_records_lines(app, village, rice, oil, cashie
     mvs = db.session.scalars(sa.select(StockMovement).where(StockMovement.ref_type == "donation")).all()
     assert sorted((m.product_id, m.qty, m.kind) for m in mvs) == \
         sorted([(rice.id, 25, "donation_in"), (oil.id, 10, "donation_in")])
-    begin_write()
-    d2 = shop.receive_donation(village, donor_name="王五", donor_kind="person", lines=[(oil, 1)], actor=cashier)
-    db.session.commit()
+    with write_transaction():
+        d2 = shop.receive_donation(village, donor_name="王五", donor_kind="person", lines=[(oil, 1)], actor=cashier)
     assert d2.receipt_no != d.receipt_no
-    begin_write()
-    with pytest.raises(shop.ShopError):  # a paper receipt number is used once
+    with pytest.raises(shop.ShopError), write_transaction():  # a paper receipt number is used once
         shop.receive_donation(village, donor_name="王五", donor_kind="person", lines=[(oil, 1)],
                               receipt_no=d.receipt_no, actor=cashier)
-    with pytest.raises(shop.ShopError):
+    with pytest.raises(shop.ShopError), write_transaction():
         shop.receive_donation(village, donor_name="王五", donor_kind="alien", lines=[(oil, 1)], actor=cashier)
-    db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count(Donation.id))) == 2
     _clean()
 
 
 def test_price_change_is_audited_and_old_redemptions_keep_their_price(app, funded, rice, cashier):
-    begin_write()
-    old = shop.redeem(funded, [(rice, 2)], key="p1", actor=cashier)
-    db.session.commit()
-    begin_write()
-    shop.update_product(rice, name="大米", spec="5kg", unit="袋", price_points=15, category="粮油", actor=cashier)
-    db.session.commit()
-    begin_write()
-    new = shop.redeem(funded, [(rice, 2)], key="p2", actor=cashier)
-    db.session.commit()
+    with write_transaction():
+        old = shop.redeem(funded, [(rice, 2)], key="p1", actor=cashier)
+    with write_transaction():
+        shop.update_product(rice, name="大米", spec="5kg", unit="袋", price_points=15, category="粮油", actor=cashier)
+    with write_transaction():
+        new = shop.redeem(funded, [(rice, 2)], key="p2", actor=cashier)
     assert [(line.unit_price, line.points, line.name) for line in old.lines] == [(10, 20, "大米")]
     assert [(line.unit_price, line.points) for line in new.lines] == [(15, 30)]
     assert old.total_points == 20 and new.total_points == 30
@@ -334,60 +297,47 @@ def test_price_change_is_audited_and_old_redemptions_keep_their_price(app, funde
 
 
 def test_products_are_unique_per_village_and_validated(app, village, rice, cashier):
-    begin_write()
-    with pytest.raises(shop.ShopError):
+    with pytest.raises(shop.ShopError), write_transaction():
         shop.create_product(village, name="大米", spec="5kg", unit="袋", price_points=12)
     for price in (0, 100_001, 1.5, True):
-        with pytest.raises(shop.ShopError):
+        with pytest.raises(shop.ShopError), write_transaction():
             shop.create_product(village, name="香皂", unit="块", price_points=price)
-    with pytest.raises(shop.ShopError):
+    with pytest.raises(shop.ShopError), write_transaction():
         shop.create_product(village, name="香\u202e皂", unit="块", price_points=5)
-    db.session.rollback()
-    begin_write()
-    soap = shop.create_product(village, name="香皂", spec="", unit="块", price_points=5)
-    db.session.commit()
+    with write_transaction():
+        soap = shop.create_product(village, name="香皂", spec="", unit="块", price_points=5)
     assert soap.stock == 0 and soap.active
 
 
 # --- the database holds the line ---------------------------------------------------------------------------
 
 def test_stock_movements_cannot_be_updated_or_deleted(app, rice):
-    begin_write()
-    with pytest.raises(DBAPIError):
+    with pytest.raises(DBAPIError), write_transaction():
         db.session.execute(sa.text("UPDATE stock_movements SET qty = 1000"))
-    db.session.rollback()
-    begin_write()
-    with pytest.raises(DBAPIError):
+    with pytest.raises(DBAPIError), write_transaction():
         db.session.execute(sa.text("DELETE FROM stock_movements"))
-    db.session.rollback()
     _clean()
 
 
 def test_database_refuses_negative_stock(app, rice):
-    begin_write()
-    with pytest.raises(DBAPIError):
+    with pytest.raises(DBAPIError), write_transaction():
         db.session.execute(sa.text("UPDATE products SET stock = -1"))
-    db.session.rollback()
 
 
 def test_check_stock_reports_a_tampered_stock(app, village, rice):
     assert shop.check_stock(village.id) == []
-    begin_write()
-    db.session.execute(sa.text("UPDATE products SET stock = stock + 3"))
-    db.session.commit()
+    with write_transaction():
+        db.session.execute(sa.text("UPDATE products SET stock = stock + 3"))
     problems = shop.check_stock()
     assert len(problems) == 1 and "I5" in problems[0] and "53" in problems[0]
 
 
 def test_a_product_of_another_village_cannot_be_redeemed(app, make_village, make_household, funded, cashier):
     other = make_village("v2", "二号村")
-    begin_write()
-    foreign = shop.create_product(other, name="毛巾", unit="条", price_points=5)
-    shop.receive_purchase(foreign, 3, "")
-    db.session.commit()
-    begin_write()
-    with pytest.raises(shop.ShopError):
+    with write_transaction():
+        foreign = shop.create_product(other, name="毛巾", unit="条", price_points=5)
+        shop.receive_purchase(foreign, 3, "")
+    with pytest.raises(shop.ShopError), write_transaction():
         shop.redeem(funded, [(foreign, 1)], key="x-village", actor=cashier)
-    db.session.rollback()
     assert _stock(foreign.id) == 3
     assert db.session.scalar(sa.select(Account.balance).where(Account.household_id == funded.id)) == 10_000

@@ -12,6 +12,7 @@ from app.db import local_today
 from app.extensions import db
 from app.shop import services as shop
 from app.shop.models import Donation, Product, StockMovement, Stocktake
+from app.submission import write_transaction
 from tests.test_shop_views import _cart, _key, _login, _post_form, shopfront  # noqa: F401  (fixture re-used)
 
 
@@ -167,15 +168,13 @@ def test_stock_pages_need_the_stock_permission(client, shopfront, url):
 
 
 def test_another_villages_donations_and_stocktakes_are_not_found(client, shopfront, make_village, make_user):
-    from app.extensions import begin_write
 
     other = make_village("v2", "二号村")
     make_user("cash2", ("cashier", other))
-    begin_write()
-    soap = shop.create_product(other, name="肥皂", unit="块", price_points=2)
-    don = shop.receive_donation(other, donor_name="外村", donor_kind="person", lines=[(soap, 5)])
-    take = shop.stocktake(other, {soap: 5})
-    db.session.commit()
+    with write_transaction():
+        soap = shop.create_product(other, name="肥皂", unit="块", price_points=2)
+        don = shop.receive_donation(other, donor_name="外村", donor_kind="person", lines=[(soap, 5)])
+        take = shop.stocktake(other, {soap: 5})
     _login(client, "cash1")
     for url in (f"/shop/donations/{don.id}", f"/shop/donations/{don.id}/receipt.pdf",
                 f"/shop/stocktake/{take.id}"):

@@ -7,13 +7,14 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.ledger import services as ledger
 from app.ledger.queries import balance_of
 from app.ledger.models import AccountKind, Transfer
 from app.registry.models import Household
 from app.shop import services as shop
 from app.shop.models import Product, Redemption, StockMovement
+from app.submission import write_transaction
 from tests.conftest import PASSWORD
 
 
@@ -26,14 +27,13 @@ def shopfront(village, make_user, make_household):
     make_user("grid1", ("grid_worker", village))
     h = make_household(village, "0101", "张三丰")
     make_household(village, "0102", "李四")
-    begin_write()
-    ledger.post_transfer(debit=ledger.system_account(village.id, AccountKind.ISSUANCE),
-                         credit=ledger.household_account(h), amount=100, code="opening", key="open-0101")
-    rice = shop.create_product(village, name="大米", spec="5kg", unit="袋", price_points=10, actor=cashier)
-    oil = shop.create_product(village, name="食用油", spec="1.8L", unit="桶", price_points=30, actor=cashier)
-    shop.receive_purchase(rice, 50, "开业采购", actor=cashier)
-    shop.receive_purchase(oil, 5, "", actor=cashier)
-    db.session.commit()
+    with write_transaction():
+        ledger.post_transfer(debit=ledger.system_account(village.id, AccountKind.ISSUANCE),
+                             credit=ledger.household_account(h), amount=100, code="opening", key="open-0101")
+        rice = shop.create_product(village, name="大米", spec="5kg", unit="袋", price_points=10, actor=cashier)
+        oil = shop.create_product(village, name="食用油", spec="1.8L", unit="桶", price_points=30, actor=cashier)
+        shop.receive_purchase(rice, 50, "开业采购", actor=cashier)
+        shop.receive_purchase(oil, 5, "", actor=cashier)
     return {"household": h.id, "rice": rice.id, "oil": oil.id}
 
 
@@ -120,6 +120,24 @@ def test_double_submit_redeems_once(client, shopfront):
     _clean()
 
 
+def test_a_resent_confirm_says_so_and_a_changed_basket_under_its_key_is_refused(client, shopfront):
+    s = shopfront
+    _login(client, "cash1")
+    key = _key(client)
+    r1 = client.post("/shop/counter", data=_cart(s, key, rice="1"))
+    assert r1.status_code == 302
+    r2 = client.post("/shop/counter", data=_cart(s, key, rice="1"), follow_redirects=True)
+    assert "这笔兑换已经记录过了" in r2.get_data(as_text=True)
+    before = _state(s)
+    assert before[:4] == (90, 49, 5, 1)
+    # Back to the counter, another basket, the same page (its key) confirmed again: refused
+    r3 = client.post("/shop/counter", data=_cart(s, key, rice="1", oil="1"))
+    assert r3.status_code == 200
+    assert "这份表单已经用不同的内容提交过，本次没有做任何修改" in r3.get_data(as_text=True)
+    assert _state(s) == before
+    _clean()
+
+
 def test_concurrent_duplicate_shows_the_earlier_receipt(client, shopfront, monkeypatch):
     """The same key confirmed twice at once: the loser's IntegrityError leads to the winner's receipt."""
     from sqlalchemy.exc import IntegrityError
@@ -158,9 +176,8 @@ def test_short_of_stock_gives_the_form_back(client, shopfront):
     s = shopfront
     _login(client, "cash1")
     key = _key(client)
-    begin_write()
-    shop.write_off(db.session.get(Product, s["oil"]), 5, "过期")  # sold out after the form was shown
-    db.session.commit()
+    with write_transaction():
+        shop.write_off(db.session.get(Product, s["oil"]), 5, "过期")  # sold out after the form was shown
     before = _state(s)
     r = client.post("/shop/counter", data=_cart(s, key, rice="1", oil="1"))
     assert r.status_code == 200
@@ -201,17 +218,15 @@ def test_a_scanned_household_card_selects_the_household_and_a_reissued_one_does_
     from app.kiosk import services as kiosk
     from app.registry.models import Household
 
-    begin_write()
-    old = kiosk.issue_card(db.session.get(Household, shopfront["household"]))
-    db.session.commit()
+    with write_transaction():
+        old = kiosk.issue_card(db.session.get(Household, shopfront["household"]))
     _login(client, "cash1")
     # a scanner may type the code with a dash or in lower case
     scanned = (old[:8] + "-" + old[8:]).lower()
     html = client.get("/shop/counter", query_string={"q": scanned}).get_data(as_text=True)
     assert "0101" in html and "idempotency_key" in html
-    begin_write()
-    kiosk.issue_card(db.session.get(Household, shopfront["household"]))
-    db.session.commit()
+    with write_transaction():
+        kiosk.issue_card(db.session.get(Household, shopfront["household"]))
     html = client.get("/shop/counter", query_string={"q": old}).get_data(as_text=True)
     assert "idempotency_key" not in html and "0101" not in html
 
@@ -280,10 +295,9 @@ def test_reviewer_cancels_an_earlier_day(client, shopfront):
     _login(client, "cash1")
     client.post("/shop/counter", data=_cart(s, _key(client), rice="1"))
     red_id = db.session.scalar(sa.select(Redemption.id))
-    begin_write()
-    db.session.execute(sa.text("UPDATE redemptions SET created_at = :t WHERE id = :i"),
-                       {"t": dt.datetime(2020, 1, 1, 2, 0), "i": red_id})
-    db.session.commit()
+    with write_transaction():
+        db.session.execute(sa.text("UPDATE redemptions SET created_at = :t WHERE id = :i"),
+                           {"t": dt.datetime(2020, 1, 1, 2, 0), "i": red_id})
     client.post(f"/shop/redemptions/{red_id}/cancel", data={"reason": "补撤"})
     db.session.expire_all()
     assert db.session.get(Redemption, red_id).status == "completed"  # a cashier only the same day

@@ -14,7 +14,7 @@ from pypdf import PdfReader
 from sqlalchemy import event
 
 from app.db import local_midnight_utc, local_today, utcnow
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.filters import signed
 from app.ledger.queries import balance_of
 from app.ledger.models import Account, Transfer
@@ -26,6 +26,7 @@ from app.registry.services import create_group
 from app.shop import services as shop
 from app.statements import services as svc
 from app.statements.models import IssuedStatement, StatementJob
+from app.submission import write_transaction
 from tests.conftest import PASSWORD
 
 TODAY = local_today()
@@ -50,29 +51,26 @@ def world(app, village, make_user, make_household):
     clerk = make_user("clerk1", ("clerk", village))
     reviewer = make_user("rev1", ("reviewer", village))
     cashier = make_user("cash1", ("cashier", village))
-    begin_write()
-    g1 = create_group(village, "一组")
-    g2 = create_group(village, "二组")
-    db.session.commit()
+    with write_transaction():
+        g1 = create_group(village, "一组")
+        g2 = create_group(village, "二组")
     h1 = make_household(village, "0101", "张三丰", group=g1)
     h2 = make_household(village, "0102", "李四", group=g1)
     h3 = make_household(village, "0201", "王五", group=g2)
-    begin_write()
-    scheme = pts.create_scheme(village, "积分细则", star_bands="5:1,10:2")
-    add = pts.create_category(scheme, "热心公益", "add")
-    ded = pts.create_category(scheme, "综合扣分", "deduct")
-    items = {"clean": pts.create_item(add, pts.ItemData(code="A01", text="参加村庄清洁日", points=20)),
-             "help": pts.create_item(add, pts.ItemData(code="A02", text="帮扶独居老人", points=15)),
-             "burn": pts.create_item(ded, pts.ItemData(code="D01", text="焚烧秸秆", points=-8))}
-    rice = shop.create_product(village, name="大米", spec="5kg", unit="袋", price_points=10, actor=cashier)
-    shop.receive_purchase(rice, 50, "开业采购", actor=cashier)
-    db.session.commit()
+    with write_transaction():
+        scheme = pts.create_scheme(village, "积分细则", star_bands="5:1,10:2")
+        add = pts.create_category(scheme, "热心公益", "add")
+        ded = pts.create_category(scheme, "综合扣分", "deduct")
+        items = {"clean": pts.create_item(add, pts.ItemData(code="A01", text="参加村庄清洁日", points=20)),
+                 "help": pts.create_item(add, pts.ItemData(code="A02", text="帮扶独居老人", points=15)),
+                 "burn": pts.create_item(ded, pts.ItemData(code="D01", text="焚烧秸秆", points=-8))}
+        rice = shop.create_product(village, name="大米", spec="5kg", unit="袋", price_points=10, actor=cashier)
+        shop.receive_purchase(rice, 50, "开业采购", actor=cashier)
 
     def award(key, household, day=TODAY):
-        begin_write()
-        e = pts.record_entry(scheme, items[key], household, occurred_on=day, actor=clerk, today=TODAY)
-        pts.approve(e, reviewer, today=TODAY)
-        db.session.commit()
+        with write_transaction():
+            e = pts.record_entry(scheme, items[key], household, occurred_on=day, actor=clerk, today=TODAY)
+            pts.approve(e, reviewer, today=TODAY)
         return e
 
     with backdated(40):
@@ -80,9 +78,8 @@ def world(app, village, make_user, make_household):
     opening = balance_of(h1)
     help_entry = award("help", h1)
     burn = award("burn", h1, TODAY - dt.timedelta(days=3))  # approved (and posted) 3 days after the deed
-    begin_write()
-    shop.redeem(db.session.get(Household, h1.id), [(rice, 1)], key="r1", actor=cashier)
-    db.session.commit()
+    with write_transaction():
+        shop.redeem(db.session.get(Household, h1.id), [(rice, 1)], key="r1", actor=cashier)
     award("clean", h2)
     return type("W", (), dict(village=village, h1=h1, h2=h2, h3=h3, g1=g1, g2=g2, clerk=clerk,
                               reviewer=reviewer, cashier=cashier, scheme=scheme, opening=opening,
@@ -197,11 +194,10 @@ def test_verify_valid_then_superseded_after_a_correction(app, client, world):
     for secret in ("0101", "张三丰", "帮扶独居老人", ">17<", ">20<"):
         assert secret not in page
     # a villager's objection is decided "corrected": the entry is reversed in the ledger
-    begin_write()
-    entry = db.session.get(PointEntry, world.help.id)
-    obj = pts.file_objection(entry, reason="没有去", actor=world.clerk)
-    pts.decide_objection(obj, world.reviewer, decision="corrected", reply_text="核实后撤销")
-    db.session.commit()
+    with write_transaction():
+        entry = db.session.get(PointEntry, world.help.id)
+        obj = pts.file_objection(entry, reason="没有去", actor=world.clerk)
+        pts.decide_objection(obj, world.reviewer, decision="corrected", reply_text="核实后撤销")
     assert _verdict(client, old.code)[1] == "superseded"
     assert _verdict(client, svc.format_code(old.code).lower())[1] == "superseded"  # as typed from paper
     # a fresh statement shows the reversal and verifies
@@ -231,9 +227,8 @@ def test_shop_cancellation_supersedes_too(client, world):
     old = db.session.scalar(sa.select(IssuedStatement))
     from app.shop.models import Redemption
 
-    begin_write()
-    shop.cancel_redemption(db.session.scalar(sa.select(Redemption)), actor=world.cashier, reason="退货")
-    db.session.commit()
+    with write_transaction():
+        shop.cancel_redemption(db.session.scalar(sa.select(Redemption)), actor=world.cashier, reason="退货")
     assert svc.verify(old.code).status == "superseded"
 
 
@@ -422,12 +417,11 @@ def test_who_may_print(client, world, make_village, make_user, make_household):
     # another village's clerk cannot print this household nor see its jobs
     other = make_village("v2", "二号村")
     make_user("clerk2", ("clerk", other))
-    begin_write()
-    job = StatementJob(village_id=world.village.id, period_kind="year",
-                       period_start=dt.date(TODAY.year, 1, 1), period_end=dt.date(TODAY.year, 12, 31),
-                       paper="a4", status="done", base_url="x", result_file="nothing.pdf")
-    db.session.add(job)
-    db.session.commit()
+    with write_transaction():
+        job = StatementJob(village_id=world.village.id, period_kind="year",
+                           period_start=dt.date(TODAY.year, 1, 1), period_end=dt.date(TODAY.year, 12, 31),
+                           paper="a4", status="done", base_url="x", result_file="nothing.pdf")
+        db.session.add(job)
     _login(client, "clerk2")
     assert client.get(url).status_code == 404
     assert client.post(url, data=_month_form()).status_code == 404
@@ -455,13 +449,12 @@ def test_a_job_whose_process_died_shows_as_failed(client, world):
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    begin_write()
-    job = StatementJob(village_id=world.village.id, period_kind="year",
-                       period_start=dt.date(TODAY.year, 1, 1), period_end=dt.date(TODAY.year, 12, 31),
-                       paper="a4", status="running", base_url="x", pid=dead.pid, total=3, done=1,
-                       created_by_id=world.clerk.id)
-    db.session.add(job)
-    db.session.commit()
+    with write_transaction():
+        job = StatementJob(village_id=world.village.id, period_kind="year",
+                           period_start=dt.date(TODAY.year, 1, 1), period_end=dt.date(TODAY.year, 12, 31),
+                           paper="a4", status="running", base_url="x", pid=dead.pid, total=3, done=1,
+                           created_by_id=world.clerk.id)
+        db.session.add(job)
     _login(client, "clerk1")
     frag = client.get(f"/statements/jobs/{job.id}/progress").get_data(as_text=True)
     assert 'data-status="failed"' in frag and "hx-trigger" not in frag and "/download" not in frag
@@ -498,11 +491,10 @@ def test_pre_subset_font_shrinks_the_statement_and_rare_characters_fall_back(app
 
 
 def test_year_end_expiry_shows_as_its_own_section(client, world):
-    begin_write()
-    scheme = db.session.get(type(world.scheme), world.scheme.id)
-    scheme.year_policy = "expire"
-    pts.close_year(scheme, TODAY.year - 1, actor=world.clerk, today=TODAY)
-    db.session.commit()
+    with write_transaction():
+        scheme = db.session.get(type(world.scheme), world.scheme.id)
+        scheme.year_policy = "expire"
+        pts.close_year(scheme, TODAY.year - 1, actor=world.clerk, today=TODAY)
     assert balance_of(world.h1) == 0
     _login(client, "clerk1")
     text = "\n".join(_text(client.post(f"/statements/households/{world.h1.id}", data=_month_form()).data))

@@ -7,8 +7,6 @@ returns the first result instead of moving points twice (docs/reliability.md §3
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +16,8 @@ from flask_babel import gettext as _
 from ..errors import DomainError
 from ..audit.services import record
 from ..extensions import db
+# IdempotencyConflict stays importable from here: post_transfer raises it (app/idempotency.py)
+from ..idempotency import IdempotencyConflict, find_earlier, payload_hash  # noqa: F401
 from .models import MAX_TRANSFER, Account, AccountKind, Transfer, TransferCode
 
 
@@ -27,16 +27,6 @@ class LedgerError(DomainError):
 
 class Insufficient(LedgerError):
     """The debit account does not hold enough points."""
-
-
-class IdempotencyConflict(LedgerError):
-    """The key was used before for a different movement."""
-
-
-def payload_hash(payload: dict[str, Any]) -> str:
-    """A stable fingerprint of what a request asked for."""
-    data = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(data.encode()).hexdigest()
 
 
 # --- accounts ---------------------------------------------------------------------------------------
@@ -73,16 +63,6 @@ def household_account(household) -> Account:
 class Posted:
     transfer: Transfer
     replayed: bool = False
-
-
-def find_replay(village_id: int, key: str, digest: str) -> Transfer | None:
-    """The transfer made earlier under `key`, if any; refuse when it was made for something else."""
-    prior = db.session.scalar(sa.select(Transfer).where(Transfer.village_id == village_id,
-                                                        Transfer.idempotency_key == key))
-    if prior is not None and prior.payload_hash != digest:
-        raise IdempotencyConflict(_("This form was already submitted with different contents. "
-                                    "Nothing was changed; please reload the page and try again."))
-    return prior
 
 
 def _move(debit: Account, credit: Account, amount: int) -> None:
@@ -122,7 +102,7 @@ def post_transfer(*, debit: Account, credit: Account, amount: int, code: Transfe
     code = TransferCode(code).value
     digest = payload_hash({"debit": debit.id, "credit": credit.id, "amount": amount, "code": code,
                            "reverses": reverses.id if reverses else None, **(payload or {})})
-    prior = find_replay(debit.village_id, key, digest)
+    prior = find_earlier(Transfer, debit.village_id, key, digest=digest)
     if prior is not None:
         return Posted(prior, replayed=True)
     _move(debit, credit, amount)

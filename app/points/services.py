@@ -17,6 +17,7 @@ from ..errors import DomainError
 from ..audit.services import record
 from ..db import local_today, utcnow
 from ..extensions import db
+from ..idempotency import IdempotencyConflict, check_key, find_earlier, mark_replayed
 from ..ledger import services as ledger
 from ..ledger.models import MAX_TRANSFER, Account, AccountKind, Transfer, TransferCode
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus
@@ -193,14 +194,12 @@ def record_entry(scheme: PointScheme, item: PointItem, household: Household, *, 
         raise PointsError(_("Entries can be recorded for this year and last year only."), "occurred_on")
     if item.evidence_required and not evidence_file:
         raise PointsError(_("Item %(code)s needs an evidence photo.", code=item.code), "evidence")
-    if key:
-        prior = db.session.scalar(sa.select(PointEntry).where(PointEntry.village_id == scheme.village_id,
-                                                              PointEntry.idempotency_key == key))
-        if prior is not None:
-            if (prior.item_id, prior.household_id, prior.occurred_on) != (item.id, household.id, occurred_on):
-                raise PointsError(_("This form was already submitted with different contents. "
-                                    "Nothing was changed; please reload the page and try again."))
-            return prior
+    # an entry keeps no payload fingerprint: what it was recorded for is on the row itself
+    prior = find_earlier(PointEntry, scheme.village_id, key or None,
+                         same=lambda prior: (prior.item_id, prior.household_id, prior.occurred_on)
+                         == (item.id, household.id, occurred_on))
+    if prior is not None:
+        return prior
     subject = _subject(household, person, item)
     entry = PointEntry(
         village_id=scheme.village_id, scheme_id=scheme.id, item_id=item.id, household_id=household.id,
@@ -226,17 +225,41 @@ def record_batch(scheme: PointScheme, item: PointItem, people: list[Person], *, 
         raise PointsError(_("Choose at least one person."), "people")
     if len(people) > MAX_BATCH:
         raise PointsError(_("At most %(n)s people per batch.", n=MAX_BATCH), "people")
+    batch_key = check_key(batch_key, required=True)
     seen: set[int] = set()
-    entries = []
+    chosen = []
     for p in sorted(people, key=lambda p: p.id):
         target = p.household.head_id if item.applies_to == "household" else p.id
         if target in seen:
             continue  # a household item once per household, a person once per batch
         seen.add(target)
-        entries.append(record_entry(scheme, item, p.household, person=p, occurred_on=occurred_on, note=note,
-                                    actor=actor, source="batch", key=f"{batch_key}:{p.id}", batch_key=batch_key,
-                                    today=today, evidence_file=evidence_file))
-    return entries
+        chosen.append(p)
+    earlier = _earlier_batch(scheme.village_id, batch_key, item, occurred_on, note,
+                             {f"{batch_key}:{p.id}" for p in chosen})
+    if earlier is not None:
+        return earlier
+    return [record_entry(scheme, item, p.household, person=p, occurred_on=occurred_on, note=note,
+                         actor=actor, source="batch", key=f"{batch_key}:{p.id}", batch_key=batch_key,
+                         today=today, evidence_file=evidence_file) for p in chosen]
+
+
+def _earlier_batch(village_id: int, batch_key: str, item: PointItem, occurred_on: dt.date, note: str | None,
+                   keys: set[str]) -> list[PointEntry] | None:
+    """The entries an earlier submission of the batch form made (marked replayed), or None for a new key.
+
+    The whole batch is compared, not each entry: the same page sent again after Back records nothing,
+    and a batch changed under a used key (other people ticked) is refused rather than half recorded.
+    :raise IdempotencyConflict: the key was used for a different batch.
+    """
+    earlier = list(db.session.scalars(sa.select(PointEntry).where(PointEntry.village_id == village_id,
+                                                                  PointEntry.batch_key == batch_key)
+                                      .order_by(PointEntry.id)))
+    if not earlier:
+        return None
+    if {e.idempotency_key for e in earlier} != keys or any(
+            (e.item_id, e.occurred_on, e.note) != (item.id, occurred_on, note or None) for e in earlier):
+        raise IdempotencyConflict()
+    return [mark_replayed(e) for e in earlier]
 
 
 # --- review ---------------------------------------------------------------------------------------

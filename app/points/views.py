@@ -14,16 +14,17 @@ from sqlalchemy.exc import IntegrityError
 
 from ..access import can, deny, get_in_village_or_404, require
 from ..db import local_today
-from ..extensions import begin_write, db
-from ..forms import options, page_number, refuse
-from ..ledger import services as ledger
+from ..errors import DomainError
+from ..extensions import db
+from ..forms import flash_recorded, options, page_number
+from ..idempotency import new_key, usable_key
 from ..ledger.models import Transfer
 from ..ledger.queries import reversed_ids
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus, VillagerGroup
 from ..registry.services import person_search_query
-from ..rules.services import RulesError, article_ids_for_item, citable_articles, set_item_articles
+from ..rules.services import article_ids_for_item, citable_articles, set_item_articles
 from ..shop.queries import household_redemptions_query
-from ..submission import submit
+from ..submission import run_write, submit
 from ..urls import safe_next
 from . import bp
 from . import queries as pq
@@ -88,35 +89,31 @@ def scheme():
     if request.method == "POST" and not can("points.setup"):
         deny("points.setup")
     if form.submit.data and form.validate_on_submit():
-        begin_write()
-        try:
-            if scheme is None:
-                scheme = pts.create_scheme(g.village, form.name.data, year_policy=form.year_policy.data,
-                                           posting_days=form.posting_days.data,
-                                           appeal_working_days=form.appeal_working_days.data,
-                                           star_bands=form.star_bands.data)
-            else:
-                scheme = db.session.merge(scheme)
-                pts.update_scheme(scheme, name=form.name.data, year_policy=form.year_policy.data,
-                                  posting_days=form.posting_days.data,
-                                  appeal_working_days=form.appeal_working_days.data, star_bands=form.star_bands.data)
-        except pts.PointsError as e:
-            refuse(form, "name", e)
-        else:
-            db.session.commit()
+        def save():
+            current = _scheme()
+            if current is None:
+                return pts.create_scheme(g.village, form.name.data, year_policy=form.year_policy.data,
+                                         posting_days=form.posting_days.data,
+                                         appeal_working_days=form.appeal_working_days.data,
+                                         star_bands=form.star_bands.data)
+            return pts.update_scheme(current, name=form.name.data, year_policy=form.year_policy.data,
+                                     posting_days=form.posting_days.data,
+                                     appeal_working_days=form.appeal_working_days.data,
+                                     star_bands=form.star_bands.data)
+
+        if submit(form, save, field="name"):
             flash(_("Saved."), "success")
             return redirect(url_for("points.scheme"))
+        scheme = _scheme()
     elif cform.submit.data and scheme is not None and cform.validate_on_submit():
-        begin_write()
-        try:
-            pts.create_category(db.session.merge(scheme), cform.name.data, cform.direction.data,
-                                sort=len(scheme.categories))
-        except pts.PointsError as e:
-            refuse(cform, "name", e)
-        else:
-            db.session.commit()
+        def add_category():
+            current = _scheme()
+            return pts.create_category(current, cform.name.data, cform.direction.data, sort=len(current.categories))
+
+        if submit(cform, add_category, field="name"):
             flash(_("Category added."), "success")
             return redirect(url_for("points.scheme"))
+        scheme = _scheme()
     items = _items(scheme, active_only=False) if scheme else []
     return render_template("points/scheme.html", scheme=scheme, form=form, cform=cform, items=items)
 
@@ -169,18 +166,16 @@ def item_edit(item_id: int):
     item = get_in_village_or_404(PointItem, item_id)
     form = _item_form(item.scheme, item)
     if form.validate_on_submit():
-        begin_write()
-        item = get_in_village_or_404(PointItem, item_id)
-        category = get_in_village_or_404(PointCategory, form.category_id.data)
-        try:
-            pts.update_item(item, category, form.export())
-            _save_item_articles(form, item)
-        except (pts.PointsError, RulesError) as e:
-            refuse(form, "code", e)
-        else:
-            db.session.commit()
+        def save():
+            changed = pts.update_item(get_in_village_or_404(PointItem, item_id),
+                                      get_in_village_or_404(PointCategory, form.category_id.data), form.export())
+            _save_item_articles(form, changed)
+            return changed
+
+        if submit(form, save, field="code"):
             flash(_("Saved."), "success")
             return redirect(url_for("points.scheme"))
+        item = get_in_village_or_404(PointItem, item_id)
     return render_template("points/item_form.html", form=form, item=item)
 
 
@@ -247,29 +242,31 @@ def entry_new():
         if household is None:
             form.household_number.errors.append(_("There is no household with this number in the village."))
         else:
-            evidence = None
-            try:
-                evidence = _save_evidence(form.evidence.data)
-                begin_write()
-                household = get_in_village_or_404(Household, household.id)
-                item = get_in_village_or_404(PointItem, form.item_id.data)
+            household_id = household.id
+            photo: list[str | None] = []  # stored by the first attempt; a retried attempt reuses its name
+
+            def record_one():
+                if not photo:
+                    photo.append(_save_evidence(form.evidence.data))
                 person = get_in_village_or_404(Person, form.person_id.data) if form.person_id.data else None
-                entry = pts.record_entry(db.session.merge(scheme), item, household, person=person,
-                                         occurred_on=form.occurred_on.data, note=form.note.data,
-                                         actor=current_user, key=form.idempotency_key.data,
-                                         evidence_file=evidence, today=_today())
-                db.session.commit()
-            except pts.PointsError as e:
-                refuse(form, "item_id", e)
+                return pts.record_entry(_scheme(), get_in_village_or_404(PointItem, form.item_id.data),
+                                        get_in_village_or_404(Household, household_id), person=person,
+                                        occurred_on=form.occurred_on.data, note=form.note.data,
+                                        actor=current_user, key=form.idempotency_key.data,
+                                        evidence_file=photo[0], today=_today())
+
+            try:
+                done = submit(form, record_one, field="item_id")
             except IntegrityError:
                 # the same form submitted twice at once: the other request recorded it
-                db.session.rollback()
                 flash(_("This entry was already recorded."), "info")
                 return redirect(url_for("points.entries"))
-            else:
-                flash(_("Recorded: %(text)s %(points)+d for household %(number)s; waiting for review.",
-                        text=entry.item_text[:30], points=entry.points, number=household.number), "success")
+            if done:
+                entry = done.value
+                flash_recorded(entry, _("Recorded: %(text)s %(points)+d for household %(number)s; waiting for review.",
+                                        text=entry.item_text[:30], points=entry.points, number=entry.household.number))
                 return redirect(url_for("points.entry_new"))
+            household = get_in_village_or_404(Household, household_id)
     return render_template("points/entry_new.html", form=form, household=household)
 
 
@@ -280,6 +277,11 @@ def entry_batch():
     scheme = _scheme_or_setup()
     if scheme is None:
         return redirect(url_for("points.scheme"))
+    # The page's form key lives in its address: Back after recording comes to this same address, the
+    # browser fetches it again (pages are never cached) and gets the same key, so the batch sent again
+    # is recognised instead of recorded twice (a key only in the hidden field would be a new one).
+    if request.method == "GET" and not usable_key(request.args.get("key")):
+        return redirect(url_for("points.entry_batch", **(request.args.to_dict() | {"key": new_key()})))
     groups = list(db.session.scalars(sa.select(VillagerGroup).where(VillagerGroup.village_id == g.village.id)
                                      .order_by(VillagerGroup.name)))
     group_id = request.values.get("group", type=int)
@@ -301,24 +303,23 @@ def entry_batch():
         if chosen_ids else []
     form.person_ids.choices = options((p.id, f"{p.household.number} {p.name}")
                                       for p in {p.id: p for p in shown + chosen}.values())
-    form.ensure_key()
+    if request.method == "GET":
+        form.idempotency_key.data = request.args["key"]
     if request.form.get("submit") and form.validate_on_submit():
-        begin_write()
-        item = get_in_village_or_404(PointItem, form.item_id.data)
-        people = [get_in_village_or_404(Person, pid) for pid in form.person_ids.data]
+        def record_all():
+            return pts.record_batch(_scheme(), get_in_village_or_404(PointItem, form.item_id.data),
+                                    [get_in_village_or_404(Person, pid) for pid in form.person_ids.data],
+                                    occurred_on=form.occurred_on.data, note=form.note.data, actor=current_user,
+                                    batch_key=form.idempotency_key.data, today=_today())
+
         try:
-            entries = pts.record_batch(db.session.merge(scheme), item, people, occurred_on=form.occurred_on.data,
-                                       note=form.note.data, actor=current_user,
-                                       batch_key=form.idempotency_key.data, today=_today())
-            db.session.commit()
-        except pts.PointsError as e:
-            refuse(form, "person_ids", e)
+            done = submit(form, record_all, field="person_ids")
         except IntegrityError:
-            db.session.rollback()
+            # the same page sent twice at once: the other request recorded the batch
             flash(_("This batch was already recorded."), "info")
             return redirect(url_for("points.entries"))
-        else:
-            flash(_("Recorded %(n)s entries; they wait for review.", n=len(entries)), "success")
+        if done:
+            flash_recorded(done.value[0], _("Recorded %(n)s entries; they wait for review.", n=len(done.value)))
             return redirect(url_for("points.entries", status="pending"))
     return render_template("points/entry_batch.html", form=form, groups=groups, group_id=group_id, q=q,
                            shown=shown)
@@ -374,21 +375,19 @@ def entry_review(entry_id: int):
     if not form.validate_on_submit():
         flash(_("Please check the reason: %(errors)s", errors="；".join(sum(form.errors.values(), []))), "error")
         return redirect(back)
-    begin_write()
-    entry = get_in_village_or_404(PointEntry, entry_id)
-    try:
+    def decide() -> str:
+        entry = get_in_village_or_404(PointEntry, entry_id)
         if form.approve.data:
             pts.approve(entry, current_user, note=form.note.data, today=_today())
-            message = _("Approved; the entry is on posting until %(day)s.", day=entry.posting_until.isoformat())
-        else:
-            pts.reject(entry, current_user, reason=form.note.data or "")
-            message = _("Rejected.")
-        db.session.commit()
-    except (pts.PointsError, ledger.LedgerError) as e:
-        db.session.rollback()
+            return _("Approved; the entry is on posting until %(day)s.", day=entry.posting_until.isoformat())
+        pts.reject(entry, current_user, reason=form.note.data or "")
+        return _("Rejected.")
+
+    # the list page has no form to put a refusal on: it comes back as a message at the top
+    try:
+        flash(run_write(decide), "success")
+    except DomainError as e:
         flash(str(e), "error")
-    else:
-        flash(message, "success")
     return redirect(back)
 
 
@@ -399,14 +398,15 @@ def objection_new(entry_id: int):
     form = ObjectionForm()
     entry = get_in_village_or_404(PointEntry, entry_id)
     if form.validate_on_submit():
-        begin_write()
-        entry = get_in_village_or_404(PointEntry, entry_id)
+        def file_it():
+            return pts.file_objection(get_in_village_or_404(PointEntry, entry_id), reason=form.reason.data,
+                                      channel=form.channel.data, objector_name=form.objector_name.data,
+                                      actor=current_user, today=_today())
+
+        # the form sits on the entry's page, which is shown again: a refusal comes back as a message
         try:
-            obj = pts.file_objection(entry, reason=form.reason.data, channel=form.channel.data,
-                                     objector_name=form.objector_name.data, actor=current_user, today=_today())
-            db.session.commit()
-        except pts.PointsError as e:
-            db.session.rollback()
+            obj = run_write(file_it)
+        except DomainError as e:
             flash(str(e), "error")
         else:
             flash(_("Objection filed; the reviewers must answer by %(day)s.", day=obj.due_on.isoformat()), "success")
@@ -436,18 +436,17 @@ def objection(objection_id: int):
         if not can("points.review"):
             deny("points.review")
         if form.validate_on_submit():
-            begin_write()
-            obj = get_in_village_or_404(Objection, objection_id)
             corrected = form.corrected_points.data if form.decision.data == "corrected" else None
-            try:
-                pts.decide_objection(obj, current_user, decision=form.decision.data, reply_text=form.reply_text.data,
-                                     corrected_points=corrected, today=_today())
-                db.session.commit()
-            except (pts.PointsError, ledger.LedgerError) as e:
-                refuse(form, "decision", e)
-            else:
+
+            def decide():
+                return pts.decide_objection(get_in_village_or_404(Objection, objection_id), current_user,
+                                            decision=form.decision.data, reply_text=form.reply_text.data,
+                                            corrected_points=corrected, today=_today())
+
+            if submit(form, decide, field="decision"):
                 flash(_("Decided. The reply can be printed for the villager."), "success")
                 return redirect(url_for("points.objection", objection_id=objection_id))
+            obj = get_in_village_or_404(Objection, objection_id)
     return render_template("points/objection.html", obj=obj, form=form, today=_today())
 
 
@@ -513,13 +512,10 @@ def year_close():
     form = YearCloseForm(data={"year": _today().year - 1} if request.method == "GET" else None)
     closed = list(db.session.scalars(sa.select(YearScore.year).where(YearScore.scheme_id == scheme.id).distinct()))
     if form.validate_on_submit():
-        begin_write()
-        try:
-            n = pts.close_year(db.session.merge(scheme), form.year.data, actor=current_user, today=_today())
-            db.session.commit()
-        except (pts.PointsError, ledger.LedgerError) as e:
-            refuse(form, "year", e)
-        else:
+        done = submit(form, lambda: pts.close_year(_scheme(), form.year.data, actor=current_user, today=_today()),
+                      field="year")
+        if done:
+            n = done.value
             if n:
                 flash(_("Year %(year)s closed for %(n)s households.", year=form.year.data, n=n), "success")
             else:

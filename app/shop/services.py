@@ -21,6 +21,7 @@ from ..errors import DomainError
 from ..audit.services import lock_head, record
 from ..db import VILLAGE_TZ, local_day, local_today, utcnow
 from ..extensions import db
+from ..idempotency import check_key, find_earlier, mark_replayed, payload_hash
 from ..ledger import services as ledger
 from ..ledger.queries import balance_of
 from ..ledger.models import MAX_TRANSFER, Account, AccountKind, Transfer, TransferCode
@@ -95,46 +96,23 @@ def _same_village(village_id: int, products) -> None:
             raise ShopError(_("This product belongs to another village."))
 
 
-class KeyConflict(ShopError):
-    """A form's key was already used for a different submission."""
-
-
-def _check_key(key: str | None) -> str | None:
-    if key is None:
-        return None
-    if not isinstance(key, str) or not key or len(key) > 56 or not key.isascii() or not key.isprintable():
-        raise ShopError(_("The form has expired; please reload the page and try again."))
-    return key
-
-
-def _earlier(village_id: int, key: str | None, action: str, payload: dict) -> int | None:
-    """The id of what an earlier submission of the same form made, or None for a new key.
+def _earlier(village_id: int, key: str | None, action: str, payload: dict, model):
+    """What an earlier submission of the same stock form made (marked replayed), or None for a new key.
 
     Call after _serialize(): two submissions of one key then run one after the other, and the second
-    sees the first's row. :raise KeyConflict: the key was used for something else.
+    sees the first's row. :raise IdempotencyConflict: the key was used for something else.
     """
-    if key is None:
-        return None
-    row = db.session.execute(sa.select(StockFormKey.action, StockFormKey.ref_id, StockFormKey.payload_hash)
-                             .where(StockFormKey.village_id == village_id,
-                                    StockFormKey.idempotency_key == key)).first()
-    if row is None:
-        return None
-    if row.action != action or row.payload_hash != ledger.payload_hash(payload):
-        raise KeyConflict(_("This form was already submitted with different contents. "
-                            "Nothing was changed; please reload the page and try again."))
-    return row.ref_id
+    digest = payload_hash(payload)
+    row = find_earlier(StockFormKey, village_id, key,
+                       same=lambda row: row.action == action and row.payload_hash == digest)
+    return None if row is None else mark_replayed(db.session.get(model, row.ref_id))
 
 
 def _remember(village_id: int, key: str | None, action: str, payload: dict, ref_id: int) -> None:
+    """Keep the stock form's key with what it made (StockFormKey: these records have no key column)."""
     if key is not None:
         db.session.add(StockFormKey(village_id=village_id, idempotency_key=key, action=action, ref_id=ref_id,
-                                    payload_hash=ledger.payload_hash(payload)))
-
-
-def _replay(obj):
-    obj.replayed = True
-    return obj
+                                    payload_hash=payload_hash(payload)))
 
 
 # --- products ---------------------------------------------------------------------------------------
@@ -236,12 +214,12 @@ def receive_purchase(product: Product, qty: int, reason: str, *, actor=None, key
     """
     check_qty(qty)
     reason = _text(reason, 200)
-    key = _check_key(key)
+    key = check_key(key)
     payload = {"product": product.id, "qty": qty, "reason": reason}
     _serialize()
-    earlier = _earlier(product.village_id, key, "purchase", payload)
+    earlier = _earlier(product.village_id, key, "purchase", payload, StockMovement)
     if earlier is not None:
-        return _replay(db.session.get(StockMovement, earlier))
+        return earlier
     mv = _move_stock(product.id, product.village_id, qty, MovementKind.PURCHASE, actor=actor, reason=reason or None)
     db.session.flush()
     _remember(product.village_id, key, "purchase", payload, mv.id)
@@ -254,12 +232,12 @@ def write_off(product: Product, qty: int, reason: str, *, actor=None, key: str |
     """Broken, spoiled or expired goods leave the shelf (a reason is required); `key` as for purchases."""
     check_qty(qty)
     reason = _text(reason, 200, required=True)
-    key = _check_key(key)
+    key = check_key(key)
     payload = {"product": product.id, "qty": qty, "reason": reason}
     _serialize()
-    earlier = _earlier(product.village_id, key, "write_off", payload)
+    earlier = _earlier(product.village_id, key, "write_off", payload, StockMovement)
     if earlier is not None:
-        return _replay(db.session.get(StockMovement, earlier))
+        return earlier
     mv = _move_stock(product.id, product.village_id, -qty, MovementKind.DAMAGE, actor=actor, reason=reason)
     db.session.flush()
     _remember(product.village_id, key, "write_off", payload, mv.id)
@@ -314,13 +292,13 @@ def receive_donation(village, *, donor_name: str, donor_kind: str, lines, receiv
         pairs.append((product, qty))
     merged = _merge_lines(pairs)
     _same_village(village.id, (p for p, _q in merged))
-    key = _check_key(key)
+    key = check_key(key)
     payload = {"donor": donor_name, "kind": donor_kind, "on": received_on, "no": receipt_no, "note": note,
                "lines": [[p.id, q, conditions.get(p.id)] for p, q in merged]}
     _serialize()
-    earlier = _earlier(village.id, key, "donation", payload)
+    earlier = _earlier(village.id, key, "donation", payload, Donation)
     if earlier is not None:
-        return _replay(db.session.get(Donation, earlier))
+        return earlier
     if receipt_no is None:
         receipt_no = _next_receipt(Donation, village.id, f"{village.code}-D")
     elif db.session.scalar(sa.select(Donation.id).where(Donation.village_id == village.id,
@@ -348,36 +326,24 @@ def receive_donation(village, *, donor_name: str, donor_kind: str, lines, receiv
 
 # --- redemption ---------------------------------------------------------------------------------------
 
-def _find_redemption(village_id: int, key: str, digest: str) -> Redemption | None:
-    prior = db.session.scalar(sa.select(Redemption).where(Redemption.village_id == village_id,
-                                                          Redemption.idempotency_key == key))
-    if prior is not None:
-        if prior.payload_hash != digest:
-            raise ledger.IdempotencyConflict(_("This form was already submitted with different contents. "
-                                               "Nothing was changed; please reload the page and try again."))
-        prior.replayed = True
-    return prior
-
-
 def redeem(household, lines, *, key: str, actor=None, person=None) -> Redemption:
     """Hand goods to a household against its points, all in the caller's write transaction.
 
     Same key and same basket → the earlier Redemption (replayed=True); same key, other basket →
-    IdempotencyConflict. Short of stock → OutOfStock naming the product; short of points →
+    IdempotencyConflict (app.idempotency). Short of stock → OutOfStock naming the product; short of points →
     ledger.Insufficient with the balance and the total. On any refusal nothing is written (the
     work happens inside a SAVEPOINT that is rolled back).
     """
-    if not isinstance(key, str) or not key or len(key) > 56 or not key.isascii() or not key.isprintable():
-        raise ShopError(_("The form has expired; please reload the page and try again."))
+    key = check_key(key, required=True)
     merged = _merge_lines(lines)
     village_id = household.village_id
     _same_village(village_id, (p for p, _q in merged))
     if person is not None and person.household_id != household.id:
         raise ShopError(_("This person is not a member of the household."))
     basket = [[p.id, q] for p, q in merged]
-    digest = ledger.payload_hash({"household": household.id, "person": person.id if person else None,
+    digest = payload_hash({"household": household.id, "person": person.id if person else None,
                                   "lines": basket})
-    prior = _find_redemption(village_id, key, digest)
+    prior = find_earlier(Redemption, village_id, key, digest=digest)
     if prior is not None:
         return prior
     try:
@@ -385,7 +351,7 @@ def redeem(household, lines, *, key: str, actor=None, person=None) -> Redemption
             return _redeem(household, merged, key=key, digest=digest, actor=actor, person=person)
     except IntegrityError:
         # a concurrent request with the same key committed first (PostgreSQL): it is a replay now
-        prior = _find_redemption(village_id, key, digest)
+        prior = find_earlier(Redemption, village_id, key, digest=digest)
         if prior is None:
             raise
         return prior
@@ -515,12 +481,12 @@ def stocktake(village, counts: dict, *, reasons: dict | None = None, actor=None,
     _same_village(village.id, (p for p, _c in items))
     note = _text(note, 500, multiline=True) or None
     cleaned = {p.id: _text(reasons.get(p), 200) for p, _c in items}
-    key = _check_key(key)
+    key = check_key(key)
     payload = {"counts": [[p.id, c, cleaned[p.id]] for p, c in items], "note": note, "on": taken_on}
     _serialize()
-    earlier = _earlier(village.id, key, "stocktake", payload)
+    earlier = _earlier(village.id, key, "stocktake", payload, Stocktake)
     if earlier is not None:
-        return _replay(db.session.get(Stocktake, earlier))
+        return earlier
     take = Stocktake(village_id=village.id, taken_on=taken_on or local_today(), note=note,
                      created_by_id=actor.id if actor is not None else None)
     db.session.add(take)

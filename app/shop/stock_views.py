@@ -7,9 +7,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..access import get_in_village_or_404, require
-from ..extensions import begin_write, db
-from ..forms import flash_recorded, options, refuse
+from ..extensions import db
+from ..forms import flash_recorded, options
 from ..printing import pdf_response, render_pdf
+from ..submission import submit
 from . import bp
 from . import services as shop
 from .forms import DONOR_KINDS, WRITE_OFF_KINDS, WriteOffForm, donation_form, stocktake_form
@@ -41,18 +42,17 @@ def donation_new():
         if not lines:
             form.submit.errors = list(form.submit.errors or []) + [_("Enter the quantity of at least one product.")]
         else:
-            begin_write()
-            lines = [(get_in_village_or_404(Product, p.id), q, c) for p, q, c in lines]
-            try:
-                donation = shop.receive_donation(g.village, donor_name=form.donor_name.data,
-                                                 donor_kind=form.donor_kind.data, lines=lines,
-                                                 received_on=form.received_on.data,
-                                                 receipt_no=form.receipt_no.data or None, note=form.note.data,
-                                                 actor=current_user, key=form.idempotency_key.data)
-                db.session.commit()
-            except shop.ShopError as e:
-                refuse(form, "submit", e)
-            else:
+            def receive():
+                return shop.receive_donation(g.village, donor_name=form.donor_name.data,
+                                             donor_kind=form.donor_kind.data,
+                                             lines=[(get_in_village_or_404(Product, p.id), q, c) for p, q, c in lines],
+                                             received_on=form.received_on.data,
+                                             receipt_no=form.receipt_no.data or None, note=form.note.data,
+                                             actor=current_user, key=form.idempotency_key.data)
+
+            done = submit(form, receive)
+            if done:
+                donation = done.value
                 flash_recorded(donation, _("Donation %(no)s recorded; the goods are in stock.",
                                            no=donation.receipt_no))
                 return redirect(url_for("shop.donation", donation_id=donation.id))
@@ -92,16 +92,14 @@ def stocktake():
             form.submit.errors = list(form.submit.errors or []) + [_("Enter the counted quantity of at least one "
                                                                      "product.")]
         else:
-            begin_write()
-            counts = {get_in_village_or_404(Product, p.id): n for p, n in counts.items()}
-            reasons = {p: form[f"reason_{p.id}"].data or "" for p in counts}
-            try:
-                take = shop.stocktake(g.village, counts, reasons=reasons, note=form.note.data, actor=current_user,
-                                      key=form.idempotency_key.data)
-                db.session.commit()
-            except shop.ShopError as e:
-                refuse(form, "submit", e)
-            else:
+            def count():
+                fresh = {get_in_village_or_404(Product, p.id): n for p, n in counts.items()}
+                return shop.stocktake(g.village, fresh, reasons={p: form[f"reason_{p.id}"].data or "" for p in fresh},
+                                      note=form.note.data, actor=current_user, key=form.idempotency_key.data)
+
+            done = submit(form, count)
+            if done:
+                take = done.value
                 changed = sum(1 for line in take.lines if line.diff)
                 flash_recorded(take, _("Stocktake posted: %(n)s products counted, %(d)s differences adjusted.",
                                        n=len(take.lines), d=changed))
@@ -128,17 +126,17 @@ def write_off():
     form.ensure_key()
     form.product_id.choices = options((p.id, f"{p.label}（{p.stock} {p.unit}）") for p in products)
     if form.validate_on_submit():
-        begin_write()
-        product = get_in_village_or_404(Product, form.product_id.data)
         reason = f"{WRITE_OFF_KINDS[form.kind.data]}：{form.reason.data}"
-        try:
-            mv = shop.write_off(product, form.qty.data, reason, actor=current_user, key=form.idempotency_key.data)
-            db.session.commit()
-        except shop.ShopError as e:
-            refuse(form, "qty", e)
-        else:
-            flash_recorded(mv, _("Wrote off %(qty)s %(unit)s of %(name)s.", qty=form.qty.data, unit=product.unit,
-                                 name=product.label))
+
+        def take_off():
+            return shop.write_off(get_in_village_or_404(Product, form.product_id.data), form.qty.data, reason,
+                                  actor=current_user, key=form.idempotency_key.data)
+
+        done = submit(form, take_off, field="qty")
+        if done:
+            product = get_in_village_or_404(Product, form.product_id.data)
+            flash_recorded(done.value, _("Wrote off %(qty)s %(unit)s of %(name)s.", qty=form.qty.data,
+                                         unit=product.unit, name=product.label))
             return redirect(url_for("shop.products"))
     return render_template("shop/write_off.html", form=form)
 

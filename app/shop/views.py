@@ -1,26 +1,23 @@
 """Happiness supermarket pages: the goods list, stock in, the cashier's counter, receipts and cancelling."""
 from __future__ import annotations
 
-import random
-import time
-
 import sqlalchemy as sa
-from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from ..access import can, deny, get_in_village_or_404, require
 from ..auth.models import User
-from ..errors import error_page
-from ..extensions import begin_write, db
-from ..forms import flash_recorded, refuse
+from ..errors import Busy, DomainError
+from ..extensions import db
+from ..forms import flash_recorded
 from ..kiosk.services import find_household_by_card_code
-from ..ledger import services as ledger
 from ..ledger.queries import balance_of
 from ..printing import pdf_response, render_pdf
 from ..registry.models import Household
 from ..registry.services import household_search_query
+from ..submission import run_write, submit
 from . import bp
 from . import services as shop
 from .forms import CancelForm, ProductForm, PurchaseForm, cart_form
@@ -56,14 +53,10 @@ def product_new():
     """Add a product to the shelf list (its stock starts at 0)."""
     form = ProductForm()
     if form.validate_on_submit():
-        begin_write()
-        try:
-            product = shop.create_product(g.village, actor=current_user, **_product_kwargs(form))
-            db.session.commit()
-        except shop.ShopError as e:
-            refuse(form, "name", e)
-        else:
-            flash(_("Product %(name)s added.", name=product.label), "success")
+        done = submit(form, lambda: shop.create_product(g.village, actor=current_user, **_product_kwargs(form)),
+                      field="name")
+        if done:
+            flash(_("Product %(name)s added.", name=done.value.label), "success")
             return redirect(url_for("shop.products"))
     return render_template("shop/product_form.html", form=form, product=None)
 
@@ -75,15 +68,11 @@ def product_edit(product_id: int):
     product = get_in_village_or_404(Product, product_id)
     form = ProductForm(obj=product)
     if form.validate_on_submit():
-        begin_write()
-        product = get_in_village_or_404(Product, product_id)
-        try:
-            shop.update_product(product, active=bool(form.active.data), actor=current_user,
-                                **_product_kwargs(form))
-            db.session.commit()
-        except shop.ShopError as e:
-            refuse(form, "name", e)
-        else:
+        def save():
+            return shop.update_product(get_in_village_or_404(Product, product_id), active=bool(form.active.data),
+                                       actor=current_user, **_product_kwargs(form))
+
+        if submit(form, save, field="name"):
             flash(_("Saved."), "success")
             return redirect(url_for("shop.products"))
     return render_template("shop/product_form.html", form=form, product=product)
@@ -97,17 +86,14 @@ def product_purchase(product_id: int):
     form = PurchaseForm()
     form.ensure_key()
     if form.validate_on_submit():
-        begin_write()
-        product = get_in_village_or_404(Product, product_id)
-        try:
-            mv = shop.receive_purchase(product, form.qty.data, form.reason.data or "", actor=current_user,
-                                       key=form.idempotency_key.data)
-            db.session.commit()
-        except shop.ShopError as e:
-            refuse(form, "qty", e)
-        else:
-            flash_recorded(mv, _("Received %(qty)s %(unit)s of %(name)s.", qty=form.qty.data, unit=product.unit,
-                                 name=product.label))
+        def receive():
+            return shop.receive_purchase(get_in_village_or_404(Product, product_id), form.qty.data,
+                                         form.reason.data or "", actor=current_user, key=form.idempotency_key.data)
+
+        done = submit(form, receive, field="qty")
+        if done:
+            flash_recorded(done.value, _("Received %(qty)s %(unit)s of %(name)s.", qty=form.qty.data,
+                                             unit=product.unit, name=product.label))
             return redirect(url_for("shop.products"))
     return render_template("shop/purchase.html", form=form, product=product)
 
@@ -139,52 +125,6 @@ def _add_error(form, message: str) -> None:
     form.confirm.errors = list(form.confirm.errors or []) + [message]
 
 
-#: whole-transaction attempts of one confirm before the cashier is asked to press again
-REDEEM_TRIES = 3
-#: PostgreSQL serialization failure, deadlock, lock not available
-_BUSY_SQLSTATES = {"40001", "40P01", "55P03"}
-
-
-class CounterBusy(Exception):
-    """Every attempt of a redemption met a lock; nothing was written."""
-
-
-def _is_busy(exc: OperationalError) -> bool:
-    """A lock or serialization error that a fresh attempt of the same transaction may pass."""
-    orig = getattr(exc, "orig", None)
-    if getattr(orig, "sqlstate", None) in _BUSY_SQLSTATES:
-        return True
-    text = str(orig or exc).lower()
-    return "database is locked" in text or "database table is locked" in text or "deadlock" in text
-
-
-def _redeem_with_retries(household_id: int, lines, key: str):
-    """Run the whole redemption transaction, again on a lock error (docs/reliability.md §3.3).
-
-    Each attempt reloads the household and products and calls the service from the start; the
-    idempotency key makes a repeat of an attempt that did commit return its receipt.
-    :raise CounterBusy: after REDEEM_TRIES lock errors.
-    """
-    for attempt in range(1, REDEEM_TRIES + 1):
-        try:
-            begin_write()
-            household = get_in_village_or_404(Household, household_id)
-            chosen = [(get_in_village_or_404(Product, p.id), qty) for p, qty in lines]
-            red = shop.redeem(household, chosen, key=key, actor=current_user)
-            replayed = red.replayed
-            db.session.commit()
-            return red, replayed
-        except OperationalError as e:
-            db.session.rollback()
-            if not _is_busy(e):
-                raise
-            current_app.logger.warning("counter busy (attempt %s of %s): %s", attempt, REDEEM_TRIES,
-                                       str(getattr(e, "orig", e))[:200])
-            if attempt < REDEEM_TRIES:
-                time.sleep(random.uniform(0.05, 0.15) * attempt)  # jitter: the racers do not collide again
-    raise CounterBusy()
-
-
 @bp.route("/counter", methods=["GET", "POST"])
 @require("shop.sell")
 def counter():
@@ -213,25 +153,31 @@ def counter():
         if not lines:
             _add_error(form, _("Choose at least one product."))
         elif form.confirm.data:
+            household_id = household.id
+
+            def redeem():
+                # each attempt reloads what it sells; the form key makes a repeat of an attempt that
+                # did commit return its receipt (docs/reliability.md §3.3)
+                chosen = [(get_in_village_or_404(Product, p.id), qty) for p, qty in lines]
+                return shop.redeem(get_in_village_or_404(Household, household_id), chosen,
+                                   key=form.idempotency_key.data, actor=current_user)
+
             try:
-                red, replayed = _redeem_with_retries(household.id, lines, form.idempotency_key.data)
-            except CounterBusy:
-                return error_page(503, _("The counter is busy right now. Nothing was redeemed; "
-                                    "please press confirm again."), _("Please try again"))
-            except (shop.ShopError, ledger.LedgerError) as e:
-                db.session.rollback()
-                _add_error(form, str(e))
+                done = submit(form, redeem, field="confirm")
+            except Busy:
+                raise Busy(_("The counter is busy right now. Nothing was redeemed; please press confirm again."),
+                           _("Please try again")) from None
             except IntegrityError:
                 # the same form confirmed twice at once: the other request's receipt stands
-                db.session.rollback()
                 red = db.session.scalar(sa.select(Redemption).where(
                     Redemption.village_id == g.village.id, Redemption.idempotency_key == form.idempotency_key.data))
                 if red is None:
                     raise
                 flash(_("This redemption was already recorded."), "info")
                 return redirect(url_for("shop.redemption", redemption_id=red.id))
-            else:
-                if replayed:
+            if done:
+                red = done.value
+                if done.replayed:
                     flash(_("This redemption was already recorded."), "info")
                 else:
                     flash(_("Redeemed %(total)s points; receipt %(no)s.", total=red.total_points,
@@ -313,13 +259,15 @@ def redemption_cancel(redemption_id: int):
         flash(_("Please give the reason for cancelling."), "error")
         return redirect(url_for("shop.redemption", redemption_id=red.id))
     is_reviewer = _is_reviewer()
-    begin_write()
-    red = get_in_village_or_404(Redemption, redemption_id)
+
+    def cancel():
+        return shop.cancel_redemption(get_in_village_or_404(Redemption, redemption_id), actor=current_user,
+                                      reason=form.reason.data, is_reviewer=is_reviewer)
+
+    # the receipt page is shown again: a refusal comes back as a message at the top
     try:
-        shop.cancel_redemption(red, actor=current_user, reason=form.reason.data, is_reviewer=is_reviewer)
-        db.session.commit()
-    except (shop.ShopError, ledger.LedgerError) as e:
-        db.session.rollback()
+        run_write(cancel)
+    except DomainError as e:
         flash(str(e), "error")
     else:
         flash(_("Cancelled: the points and the goods are back."), "success")

@@ -35,6 +35,7 @@ from ..db import local_today, utcnow
 from ..extensions import begin_write, db
 from ..printing import html_documents_to_pdf, render_html, render_pdf
 from ..registry.models import Household, Village
+from ..submission import write_transaction
 from . import services as svc
 from .fonts import font_family, statement_font
 from .models import IssuedStatement, JobStatus, StatementJob
@@ -162,13 +163,12 @@ def issue_batch(village: Village, period: svc.Period, households: list[Household
 def print_batch(village: Village, period: svc.Period, out_path: Path, *, group_id: int | None = None,
                 paper: str = "a4", base_url: str = "", actor=None) -> int:
     """The command-line batch: issue, commit, render to `out_path`; returns the number of statements."""
-    begin_write()
-    households = svc.batch_households(village.id, group_id)
-    if not households:
-        db.session.rollback()
+    with write_transaction():
+        households = svc.batch_households(village.id, group_id)
+        htmls = issue_batch(village, period, households, paper=paper, base_url=base_url, actor=actor) \
+            if households else []
+    if not htmls:
         return 0
-    htmls = issue_batch(village, period, households, paper=paper, base_url=base_url, actor=actor)
-    db.session.commit()
     render_many(htmls, out_path, chunk=current_app.config.get("STATEMENT_CHUNK", DEFAULT_CHUNK),
                 workers=current_app.config.get("STATEMENT_WORKERS"))
     return len(htmls)

@@ -9,11 +9,12 @@ from flask_login import current_user
 
 from ..access import get_in_village_or_404, require
 from ..db import local_today
-from ..extensions import begin_write, db, limiter
+from ..extensions import db, limiter
 from ..filters import LABELS
 from ..forms import options, refuse
 from ..printing import pdf_response
 from ..registry.models import Household, VillagerGroup
+from ..submission import submit
 from . import batch, bp
 from . import services as svc
 from .forms import BatchForm, PeriodForm
@@ -48,12 +49,14 @@ def household(household_id: int):
         form.year.data = local_today().year
     if form.validate_on_submit():
         period = _resolve(form)
-        if period is not None:
-            begin_write()
-            household = db.session.get(Household, household.id)
-            data = svc.build_statement(household, period)
-            issued = svc.issue_statement(data, actor=current_user, paper=form.paper.data)
-            db.session.commit()
+
+        def issue():
+            data = svc.build_statement(get_in_village_or_404(Household, household_id), period)
+            return data, svc.issue_statement(data, actor=current_user, paper=form.paper.data)
+
+        done = submit(form, issue, field="year") if period is not None else None
+        if done:
+            data, issued = done.value
             pdf = batch.statement_pdf(data, issued, _base_url())
             return pdf_response(pdf, _("Points statement %(number)s %(period)s", number=household.number,
                                        period=period.label) + ".pdf",
@@ -90,15 +93,19 @@ def batch_new():
         if period is not None and not svc.batch_households(g.village.id, group_id):
             refuse(form, "group_id", svc.StatementError(_("There are no active households to print.")))
         elif period is not None:
-            begin_write()
-            job = StatementJob(village_id=g.village.id, group_id=group_id, period_kind=period.kind,
-                               period_start=period.start, period_end=period.end, paper=form.paper.data,
-                               status=JobStatus.QUEUED.value, base_url=_base_url()[:200],
-                               created_by_id=current_user.id)
-            db.session.add(job)
-            db.session.commit()
-            batch.start_job(job)
-            return redirect(url_for("statements.job", job_id=job.id))
+            def queue():
+                job = StatementJob(village_id=g.village.id, group_id=group_id, period_kind=period.kind,
+                                   period_start=period.start, period_end=period.end, paper=form.paper.data,
+                                   status=JobStatus.QUEUED.value, base_url=_base_url()[:200],
+                                   created_by_id=current_user.id)
+                db.session.add(job)
+                db.session.flush()
+                return job
+
+            done = submit(form, queue, field="group_id")
+            if done:
+                batch.start_job(done.value)
+                return redirect(url_for("statements.job", job_id=done.value.id))
     status = 422 if request.method == "POST" else 200
     return render_template("statements/batch.html", form=form, jobs=_recent_jobs(),
                            job_state=batch.job_state), status

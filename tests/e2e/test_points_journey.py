@@ -4,10 +4,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.points import services as pts
+from app.points.models import PointEntry
+from app.submission import write_transaction
 from tests.e2e.helpers import login as _login
 
 
@@ -17,11 +20,10 @@ def cleanup_day(village, make_user, make_household):
     make_user("jiandu", ("reviewer", village))
     h = make_household(village, "0501", "钱大有", members=[("孙秀兰", "spouse")])
     make_household(village, "0502", "周德才")
-    begin_write()
-    scheme = pts.create_scheme(village, "积分细则")
-    cat = pts.create_category(scheme, "环境治理", "add")
-    pts.create_item(cat, pts.ItemData(code="A01", text="参加村庄清洁日", points=2, article_ref="村规民约第五条"))
-    db.session.commit()
+    with write_transaction():
+        scheme = pts.create_scheme(village, "积分细则")
+        cat = pts.create_category(scheme, "环境治理", "add")
+        pts.create_item(cat, pts.ItemData(code="A01", text="参加村庄清洁日", points=2, article_ref="村规民约第五条"))
     return h
 
 
@@ -50,4 +52,24 @@ def test_batch_entry_approved_shows_on_household_page(page: Page, live_server, c
     rows = page.get_by_role("row").filter(has_text="参加村庄清洁日")
     expect(rows).to_have_count(2)
     expect(rows.first).to_contain_text("公示中")
+    assert outside_requests == []
+
+
+def test_back_and_resubmit_of_a_batch_records_each_entry_once(page: Page, live_server, cleanup_day,
+                                                             outside_requests):
+    _login(page, live_server, "wenshu")
+    page.goto(f"{live_server}/points/entries/batch?q=05")
+    page.locator("#item_id").select_option(label="A01 参加村庄清洁日（+2）")
+    page.locator("#occurred_on").fill(dt.date.today().isoformat())
+    for name in ("钱大有", "孙秀兰", "周德才"):
+        page.get_by_label(name, exact=False).check()
+    page.locator("main button[name=submit]").click()
+    expect(page.locator(".flash-success")).to_contain_text("3")
+
+    # the clerk presses Back and submits the same page again
+    page.go_back()
+    page.locator("main button[name=submit]").click()
+    expect(page.locator(".flash-info")).to_contain_text("已经记录过了")
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count(PointEntry.id))) == 3
     assert outside_requests == []
