@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import secrets
 
 from flask import flash, request
 from flask_babel import gettext
@@ -14,6 +13,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
 from .extensions import db
+from .idempotency import new_key, usable_key
 from .text import TextRejected, clean_text, parse_small_int
 
 
@@ -184,8 +184,8 @@ class IdempotentForm(FlaskForm):
 
     def ensure_key(self) -> None:
         if not self.idempotency_key.data:
-            self.idempotency_key.data = secrets.token_urlsafe(18)
+            self.idempotency_key.data = new_key()
 
     def validate_idempotency_key(self, field):
-        if not field.data or len(field.data) > 64 or not field.data.replace("-", "").replace("_", "").isalnum():
+        if not usable_key(field.data):
             raise ValidationError(_l("This form is incomplete; please reload the page."))
