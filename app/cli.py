@@ -26,6 +26,7 @@ from .registry.services import RegistryError, create_township, create_village
 from .rules.cli import rules_cli
 from .shop.services import check_stock
 from .statements.cli import statements_cli
+from .tabular import ImportFileError, kind_for_filename, problem_lines, write_checked
 
 village_cli = AppGroup("village", help="Villages and townships.")
 user_cli = AppGroup("user", help="Logins and their roles.")
@@ -144,7 +145,7 @@ def points_import_items(file: str, village_code: str, dry_run: bool) -> None:
     Prints how many add and deduct items were found, or every problem (exit 1). Nothing is written
     unless the whole file is clean; then everything is imported in one transaction.
     """
-    kind = imp.kind_for_filename(file)
+    kind = kind_for_filename(file)
     if kind is None:
         _fail(f"{file}: the file name must end in .xlsx, .csv or .txt")
     with open(file, "rb") as fh:
@@ -155,18 +156,23 @@ def points_import_items(file: str, village_code: str, dry_run: bool) -> None:
     if village is None:
         _fail(f"no village with code {village_code!r}")
     g.cli_actor = "cli"
-    if not dry_run:
-        begin_write()  # check inside the write transaction, so nothing changes between check and import
-    try:
-        result = imp.check_items(village, data, kind)
-    except imp.ImportFileError as e:
+    if dry_run:
+        try:
+            result = imp.check_items(village, data, kind)
+        except ImportFileError as e:
+            _fail(f"{file}: {e}")
         db.session.rollback()
-        _fail(f"{file}: {e}")
+    else:
+        # checked again inside the write transaction, so nothing changes between check and import
+        done = write_checked(lambda: imp.check_items(village, data, kind),
+                             lambda checked: imp.apply_items(village, checked),
+                             refusals=(PointsError,), changed_meanwhile=imp.MSG_CHANGED_MEANWHILE)
+        if done.error:
+            _fail(f"{file}: {done.error}")
+        result = done.result
     if not result.ok:
-        db.session.rollback()
-        for p in result.problems:
-            where = "file" if p.row is None else f"row {p.row}"
-            click.echo(f"{where}, {p.column}: {p.text}" if p.column else f"{where}: {p.text}")
+        for line in problem_lines(result.problems):
+            click.echo(line)
         click.echo(f"{len(result.problems)} problem(s): nothing written")
         sys.exit(1)
     click.echo(f"found {result.add_count} add items and {result.deduct_count} deduct items "
@@ -175,16 +181,7 @@ def points_import_items(file: str, village_code: str, dry_run: bool) -> None:
     if result.new_scheme:
         click.echo(f"the village has no points scheme yet: one named {imp.DEFAULT_SCHEME_NAME} "
                    + ("would be created" if dry_run else "is created"))
-    if dry_run:
-        click.echo("dry run: nothing written")
-        return
-    try:
-        imp.apply_items(village, result)
-    except (PointsError, sa.exc.IntegrityError) as e:
-        db.session.rollback()
-        _fail(str(e) if isinstance(e, PointsError) else _(imp.MSG_CHANGED_MEANWHILE))
-    db.session.commit()
-    click.echo("imported")
+    click.echo("dry run: nothing written" if dry_run else "imported")
 
 
 def _village_or_fail(code: str):

@@ -20,14 +20,9 @@ from openpyxl import Workbook, load_workbook
 
 from app.audit.models import AuditLog
 from app.extensions import begin_write, db
-from app.registry.importer import (
-    COLUMNS,
-    SHEET_NAME,
-    ImportFileError,
-    apply_import,
-    check_workbook,
-    excel_safe,
-)
+from app.registry.import_check import apply_import, check_workbook
+from app.registry.import_format import COLUMNS, SHEET_NAME
+from app.tabular import ImportFileError, excel_safe
 from app.registry.models import Household, Person, VillagerGroup
 from tests.conftest import FreshContextClient, ID_RE, valid_id
 
@@ -178,7 +173,7 @@ def test_template_has_chinese_headers_text_columns_and_help_sheet(en, groups):
 
 def test_the_template_itself_imports_once_filled_in(app, village, groups):
     """Rows typed into the downloaded template (text-formatted cells) pass the dry run."""
-    from app.registry.importer import template_workbook
+    from app.registry.export import template_workbook
 
     wb = load_workbook(io.BytesIO(template_workbook(village)))
     ws = wb[SHEET_NAME]
@@ -642,12 +637,14 @@ def test_abandoned_checked_files_expire(app, village):
     import os
     import time
 
-    from app.registry.importer import load_upload, purge_stale_uploads, store_upload
+    from app.tabular import load_upload, purge_stale_uploads, store_upload
 
-    token, digest = store_upload(app.instance_path, b"data", village_id=village.id, user_id=1)
-    assert load_upload(app.instance_path, token, village_id=village.id, user_id=1, sha256=digest) == b"data"
-    assert load_upload(app.instance_path, token, village_id=village.id + 1, user_id=1, sha256=digest) is None
-    assert load_upload(app.instance_path, token, village_id=village.id, user_id=2, sha256=digest) is None
+    who = {"purpose": "registry.households", "village_id": village.id, "user_id": 1}
+    token, digest = store_upload(app.instance_path, b"data", **who)
+    assert load_upload(app.instance_path, token, sha256=digest, **who).data == b"data"
+    assert load_upload(app.instance_path, token, sha256=digest, **{**who, "village_id": village.id + 1}) is None
+    assert load_upload(app.instance_path, token, sha256=digest, **{**who, "user_id": 2}) is None
+    assert load_upload(app.instance_path, token, sha256=digest, **{**who, "purpose": "points.items"}) is None
     assert purge_stale_uploads(app.instance_path) == 0
     old = time.time() - 3 * 3600
     for f in stored_files(app):

@@ -20,7 +20,7 @@ from app.extensions import begin_write, db
 from app.points import item_import as imp
 from app.points import services as pts
 from app.points.models import PointCategory, PointItem, PointScheme
-from app.registry.importer import store_upload
+from app.tabular import store_upload
 from tests.conftest import FreshContextClient
 
 HEADER = "类别\t加扣\t编号\t内容\t分值\t单位\t上限周期\t上限分值\t层级\t对象\t需要佐证\t依据条款"
@@ -286,13 +286,14 @@ def test_forged_confirmations_import_nothing(app, en, village, clerk):
         r = en.post("/points/items/import/confirm", data=data)
         assert r.status_code == 400 and "no longer available" in r.get_data(as_text=True)
     # a bad file that somehow got stored (a forged dry run) is checked again on confirmation
-    token, digest = store_upload(app.instance_path, b"xiangyue-items:csv\n" + bad, village_id=village.id,
-                                 user_id=clerk.id)
+    token, digest = store_upload(app.instance_path, bad, purpose="points.items", kind="csv",
+                                 village_id=village.id, user_id=clerk.id)
     r = en.post("/points/items/import/confirm", data={"token": token, "digest": digest})
     body = r.get_data(as_text=True)
     assert r.status_code == 200 and problems_of(body) == BAD_PROBLEMS
-    # stored without the envelope (e.g. the register's own upload): refused
-    token, digest = store_upload(app.instance_path, bad, village_id=village.id, user_id=clerk.id)
+    # staged for another import (the register's own upload): refused
+    token, digest = store_upload(app.instance_path, bad, purpose="registry.households", village_id=village.id,
+                                 user_id=clerk.id)
     assert en.post("/points/items/import/confirm", data={"token": token, "digest": digest}).status_code == 400
     assert count(PointScheme) == 0 and count(PointCategory) == 0 and count(PointItem) == 0
 

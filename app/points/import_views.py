@@ -1,33 +1,29 @@
 """Import of scheme items: paste a table or upload .xlsx / .csv, dry run, then confirm.
 
-The checked input is kept under a generated name (the register import's upload storage) between
-the dry run and the confirmation; the confirmation re-checks it inside the write transaction.
+The check → confirm flow is app.tabular's: the checked input is staged (with its kind) between the
+dry run and the confirmation; the confirmation re-checks it inside the write transaction.
 """
 from __future__ import annotations
 
-import sqlalchemy as sa
-from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import HiddenField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import SubmitField, TextAreaField
+from wtforms.validators import Length
 
 from ..access import require
-from ..extensions import begin_write, db
-from ..registry.importer import Problem, discard_upload, load_upload, purge_stale_uploads, store_upload
+from ..tabular import ConfirmForm, confirm_staged, render_report, stage
 from . import bp
 from . import item_import as imp
 from . import services as pts
 from .forms import APPLIES, CAP_PERIODS, UNITS
 
-#: the report lists at most this many problems, and previews at most this many items
-MAX_SHOWN_PROBLEMS = 1000
+#: the report previews at most this many items
 PREVIEW_ITEMS = 300
-#: stored inputs start with this envelope line naming the kind (xlsx, csv or text)
-ENVELOPE = b"xiangyue-items:"
+#: what a staged input of this importer is for (the register import cannot confirm it, nor this one theirs)
+PURPOSE = "points.items"
 
 
 class ItemImportForm(FlaskForm):
@@ -40,36 +36,16 @@ class ItemImportForm(FlaskForm):
     submit = SubmitField(_l("Check"))
 
 
-class ConfirmItemImportForm(FlaskForm):
-    token = HiddenField(validators=[DataRequired()])
-    digest = HiddenField(validators=[DataRequired()])
-    submit = SubmitField(_l("Confirm import"))
-
-
-def _wrap(kind: str, data: bytes) -> bytes:
-    return ENVELOPE + kind.encode() + b"\n" + data
-
-
-def _unwrap(stored: bytes) -> tuple[str, bytes] | None:
-    if not stored.startswith(ENVELOPE):
-        return None
-    head, _sep, data = stored[len(ENVELOPE):].partition(b"\n")
-    kind = head.decode("ascii", "replace")
-    return (kind, data) if kind in imp.KINDS else None
-
-
 def _start_page(form: ItemImportForm, error: str | None = None, status: int = 200):
     return render_template("points/items_import.html", form=form, error=error, imp=imp), status
 
 
-def _report(result: imp.ItemImportResult, confirm: ConfirmItemImportForm | None = None,
+def _report(result: imp.ItemImportResult, confirm: ConfirmForm | None = None,
             form: ItemImportForm | None = None):
     """The dry run's report; `form` (pasted text with problems) is shown again below it to correct."""
-    return render_template("points/items_import_report.html", result=result, confirm=confirm, form=form,
-                           problems=result.problems[:MAX_SHOWN_PROBLEMS],
-                           hidden_problems=max(0, len(result.problems) - MAX_SHOWN_PROBLEMS),
-                           preview=result.items[:PREVIEW_ITEMS], units=UNITS, cap_periods=CAP_PERIODS,
-                           applies=APPLIES, scheme_name=imp.DEFAULT_SCHEME_NAME)
+    return render_report("points/items_import_report.html", result, confirm=confirm, form=form,
+                         preview=result.items[:PREVIEW_ITEMS], units=UNITS, cap_periods=CAP_PERIODS,
+                         applies=APPLIES, scheme_name=imp.DEFAULT_SCHEME_NAME)
 
 
 @bp.route("/items/import", methods=["GET", "POST"])
@@ -104,12 +80,7 @@ def items_import():
             form.file.errors = [*form.file.errors, str(e)]
             return _start_page(form, status=400)
         return _start_page(form, str(e), 400)
-    confirm = None
-    if result.ok:
-        purge_stale_uploads(current_app.instance_path)
-        token, digest = store_upload(current_app.instance_path, _wrap(kind, data), village_id=g.village.id,
-                                     user_id=current_user.id)
-        confirm = ConfirmItemImportForm(formdata=None, token=token, digest=digest)
+    confirm = stage(result, data, purpose=PURPOSE, kind=kind)
     return _report(result, confirm, form if not has_file and result.problems else None)
 
 
@@ -117,43 +88,19 @@ def items_import():
 @require("points.setup")
 def items_import_confirm():
     """Import exactly what was checked: re-check it, then create everything in one transaction."""
-    form = ConfirmItemImportForm()
-    instance = current_app.instance_path
     gone = _("These checked items are no longer available (they were already imported, were checked more "
              "than two hours ago, or by someone else). Please paste or choose them and check them again.")
-    if not form.validate_on_submit():
+    done = confirm_staged(ConfirmForm(), purpose=PURPOSE,
+                          check=lambda data, kind: imp.check_items(g.village, data, kind),
+                          apply=lambda result: imp.apply_items(g.village, result),
+                          refusals=(pts.PointsError,), changed_meanwhile=imp.MSG_CHANGED_MEANWHILE)
+    if done.gone:
         return _start_page(ItemImportForm(formdata=None), gone, 400)
-    token = form.token.data
-    begin_write()
-    # loaded inside the write transaction: a second click that waited for the first one finds it gone
-    stored = load_upload(instance, token, village_id=g.village.id, user_id=current_user.id,
-                         sha256=form.digest.data)
-    unwrapped = _unwrap(stored) if stored is not None else None
-    if unwrapped is None:
-        db.session.rollback()
-        return _start_page(ItemImportForm(formdata=None), gone, 400)
-    kind, data = unwrapped
-    try:
-        result = imp.check_items(g.village, data, kind)  # re-validate inside the write transaction
-    except imp.ImportFileError as e:
-        db.session.rollback()
-        discard_upload(instance, token)
-        return _start_page(ItemImportForm(formdata=None), str(e), 400)
-    if not result.ok:
-        db.session.rollback()
-        discard_upload(instance, token)
-        return _report(result)
-    try:
-        summary = imp.apply_items(g.village, result)
-        db.session.commit()
-    except (pts.PointsError, sa.exc.IntegrityError) as e:
-        db.session.rollback()
-        discard_upload(instance, token)
-        message = str(e) if isinstance(e, pts.PointsError) else _(imp.MSG_CHANGED_MEANWHILE)
-        result.problems.append(Problem(None, None, message))
-        result.items = []
-        return _report(result)
-    discard_upload(instance, token)
+    if done.error:
+        return _start_page(ItemImportForm(formdata=None), done.error, 400)
+    if not done:
+        return _report(done.result)
+    summary = done.summary
     flash(_("Imported %(add)s items that add points and %(deduct)s that deduct points, in %(categories)s "
             "categories.", add=summary.add, deduct=summary.deduct, categories=summary.categories), "success")
     return redirect(url_for("points.scheme"))

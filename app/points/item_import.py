@@ -3,24 +3,22 @@
 Usable without HTTP (the `flask points import-items` command does exactly this)::
 
     result = check_items(village, data, "xlsx")         # reads only, writes nothing
-    if result.ok:
-        begin_write()
-        result = check_items(village, data, "xlsx")     # re-check inside the write transaction
-        apply_items(village, result)                    # flushes; the caller commits once
-        db.session.commit()
+    if result.ok:                                       # re-check and apply in one write transaction
+        done = app.tabular.write_checked(lambda: check_items(village, data, "xlsx"),
+                                         lambda r: apply_items(village, r), refusals=(PointsError,),
+                                         changed_meanwhile=MSG_CHANGED_MEANWHILE)
 
 The format (Chinese column headers are *data*: the sheet clerks exchange, like the register's import):
 类别, 加扣, 编号, 内容, 分值, 单位, 上限周期, 上限分值, 层级, 对象, 需要佐证, 依据条款. A file needs a header
 row; pasted text (one item per line, cells split by tab or |) may have one or give the cells in this
 order. Real schemes are messy, so "+2分", "扣5分", "2分/次", full-width digits and punctuation are read
 where the meaning is plain; anything else is reported row by row with the column name. Every problem
-message is a gettext msgid.
+message is a gettext msgid. Sniffing the input, the hostile-file limits, cell cleaning, the problem
+list and the check → confirm flow are app.tabular's (the register import uses the same).
 """
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import re
 import unicodedata
 import warnings
@@ -32,22 +30,34 @@ from flask_babel import lazy_gettext as _l
 
 from ..audit.services import record
 from ..extensions import db
-from ..registry.importer import (
+from ..registry.models import Village
+from ..tabular import (
+    HEADER_SEARCH_ROWS,
+    MAX_COLUMNS,
+    MAX_SCANNED_ROWS,
+    MAX_TEXT_BYTES,
     MSG_DUPLICATE_COLUMN,
-    MSG_EXCEL_ERROR,
     MSG_MISSING_COLUMN,
-    MSG_NOT_XLSX,
-    MSG_TOO_LONG,
-    MSG_XLS,
-    OLE2_MAGIC,
-    XLSX_MAGIC,
+    N_,
+    Bad,
+    Formula,
     ImportFileError,
     Problem,
+    cell_value,
+    clean_cell,
+    csv_lines,
+    decode_text,
+    is_blank,
+    number_text,
+    open_workbook,
+    pasted_lines,
+    sheet_rows,
+    sniff,
+    sort_problems,
 )
-from ..registry.importer import _open as _open_workbook  # zip-bomb and not-an-xlsx checks
-from ..registry.importer import _rows as _sheet_rows
-from ..registry.models import Village
-from ..text import FULLWIDTH_DIGITS, TextRejected, clean_text
+# named here by the views, the command line and the tests
+from ..tabular.files import KINDS, MSG_FILE_TYPE, MSG_NOT_TEXT, kind_for_filename  # noqa: F401
+from ..text import FULLWIDTH_DIGITS
 from . import services as pts
 from .models import MAX_ITEM_POINTS, PointCategory, PointItem, PointScheme
 
@@ -132,25 +142,11 @@ MAX_CAP_POINTS = MAX_ITEM_POINTS * 100
 DEFAULT_SCHEME_NAME = "积分细则"
 EXAMPLE_LINE = "公益服务 | 加分 | A01 | 参加村庄清洁日 | 2分/次 | 每次 | 每月 | 10 | 村级 | 个人 | 否 | 村规民约第五条"
 
-# --- limits against hostile input ------------------------------------------------------------------
+# --- limits against hostile input (with app.tabular's: workbook size, rows, columns, text bytes) -----
 
 MAX_ITEMS = 2000
-MAX_TEXT_BYTES = 20 * 1024 * 1024
-HEADER_SEARCH_ROWS = 10
-#: rows of a sheet read at most (blank ones included), whatever its stored size claims
-MAX_SCANNED_ROWS = 100_000
-MAX_COLUMNS = 64
-KINDS = ("xlsx", "csv", "text")
 
 
-def N_(message: str) -> str:
-    """Mark a msgid for extraction; translate at use with _l(msgid, **params)."""
-    return message
-
-
-MSG_NOT_TEXT = N_("The file could not be read as text. Open it in Excel or WPS, save it as 'CSV UTF-8' "
-                  "(or as an .xlsx workbook) and choose the saved file.")
-MSG_FILE_TYPE = N_("Choose an Excel workbook (.xlsx), a CSV file (.csv) or a text file (.txt).")
 MSG_TOO_BIG = N_("The file is too large to check. Split the items into several files.")
 MSG_NO_HEADER = N_("No header row was found at the top of the sheet. The first row must name the columns: "
                    "类别, 加扣, 编号, 内容, 分值 (and optionally 单位, 上限周期, 上限分值, 层级, 对象, 需要佐证, "
@@ -264,41 +260,15 @@ class ItemImportSummary:
 
 # --- reading cells ---------------------------------------------------------------------------------
 
-class _Bad(Exception):
-    def __init__(self, message: Any):
-        super().__init__(message)
-        self.message = message
-
-
-@dataclass(frozen=True)
-class _Formula:
-    text: str
-
-
-def _number_text(v: int | float) -> str:
-    if isinstance(v, float) and v.is_integer() and abs(v) < 2**53:
-        v = int(v)
-    return str(v) if isinstance(v, int) else f"{v:.15g}"
-
-
 def _as_text(raw: Any, column: str, *, multiline: bool = False, max_len: int | None = None) -> str | None:
     """Clean text (NFC, trimmed, no control/bidi/zero-width characters), or None when empty."""
     if raw is None:
         return None
-    if isinstance(raw, _Formula):
-        raise _Bad(_l(MSG_FORMULA, value=raw.text[:40]))
+    if isinstance(raw, Formula):
+        raise Bad(_l(MSG_FORMULA, value=raw.text[:40]))
     if isinstance(raw, (int, float)):
-        raw = _number_text(raw)
-    try:
-        s = clean_text(str(raw), multiline=multiline)
-    except TextRejected as e:
-        raise _Bad(e.args[0]) from None
-    if not s:
-        return None
-    limit = max_len or MAX_LEN.get(column, LOOKUP_MAX_LEN)
-    if len(s) > limit:
-        raise _Bad(_l(MSG_TOO_LONG, max=limit, n=len(s)))
-    return s
+        raw = number_text(raw)
+    return clean_cell(str(raw), max_len or MAX_LEN.get(column, LOOKUP_MAX_LEN), multiline=multiline)
 
 
 def _fold(s: str) -> str:
@@ -315,7 +285,7 @@ def _lookup(raw: Any, column: str, table: dict[str, Any], labels: dict[str, str]
         return table[key]
     if s in table:
         return table[s]
-    raise _Bad(_l(MSG_BAD_CHOICE, value=s, allowed="、".join(labels.values())))
+    raise Bad(_l(MSG_BAD_CHOICE, value=s, allowed="、".join(labels.values())))
 
 
 POINTS_RE = re.compile(
@@ -331,9 +301,9 @@ def _points(raw: Any) -> tuple[int, str | None, str | None] | None:
         return None
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         if isinstance(raw, float) and not raw.is_integer():
-            raise _Bad(_l(MSG_BAD_POINTS, value=_number_text(raw)))
+            raise Bad(_l(MSG_BAD_POINTS, value=number_text(raw)))
         if raw == 0 or abs(raw) > MAX_ITEM_POINTS:
-            raise _Bad(_l(MSG_POINTS_RANGE, value=_number_text(raw), max=MAX_ITEM_POINTS))
+            raise Bad(_l(MSG_POINTS_RANGE, value=number_text(raw), max=MAX_ITEM_POINTS))
         n = int(raw)
         return abs(n), ("deduct" if n < 0 else None), None
     s = _as_text(raw, COL_POINTS, max_len=32)
@@ -342,10 +312,10 @@ def _points(raw: Any) -> tuple[int, str | None, str | None] | None:
     compact = re.sub(r"[ \u3000]+", "", s.translate(FULLWIDTH_DIGITS))
     m = POINTS_RE.fullmatch(compact)
     if m is None or (m["sign"] and m["verb"]) or (m["per1"] and m["per2"]):
-        raise _Bad(_l(MSG_BAD_POINTS, value=s))
+        raise Bad(_l(MSG_BAD_POINTS, value=s))
     digits = m["n"].lstrip("0")
     if not digits or len(digits) > 6 or int(digits) > MAX_ITEM_POINTS:
-        raise _Bad(_l(MSG_POINTS_RANGE, value=s, max=MAX_ITEM_POINTS))
+        raise Bad(_l(MSG_POINTS_RANGE, value=s, max=MAX_ITEM_POINTS))
     mark = m["sign"] or m["verb"]
     direction = None if not mark else ("add" if mark in ("+", "＋", "加") else "deduct")
     per = m["per1"] or m["per2"]
@@ -357,7 +327,7 @@ def _cap(raw: Any) -> int | None:
         return None
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         if not float(raw).is_integer() or not 1 <= raw <= MAX_CAP_POINTS:
-            raise _Bad(_l(MSG_BAD_CAP, value=_number_text(raw), max=MAX_CAP_POINTS))
+            raise Bad(_l(MSG_BAD_CAP, value=number_text(raw), max=MAX_CAP_POINTS))
         return int(raw)
     s = _as_text(raw, COL_CAP, max_len=32)
     if s is None or s in NONE_MARKS:
@@ -366,7 +336,7 @@ def _cap(raw: Any) -> int | None:
     m = re.fullmatch(r"([0-9]+)分?", compact)
     digits = m.group(1).lstrip("0") if m else ""
     if not digits or len(digits) > 6 or int(digits) > MAX_CAP_POINTS:
-        raise _Bad(_l(MSG_BAD_CAP, value=s, max=MAX_CAP_POINTS))
+        raise Bad(_l(MSG_BAD_CAP, value=s, max=MAX_CAP_POINTS))
     return int(digits)
 
 
@@ -419,10 +389,6 @@ def _pick(cells: list[Any], positions: dict[str, int]) -> dict[str, Any]:
     return {name: cells[i] if i < len(cells) else None for name, i in positions.items()}
 
 
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip(" \t\u3000\r\n"))
-
-
 def _table_rows(rows: Iterator[tuple[int, list[Any]]]) -> tuple[list[_Row], list[Problem]] | None:
     """Rows of a sheet or CSV: find the header near the top, then map every row by it (None: no header)."""
     buffered: list[tuple[int, list[Any]]] = []
@@ -441,7 +407,7 @@ def _table_rows(rows: Iterator[tuple[int, list[Any]]]) -> tuple[list[_Row], list
     for number, cells in rows:
         if number > MAX_SCANNED_ROWS:
             return [], [Problem(None, None, _l(MSG_TOO_MANY, max=MAX_ITEMS))]
-        if all(_blank(c) for c in cells):
+        if all(is_blank(c) for c in cells):
             continue
         out.append(_Row(number, _pick(cells, positions)))
         if len(out) > MAX_ITEMS:
@@ -450,15 +416,7 @@ def _table_rows(rows: Iterator[tuple[int, list[Any]]]) -> tuple[list[_Row], list
 
 
 def _xlsx_value(cell: Any) -> Any:
-    v = cell.value
-    if v is None:
-        return None
-    if cell.data_type == "f":
-        return _Formula(str(getattr(v, "text", v) or ""))
-    if cell.data_type == "e":
-        return _Bad(_l(MSG_EXCEL_ERROR, value=str(v)))
-    if isinstance(v, bool):
-        return "TRUE" if v else "FALSE"
+    v = cell_value(cell)  # a formula stays a Formula (refused when read), an Excel error a Bad
     if hasattr(v, "isoformat"):
         return v.isoformat()
     return v
@@ -467,12 +425,12 @@ def _xlsx_value(cell: Any) -> Any:
 def _xlsx_rows(data: bytes) -> tuple[list[_Row], list[Problem]]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        wb = _open_workbook(data)
+        wb = open_workbook(data)
         try:
             for ws in wb.worksheets:
                 ws.reset_dimensions()
                 rows = ((n, [_xlsx_value(c) for c in cells])
-                        for n, cells in enumerate(_sheet_rows(ws, 1, None, MAX_COLUMNS), start=1))
+                        for n, cells in enumerate(sheet_rows(ws, 1, None, MAX_COLUMNS), start=1))
                 table = _table_rows(rows)
                 if table is not None:
                     return table  # the first sheet with a header row near the top
@@ -481,58 +439,8 @@ def _xlsx_rows(data: bytes) -> tuple[list[_Row], list[Problem]]:
             wb.close()
 
 
-def decode_text(data: bytes) -> str:
-    """Text of a .csv / .txt file: UTF-8 (with or without BOM), UTF-16 with BOM, else GB18030."""
-    if len(data) > MAX_TEXT_BYTES:
-        raise ImportFileError(_l(MSG_TOO_BIG))
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        encodings: tuple[str, ...] = ("utf-16",)
-    else:
-        encodings = ("utf-8-sig", "gb18030")
-    for encoding in encodings:
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if "\x00" in text:
-            break
-        return text
-    raise ImportFileError(_l(MSG_NOT_TEXT))
-
-
 def _csv_rows(text: str) -> tuple[list[_Row], list[Problem]]:
-    # Excel writes commas; some locales and "Unicode text" exports write ; or tabs
-    first = text.lstrip("\ufeff").split("\n", 1)[0]
-    delimiter = next((d for d in ("\t", ";") if d in first and "," not in first), ",")
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""), delimiter=delimiter)
-
-    def rows() -> Iterator[tuple[int, list[Any]]]:
-        start = 1
-        try:
-            for cells in reader:
-                yield start, [c if c != "" else None for c in cells[:MAX_COLUMNS]]
-                start = reader.line_num + 1
-        except csv.Error:
-            raise ImportFileError(_l(MSG_NOT_TEXT)) from None
-
-    return _table_rows(rows()) or ([], [Problem(None, None, _l(MSG_NO_HEADER))])
-
-
-CELL_SPLIT_RE = re.compile(r"\t|[|｜]")
-#: a line of only these characters (with a dash) is a table rule such as |---|---| and is skipped
-SEPARATOR_CHARS = frozenset(" \t\u3000|｜:：-－—=+")
-
-
-def _is_rule(line: str) -> bool:
-    return set(line) <= SEPARATOR_CHARS and any(c in "-－—=" for c in line)
-
-
-def _split_line(line: str) -> list[str]:
-    s = line.strip(" \u3000\r")
-    cells = CELL_SPLIT_RE.split(s)
-    if len(cells) > 2 and s[:1] in "|｜" and s[-1:] in "|｜":
-        cells = cells[1:-1]  # | a | b | (a Markdown-style table)
-    return cells
+    return _table_rows(csv_lines(text)) or ([], [Problem(None, None, _l(MSG_NO_HEADER))])
 
 
 def _text_rows(text: str) -> tuple[list[_Row], list[Problem]]:
@@ -541,10 +449,7 @@ def _text_rows(text: str) -> tuple[list[_Row], list[Problem]]:
     positions: dict[str, int] | None = None
     width = 0
     first = True
-    for number, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), start=1):
-        if not line.strip(" \t\u3000") or _is_rule(line):
-            continue
-        cells: list[Any] = [c if c.strip(" \t\u3000") else None for c in _split_line(line)]
+    for number, cells in pasted_lines(text):
         if first:
             first = False
             found = _header(cells, number, 2)
@@ -576,32 +481,15 @@ def _text_rows(text: str) -> tuple[list[_Row], list[Problem]]:
     return out, []
 
 
-def kind_for_filename(filename: str | None) -> str | None:
-    """xlsx, csv or text by the file name's extension; None for anything else."""
-    name = (filename or "").lower().rsplit(".", 1)
-    ext = name[1] if len(name) == 2 else ""
-    return {"xlsx": "xlsx", "csv": "csv", "txt": "text", "tsv": "text"}.get(ext)
-
-
 def read_rows(data: bytes | str, kind: str) -> tuple[list[_Row], list[Problem]]:
     """Rows of the input (header mapped away), or the problems that stop reading it.
 
     :raises ImportFileError: the input cannot be read at all.
     """
-    if kind not in KINDS:
-        raise ImportFileError(_l(MSG_FILE_TYPE))
-    if isinstance(data, bytes):
-        if data[:8] == OLE2_MAGIC:
-            raise ImportFileError(_l(MSG_XLS))
-        if data[:4] == XLSX_MAGIC:
-            kind = "xlsx"  # a workbook saved under another name is still a workbook
-        elif kind == "xlsx":
-            raise ImportFileError(_l(MSG_NOT_XLSX))
-    elif kind == "xlsx":
-        raise ImportFileError(_l(MSG_FILE_TYPE))
+    kind = sniff(data, kind)  # a workbook is recognised by its content whatever the kind says
     if kind == "xlsx":
         return _xlsx_rows(data)  # type: ignore[arg-type]
-    text = data if isinstance(data, str) else decode_text(data)
+    text = data if isinstance(data, str) else decode_text(data, too_big=MSG_TOO_BIG)
     if len(text) > MAX_TEXT_BYTES:
         raise ImportFileError(_l(MSG_TOO_BIG))
     return _csv_rows(text) if kind == "csv" else _text_rows(text)
@@ -653,12 +541,12 @@ def _parse_row(raw: _Row, problems: list[Problem], last_category: list[Any]) -> 
 
     def read(column: str, reader):
         value = cells.get(column)
-        if isinstance(value, _Bad):
+        if isinstance(value, Bad):
             bad(column, value.message)
             return None
         try:
             return reader(value)
-        except _Bad as e:
+        except Bad as e:
             bad(column, e.message)
             return None
 
@@ -812,8 +700,7 @@ def check_items(village: Village, data: bytes | str, kind: str) -> ItemImportRes
         cat.items += 1
     if not rows and not problems:
         problems.append(Problem(None, None, _l(MSG_NO_ITEMS)))
-    order = {name: i for i, name in enumerate(COLUMNS)}
-    problems.sort(key=lambda p: (p.row or 0, order.get(p.column or "", -1)))
+    sort_problems(problems, COLUMNS)
     if problems:
         plans, categories = [], {}
     return ItemImportResult(plans, problems, digest, list(categories.values()), new_scheme=scheme is None,
@@ -823,8 +710,8 @@ def check_items(village: Village, data: bytes | str, kind: str) -> ItemImportRes
 def apply_items(village: Village, result: ItemImportResult) -> ItemImportSummary:
     """Create the scheme (when there is none), new categories and every item of a clean dry run.
 
-    Flushes and never commits: the caller starts the write transaction (begin_write) before the dry run
-    it passes in, and commits once, so the import is all rows or none.
+    Flushes and never commits: the caller runs the dry run it passes in inside the same write
+    transaction and commits once (app.tabular.write_checked), so the import is all rows or none.
 
     :raises PointsError: a service refused an item (the caller rolls back).
     """
