@@ -12,7 +12,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..extensions import db
 from ..tabular import excel_safe
-from .identity import mask_phone
+from ..text import mask_phone
 from .import_check import ImportSummary
 from .import_format import (
     COL_ADDRESS, COL_BIRTH, COL_GROUP, COL_HOUSEHOLD_STATUS, COL_ID, COL_NAME, COL_NUMBER, COL_PHONE,
