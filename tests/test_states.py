@@ -12,9 +12,11 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
+from app.db import utcnow
 from app.errors import DomainError
 from app.extensions import db
 from app.ledger import services as ledger
+from app.ledger.models import AccountKind
 from app.points import services as pts
 from app.points.errors import PointsError
 from app.points.models import PointEntry
@@ -24,7 +26,9 @@ from app.rules.errors import RulesError
 from app.rules.models import RuleVersion
 from app.rules.parser import parse_rules
 from app.rules.states import VERSION
+from app.shop import services as shop
 from app.shop.errors import ShopError
+from app.shop.models import Product, Redemption
 from app.shop.states import REDEMPTION
 from app.statements import batch
 from app.statements.errors import StatementError
@@ -262,3 +266,27 @@ def test_a_finished_job_is_not_run_again(app, village, make_user):
     db.session.expire_all()
     row = db.session.get(StatementJob, job.id)
     assert (row.status, row.result_file, row.done, row.started_at) == ("done", "statements-1-abc.pdf", 3, None)
+
+
+def test_a_cancel_that_lost_the_race_is_refused_and_moves_nothing(app, village, make_household, make_user):
+    """Two cashiers cancel one receipt: the second one's row still says completed in its session, but the
+    conditional UPDATE finds it cancelled, so the table's refusal is raised and no points or goods move."""
+    cashier = make_user("cashier1", ("cashier", village))
+    h = make_household(village, "0101", "张三")
+    with write_transaction():
+        ledger.post_transfer(debit=ledger.system_account(village.id, AccountKind.ISSUANCE),
+                             credit=ledger.household_account(h), amount=100, code="opening", key="open-1")
+        rice = shop.create_product(village, name="大米", spec="5kg", unit="袋", price_points=10, actor=cashier)
+        shop.receive_purchase(rice, 5, "采购", actor=cashier)
+        red = shop.redeem(h, [(rice, 2)], key="k1", actor=cashier)
+    with write_transaction():
+        stale = db.session.get(Redemption, red.id)
+        assert stale.status == "completed"
+        # the other cashier's cancel lands between this session's read and its update
+        db.session.execute(sa.update(Redemption).where(Redemption.id == red.id).values(status="cancelled", cancelled_at=utcnow(), cancel_reason="重复")
+                           .execution_options(synchronize_session=False))
+        with pytest.raises(ShopError) as refused:
+            shop.cancel_redemption(stale, actor=cashier, reason="拿错了")
+        assert str(refused.value) == "该兑换已撤销过。"
+    assert ledger.balance_of(h) == 80
+    assert db.session.scalar(sa.select(Product.stock).where(Product.id == rice.id)) == 3
