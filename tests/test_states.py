@@ -17,6 +17,7 @@ from app.errors import DomainError
 from app.extensions import db
 from app.ledger import services as ledger
 from app.ledger.models import AccountKind
+from app.ledger.queries import balance_of
 from app.points import services as pts
 from app.points.errors import PointsError
 from app.points.models import PointEntry
@@ -223,7 +224,7 @@ def test_a_decided_entry_cannot_be_decided_again(app, village, make_user, make_h
         db.session.expire_all()
         assert db.session.execute(sa.select(PointEntry.status, PointEntry.reviewed_at, PointEntry.review_note)
                                   .where(PointEntry.id == entry_id)).one() == before
-    assert ledger.balance_of(h) == 5
+    assert balance_of(h) == 5
     # after the posting period it is final: no objection is taken, and nothing is written
     later = today + dt.timedelta(days=30)
     with pytest.raises(PointsError, match="公示期"), write_transaction():
@@ -288,5 +289,5 @@ def test_a_cancel_that_lost_the_race_is_refused_and_moves_nothing(app, village, 
         with pytest.raises(ShopError) as refused:
             shop.cancel_redemption(stale, actor=cashier, reason="拿错了")
         assert str(refused.value) == "该兑换已撤销过。"
-    assert ledger.balance_of(h) == 80
+    assert balance_of(h) == 80
     assert db.session.scalar(sa.select(Product.stock).where(Product.id == rice.id)) == 3
