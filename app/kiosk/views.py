@@ -15,7 +15,8 @@ from sqlalchemy.orm import joinedload
 
 from ..extensions import begin_write, db, limiter
 from ..points import queries as pq
-from ..points.models import EntryStatus, PointEntry
+from ..points.models import PointEntry
+from ..points.states import ENTRY
 from ..registry.models import Household, HouseholdStatus
 from ..rules.services import published_citations, published_versions
 from ..text import mask_name
@@ -334,7 +335,7 @@ def objection(entry_id: int):
                 return render_template("kiosk/objection_done.html", household=h, entry=entry, objection=obj)
     return render_template("kiosk/objection.html", household=h, entry=entry, form=form, error=error,
                            open_objection=ks.open_objection(entry),
-                           can_object=pq.effective_status(entry) == EntryStatus.POSTED.value)
+                           can_object=ENTRY.can(pq.effective_status(entry), "object"))
 
 
 # Open to every villager at an enabled kiosk

@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 
-from ..errors import DomainError
 from ..audit.services import record
 from ..db import local_today, utcnow
 from ..extensions import db
@@ -21,6 +20,7 @@ from ..idempotency import IdempotencyConflict, check_key, find_earlier, mark_rep
 from ..ledger import services as ledger
 from ..ledger.models import MAX_TRANSFER, Account, AccountKind, Transfer, TransferCode
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus
+from .errors import PointsError
 from .models import (
     MAX_BATCH,
     MAX_ITEM_POINTS,
@@ -33,15 +33,8 @@ from .models import (
     YearScore,
 )
 from .queries import COUNTED, effective_status, household_ranking, year_score
+from .states import DECISIONS, ENTRY, OBJECTION, objection_state
 from .workdays import add_working_days, holidays_from_config
-
-
-class PointsError(DomainError):
-    """A points action that cannot be taken; the message is for the clerk or reviewer."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
 
 
 # --- schemes, categories, items -------------------------------------------------------------------
@@ -294,16 +287,9 @@ def cap_room(entry: PointEntry) -> int | None:
     return max(0, item.cap_points - int(used))
 
 
-def _require_reviewer(entry: PointEntry, reviewer) -> None:
-    if reviewer is not None and entry.recorded_by_id == reviewer.id:
-        raise PointsError(_("You recorded this entry, so another reviewer must decide it."))
-
-
 def approve(entry: PointEntry, reviewer, *, note: str | None = None, today: dt.date | None = None) -> PointEntry:
     """Approve a pending entry: enforce its cap, move the balance, and put it on posting (公示)."""
-    if entry.status != EntryStatus.PENDING.value:
-        raise PointsError(_("This entry has already been decided."))
-    _require_reviewer(entry, reviewer)
+    status = ENTRY.move(entry.status, "approve", subject=entry, reviewer=reviewer)
     today = today or local_today()
     room = cap_room(entry)
     if room is not None and abs(entry.points) > room:
@@ -314,7 +300,7 @@ def approve(entry: PointEntry, reviewer, *, note: str | None = None, today: dt.d
                             code=item.code, cap=item.cap_points, period=period, left=room))
     _move_balance(entry, reviewer)
     scheme = entry.scheme
-    entry.status = EntryStatus.POSTED.value
+    entry.status = status
     entry.reviewed_by_id = reviewer.id if reviewer is not None else None
     entry.reviewed_at = _now()
     entry.review_note = note or None
@@ -362,12 +348,10 @@ def _now() -> dt.datetime:
 
 def reject(entry: PointEntry, reviewer, *, reason: str) -> PointEntry:
     """Reject a pending entry with a written reason (nothing moves)."""
-    if entry.status != EntryStatus.PENDING.value:
-        raise PointsError(_("This entry has already been decided."))
-    _require_reviewer(entry, reviewer)
+    status = ENTRY.move(entry.status, "reject", subject=entry, reviewer=reviewer)
     if not (reason or "").strip():
         raise PointsError(_("Please write the reason for rejecting."), "note")
-    entry.status = EntryStatus.REJECTED.value
+    entry.status = status
     entry.reviewed_by_id = reviewer.id if reviewer is not None else None
     entry.reviewed_at = _now()
     entry.review_note = reason.strip()
@@ -380,10 +364,10 @@ def finalize_due(village_id: int, today: dt.date | None = None) -> int:
     """Mark entries whose posting has ended as final; return how many."""
     today = today or local_today()
     entries = db.session.scalars(sa.select(PointEntry).where(
-        PointEntry.village_id == village_id, PointEntry.status == EntryStatus.POSTED.value,
+        PointEntry.village_id == village_id, PointEntry.status.in_(ENTRY.sources("finalize")),
         PointEntry.posting_until < today)).all()
     for e in entries:
-        e.status = EntryStatus.FINAL.value
+        e.status = ENTRY.move(e.status, "finalize")
     db.session.flush()
     if entries:
         record("points.finalize", village_id=village_id, details={"entries": len(entries)})
@@ -396,8 +380,7 @@ def file_objection(entry: PointEntry, *, reason: str, channel: str = "clerk", ob
                    actor=None, today: dt.date | None = None) -> Objection:
     """Take a villager's objection to an entry on posting; the entry is flagged disputed."""
     today = today or local_today()
-    if effective_status(entry, today) != EntryStatus.POSTED.value:
-        raise PointsError(_("Objections are taken only while the entry is on posting (公示)."))
+    status = ENTRY.move(effective_status(entry, today), "object")
     if not (reason or "").strip():
         raise PointsError(_("Please write what the objection is about."), "reason")
     holidays = holidays_from_config(current_app.config.get("POINTS_HOLIDAYS"))
@@ -406,7 +389,7 @@ def file_objection(entry: PointEntry, *, reason: str, channel: str = "clerk", ob
                     filed_by_id=actor.id if actor is not None else None,
                     due_on=add_working_days(today, entry.scheme.appeal_working_days, holidays))
     db.session.add(obj)
-    entry.status = EntryStatus.DISPUTED.value
+    entry.status = status
     db.session.flush()
     record("points.object", obj, household_id=entry.household_id,
            details={"entry_id": entry.id, "channel": channel, "due_on": obj.due_on.isoformat()})
@@ -417,27 +400,28 @@ def decide_objection(objection: Objection, reviewer, *, decision: str, reply_tex
                      corrected_points: int | None = None, today: dt.date | None = None) -> Objection:
     """Uphold the entry, or correct it: reverse it and, if points are given, record the right amount."""
     today = today or local_today()
-    if objection.decision is not None:
-        raise PointsError(_("This objection has already been decided."))
-    if decision not in ("upheld", "corrected"):
+    if decision not in DECISIONS:
         raise PointsError(_("Choose uphold or correct."), "decision")
+    action = DECISIONS[decision]
+    decided = OBJECTION.move(objection_state(objection), action)
     if not (reply_text or "").strip():
         raise PointsError(_("Please write the reply to the villager."), "reply_text")
     entry = objection.entry
-    _require_reviewer(entry, reviewer)
-    if decision == "upheld":
-        entry.status = EntryStatus.POSTED.value if entry.posting_until and entry.posting_until >= today \
-            else EntryStatus.FINAL.value
+    if action == "uphold" and not (entry.posting_until and entry.posting_until >= today):
+        action = "uphold_after_posting"  # upheld after the posting period: no more objections
+    status = ENTRY.move(entry.status, action, subject=entry, reviewer=reviewer)
+    if action != "correct":
+        entry.status = status
     else:
         if corrected_points is not None and (corrected_points == 0 or abs(corrected_points) > MAX_ITEM_POINTS
                                              or (corrected_points > 0) != (entry.points > 0)):
             raise PointsError(_("The corrected points must have the same sign as the entry and not be zero."),
                               "corrected_points")
         _reverse_entry(entry, reviewer, f"objection:{objection.id}:reverse")
-        entry.status = EntryStatus.CORRECTED.value
+        entry.status = status
         if corrected_points is not None:
             _replacement(entry, reviewer, corrected_points, objection, today)
-    objection.decision = decision
+    objection.decision = decided
     objection.reply_text = reply_text.strip()
     objection.corrected_points = corrected_points if decision == "corrected" else None
     objection.decided_by_id = reviewer.id if reviewer is not None else None

@@ -41,6 +41,7 @@ from .forms import (
     YearCloseForm,
 )
 from .models import Objection, PointCategory, PointEntry, PointItem, PointScheme, YearScore
+from .states import ENTRY
 
 
 def _scheme() -> PointScheme | None:
@@ -522,6 +523,12 @@ def year_close():
                 flash(_("Year %(year)s was already closed; nothing changed.", year=form.year.data), "info")
             return redirect(url_for("points.rankings", year=form.year.data))
     return render_template("points/year_close.html", form=form, scheme=scheme, closed=sorted(closed))
+
+@bp.context_processor
+def _moves() -> dict:
+    """Pages offer a verb only where the entry's state table allows it (app/points/states.py)."""
+    return {"ENTRY": ENTRY}
+
 
 from . import print_views  # noqa: E402,F401
 from . import import_views  # noqa: E402,F401

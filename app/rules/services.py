@@ -15,23 +15,15 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.orm import contains_eager
 
-from ..errors import DomainError
 from ..audit.services import record
 from ..extensions import db
+from .errors import RulesError
 from .models import (MAX_ARTICLES, MAX_COUNT, MAX_TEXT, STATUS_PATH, AdoptionStep, AssemblyKind, DigestItem,
                      RuleArticle, RuleChapter, RuleKind, RuleSet, RuleSettings, RuleVersion, StepKind, VersionStatus,
                      point_item_articles)
 from .labels import RULE_LABELS
 from .parser import ParsedText, cn_number
-
-
-class RulesError(DomainError):
-    """A rules action refused; the message says why in the user's language."""
-
-    def __init__(self, message: str, field: str | None = None, reasons: list[str] | None = None):
-        super().__init__(message)
-        self.field = field
-        self.reasons = reasons or []
+from .states import ADVANCE, IN_FORCE, NOT_ADOPTED, VERSION
 
 
 # --- rule sets and versions -----------------------------------------------------------------------
@@ -104,8 +96,7 @@ def import_version(ruleset: RuleSet, parsed: ParsedText, source_text: str, *, ti
 
 
 def _require_draft(version: RuleVersion) -> None:
-    if not version.editable:
-        raise RulesError(_("Only a draft can be changed; start an amendment instead."))
+    VERSION.move(version.status, "edit")
 
 
 def replace_text(version: RuleVersion, parsed: ParsedText, source_text: str, *, actor=None) -> RuleVersion:
@@ -187,7 +178,7 @@ def start_amendment(ruleset: RuleSet, *, actor=None) -> RuleVersion:
         raise RulesError(_("There is no adopted version to amend yet."))
     open_draft = db.session.scalar(sa.select(RuleVersion.id).where(
         RuleVersion.ruleset_id == ruleset.id,
-        RuleVersion.status.in_([s.value for s in STATUS_PATH[:4]])))
+        RuleVersion.status.in_(NOT_ADOPTED)))
     if open_draft:
         raise RulesError(_("An amendment is already under way (version not yet adopted)."))
     v = RuleVersion(village_id=ruleset.village_id, ruleset=ruleset, version_no=_next_version_no(ruleset),
@@ -404,24 +395,25 @@ def missing_for(version: RuleVersion, target: str, settings: RuleSettings | None
 
 def advance(version: RuleVersion, target: str, *, actor=None) -> RuleVersion:
     """Move a version forward to `target`, refusing with every reason while a required step is missing or failed."""
-    path = [s.value for s in STATUS_PATH]
-    if version.status not in path or target not in path or path.index(target) <= path.index(version.status):
-        raise RulesError(_("A version can only move forward along its path."))
+    action = ADVANCE.get(target)
+    if action is None:
+        VERSION.refuse(version.status, "advance")
+    target = VERSION.move(version.status, action)
+    # the move depends on more than the status: every step up to the target must be recorded and carried
     reasons = missing_for(version, target)
     if reasons:
         raise RulesError(_("Cannot mark the version %(status)s yet.", status=step_label(target)), reasons=reasons)
     before = version.status
     version.status = target
     assembly = version.step(StepKind.ASSEMBLY)
-    if path.index(target) >= path.index(VersionStatus.ADOPTED.value) and version.adopted_on is None:
+    if target in IN_FORCE and version.adopted_on is None:
         version.adopted_on, version.adopting_body = assembly.held_on, assembly.assembly_kind
-    if target == VersionStatus.PUBLISHED.value:
+    if action == "publish":
         version.published_on = version.step(StepKind.RESOLUTION_PUBLIC).held_on
         for old in db.session.scalars(sa.select(RuleVersion).where(
                 RuleVersion.ruleset_id == version.ruleset_id, RuleVersion.id != version.id,
-                RuleVersion.status.in_([VersionStatus.ADOPTED.value, VersionStatus.FILED.value,
-                                        VersionStatus.PUBLISHED.value]))):
-            old.status = VersionStatus.SUPERSEDED.value
+                RuleVersion.status.in_(VERSION.sources("supersede")))):
+            old.status = VERSION.move(old.status, "supersede")
             record("rules.version_superseded", old, village_id=old.village_id, details={"by": version.id})
     db.session.flush()
     record("rules.version_status", version, village_id=version.village_id,
@@ -431,10 +423,9 @@ def advance(version: RuleVersion, target: str, *, actor=None) -> RuleVersion:
 
 def withdraw(version: RuleVersion, *, actor=None) -> RuleVersion:
     """Abandon a version that has not been adopted."""
-    if version.status not in [s.value for s in STATUS_PATH[:4]]:
-        raise RulesError(_("Only a version not yet adopted can be withdrawn."))
+    status = VERSION.move(version.status, "withdraw")
     before = version.status
-    version.status = VersionStatus.WITHDRAWN.value
+    version.status = status
     db.session.flush()
     record("rules.version_status", version, village_id=version.village_id, details={"from": before,
                                                                                   "to": version.status})
@@ -453,11 +444,7 @@ def record_step(version: RuleVersion, kind: str, *, held_on: dt.date, body: str 
                 actor=None, **counts: int | None) -> AdoptionStep:
     """Record (or correct) one adoption step of a version with its date, body, counts and minutes."""
     kind = StepKind(kind).value
-    if version.status in (VersionStatus.SUPERSEDED.value, VersionStatus.WITHDRAWN.value):
-        raise RulesError(_("This version is closed."))
-    path = [s.value for s in STATUS_PATH]
-    if kind in _BEFORE_ADOPTION and path.index(version.status) >= path.index(VersionStatus.ADOPTED.value):
-        raise RulesError(_("The version is adopted: its adoption steps can no longer change."))
+    VERSION.move(version.status, "record_adoption_step" if kind in _BEFORE_ADOPTION else "record_step")
     if held_on is None:
         raise RulesError(_("Please enter the date."), field="held_on")
     if len(body) > 100:
@@ -642,8 +629,7 @@ def search_published(village_id: int, q: str, limit: int = 200) -> list[RuleArti
 def citable_articles(village_id: int, also: Iterable[int] = ()) -> list[RuleArticle]:
     """Articles a points item may cite: those of versions adopted or later (not superseded or withdrawn),
     plus the articles `also` (those an item cites already)."""
-    in_force = RuleVersion.status.in_([VersionStatus.ADOPTED.value, VersionStatus.FILED.value,
-                                       VersionStatus.PUBLISHED.value])
+    in_force = RuleVersion.status.in_(IN_FORCE)
     also = list(also)
     return list(db.session.scalars(
         sa.select(RuleArticle).join(RuleVersion).where(

@@ -20,6 +20,7 @@ from .forms import (ArticleForm, ConfirmForm, DigestForm, ImportForm, SettingsFo
 from .labels import RULE_LABELS, describe_warning
 from .models import STATUS_PATH, STEP_ORDER, DigestItem, RuleArticle, RuleSet, RuleVersion, StepKind
 from .parser import ParseError, parse_rules
+from .states import VERSION
 
 #: steps whose form asks for attendance and votes
 VOTING_STEPS = {StepKind.TWO_COMMITTEES.value, StepKind.PARTY_MEETING.value, StepKind.ASSEMBLY.value}
@@ -457,6 +458,12 @@ def highlight(text: str, q: str) -> Markup:
 @bp.app_template_global()
 def rule_warning(w) -> str:
     return describe_warning(w)
+
+
+@bp.context_processor
+def _moves() -> dict:
+    """Pages offer a verb only where the version's state table allows it (app/rules/states.py)."""
+    return {"VERSION": VERSION}
 
 
 @bp.app_template_global()

@@ -17,7 +17,6 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import DomainError
 from ..audit.services import lock_head, record
 from ..db import VILLAGE_TZ, local_day, local_today, utcnow
 from ..extensions import db
@@ -27,6 +26,7 @@ from ..ledger.queries import balance_of
 from ..ledger.models import MAX_TRANSFER, Account, AccountKind, Transfer, TransferCode
 from ..registry.models import Village
 from ..text import TextRejected, clean_text
+from .errors import ShopError
 from .models import (
     MAX_PRICE,
     MAX_QTY,
@@ -44,20 +44,10 @@ from .models import (
     Stocktake,
     StocktakeLine,
 )
+from .states import REDEMPTION
 
 #: the most products one redemption, donation or stocktake may list
 MAX_LINES = 200
-
-
-class ShopError(DomainError):
-    """A shop action that cannot be taken; the message is for the person at the counter.
-
-    `field` names the form field the message belongs next to, when the service knows it.
-    """
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
 
 
 class OutOfStock(ShopError):
@@ -430,17 +420,18 @@ def cancel_redemption(redemption: Redemption, *, actor, reason: str, today: dt.d
     """
     reason = _text(reason, 200, required=True)
     today = today or local_today()
-    if not is_reviewer and local_day(redemption.created_at) != today:
-        raise ShopError(_("Only a reviewer can cancel a redemption from an earlier day."))
+    status = REDEMPTION.move(redemption.status, "cancel", subject=redemption,
+                             made_on=local_day(redemption.created_at), today=today, is_reviewer=is_reviewer)
     # claim the redemption first: of two concurrent cancels, one updates the row and the other finds it done
     res = db.session.execute(
         sa.update(Redemption)
-        .where(Redemption.id == redemption.id, Redemption.status == RedemptionStatus.COMPLETED.value)
-        .values(status=RedemptionStatus.CANCELLED.value, cancelled_at=utcnow(),
+        .where(Redemption.id == redemption.id, Redemption.status.in_(REDEMPTION.sources("cancel")))
+        .values(status=status, cancelled_at=utcnow(),
                 cancelled_by_id=actor.id if actor is not None else None, cancel_reason=reason)
         .execution_options(synchronize_session=False))
     if res.rowcount != 1:
-        raise ShopError(_("This redemption has already been cancelled."))
+        REDEMPTION.refuse(db.session.scalar(sa.select(Redemption.status).where(Redemption.id == redemption.id)),
+                          "cancel")
     original = db.session.get(Transfer, redemption.transfer_id)
     posted = ledger.reverse_transfer(original, key=f"redeem-cancel:{redemption.id}", actor=actor,
                                      memo=reason[:200])

@@ -22,6 +22,7 @@ from . import bp
 from . import services as shop
 from .forms import CancelForm, ProductForm, PurchaseForm, cart_form
 from .models import Product, Redemption, RedemptionStatus
+from .states import REDEMPTION
 
 
 def village_products(active_only: bool = False) -> list[Product]:
@@ -272,6 +273,12 @@ def redemption_cancel(redemption_id: int):
     else:
         flash(_("Cancelled: the points and the goods are back."), "success")
     return redirect(url_for("shop.redemption", redemption_id=redemption_id))
+
+
+@bp.context_processor
+def _moves() -> dict:
+    """Pages offer a verb only where the redemption's state table allows it (app/shop/states.py)."""
+    return {"REDEMPTION": REDEMPTION}
 
 
 from . import report_views, stock_views  # noqa: E402,F401  (more routes of this blueprint)

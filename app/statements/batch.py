@@ -39,6 +39,7 @@ from ..submission import write_transaction
 from . import services as svc
 from .fonts import font_family, statement_font
 from .models import IssuedStatement, JobStatus, StatementJob
+from .states import JOB
 
 log = logging.getLogger(__name__)
 
@@ -182,9 +183,11 @@ def jobs_dir() -> Path:
     return path
 
 
-def _job_update(job_id: int, **values) -> None:
+def _job_update(job_id: int, action: str | None = None, **values) -> None:
     begin_write()
     job = db.session.get(StatementJob, job_id)
+    if action is not None:
+        job.status = JOB.move(job.status, action)
     for k, v in values.items():
         setattr(job, k, v)
     db.session.commit()
@@ -195,8 +198,8 @@ def run_job(job_id: int) -> StatementJob:
     begin_write()
     # one guarded statement claims the job: a second runner of the same job finds it taken
     claimed = db.session.execute(
-        sa.update(StatementJob).where(StatementJob.id == job_id, StatementJob.status == JobStatus.QUEUED.value)
-        .values(status=JobStatus.RUNNING.value, started_at=utcnow(), pid=os.getpid())
+        sa.update(StatementJob).where(StatementJob.id == job_id, StatementJob.status.in_(JOB.sources("start")))
+        .values(status=JOB.target("start"), started_at=utcnow(), pid=os.getpid())
         .execution_options(synchronize_session=False)).rowcount
     db.session.commit()
     if claimed != 1:
@@ -224,13 +227,13 @@ def run_job(job_id: int) -> StatementJob:
 
         render_many(htmls, jobs_dir() / name, chunk=current_app.config.get("STATEMENT_CHUNK", DEFAULT_CHUNK),
                     workers=current_app.config.get("STATEMENT_WORKERS"), progress=progress)
-        _job_update(job_id, status=JobStatus.DONE.value, result_file=name, finished_at=utcnow(),
+        _job_update(job_id, "finish", result_file=name, finished_at=utcnow(),
                     done=len(htmls))
     except Exception as exc:  # the job row must never stay "running" after a failure
         db.session.rollback()
         log.exception("statement job %s failed", job_id)
         message = str(exc) if isinstance(exc, svc.StatementError) else type(exc).__name__
-        _job_update(job_id, status=JobStatus.FAILED.value, error=message[:500], finished_at=utcnow())
+        _job_update(job_id, "fail", error=message[:500], finished_at=utcnow())
     return db.session.get(StatementJob, job_id)
 
 
@@ -282,7 +285,7 @@ def start_job(job: StatementJob) -> None:
                 start_new_session=True, close_fds=True)
     except OSError as exc:
         log.exception("could not start statement job %s", job.id)
-        _job_update(job.id, status=JobStatus.FAILED.value, error=type(exc).__name__, finished_at=utcnow())
+        _job_update(job.id, "fail", error=type(exc).__name__, finished_at=utcnow())
         return
     # reap it when it ends (no zombie left behind); the job row, not this thread, is the record
     threading.Thread(target=proc.wait, name=f"statement-job-{job.id}", daemon=True).start()

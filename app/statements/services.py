@@ -22,7 +22,6 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import selectinload
 
-from ..errors import DomainError
 from ..audit.services import record
 from ..auth.models import User
 from ..db import local_day, local_midnight_utc, local_today, utcnow
@@ -36,6 +35,7 @@ from ..points.models import PointScheme
 from ..registry.models import Household, HouseholdStatus, Village, VillagerGroup
 from ..shop.queries import redemptions_by_transfer
 from ..text import mask_name, natural_key
+from .errors import StatementError
 from .models import IssuedStatement
 
 #: Crockford's base32: no I, L, O or U, so a code read aloud or typed from paper is hard to get wrong
@@ -44,14 +44,6 @@ CODE_LENGTH = 10  # 50 random bits: unguessable at any rate a rate-limited page 
 MIN_YEAR, MAX_YEAR = 2000, 2200
 #: a statement covers at most this many days (a decade is plenty for a paper statement)
 MAX_SPAN_DAYS = 3700
-
-
-class StatementError(DomainError):
-    """A statement that cannot be made; the message is for the clerk."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
 
 
 # --- periods --------------------------------------------------------------------------------------

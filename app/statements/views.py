@@ -19,6 +19,7 @@ from . import batch, bp
 from . import services as svc
 from .forms import BatchForm, PeriodForm
 from .models import JobStatus, StatementJob
+from .states import JOB
 
 LABELS["job_status"] = {"queued": _l("Waiting to start"), "running": _l("Printing"), "done": _l("Done"),
                         "failed": _l("Failed")}
@@ -136,7 +137,7 @@ def job_progress(job_id: int):
 def job_download(job_id: int):
     """The batch's PDF."""
     job = get_in_village_or_404(StatementJob, job_id)
-    if job.status != JobStatus.DONE.value or not job.result_file:
+    if not JOB.can(job.status, "download") or not job.result_file:
         abort(404)
     resp = send_from_directory(batch.jobs_dir(), job.result_file, mimetype="application/pdf",
                                as_attachment=True, download_name=f"statements-{job.id}.pdf", max_age=0)
