@@ -34,7 +34,7 @@ def install_sqlite_hooks(engine: Engine) -> None:
 
     pysqlite's legacy transaction handling issues BEGIN lazily and deferred, which
     turns concurrent read-check-write into lost updates or "database is locked"
-    (docs/reliability.md §4.1), so we take over BEGIN ourselves.
+    (docs/architecture.md, "Database and transactions"), so we take over BEGIN ourselves.
     """
     if getattr(engine, "_xiangyue_hooks", False):
         return
@@ -56,7 +56,7 @@ def install_sqlite_hooks(engine: Engine) -> None:
 
 # --- column types that SQLite STRICT tables accept ---------------------------------------------
 # A STRICT table allows only INTEGER, REAL, TEXT, BLOB and ANY, and then refuses 'abc' or 1.5 in an
-# integer column instead of storing it (docs/reliability.md §4.1.7). The ledger's tables are STRICT,
+# integer column instead of storing it (docs/architecture.md, "Database and transactions"). The ledger's tables are STRICT,
 # so their columns render as those names on SQLite and as the usual types on PostgreSQL.
 from sqlalchemy import types as _t  # noqa: E402
 

@@ -164,7 +164,7 @@ def html_documents_to_pdf(htmls: list[str]) -> bytes:
     """Lay out each HTML as its own document and write all their pages as one PDF.
 
     Each document keeps its own page numbers (第 x 页 / 共 y 页 per statement), while the fonts are
-    subset once for the whole file: the batch lever of docs/performance.md (about 100 documents per
+    subset once for the whole file: the batch lever of docs/architecture.md, "Printing" (about 100 documents per
     call; never thousands, all their layout stays in memory until the write).
     """
     wp = _weasyprint()

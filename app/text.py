@@ -1,5 +1,5 @@
 """Text shared by every feature: input canonicalisation for forms, imports and the command line
-(docs/reliability.md §3.4), masking of names and phones, and the register's natural sort order."""
+(docs/architecture.md, "Input and files"), masking of names and phones, and the register's natural sort order."""
 from __future__ import annotations
 
 import re

@@ -1,4 +1,4 @@
-"""T3 over HTTP (docs/reliability.md §6): gunicorn with 4 workers, 16 client threads logged in as 4 cashiers.
+"""T3 over HTTP (docs/ledger.md, "Tests that prove it"): gunicorn with 4 workers, 16 client threads logged in as 4 cashiers.
 
 Every thread loads the counter form (CSRF token and idempotency key), then confirms. Household A holds
 100 points and asks for 1 × 大米 (10 points) each time: exactly 10 may go through. Household B is rich

@@ -1,1 +1,1 @@
-"""The points ledger: accounts and append-only transfers (docs/reliability.md §2–3)."""
+"""The points ledger: accounts and append-only transfers (docs/ledger.md)."""

@@ -3,7 +3,7 @@
 Every movement is one guarded statement per account (the database, not Python, decides
 whether a balance suffices), accounts are touched in ascending id order so concurrent
 PostgreSQL transactions cannot deadlock, and a key names each movement so a replay
-returns the first result instead of moving points twice (docs/reliability.md §3).
+returns the first result instead of moving points twice (docs/ledger.md, "The one writer").
 """
 from __future__ import annotations
 

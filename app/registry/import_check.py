@@ -232,7 +232,7 @@ def _date(cell: Any) -> dt.date | None:
 def _id_number(cell: Any) -> str | None:
     v = _plain(cell)
     if isinstance(v, (int, float)) and not isinstance(v, bool):
-        # docs/ecosystem.md trap 3: Excel keeps 15 significant digits, an 18-digit number is already damaged
+        # docs/architecture.md, "Input and files": Excel keeps 15 significant digits, an 18-digit number is already damaged
         raise Bad(_l(MSG_ID_AS_NUMBER, value=f"{v:.15g}" if isinstance(v, float) else str(v)))
     s = _text(cell, COL_ID)
     if s is None:

@@ -1,8 +1,8 @@
 """The register's import file format: the 户籍导入 sheet's columns, the labels clerks write, the messages.
 
 Column headers, relation/sex/tag labels and the 说明 sheet are Chinese *data* (the file format clerks
-exchange), not interface text; every problem message is a gettext msgid (docs/ecosystem.md trap 3 for
-numeric ID cells, docs/reliability.md §3.4 for text). Reading the file is import_check.py; the template
+exchange), not interface text; every problem message is a gettext msgid (docs/architecture.md,
+"Input and files", for numeric ID cells and text). Reading the file is import_check.py; the template
 and the export are export.py; what every table import shares is app.tabular.
 """
 from __future__ import annotations

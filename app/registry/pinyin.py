@@ -1,4 +1,4 @@
-"""Pinyin-initials search keys that survive surnames and polyphones (docs/ecosystem.md §5)."""
+"""Pinyin-initials search keys that survive surnames and polyphones (docs/architecture.md, "Input and files")."""
 from __future__ import annotations
 
 from itertools import product

@@ -2,7 +2,7 @@
 the adoption steps (四议两公开, legality review, filing), per-village quorum settings and digests.
 
 Text is stored as the clerk gave it and rendered escaped; `source_text` keeps the raw import so
-nothing is ever lost to a parse (docs/domain.md §1.3, "import must be lossless").
+nothing is ever lost to a parse (docs/architecture.md, "Village rules": an import is lossless).
 """
 from __future__ import annotations
 

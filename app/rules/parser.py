@@ -2,7 +2,7 @@
 
 Pure functions, no database: the import preview, the command line and the tests share them.
 
-Real texts (docs/domain.md §1) come as 第一章 … 第一条 … or as a bare numbered list (一、二、 or 1. 2.),
+Real texts (docs/architecture.md, "Village rules") come as 第一章 … 第一条 … or as a bare numbered list (一、二、 or 1. 2.),
 with sub-items （一） 1. ① inside articles, full-width digits and punctuation, OCR typos and stray
 characters. The parser never changes a character of the text it keeps: an article's text is its lines
 as written (only the whitespace around each line is dropped), and the raw text is stored beside the

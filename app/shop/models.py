@@ -1,6 +1,6 @@
 """Happiness supermarket (幸福超市): products, append-only stock movements, donations, redemptions, stocktakes.
 
-Stock follows the ledger's pattern (docs/reliability.md I5): `products.stock` is a cached sum of the
+Stock follows the ledger's pattern (docs/ledger.md, "Stock"): `products.stock` is a cached sum of the
 append-only `stock_movements`, changed only by guarded statements in app.shop.services, and
 `CHECK (stock >= 0)` catches any path that forgets the guard.
 """

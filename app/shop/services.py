@@ -3,7 +3,7 @@
 Functions flush and never commit: the view or command that calls them owns the transaction and
 starts it with begin_write() (BEGIN IMMEDIATE on SQLite). Points move only through app.ledger.services.
 
-Lock order (PostgreSQL; docs/reliability.md §3.3, §4.2.5): ledger accounts (ascending id, inside
+Lock order (PostgreSQL; docs/ledger.md, "Stock"): ledger accounts (ascending id, inside
 post_transfer), then the audit chain head, then products in ascending id. Every function here takes
 the audit head before it touches a product row, so a redemption (accounts → head → products) and a
 purchase or stocktake (head → products) can never wait for each other in a cycle. Holding the head

@@ -158,7 +158,7 @@ def counter():
 
             def redeem():
                 # each attempt reloads what it sells; the form key makes a repeat of an attempt that
-                # did commit return its receipt (docs/reliability.md §3.3)
+                # did commit return its receipt (docs/architecture.md, "Submitting a form")
                 chosen = [(get_in_village_or_404(Product, p.id), qty) for p, qty in lines]
                 return shop.redeem(get_in_village_or_404(Household, household_id), chosen,
                                    key=form.idempotency_key.data, actor=current_user)

@@ -3,7 +3,7 @@
 A batch issues every statement (codes and digests committed first), renders their HTML in this
 process, and hands chunks of about 100 documents to a process pool as wide as the machine: each worker
 keeps one WeasyPrint FontConfiguration and writes one PDF per chunk, so fonts are subset once per
-chunk and no worker ever holds thousands of pages (docs/performance.md). The chunk files are then
+chunk and no worker ever holds thousands of pages (docs/architecture.md, "Printing"). The chunk files are then
 joined in order with pypdf, which copies pages without re-encoding them.
 
 A batch started from the browser runs as `flask statements run-job ID` in its own process session, so

@@ -1,7 +1,7 @@
 """A pre-subset CJK face for statements: the GB2312 characters of Noto Serif CJK SC, renumbered.
 
 WeasyPrint keeps every glyph id up to the largest one used (about 150 KB per face even for one page,
-docs/performance.md pitfall 2). A face holding only GB2312's 7,500 characters has small, dense glyph
+docs/architecture.md, "Printing"). A face holding only GB2312's 7,500 characters has small, dense glyph
 ids: one statement's PDF shrinks from about 175 KB to 70 KB (batches do without it, see
 statement_context in batch.py). The file
 (about 5 MB) is built on the machine from the installed fonts-noto-cjk, never committed; without it

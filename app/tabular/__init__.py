@@ -5,7 +5,7 @@ this package, and so will patrol rosters and grid lists. The package does everyt
 about one feature's columns:
 
 - files.py: which kind the input is (.xlsx, .csv, pasted lines; the content decides, not the name),
-  opening a workbook within the hostile-file limits (docs/reliability.md T15: zip bombs, parts, rows,
+  opening a workbook within the hostile-file limits (docs/architecture.md, "Input and files": zip bombs, parts, rows,
   columns), decoding text (UTF-8, UTF-16, GB18030), splitting CSV and pasted lines into cells;
 - cells.py: the problem list (`Problem(row, column, message)`, sorted as the sheet reads), cleaning
   a cell (`clean_cell`, `cell_value`, `number_text`, the `Bad` a reader raises), and `excel_safe`

@@ -110,7 +110,7 @@ _FORMULA_TRIGGERS = ("=", "+", "-", "@")
 
 
 def excel_safe(value: Any) -> Any:
-    """Neutralise spreadsheet formula injection on export (docs/reliability.md T14, ASVS 1.2.10).
+    """Neutralise spreadsheet formula injection on export (docs/architecture.md, "Input and files"; ASVS 1.2.10).
 
     Text that starts with = + - @, a tab or a carriage return (also after leading whitespace) gets a
     leading apostrophe; numbers and dates stay as they are, so -50 stays a number.

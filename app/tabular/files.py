@@ -1,6 +1,6 @@
 """Reading an uploaded table: which kind it is (.xlsx, .csv, pasted text), and its rows, within limits.
 
-The limits guard against hostile files (docs/reliability.md T15): an .xlsx is a zip archive, so a
+The limits guard against hostile files (docs/architecture.md, "Input and files"): an .xlsx is a zip archive, so a
 small upload can claim gigabytes inside (a zip bomb) or thousands of parts; a sheet's stored size
 can lie. Every importer opens workbooks here, so each limit is written once.
 """
@@ -17,7 +17,7 @@ from openpyxl import load_workbook
 
 from .cells import N_
 
-# --- limits against hostile files (docs/reliability.md T15) ----------------------------------------
+# --- limits against hostile files (docs/architecture.md, "Input and files") --------------------------
 
 MAX_ZIP_ENTRIES = 2000
 MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
