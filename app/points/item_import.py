@@ -59,7 +59,8 @@ from ..tabular import (
 from ..tabular.files import KINDS, MSG_FILE_TYPE, MSG_NOT_TEXT, kind_for_filename  # noqa: F401
 from ..text import FULLWIDTH_DIGITS
 from . import services as pts
-from .models import MAX_ITEM_POINTS, PointCategory, PointItem, PointScheme
+from .queries import village_scheme
+from .models import MAX_ITEM_POINTS, PointCategory, PointItem
 
 # --- the format (Chinese data, not UI text) ---------------------------------------------------------
 
@@ -496,12 +497,6 @@ def read_rows(data: bytes | str, kind: str) -> tuple[list[_Row], list[Problem]]:
 
 
 # --- the check -------------------------------------------------------------------------------------
-
-def village_scheme(village_id: int) -> PointScheme | None:
-    """The village's points scheme (the first one, as on the scheme page)."""
-    return db.session.scalar(sa.select(PointScheme).where(PointScheme.village_id == village_id)
-                             .order_by(PointScheme.id))
-
 
 @dataclass
 class _Parsed:
