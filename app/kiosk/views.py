@@ -319,6 +319,8 @@ def objection(entry_id: int):
             form.text.errors = [_("Please write a few words about what is wrong.")]
         else:
             reason = str(labels[form.reason.data]) + (f"：{text}" if text else "")
+
+            # the kiosk shows a refusal above the form in large type, not under one field
             def lodge():
                 mine = _own_entry(h, entry_id)
                 return mine, ks.object_at_kiosk(h, mine, reason)
