@@ -7,7 +7,8 @@ from typing import Any, Callable, TypeVar
 from flask import abort, current_app, g, session
 from flask_login import current_user, login_required
 
-from .extensions import begin_write, db
+from .extensions import db
+from .submission import run_write
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -92,9 +93,8 @@ def can(permission: str) -> bool:
 
 def deny(permission: str) -> None:
     """Refuse the request (403) and audit the attempt."""
-    begin_write()
-    _audit("access.denied", village_id=g.village.id if g.village else None, details={"permission": permission})
-    db.session.commit()
+    run_write(lambda: _audit("access.denied", village_id=g.village.id if g.village else None,
+                             details={"permission": permission}))
     abort(403)
 
 
@@ -134,10 +134,8 @@ def get_in_village_or_404(model: type[M], obj_id: Any) -> M:
         abort(404)
     if g.village is None or obj.village_id != g.village.id:  # type: ignore[attr-defined]
         target_village = obj.village_id  # type: ignore[attr-defined]
-        begin_write()
-        _audit("access.cross_village", village_id=g.village.id if g.village else None,
-               object_type=model.__tablename__, object_id=obj_id,  # type: ignore[attr-defined]
-               details={"target_village_id": target_village})
-        db.session.commit()
+        run_write(lambda: _audit("access.cross_village", village_id=g.village.id if g.village else None,
+                                 object_type=model.__tablename__, object_id=obj_id,  # type: ignore[attr-defined]
+                                 details={"target_village_id": target_village}))
         abort(404)
     return obj

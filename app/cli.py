@@ -13,7 +13,7 @@ from .audit.services import verify
 from .auth.models import Role
 from .auth.services import AuthError, create_user, grant
 from .demo import DEMO_CODE, DEMO_LOGINS, DEMO_PASSWORD, seed_demo
-from .extensions import begin_write, db
+from .extensions import db
 from .kiosk import services as ks
 from .kiosk.demo import demo_kiosk_lines
 from .ledger.services import check
@@ -27,6 +27,7 @@ from .rules.cli import rules_cli
 from .shop.services import check_stock
 from .statements.cli import statements_cli
 from .tabular import ImportFileError, kind_for_filename, problem_lines, write_checked
+from .submission import write_transaction
 
 village_cli = AppGroup("village", help="Villages and townships.")
 user_cli = AppGroup("user", help="Logins and their roles.")
@@ -49,18 +50,16 @@ def _fail(message: str) -> None:
 def village_create(code: str, name: str, township_code: str | None, township_name: str | None) -> None:
     """Create a village (optionally under a township)."""
     g.cli_actor = "cli"
-    begin_write()
     try:
-        township = None
-        if township_code:
-            township = db.session.scalar(sa.select(Township).where(Township.code == township_code))
-            if township is None:
-                township = create_township(township_code, township_name or township_code)
-        village = create_village(code.strip().lower(), name.strip(), township)
+        with write_transaction():
+            township = None
+            if township_code:
+                township = db.session.scalar(sa.select(Township).where(Township.code == township_code))
+                if township is None:
+                    township = create_township(township_code, township_name or township_code)
+            village = create_village(code.strip().lower(), name.strip(), township)
     except RegistryError as e:
-        db.session.rollback()
         _fail(str(e))
-    db.session.commit()
     click.echo(f"village {village.code} created (id {village.id})")
 
 
@@ -79,29 +78,28 @@ def village_list() -> None:
 def user_create(username: str, password: str, display_name: str | None, roles: tuple[str, ...]) -> None:
     """Create a login and grant roles, e.g. --role admin --role clerk@demo."""
     g.cli_actor = "cli"
-    begin_write()
     try:
-        user = create_user(username, password, display_name)
-        for spec in roles:
-            role, _, scope = spec.partition("@")
-            try:
-                Role(role)
-            except ValueError:
-                raise AuthError(f"unknown role {role!r}; known: {', '.join(r.value for r in Role)}") from None
-            village = township = None
-            if role == Role.TOWNSHIP.value:
-                township = db.session.scalar(sa.select(Township).where(Township.code == scope))
-                if township is None:
-                    raise AuthError(f"no township with code {scope!r}")
-            elif role != Role.ADMIN.value:
-                village = db.session.scalar(sa.select(Village).where(Village.code == scope))
-                if village is None:
-                    raise AuthError(f"no village with code {scope!r}")
-            grant(user, role, village=village, township=township)
+        with write_transaction():
+            user = create_user(username, password, display_name)
+            for spec in roles:
+                role, _, scope = spec.partition("@")
+                try:
+                    Role(role)
+                except ValueError:
+                    raise AuthError(f"unknown role {role!r}; known: {', '.join(r.value for r in Role)}") \
+                        from None
+                village = township = None
+                if role == Role.TOWNSHIP.value:
+                    township = db.session.scalar(sa.select(Township).where(Township.code == scope))
+                    if township is None:
+                        raise AuthError(f"no township with code {scope!r}")
+                elif role != Role.ADMIN.value:
+                    village = db.session.scalar(sa.select(Village).where(Village.code == scope))
+                    if village is None:
+                        raise AuthError(f"no village with code {scope!r}")
+                grant(user, role, village=village, township=township)
     except AuthError as e:
-        db.session.rollback()
         _fail(str(e))
-    db.session.commit()
     click.echo(f"user {user.username} created with roles: {', '.join(roles) or 'none'}")
 
 
@@ -196,10 +194,8 @@ def _village_or_fail(code: str):
 def points_finalize(village_code: str) -> None:
     """Mark entries whose posting period has ended as final (run daily, e.g. from cron)."""
     g.cli_actor = "cli"
-    begin_write()
-    village = _village_or_fail(village_code)
-    n = finalize_due(village.id)
-    db.session.commit()
+    with write_transaction():
+        n = finalize_due(_village_or_fail(village_code).id)
     click.echo(f"{n} entries are final now")
 
 
@@ -216,14 +212,12 @@ def points_close_year(year: int, village_code: str, yes: bool) -> None:
         _fail("this village has no points scheme")
     if not yes:
         click.confirm(f"Close {year} for {village.name} (policy: {scheme.year_policy})?", abort=True)
-    begin_write()
-    scheme = db.session.get(PointScheme, scheme.id)
+    scheme_id = scheme.id
     try:
-        n = close_year(scheme, year)
+        with write_transaction():
+            n = close_year(db.session.get(PointScheme, scheme_id), year)
     except PointsError as e:
-        db.session.rollback()
         _fail(str(e))
-    db.session.commit()
     click.echo(f"{year} closed for {n} households" if n else f"{year} was already closed: nothing changed")
 
 
@@ -251,14 +245,11 @@ def demo_command(print_logins: bool, households: int) -> None:
 @click.option("--name", required=True, help="Where the kiosk stands, e.g. 村委会大厅.")
 def kiosk_new_device(village_code: str, name: str) -> None:
     """Create a kiosk and print its one-time enrolment link path (open it once on the kiosk)."""
-    begin_write()
-    village = _village_or_fail(village_code)
     try:
-        device, code = ks.create_device(village, name)
+        with write_transaction():
+            device, code = ks.create_device(_village_or_fail(village_code), name)
     except ks.KioskError as e:
-        db.session.rollback()
         _fail(str(e))
-    db.session.commit()
     click.echo(f"kiosk {device.id} ({name}): open /kiosk/enrol/{code} once on the kiosk within "
                f"{ks.ENROL_HOURS} hours")
 

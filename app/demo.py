@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from .auth.models import User
 from .auth.services import create_user, grant
-from .extensions import begin_write, db
+from .extensions import db
 from .kiosk.demo import seed_kiosk_demo
 from .points.demo import link_demo_items, seed_points_demo
 from .registry.identity import make_test_id
@@ -17,6 +17,7 @@ from .registry.services import (PersonData, add_person, create_group, create_hou
                                 create_village)
 from .rules.demo import seed_rules_demo
 from .shop.demo import seed_shop_demo
+from .submission import write_transaction
 
 DEMO_CODE = "demo"
 DEMO_PASSWORD = "demo1234"
@@ -30,16 +31,20 @@ REGION = "410523"
 
 def seed_demo(households: int = 300, seed: int = 20261125) -> bool:
     """Create the demo village, its register and its users; return False if it already exists."""
+    with write_transaction():
+        existing = db.session.scalar(sa.select(Village).where(Village.code == DEMO_CODE))
+        if existing is not None:
+            # the register exists; later features may still add their own demo data
+            return _seed_features(existing)
+        _seed_village(households, seed)
+        return True
+
+
+def _seed_village(households: int, seed: int) -> None:
+    """The demo village with its generated register, the demo logins, and the features' demo data."""
     # imported on use, not for a cycle: faker is slow to import and only the demo needs it
     from faker import Faker
 
-    begin_write()
-    existing = db.session.scalar(sa.select(Village).where(Village.code == DEMO_CODE))
-    if existing is not None:
-        # the register exists; later features may still add their own demo data
-        added = _seed_features(existing)
-        db.session.commit()
-        return added
     rng = random.Random(seed)
     fake = Faker("zh_CN")
     fake.seed_instance(seed)
@@ -120,8 +125,6 @@ def seed_demo(households: int = 300, seed: int = 20261125) -> bool:
         else:
             grant(user, role, village=village)
     _seed_features(village)
-    db.session.commit()
-    return True
 
 
 def _seed_features(village) -> bool:

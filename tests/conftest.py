@@ -144,13 +144,12 @@ def runner(app):
 @pytest.fixture
 def make_village(app):
     """Create a village (code, name) and commit; returns the Village."""
-    from app.extensions import begin_write
     from app.registry.services import create_village
+    from app.submission import write_transaction
 
     def make(code: str = "v1", name: str | None = None, township=None):
-        begin_write()
-        v = create_village(code, name or f"{code}村", township)
-        db.session.commit()
+        with write_transaction():
+            v = create_village(code, name or f"{code}村", township)
         return v
 
     return make
@@ -160,20 +159,19 @@ def make_village(app):
 def make_user(app):
     """Create a user with roles, e.g. make_user("clerk1", ("clerk", village)); password is PASSWORD."""
     from app.auth.services import create_user, grant
-    from app.extensions import begin_write
     from app.registry.models import Township
+    from app.submission import write_transaction
 
     def make(username: str, *grants, password: str = PASSWORD):
-        begin_write()
-        user = create_user(username, password)
-        for role, scope in grants:
-            if role == "admin":
-                grant(user, role)
-            elif isinstance(scope, Township):
-                grant(user, role, township=scope)
-            else:
-                grant(user, role, village=scope)
-        db.session.commit()
+        with write_transaction():
+            user = create_user(username, password)
+            for role, scope in grants:
+                if role == "admin":
+                    grant(user, role)
+                elif isinstance(scope, Township):
+                    grant(user, role, township=scope)
+                else:
+                    grant(user, role, village=scope)
         return user
 
     return make
@@ -182,16 +180,15 @@ def make_user(app):
 @pytest.fixture
 def make_household(app):
     """Create a household with a head and optional members [(name, relation), …]; returns it."""
-    from app.extensions import begin_write
     from app.registry.services import PersonData, add_person, create_household
+    from app.submission import write_transaction
 
     def make(village, number: str, head: str = "张三丰", members=(), id_number: str | None = None,
              group=None, **kw):
-        begin_write()
-        h = create_household(village, number, PersonData(name=head, id_number=id_number), group=group, **kw)
-        for name, relation in members:
-            add_person(h, PersonData(name=name, relation=relation))
-        db.session.commit()
+        with write_transaction():
+            h = create_household(village, number, PersonData(name=head, id_number=id_number), group=group, **kw)
+            for name, relation in members:
+                add_person(h, PersonData(name=name, relation=relation))
         return h
 
     return make

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.registry.services import PersonData, add_person
+from app.submission import write_transaction
 
 PIN = "2580"
 OTHER_PIN = "7391"
@@ -26,58 +27,55 @@ def seed(village, make_user, make_household, valid_id) -> dict:
     make_user("wenshu", ("clerk", village))
     reviewer = make_user("jiandu", ("reviewer", village))
     cashier = make_user("shouyin", ("cashier", village))
-    begin_write()
-    g1 = create_group(village, "第一村民小组")
-    g2 = create_group(village, "第二村民小组")
-    db.session.commit()
+    with write_transaction():
+        g1 = create_group(village, "第一村民小组")
+        g2 = create_group(village, "第二村民小组")
     homes = {}
     for number, head, members, group in [("0501", "钱大有", [("孙秀兰", "spouse")], g1), ("0502", "周德才", [], g1),
                                          ("0503", "张世芳", [], g1), ("0504", "张思菲", [], g2),
                                          ("0505", "李建国", [], g2)]:
         phone, seq = PEOPLE[head]
         homes[number] = make_household(village, number, head, id_number=valid_id(seq), group=group)
-        begin_write()
-        h = db.session.merge(homes[number])
-        h.head.phone = phone
-        for name, rel in members:
-            p = add_person(h, PersonData(name=name, relation=rel, id_number=valid_id(PEOPLE[name][1])))
-            p.phone = PEOPLE[name][0]
-        db.session.commit()
-    begin_write()
-    from app.auth.models import User
+        with write_transaction():
+            h = db.session.merge(homes[number])
+            h.head.phone = phone
+            for name, rel in members:
+                p = add_person(h, PersonData(name=name, relation=rel, id_number=valid_id(PEOPLE[name][1])))
+                p.phone = PEOPLE[name][0]
+    with write_transaction():
+        from app.auth.models import User
 
-    clerk = db.session.scalar(db.select(User).where(User.username == "wenshu"))
-    reviewer = db.session.merge(reviewer)
-    scheme = pts.create_scheme(village, "积分细则")
-    cat = pts.create_category(scheme, "环境治理", "add")
-    clean = pts.create_item(cat, pts.ItemData(code="A01", text="参加村庄清洁日", points=5, article_ref="村规民约第五条"))
-    help_ = pts.create_item(cat, pts.ItemData(code="A02", text="照料独居老人", points=3))
-    h1 = db.session.merge(homes["0501"])
-    from app.db import local_today
+        clerk = db.session.scalar(db.select(User).where(User.username == "wenshu"))
+        reviewer = db.session.merge(reviewer)
+        scheme = pts.create_scheme(village, "积分细则")
+        cat = pts.create_category(scheme, "环境治理", "add")
+        clean = pts.create_item(cat, pts.ItemData(code="A01", text="参加村庄清洁日", points=5, article_ref="村规民约第五条"))
+        help_ = pts.create_item(cat, pts.ItemData(code="A02", text="照料独居老人", points=3))
+        h1 = db.session.merge(homes["0501"])
+        from app.db import local_today
 
-    today = local_today()
-    old = pts.record_entry(scheme, clean, h1, occurred_on=today - dt.timedelta(days=40), actor=clerk)
-    pts.approve(old, reviewer, today=today - dt.timedelta(days=30))
-    fresh = pts.record_entry(scheme, help_, h1, occurred_on=today, actor=clerk)
-    pts.approve(fresh, reviewer)
-    other = pts.record_entry(scheme, clean, db.session.merge(homes["0502"]), occurred_on=today, actor=clerk)
-    pts.approve(other, reviewer)
-    # a published 村规民约 whose 第五条 authorises the 清洁日 item (the kiosk links the entry to it)
-    from app.rules import services as rules
-    from app.rules.models import VersionStatus
-    from app.rules.parser import parse_rules
+        today = local_today()
+        old = pts.record_entry(scheme, clean, h1, occurred_on=today - dt.timedelta(days=40), actor=clerk)
+        pts.approve(old, reviewer, today=today - dt.timedelta(days=30))
+        fresh = pts.record_entry(scheme, help_, h1, occurred_on=today, actor=clerk)
+        pts.approve(fresh, reviewer)
+        other = pts.record_entry(scheme, clean, db.session.merge(homes["0502"]), occurred_on=today, actor=clerk)
+        pts.approve(other, reviewer)
+        # a published 村规民约 whose 第五条 authorises the 清洁日 item (the kiosk links the entry to it)
+        from app.rules import services as rules
+        from app.rules.models import VersionStatus
+        from app.rules.parser import parse_rules
 
-    ruleset = rules.create_ruleset(village, "village_rules", "和美村村规民约")
-    version = rules.import_version(ruleset, parse_rules(RULES_TEXT), RULES_TEXT, actor=clerk)
-    version.status = VersionStatus.PUBLISHED.value  # the adoption steps are the rules tests' business
-    fifth = next(a for a in version.articles if a.label == "第五条")
-    rules.set_item_articles(clean, [fifth.id], actor=clerk)
-    ks.set_pin(h1, PIN)
-    ks.set_pin(db.session.merge(homes["0502"]), OTHER_PIN)
-    rice = shop.create_product(village, name="大米", spec="5kg", unit="袋", price_points=10, actor=cashier)
-    shop.receive_purchase(rice, 12, "采购", actor=cashier)
-    shop.create_product(village, name="肥皂", unit="块", price_points=2, actor=cashier)
-    db.session.commit()
+        ruleset = rules.create_ruleset(village, "village_rules", "和美村村规民约")
+        version = rules.import_version(ruleset, parse_rules(RULES_TEXT), RULES_TEXT, actor=clerk)
+        version.status = VersionStatus.PUBLISHED.value  # the adoption steps are the rules tests' business
+        fifth = next(a for a in version.articles if a.label == "第五条")
+        rules.set_item_articles(clean, [fifth.id], actor=clerk)
+        ks.set_pin(h1, PIN)
+        ks.set_pin(db.session.merge(homes["0502"]), OTHER_PIN)
+        rice = shop.create_product(village, name="大米", spec="5kg", unit="袋", price_points=10, actor=cashier)
+        shop.receive_purchase(rice, 12, "采购", actor=cashier)
+        shop.create_product(village, name="肥皂", unit="块", price_points=2, actor=cashier)
     return {"households": {k: v.id for k, v in homes.items()}, "entry_on_posting": fresh.id,
             "entry_final": old.id, "village_id": village.id, "article": fifth.id}
 
@@ -96,10 +94,9 @@ def new_device(village, name: str = "村委会大厅") -> tuple[int, str]:
     """Create and enrol a kiosk device; return (device id, token)."""
     from app.kiosk import services as ks
 
-    begin_write()
-    device, code = ks.create_device(village, name)
-    device, token = ks.enrol_device(code)
-    db.session.commit()
+    with write_transaction():
+        device, code = ks.create_device(village, name)
+        device, token = ks.enrol_device(code)
     return device.id, token
 
 

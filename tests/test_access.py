@@ -13,8 +13,9 @@ import pytest
 import sqlalchemy as sa
 
 from app.audit.models import AuditLog
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.registry.models import Household, Person, Village
+from app.submission import write_transaction
 from tests.conftest import FreshContextClient, PASSWORD
 
 VILLAGE_ROLES = ("clerk", "reviewer", "cashier", "patrol_leader", "mediator", "grid_worker")
@@ -121,15 +122,13 @@ def world(app, village, clerk, make_village, make_user, make_household):
     """Village A (the clerk's) and village B in one township, a user per role, households on both sides."""
     from app.registry.services import create_group, create_township
 
-    begin_write()
-    town = create_township("t1", "一号镇")
-    db.session.get(Village, village.id).township_id = town.id
-    group_a = create_group(db.session.get(Village, village.id), "一组")
-    db.session.commit()
+    with write_transaction():
+        town = create_township("t1", "一号镇")
+        db.session.get(Village, village.id).township_id = town.id
+        group_a = create_group(db.session.get(Village, village.id), "一组")
     vb = make_village("v2", "二号村", town)
-    begin_write()
-    group_b = create_group(db.session.get(Village, vb.id), "B组")
-    db.session.commit()
+    with write_transaction():
+        group_b = create_group(db.session.get(Village, vb.id), "B组")
     vc = make_village("v3", "三号村")
 
     for role in VILLAGE_ROLES[1:]:
@@ -421,11 +420,10 @@ def test_losing_a_village_role_ends_access_to_that_village(two_village_client, w
 
     c = two_village_client
     c.post("/switch-village", data={"village_id": str(world["vB"])})
-    begin_write()
-    m = db.session.scalar(sa.select(Membership).where(Membership.village_id == world["vB"],
-                                                      Membership.role == "reviewer"))
-    revoke(m)
-    db.session.commit()
+    with write_transaction():
+        m = db.session.scalar(sa.select(Membership).where(Membership.village_id == world["vB"],
+                                                          Membership.role == "reviewer"))
+        revoke(m)
     # the role change ends the session; after logging in again, only village A remains
     r = c.get(f"/registry/households/{world['hB']}")
     assert _is_login_redirect(r)

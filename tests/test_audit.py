@@ -131,16 +131,15 @@ def _tamper(seq: int) -> None:
 
 
 def test_record_many_chains_like_record_and_tampering_is_found(app, village):
-    from app.extensions import begin_write
+    from app.submission import write_transaction
 
     start = _count()
-    begin_write()
-    record_many([])  # nothing to write: no row, no head move
-    record_many([{"action": "test.bulk", "object_type": "people", "object_id": i, "village_id": village.id,
-                  "household_id": 7, "details": {"n": i}} for i in range(5)]
-                + [{"action": "test.bulk_obj", "obj": village}])
-    single = record("test.single", village, details={"after": "bulk"})
-    db.session.commit()
+    with write_transaction():
+        record_many([])  # nothing to write: no row, no head move
+        record_many([{"action": "test.bulk", "object_type": "people", "object_id": i, "village_id": village.id,
+                      "household_id": 7, "details": {"n": i}} for i in range(5)]
+                    + [{"action": "test.bulk_obj", "obj": village}])
+        single = record("test.single", village, details={"after": "bulk"})
 
     rows = list(db.session.scalars(sa.select(AuditLog).where(AuditLog.seq > start).order_by(AuditLog.seq)))
     assert [r.seq for r in rows] == list(range(start + 1, start + 8))

@@ -191,12 +191,11 @@ def test_unknown_user_gets_the_same_message_as_a_wrong_password(client, clerk):
 
 def test_disabled_account_cannot_log_in(client, clerk):
     from app.auth.services import set_active
-    from app.extensions import begin_write
+    from app.submission import write_transaction
 
     client.get("/lang/en")
-    begin_write()
-    set_active(db.session.get(User, clerk.id), False)
-    db.session.commit()
+    with write_transaction():
+        set_active(db.session.get(User, clerk.id), False)
     r = _login(client, "clerk1")
     assert r.status_code == 200
     assert _error(r) == "This account has been disabled. Please ask the administrator."

@@ -63,22 +63,21 @@ def test_demo_seeds_once_and_logins_work(runner, client):
 def test_points_finalize_and_close_year(runner, village, make_user, make_household):
     import datetime as dt
 
-    from app.extensions import begin_write
     from app.ledger.queries import balance_of
     from app.points import services as pts
     from app.points.models import PointEntry, YearScore
+    from app.submission import write_transaction
 
     clerk = make_user("c", ("clerk", village))
     reviewer = make_user("r", ("reviewer", village))
     h = make_household(village, "0101", "张三")
-    begin_write()
-    scheme = pts.create_scheme(village, "细则", year_policy="expire")
-    cat = pts.create_category(scheme, "公益", "add")
-    item = pts.create_item(cat, pts.ItemData(code="A1", text="清洁", points=4))
-    last_year = dt.date(dt.date.today().year - 1, 6, 1)
-    e = pts.record_entry(scheme, item, h, occurred_on=last_year, actor=clerk)
-    pts.approve(e, reviewer, today=last_year)
-    db.session.commit()
+    with write_transaction():
+        scheme = pts.create_scheme(village, "细则", year_policy="expire")
+        cat = pts.create_category(scheme, "公益", "add")
+        item = pts.create_item(cat, pts.ItemData(code="A1", text="清洁", points=4))
+        last_year = dt.date(dt.date.today().year - 1, 6, 1)
+        e = pts.record_entry(scheme, item, h, occurred_on=last_year, actor=clerk)
+        pts.approve(e, reviewer, today=last_year)
     r = runner.invoke(args=["points", "finalize", "--village", village.code])
     assert r.exit_code == 0 and r.output.startswith("1 ")
     assert db.session.get(PointEntry, e.id).status == "final"

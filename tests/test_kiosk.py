@@ -9,11 +9,12 @@ import pytest
 import sqlalchemy as sa
 
 from app.db import utcnow
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.kiosk import services as ks
 from app.kiosk.models import KioskDevice, KioskPin, KioskProbe
 from app.points.models import EntryStatus, Objection, PointEntry
 from app.registry.models import Household
+from app.submission import write_transaction
 from tests.conftest import FreshContextClient
 from tests.kiosk_helpers import OTHER_PIN, PIN, enable_client, seed
 
@@ -92,12 +93,11 @@ def test_clerk_enrols_a_kiosk_once_and_can_switch_it_off(app, clerk_client, vill
 
 
 def test_expired_or_revoked_enrolment_links_do_nothing(app, village, seeded):
-    begin_write()
-    old, old_code = ks.create_device(village, "旧")
-    gone, gone_code = ks.create_device(village, "撤")
-    old.enrol_expires_at = utcnow() - dt.timedelta(minutes=1)
-    ks.revoke_device(gone)
-    db.session.commit()
+    with write_transaction():
+        old, old_code = ks.create_device(village, "旧")
+        gone, gone_code = ks.create_device(village, "撤")
+        old.enrol_expires_at = utcnow() - dt.timedelta(minutes=1)
+        ks.revoke_device(gone)
     c = app.test_client()
     for code in (old_code, gone_code, "made-up"):
         r = c.post(f"/kiosk/enrol/{code}")
@@ -175,10 +175,9 @@ def test_five_wrong_pins_lock_the_household_for_15_minutes(kiosk, seeded):
     # another household is not affected
     assert _open(kiosk, "0502", OTHER_PIN).status_code == 302
     # after the 15 minutes the right PIN opens, and the counter starts afresh
-    begin_write()
-    db.session.execute(sa.update(KioskPin).where(KioskPin.household_id == hid)
-                       .values(locked_until=utcnow() - dt.timedelta(seconds=1)))
-    db.session.commit()
+    with write_transaction():
+        db.session.execute(sa.update(KioskPin).where(KioskPin.household_id == hid)
+                           .values(locked_until=utcnow() - dt.timedelta(seconds=1)))
     assert _pin_result(_open(kiosk, "0501", "9147")) == "wrong"
     assert _pin_row(hid).failed_count == 1
     assert _open(kiosk).status_code == 302
@@ -186,18 +185,16 @@ def test_five_wrong_pins_lock_the_household_for_15_minutes(kiosk, seeded):
 
 
 def test_card_code_finds_the_household_and_reissue_invalidates_the_old_card(kiosk, village, seeded):
-    begin_write()
-    h = db.session.get(Household, seeded["households"]["0501"])
-    old = ks.issue_card(h)
-    db.session.commit()
+    with write_transaction():
+        h = db.session.get(Household, seeded["households"]["0501"])
+        old = ks.issue_card(h)
     assert ks.find_household_by_card_code(village, old).id == h.id
     assert ks.find_household_by_card_code(village, old.lower()[:8] + "-" + old.lower()[8:]).id == h.id
     r = kiosk.post("/kiosk/card", data={"code": old})
     assert r.headers["Location"].endswith("/kiosk/pin")
     assert kiosk.post("/kiosk/pin", data={"pin": PIN}).headers["Location"].endswith("/kiosk/home")
-    begin_write()
-    new = ks.issue_card(db.session.get(Household, h.id))
-    db.session.commit()
+    with write_transaction():
+        new = ks.issue_card(db.session.get(Household, h.id))
     assert ks.find_household_by_card_code(village, old) is None
     assert ks.find_household_by_card_code(village, new).id == h.id
     kiosk.post("/kiosk/finish")
@@ -208,9 +205,8 @@ def test_card_code_finds_the_household_and_reissue_invalidates_the_old_card(kios
 def test_card_of_another_village_finds_nothing(kiosk, make_village, make_household, seeded):
     other = make_village("v2", "二号村")
     h = make_household(other, "0501", "王五")
-    begin_write()
-    code = ks.issue_card(db.session.merge(h))
-    db.session.commit()
+    with write_transaction():
+        code = ks.issue_card(db.session.merge(h))
     assert ks.find_household_by_card_code(other, code) is not None
     assert ks.find_household_by_card_code(seeded["village_id"], code) is None
 
@@ -291,9 +287,8 @@ def test_goods_and_rules_are_open_at_the_kiosk(kiosk, seeded):
 def test_the_rules_page_says_so_when_nothing_is_published(kiosk, seeded):
     from app.rules.models import RuleVersion
 
-    begin_write()
-    db.session.execute(sa.update(RuleVersion).values(status="superseded"))
-    db.session.commit()
+    with write_transaction():
+        db.session.execute(sa.update(RuleVersion).values(status="superseded"))
     assert "还没有公布" in _text(kiosk.get("/kiosk/rules"))
     # an entry whose item cites no published article shows the reference typed on the item
     _open(kiosk)

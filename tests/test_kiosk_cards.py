@@ -94,13 +94,12 @@ def test_sheet_for_one_group_reissues_its_cards(clerk_client, village, seeded, c
 
 
 def test_a_group_of_another_village_is_refused(clerk_client, make_village, seeded, codes):
-    from app.extensions import begin_write
     from app.registry.services import create_group
+    from app.submission import write_transaction
 
     other = make_village("v2", "二号村")
-    begin_write()
-    g = create_group(other, "外村小组")
-    db.session.commit()
+    with write_transaction():
+        g = create_group(other, "外村小组")
     r = clerk_client.post("/kiosk-admin/cards", data={"group_id": str(g.id), "mode": "all"})
     assert r.status_code == 200 and r.mimetype == "text/html"
     assert codes == []

@@ -7,10 +7,11 @@ from html.parser import HTMLParser
 
 import pytest
 
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.kiosk import services as ks
 from app.text import mask_phone
 from app.registry.models import Household
+from app.submission import write_transaction
 from tests.conftest import FreshContextClient, valid_id
 from tests.kiosk_helpers import PEOPLE, PIN, enable_client, seed
 
@@ -32,9 +33,8 @@ class Links(HTMLParser):
 @pytest.fixture
 def kiosk(app, village, make_user, make_household):
     data = seed(village, make_user, make_household, valid_id)
-    begin_write()
-    code = ks.issue_card(db.session.get(Household, data["households"]["0501"]))
-    db.session.commit()
+    with write_transaction():
+        code = ks.issue_card(db.session.get(Household, data["households"]["0501"]))
     app.test_client_class = FreshContextClient
     c = app.test_client()
     enable_client(c, app, village)

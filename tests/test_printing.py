@@ -15,10 +15,11 @@ import pytest
 from pypdf import PdfReader
 
 from app import printing
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.points import services as pts
 from app.points.models import Objection, PointEntry
 from app.registry.services import PersonData, add_person, create_group
+from app.submission import write_transaction
 from tests.conftest import PASSWORD
 
 PRINTABLES = printing.PRINTABLES_DIR.resolve()
@@ -63,35 +64,33 @@ def posted(make_village, make_user, make_household):
     clerk = make_user("clerk1", ("clerk", village))
     reviewer = make_user("rev1", ("reviewer", village))
     make_user("cash1", ("cashier", village))
-    begin_write()
-    g1, g2 = create_group(village, "1组"), create_group(village, "2组")
-    db.session.commit()
+    with write_transaction():
+        g1, g2 = create_group(village, "1组"), create_group(village, "2组")
     h1 = make_household(village, "0101", "张三丰", group=g1)
     h2 = make_household(village, "0102", "李四", group=g1)
     h3 = make_household(village, "0201", "王五", group=g2)
     h4 = make_household(village, "0901", "赵六")
-    begin_write()
-    child = add_person(h1, PersonData(name="张小丰", relation="child"))
-    scheme = pts.create_scheme(village, "积分管理办法")
-    add = pts.create_category(scheme, "热心公益", "add")
-    ded = pts.create_category(scheme, "综合扣分", "deduct")
-    clean = pts.create_item(add, pts.ItemData(code="A01", text="参加村庄清洁日", points=2,
-                                              article_ref="村规民约第五条"))
-    water = pts.create_item(add, pts.ItemData(code="A02", text=LONG_TEXT, points=3))
-    yard = pts.create_item(add, pts.ItemData(code="A03", text="美丽庭院评比", points=10, applies_to="household"))
-    burn = pts.create_item(ded, pts.ItemData(code="D01", text="焚烧秸秆", points=-8))
-    help_ = pts.create_item(add, pts.ItemData(code="A04", text="帮扶独居老人", points=5))
+    with write_transaction():
+        child = add_person(h1, PersonData(name="张小丰", relation="child"))
+        scheme = pts.create_scheme(village, "积分管理办法")
+        add = pts.create_category(scheme, "热心公益", "add")
+        ded = pts.create_category(scheme, "综合扣分", "deduct")
+        clean = pts.create_item(add, pts.ItemData(code="A01", text="参加村庄清洁日", points=2,
+                                                  article_ref="村规民约第五条"))
+        water = pts.create_item(add, pts.ItemData(code="A02", text=LONG_TEXT, points=3))
+        yard = pts.create_item(add, pts.ItemData(code="A03", text="美丽庭院评比", points=10, applies_to="household"))
+        burn = pts.create_item(ded, pts.ItemData(code="D01", text="焚烧秸秆", points=-8))
+        help_ = pts.create_item(add, pts.ItemData(code="A04", text="帮扶独居老人", points=5))
 
-    def post(item, household, person=None, day=today):
-        e = pts.record_entry(scheme, item, household, person=person, occurred_on=min(day, today), actor=clerk,
-                             today=today)
-        return pts.approve(e, reviewer, today=day)
+        def post(item, household, person=None, day=today):
+            e = pts.record_entry(scheme, item, household, person=person, occurred_on=min(day, today), actor=clerk,
+                                 today=today)
+            return pts.approve(e, reviewer, today=day)
 
-    on_posting = [post(clean, h1, child), post(water, h1), post(clean, h2), post(water, h2), post(burn, h3),
-                  post(water, h4)]
-    post(yard, h2, day=today - dt.timedelta(days=30))  # its posting is over: not on the sheet
-    pts.record_entry(scheme, help_, h3, occurred_on=today, actor=clerk, today=today)  # pending: not posted
-    db.session.commit()
+        on_posting = [post(clean, h1, child), post(water, h1), post(clean, h2), post(water, h2), post(burn, h3),
+                      post(water, h4)]
+        post(yard, h2, day=today - dt.timedelta(days=30))  # its posting is over: not on the sheet
+        pts.record_entry(scheme, help_, h3, occurred_on=today, actor=clerk, today=today)  # pending: not posted
     return type("Posted", (), dict(village=village, entries=on_posting, households=(h1, h2, h3, h4),
                                    clean=clean, today=today))
 
@@ -152,20 +151,18 @@ def test_posting_sheet_needs_points_view_and_something_on_posting(client, make_v
 
 def test_objection_reply_pdf(client, posted):
     entry = posted.entries[0]
-    begin_write()
-    obj = pts.file_objection(db.session.get(PointEntry, entry.id), reason="他只去了半天，\n下午才到。",
-                             objector_name="王小五", channel="written", today=posted.today)
-    db.session.commit()
+    with write_transaction():
+        obj = pts.file_objection(db.session.get(PointEntry, entry.id), reason="他只去了半天，\n下午才到。",
+                                 objector_name="王小五", channel="written", today=posted.today)
     login(client, "rev1")
     url = f"/points/objections/{obj.id}/reply.pdf"
     assert client.get(url).status_code == 404  # not decided yet
     assert client.get("/points/objections/999999/reply.pdf").status_code == 404
-    begin_write()
-    reviewer = db.session.get(PointEntry, entry.id).reviewed_by
-    pts.decide_objection(db.session.get(Objection, obj.id), reviewer, decision="corrected",
-                         reply_text="经村务监督委员会核实，该户只参加了半天，改为1分。", corrected_points=1,
-                         today=posted.today)
-    db.session.commit()
+    with write_transaction():
+        reviewer = db.session.get(PointEntry, entry.id).reviewed_by
+        pts.decide_objection(db.session.get(Objection, obj.id), reviewer, decision="corrected",
+                             reply_text="经村务监督委员会核实，该户只参加了半天，改为1分。", corrected_points=1,
+                             today=posted.today)
     assert f"/points/objections/{obj.id}/reply.pdf" in client.get(f"/points/objections/{obj.id}").get_data(
         as_text=True)
 
@@ -192,14 +189,13 @@ def test_typed_markup_is_printed_literally_and_fetches_nothing(client, make_vill
     reviewer = make_user("rev1", ("reviewer", village))
     household = make_household(village, "0101", "<script>{{7*7}}</script>")
     today = dt.date.today()
-    begin_write()
-    scheme = pts.create_scheme(village, "</style><style>@import url(http://127.0.0.1:9/a.css);</style>")
-    cat = pts.create_category(scheme, "热心公益", "add")
-    item = pts.create_item(cat, pts.ItemData(code="A01", text=item_text, points=2,
-                                             article_ref='url(file:///etc/shadow) "\\'))
-    pts.approve(pts.record_entry(scheme, item, household, occurred_on=today, actor=clerk, today=today), reviewer,
-                today=today)
-    db.session.commit()
+    with write_transaction():
+        scheme = pts.create_scheme(village, "</style><style>@import url(http://127.0.0.1:9/a.css);</style>")
+        cat = pts.create_category(scheme, "热心公益", "add")
+        item = pts.create_item(cat, pts.ItemData(code="A01", text=item_text, points=2,
+                                                 article_ref='url(file:///etc/shadow) "\\'))
+        pts.approve(pts.record_entry(scheme, item, household, occurred_on=today, actor=clerk, today=today), reviewer,
+                    today=today)
 
     fetched: list[str] = []
     fetcher_cls = printing._weasyprint()["Fetcher"]

@@ -7,10 +7,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.rules import services as rules
 from app.rules.models import VersionStatus
 from app.rules.parser import parse_rules
+from app.submission import write_transaction
 
 DATA = Path(__file__).parent / "data" / "rules"
 D = dt.date
@@ -87,18 +88,16 @@ def test_impossible_counts_fail():
 @pytest.fixture
 def version(app, make_village):
     village = make_village("qs", "青山村")
-    begin_write()
-    rs = rules.create_ruleset(village, "village_rules", "青山村村规民约")
-    text = (DATA / "chapters.txt").read_text(encoding="utf-8")
-    v = rules.import_version(rs, parse_rules(text), text)
-    db.session.commit()
+    with write_transaction():
+        rs = rules.create_ruleset(village, "village_rules", "青山村村规民约")
+        text = (DATA / "chapters.txt").read_text(encoding="utf-8")
+        v = rules.import_version(rs, parse_rules(text), text)
     return v
 
 
 def _step(v, kind, day, **kw):
-    begin_write()
-    s = rules.record_step(v, kind, held_on=D(2024, 3, day), body="x", **kw)
-    db.session.commit()
+    with write_transaction():
+        s = rules.record_step(v, kind, held_on=D(2024, 3, day), body="x", **kw)
     return s
 
 
@@ -120,10 +119,8 @@ def test_import_keeps_the_raw_text_and_structure(version):
 
 
 def test_adoption_refused_while_a_step_is_missing(version):
-    begin_write()
-    with pytest.raises(rules.RulesError) as e:
+    with pytest.raises(rules.RulesError) as e, write_transaction():
         rules.advance(version, "adopted")
-    db.session.rollback()
     reasons = " ".join(e.value.reasons)
     for missing in ("党组织提议", "两委会商议", "党员大会审议", "合法性审查", "村民会议或村民代表会议决议"):
         assert missing in reasons
@@ -132,86 +129,67 @@ def test_adoption_refused_while_a_step_is_missing(version):
 
 def test_adoption_refused_when_quorum_failed_and_then_allowed(version):
     _all_steps(version, assembly_present=19)  # 19 of 30 representatives: below two thirds
-    begin_write()
-    with pytest.raises(rules.RulesError) as e:
+    with pytest.raises(rules.RulesError) as e, write_transaction():
         rules.advance(version, "adopted")
-    db.session.rollback()
     assert len(e.value.reasons) == 1
     assert "19" in e.value.reasons[0] and "30" in e.value.reasons[0] and "2/3" in e.value.reasons[0]
     _step(version, "assembly", 15, assembly_kind="representatives", eligible=30, present=20, women_present=6,
           votes_yes=18, votes_no=1, votes_abstain=1)
-    begin_write()
-    rules.advance(version, "adopted")
-    db.session.commit()
+    with write_transaction():
+        rules.advance(version, "adopted")
     assert version.status == "adopted"
     assert (version.adopted_on, version.adopting_body) == (D(2024, 3, 15), "representatives")
     # the adoption steps are now closed
-    begin_write()
-    with pytest.raises(rules.RulesError):
+    with pytest.raises(rules.RulesError), write_transaction():
         rules.record_step(version, "assembly", held_on=D(2024, 3, 16), assembly_kind="representatives",
                           eligible=30, present=30, votes_yes=30)
-    db.session.rollback()
 
 
 def test_failed_legality_review_blocks_adoption(version):
     _all_steps(version)
     _step(version, "legal_review", 8, approved=False)
-    begin_write()
-    with pytest.raises(rules.RulesError) as e:
+    with pytest.raises(rules.RulesError) as e, write_transaction():
         rules.advance(version, "adopted")
-    db.session.rollback()
     assert any("合法性审查" in r for r in e.value.reasons)
 
 
 def test_counts_that_cannot_be_are_refused(version):
-    begin_write()
-    with pytest.raises(rules.RulesError) as e:
+    with pytest.raises(rules.RulesError) as e, write_transaction():
         rules.record_step(version, "party_meeting", held_on=D(2024, 3, 5), eligible=30, present=31, votes_yes=1)
     assert e.value.field == "present"
-    db.session.rollback()
-    begin_write()
-    with pytest.raises(rules.RulesError) as e:
+    with pytest.raises(rules.RulesError) as e, write_transaction():
         rules.record_step(version, "party_meeting", held_on=D(2024, 3, 5), eligible=30, present=20, votes_yes=15,
                           votes_no=6)
     assert e.value.field == "votes_yes"
-    db.session.rollback()
 
 
 def test_publish_amend_and_supersede(version):
     _all_steps(version)
-    begin_write()
-    rules.advance(version, "adopted")
-    db.session.commit()
-    begin_write()
-    with pytest.raises(rules.RulesError) as e:
+    with write_transaction():
+        rules.advance(version, "adopted")
+    with pytest.raises(rules.RulesError) as e, write_transaction():
         rules.advance(version, "published")
-    db.session.rollback()
     assert any("备案" in r for r in e.value.reasons) and any("决议公开" in r for r in e.value.reasons)
     _step(version, "filing", 20)
     _step(version, "resolution_public", 18)
-    begin_write()
-    rules.advance(version, "published")
-    db.session.commit()
+    with write_transaction():
+        rules.advance(version, "published")
     assert version.status == "published" and version.published_on == D(2024, 3, 18)
     assert rules.current_version(version.ruleset) is version
-    begin_write()
-    amended = rules.start_amendment(version.ruleset)
-    db.session.commit()
+    with write_transaction():
+        amended = rules.start_amendment(version.ruleset)
     assert (amended.version_no, amended.status, amended.supersedes_id) == (2, "draft", version.id)
     assert [a.text for a in amended.articles] == [a.text for a in version.articles]
     assert [c.heading for c in amended.chapters] == [c.heading for c in version.chapters]
-    begin_write()
-    with pytest.raises(rules.RulesError):
+    with pytest.raises(rules.RulesError), write_transaction():
         rules.start_amendment(version.ruleset)  # one amendment at a time
-    db.session.rollback()
     # publishing the amendment supersedes the old version
     _all_steps(amended)
     _step(amended, "filing", 20)
     _step(amended, "resolution_public", 18)
-    begin_write()
-    for target in ("proposed", "adopted", "published"):
-        rules.advance(amended, target)
-    db.session.commit()
+    with write_transaction():
+        for target in ("proposed", "adopted", "published"):
+            rules.advance(amended, target)
     db.session.refresh(version)
     assert version.status == VersionStatus.SUPERSEDED.value
     assert rules.published_versions(version.village_id) == [amended]
@@ -219,28 +197,23 @@ def test_publish_amend_and_supersede(version):
 
 def test_only_drafts_change(version):
     _all_steps(version)
-    begin_write()
-    rules.advance(version, "adopted")
-    db.session.commit()
-    begin_write()
-    with pytest.raises(rules.RulesError):
+    with write_transaction():
+        rules.advance(version, "adopted")
+    with pytest.raises(rules.RulesError), write_transaction():
         rules.update_article(version.articles[0], "第一条", "改过的文字。")
-    db.session.rollback()
     assert version.articles[0].text == "本村规民约适用于本村全体村民。"
 
 
 def test_version_diff(version):
-    begin_write()
-    new = rules.import_version(version.ruleset, parse_rules(rules.version_text(version)), "")
-    db.session.commit()
+    with write_transaction():
+        new = rules.import_version(version.ruleset, parse_rules(rules.version_text(version)), "")
     assert [a.text for a in new.articles] == [a.text for a in version.articles]  # text round-trips
-    begin_write()
-    rules.update_article(new.articles[4], "第五条", "严禁在山林、田间野外用火和燃放孔明灯。")
-    text = rules.version_text(new).replace("第四条　发现可疑人员，应当及时报告村民委员会或者派出所。\n", "")
-    text = text.replace("第八条　", "第九条　").replace(
-        "第七条　", "第七条　鼓励村民参加义务巡逻。\n第八条　")
-    rules.replace_text(new, parse_rules(text), text)
-    db.session.commit()
+    with write_transaction():
+        rules.update_article(new.articles[4], "第五条", "严禁在山林、田间野外用火和燃放孔明灯。")
+        text = rules.version_text(new).replace("第四条　发现可疑人员，应当及时报告村民委员会或者派出所。\n", "")
+        text = text.replace("第八条　", "第九条　").replace(
+            "第七条　", "第七条　鼓励村民参加义务巡逻。\n第八条　")
+        rules.replace_text(new, parse_rules(text), text)
     rows = rules.diff_versions(version, new)
     kinds = [(r.kind, r.old.label if r.old else None, r.new.label if r.new else None) for r in rows]
     assert ("removed", "第四条", None) in kinds
@@ -258,18 +231,15 @@ def test_search_and_digest(version):
     _all_steps(version)
     _step(version, "filing", 20)
     _step(version, "resolution_public", 18)
-    begin_write()
-    rules.advance(version, "published")
-    item = rules.add_digest_item(version, "严禁野外用火", [version.articles[4].id, version.articles[5].id])
-    db.session.commit()
+    with write_transaction():
+        rules.advance(version, "published")
+        item = rules.add_digest_item(version, "严禁野外用火", [version.articles[4].id, version.articles[5].id])
     assert [a.label for a in item.articles] == ["第五条", "第六条"]
     found = rules.search_published(version.village_id, "野外用火")
     assert [a.label for a in found] == ["第五条"]
     assert rules.search_published(version.village_id, "%") == []
-    begin_write()
-    with pytest.raises(rules.RulesError):
+    with pytest.raises(rules.RulesError), write_transaction():
         rules.add_digest_item(version, "没有出处", [])
-    db.session.rollback()
 
 
 def test_word_diff_marks_words_in_a_long_article():

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.rules import services as rules
 from app.rules.models import RuleSet, RuleVersion
 from app.rules.parser import parse_rules
+from app.submission import write_transaction
 
 DATA = Path(__file__).parent / "data" / "rules"
 CHAPTERS = (DATA / "chapters.txt").read_text(encoding="utf-8")
@@ -102,22 +103,21 @@ def test_script_and_formula_text_are_stored_as_given_and_shown_escaped(clerk_cli
 
 
 def _adopted_version(village, publish=True) -> RuleVersion:
-    begin_write()
-    rs = rules.create_ruleset(village, "village_rules", "青山村村规民约")
-    v = rules.import_version(rs, parse_rules(CHAPTERS), CHAPTERS)
-    d = dt.date
-    rules.record_step(v, "proposal", held_on=d(2024, 3, 1), body="村党支部")
-    rules.record_step(v, "two_committees", held_on=d(2024, 3, 2), body="两委")
-    rules.record_step(v, "party_meeting", held_on=d(2024, 3, 5), eligible=30, present=25, votes_yes=24)
-    rules.record_step(v, "legal_review", held_on=d(2024, 3, 8), body="青山镇人民政府", approved=True)
-    rules.record_step(v, "assembly", held_on=d(2024, 3, 15), assembly_kind="representatives", eligible=30,
-                      present=27, women_present=9, votes_yes=25, votes_no=1, votes_abstain=1)
-    rules.advance(v, "adopted")
-    if publish:
-        rules.record_step(v, "filing", held_on=d(2024, 3, 20), body="青山镇人民政府")
-        rules.record_step(v, "resolution_public", held_on=d(2024, 3, 18), body="村务公开栏")
-        rules.advance(v, "published")
-    db.session.commit()
+    with write_transaction():
+        rs = rules.create_ruleset(village, "village_rules", "青山村村规民约")
+        v = rules.import_version(rs, parse_rules(CHAPTERS), CHAPTERS)
+        d = dt.date
+        rules.record_step(v, "proposal", held_on=d(2024, 3, 1), body="村党支部")
+        rules.record_step(v, "two_committees", held_on=d(2024, 3, 2), body="两委")
+        rules.record_step(v, "party_meeting", held_on=d(2024, 3, 5), eligible=30, present=25, votes_yes=24)
+        rules.record_step(v, "legal_review", held_on=d(2024, 3, 8), body="青山镇人民政府", approved=True)
+        rules.record_step(v, "assembly", held_on=d(2024, 3, 15), assembly_kind="representatives", eligible=30,
+                          present=27, women_present=9, votes_yes=25, votes_no=1, votes_abstain=1)
+        rules.advance(v, "adopted")
+        if publish:
+            rules.record_step(v, "filing", held_on=d(2024, 3, 20), body="青山镇人民政府")
+            rules.record_step(v, "resolution_public", held_on=d(2024, 3, 18), body="村务公开栏")
+            rules.advance(v, "published")
     return v
 
 
@@ -198,11 +198,10 @@ def test_permissions(client, auth, make_user, village, make_village):
 
 def test_public_page_search_and_no_drafts(client, village):
     v = _adopted_version(village)
-    begin_write()
-    rs = rules.create_ruleset(village, "points_rules", "积分管理办法")
-    text = (DATA / "mixed.txt").read_text(encoding="utf-8")
-    rules.import_version(rs, parse_rules(text), text)  # a draft: not public
-    db.session.commit()
+    with write_transaction():
+        rs = rules.create_ruleset(village, "points_rules", "积分管理办法")
+        text = (DATA / "mixed.txt").read_text(encoding="utf-8")
+        rules.import_version(rs, parse_rules(text), text)  # a draft: not public
     page = client.get(f"/rules/public/{village.code}").get_data(as_text=True)
     assert v.title in page and "积分管理办法" not in page
     page = client.get(f"/rules/public/{village.code}", query_string={"q": "野外用火"}).get_data(as_text=True)
@@ -295,10 +294,9 @@ def test_points_item_cites_articles(clerk_client, village):
     v = _adopted_version(village)
     r = clerk_client.get("/points/scheme")
     assert r.status_code == 200
-    begin_write()
-    scheme = pts.create_scheme(village, "积分细则")
-    cat = pts.create_category(scheme, "环境治理", "deduct")
-    db.session.commit()
+    with write_transaction():
+        scheme = pts.create_scheme(village, "积分细则")
+        cat = pts.create_category(scheme, "环境治理", "deduct")
     r = clerk_client.get("/points/items/new")
     assert r.status_code == 200 and "第五条" in r.get_data(as_text=True)
     fifth = v.articles[4]
@@ -350,10 +348,9 @@ def test_long_list_without_chapters_gets_a_one_line_contents(clerk_client, villa
     from pypdf import PdfReader
 
     text = "\n".join(f"{n}. 第{n}项村民行为规范的内容。" for n in range(1, 71))
-    begin_write()
-    rs = rules.create_ruleset(village, "village_rules", "长清单")
-    v = rules.import_version(rs, parse_rules(text), text)
-    db.session.commit()
+    with write_transaction():
+        rs = rules.create_ruleset(village, "village_rules", "长清单")
+        v = rules.import_version(rs, parse_rules(text), text)
     r = clerk_client.get(f"/rules/versions/{v.id}/booklet.pdf")
     pages = [re.sub(r"\s+", "", p.extract_text()) for p in PdfReader(io.BytesIO(r.data)).pages]
     assert "草案" in pages[0]  # not adopted: the cover says so, and there is no adoption statement

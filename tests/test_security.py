@@ -31,6 +31,7 @@ def boom(app):
     def write_then_explode():
         from app.registry.services import create_village
 
+        # by hand on purpose, not through app.submission: the 500 handler itself must undo a half write
         begin_write()
         create_village("half", "写了一半的村")
         db.session.flush()

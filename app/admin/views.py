@@ -7,11 +7,12 @@ from flask_babel import gettext as _
 
 from ..access import require
 from ..auth.models import Membership, Role, User
-from ..auth.services import AuthError, create_user, grant, revoke, set_active, set_password
-from ..extensions import begin_write, db
+from ..auth.services import create_user, grant, revoke, set_active, set_password
+from ..extensions import db
 from ..forms import options
 from ..registry.models import Township, Village
 from ..registry.services import RegistryError, create_township, create_village, update_village
+from ..submission import run_write, submit
 from . import bp
 from .forms import ActiveForm, GrantForm, ResetPasswordForm, TownshipForm, UserForm, VillageForm
 
@@ -36,16 +37,13 @@ def villages():
     form.township_id.choices = _township_choices()
     tform = TownshipForm(prefix="t")
     if form.submit.data and form.validate_on_submit():
-        begin_write()
-        township = db.session.get(Township, form.township_id.data) if form.township_id.data else None
-        try:
-            village = create_village(form.code.data, form.name.data, township)
-        except RegistryError as e:
-            db.session.rollback()
-            form.code.errors.append(str(e))
-        else:
-            db.session.commit()
-            flash(_("Village %(name)s created.", name=village.name), "success")
+        def create():
+            township = db.session.get(Township, form.township_id.data) if form.township_id.data else None
+            return create_village(form.code.data, form.name.data, township)
+
+        done = submit(form, create, field="code")
+        if done:
+            flash(_("Village %(name)s created.", name=done.value.name), "success")
             return redirect(url_for("admin.villages"))
     rows = db.session.scalars(sa.select(Village).order_by(Village.code)).all()
     towns = db.session.scalars(sa.select(Township).order_by(Township.code)).all()
@@ -58,14 +56,12 @@ def townships():
     """Create a township."""
     tform = TownshipForm(prefix="t")
     if tform.validate_on_submit():
-        begin_write()
+        # this form sits on the villages page and comes back as a flash message, not as a form
         try:
-            create_township(tform.code.data, tform.name.data)
+            run_write(lambda: create_township(tform.code.data, tform.name.data))
         except RegistryError as e:
-            db.session.rollback()
             flash(str(e), "error")
         else:
-            db.session.commit()
             flash(_("Township created."), "success")
     else:
         for field, errs in tform.errors.items():
@@ -84,13 +80,13 @@ def village_edit(village_id: int):
     if request.method == "GET":
         form.township_id.data = village.township_id or 0
     if form.validate_on_submit():
-        begin_write()
-        village = db.session.get(Village, village_id)
-        township = db.session.get(Township, form.township_id.data) if form.township_id.data else None
-        update_village(village, form.name.data, township)
-        db.session.commit()
-        flash(_("Saved."), "success")
-        return redirect(url_for("admin.villages"))
+        def update():
+            township = db.session.get(Township, form.township_id.data) if form.township_id.data else None
+            update_village(db.session.get(Village, village_id), form.name.data, township)
+
+        if submit(form, update, field="name"):
+            flash(_("Saved."), "success")
+            return redirect(url_for("admin.villages"))
     form.code.render_kw = {"readonly": True}
     return render_template("admin/village_edit.html", form=form, village=village)
 
@@ -103,14 +99,10 @@ def users():
     """List users; create one."""
     form = UserForm()
     if form.validate_on_submit():
-        begin_write()
-        try:
-            user = create_user(form.username.data, form.password.data, form.display_name.data)
-        except AuthError as e:
-            db.session.rollback()
-            form.username.errors.append(str(e))
-        else:
-            db.session.commit()
+        done = submit(form, lambda: create_user(form.username.data, form.password.data,
+                                                form.display_name.data), field="username")
+        if done:
+            user = done.value
             flash(_("User %(name)s created. Now give them roles.", name=user.username), "success")
             return redirect(url_for("admin.user_detail", user_id=user.id))
     rows = db.session.scalars(sa.select(User).order_by(User.username)).all()
@@ -128,38 +120,26 @@ def user_detail(user_id: int):
     pform = ResetPasswordForm(prefix="p")
     aform = ActiveForm(prefix="a", data={"active": user.active})
     if gform.submit.data and gform.validate_on_submit():
-        begin_write()
-        user = db.session.get(User, user_id)
-        village = db.session.get(Village, gform.village_id.data) if gform.village_id.data else None
-        township = db.session.get(Township, gform.township_id.data) if gform.township_id.data else None
-        try:
-            grant(user, gform.role.data, village=village, township=township)
-        except AuthError as e:
-            db.session.rollback()
-            gform.role.errors.append(str(e))
-        else:
-            db.session.commit()
+        def give():
+            village = db.session.get(Village, gform.village_id.data) if gform.village_id.data else None
+            township = db.session.get(Township, gform.township_id.data) if gform.township_id.data else None
+            grant(db.session.get(User, user_id), gform.role.data, village=village, township=township)
+
+        if submit(gform, give, field="role"):
             flash(_("Role granted."), "success")
             return redirect(url_for("admin.user_detail", user_id=user_id))
     elif pform.submit.data and pform.validate_on_submit():
-        begin_write()
-        user = db.session.get(User, user_id)
-        try:
-            set_password(user, pform.password.data)
-        except AuthError as e:
-            db.session.rollback()
-            pform.password.errors.append(str(e))
-        else:
-            db.session.commit()
+        done = submit(pform, lambda: set_password(db.session.get(User, user_id), pform.password.data),
+                      field="password")
+        if done:
             flash(_("Password set; the user's sessions have ended."), "success")
             return redirect(url_for("admin.user_detail", user_id=user_id))
     elif aform.submit.data and aform.validate_on_submit():
-        begin_write()
-        user = db.session.get(User, user_id)
-        set_active(user, bool(aform.active.data))
-        db.session.commit()
-        flash(_("Saved."), "success")
-        return redirect(url_for("admin.user_detail", user_id=user_id))
+        done = submit(aform, lambda: set_active(db.session.get(User, user_id), bool(aform.active.data)),
+                      field="active")
+        if done:
+            flash(_("Saved."), "success")
+            return redirect(url_for("admin.user_detail", user_id=user_id))
     return render_template("admin/user_detail.html", user=user, gform=gform, pform=pform, aform=aform,
                            roles=Role)
 
@@ -168,11 +148,12 @@ def user_detail(user_id: int):
 @require("admin")
 def revoke_membership(user_id: int, membership_id: int):
     """Take a role away."""
-    begin_write()
-    m = db.session.get(Membership, membership_id)
-    if m is None or m.user_id != user_id:
-        abort(404)
-    revoke(m)
-    db.session.commit()
+    def take_away():
+        m = db.session.get(Membership, membership_id)
+        if m is None or m.user_id != user_id:
+            abort(404)
+        revoke(m)
+
+    run_write(take_away)
     flash(_("Role removed."), "success")
     return redirect(url_for("admin.user_detail", user_id=user_id))

@@ -8,12 +8,13 @@ from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash
 
 from ..audit.services import record
-from ..extensions import begin_write, db, limiter, login_manager
+from ..extensions import db, limiter, login_manager
+from ..submission import run_write, submit
 from ..urls import safe_next
 from . import bp
 from .forms import ChangePasswordForm, LoginForm
 from .models import Membership, User
-from .services import AuthError, LoginRefused, authenticate, end_sessions, set_password
+from .services import LoginRefused, authenticate, end_sessions, set_password
 
 
 @login_manager.user_loader
@@ -38,14 +39,16 @@ def login():
         return redirect(url_for("main.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        begin_write()
-        try:
-            user = authenticate(form.username.data, form.password.data)
-        except LoginRefused as e:
-            db.session.commit()  # keep the failure count and its audit row
-            form.password.errors.append(e.message)
+        def attempt():
+            try:
+                return authenticate(form.username.data, form.password.data), None
+            except LoginRefused as e:
+                return None, e  # a refusal is committed too: it keeps the failure count and its audit row
+
+        user, refused = run_write(attempt)
+        if refused is not None:
+            form.password.errors.append(refused.message)
             return render_template("auth/login.html", form=form), 200
-        db.session.commit()
         lang = session.get("lang")
         session.clear()
         if lang:
@@ -59,11 +62,12 @@ def login():
 @login_required
 def logout():
     """Log out and make every copy of this session's cookie useless."""
-    user = current_user._get_current_object()
-    begin_write()
-    end_sessions(user)
-    record("auth.logout", user)
-    db.session.commit()
+    def end():
+        user = db.session.get(User, current_user.id)
+        end_sessions(user)
+        record("auth.logout", user)
+
+    run_write(end)
     lang = session.get("lang")
     logout_user()
     session.clear()
@@ -82,16 +86,14 @@ def change_password():
         if not check_password_hash(current_user.password_hash, form.current.data):
             form.current.errors.append(_("The current password is wrong."))
         else:
-            begin_write()
-            user = db.session.get(User, current_user.id)
-            try:
+            def change():
+                user = db.session.get(User, current_user.id)
                 set_password(user, form.new.data)
-            except AuthError as e:
-                db.session.rollback()
-                form.new.errors.append(str(e))
-            else:
-                db.session.commit()
-                login_user(user)
+                return user
+
+            done = submit(form, change, field="new")
+            if done:
+                login_user(done.value)
                 flash(_("Your password has been changed."), "success")
                 return redirect(url_for("main.index"))
     return render_template("auth/password.html", form=form)

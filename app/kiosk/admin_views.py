@@ -8,11 +8,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..access import get_in_village_or_404, require
-from ..extensions import begin_write, db
-from ..forms import options, refuse
+from ..extensions import db
+from ..forms import options
 from ..printing import pdf_response, render_pdf
 from ..text import mask_name
 from ..registry.models import Household, VillagerGroup
+from ..submission import run_write, submit
 from . import admin_bp as bp
 from . import services as ks
 from .forms import CardsForm, DeviceForm, KioskForm, PinSetForm
@@ -28,13 +29,10 @@ def devices():
     form = DeviceForm()
     link = qr = None
     if form.validate_on_submit():
-        begin_write()
-        try:
-            device, code = ks.create_device(g.village, form.name.data, actor=current_user)
-            db.session.commit()
-        except ks.KioskError as e:
-            refuse(form, "name", e)
-        else:
+        done = submit(form, lambda: ks.create_device(g.village, form.name.data, actor=current_user),
+                      field="name")
+        if done:
+            device, code = done.value
             link = url_for("kiosk.enrol", code=code, _external=True)
             qr = segno.make(link, error="m").svg_data_uri(scale=4)
             flash(_("Kiosk %(name)s created. Open the link below once on the kiosk.", name=device.name),
@@ -52,10 +50,12 @@ def device_revoke(device_id: int):
     """Switch a kiosk off for good (lost, stolen or replaced); its browser shows nothing any more."""
     get_in_village_or_404(KioskDevice, device_id)
     if KioskForm().validate_on_submit():
-        begin_write()
-        device = get_in_village_or_404(KioskDevice, device_id)
-        ks.revoke_device(device, actor=current_user)
-        db.session.commit()
+        def switch_off():
+            device = get_in_village_or_404(KioskDevice, device_id)
+            ks.revoke_device(device, actor=current_user)
+            return device
+
+        device = run_write(switch_off)
         flash(_("Kiosk %(name)s switched off.", name=device.name), "success")
     return redirect(url_for("kiosk_admin.devices"))
 
@@ -71,18 +71,11 @@ def household(household_id: int):
     if form.validate_on_submit():
         if form.pin.data != form.pin2.data:
             form.pin2.errors = [_("The two PINs are not the same.")]
-        else:
-            begin_write()
-            h = get_in_village_or_404(Household, household_id)
-            try:
-                ks.set_pin(h, form.pin.data, actor=current_user)
-                db.session.commit()
-            except ks.KioskError as e:
-                refuse(form, "pin", e)
-            else:
-                flash(_("The kiosk PIN of household %(number)s is set. Tell it to the household in person.",
-                        number=h.number), "success")
-                return redirect(url_for("kiosk_admin.household", household_id=h.id))
+        elif submit(form, lambda: ks.set_pin(get_in_village_or_404(Household, household_id), form.pin.data,
+                                             actor=current_user), field="pin"):
+            flash(_("The kiosk PIN of household %(number)s is set. Tell it to the household in person.",
+                    number=h.number), "success")
+            return redirect(url_for("kiosk_admin.household", household_id=h.id))
     row = ks.pin_of(h)
     return render_template("kiosk_admin/household.html", household=h, form=form, pin=row,
                            locked=ks.is_locked(row), card=ks.active_card(h), action_form=KioskForm())
@@ -93,10 +86,7 @@ def household(household_id: int):
 def household_unlock(household_id: int):
     get_in_village_or_404(Household, household_id)
     if KioskForm().validate_on_submit():
-        begin_write()
-        h = get_in_village_or_404(Household, household_id)
-        ks.unlock_pin(h, actor=current_user)
-        db.session.commit()
+        run_write(lambda: ks.unlock_pin(get_in_village_or_404(Household, household_id), actor=current_user))
         flash(_("The kiosk lock is lifted."), "success")
     return redirect(url_for("kiosk_admin.household", household_id=household_id))
 
@@ -122,10 +112,11 @@ def household_card(household_id: int):
     get_in_village_or_404(Household, household_id)
     if not KioskForm().validate_on_submit():
         return redirect(url_for("kiosk_admin.household", household_id=household_id))
-    begin_write()
-    h = get_in_village_or_404(Household, household_id)
-    code = ks.issue_card(h, actor=current_user)
-    db.session.commit()
+    def issue():
+        h = get_in_village_or_404(Household, household_id)
+        return h, ks.issue_card(h, actor=current_user)
+
+    h, code = run_write(issue)
     return _sheet([(h, code)], _("Household card %(number)s", number=h.number))
 
 
@@ -143,15 +134,15 @@ def cards():
         if group_id is not None and group_id not in {gr.id for gr in groups}:
             form.group_id.errors = [_("Please choose a group of this village.")]
         else:
-            begin_write()
-            households = ks.households_for_cards(g.village, group_id=group_id,
-                                                 only_without_card=form.mode.data != "all")
-            if not households:
-                db.session.rollback()
+            def issue_all():
+                households = ks.households_for_cards(g.village, group_id=group_id,
+                                                     only_without_card=form.mode.data != "all")
+                return [(h, ks.issue_card(h, actor=current_user)) for h in households]
+
+            issued = run_write(issue_all)  # none to issue writes nothing
+            if not issued:
                 form.mode.errors = [_("Every household here has a card already; choose 'every household' "
                                       "to print new ones.")]
             else:
-                issued = [(h, ks.issue_card(h, actor=current_user)) for h in households]
-                db.session.commit()
                 return _sheet(issued, _("Household cards"))
     return render_template("kiosk_admin/cards.html", form=form)

@@ -13,12 +13,13 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import joinedload
 
-from ..extensions import begin_write, db, limiter
+from ..extensions import db, limiter
 from ..points import queries as pq
 from ..points.models import PointEntry
 from ..points.states import ENTRY
 from ..registry.models import Household, HouseholdStatus
 from ..rules.services import published_citations, published_versions
+from ..submission import run_write
 from ..text import mask_name
 from . import bp
 from . import services as ks
@@ -138,13 +139,10 @@ def enrol(code: str):
     """Make this browser the village's kiosk: GET asks, POST uses the one-time code."""
     form = KioskForm()
     if request.method == "POST" and form.validate_on_submit():
-        begin_write()
         try:
-            device, token = ks.enrol_device(code)
+            device, token = run_write(lambda: ks.enrol_device(code))
         except ks.KioskError as e:
-            db.session.rollback()
             return render_template("kiosk/enrol.html", form=form, error=str(e)), 400
-        db.session.commit()
         # the kiosk is nobody's login: drop whatever session this browser had
         session.clear()
         resp = redirect(url_for("kiosk.start"))
@@ -246,10 +244,9 @@ def pin():
     form = PinForm()
     result, counted = None, False
     if request.method == "POST" and form.validate_on_submit():
-        begin_write()
-        res = ks.check_pin(g.kiosk_device.village_id, state.get("pending") or None, form.pin.data,
-                           probe_key=state.get("pending_key"))
-        db.session.commit()
+        # a wrong PIN is a write too: the failure count (and the lockout) must be committed
+        res = run_write(lambda: ks.check_pin(g.kiosk_device.village_id, state.get("pending") or None,
+                                             form.pin.data, probe_key=state.get("pending_key")))
         if res.ok:
             state = _state()
             state["h"] = state.pop("pending")
@@ -323,13 +320,15 @@ def objection(entry_id: int):
             form.text.errors = [_("Please write a few words about what is wrong.")]
         else:
             reason = str(labels[form.reason.data]) + (f"：{text}" if text else "")
-            begin_write()
-            entry = _own_entry(h, entry_id)
+
+            # the kiosk shows a refusal above the form in large type, not under one field
+            def lodge():
+                mine = _own_entry(h, entry_id)
+                return mine, ks.object_at_kiosk(h, mine, reason)
+
             try:
-                obj = ks.object_at_kiosk(h, entry, reason)
-                db.session.commit()
+                entry, obj = run_write(lodge)
             except ks.KioskError as e:
-                db.session.rollback()
                 error = str(e)
             else:
                 return render_template("kiosk/objection_done.html", household=h, entry=entry, objection=obj)

@@ -6,8 +6,10 @@ from flask import current_app, flash, g, redirect, render_template, request, url
 from flask_babel import gettext as _
 
 from ..access import can, deny, get_in_village_or_404, require
-from ..extensions import begin_write, db
-from ..forms import options, page_number, refuse
+from ..errors import DomainError
+from ..extensions import db
+from ..forms import options, page_number
+from ..submission import submit
 from . import bp
 from .forms import (
     ChangeHeadForm,
@@ -41,6 +43,10 @@ from .services import (
 )
 
 
+#: refusals a register form shows next to its field: the service's, and a resident ID number that is not valid
+ID_REFUSALS = (DomainError, IdNumberInvalid)
+
+
 def _groups(active_only: bool = False) -> list[VillagerGroup]:
     stmt = sa.select(VillagerGroup).where(VillagerGroup.village_id == g.village.id)
     if active_only:
@@ -72,13 +78,9 @@ def groups():
         if not can("registry.edit"):
             deny("registry.edit")
         if form.validate_on_submit():
-            begin_write()
-            try:
-                create_group(g.village, form.name.data, form.kind.data, form.leader.data)
-            except RegistryError as e:
-                refuse(form, "name", e)
-            else:
-                db.session.commit()
+            done = submit(form, lambda: create_group(g.village, form.name.data, form.kind.data,
+                                                     form.leader.data), field="name")
+            if done:
                 flash(_("Group %(name)s added.", name=form.name.data), "success")
                 return redirect(url_for("registry.groups"))
     counts = dict(db.session.execute(
@@ -95,14 +97,10 @@ def group_edit(group_id: int):
     group = get_in_village_or_404(VillagerGroup, group_id)
     form = GroupForm(obj=group)
     if form.validate_on_submit():
-        begin_write()
-        group = get_in_village_or_404(VillagerGroup, group_id)
-        try:
-            update_group(group, form.name.data, form.kind.data, form.leader.data, bool(form.active.data))
-        except RegistryError as e:
-            refuse(form, "name", e)
-        else:
-            db.session.commit()
+        done = submit(form, lambda: update_group(get_in_village_or_404(VillagerGroup, group_id),
+                                                 form.name.data, form.kind.data, form.leader.data,
+                                                 bool(form.active.data)), field="name")
+        if done:
             flash(_("Saved."), "success")
             return redirect(url_for("registry.groups"))
     return render_template("registry/group_edit.html", form=form, group=group)
@@ -136,17 +134,12 @@ def household_new():
     form = NewHouseholdForm()
     form.group_id.choices = _group_choices()
     if form.validate_on_submit():
-        begin_write()
-        group = _group_or_none(form.group_id.data)
-        try:
-            household = create_household(
-                g.village, form.number.data, form.person_data("head"), group=group,
-                address=form.address.data, tags=form.tags.data, note=form.note.data,
-                effective=form.effective_date.data)
-        except (RegistryError, IdNumberInvalid) as e:
-            refuse(form, "number", e)
-        else:
-            db.session.commit()
+        done = submit(form, lambda: create_household(
+            g.village, form.number.data, form.person_data("head"), group=_group_or_none(form.group_id.data),
+            address=form.address.data, tags=form.tags.data, note=form.note.data,
+            effective=form.effective_date.data), field="number", errors=ID_REFUSALS)
+        if done:
+            household = done.value
             flash(_("Household %(number)s registered.", number=household.number), "success")
             return redirect(url_for("registry.household", household_id=household.id))
     return render_template("registry/household_new.html", form=form)
@@ -177,15 +170,11 @@ def household_edit(household_id: int):
         form.group_id.data = household.group_id or 0
         form.tags.data = household.tag_list
     if form.validate_on_submit():
-        begin_write()
-        household = get_in_village_or_404(Household, household_id)
-        try:
-            update_household(household, number=form.number.data, group=_group_or_none(form.group_id.data),
-                             address=form.address.data, tags=form.tags.data, note=form.note.data)
-        except RegistryError as e:
-            refuse(form, "number", e)
-        else:
-            db.session.commit()
+        done = submit(form, lambda: update_household(
+                    get_in_village_or_404(Household, household_id), number=form.number.data,
+                    group=_group_or_none(form.group_id.data), address=form.address.data, tags=form.tags.data,
+                    note=form.note.data), field="number")
+        if done:
             flash(_("Saved."), "success")
             return redirect(url_for("registry.household", household_id=household_id))
     return render_template("registry/household_edit.html", form=form, household=household)
@@ -198,17 +187,12 @@ def person_new(household_id: int):
     household = get_in_village_or_404(Household, household_id)
     form = PersonForm()
     if form.validate_on_submit():
-        begin_write()
-        household = get_in_village_or_404(Household, household_id)
-        try:
-            person = add_person(household, form.person_data(form.relation.data),
-                                effective=form.effective_date.data, note=form.note.data,
-                                moved_in=not form.born_here.data)
-        except (RegistryError, IdNumberInvalid) as e:
-            refuse(form, "name", e)
-        else:
-            db.session.commit()
-            flash(_("%(name)s added.", name=person.name), "success")
+        done = submit(form, lambda: add_person(
+            get_in_village_or_404(Household, household_id), form.person_data(form.relation.data),
+            effective=form.effective_date.data, note=form.note.data, moved_in=not form.born_here.data),
+            field="name", errors=ID_REFUSALS)
+        if done:
+            flash(_("%(name)s added.", name=done.value.name), "success")
             return redirect(url_for("registry.household", household_id=household_id))
     return render_template("registry/person_new.html", form=form, household=household)
 
@@ -223,19 +207,19 @@ def person_edit(person_id: int):
         form.sex.data = person.sex or ""
         form.birth_date.data = person.birth_date
     if form.validate_on_submit():
-        begin_write()
-        person = get_in_village_or_404(Person, person_id)
         data = form.person_data(form.relation.data)
         if not data.id_number:
             data.id_number = "" if form.clear_id.data else None  # blank keeps the stored number
-        try:
-            update_person(person, data)
-        except (RegistryError, IdNumberInvalid) as e:
-            refuse(form, "relation", e)
-        else:
-            db.session.commit()
+
+        def update():
+            changed = get_in_village_or_404(Person, person_id)
+            update_person(changed, data)
+            return changed.household_id
+
+        done = submit(form, update, field="relation", errors=ID_REFUSALS)
+        if done:
             flash(_("Saved."), "success")
-            return redirect(url_for("registry.household", household_id=person.household_id))
+            return redirect(url_for("registry.household", household_id=done.value))
     return render_template("registry/person_edit.html", form=form, person=person)
 
 
@@ -246,16 +230,16 @@ def person_move_out(person_id: int):
     person = get_in_village_or_404(Person, person_id)
     form = MoveOutForm()
     if form.validate_on_submit():
-        begin_write()
-        person = get_in_village_or_404(Person, person_id)
-        try:
-            move_out(person, status=form.status.data, effective=form.effective_date.data, note=form.note.data)
-        except RegistryError as e:
-            refuse(form, "status", e)
-        else:
-            db.session.commit()
+        def record():
+            leaving = get_in_village_or_404(Person, person_id)
+            move_out(leaving, status=form.status.data, effective=form.effective_date.data,
+                     note=form.note.data)
+            return leaving.household_id
+
+        done = submit(form, record, field="status")
+        if done:
             flash(_("Recorded."), "success")
-            return redirect(url_for("registry.household", household_id=person.household_id))
+            return redirect(url_for("registry.household", household_id=done.value))
     return render_template("registry/person_move_out.html", form=form, person=person)
 
 
@@ -271,17 +255,16 @@ def household_head(household_id: int):
     form = ChangeHeadForm()
     form.new_head_id.choices = options((p.id, p.name) for p in _living(household) if p.id != household.head_id)
     if form.validate_on_submit():
-        begin_write()
-        household = get_in_village_or_404(Household, household_id)
-        new_head = get_in_village_or_404(Person, form.new_head_id.data)
-        try:
-            change_head(household, new_head, old_head_relation=form.old_head_relation.data,
-                        effective=form.effective_date.data, note=form.note.data)
-        except RegistryError as e:
-            refuse(form, "new_head_id", e)
-        else:
-            db.session.commit()
-            flash(_("%(name)s is now the head of the household.", name=new_head.name), "success")
+        def change():
+            new_head = get_in_village_or_404(Person, form.new_head_id.data)
+            change_head(get_in_village_or_404(Household, household_id), new_head,
+                        old_head_relation=form.old_head_relation.data, effective=form.effective_date.data,
+                        note=form.note.data)
+            return new_head
+
+        done = submit(form, change, field="new_head_id")
+        if done:
+            flash(_("%(name)s is now the head of the household.", name=done.value.name), "success")
             return redirect(url_for("registry.household", household_id=household_id))
     return render_template("registry/household_head.html", form=form, household=household)
 
@@ -299,18 +282,17 @@ def household_split(household_id: int):
     if request.method == "GET":
         form.group_id.data = household.group_id or 0
     if form.validate_on_submit():
-        begin_write()
-        household = get_in_village_or_404(Household, household_id)
-        people = [get_in_village_or_404(Person, pid) for pid in form.person_ids.data]
-        new_head = get_in_village_or_404(Person, form.new_head_id.data)
-        try:
-            new = split_household(household, people, new_number=form.new_number.data, new_head=new_head,
-                                  group=_group_or_none(form.group_id.data), address=form.address.data,
-                                  effective=form.effective_date.data, note=form.note.data)
-        except RegistryError as e:
-            refuse(form, "person_ids", e)
-        else:
-            db.session.commit()
+        def split():
+            old = get_in_village_or_404(Household, household_id)
+            people = [get_in_village_or_404(Person, pid) for pid in form.person_ids.data]
+            new_head = get_in_village_or_404(Person, form.new_head_id.data)
+            return split_household(old, people, new_number=form.new_number.data, new_head=new_head,
+                                   group=_group_or_none(form.group_id.data), address=form.address.data,
+                                   effective=form.effective_date.data, note=form.note.data)
+
+        done = submit(form, split, field="person_ids")
+        if done:
+            new = done.value
             flash(_("Household %(number)s was split off.", number=new.number), "success")
             return redirect(url_for("registry.household", household_id=new.id))
     return render_template("registry/household_split.html", form=form, household=household)
@@ -323,22 +305,21 @@ def household_merge(household_id: int):
     household = get_in_village_or_404(Household, household_id)
     form = MergeForm()
     if form.validate_on_submit():
-        begin_write()
-        household = get_in_village_or_404(Household, household_id)
-        target = db.session.scalar(sa.select(Household).where(
-            Household.village_id == g.village.id, Household.number == form.target_number.data))
-        if target is None:
-            db.session.rollback()
-            form.target_number.errors.append(_("There is no household with this number in the village."))
-        else:
-            try:
-                merge_households(household, target, effective=form.effective_date.data, note=form.note.data)
-            except RegistryError as e:
-                refuse(form, "target_number", e)
-            else:
-                db.session.commit()
-                flash(_("Merged into household %(number)s.", number=target.number), "success")
-                return redirect(url_for("registry.household", household_id=target.id))
+        def merge():
+            target = db.session.scalar(sa.select(Household).where(
+                Household.village_id == g.village.id, Household.number == form.target_number.data))
+            if target is None:
+                raise RegistryError(_("There is no household with this number in the village."),
+                                    field="target_number")
+            merge_households(get_in_village_or_404(Household, household_id), target,
+                             effective=form.effective_date.data, note=form.note.data)
+            return target
+
+        done = submit(form, merge, field="target_number")
+        if done:
+            target = done.value
+            flash(_("Merged into household %(number)s.", number=target.number), "success")
+            return redirect(url_for("registry.household", household_id=target.id))
     return render_template("registry/household_merge.html", form=form, household=household)
 
 
@@ -350,15 +331,10 @@ def household_status(household_id: int):
     form = StatusForm(data={"status": household.status if household.status in ("active", "moved_away")
                             else "active"})
     if form.validate_on_submit():
-        begin_write()
-        household = get_in_village_or_404(Household, household_id)
-        try:
-            set_household_status(household, form.status.data, effective=form.effective_date.data,
-                                 note=form.note.data)
-        except RegistryError as e:
-            refuse(form, "status", e)
-        else:
-            db.session.commit()
+        done = submit(form, lambda: set_household_status(get_in_village_or_404(Household, household_id),
+                                                         form.status.data, effective=form.effective_date.data,
+                                                         note=form.note.data), field="status")
+        if done:
             flash(_("Saved."), "success")
             return redirect(url_for("registry.household", household_id=household_id))
     return render_template("registry/household_status.html", form=form, household=household)

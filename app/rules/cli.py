@@ -9,13 +9,14 @@ import sqlalchemy as sa
 from flask import current_app, g
 from flask.cli import AppGroup
 
-from ..extensions import begin_write, db
+from ..extensions import db
 from ..registry.models import Village
 from . import services as rules
 from .docx import DocxError, docx_text
 from .models import RuleSet, RuleVersion
 from .parser import ParseError, parse_rules
 from .views import booklet_pdf
+from ..submission import write_transaction
 
 rules_cli = AppGroup("rules", help="Village rules: import texts, print booklets.")
 
@@ -61,17 +62,15 @@ def import_command(file: Path, village_code: str, kind: str, title: str | None, 
     if not name:
         _fail("no title found in the text; pass --title")
     g.cli_actor = "cli"
-    begin_write()
     try:
-        ruleset = db.session.scalar(sa.select(RuleSet).where(RuleSet.village_id == village.id,
-                                                             RuleSet.title == name[:100]))
-        if ruleset is None:
-            ruleset = rules.create_ruleset(village, kind, name[:100])
-        version = rules.import_version(ruleset, parsed, text)
+        with write_transaction():
+            ruleset = db.session.scalar(sa.select(RuleSet).where(RuleSet.village_id == village.id,
+                                                                 RuleSet.title == name[:100]))
+            if ruleset is None:
+                ruleset = rules.create_ruleset(village, kind, name[:100])
+            version = rules.import_version(ruleset, parsed, text)
     except rules.RulesError as e:
-        db.session.rollback()
         _fail(str(e))
-    db.session.commit()
     click.echo(f"saved: rule set {ruleset.id} {ruleset.title}, draft version {version.version_no} (id {version.id})")
 
 

@@ -8,10 +8,11 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 
 from ..access import can, deny, get_in_village_or_404, require
-from ..extensions import begin_write, db
-from ..forms import options, refuse
+from ..extensions import db
+from ..forms import options
 from ..printing import pdf_response, render_pdf
 from ..registry.models import Village
+from ..submission import run_write, submit
 from . import bp
 from . import services as rules
 from .docx import DocxError, docx_text
@@ -109,17 +110,17 @@ def import_text():
             if not form.ruleset_id.data and not form.title.data:
                 form.title.errors = [_("Give the new rule set a title (or pick an existing one).")]
                 return render_template("rules/import.html", form=form, parsed=parsed), 400
-            begin_write()
-            try:
+            def save():
                 if form.ruleset_id.data:
                     ruleset = get_in_village_or_404(RuleSet, form.ruleset_id.data)
                 else:
                     ruleset = rules.create_ruleset(g.village, form.kind.data, form.title.data, actor=current_user)
-                version = rules.import_version(ruleset, parsed, text, actor=current_user)
-            except rules.RulesError as e:
-                refuse(form, "title", e)
+                return rules.import_version(ruleset, parsed, text, actor=current_user)
+
+            done = submit(form, save, field="title")
+            if not done:
                 return render_template("rules/import.html", form=form, parsed=parsed), 400
-            db.session.commit()
+            version = done.value
             flash(_("Saved as draft version %(no)s with %(n)s articles.", no=version.version_no,
                     n=len(version.articles)), "success")
             return redirect(url_for("rules.version", version_id=version.id))
@@ -153,18 +154,13 @@ def version_edit(version_id: int):
     v = _load_version(version_id)
     form = VersionForm(obj=v)
     if form.validate_on_submit():
-        begin_write()
-        v = _load_version(version_id)
-        try:
-            rules.update_version(v, title=form.title.data, preamble=form.preamble.data or "",
-                                 closing=form.closing.data or "", effective_on=form.effective_on.data,
-                                 note=form.note.data or "", actor=current_user)
-        except rules.RulesError as e:
-            refuse(form, "title", e)
-        else:
-            db.session.commit()
+        done = submit(form, lambda: rules.update_version(
+                    _load_version(version_id), title=form.title.data, preamble=form.preamble.data or "",
+                    closing=form.closing.data or "", effective_on=form.effective_on.data,
+                    note=form.note.data or "", actor=current_user), field="title")
+        if done:
             flash(_("Saved."), "success")
-            return redirect(url_for("rules.version", version_id=v.id))
+            return redirect(url_for("rules.version", version_id=version_id))
     return render_template("rules/version_edit.html", form=form, v=v), 400 if form.errors else 200
 
 
@@ -187,16 +183,11 @@ def version_text(version_id: int):
             form.text.errors = [*form.text.errors, _parse_message(e)]
             return render_template("rules/version_text.html", form=form, v=v, parsed=None), 400
         if form.submit.data:
-            begin_write()
-            v = _load_version(version_id)
-            try:
-                rules.replace_text(v, parsed, form.text.data, actor=current_user)
-            except rules.RulesError as e:
-                refuse(form, "text", e)
+            if not submit(form, lambda: rules.replace_text(_load_version(version_id), parsed, form.text.data,
+                                                           actor=current_user), field="text"):
                 return render_template("rules/version_text.html", form=form, v=v, parsed=parsed), 400
-            db.session.commit()
             flash(_("Saved."), "success")
-            return redirect(url_for("rules.version", version_id=v.id))
+            return redirect(url_for("rules.version", version_id=version_id))
     elif request.method == "POST":
         return render_template("rules/version_text.html", form=form, v=v, parsed=None), 400
     return render_template("rules/version_text.html", form=form, v=v, parsed=parsed)
@@ -212,16 +203,12 @@ def article(article_id: int):
         if form is None:
             deny("rules.edit")
         if form.validate_on_submit():
-            begin_write()
-            a = get_in_village_or_404(RuleArticle, article_id)
-            try:
-                rules.update_article(a, form.label.data, form.text.data, actor=current_user)
-            except rules.RulesError as e:
-                refuse(form, "text", e)
-            else:
-                db.session.commit()
+            done = submit(form, lambda: rules.update_article(get_in_village_or_404(RuleArticle, article_id),
+                                                             form.label.data, form.text.data,
+                                                             actor=current_user), field="text")
+            if done:
                 flash(_("Saved."), "success")
-                return redirect(url_for("rules.article", article_id=a.id))
+                return redirect(url_for("rules.article", article_id=article_id))
     return render_template("rules/article.html", a=a, form=form, items=rules.items_citing(a)), \
         400 if form is not None and form.errors else 200
 
@@ -233,16 +220,18 @@ def version_status(version_id: int):
     form = StatusForm()
     if not form.validate_on_submit():
         abort(400)
-    begin_write()
-    v = _load_version(version_id)
-    try:
+    def advance():
+        v = _load_version(version_id)
         rules.advance(v, form.target.data or "", actor=current_user)
+        return v.status
+
+    # refused with every reason at once, which a flash message shows better than a form field
+    try:
+        status = run_write(advance)
     except rules.RulesError as e:
-        db.session.rollback()
         flash(" ".join([str(e), *e.reasons]), "error")
     else:
-        db.session.commit()
-        flash(_("The version is now: %(status)s.", status=RULE_LABELS["version_status"][v.status]), "success")
+        flash(_("The version is now: %(status)s.", status=RULE_LABELS["version_status"][status]), "success")
     return redirect(url_for("rules.version", version_id=version_id))
 
 
@@ -252,15 +241,11 @@ def version_withdraw(version_id: int):
     """Withdraw a version that was not adopted."""
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    begin_write()
-    v = _load_version(version_id)
     try:
-        rules.withdraw(v, actor=current_user)
+        run_write(lambda: rules.withdraw(_load_version(version_id), actor=current_user))
     except rules.RulesError as e:
-        db.session.rollback()
         flash(str(e), "error")
     else:
-        db.session.commit()
         flash(_("The version is withdrawn."), "success")
     return redirect(url_for("rules.version", version_id=version_id))
 
@@ -271,15 +256,12 @@ def amend(ruleset_id: int):
     """Start an amendment: a new draft copying the version in force."""
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    begin_write()
-    rs = get_in_village_or_404(RuleSet, ruleset_id)
     try:
-        v = rules.start_amendment(rs, actor=current_user)
+        v = run_write(lambda: rules.start_amendment(get_in_village_or_404(RuleSet, ruleset_id),
+                                                    actor=current_user))
     except rules.RulesError as e:
-        db.session.rollback()
         flash(str(e), "error")
         return redirect(url_for("rules.index"))
-    db.session.commit()
     flash(_("Draft version %(no)s started from the version in force.", no=v.version_no), "success")
     return redirect(url_for("rules.version", version_id=v.id))
 
@@ -306,19 +288,19 @@ def step(version_id: int, kind: str):
     if request.method == "GET" and existing is not None and existing.approved is not None:
         form.approved.data = "yes" if existing.approved else "no"
     if form.validate_on_submit():
-        begin_write()
-        v = _load_version(version_id)
         counts = {n: form[n].data for n in ("eligible", "present", "women_present", "households_total",
                                              "households_present", "votes_yes", "votes_no", "votes_abstain")
                   if n in form}
-        try:
-            rules.record_step(v, kind, held_on=form.held_on.data, body=form.body.data or "",
+
+        def record():
+            rules.record_step(_load_version(version_id), kind, held_on=form.held_on.data,
+                              body=form.body.data or "",
                               assembly_kind=form.assembly_kind.data if "assembly_kind" in form else None,
-                              approved=(form.approved.data == "yes") if "approved" in form else None, minutes=form.minutes.data or "", actor=current_user, **counts)
-        except rules.RulesError as e:
-            refuse(form, "held_on", e)
-        else:
-            db.session.commit()
+                              approved=(form.approved.data == "yes") if "approved" in form else None,
+                              minutes=form.minutes.data or "", actor=current_user, **counts)
+
+        if submit(form, record, field="held_on"):
+            v = _load_version(version_id)
             check = rules.check_step(v.step(kind), rules.settings_for(g.village.id))
             if check.ok:
                 flash(_("Step recorded."), "success")
@@ -348,17 +330,12 @@ def settings():
         if not can("rules.edit"):
             deny("rules.edit")
         if form.validate_on_submit():
-            begin_write()
             values = {n: form[n].data or 0 for n in ("assembly_num", "assembly_den", "households_num",
                                                       "households_den", "representatives_num",
                                                       "representatives_den", "party_num", "party_den",
                                                       "majority_num", "majority_den", "women_min")}
-            try:
-                rules.save_settings(g.village.id, values, actor=current_user)
-            except rules.RulesError as e:
-                refuse(form, "assembly_num", e)
-            else:
-                db.session.commit()
+            if submit(form, lambda: rules.save_settings(g.village.id, values, actor=current_user),
+                      field="assembly_num"):
                 flash(_("Saved."), "success")
                 return redirect(url_for("rules.settings"))
     return render_template("rules/settings.html", form=form), 400 if form.errors else 200
@@ -375,16 +352,12 @@ def digest(version_id: int):
         if not can("rules.edit"):
             deny("rules.edit")
         if form.validate_on_submit():
-            begin_write()
-            v = _load_version(version_id)
-            try:
-                rules.add_digest_item(v, form.text.data, form.article_ids.data, actor=current_user)
-            except rules.RulesError as e:
-                refuse(form, "text", e)
-            else:
-                db.session.commit()
+            done = submit(form, lambda: rules.add_digest_item(_load_version(version_id), form.text.data,
+                                                              form.article_ids.data, actor=current_user),
+                          field="text")
+            if done:
                 flash(_("Added."), "success")
-                return redirect(url_for("rules.digest", version_id=v.id))
+                return redirect(url_for("rules.digest", version_id=version_id))
     return render_template("rules/digest.html", v=v, form=form, confirm=ConfirmForm()), 400 if form.errors else 200
 
 
@@ -394,11 +367,13 @@ def digest_remove(item_id: int):
     """Take a key rule off the digest."""
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    begin_write()
-    item = get_in_village_or_404(DigestItem, item_id)
-    version_id = item.version_id
-    rules.remove_digest_item(item, actor=current_user)
-    db.session.commit()
+    def remove():
+        item = get_in_village_or_404(DigestItem, item_id)
+        version_id = item.version_id
+        rules.remove_digest_item(item, actor=current_user)
+        return version_id
+
+    version_id = run_write(remove)
     flash(_("Removed."), "success")
     return redirect(url_for("rules.digest", version_id=version_id))
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page
 
-from app.extensions import begin_write, db
 from app.kiosk import services as ks
+from app.submission import write_transaction
 from tests.conftest import valid_id
 from tests.kiosk_helpers import PIN, seed
 
@@ -76,9 +76,8 @@ def test_every_kiosk_page_passes_axe(app, screen, live_server, village, seeded):
 
     page.goto(f"{base}/kiosk/")
     check("not enabled")
-    begin_write()
-    device, code = ks.create_device(village, "大厅")
-    db.session.commit()
+    with write_transaction():
+        device, code = ks.create_device(village, "大厅")
     page.goto(f"{base}/kiosk/enrol/{code}")
     check("enrol")
     page.get_by_role("button").first.click()

@@ -8,9 +8,10 @@ import re
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.kiosk import services as ks
 from app.registry.models import Household
+from app.submission import write_transaction
 from tests.conftest import valid_id
 from tests.e2e.helpers import login as _login
 from tests.kiosk_helpers import PIN, seed
@@ -101,9 +102,8 @@ def test_number_pad_and_pin_show_balance_and_entries(kiosk: Page, seeded):
 
 
 def test_card_code_typed_by_the_scanner(kiosk: Page, village, seeded):
-    begin_write()
-    code = ks.issue_card(db.session.get(Household, seeded["households"]["0501"]))
-    db.session.commit()
+    with write_transaction():
+        code = ks.issue_card(db.session.get(Household, seeded["households"]["0501"]))
     # a USB scanner is a keyboard: it types the code into the focused box and presses Enter
     expect(kiosk.locator("#code")).to_be_focused()
     kiosk.keyboard.type(code)

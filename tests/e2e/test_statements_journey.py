@@ -11,9 +11,10 @@ from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 
 from app.db import local_today
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.points import services as pts
 from app.statements.models import IssuedStatement
+from app.submission import write_transaction
 from tests.e2e.helpers import login as _login
 
 
@@ -23,13 +24,12 @@ def village_with_points(village, make_user, make_household):
     reviewer = make_user("jiandu", ("reviewer", village))
     h = make_household(village, "0501", "钱大有")
     make_household(village, "0502", "周德才")
-    begin_write()
-    scheme = pts.create_scheme(village, "积分细则")
-    cat = pts.create_category(scheme, "环境治理", "add")
-    item = pts.create_item(cat, pts.ItemData(code="A01", text="参加村庄清洁日", points=2))
-    entry = pts.record_entry(scheme, item, h, occurred_on=local_today())
-    pts.approve(entry, reviewer)
-    db.session.commit()
+    with write_transaction():
+        scheme = pts.create_scheme(village, "积分细则")
+        cat = pts.create_category(scheme, "环境治理", "add")
+        item = pts.create_item(cat, pts.ItemData(code="A01", text="参加村庄清洁日", points=2))
+        entry = pts.record_entry(scheme, item, h, occurred_on=local_today())
+        pts.approve(entry, reviewer)
     return h
 
 
