@@ -1,12 +1,12 @@
 """Print documents: render a printables/ template and turn it into a PDF with WeasyPrint.
 
-This is the one way the app prints (architecture.md, Printing). WeasyPrint only ever reads files from
+This is the one way the app prints (docs/architecture.md, "Printing"). WeasyPrint only ever reads files from
 printables/ and app/static/ (plus data: URLs): whatever a clerk or villager typed cannot make it read
-/etc/passwd or call a LAN address (the SSRF advisory in ecosystem.md). Fonts come from fontconfig
+/etc/passwd or call a LAN address (WeasyPrint fetches whatever URL a document names: an SSRF risk). Fonts come from fontconfig
 (fonts-noto-cjk), not through the fetcher.
 
 WeasyPrint is imported on the first print, not at start-up (the import takes about 0.9 s), and one
-FontConfiguration serves every document of the process (performance.md: ~3x less memory).
+FontConfiguration serves every document of the process (measured: about a third of the memory of one per document).
 """
 from __future__ import annotations
 

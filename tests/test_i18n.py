@@ -184,7 +184,7 @@ def test_expired_form_page_is_kind_and_chinese(app, client):
 # --- the catalog ----------------------------------------------------------------------------------
 
 def test_catalog_folder_is_zh_Hans_CN():
-    """Flask-Babel looks in zh_Hans_CN/, never zh_CN/ (ecosystem.md §2.5)."""
+    """Flask-Babel looks in zh_Hans_CN/, never zh_CN/ (it resolves zh_CN to zh_Hans_CN)."""
     assert not (TRANSLATIONS / "zh_CN").exists()
     assert not (TRANSLATIONS / "zh").exists()
     assert PO.exists()

@@ -65,7 +65,7 @@ class HouseholdStatus(str, enum.Enum):
     MERGED = "merged"
 
 
-#: tag code → Chinese label; the vocabulary domain.md §6 and grid work rely on
+#: tag code → Chinese label; the care lists (低保, 五保, 独居老人 …) that grid visits rely on
 HOUSEHOLD_TAGS = {
     "dibao": "低保户",
     "wubao": "五保户",

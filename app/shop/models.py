@@ -272,7 +272,7 @@ class StockFormKey(Model):
     """The idempotency key of a stock form (purchase, donation, stocktake, write-off) and what it made.
 
     The counter's redemptions keep their key on the redemption itself; the other stock forms share this
-    table, so a double click on "Record donation" records one donation (architecture.md, Idempotency).
+    table, so a double click on "Record donation" records one donation (docs/architecture.md, "Form keys (idempotency)").
     """
 
     __tablename__ = "stock_form_keys"

@@ -1,7 +1,7 @@
 """Happiness supermarket verbs: products, stock in, redemption, cancellation, stocktake, the stock check.
 
 Functions flush and never commit: the view or command that calls them owns the transaction and
-starts it with begin_write() (BEGIN IMMEDIATE on SQLite). Points move only through app.ledger.services.
+starts it through app.submission (BEGIN IMMEDIATE on SQLite). Points move only through app.ledger.services.
 
 Lock order (PostgreSQL; docs/ledger.md, "Stock"): ledger accounts (ascending id, inside
 post_transfer), then the audit chain head, then products in ascending id. Every function here takes

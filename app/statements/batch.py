@@ -32,10 +32,10 @@ from ..audit.services import record
 from ..auth.models import User
 from ..config import PROJECT_ROOT
 from ..db import local_today, utcnow
-from ..extensions import begin_write, db
+from ..extensions import db
 from ..printing import html_documents_to_pdf, render_html, render_pdf
 from ..registry.models import Household, Village
-from ..submission import write_transaction
+from ..submission import run_write, write_transaction
 from . import services as svc
 from .fonts import font_family, statement_font
 from .models import IssuedStatement, JobStatus, StatementJob
@@ -184,39 +184,39 @@ def jobs_dir() -> Path:
 
 
 def _job_update(job_id: int, action: str | None = None, **values) -> None:
-    begin_write()
-    job = db.session.get(StatementJob, job_id)
-    if action is not None:
-        job.status = JOB.move(job.status, action)
-    for k, v in values.items():
-        setattr(job, k, v)
-    db.session.commit()
+    """Record a job's progress or its next status, in a short write transaction of its own."""
+    def update() -> None:
+        job = db.session.get(StatementJob, job_id)
+        if action is not None:
+            job.status = JOB.move(job.status, action)
+        for k, v in values.items():
+            setattr(job, k, v)
+
+    run_write(update)
 
 
 def run_job(job_id: int) -> StatementJob:
     """Carry out a queued batch job: issue the statements, render them, record progress and the file."""
-    begin_write()
     # one guarded statement claims the job: a second runner of the same job finds it taken
-    claimed = db.session.execute(
+    claimed = run_write(lambda: db.session.execute(
         sa.update(StatementJob).where(StatementJob.id == job_id, StatementJob.status.in_(JOB.sources("start")))
         .values(status=JOB.target("start"), started_at=utcnow(), pid=os.getpid())
-        .execution_options(synchronize_session=False)).rowcount
-    db.session.commit()
+        .execution_options(synchronize_session=False)).rowcount)
     if claimed != 1:
         raise LookupError(f"job {job_id} is not waiting to run")
     try:
-        begin_write()
-        job = db.session.get(StatementJob, job_id)
-        village = db.session.get(Village, job.village_id)
-        period = svc.Period(job.period_kind, job.period_start, job.period_end)
-        households = svc.batch_households(job.village_id, job.group_id)
-        if not households:
-            raise svc.StatementError("no households")
-        actor = db.session.get(User, job.created_by_id) if job.created_by_id else None
-        htmls = issue_batch(village, period, households, paper=job.paper, base_url=job.base_url, actor=actor,
-                            job_id=job.id)
-        job.total = len(htmls)
-        db.session.commit()
+        with write_transaction():
+            job = db.session.get(StatementJob, job_id)
+            village = db.session.get(Village, job.village_id)
+            period = svc.Period(job.period_kind, job.period_start, job.period_end)
+            households = svc.batch_households(job.village_id, job.group_id)
+            if not households:
+                raise svc.StatementError("no households")
+            actor = db.session.get(User, job.created_by_id) if job.created_by_id else None
+            htmls = issue_batch(village, period, households, paper=job.paper, base_url=job.base_url,
+                                actor=actor, job_id=job.id)
+            job.total = len(htmls)
+        # rendering takes minutes: it runs after the commit, outside any write transaction
         name = f"statements-{job.id}-{secrets.token_hex(6)}.pdf"
         done = 0
 
@@ -244,7 +244,7 @@ STALE_QUEUED_SECONDS = 600
 def job_state(job: StatementJob) -> str:
     """The job's status as the clerk should see it: a job whose process has died shows as failed.
 
-    Only shown, never written: a page view must not change the database (reliability.md T12).
+    Only shown, never written: a page view must not change the database.
     """
     if job.status == JobStatus.RUNNING.value and job.pid and not _alive(job.pid):
         return JobStatus.FAILED.value
