@@ -19,11 +19,12 @@ from flask_babel import force_locale
 from openpyxl import Workbook, load_workbook
 
 from app.audit.models import AuditLog
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.registry.import_check import apply_import, check_workbook
 from app.registry.import_format import COLUMNS, SHEET_NAME
 from app.tabular import ImportFileError, excel_safe
 from app.registry.models import Household, Person, VillagerGroup
+from app.submission import write_transaction
 from tests.conftest import FreshContextClient, ID_RE, valid_id
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -130,10 +131,9 @@ def stored_files(app) -> list[Path]:
 def groups(app, village):
     from app.registry.services import create_group
 
-    begin_write()
-    create_group(village, "一组")
-    create_group(village, "二组")
-    db.session.commit()
+    with write_transaction():
+        create_group(village, "一组")
+        create_group(village, "二组")
 
 
 @pytest.fixture
@@ -249,10 +249,9 @@ def test_service_api_without_http(app, village, groups):
     data = make_xlsx(good_rows())
     result = check_workbook(village, io.BytesIO(data))
     assert result.ok and len(result.households) == 3 and result.people_count == 7 and result.rows == 7
-    begin_write()
-    result = check_workbook(village, data)
-    summary = apply_import(village, result)
-    db.session.commit()
+    with write_transaction():
+        result = check_workbook(village, data)
+        summary = apply_import(village, result)
     assert (summary.households, summary.people) == (3, 7)
     assert count(Household) == 3 and count(Person) == 7
     assert check_workbook(village, data).problems  # numbers and IDs now exist
@@ -316,25 +315,22 @@ def test_bulk_import_writes_what_the_per_row_verbs_write(app, village, groups, m
     from app.registry.services import add_person, create_group, create_household
 
     other = make_village("v2", "二号村")
-    begin_write()
-    for name in ("一组", "二组"):
-        create_group(other, name)
-    db.session.commit()
+    with write_transaction():
+        for name in ("一组", "二组"):
+            create_group(other, name)
     data = make_xlsx(good_rows())  # ID numbers are unique per village, so both villages take the file
 
-    begin_write()
-    apply_import(village, check_workbook(village, data))
-    db.session.commit()
-    begin_write()
-    result = check_workbook(other, data)
-    other_groups = {g.id: g for g in db.session.scalars(sa.select(VillagerGroup).where(
-        VillagerGroup.village_id == other.id))}
-    for plan in result.households:
-        h = create_household(other, plan.number, plan.head.data, group=other_groups.get(plan.group_id),
-                             address=plan.address, tags=plan.tags)
-        for m in plan.members:
-            add_person(h, m.data)
-    db.session.commit()
+    with write_transaction():
+        apply_import(village, check_workbook(village, data))
+    with write_transaction():
+        result = check_workbook(other, data)
+        other_groups = {g.id: g for g in db.session.scalars(sa.select(VillagerGroup).where(
+            VillagerGroup.village_id == other.id))}
+        for plan in result.households:
+            h = create_household(other, plan.number, plan.head.data, group=other_groups.get(plan.group_id),
+                                 address=plan.address, tags=plan.tags)
+            for m in plan.members:
+                add_person(h, m.data)
 
     def snapshot(v):
         hh = {h.id: h.number
@@ -678,16 +674,15 @@ def hostile_register(app, village, groups, make_household):
 
     h = make_household(village, "101", head="=1+2", id_number=valid_id(21), address="@SUM(A1)",
                        tags=["dibao", "party_member"])
-    begin_write()
-    h = db.session.get(Household, h.id)
-    h.head.phone = "13812345678"
-    add_person(h, PersonData(name="-2+3+cmd|' /C calc'!A0", relation="child", id_number=valid_id(22),
-                             phone="+86 138 0000 0000", birth_date=dt.date(2001, 2, 3)))
-    add_person(h, PersonData(name="\t=1", relation="spouse"))
-    add_person(h, PersonData(name="\r=1", relation="other"))
-    add_person(h, PersonData(name="  =HYPERLINK(\"http://x\")", relation="other"))
-    add_person(h, PersonData(name="-50", relation="other"))
-    db.session.commit()
+    with write_transaction():
+        h = db.session.get(Household, h.id)
+        h.head.phone = "13812345678"
+        add_person(h, PersonData(name="-2+3+cmd|' /C calc'!A0", relation="child", id_number=valid_id(22),
+                                 phone="+86 138 0000 0000", birth_date=dt.date(2001, 2, 3)))
+        add_person(h, PersonData(name="\t=1", relation="spouse"))
+        add_person(h, PersonData(name="\r=1", relation="other"))
+        add_person(h, PersonData(name="  =HYPERLINK(\"http://x\")", relation="other"))
+        add_person(h, PersonData(name="-50", relation="other"))
     make_household(village, "102", head="普通人", id_number=valid_id(23))
     return h
 

@@ -16,10 +16,11 @@ from flask_babel import force_locale
 from openpyxl import Workbook
 
 from app.audit.models import AuditLog
-from app.extensions import begin_write, db
+from app.extensions import db
 from app.points import item_import as imp
 from app.points import services as pts
 from app.points.models import PointCategory, PointItem, PointScheme
+from app.submission import write_transaction
 from app.tabular import store_upload
 from tests.conftest import FreshContextClient
 
@@ -143,12 +144,11 @@ def make_xlsx(rows: list[list], *, title: str | None = "某某村积分细则") 
 @pytest.fixture
 def scheme(app, village):
     """An existing scheme: 公益服务 adds (item A01), 不良行为 deducts."""
-    begin_write()
-    s = pts.create_scheme(village, "本村积分细则")
-    add = pts.create_category(s, "公益服务", "add")
-    pts.create_category(s, "不良行为", "deduct", sort=1)
-    pts.create_item(add, pts.ItemData(code="A01", text="参加村庄清洁日", points=2))
-    db.session.commit()
+    with write_transaction():
+        s = pts.create_scheme(village, "本村积分细则")
+        add = pts.create_category(s, "公益服务", "add")
+        pts.create_category(s, "不良行为", "deduct", sort=1)
+        pts.create_item(add, pts.ItemData(code="A01", text="参加村庄清洁日", points=2))
     return s
 
 
@@ -302,10 +302,9 @@ def test_confirm_rechecks_the_scheme(app, en, village, scheme):
     """An item added between the check and the confirmation stops the whole import."""
     r = paste(en, "公益服务\t\tA02\t义务巡逻\t3\n公益服务\t\tA03\t调解纠纷\t4\n")
     html = r.get_data(as_text=True)
-    begin_write()
-    cat = db.session.scalar(sa.select(PointCategory).where(PointCategory.name == "公益服务"))
-    pts.create_item(cat, pts.ItemData(code="A03", text="抢先录入", points=1))
-    db.session.commit()
+    with write_transaction():
+        cat = db.session.scalar(sa.select(PointCategory).where(PointCategory.name == "公益服务"))
+        pts.create_item(cat, pts.ItemData(code="A03", text="抢先录入", points=1))
     body = confirm(en, html).get_data(as_text=True)
     assert "Item code A03 is already in the scheme (抢先录入)" in body
     assert count(PointItem) == 2 and stored_files(app) == []

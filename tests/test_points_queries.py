@@ -13,6 +13,7 @@ from app.points import queries as pq
 from app.points import services as pts
 from app.points.models import EntryStatus, PointEntry, PointItem, PointScheme
 from app.registry.models import Household
+from app.submission import write_transaction
 from tests.conftest import FreshContextClient
 from tests.kiosk_helpers import PIN, enable_client, seed
 
@@ -53,15 +54,15 @@ def disputed_late(seeded):
     """An entry of household 0501 objected to during its posting, whose posting period has since ended
     while the objection is still undecided."""
     today = local_today()
-    begin_write()
-    scheme = db.session.scalar(sa.select(PointScheme))
-    item = pts.create_item(db.session.scalars(sa.select(PointItem)).first().category,
-                           pts.ItemData(code="A09", text="调解邻里纠纷", points=4))
-    h1 = db.session.get(Household, seeded["households"]["0501"])
-    entry = pts.record_entry(scheme, item, h1, occurred_on=today - dt.timedelta(days=12), actor=_user("wenshu"))
-    pts.approve(entry, _user("jiandu"), today=today - dt.timedelta(days=10))
-    obj = pts.file_objection(entry, reason="不是我家", today=today - dt.timedelta(days=9))
-    db.session.commit()
+    with write_transaction():
+        scheme = db.session.scalar(sa.select(PointScheme))
+        item = pts.create_item(db.session.scalars(sa.select(PointItem)).first().category,
+                               pts.ItemData(code="A09", text="调解邻里纠纷", points=4))
+        h1 = db.session.get(Household, seeded["households"]["0501"])
+        entry = pts.record_entry(scheme, item, h1, occurred_on=today - dt.timedelta(days=12),
+                                 actor=_user("wenshu"))
+        pts.approve(entry, _user("jiandu"), today=today - dt.timedelta(days=10))
+        obj = pts.file_objection(entry, reason="不是我家", today=today - dt.timedelta(days=9))
     assert entry.status == EntryStatus.DISPUTED.value and entry.posting_until < today
     return entry.id, obj.id
 
@@ -93,12 +94,11 @@ def test_an_undecided_objection_keeps_the_entry_on_posting_on_every_page(client,
     home = _text(kiosk.get("/kiosk/home"))
     assert '<p class="k-number">2</p>' in home
     # once the objection is decided (upheld after the posting period: final), it leaves every list
-    begin_write()
     from app.points.models import Objection
 
-    pts.decide_objection(db.session.get(Objection, objection_id), _user("jiandu"), decision="upheld",
-                         reply_text="经核实无误")
-    db.session.commit()
+    with write_transaction():
+        pts.decide_objection(db.session.get(Objection, objection_id), _user("jiandu"), decision="upheld",
+                             reply_text="经核实无误")
     assert db.session.get(PointEntry, entry_id).status == EntryStatus.FINAL.value
     assert entry_id not in _points_posting_ids(client)
     assert "调解邻里纠纷" not in _kiosk_posting_texts(kiosk)
@@ -114,6 +114,9 @@ def test_is_on_posting_matches_the_query(seeded, disputed_late):
 
 
 def test_one_scheme_per_village_the_one_in_use(village, make_village):
+    # before the transaction below: make_village commits, which would end it half-way
+    empty = make_village("v9", "九号村")
+    # begin_write, not write_transaction: the test looks at flushed, uncommitted states and rolls them back
     begin_write()
     old = pts.create_scheme(village, "旧细则")
     assert pq.village_scheme(village.id).id == old.id
@@ -126,7 +129,7 @@ def test_one_scheme_per_village_the_one_in_use(village, make_village):
     db.session.flush()
     # a village whose schemes are all retired still shows its first one's settings
     assert pq.village_scheme(village.id).id == old.id
-    assert pq.village_scheme(make_village("v9", "九号村").id) is None
+    assert pq.village_scheme(empty.id) is None
     db.session.rollback()
 
 

@@ -10,10 +10,10 @@ import pytest
 from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 
-from app.extensions import begin_write, db
 from app.ledger import services as ledger
 from app.ledger.models import AccountKind
 from app.shop import services as shop
+from app.submission import write_transaction
 from tests.e2e.helpers import login as _login
 
 
@@ -23,14 +23,13 @@ def shop_day(village, make_user, make_household):
     make_user("wenshu", ("clerk", village))
     h = make_household(village, "0301", "欧阳春花")
     make_household(village, "0302", "王建国")
-    begin_write()
-    ledger.post_transfer(debit=ledger.system_account(village.id, AccountKind.ISSUANCE),
-                         credit=ledger.household_account(h), amount=120, code="opening", key="open-0301")
-    rice = shop.create_product(village, name="大米", spec="5kg", unit="袋", price_points=40)
-    soap = shop.create_product(village, name="洗衣皂", unit="块", price_points=5)
-    shop.receive_purchase(rice, 10, "")
-    shop.receive_purchase(soap, 30, "")
-    db.session.commit()
+    with write_transaction():
+        ledger.post_transfer(debit=ledger.system_account(village.id, AccountKind.ISSUANCE),
+                             credit=ledger.household_account(h), amount=120, code="opening", key="open-0301")
+        rice = shop.create_product(village, name="大米", spec="5kg", unit="袋", price_points=40)
+        soap = shop.create_product(village, name="洗衣皂", unit="块", price_points=5)
+        shop.receive_purchase(rice, 10, "")
+        shop.receive_purchase(soap, 30, "")
     return h
 
 
