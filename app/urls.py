@@ -4,7 +4,7 @@ from __future__ import annotations
 import unicodedata
 from urllib.parse import unquote, urlsplit
 
-from flask import url_for
+from flask import request, url_for
 from werkzeug.routing import IntegerConverter
 
 #: the largest id a URL may name: every id column is a 32-bit INTEGER on one of the two databases
@@ -37,6 +37,18 @@ def is_local_path(target: str | None) -> bool:
         if parts.scheme or parts.netloc:
             return False
     return True
+
+
+def id_arg(name: str, source=None) -> int | None:
+    """An id from the query string (or `source`, e.g. request.values): a whole number 1..MAX_ID, else None.
+
+    A number larger than any id column would make the database raise (a 500 page), so it means "none".
+    """
+    raw = (request.args if source is None else source).get(name, "") or ""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(MAX_ID)):
+        return None
+    value = int(raw)
+    return value if 1 <= value <= MAX_ID else None
 
 
 def safe_next(target: str | None, endpoint: str = "main.index", **values) -> str:

@@ -83,3 +83,12 @@ def test_an_id_larger_than_any_column_is_not_found(clerk_client, url):
 
 def test_the_largest_id_is_still_looked_up(clerk_client):
     assert clerk_client.get("/points/entries/2147483647").status_code == 404
+
+
+@pytest.mark.parametrize("value", ["9223372036854775808", "99999999999999999999", "2147483648", "-1", "0", "x",
+                                   "１", "1e3"])
+@pytest.mark.parametrize("url", ["/points/rankings?group=", "/points/entries/batch?group=",
+                                 "/registry/households?group="])
+def test_a_group_number_from_the_url_never_gives_a_500(clerk_client, url, value):
+    r = clerk_client.get(url + quote(value), follow_redirects=True)
+    assert r.status_code == 200, (url, value, r.status_code)

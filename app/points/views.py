@@ -25,7 +25,7 @@ from ..registry.services import person_search_query
 from ..rules.services import article_ids_for_item, citable_articles, set_item_articles
 from ..shop.queries import household_redemptions_query
 from ..submission import run_write, submit
-from ..urls import safe_next
+from ..urls import id_arg, safe_next
 from . import bp
 from . import queries as pq
 from . import services as pts
@@ -285,7 +285,7 @@ def entry_batch():
         return redirect(url_for("points.entry_batch", **(request.args.to_dict() | {"key": new_key()})))
     groups = list(db.session.scalars(sa.select(VillagerGroup).where(VillagerGroup.village_id == g.village.id)
                                      .order_by(VillagerGroup.name)))
-    group_id = request.values.get("group", type=int)
+    group_id = id_arg("group", request.values)
     q = (request.values.get("q") or "")[:32].strip()
     people_stmt = (sa.select(Person).join(Household, Person.household_id == Household.id)
                    .where(Person.village_id == g.village.id, Person.status == PersonStatus.ALIVE.value,
@@ -485,7 +485,7 @@ def rankings():
     except ValueError:
         year = _today().year
     year = min(max(year, 2000), 2200)
-    group_id = request.args.get("group", type=int)
+    group_id = id_arg("group")
     scheme = _scheme()
     groups = list(db.session.scalars(sa.select(VillagerGroup).where(VillagerGroup.village_id == g.village.id)
                                      .order_by(VillagerGroup.name)))

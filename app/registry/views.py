@@ -10,6 +10,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..forms import options, page_number
 from ..submission import submit
+from ..urls import id_arg
 from . import bp
 from .forms import (
     ChangeHeadForm,
@@ -62,11 +63,6 @@ def _group_or_none(group_id: int | None) -> VillagerGroup | None:
     return get_in_village_or_404(VillagerGroup, group_id) if group_id else None
 
 
-def _int_arg(name: str) -> int | None:
-    raw = request.args.get(name, "")
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
-
-
 # Groups and grids
 
 @bp.route("/groups", methods=["GET", "POST"])
@@ -113,7 +109,7 @@ def group_edit(group_id: int):
 def households():
     """Households of the village: search by name, pinyin initials or 户号; filter; paginate."""
     q = request.args.get("q", "")[:64]
-    group_id = _int_arg("group")
+    group_id = id_arg("group")
     status = request.args.get("status") or None
     if status not in (None, "active", "moved_away", "split", "merged", "all"):
         status = None
