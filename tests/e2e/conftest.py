@@ -4,9 +4,12 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 
 import pytest
 from werkzeug.serving import make_server
+
+from app.extensions import db
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -39,6 +42,14 @@ def live_server(app):
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=5)
+    # A request the browser started just before the end (a progress poll, a navigation) may still hold a
+    # database connection in its own thread. Wait until every connection is back in the pool, so that the
+    # app fixture's dispose() closes it: otherwise the garbage collector closes it during some later test,
+    # whose warnings-as-errors then fail on the ResourceWarning.
+    db.session.remove()
+    deadline = time.monotonic() + 10
+    while db.engine.pool.checkedout() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 @pytest.fixture
