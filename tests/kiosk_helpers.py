@@ -112,3 +112,26 @@ def enable_client(client, app, village) -> int:
     device_id, token = new_device(village)
     client.set_cookie("xy_kiosk_device", device_cookie(app, device_id, token), path="/kiosk")
     return device_id
+
+
+def open_household(client, number: str = "0501", pin: str = PIN):
+    """Type the 户号 and the PIN at the kiosk; return the PIN page's answer (a redirect home when right)."""
+    r = client.post("/kiosk/number", data={"number": number})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/kiosk/pin")
+    return client.post("/kiosk/pin", data={"pin": pin})
+
+
+def copy_cookies(client, app) -> dict[str, str]:
+    """What someone copying the kiosk browser's cookies would take: the session and the device cookie."""
+    session = client.get_cookie(app.config["SESSION_COOKIE_NAME"], path="/")
+    device = client.get_cookie("xy_kiosk_device", path="/kiosk")
+    assert session is not None and device is not None
+    return {"session": session.value, "device": device.value}
+
+
+def replay(app, cookies: dict[str, str]):
+    """A new browser of `app` carrying copied cookies (a fresh one per replay: a refusal rewrites them)."""
+    client = app.test_client()
+    client.set_cookie(app.config["SESSION_COOKIE_NAME"], cookies["session"], path="/")
+    client.set_cookie("xy_kiosk_device", cookies["device"], path="/kiosk")
+    return client

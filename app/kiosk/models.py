@@ -112,3 +112,42 @@ class HouseholdCard(Model):
         sa.UniqueConstraint("code_hash", name="uq_household_cards_code_hash"),
         {"sqlite_strict": True},
     )
+
+
+#: why a household's kiosk session ended (kiosk_sessions.end_reason)
+END_REASONS = ("finish", "idle", "replaced", "pin_changed", "card_reissued", "device_revoked", "household_gone")
+
+
+class KioskSession(Model):
+    """A household opened at a kiosk with its PIN: the browser's cookie holds only a random token, this
+    row decides on every request whether it still opens the household's pages.
+
+    It ends (ended_at, end_reason) with 结束, a new household on the same kiosk, a PIN change or card
+    reissue for the household, or the kiosk being switched off; it expires when last_seen_at is older
+    than the idle time. Rows are deleted some days after their last use (services.purge_sessions).
+    """
+
+    __tablename__ = "kiosk_sessions"
+
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
+    village_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("villages.id"), index=True)
+    device_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("kiosk_devices.id"), index=True)
+    household_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("households.id"), index=True)
+    #: SHA-256 of the random token in the kiosk browser's session cookie (never the token itself)
+    token_hash: Mapped[str] = mapped_column(Str(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: the last request seen, written at most every few seconds (services.touch_every)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str | None] = mapped_column(Str(16))
+
+    household = relationship("Household")
+
+    __table_args__ = (
+        sa.UniqueConstraint("token_hash", name="uq_kiosk_sessions_token_hash"),
+        sa.CheckConstraint("end_reason IS NULL OR end_reason IN ("
+                           + ",".join(f"'{r}'" for r in END_REASONS) + ")", name="end_reason_known"),
+        sa.CheckConstraint("(ended_at IS NULL AND end_reason IS NULL) "
+                           "OR (ended_at IS NOT NULL AND end_reason IS NOT NULL)", name="ended_with_reason"),
+        {"sqlite_strict": True},
+    )

@@ -27,12 +27,16 @@ from ..points.services import PointsError, file_objection
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus, VillagerGroup
 from ..shop.models import Product
 from ..text import FULLWIDTH_DIGITS, mask_name
-from .models import HouseholdCard, KioskDevice, KioskPin, KioskProbe
+from .models import HouseholdCard, KioskDevice, KioskPin, KioskProbe, KioskSession
 
 #: unambiguous upper-case letters and digits (no 0/O, 1/I/L) for card codes
 CARD_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CARD_CODE_LEN = 16
 ENROL_HOURS = 72
+#: ended and expired household sessions are deleted this many days after their last use (purge_sessions)
+SESSION_KEEP_DAYS = 7
+#: a session's last_seen_at is written at most this often, however many pages it opens (see touch_every)
+SESSION_TOUCH_MAX_SECONDS = 30
 _DUMMY_PIN_HASH: str | None = None
 
 
@@ -111,6 +115,7 @@ def revoke_device(device: KioskDevice, *, actor=None) -> None:
     device.enrol_hash = None
     db.session.flush()
     record("kiosk.device_revoke", device, details={"name": device.name})
+    _end_sessions(KioskSession.device_id == device.id, "device_revoked")
 
 
 # --- PINs -----------------------------------------------------------------------------------------
@@ -153,6 +158,8 @@ def set_pin(household: Household, raw_pin: str, *, actor=None) -> KioskPin:
     row.set_by_id = actor.id if actor is not None else None
     db.session.flush()
     record("kiosk.pin_set", household, household_id=household.id)
+    # whoever knew the old PIN and kept a kiosk cookie is shut out at once
+    _end_sessions(KioskSession.household_id == household.id, "pin_changed")
     return row
 
 
@@ -261,6 +268,131 @@ def _count_wrong(row, now: dt.datetime, *, village_id: int, household_id: int | 
     return PinResult(ok=False, locked=row.locked_until is not None, counted=True)
 
 
+# --- household sessions -----------------------------------------------------------------------------
+# After the right PIN the household is open at that kiosk until 结束, the idle time, a PIN change or card
+# reissue for the household, or the kiosk being switched off. The browser's session cookie holds only a
+# random token; the row below decides on every request, so a copied cookie dies with the session, and a
+# restart changes nothing.
+
+def open_at_kiosk(device_id: int, village_id: int, household_id: int | None, raw_pin: str | None,
+                  probe_key: str | None = None) -> tuple[PinResult, str | None]:
+    """Check the PIN (check_pin) and, when it is right, open a session in the same transaction.
+
+    Returns the PIN result and the new session's token (None unless the PIN was right).
+    """
+    result = check_pin(village_id, household_id, raw_pin, probe_key=probe_key)
+    if not result.ok or household_id is None:
+        return result, None
+    return result, start_session(device_id, village_id, household_id)
+
+
+def start_session(device_id: int, village_id: int, household_id: int) -> str:
+    """Open `household_id` at the kiosk; return the token for the cookie (only its digest is stored).
+
+    Whatever the kiosk still had open ends here ("replaced"): one screen shows one household. Old rows
+    of the village are purged on the way (purge_sessions), so the table needs no scheduled job.
+    """
+    now = utcnow()
+    _end_sessions(KioskSession.device_id == device_id, "replaced", now)
+    token = secrets.token_urlsafe(32)
+    db.session.add(KioskSession(village_id=village_id, device_id=device_id, household_id=household_id,
+                                token_hash=_digest(token), created_at=now, last_seen_at=now))
+    db.session.flush()
+    purge_sessions(village_id, now)
+    return token
+
+
+def touch_every(idle_seconds: int | None = None) -> int:
+    """Seconds between two writes of a session's last_seen_at: a quarter of the idle time, at most 30.
+
+    Pages in between are reads only; the idle limit (idle_limit) adds this much, so a villager who
+    keeps using the kiosk is never timed out early by a write that was skipped.
+    """
+    idle = int(current_app.config["KIOSK_IDLE_SECONDS"] if idle_seconds is None else idle_seconds)
+    return max(1, min(SESSION_TOUCH_MAX_SECONDS, idle // 4))
+
+
+def idle_limit() -> dt.timedelta:
+    """How long after last_seen_at a session has expired: the idle time, the touch interval and 5 s for
+    the page on its way (the kiosk's own timer goes back to the start page after the idle time)."""
+    idle = int(current_app.config["KIOSK_IDLE_SECONDS"])
+    return dt.timedelta(seconds=idle + touch_every(idle) + 5)
+
+
+def check_session(device_id: int, village_id: int, token,
+                  now: dt.datetime | None = None) -> tuple[KioskSession | None, str | None]:
+    """The session a cookie's token names at this kiosk, with its household (head and group loaded).
+
+    Returns (session, None) when it may open the household's pages; (session, reason) when it is still
+    open in the table but must end now ("idle", "household_gone"); (None, None) when the token is
+    unknown, ended, or belongs to another kiosk.
+    """
+    if not isinstance(token, str) or not token or len(token) > 100:
+        return None, None
+    now = now or utcnow()
+    household = joinedload(KioskSession.household)
+    row = db.session.scalar(
+        sa.select(KioskSession).where(KioskSession.token_hash == _digest(token))
+        .options(household.joinedload(Household.head), household.joinedload(Household.group)))
+    if row is None or row.ended_at is not None or row.device_id != device_id or row.village_id != village_id:
+        return None, None
+    if row.last_seen_at < now - idle_limit():
+        return row, "idle"
+    h = row.household
+    if h is None or h.village_id != village_id or h.status != HouseholdStatus.ACTIVE.value:
+        return row, "household_gone"
+    return row, None
+
+
+def needs_touch(row: KioskSession, now: dt.datetime | None = None) -> bool:
+    return row.last_seen_at <= (now or utcnow()) - dt.timedelta(seconds=touch_every())
+
+
+def touch_session(session_id: int, now: dt.datetime | None = None) -> bool:
+    """Write last_seen_at; False when the session ended in the meantime (then it opens nothing)."""
+    res = db.session.execute(
+        sa.update(KioskSession).where(KioskSession.id == session_id, KioskSession.ended_at.is_(None))
+        .values(last_seen_at=now or utcnow()).execution_options(synchronize_session=False))
+    return res.rowcount == 1
+
+
+def end_session(token, reason: str) -> bool:
+    """End the session a cookie's token names (结束 and leaving for the start page); True if it was open."""
+    if not isinstance(token, str) or not token or len(token) > 100:
+        return False
+    row = db.session.scalar(sa.select(KioskSession).where(KioskSession.token_hash == _digest(token),
+                                                          KioskSession.ended_at.is_(None)))
+    if row is None:
+        return False
+    # the audit row first: every writer takes the audit chain's head before session rows (no deadlock)
+    record("kiosk.close", village_id=row.village_id, household_id=row.household_id,
+           details={"reason": reason})
+    return _end_sessions(KioskSession.id == row.id, reason) == 1
+
+
+def expire_session(session_id: int, reason: str) -> None:
+    """Mark a session found idle (or whose household left) as ended. Bookkeeping only, without an audit
+    row: check_session refuses it either way, and a busy database may skip this."""
+    _end_sessions(KioskSession.id == session_id, reason)
+
+
+def _end_sessions(where, reason: str, now: dt.datetime | None = None) -> int:
+    """End the open sessions matching `where`; return how many."""
+    res = db.session.execute(
+        sa.update(KioskSession).where(where, KioskSession.ended_at.is_(None))
+        .values(ended_at=now or utcnow(), end_reason=reason).execution_options(synchronize_session=False))
+    return res.rowcount
+
+
+def purge_sessions(village_id: int, now: dt.datetime | None = None) -> int:
+    """Delete the village's sessions unused for SESSION_KEEP_DAYS (ended or expired long ago)."""
+    cutoff = (now or utcnow()) - dt.timedelta(days=SESSION_KEEP_DAYS) - idle_limit()
+    res = db.session.execute(sa.delete(KioskSession).where(KioskSession.village_id == village_id,
+                                                           KioskSession.last_seen_at < cutoff)
+                             .execution_options(synchronize_session=False))
+    return res.rowcount
+
+
 # --- household cards ------------------------------------------------------------------------------
 
 def normalize_card_code(raw: str | None) -> str:
@@ -281,6 +413,8 @@ def issue_card(household: Household, *, actor=None) -> str:
     db.session.add(card)
     db.session.flush()
     record("kiosk.card_issue", card, household_id=household.id)
+    # a new card is asked for when the old one is lost: whatever was opened with it ends too
+    _end_sessions(KioskSession.household_id == household.id, "card_reissued")
     return code
 
 

@@ -1,18 +1,19 @@
 """The touch screen: find a household (card, 户号 pad, pinyin letters), PIN, then read-only pages and
-objections. No personal data in any URL; the household chosen lives in the signed session only.
+objections. No personal data in any URL.
 
 Every page needs an enabled device: a signed, long-lived cookie holding the device token a clerk's
-one-time enrolment link gave this browser.
+one-time enrolment link gave this browser. The household opened with its PIN is a row in kiosk_sessions
+(services, "household sessions"); the signed session cookie holds only that row's random token, checked
+on every request, so 结束, the idle time, a PIN change, a card reissue or switching the kiosk off end
+it for every copy of the cookie.
 """
 from __future__ import annotations
-
-import time
 
 from flask import abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy.orm import joinedload
 
+from ..errors import Busy
 from ..extensions import db, limiter
 from ..points import queries as pq
 from ..points.models import PointEntry
@@ -73,10 +74,20 @@ def _save(state: dict) -> None:
 
 
 def _forget_household() -> None:
+    """Forget the household in this browser's cookie and end its session on the server."""
     state = _state()
-    for key in ("h", "pending", "pending_label", "pending_key"):
+    token = state.pop("s", None)
+    had_pending = "pending" in state
+    for key in ("pending", "pending_label", "pending_key"):
         state.pop(key, None)
-    _save(state)
+    if token is not None or had_pending:
+        _save(state)
+    if token is not None:
+        try:
+            run_write(lambda: ks.end_session(token, "finish"))
+        except Busy:
+            # the cookie forgot the token already; the row runs out at the idle time (services.idle_limit)
+            current_app.logger.warning("kiosk: database busy, the household session ends at its idle time")
 
 
 @bp.before_request
@@ -91,24 +102,47 @@ def _load_device():
     g.kiosk_device = device
     g.kiosk_village = device.village  # loaded with the device
     state = _state()
-    now = int(time.time())
     if state.get("dev") != device.id:
         state = {"dev": device.id}
-    # the server enforces the idle timeout too: a page left open (or a copied cookie) shows nothing
-    idle = int(current_app.config["KIOSK_IDLE_SECONDS"])
-    if state.get("last") and now - int(state["last"]) > idle + 5:
-        state = {"dev": device.id}
-    state["last"] = now
-    _save(state)
+        _save(state)
     g.kiosk_household = None
-    if state.get("h"):
-        # with the head and group the page header shows, in one query
-        h = db.session.get(Household, state["h"], options=[joinedload(Household.head), joinedload(Household.group)])
-        if h is not None and h.village_id == device.village_id and h.status == HouseholdStatus.ACTIVE.value:
-            g.kiosk_household = h
-        else:
-            _forget_household()
+    if state.get("s"):
+        g.kiosk_household = _session_household(device.id, device.village_id, state["s"])
+        if g.kiosk_household is None:
+            state = _state()
+            state.pop("s", None)
+            _save(state)
     return None
+
+
+def _session_household(device_id: int, village_id: int, token: str) -> Household | None:
+    """The household the cookie's session opens, or None (ended, expired, unknown, another kiosk).
+
+    last_seen_at is written at most every services.touch_every() seconds, in its own short write; when
+    the database is busy a read page skips it rather than fail (the idle limit allows for one skip).
+    """
+    row, end = ks.check_session(device_id, village_id, token)
+    if row is None:
+        return None
+    session_id = row.id
+    if end is not None:
+        try:
+            run_write(lambda: ks.expire_session(session_id, end), tries=1)
+        except Busy:
+            pass  # bookkeeping only: check_session refuses the row either way
+        return None
+    if not ks.needs_touch(row):
+        return row.household
+    try:
+        alive = run_write(lambda: ks.touch_session(session_id), tries=1)
+    except Busy:
+        current_app.logger.info("kiosk: database busy, last_seen of session %s not written", session_id)
+        alive = True
+    if not alive:  # ended between the read and the write
+        return None
+    # the write's commit expired what this request had loaded: read the session's household again
+    row, end = ks.check_session(device_id, village_id, token)
+    return row.household if row is not None and end is None else None
 
 
 @bp.after_request
@@ -220,8 +254,8 @@ def choose():
 
 def _pending(household_id: int | None, label: str, probe_key: str):
     """Remember whom the PIN is for; `probe_key` names what was typed, for the counter of the no-PIN case."""
+    _forget_household()  # choosing a household ends the one that was open
     state = _state()
-    state.pop("h", None)
     state["pending"] = household_id or 0
     state["pending_label"] = label
     state["pending_key"] = probe_key
@@ -244,14 +278,16 @@ def pin():
     form = PinForm()
     result, counted = None, False
     if request.method == "POST" and form.validate_on_submit():
-        # a wrong PIN is a write too: the failure count (and the lockout) must be committed
-        res = run_write(lambda: ks.check_pin(g.kiosk_device.village_id, state.get("pending") or None,
-                                             form.pin.data, probe_key=state.get("pending_key")))
+        # a wrong PIN is a write too: the failure count (and the lockout) must be committed; a right one
+        # opens the household's session row in the same transaction
+        device_id, village_id = g.kiosk_device.id, g.kiosk_device.village_id
+        res, token = run_write(lambda: ks.open_at_kiosk(device_id, village_id, state.get("pending") or None,
+                                                        form.pin.data, probe_key=state.get("pending_key")))
         if res.ok:
             state = _state()
-            state["h"] = state.pop("pending")
-            state.pop("pending_label", None)
-            state.pop("pending_key", None)
+            for key in ("pending", "pending_label", "pending_key"):
+                state.pop(key, None)
+            state["s"] = token
             _save(state)
             return redirect(url_for("kiosk.home"))
         g.kiosk_pin_failed = True
@@ -267,8 +303,7 @@ def pin():
 def finish():
     """End the household's session (the finish button, and the idle timer)."""
     KioskForm().validate_on_submit()  # a stale token must not keep a household's page open
-    state = _state()
-    _save({"dev": state.get("dev"), "last": state.get("last")})
+    _forget_household()
     return redirect(url_for("kiosk.start"))
 
 
