@@ -146,8 +146,8 @@ def _wrk_rows(key: str, label: str, results: list[load.WrkResult], p99_goal_ms: 
 # --- 1. kiosk balance lookup -------------------------------------------------------------------------------------
 
 KIOSK_PIN = "2580"
-#: the kiosk's idle timeout is enforced by the server from the time in the session cookie; wrk replays one
-#: cookie for the whole run, so the bench server gets a day instead of the default minute
+#: the kiosk's idle timeout is enforced by the server from the session row's last_seen_at (written at most
+#: every 30 s); wrk replays one cookie for the whole run, so the bench server gets a day instead of a minute
 KIOSK_ENV = {"KIOSK_IDLE_SECONDS": "86400"}
 KIOSK_CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 #: the pages after the PIN: balance + score + posting count, and the latest 20 entries

@@ -5,7 +5,7 @@ Every page needs an enabled device: a signed, long-lived cookie holding the devi
 one-time enrolment link gave this browser. The household opened with its PIN is a row in kiosk_sessions
 (services, "household sessions"); the signed session cookie holds only that row's random token, checked
 on every request, so 结束, the idle time, a PIN change, a card reissue or switching the kiosk off end
-it for every copy of the cookie.
+it for every copy of the cookie (docs/architecture.md, "The kiosk's household sessions").
 """
 from __future__ import annotations
 
