@@ -1,5 +1,6 @@
-"""Kiosk verbs: devices, household PINs with a database-counted lockout, household cards, and finding a
-household at the kiosk. What a household sees after its PIN is read through app.points.queries.
+"""Kiosk verbs: devices, household PINs with a database-counted lockout, household sessions kept on the
+server, household cards, and finding a household at the kiosk. What a household sees after its PIN is read
+through app.points.queries.
 
 Functions flush and never commit: the view or command that calls them owns the transaction.
 """
@@ -115,6 +116,7 @@ def revoke_device(device: KioskDevice, *, actor=None) -> None:
     device.enrol_hash = None
     db.session.flush()
     record("kiosk.device_revoke", device, details={"name": device.name})
+    # a household left open on a lost or stolen kiosk must close with it
     _end_sessions(KioskSession.device_id == device.id, "device_revoked")
 
 
