@@ -8,7 +8,12 @@ joined in order with pypdf, which copies pages without re-encoding them.
 
 A batch started from the browser runs as `flask statements run-job ID` in its own process session, so
 it survives the request, the web worker, and the clerk closing the page; the job row carries the
-status, the progress and the file name.
+status, the progress and the file name. A village runs one batch at a time, the others wait in its
+queue; a job whose process died is marked failed on the next look ("background jobs" below).
+
+A statement is issued (its code committed) before its PDF is rendered, and marked printed once the PDF
+is written: one whose batch stopped in between is listed for the clerk and printed again, under its
+code, by the next batch of the same period and paper.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import logging
 import multiprocessing
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import tempfile
@@ -27,12 +33,14 @@ from typing import Callable
 import segno
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import selectinload
 
 from ..audit.services import record
 from ..auth.models import User
 from ..config import PROJECT_ROOT
 from ..db import local_today, utcnow
 from ..extensions import db
+from ..idempotency import check_key, find_earlier, payload_hash
 from ..printing import html_documents_to_pdf, render_html, render_pdf
 from ..registry.models import Household, Village
 from ..submission import run_write, write_transaction
@@ -145,37 +153,120 @@ def _merge(parts: list[str], out_path: Path) -> None:
     os.replace(tmp, out_path)
 
 
+def _unprinted(village_id: int, period: svc.Period, paper: str) -> dict[int, IssuedStatement]:
+    """Statements of this period and paper whose batch stopped before their PDF was written, by household.
+
+    Those of a running job are left out: that job is printing them now.
+    """
+    running = sa.select(StatementJob.id).where(StatementJob.village_id == village_id,
+                                               StatementJob.status == JobStatus.RUNNING.value)
+    rows = db.session.scalars(sa.select(IssuedStatement).where(
+        IssuedStatement.village_id == village_id, IssuedStatement.printed_at.is_(None),
+        IssuedStatement.period_kind == period.kind, IssuedStatement.period_start == period.start,
+        IssuedStatement.period_end == period.end, IssuedStatement.paper == paper,
+        sa.or_(IssuedStatement.job_id.is_(None), IssuedStatement.job_id.not_in(running)))
+        .order_by(IssuedStatement.id))
+    return {row.household_id: row for row in rows}
+
+
 def issue_batch(village: Village, period: svc.Period, households: list[Household], *, paper: str,
-                base_url: str, actor=None, job_id: int | None = None) -> list[str]:
-    """Issue a statement for each household (flushes; the caller commits) and return their HTML."""
+                base_url: str, actor=None, job_id: int | None = None) -> tuple[list[int], list[str]]:
+    """Issue a statement for each household (flushes; the caller commits); their ids and HTML.
+
+    A household whose statement of this period and paper was issued by a batch that stopped before
+    writing its PDF (a killed `flask statements print`, a job whose process died) gets that statement
+    printed again under its code, as it was issued (the ledger up to its own cutoff), instead of a
+    second code: so the clerk's list of statements to print again empties when the batch is run again.
+    Their PDF is not written yet: the caller marks them printed once it is (`mark_printed`).
+    """
     now = utcnow()
-    htmls = []
+    earlier = _unprinted(village.id, period, paper)
+    ids, htmls, again = [], [], 0
     for h in households:
-        data = svc.build_statement(h, period, now=now)
-        issued = svc.issue_statement(data, actor=actor, paper=paper, job_id=job_id, audit=False)
+        issued = earlier.get(h.id)
+        if issued is not None:
+            data = svc.build_statement(h, period, cutoff=issued.cutoff_at)
+            if job_id is not None:
+                issued.job_id = job_id
+            again += 1
+        else:
+            data = svc.build_statement(h, period, now=now)
+            issued = svc.issue_statement(data, actor=actor, paper=paper, job_id=job_id, audit=False,
+                                         printed=False)
         context = statement_context(data, issued, base_url, subset_font=False)
+        ids.append(issued.id)
         htmls.append(render_html("statement.html", **context))
     record("statements.issue_batch", village_id=village.id,
            details={"period": [period.start.isoformat(), period.end.isoformat()],
-                    "households": len(households), "job_id": job_id})
-    return htmls
+                    "households": len(households), "printed_again": again, "job_id": job_id})
+    return ids, htmls
+
+
+def mark_printed(ids: list[int]) -> None:
+    """Their PDF is written (flushes; the caller commits)."""
+    now = utcnow()
+    for i in range(0, len(ids), 500):  # bounded IN lists
+        db.session.execute(sa.update(IssuedStatement).where(IssuedStatement.id.in_(ids[i:i + 500]))
+                           .values(printed_at=now).execution_options(synchronize_session=False))
 
 
 def print_batch(village: Village, period: svc.Period, out_path: Path, *, group_id: int | None = None,
                 paper: str = "a4", base_url: str = "", actor=None) -> int:
-    """The command-line batch: issue, commit, render to `out_path`; returns the number of statements."""
+    """The command-line batch: issue, commit, render to `out_path`; returns the number of statements.
+
+    Killed while rendering, the statements stay issued without `printed_at`: the clerk's list shows
+    them, and running the same command again prints them under their codes and marks them.
+    """
     with write_transaction():
         households = svc.batch_households(village.id, group_id)
-        htmls = issue_batch(village, period, households, paper=paper, base_url=base_url, actor=actor) \
-            if households else []
+        ids, htmls = issue_batch(village, period, households, paper=paper, base_url=base_url, actor=actor) \
+            if households else ([], [])
     if not htmls:
         return 0
     render_many(htmls, out_path, chunk=current_app.config.get("STATEMENT_CHUNK", DEFAULT_CHUNK),
                 workers=current_app.config.get("STATEMENT_WORKERS"))
+    run_write(lambda: mark_printed(ids))
     return len(htmls)
 
 
+def unprinted_statements(village_id: int, limit: int = 200) -> list[IssuedStatement]:
+    """The village's statements issued by a batch that stopped before writing their PDF (to print again)."""
+    running = sa.select(StatementJob.id).where(StatementJob.village_id == village_id,
+                                               StatementJob.status.in_(JOB.sources("finish")))
+    return list(db.session.scalars(
+        sa.select(IssuedStatement).where(IssuedStatement.village_id == village_id,
+                                         IssuedStatement.printed_at.is_(None),
+                                         sa.or_(IssuedStatement.job_id.is_(None),
+                                                IssuedStatement.job_id.not_in(running)))
+        .options(selectinload(IssuedStatement.household))
+        .order_by(IssuedStatement.period_start.desc(), IssuedStatement.id).limit(limit)))
+
+
 # --- background jobs ------------------------------------------------------------------------------
+#
+# A village runs one batch at a time: rendering takes every core, and two batches at once only make
+# both slower. A job is queued when the clerk asks; a runner process (`flask statements run-job`)
+# claims the village's oldest queued job, and when it ends it claims the next one in the same
+# transaction, so a waiting job never lacks a runner. The UNIQUE index on (village_id) WHERE running
+# makes the claim safe: two runners starting at once cannot both run, on SQLite or PostgreSQL.
+#
+# A job's process may die (killed, out of memory, the machine restarted). The job row says which
+# process answers for it: `pid`, `runner` ("hostname boot-id") and `heartbeat_at`, which the runner
+# refreshes every HEARTBEAT_SECONDS. The next look at the village's batches (a page, a progress poll,
+# the next start) marks a job failed when its process is certainly gone:
+#  - on the machine that runs it, at once: the pid no longer exists, or the machine has restarted since
+#    (another boot id). This is the village PC's case and any gunicorn worker's: the runner is its own
+#    process, not a worker, so any worker of that machine can ask the kernel about it;
+#  - anywhere, when it has not said a word for STALE_SECONDS: a pid means nothing on another machine
+#    (a township server behind a load balancer), a pid may have been reused by an unrelated process, and
+#    Windows cannot ask about a pid without signalling it. The heartbeat covers all three.
+# A queued job's runner is judged the same way while it starts; once it has handed the job to the
+# village's running one (the village was busy) the job waits on that one.
+
+#: how often a running job's process says it is alive, and how long without a word makes it dead
+HEARTBEAT_SECONDS = 5
+STALE_SECONDS = 60
+
 
 def jobs_dir() -> Path:
     path = Path(current_app.instance_path) / "statements"
@@ -183,75 +274,16 @@ def jobs_dir() -> Path:
     return path
 
 
-def _job_update(job_id: int, action: str | None = None, **values) -> None:
-    """Record a job's progress or its next status, in a short write transaction of its own."""
-    def update() -> None:
-        job = db.session.get(StatementJob, job_id)
-        if action is not None:
-            job.status = JOB.move(job.status, action)
-        for k, v in values.items():
-            setattr(job, k, v)
-
-    run_write(update)
-
-
-def run_job(job_id: int) -> StatementJob:
-    """Carry out a queued batch job: issue the statements, render them, record progress and the file."""
-    # one guarded statement claims the job: a second runner of the same job finds it taken
-    claimed = run_write(lambda: db.session.execute(
-        sa.update(StatementJob).where(StatementJob.id == job_id, StatementJob.status.in_(JOB.sources("start")))
-        .values(status=JOB.target("start"), started_at=utcnow(), pid=os.getpid())
-        .execution_options(synchronize_session=False)).rowcount)
-    if claimed != 1:
-        raise LookupError(f"job {job_id} is not waiting to run")
+def _boot_id() -> str:
     try:
-        with write_transaction():
-            job = db.session.get(StatementJob, job_id)
-            village = db.session.get(Village, job.village_id)
-            period = svc.Period(job.period_kind, job.period_start, job.period_end)
-            households = svc.batch_households(job.village_id, job.group_id)
-            if not households:
-                raise svc.StatementError("no households")
-            actor = db.session.get(User, job.created_by_id) if job.created_by_id else None
-            htmls = issue_batch(village, period, households, paper=job.paper, base_url=job.base_url,
-                                actor=actor, job_id=job.id)
-            job.total = len(htmls)
-        # rendering takes minutes: it runs after the commit, outside any write transaction
-        name = f"statements-{job.id}-{secrets.token_hex(6)}.pdf"
-        done = 0
-
-        def progress(n: int) -> None:
-            nonlocal done
-            done += n
-            _job_update(job_id, done=done)
-
-        render_many(htmls, jobs_dir() / name, chunk=current_app.config.get("STATEMENT_CHUNK", DEFAULT_CHUNK),
-                    workers=current_app.config.get("STATEMENT_WORKERS"), progress=progress)
-        _job_update(job_id, "finish", result_file=name, finished_at=utcnow(),
-                    done=len(htmls))
-    except Exception as exc:  # the job row must never stay "running" after a failure
-        db.session.rollback()
-        log.exception("statement job %s failed", job_id)
-        message = str(exc) if isinstance(exc, svc.StatementError) else type(exc).__name__
-        _job_update(job_id, "fail", error=message[:500], finished_at=utcnow())
-    return db.session.get(StatementJob, job_id)
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""  # not Linux: the heartbeat alone decides
 
 
-#: a job still waiting after this long was never picked up (its process could not start)
-STALE_QUEUED_SECONDS = 600
-
-
-def job_state(job: StatementJob) -> str:
-    """The job's status as the clerk should see it: a job whose process has died shows as failed.
-
-    Only shown, never written: a page view must not change the database.
-    """
-    if job.status == JobStatus.RUNNING.value and job.pid and not _alive(job.pid):
-        return JobStatus.FAILED.value
-    waited = (utcnow() - job.created_at).total_seconds()
-    if job.status == JobStatus.QUEUED.value and waited > STALE_QUEUED_SECONDS:
-        return JobStatus.FAILED.value
-    return job.status
+def this_host() -> str:
+    """Who may judge a pid: this machine, in this boot."""
+    return f"{socket.gethostname()} {_boot_id()}"[:120]
 
 
 def _alive(pid: int) -> bool:
@@ -264,10 +296,248 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def start_job(job: StatementJob) -> None:
-    """Run the committed job: in this process when STATEMENT_JOBS_INLINE (tests), else in its own process."""
+def process_gone(job: StatementJob, now=None) -> bool:
+    """Whether the process answering for the job is certainly gone (see the comment above)."""
+    now = now or utcnow()
+    last = job.heartbeat_at or job.started_at or job.created_at
+    if (now - last).total_seconds() > STALE_SECONDS:
+        return True
+    if job.pid is None:
+        return False  # a runner being launched: the heartbeat's window decides
+    host, _, boot = (job.runner or "").partition(" ")
+    here, _, here_boot = this_host().partition(" ")
+    if job.runner and host != here:
+        return False
+    if boot and here_boot and boot != here_boot:
+        return True
+    return os.name == "posix" and not _alive(job.pid)
+
+
+def _active(village_id: int) -> list[StatementJob]:
+    return list(db.session.scalars(sa.select(StatementJob).where(
+        StatementJob.village_id == village_id,
+        StatementJob.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value])).order_by(StatementJob.id)))
+
+
+def _fail(snapshots: list[tuple], error: str) -> None:
+    """Mark these jobs failed if nothing about them changed since they were judged (flushes)."""
+    for job_id, status, pid, beat in snapshots:
+        db.session.execute(
+            sa.update(StatementJob).where(StatementJob.id == job_id, StatementJob.status == status,
+                                          StatementJob.pid.is_not_distinct_from(pid),
+                                          StatementJob.heartbeat_at.is_not_distinct_from(beat))
+            .values(status=JOB.target("fail"), error=error, finished_at=utcnow())
+            .execution_options(synchronize_session=False))
+
+
+def _reap(village_id: int) -> list[StatementJob]:
+    """Mark failed the village's jobs whose process died; the jobs still queued or running."""
+    active = _active(village_id)
+    now = utcnow()
+    dead = [j for j in active if (j.status == JobStatus.RUNNING.value or j.heartbeat_at is not None)
+            and process_gone(j, now)]
+    if not dead:
+        return active
+    snapshots = [(j.id, j.status, j.pid, j.heartbeat_at) for j in dead]
+    for job_id, status, _pid, _beat in snapshots:
+        log.warning("statement job %s: its process is gone; marked failed", job_id)
+    run_write(lambda: _fail(snapshots, "the printing process stopped"))
+    return _active(village_id)
+
+
+def refresh(village_id: int) -> None:
+    """The next look at a village's batches: fail those whose process died, give a waiting queue a runner.
+
+    A page view writes here, deliberately: a dead job must not stay "running" (it would hold the
+    village's queue), and the clerk's look is the first moment anyone can tell. Nothing is written
+    while every job's process is alive.
+    """
+    active = _reap(village_id)
+    if active and all(j.status == JobStatus.QUEUED.value and j.heartbeat_at is None for j in active):
+        launch(active[0].id)  # its running job died: the queue has no runner
+
+
+def launch(job_id: int) -> None:
+    """Start a runner for a queued job that has none (stamped first, so two looks start one)."""
+    def stamp() -> int:
+        return db.session.execute(
+            sa.update(StatementJob).where(StatementJob.id == job_id, StatementJob.status == JobStatus.QUEUED.value,
+                                          StatementJob.heartbeat_at.is_(None))
+            .values(heartbeat_at=utcnow(), runner=this_host(), pid=None)
+            .execution_options(synchronize_session=False)).rowcount
+
+    if run_write(stamp) == 1:
+        start_job(job_id)
+
+
+def _claim_next(village_id: int) -> int | None:
+    """Claim the village's oldest queued job for this process (inside a write transaction); its id.
+
+    None when another job of the village is running (the UNIQUE index refuses a second) or another
+    runner claimed it first.
+    """
+    job_id = db.session.scalar(sa.select(StatementJob.id).where(
+        StatementJob.village_id == village_id, StatementJob.status.in_(JOB.sources("start")))
+        .order_by(StatementJob.id).limit(1))
+    if job_id is None:
+        return None
+    try:
+        with db.session.begin_nested():
+            claimed = db.session.execute(
+                sa.update(StatementJob).where(StatementJob.id == job_id,
+                                              StatementJob.status.in_(JOB.sources("start")))
+                .values(status=JOB.target("start"), started_at=utcnow(), pid=os.getpid(), runner=this_host(),
+                        heartbeat_at=utcnow())
+                .execution_options(synchronize_session=False)).rowcount
+    except sa.exc.IntegrityError:
+        return None
+    return job_id if claimed == 1 else None
+
+
+def _claim_or_hand_over(village_id: int, job_id: int) -> int | None:
+    claimed = _claim_next(village_id)
+    if claimed is None:
+        # the village is busy: its running job's runner starts this one when it ends
+        db.session.execute(
+            sa.update(StatementJob).where(StatementJob.id == job_id, StatementJob.status == JobStatus.QUEUED.value)
+            .values(pid=None, runner=None, heartbeat_at=None).execution_options(synchronize_session=False))
+    return claimed
+
+
+def run_job(job_id: int) -> StatementJob:
+    """Run a queued job, or leave it queued behind its village's running one; then the rest of the queue.
+
+    :raise LookupError: the job is not waiting to run.
+    """
+    job = db.session.get(StatementJob, job_id)
+    if job is None or not JOB.can(job.status, "start"):
+        raise LookupError(f"job {job_id} is not waiting to run")
+    village_id = job.village_id
+    _reap(village_id)
+    current = run_write(lambda: _claim_or_hand_over(village_id, job_id))
+    while current is not None:
+        current = _run_claimed(current)
+    db.session.expire_all()
+    return db.session.get(StatementJob, job_id)
+
+
+def _heartbeat(app, job_id: int, pid: int, stop: threading.Event) -> None:
+    """Say every HEARTBEAT_SECONDS that this process still prints the job (a thread of the runner)."""
+    with app.app_context():
+        try:
+            while not stop.wait(HEARTBEAT_SECONDS):
+                try:
+                    run_write(lambda: db.session.execute(
+                        sa.update(StatementJob).where(StatementJob.id == job_id, StatementJob.pid == pid,
+                                                      StatementJob.status == JobStatus.RUNNING.value)
+                        .values(heartbeat_at=utcnow()).execution_options(synchronize_session=False)))
+                except Exception:  # a busy database: the next beat tries again, STALE_SECONDS allows many
+                    log.warning("statement job %s: heartbeat not recorded", job_id, exc_info=True)
+        finally:
+            db.session.remove()
+
+
+def _progress(job_id: int, done: int) -> None:
+    run_write(lambda: db.session.execute(
+        sa.update(StatementJob).where(StatementJob.id == job_id)
+        .values(done=done, heartbeat_at=utcnow()).execution_options(synchronize_session=False)))
+
+
+def _run_claimed(job_id: int) -> int | None:
+    """Carry out a claimed job: issue, render, record; then claim the village's next job (its id)."""
+    stop = threading.Event()
+    beat = threading.Thread(target=_heartbeat, name=f"statement-job-{job_id}-heartbeat", daemon=True,
+                            args=(current_app._get_current_object(), job_id, os.getpid(), stop))
+    beat.start()
+    try:
+        with write_transaction():
+            job = db.session.get(StatementJob, job_id)
+            village = db.session.get(Village, job.village_id)
+            period = svc.Period(job.period_kind, job.period_start, job.period_end)
+            households = svc.batch_households(job.village_id, job.group_id)
+            if not households:
+                raise svc.StatementError("no households")
+            actor = db.session.get(User, job.created_by_id) if job.created_by_id else None
+            _ids, htmls = issue_batch(village, period, households, paper=job.paper, base_url=job.base_url,
+                                      actor=actor, job_id=job.id)
+            job.total = len(htmls)
+        # rendering takes minutes: it runs after the commit, outside any write transaction
+        name = f"statements-{job_id}-{secrets.token_hex(6)}.pdf"
+        done = 0
+
+        def progress(n: int) -> None:
+            nonlocal done
+            done += n
+            _progress(job_id, done)
+
+        render_many(htmls, jobs_dir() / name, chunk=current_app.config.get("STATEMENT_CHUNK", DEFAULT_CHUNK),
+                    workers=current_app.config.get("STATEMENT_WORKERS"), progress=progress)
+        outcome = ("finish", {"result_file": name, "done": len(htmls)})
+    except Exception as exc:  # the job row must never stay "running" after a failure
+        db.session.rollback()
+        log.exception("statement job %s failed", job_id)
+        message = str(exc) if isinstance(exc, svc.StatementError) else type(exc).__name__
+        outcome = ("fail", {"error": message[:500]})
+    finally:
+        stop.set()
+        beat.join()
+    return run_write(lambda: _end_and_claim_next(job_id, *outcome))
+
+
+def _end_and_claim_next(job_id: int, action: str, values: dict) -> int | None:
+    """Record the job's end and claim the village's next job, in one transaction: no gap without a runner."""
+    job = db.session.get(StatementJob, job_id)
+    # a job judged dead meanwhile (failed by a look) stays failed: its statements are printed again later
+    if job.status == JobStatus.RUNNING.value and job.pid == os.getpid():
+        job.status = JOB.move(job.status, action)
+        job.finished_at = utcnow()
+        for key, value in values.items():
+            setattr(job, key, value)
+        if action == "finish":
+            db.session.execute(sa.update(IssuedStatement).where(IssuedStatement.job_id == job_id,
+                                                                IssuedStatement.printed_at.is_(None))
+                               .values(printed_at=utcnow()).execution_options(synchronize_session=False))
+        db.session.flush()  # before the claim: the UNIQUE index must see this job no longer running
+    return _claim_next(job.village_id)
+
+
+def queue_places(village_id: int) -> dict[int, tuple[int, int]]:
+    """For each waiting job of the village: how many jobs are ahead of it, and the one it waits for."""
+    line = sorted(_active(village_id), key=lambda j: (j.status != JobStatus.RUNNING.value, j.id))
+    return {j.id: (place, line[place - 1].id) for place, j in enumerate(line)
+            if j.status == JobStatus.QUEUED.value and place > 0}
+
+
+def queue_job(village_id: int, period: svc.Period, *, group_id: int | None, paper: str, base_url: str,
+              actor=None, key: str | None = None) -> StatementJob:
+    """Queue a batch (flushes; the caller commits, then `start_job`); the same form key gives the same job.
+
+    The job is stamped as having a runner on its way (`heartbeat_at`), which `start_job` then launches.
+    :raise IdempotencyConflict: the key was used for another batch.
+    """
+    key = check_key(key)
+    digest = payload_hash({"group": group_id, "kind": period.kind, "start": period.start.isoformat(),
+                           "end": period.end.isoformat(), "paper": paper})
+    prior = find_earlier(StatementJob, village_id, key, digest=digest)
+    if prior is not None:
+        return prior
+    job = StatementJob(village_id=village_id, group_id=group_id, period_kind=period.kind,
+                       period_start=period.start, period_end=period.end, paper=paper,
+                       status=JobStatus.QUEUED.value, base_url=base_url[:200],
+                       created_by_id=actor.id if actor is not None else None,
+                       idempotency_key=key, payload_hash=digest, heartbeat_at=utcnow(), runner=this_host())
+    db.session.add(job)
+    db.session.flush()
+    return job
+
+
+def start_job(job_id: int) -> None:
+    """Start a runner for the queued job: in this process when STATEMENT_JOBS_INLINE (tests), else its own."""
     if current_app.config.get("STATEMENT_JOBS_INLINE"):
-        run_job(job.id)
+        try:
+            run_job(job_id)
+        except LookupError:
+            pass  # already run by another runner
         return
     env = dict(os.environ)
     env["DATABASE_URL"] = current_app.config["SQLALCHEMY_DATABASE_URI"]
@@ -275,17 +545,30 @@ def start_job(job: StatementJob) -> None:
     for key in ("SECRET_KEY", "ID_HMAC_KEY"):
         if current_app.config.get(key):
             env[key] = current_app.config[key]
-    log_path = jobs_dir() / f"job-{job.id}.log"
+    log_path = jobs_dir() / f"job-{job_id}.log"
     try:
         with open(log_path, "ab") as out:
             # a new session: the job is not killed with the web worker or the terminal that started it
             proc = subprocess.Popen(
-                [sys.executable, "-m", "flask", "--app", "wsgi", "statements", "run-job", str(job.id)],
+                [sys.executable, "-m", "flask", "--app", "wsgi", "statements", "run-job", str(job_id)],
                 cwd=str(PROJECT_ROOT), env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                 start_new_session=True, close_fds=True)
     except OSError as exc:
-        log.exception("could not start statement job %s", job.id)
-        _job_update(job.id, "fail", error=type(exc).__name__, finished_at=utcnow())
+        log.exception("could not start statement job %s", job_id)
+        error = type(exc).__name__
+        run_write(lambda: _fail_queued(job_id, error))
         return
+    # its pid, unless it has already claimed the job or handed it over (then it wrote its own state)
+    run_write(lambda: db.session.execute(
+        sa.update(StatementJob).where(StatementJob.id == job_id, StatementJob.status == JobStatus.QUEUED.value,
+                                      StatementJob.pid.is_(None), StatementJob.heartbeat_at.is_not(None))
+        .values(pid=proc.pid).execution_options(synchronize_session=False)))
     # reap it when it ends (no zombie left behind); the job row, not this thread, is the record
-    threading.Thread(target=proc.wait, name=f"statement-job-{job.id}", daemon=True).start()
+    threading.Thread(target=proc.wait, name=f"statement-job-{job_id}", daemon=True).start()
+
+
+def _fail_queued(job_id: int, error: str) -> None:
+    db.session.execute(
+        sa.update(StatementJob).where(StatementJob.id == job_id, StatementJob.status == JobStatus.QUEUED.value)
+        .values(status=JOB.target("fail"), error=error, finished_at=utcnow())
+        .execution_options(synchronize_session=False))

@@ -5,8 +5,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, SubmitField
 
-from ..forms import LooseDateField, options
-from ..forms import WholeNumberField
+from ..forms import IdempotentForm, LooseDateField, WholeNumberField, options
 from .services import MAX_YEAR, MIN_YEAR
 
 KINDS = {"year": _l("Year"), "quarter": _l("Quarter"), "month": _l("Month"), "range": _l("Dates")}
@@ -30,6 +29,8 @@ class PeriodForm(FlaskForm):
                 "start": self.start.data, "end": self.end.data}
 
 
-class BatchForm(PeriodForm):
+class BatchForm(PeriodForm, IdempotentForm):
+    """The batch carries a form key: posted twice (a double click, a resent page) it makes one job."""
+
     group_id = SelectField(_l("Villager group"), coerce=int, default=0)
     submit = SubmitField(_l("Print statements for all households"))

@@ -36,6 +36,10 @@ class IssuedStatement(Model):
     job_id: Mapped[int | None] = mapped_column(Int, sa.ForeignKey("statement_jobs.id"), index=True)
     issued_by_id: Mapped[int | None] = mapped_column(Int, sa.ForeignKey("users.id"))
     issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: when its PDF was written; None for a batch's statement whose printing stopped (the process died or
+    #: was killed after the codes were committed): the clerk sees it to print again, and the next batch
+    #: of the same period and paper prints it under its code (batch.issue_batch)
+    printed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     household = relationship("Household")
 
@@ -74,7 +78,16 @@ class StatementJob(Model):
     error: Mapped[str | None] = mapped_column(Str(500))
     #: where the QR codes point (the address the clerk used to reach the app)
     base_url: Mapped[str] = mapped_column(Str(200))
+    #: the process answering for the job: its runner while running; while queued, the runner launched
+    #: for it (None once that runner handed the job to the village's running one)
     pid: Mapped[int | None] = mapped_column(Int)
+    #: where that process lives: "hostname boot-id" (batch.this_host), so a pid is only judged on its machine
+    runner: Mapped[str | None] = mapped_column(Str(120))
+    #: the process's last sign of life (batch.HEARTBEAT_SECONDS); while queued, when its runner was launched
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: the batch form's key (app.idempotency): the same form posted twice makes one job
+    idempotency_key: Mapped[str | None] = mapped_column(Str(64))
+    payload_hash: Mapped[str | None] = mapped_column(Str(64))
     created_by_id: Mapped[int | None] = mapped_column(Int, sa.ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -88,5 +101,10 @@ class StatementJob(Model):
         sa.CheckConstraint("period_kind IN ('year','quarter','month','range')", name="period_kind_known"),
         sa.CheckConstraint("paper IN ('a4','a5')", name="paper_known"),
         sa.CheckConstraint("done >= 0 AND total >= 0", name="counts_positive"),
+        sa.Index("ix_statement_jobs_village_key", "village_id", "idempotency_key", unique=True),
+        # at most one running job per village: two runners claiming at once cannot both win, on either
+        # database (a check-then-update could on PostgreSQL, whose transactions do not see each other's)
+        sa.Index("ix_statement_jobs_one_running", "village_id", unique=True,
+                 sqlite_where=sa.text("status = 'running'"), postgresql_where=sa.text("status = 'running'")),
         {"sqlite_strict": True},
     )

@@ -325,8 +325,12 @@ def normalize_code(raw: str | None) -> str | None:
 
 
 def issue_statement(data: StatementData, *, actor=None, paper: str = "a4", job_id: int | None = None,
-                    audit: bool = True) -> IssuedStatement:
-    """Keep what the statement shows under a fresh verification code."""
+                    audit: bool = True, printed: bool = True) -> IssuedStatement:
+    """Keep what the statement shows under a fresh verification code.
+
+    `printed`: one statement is rendered in the same request that issues it (a failure is on the clerk's
+    screen at once); a batch issues with `printed=False` and marks its statements once their PDF is written.
+    """
     if paper not in ("a4", "a5"):
         raise StatementError(_("Choose A4 or A5 paper."), "paper")
     code = new_code()
@@ -337,7 +341,8 @@ def issue_statement(data: StatementData, *, actor=None, paper: str = "a4", job_i
         period_kind=data.period.kind, period_start=data.period.start, period_end=data.period.end,
         cutoff_at=data.cutoff, opening_balance=data.opening, closing_balance=data.closing,
         line_count=len(data.lines), digest=data.digest(), paper=paper, job_id=job_id,
-        issued_by_id=actor.id if actor is not None else None, issued_at=utcnow())
+        issued_by_id=actor.id if actor is not None else None, issued_at=utcnow(),
+        printed_at=utcnow() if printed else None)
     db.session.add(issued)
     db.session.flush()
     if audit:

@@ -6,19 +6,21 @@ from flask import abort, current_app, g, redirect, render_template, request, sen
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
 
 from ..access import get_in_village_or_404, require
 from ..db import local_today
 from ..extensions import db, limiter
 from ..filters import LABELS
-from ..forms import options, refuse
+from ..forms import flash_recorded, options, refuse
+from ..idempotency import mark_replayed
 from ..printing import pdf_response
 from ..registry.models import Household, VillagerGroup
 from ..submission import submit
 from . import batch, bp
 from . import services as svc
 from .forms import BatchForm, PeriodForm
-from .models import JobStatus, StatementJob
+from .models import StatementJob
 from .states import JOB
 
 LABELS["job_status"] = {"queued": _l("Waiting to start"), "running": _l("Printing"), "done": _l("Done"),
@@ -81,8 +83,11 @@ def _recent_jobs() -> list[StatementJob]:
 @bp.route("/statements/batch", methods=["GET", "POST"])
 @require("statements.print")
 def batch_new():
-    """Start printing statements for every household of the village (or one group); list recent batches."""
+    """Start printing statements for every household of the village (or one group); list recent batches,
+    the queue, and the statements whose batch stopped before printing them."""
+    batch.refresh(g.village.id)
     form = BatchForm()
+    form.ensure_key()
     groups = _groups()
     form.group_id.choices = options([(0, _("All households of the village"))]
                                     + [(x.id, x.name) for x in groups])
@@ -95,41 +100,58 @@ def batch_new():
             refuse(form, "group_id", svc.StatementError(_("There are no active households to print.")))
         elif period is not None:
             def queue():
-                job = StatementJob(village_id=g.village.id, group_id=group_id, period_kind=period.kind,
-                                   period_start=period.start, period_end=period.end, paper=form.paper.data,
-                                   status=JobStatus.QUEUED.value, base_url=_base_url()[:200],
-                                   created_by_id=current_user.id)
-                db.session.add(job)
-                db.session.flush()
-                return job
+                return batch.queue_job(g.village.id, period, group_id=group_id, paper=form.paper.data,
+                                       base_url=_base_url(), actor=current_user, key=form.idempotency_key.data)
 
-            done = submit(form, queue, field="group_id")
+            try:
+                done = submit(form, queue, field="group_id")
+            except IntegrityError:
+                # the same form posted twice at once: the other request queued the batch
+                job = db.session.scalar(sa.select(StatementJob).where(
+                    StatementJob.village_id == g.village.id,
+                    StatementJob.idempotency_key == form.idempotency_key.data))
+                if job is None:
+                    raise
+                flash_recorded(mark_replayed(job), "")
+                return redirect(url_for("statements.job", job_id=job.id))
             if done:
-                batch.start_job(done.value)
-                return redirect(url_for("statements.job", job_id=done.value.id))
+                job_id = done.value.id
+                flash_recorded(done.value, _("Batch #%(id)s added.", id=job_id))
+                if not done.replayed:
+                    batch.start_job(job_id)
+                return redirect(url_for("statements.job", job_id=job_id))
     status = 422 if request.method == "POST" else 200
     return render_template("statements/batch.html", form=form, jobs=_recent_jobs(),
-                           job_state=batch.job_state), status
+                           places=batch.queue_places(g.village.id),
+                           unprinted=batch.unprinted_statements(g.village.id)), status
 
 
 def _period_of(job: StatementJob) -> svc.Period:
     return svc.Period(job.period_kind, job.period_start, job.period_end)
 
 
+def _looked_at(job_id: int) -> tuple[StatementJob, tuple[int, int] | None]:
+    """The job after the village's batches were looked at (a dead one failed), and its place in line."""
+    job = get_in_village_or_404(StatementJob, job_id)
+    batch.refresh(job.village_id)
+    job = get_in_village_or_404(StatementJob, job_id)
+    return job, batch.queue_places(job.village_id).get(job.id)
+
+
 @bp.route("/statements/jobs/<int:job_id>")
 @require("statements.print")
 def job(job_id: int):
     """A batch's progress (refreshed by htmx) and, when done, its download."""
-    job = get_in_village_or_404(StatementJob, job_id)
-    return render_template("statements/job.html", job=job, period=_period_of(job), job_state=batch.job_state)
+    job, place = _looked_at(job_id)
+    return render_template("statements/job.html", job=job, period=_period_of(job), place=place)
 
 
 @bp.route("/statements/jobs/<int:job_id>/progress")
 @require("statements.print")
 def job_progress(job_id: int):
     """The progress fragment; htmx polls it until the job is done or failed."""
-    job = get_in_village_or_404(StatementJob, job_id)
-    return render_template("statements/_job_progress.html", job=job, job_state=batch.job_state)
+    job, place = _looked_at(job_id)
+    return render_template("statements/_job_progress.html", job=job, place=place)
 
 
 @bp.route("/statements/jobs/<int:job_id>/download")
