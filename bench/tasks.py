@@ -129,13 +129,16 @@ def run_statements_batch(n: int, out: str) -> dict:
     t0 = time.perf_counter()
     begin_write()
     households = svc.batch_households(village.id)[:n]
-    htmls = batch.issue_batch(village, period, households, paper="a4", base_url="http://bench.invalid/")
+    ids, htmls = batch.issue_batch(village, period, households, paper="a4", base_url="http://bench.invalid/")
     db.session.commit()
     issued = time.perf_counter() - t0
     workers = current_app.config.get("STATEMENT_WORKERS") or os.cpu_count() or 1
     batch.render_many(htmls, Path(out), chunk=current_app.config.get("STATEMENT_CHUNK", batch.DEFAULT_CHUNK),
                       workers=workers)
     total = time.perf_counter() - t0
+    begin_write()
+    batch.mark_printed(ids)  # as the command does once the PDF is written
+    db.session.commit()
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     from pypdf import PdfReader
 

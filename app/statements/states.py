@@ -1,9 +1,9 @@
 """The batch statement job's state machine (see app/states.py for the pattern).
 
-A job is queued when the clerk asks for it; one runner claims it (running), which ends done (the PDF
-is there to download) or failed. A job whose process could not start fails from the queue. The job
-page shows a running job whose process died, or a queued one never picked up, as failed without
-writing it (batch.job_state): a page view changes nothing.
+A job is queued when the clerk asks for it; one runner claims it (running), at most one per village at
+a time (a UNIQUE index), which ends done (the PDF is there to download) or failed. A job whose process
+could not start fails from the queue. A running job whose process died, or a queued one whose runner
+died before claiming it, is failed by the next look at the village's batches (batch.refresh).
 """
 from __future__ import annotations
 
