@@ -257,15 +257,18 @@ def unprinted_statements(village_id: int, limit: int = 200) -> list[IssuedStatem
 #  - on the machine that runs it, at once: the pid no longer exists, or the machine has restarted since
 #    (another boot id). This is the village PC's case and any gunicorn worker's: the runner is its own
 #    process, not a worker, so any worker of that machine can ask the kernel about it;
-#  - anywhere, when it has not said a word for STALE_SECONDS: a pid means nothing on another machine
-#    (a township server behind a load balancer), a pid may have been reused by an unrelated process, and
-#    Windows cannot ask about a pid without signalling it. The heartbeat covers all three.
+#  - elsewhere, when it has not said a word for STALE_SECONDS: a pid means nothing on another machine
+#    (a township server behind a load balancer), and Windows cannot ask about a pid without signalling it.
+#    On its own machine a live pid wins over a late heartbeat (on SQLite the heartbeat waits while the
+#    runner itself holds the write lock to issue a large batch), unless it has been silent for
+#    REUSED_PID_SECONDS: then the pid belongs to an unrelated process that was given the same number.
 # A queued job's runner is judged the same way while it starts; once it has handed the job to the
 # village's running one (the village was busy) the job waits on that one.
 
 #: how often a running job's process says it is alive, and how long without a word makes it dead
 HEARTBEAT_SECONDS = 5
 STALE_SECONDS = 60
+REUSED_PID_SECONDS = 600
 
 
 def jobs_dir() -> Path:
@@ -299,18 +302,17 @@ def _alive(pid: int) -> bool:
 def process_gone(job: StatementJob, now=None) -> bool:
     """Whether the process answering for the job is certainly gone (see the comment above)."""
     now = now or utcnow()
-    last = job.heartbeat_at or job.started_at or job.created_at
-    if (now - last).total_seconds() > STALE_SECONDS:
-        return True
-    if job.pid is None:
-        return False  # a runner being launched: the heartbeat's window decides
+    quiet = (now - (job.heartbeat_at or job.started_at or job.created_at)).total_seconds()
     host, _, boot = (job.runner or "").partition(" ")
     here, _, here_boot = this_host().partition(" ")
-    if job.runner and host != here:
-        return False
-    if boot and here_boot and boot != here_boot:
-        return True
-    return os.name == "posix" and not _alive(job.pid)
+    if os.name == "posix" and job.pid is not None and (not job.runner or host == here):
+        if boot and here_boot and boot != here_boot:
+            return True
+        if not _alive(job.pid):
+            return True
+        # alive: only a pid taken over by an unrelated process stays silent this long
+        return quiet > REUSED_PID_SECONDS
+    return quiet > STALE_SECONDS
 
 
 def _active(village_id: int) -> list[StatementJob]:
