@@ -58,8 +58,9 @@ def _status_on_page(client, job_id: int) -> str:
 def test_the_batch_form_posted_twice_makes_one_job(inline_jobs, client, world):
     _login(client, "clerk1")
     page = client.get("/statements/batch").get_data(as_text=True)
-    key = re.search(r'name="idempotency_key"[^>]*value="([^"]+)"', page).group(1)
-    form = _year_batch(idempotency_key=key)
+    shown = re.search(r'name="idempotency_key"[^>]*value="([^"]+)"', page)
+    assert shown, "the batch form carries its key"
+    form = _year_batch(idempotency_key=shown.group(1))
     first = client.post("/statements/batch", data=form)
     second = client.post("/statements/batch", data=form, follow_redirects=True)
     assert first.status_code == 302
