@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -20,7 +21,7 @@ from app.statements import batch
 from app.statements import services as svc
 from app.statements.models import IssuedStatement, StatementJob
 from app.submission import run_write, write_transaction
-from tests.test_statements import TODAY, _households_in, _login, _month_form, world  # noqa: F401
+from tests.test_statements import TODAY, _households_in, _login, _month_form, world  # noqa: F401  (fixture re-used)
 
 
 @pytest.fixture
@@ -129,9 +130,8 @@ def test_two_runners_starting_at_once_cannot_both_run(app, world):
     assert sorted(results, key=str) == [jobs[0], None, None, None]
     assert [j.status for j in _jobs()] == ["running", "queued", "queued"]
     # the database itself refuses a second running job of the village, whatever the code asks
-    with pytest.raises(IntegrityError):
-        with write_transaction():
-            db.session.execute(sa.update(StatementJob).where(StatementJob.id == jobs[1]).values(status="running"))
+    with pytest.raises(IntegrityError), write_transaction():
+        db.session.execute(sa.update(StatementJob).where(StatementJob.id == jobs[1]).values(status="running"))
     assert run_write(lambda: batch._claim_next(world.village.id)) is None
     assert [j.status for j in _jobs()] == ["running", "queued", "queued"]
 
@@ -241,3 +241,32 @@ def test_a_batch_job_that_died_mid_print_is_finished_by_the_next_batch(inline_jo
     db.session.expire_all()
     assert set(db.session.scalars(sa.select(IssuedStatement.code))) == codes  # printed again, not reissued
     assert "data-unprinted" not in client.get("/statements/batch").get_data(as_text=True)
+
+
+@pytest.fixture
+def real_jobs(app_config):
+    app_config["STATEMENT_JOBS_INLINE"] = False
+
+
+def test_two_batches_in_their_own_processes_run_one_after_the_other(real_jobs, client, world):
+    _login(client, "clerk1")
+    ids = []
+    for group in (world.g1, world.g2):
+        r = client.post("/statements/batch", data=_year_batch(group_id=str(group.id)))
+        assert r.status_code == 302, r.get_data(as_text=True)
+        ids.append(int(r.headers["Location"].rsplit("/", 1)[1]))
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        states = [_status_on_page(client, job_id) for job_id in ids]
+        assert states.count("running") <= 1
+        if all(state in ("done", "failed") for state in states):
+            break
+        time.sleep(0.5)
+    jobs = _jobs()
+    assert [j.status for j in jobs] == ["done", "done"], [j.error for j in jobs]
+    assert jobs[1].started_at >= jobs[0].finished_at  # the second began when the first had ended
+    for job_id, households in zip(ids, (["0101", "0102"], ["0201"])):
+        r = client.get(f"/statements/jobs/{job_id}/download")
+        pdf = r.data
+        r.close()
+        assert _households_in(pdf) == households
