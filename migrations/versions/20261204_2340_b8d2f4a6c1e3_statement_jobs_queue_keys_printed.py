@@ -11,7 +11,7 @@ heartbeat, and whether an issued statement's PDF was written.
   Statements issued before this revision are taken as printed (nothing tells otherwise).
 
 Revision ID: b8d2f4a6c1e3
-Revises: c9e1f3a5b7d2
+Revises: d1f4a6b8c0e2
 Create Date: 2026-12-04 23:40:00
 
 """
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'b8d2f4a6c1e3'
-down_revision = 'c9e1f3a5b7d2'
+down_revision = 'd1f4a6b8c0e2'
 branch_labels = None
 depends_on = None
 
