@@ -38,8 +38,14 @@ class Config:
     BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
     BABEL_DEFAULT_TIMEZONE = VILLAGE_TZ_NAME
     LANGUAGES = ("zh_Hans_CN", "en")
+    #: where the budgets of attempts are counted (app/budgets.py) and Flask-Limiter keeps its counters:
+    #: redis://… shares them between workers and servers; anything else counts the budgets in the database
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_ENABLED = True
+    #: login attempts per address (app/budgets.py), whatever the user name
+    LOGIN_RATE = "30 per minute"
+    #: statement codes checked per address on the public /verify page (app/budgets.py)
+    VERIFY_RATE = "30 per minute"
     LOGIN_MAX_FAILURES = 5
     LOGIN_LOCK_MINUTES = 15
     PER_PAGE = 30
@@ -47,7 +53,7 @@ class Config:
     KIOSK_IDLE_SECONDS = int(os.environ.get("KIOSK_IDLE_SECONDS", "60"))
     KIOSK_PIN_MAX_FAILURES = 5
     KIOSK_PIN_LOCK_MINUTES = 15
-    #: wrong PINs one kiosk may send, whatever the household (Flask-Limiter, keyed per kiosk device)
+    #: wrong PINs one kiosk may send, whatever the household (app/budgets.py, keyed per kiosk device)
     KIOSK_PIN_RATE = "30 per hour"
     PASSWORD_HASH_METHOD = "scrypt"
     #: where printed statement QR codes point, e.g. http://192.168.1.10:5000/ (default: the address in use)

@@ -49,6 +49,8 @@ MODEL_MODULES = ("audit", "auth", "ledger", "points", "rules", "shop", "registry
 def import_all_models() -> None:
     for name in MODEL_MODULES:
         importlib.import_module(f"app.{name}.models")
+    # the core's one table: the budgets' counters (app/budgets.py)
+    importlib.import_module("app.budgets")
 
 
 @event.listens_for(Mapper, "before_configured")

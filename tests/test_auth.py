@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.audit.models import AuditLog
-from app.auth.models import User
+from app.auth.models import LoginProbe, User
 from app.config import DEFAULT_SECRET_KEY
 from app.db import utcnow
 from app.extensions import db
@@ -181,12 +181,33 @@ def test_unknown_user_gets_the_same_message_as_a_wrong_password(client, clerk):
     wrong = _login(client, "clerk1", "whatever-123")
     assert unknown.status_code == wrong.status_code == 200
     assert _error(unknown) == _error(wrong) == WRONG
-    # the unknown name leaves no user row behind and no lock can be built on it
-    for _ in range(6):
-        r = _login(client, "no-such-user", "whatever-123")
-        assert _error(r) == WRONG
     db.session.rollback()
     assert db.session.scalar(sa.select(User).where(User.username == "no-such-user")) is None
+
+
+def test_an_unknown_name_locks_exactly_like_a_real_account(client, clerk, app):
+    # wrong tries on a real name lock it; if an unknown name never locked, the lock would list the users
+    client.get("/lang/en")
+    tries = app.config["LOGIN_MAX_FAILURES"] + 1
+    real = [_login(client, "clerk1", "wrong-password") for _ in range(tries)]
+    unknown = [_login(client, "no-such-user", "wrong-password") for _ in range(tries)]
+
+    def seen(r, name):
+        # the whole page as the person sees it, but for the name they typed (echoed in the form)
+        return r.status_code, _error(r), r.get_data(as_text=True).replace(name, "NAME")
+
+    assert [seen(r, "no-such-user") for r in unknown] == [seen(r, "clerk1") for r in real]
+    assert [_error(r) for r in real[:-2]] == [WRONG] * (tries - 2)
+    assert LOCKED_RE.fullmatch(_error(real[-2])) and LOCKED_RE.fullmatch(_error(real[-1]))
+    # the name is folded like a real one (ＮＯ-SUCH-USER is the same name), and stays locked for any password
+    r = _login(client, "ＮＯ-SUCH-USER", PASSWORD)
+    assert r.status_code == 200 and _error(r) == _error(real[-1])
+    # nothing was made of the name but a keyed hash of it
+    db.session.rollback()
+    assert db.session.scalar(sa.select(User).where(User.username == "no-such-user")) is None
+    probe = db.session.scalars(sa.select(LoginProbe)).one()
+    assert probe.failed_logins == tries - 1 and probe.locked_until is not None
+    assert "no-such-user" not in probe.name_hash and len(probe.name_hash) == 64
 
 
 def test_disabled_account_cannot_log_in(client, clerk):

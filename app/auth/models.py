@@ -96,3 +96,22 @@ class Membership(Model):
             name="scope_matches_role",
         ),
     )
+
+
+class LoginProbe(Model):
+    """Failure counter of a user name that has no account, so that it locks exactly like a real one and
+    the login page never tells which names exist (the pattern of the kiosk's KioskProbe)."""
+
+    __tablename__ = "login_probes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: HMAC-SHA-256 (SECRET_KEY) of the folded name as typed: never the name itself
+    name_hash: Mapped[str] = mapped_column(sa.String(64))
+    #: the same two columns as on users, so one counting function serves both
+    failed_logins: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    locked_until: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
+
+    __table_args__ = (
+        sa.UniqueConstraint("name_hash", name="uq_login_probes_name_hash"),
+        sa.CheckConstraint("failed_logins >= 0", name="failed_logins_nonneg"),
+    )

@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -13,7 +17,7 @@ from ..audit.services import record
 from ..db import utcnow
 from ..extensions import db
 from ..registry.models import Township, Village
-from .models import Membership, Role, User, canonical_username
+from .models import LoginProbe, Membership, Role, User, canonical_username
 
 MIN_PASSWORD = 8
 _DUMMY_HASH: str | None = None
@@ -123,43 +127,40 @@ class LoginRefused(Exception):
 def authenticate(username: str, password: str) -> User:
     """Check a login; count failures in the database so the lockout holds across worker processes.
 
+    A name without an account is counted and locked the same way, under a keyed hash of the name
+    (`LoginProbe`): after LOGIN_MAX_FAILURES wrong tries it answers "locked" like a real account, so the
+    answers never tell which user names exist.
+
     :raises LoginRefused: wrong name or password, disabled or locked account.
     """
     global _DUMMY_HASH
     generic = _("Wrong user name or password.")
     user = get_user_by_username(username or "")
+    row: User | LoginProbe | None = user if user is not None else _probe(username or "")
+    now = utcnow()
+    if row is not None and row.locked_until is not None and row.locked_until > now:
+        minutes = max(1, int((row.locked_until - now).total_seconds() // 60) + 1)
+        raise LoginRefused(_("Too many wrong passwords: this account is locked for %(m)s more minutes.", m=minutes))
+    if row is not None and row.locked_until is not None:
+        # the lock has run out: start counting afresh
+        model = type(row)
+        db.session.execute(sa.update(model).where(model.id == row.id).values(failed_logins=0, locked_until=None))
+        db.session.refresh(row)
     if user is None:
         # spend the same time as a real check so that response times do not reveal user names
         if _DUMMY_HASH is None:
             _DUMMY_HASH = hash_password("not-a-real-password")
         check_password_hash(_DUMMY_HASH, password or "")
+        probe = row or _probe(username or "", create=True)
+        if _count_failure(probe, now):
+            raise LoginRefused(_lock_message())
         raise LoginRefused(generic)
-    now = utcnow()
-    if user.locked_until is not None and user.locked_until > now:
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        raise LoginRefused(_("Too many wrong passwords: this account is locked for %(m)s more minutes.", m=minutes))
-    if user.locked_until is not None:
-        # the lock has run out: start counting afresh
-        db.session.execute(sa.update(User).where(User.id == user.id).values(failed_logins=0, locked_until=None))
-        db.session.refresh(user)
     if not check_password_hash(user.password_hash, password or ""):
-        limit = current_app.config["LOGIN_MAX_FAILURES"]
-        lock_at = now + dt.timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
-        # one guarded statement, so parallel attempts in several workers all count
-        db.session.execute(
-            sa.update(User).where(User.id == user.id).values(
-                failed_logins=User.failed_logins + 1,
-                locked_until=sa.case((User.failed_logins + 1 >= limit, lock_at), else_=User.locked_until),
-            )
-        )
-        db.session.flush()
-        db.session.refresh(user)
+        locked = _count_failure(user, now)
         record("auth.login_failed", user, actor=user, details={"failures": user.failed_logins})
-        if user.failed_logins >= limit:
+        if locked:
             record("auth.locked", user, actor=user)
-            return_msg = _("Too many wrong passwords: this account is locked for %(m)s minutes.",
-                           m=current_app.config["LOGIN_LOCK_MINUTES"])
-            raise LoginRefused(return_msg)
+            raise LoginRefused(_lock_message())
         raise LoginRefused(generic)
     if not user.is_active:
         raise LoginRefused(_("This account has been disabled. Please ask the administrator."))
@@ -168,3 +169,36 @@ def authenticate(username: str, password: str) -> User:
         user.locked_until = None
     record("auth.login", user, actor=user)
     return user
+
+
+def _lock_message() -> str:
+    return _("Too many wrong passwords: this account is locked for %(m)s minutes.",
+             m=current_app.config["LOGIN_LOCK_MINUTES"])
+
+
+def _count_failure(row: User | LoginProbe, now: dt.datetime) -> bool:
+    """Count one wrong password on a user or a probe and lock it at the limit; True when it is locked now."""
+    model = type(row)
+    limit = current_app.config["LOGIN_MAX_FAILURES"]
+    lock_at = now + dt.timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
+    # one guarded statement, so parallel attempts in several workers all count
+    db.session.execute(
+        sa.update(model).where(model.id == row.id).values(
+            failed_logins=model.failed_logins + 1,
+            locked_until=sa.case((model.failed_logins + 1 >= limit, lock_at), else_=model.locked_until),
+        ).execution_options(synchronize_session=False)
+    )
+    db.session.flush()
+    db.session.refresh(row)
+    return row.failed_logins >= limit
+
+
+def _probe(username: str, *, create: bool = False) -> LoginProbe | None:
+    """The failure counter of a name without an account; made on its first failure (race-safe)."""
+    digest = hmac.new(current_app.config["SECRET_KEY"].encode(), canonical_username(username).encode(),
+                      hashlib.sha256).hexdigest()
+    if create:
+        insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        db.session.execute(insert(LoginProbe).values(name_hash=digest, failed_logins=0)
+                           .on_conflict_do_nothing(index_elements=["name_hash"]))
+    return db.session.scalar(sa.select(LoginProbe).where(LoginProbe.name_hash == digest))

@@ -13,8 +13,9 @@ from flask import abort, current_app, g, redirect, render_template, request, ses
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from ..budgets import refund, take
 from ..errors import Busy
-from ..extensions import db, limiter
+from ..extensions import db
 from ..points import queries as pq
 from ..points.models import PointEntry
 from ..points.states import ENTRY
@@ -59,7 +60,7 @@ def _device_from_cookie():
 
 
 def device_key() -> str:
-    """Flask-Limiter key: one budget per kiosk device, not per IP (every kiosk may share one NAT address)."""
+    """The PIN budget's key: one per kiosk device, not per IP (every kiosk may share one NAT address)."""
     device = g.get("kiosk_device")
     return f"kiosk-device:{device.id}" if device is not None else f"kiosk-ip:{request.remote_addr}"
 
@@ -263,13 +264,7 @@ def _pending(household_id: int | None, label: str, probe_key: str):
     return redirect(url_for("kiosk.pin"))
 
 
-def _pin_failed(resp) -> bool:
-    return bool(g.get("kiosk_pin_failed"))
-
-
 @bp.route("/pin", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["KIOSK_PIN_RATE"], key_func=device_key, methods=["POST"],
-               deduct_when=_pin_failed)
 def pin():
     """Type the household's PIN; five wrong PINs lock the household at the kiosk for 15 minutes."""
     state = _state()
@@ -278,19 +273,23 @@ def pin():
     form = PinForm()
     result, counted = None, False
     if request.method == "POST" and form.validate_on_submit():
+        # the kiosk's budget of wrong PINs, whatever the household: taken before the check (so parallel
+        # attempts cannot all pass), given back when the PIN was right
+        budget = device_key()
+        take(budget, current_app.config["KIOSK_PIN_RATE"])
         # a wrong PIN is a write too: the failure count (and the lockout) must be committed; a right one
         # opens the household's session row in the same transaction
         device_id, village_id = g.kiosk_device.id, g.kiosk_device.village_id
         res, token = run_write(lambda: ks.open_at_kiosk(device_id, village_id, state.get("pending") or None,
                                                         form.pin.data, probe_key=state.get("pending_key")))
         if res.ok:
+            refund(budget)
             state = _state()
             for key in ("pending", "pending_label", "pending_key"):
                 state.pop(key, None)
             state["s"] = token
             _save(state)
             return redirect(url_for("kiosk.home"))
-        g.kiosk_pin_failed = True
         result = "locked" if res.locked else "wrong"
         counted = res.counted
     return render_template("kiosk/pin.html", form=form, label=state.get("pending_label", ""), result=result,

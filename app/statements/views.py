@@ -9,6 +9,7 @@ from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
 from ..access import get_in_village_or_404, require
+from ..budgets import take
 from ..db import local_today
 from ..extensions import db, limiter
 from ..filters import LABELS
@@ -170,7 +171,7 @@ def job_download(job_id: int):
 # Public: anyone holding the paper (the QR code points here); no login, nothing but the verdict
 
 @bp.route("/verify")
-@limiter.limit("30 per minute")
+@limiter.limit("30 per minute")  # only a redirect: the check itself spends the shared budget below
 def verify_form():
     """Type a verification code from a printed statement."""
     code = request.args.get("code", "")
@@ -181,9 +182,10 @@ def verify_form():
 
 
 @bp.route("/verify/<code>")
-@limiter.limit("30 per minute")
 def verify(code: str):
     """Whether the statement with this code still matches the ledger."""
+    # codes are unguessable only at a bounded rate: a budget per address, shared by every worker
+    take(f"verify:{request.remote_addr}", current_app.config["VERIFY_RATE"])
     verdict = svc.verify(code)
     status = 404 if verdict.status == "not_found" else 200
     return render_template("statements/verify.html", verdict=verdict), status
