@@ -19,6 +19,11 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 # browser for the e2e tests (Debian package chromium; never `playwright install`)
 CHROMIUM ?= /usr/bin/chromium
+# `make run` shares the budgets of attempts (logins, kiosk PINs, /verify) and the rate limits between its
+# workers in the Redis answering here, else counts the budgets in the database (app/budgets.py).
+# RATELIMIT_STORAGE_URI set in the environment wins.
+REDIS_HOST ?= 127.0.0.1
+REDIS_PORT ?= 6379
 
 VENV  := .venv
 PY    := $(VENV)/bin/python
@@ -32,7 +37,7 @@ PYTHON_FOR_VENV = $(shell command -v python3.11 || command -v python3)
 SYSTEM_PACKAGES := fonts-noto-cjk libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 \
                    chromium poppler-utils wrk time
 
-.PHONY: help deps-system venv translations i18n-update migrate demo run test bench bench-quick clean
+.PHONY: help deps-system venv translations i18n-update migrate demo budget-store run test bench bench-quick clean
 
 help: ## show this list
 	@echo "Xiangyue make targets:"
@@ -108,6 +113,23 @@ migrate: venv translations ## flask db upgrade (create / update the database sch
 demo: migrate ## seed the demo village (only when the database is empty; idempotent)
 	$(FLASK) demo
 
+# PING → +PONG: a Redis that answers (one that wants a password does not, and the database counts)
+define REDIS_PROBE
+import socket, sys
+try:
+    with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1) as s:
+        s.sendall(b"PING\r\n")
+        ok = s.recv(16).startswith(b"+PONG")
+except OSError:
+    ok = False
+print(f"redis://{sys.argv[1]}:{sys.argv[2]}/0" if ok else "memory://")
+endef
+export REDIS_PROBE
+
+budget-store: ## print the RATELIMIT_STORAGE_URI `make run` uses (memory:// = budgets in the database)
+	@if [ -n "$${RATELIMIT_STORAGE_URI:-}" ]; then echo "$$RATELIMIT_STORAGE_URI"; \
+	else $(PYTHON_FOR_VENV) -c "$$REDIS_PROBE" "$(REDIS_HOST)" "$(REDIS_PORT)"; fi
+
 run: deps-system venv translations migrate demo ## set everything up, then serve with gunicorn on HOST:PORT
 	@echo
 	@echo "Xiangyue is starting at http://$(HOST):$(PORT)/"
@@ -116,7 +138,14 @@ run: deps-system venv translations migrate demo ## set everything up, then serve
 	@$(FLASK) demo --print-logins
 	@echo "Stop with Ctrl+C."
 	@echo
-	$(VENV)/bin/gunicorn -c python:app.serving -w 2 --timeout 300 -b $(HOST):$(PORT) wsgi:app
+	@storage=$$($(MAKE) -s --no-print-directory budget-store); \
+	if [ "$$storage" = "memory://" ]; then \
+	  echo "Budgets of attempts: counted in the database (no Redis answers on $(REDIS_HOST):$(REDIS_PORT))"; \
+	else echo "Budgets of attempts and rate limits: shared in Redis ($$storage)"; fi; \
+	echo "+ RATELIMIT_STORAGE_URI=$$storage $(GUNICORN_RUN)"; \
+	RATELIMIT_STORAGE_URI="$$storage" exec $(GUNICORN_RUN)
+
+GUNICORN_RUN = $(VENV)/bin/gunicorn -c python:app.serving -w 2 --timeout 300 -b $(HOST):$(PORT) wsgi:app
 
 test: deps-system venv translations ## run pytest (e2e tests skipped, loudly, when Chromium is absent)
 	@set --; \

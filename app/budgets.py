@@ -152,9 +152,9 @@ def _spend_in_db(digest: str, limit: int, window: int) -> bool:
     if spent == 1:
         # a new window began: the moment to drop counters nobody has used for two days, so the table
         # holds only the keys of the last days
-        db.session.execute(sa.delete(BudgetCounter).where(
-            BudgetCounter.window_start < sa.literal(now - dt.timedelta(seconds=2 * MAX_WINDOW), UTCDateTime()))
-            .execution_options(synchronize_session=False))
+        stale = sa.literal(now - dt.timedelta(seconds=2 * MAX_WINDOW), UTCDateTime())
+        db.session.execute(sa.delete(BudgetCounter).where(BudgetCounter.window_start < stale)
+                           .execution_options(synchronize_session=False))
     return spent is not None
 
 

@@ -144,7 +144,8 @@ def authenticate(username: str, password: str) -> User:
     if row is not None and row.locked_until is not None:
         # the lock has run out: start counting afresh
         model = type(row)
-        db.session.execute(sa.update(model).where(model.id == row.id).values(failed_logins=0, locked_until=None))
+        db.session.execute(sa.update(model).where(model.id == row.id)
+                           .values(failed_logins=0, locked_until=None))
         db.session.refresh(row)
     if user is None:
         # spend the same time as a real check so that response times do not reveal user names
