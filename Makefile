@@ -126,9 +126,11 @@ print(f"redis://{sys.argv[1]}:{sys.argv[2]}/0" if ok else "memory://")
 endef
 export REDIS_PROBE
 
+# the environment's RATELIMIT_STORAGE_URI, else what the probe finds
+BUDGET_STORE = $${RATELIMIT_STORAGE_URI:-$$($(PYTHON_FOR_VENV) -c "$$REDIS_PROBE" "$(REDIS_HOST)" "$(REDIS_PORT)")}
+
 budget-store: ## print the RATELIMIT_STORAGE_URI `make run` uses (memory:// = budgets in the database)
-	@if [ -n "$${RATELIMIT_STORAGE_URI:-}" ]; then echo "$$RATELIMIT_STORAGE_URI"; \
-	else $(PYTHON_FOR_VENV) -c "$$REDIS_PROBE" "$(REDIS_HOST)" "$(REDIS_PORT)"; fi
+	@echo "$(BUDGET_STORE)"
 
 run: deps-system venv translations migrate demo ## set everything up, then serve with gunicorn on HOST:PORT
 	@echo
@@ -138,7 +140,7 @@ run: deps-system venv translations migrate demo ## set everything up, then serve
 	@$(FLASK) demo --print-logins
 	@echo "Stop with Ctrl+C."
 	@echo
-	@storage=$$($(MAKE) -s --no-print-directory budget-store); \
+	@storage="$(BUDGET_STORE)"; \
 	if [ "$$storage" = "memory://" ]; then \
 	  echo "Budgets of attempts: counted in the database (no Redis answers on $(REDIS_HOST):$(REDIS_PORT))"; \
 	else echo "Budgets of attempts and rate limits: shared in Redis ($$storage)"; fi; \

@@ -16,6 +16,7 @@ A budget is a fixed window that starts with its first attempt: `limit` attempts,
     refund(key)                                                                 # give one back
 
 RATELIMIT_ENABLED = False (the tests' default) switches every budget off, as it does Flask-Limiter.
+How an installation chooses its store: docs/operations.md, "Budgets of attempts".
 """
 from __future__ import annotations
 
