@@ -5,6 +5,7 @@ Messages are asserted in English (GET /lang/en first); the Chinese catalog trans
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 from urllib.parse import urlparse
 
@@ -196,7 +197,10 @@ def test_an_unknown_name_locks_exactly_like_a_real_account(client, clerk, app):
         # the whole page as the person sees it, but for the name they typed (echoed in the form)
         return r.status_code, _error(r), r.get_data(as_text=True).replace(name, "NAME")
 
-    assert [seen(r, "no-such-user") for r in unknown] == [seen(r, "clerk1") for r in real]
+    for n, (u, r) in enumerate(zip(unknown, real, strict=True)):
+        a, b = seen(u, "no-such-user"), seen(r, "clerk1")
+        assert a == b, (n, a[:2], b[:2], "\n".join(difflib.unified_diff(a[2].splitlines(), b[2].splitlines(),
+                                                                         lineterm="")))
     assert [_error(r) for r in real[:-2]] == [WRONG] * (tries - 2)
     assert LOCKED_RE.fullmatch(_error(real[-2])) and LOCKED_RE.fullmatch(_error(real[-1]))
     # the name is folded like a real one (ＮＯ-SUCH-USER is the same name), and stays locked for any password
