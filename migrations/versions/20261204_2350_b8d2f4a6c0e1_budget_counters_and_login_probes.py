@@ -6,8 +6,8 @@ login_probes: the failure counter and lock of a user name without an account, un
 name, so that it locks like a real account (app/auth/services.py).
 
 Revision ID: b8d2f4a6c0e1
-Revises: d1f4a6b8c0e2
-Create Date: 2026-12-04 23:40:00
+Revises: b8d2f4a6c1e3
+Create Date: 2026-12-04 23:50:00
 
 """
 from alembic import op
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'b8d2f4a6c0e1'
-down_revision = 'd1f4a6b8c0e2'
+down_revision = 'b8d2f4a6c1e3'
 branch_labels = None
 depends_on = None
 
