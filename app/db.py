@@ -5,7 +5,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, PrimaryKeyConstraint, UniqueConstraint, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -22,6 +22,37 @@ class Base(DeclarativeBase):
     """Base of every model; stable constraint names let Alembic alter them later."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def unique_violation(exc: BaseException) -> str | None:
+    """The name of the UNIQUE constraint (or primary key) a write broke, '' when the database does not say
+    which, None when `exc` is another error.
+
+    PostgreSQL names the constraint (unique_violation, SQLSTATE 23505); SQLite names the columns
+    ("UNIQUE constraint failed: users.username"), which are looked up among the models' constraints.
+    """
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) == "23505":
+        return getattr(getattr(orig, "diag", None), "constraint_name", None) or ""
+    text = str(orig if orig is not None else exc)
+    if not text.startswith("UNIQUE constraint failed: "):
+        return None
+    what = text.removeprefix("UNIQUE constraint failed: ").strip()
+    if what.startswith("index '"):  # a unique index on expressions is named, not its columns
+        return what.removeprefix("index '").rstrip("'")
+    pairs = [part.strip().split(".", 1) for part in what.split(",")]
+    if any(len(p) != 2 for p in pairs) or len({t for t, _c in pairs}) != 1:
+        return ""
+    table = Base.metadata.tables.get(pairs[0][0])
+    columns = {c for _t, c in pairs}
+    for constraint in table.constraints if table is not None else ():
+        if isinstance(constraint, (UniqueConstraint, PrimaryKeyConstraint)) \
+                and {c.name for c in constraint.columns} == columns:
+            return str(constraint.name or "")
+    for index in table.indexes if table is not None else ():
+        if index.unique and {c.name for c in index.columns} == columns:
+            return str(index.name or "")
+    return ""
 
 
 def utcnow() -> dt.datetime:

@@ -6,9 +6,10 @@ from markupsafe import escape
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from .db import unique_violation
 from .extensions import db
 
 MESSAGES = {
@@ -83,6 +84,16 @@ def register_error_handlers(app: Flask) -> None:
             app.logger.warning("database busy on %s %s: %s", request.method, request.path, text[:200])
             return error_page(503)
         app.logger.exception("database error on %s %s", request.method, request.path)
+        return error_page(500)
+
+    @app.errorhandler(IntegrityError)
+    def _taken(e: IntegrityError):
+        # a write without a form (run_write) lost a race for a unique value on every try: nothing was
+        # written, and the page as it is now will show the winner's work
+        if unique_violation(e) is not None:
+            app.logger.warning("unique value taken on %s %s: %s", request.method, request.path, unique_violation(e))
+            return error_page(409)
+        app.logger.exception("integrity error on %s %s", request.method, request.path)
         return error_page(500)
 
     @app.errorhandler(Exception)

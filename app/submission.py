@@ -14,21 +14,26 @@ refused form writes nothing (docs/architecture.md, "Submitting a form").
     return render_template(...)
 
 The action is called again from the start when the database is busy (a lock or serialization
-error), so it must load what it changes itself, inside the lambda, and never rely on objects read
+error) or when it broke a UNIQUE constraint (on PostgreSQL two identical forms sent at once both pass
+the service's "already exists?" check, and the second insert fails once the first commits; a fresh
+attempt sees the first's row, and the service refuses it with its own message or finds it by its form
+key). So the action must load what it changes itself, inside the lambda, and never rely on objects read
 before the call: `begin_write()` commits, which expires them.
 """
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from flask import current_app, has_app_context
-from sqlalchemy.exc import OperationalError
+from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError, OperationalError
 
+from .db import unique_violation
 from .errors import Busy, DomainError
 from .extensions import begin_write, db
 from .forms import refuse
@@ -84,10 +89,13 @@ class Submitted(Generic[T]):
 
 
 def run_write(action: Callable[[], T], *, tries: int = TRIES) -> T:
-    """Call `action` in a write transaction and commit; again from the start while the database is busy.
+    """Call `action` in a write transaction and commit; again from the start while the database is busy
+    or a concurrent transaction committed the same unique value first.
 
     :raise Busy: the database stayed busy for `tries` attempts (nothing was written).
     :raise DomainError: the service refused; the transaction is rolled back.
+    :raise IntegrityError: a UNIQUE constraint was still broken on the last attempt (`submit` turns it
+        into a message), or another constraint was broken.
     """
     for attempt in range(1, tries + 1):
         try:
@@ -95,6 +103,15 @@ def run_write(action: Callable[[], T], *, tries: int = TRIES) -> T:
             value = action()
             db.session.commit()
             return value
+        except IntegrityError as e:
+            db.session.rollback()
+            # the racer that won has committed by now (PostgreSQL waits for it before refusing the
+            # insert), so the next attempt's checks see its row: no pause needed
+            if unique_violation(e) is None or attempt == tries:
+                raise
+            if has_app_context():
+                current_app.logger.info("unique value taken meanwhile (attempt %s of %s): %s", attempt, tries,
+                                        unique_violation(e))
         except OperationalError as e:
             db.session.rollback()
             if not is_busy(e):
@@ -111,16 +128,32 @@ def run_write(action: Callable[[], T], *, tries: int = TRIES) -> T:
 
 
 def submit(form, action: Callable[[], T], *, field: str | None = None,
-           errors: tuple[type[BaseException], ...] = (DomainError,), tries: int = TRIES) -> Submitted[T]:
+           errors: tuple[type[BaseException], ...] = (DomainError,), tries: int = TRIES,
+           unique: Mapping[str, tuple[str | None, str]] | None = None) -> Submitted[T]:
     """Run a validated form's service call as one transaction; a refusal lands on the form.
 
     On success the transaction is committed and `Submitted(ok=True, value=<what action returned>)`
     comes back. A domain error (or one of `errors`) rolls everything back and puts its message
     under `err.field`, else under `field`, else under the form's submit button; the result is
     then false. A busy database is retried (`run_write`), then answered with the 503 page.
+
+    A UNIQUE constraint broken by a concurrent identical submission is retried too, and the retry
+    meets the service's own "already exists" refusal. Should it still be broken on the last try (a
+    service that does not check first), `unique` maps the constraint's name to (field, message);
+    any other unique constraint gets a general "already exists" message. Never a 500.
     """
     try:
         return Submitted(True, run_write(action, tries=tries))
     except errors as e:
         refuse(form, field or "submit", e)
+        return Submitted(False)
+    except IntegrityError as e:
+        name = unique_violation(e)
+        if name is None:
+            raise
+        target, message = (unique or {}).get(name) or (None, _(
+            "This already exists: it was saved a moment ago, perhaps by someone else. Nothing was changed."))
+        if has_app_context():
+            current_app.logger.warning("unique constraint %s refused the form on %s", name or "?", field)
+        refuse(form, target or field or "submit", DomainError(message))
         return Submitted(False)

@@ -139,7 +139,8 @@ def test_a_resent_confirm_says_so_and_a_changed_basket_under_its_key_is_refused(
 
 
 def test_concurrent_duplicate_shows_the_earlier_receipt(client, shopfront, monkeypatch):
-    """The same key confirmed twice at once: the loser's IntegrityError leads to the winner's receipt."""
+    """The same key confirmed twice at once: the loser's unique violation is tried again, which finds the
+    winner's receipt by the form key (app.submission.run_write)."""
     from sqlalchemy.exc import IntegrityError
 
     s = shopfront
@@ -147,13 +148,18 @@ def test_concurrent_duplicate_shows_the_earlier_receipt(client, shopfront, monke
     key = _key(client)
     r1 = client.post("/shop/counter", data=_cart(s, key, rice="1"))
     assert r1.status_code == 302
+    real, calls = shop.redeem, []
 
     def racing(*a, **kw):
-        raise IntegrityError("INSERT INTO redemptions", {}, Exception("duplicate key"))
+        calls.append(1)
+        if len(calls) == 1:  # the first attempt lost the race to the request that recorded r1
+            raise IntegrityError("INSERT INTO redemptions", {}, Exception(
+                "UNIQUE constraint failed: redemptions.village_id, redemptions.idempotency_key"))
+        return real(*a, **kw)
 
     monkeypatch.setattr(shop, "redeem", racing)
     r2 = client.post("/shop/counter", data=_cart(s, key, rice="1"))
-    assert r2.status_code == 302 and r2.headers["Location"] == r1.headers["Location"]
+    assert r2.status_code == 302 and r2.headers["Location"] == r1.headers["Location"] and len(calls) == 2
     balance, rice, _oil, n, _m, _t = _state(s)
     assert (balance, rice, n) == (90, 49, 1)
     _clean()

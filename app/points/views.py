@@ -10,7 +10,6 @@ from flask import (abort, current_app, flash, g, redirect, render_template, requ
                    url_for)
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
 
 from ..access import can, deny, get_in_village_or_404, require
 from ..db import local_today
@@ -256,12 +255,9 @@ def entry_new():
                                         actor=current_user, key=form.idempotency_key.data,
                                         evidence_file=photo[0], today=_today())
 
-            try:
-                done = submit(form, record_one, field="item_id")
-            except IntegrityError:
-                # the same form submitted twice at once: the other request recorded it
-                flash(_("This entry was already recorded."), "info")
-                return redirect(url_for("points.entries"))
+            # the same form sent twice at once: submit() tries the loser again, which finds the winner's
+            # entry by the form key and says "This was already recorded."
+            done = submit(form, record_one, field="item_id")
             if done:
                 entry = done.value
                 flash_recorded(entry, _("Recorded: %(text)s %(points)+d for household %(number)s; waiting for review.",
@@ -313,12 +309,7 @@ def entry_batch():
                                     occurred_on=form.occurred_on.data, note=form.note.data, actor=current_user,
                                     batch_key=form.idempotency_key.data, today=_today())
 
-        try:
-            done = submit(form, record_all, field="person_ids")
-        except IntegrityError:
-            # the same page sent twice at once: the other request recorded the batch
-            flash(_("This batch was already recorded."), "info")
-            return redirect(url_for("points.entries"))
+        done = submit(form, record_all, field="person_ids")  # a racing twin is replayed, as for one entry
         if done:
             flash_recorded(done.value[0], _("Recorded %(n)s entries; they wait for review.", n=len(done.value)))
             return redirect(url_for("points.entries", status="pending"))

@@ -44,6 +44,9 @@ def create_ruleset(village, kind: str, title: str, *, actor=None) -> RuleSet:
 
 
 def _next_version_no(ruleset: RuleSet) -> int:
+    # lock the rule set first: two imports into it at once would otherwise both take the same number
+    # (PostgreSQL; SQLite's BEGIN IMMEDIATE already runs them one after the other)
+    db.session.execute(sa.select(RuleSet.id).where(RuleSet.id == ruleset.id).with_for_update())
     return (db.session.scalar(sa.select(sa.func.max(RuleVersion.version_no))
                               .where(RuleVersion.ruleset_id == ruleset.id)) or 0) + 1
 

@@ -5,7 +5,6 @@ import sqlalchemy as sa
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
 
 from ..access import can, deny, get_in_village_or_404, require
 from ..auth.models import User
@@ -168,14 +167,6 @@ def counter():
             except Busy:
                 raise Busy(_("The counter is busy right now. Nothing was redeemed; please press confirm again."),
                            _("Please try again")) from None
-            except IntegrityError:
-                # the same form confirmed twice at once: the other request's receipt stands
-                red = db.session.scalar(sa.select(Redemption).where(
-                    Redemption.village_id == g.village.id, Redemption.idempotency_key == form.idempotency_key.data))
-                if red is None:
-                    raise
-                flash(_("This redemption was already recorded."), "info")
-                return redirect(url_for("shop.redemption", redemption_id=red.id))
             if done:
                 red = done.value
                 if done.replayed:
