@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 
 from .extensions import db
 from .submission import run_write
+from .urls import as_id
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -123,11 +124,8 @@ def get_in_village_or_404(model: type[M], obj_id: Any) -> M:
 
     :raise 404: missing, or in another village; the latter is audited as an attempt.
     """
-    try:
-        obj_id = int(obj_id)
-    except (TypeError, ValueError):
-        abort(404)
-    if not -(2**62) < obj_id < 2**62:
+    obj_id = as_id(obj_id)  # bounded to the id column: a larger number would be a database error
+    if obj_id is None:
         abort(404)
     obj = db.session.get(model, obj_id)
     if obj is None:

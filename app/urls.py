@@ -39,16 +39,25 @@ def is_local_path(target: str | None) -> bool:
     return True
 
 
-def id_arg(name: str, source=None) -> int | None:
-    """An id from the query string (or `source`, e.g. request.values): a whole number 1..MAX_ID, else None.
+def as_id(raw: object) -> int | None:
+    """`raw` as an id: a whole number 1..MAX_ID (an int, or a string of ASCII digits), else None.
 
-    A number larger than any id column would make the database raise (a 500 page), so it means "none".
+    A number larger than any id column would make PostgreSQL raise (a 500 page), and int() would take
+    "١٢", "²", " 7" or "1_0" too, so every id a person can type goes through here.
     """
-    raw = (request.args if source is None else source).get(name, "") or ""
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(MAX_ID)):
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw if 1 <= raw <= MAX_ID else None
+    if not isinstance(raw, str) or not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(MAX_ID)):
         return None
     value = int(raw)
     return value if 1 <= value <= MAX_ID else None
+
+
+def id_arg(name: str, source=None) -> int | None:
+    """An id from the query string (or `source`, e.g. request.values or request.form) through `as_id`."""
+    return as_id((request.args if source is None else source).get(name, "") or "")
 
 
 def safe_next(target: str | None, endpoint: str = "main.index", **values) -> str:

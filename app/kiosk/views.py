@@ -23,6 +23,7 @@ from ..registry.models import Household, HouseholdStatus
 from ..rules.services import published_citations, published_versions
 from ..submission import run_write
 from ..text import mask_name
+from ..urls import as_id
 from . import bp
 from . import services as ks
 from .forms import (
@@ -241,11 +242,8 @@ def choose():
     form = ChooseForm()
     if not form.validate_on_submit():
         return redirect(url_for("kiosk.letters"))
-    try:
-        hid = int(form.household.data or "")
-    except ValueError:
-        return redirect(url_for("kiosk.letters"))
-    h = db.session.get(Household, hid) if 0 < hid < 2**62 else None
+    hid = as_id(form.household.data)
+    h = db.session.get(Household, hid) if hid else None
     if h is None or h.village_id != g.kiosk_device.village_id or h.status != HouseholdStatus.ACTIVE.value:
         return redirect(url_for("kiosk.letters"))
     head = h.head.name if h.head is not None else ""

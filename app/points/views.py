@@ -24,7 +24,7 @@ from ..registry.services import person_search_query
 from ..rules.services import article_ids_for_item, citable_articles, set_item_articles
 from ..shop.queries import household_redemptions_query
 from ..submission import run_write, submit
-from ..urls import id_arg, safe_next
+from ..urls import as_id, id_arg, safe_next
 from . import bp
 from . import queries as pq
 from . import services as pts
@@ -295,7 +295,7 @@ def entry_batch():
     shown = list(db.session.scalars(people_stmt.limit(500))) if (group_id or q) else []
     form = BatchForm()
     form.item_id.choices = _item_choices(scheme)
-    chosen_ids = [int(x) for x in request.form.getlist("person_ids") if x.isdigit()] if request.method == "POST" else []
+    chosen_ids = [i for i in map(as_id, request.form.getlist("person_ids")) if i] if request.method == "POST" else []
     chosen = list(db.session.scalars(sa.select(Person).where(Person.id.in_(chosen_ids), Person.village_id == g.village.id))) \
         if chosen_ids else []
     form.person_ids.choices = options((p.id, f"{p.household.number} {p.name}")

@@ -47,6 +47,11 @@ class IdNumberField(StringField):
     def _value(self):
         return ""
 
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        # only spaces typed is no number typed: Optional() would let "   " through to the service unchecked
+        self.data = (self.data or "").strip(" \t\r\n\u3000")
+
     def pre_validate(self, form):
         if self.data:
             try:

@@ -17,6 +17,8 @@ from ..extensions import Model
 
 #: limits on what one version may hold (a real charter has under 150 articles)
 MAX_ARTICLES = 1000
+#: the largest article number an edited label may stand for (the parser reads at most four digits)
+MAX_ARTICLE_NUMBER = 9999
 MAX_TEXT = 200_000
 MAX_COUNT = 1_000_000
 

@@ -18,8 +18,8 @@ from sqlalchemy.orm import contains_eager
 from ..audit.services import record
 from ..extensions import db
 from .errors import RulesError
-from .models import (MAX_ARTICLES, MAX_COUNT, MAX_TEXT, STATUS_PATH, AdoptionStep, AssemblyKind, DigestItem,
-                     RuleArticle, RuleChapter, RuleKind, RuleSet, RuleSettings, RuleVersion, StepKind, VersionStatus,
+from .models import (MAX_ARTICLE_NUMBER, MAX_ARTICLES, MAX_COUNT, MAX_TEXT, STATUS_PATH, AdoptionStep,
+                     AssemblyKind, DigestItem, RuleArticle, RuleChapter, RuleKind, RuleSet, RuleSettings, RuleVersion, StepKind, VersionStatus,
                      point_item_articles)
 from .labels import RULE_LABELS
 from .parser import ParsedText, cn_number
@@ -137,9 +137,11 @@ def update_article(article: RuleArticle, label: str, text: str, *, actor=None) -
         raise RulesError(_("An article needs some text."), field="text")
     if len(text) > MAX_TEXT:
         raise RulesError(_("The text is longer than %(n)s characters.", n=MAX_TEXT), field="text")
+    number = cn_number(label.strip("第条條、.．").strip())
+    if number is not None and number > MAX_ARTICLE_NUMBER:  # 30 digits would not fit the number column
+        raise RulesError(_("An article number can be at most %(n)s.", n=MAX_ARTICLE_NUMBER), field="label")
     before = {"label": article.label, "chars": len(article.text)}
-    article.label, article.text = label, text
-    article.number = cn_number(label.strip("第条條、.．").strip())
+    article.label, article.text, article.number = label, text, number
     db.session.flush()
     record("rules.article_edited", article, village_id=article.village_id,
            details={"before": before, "label": label, "chars": len(text)})

@@ -13,6 +13,7 @@ from ..forms import options
 from ..printing import pdf_response, render_pdf
 from ..registry.models import Village
 from ..submission import run_write, submit
+from ..urls import id_arg
 from . import bp
 from . import services as rules
 from .docx import DocxError, docx_text
@@ -87,8 +88,8 @@ def import_text():
     form = ImportForm()
     sets = _rulesets()
     form.ruleset_id.choices = options([(0, _("— a new rule set —"))] + [(r.id, r.title) for r in sets])
-    if request.method == "GET" and request.args.get("ruleset", "").isdigit():
-        form.ruleset_id.data = int(request.args["ruleset"])
+    if request.method == "GET" and id_arg("ruleset"):
+        form.ruleset_id.data = id_arg("ruleset")
     parsed, status = None, 200
     if request.method == "POST":
         if not form.validate_on_submit():

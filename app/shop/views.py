@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -17,6 +17,7 @@ from ..printing import pdf_response, render_pdf
 from ..registry.models import Household
 from ..registry.services import household_search_query
 from ..submission import run_write, submit
+from ..urls import id_arg
 from . import bp
 from . import services as shop
 from .forms import CancelForm, ProductForm, PurchaseForm, cart_form
@@ -133,14 +134,11 @@ def counter():
     household, matches = None, []
     summary = None
     if request.method == "POST":
-        try:
-            household = get_in_village_or_404(Household, int(request.form.get("household_id") or 0))
-        except ValueError:
-            abort(404)
+        household = get_in_village_or_404(Household, request.form.get("household_id"))
         products = village_products()
     else:
-        if request.args.get("household", "").isascii() and request.args.get("household", "").isdigit():
-            household = get_in_village_or_404(Household, request.args["household"])
+        if id_arg("household"):
+            household = get_in_village_or_404(Household, id_arg("household"))
         else:
             household, matches = _find_households(q)
         products = [p for p in village_products(active_only=True) if p.stock > 0]
