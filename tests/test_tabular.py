@@ -195,3 +195,96 @@ def test_write_checked_turns_a_refusal_into_a_problem_and_writes_nothing(app, vi
     assert problem_lines(done.result.problems) == ["file: simulated refusal"]
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count(PointScheme.id))) == 0
+
+
+# --- workbook bombs (issue 13: 929 KB that expands to 185 MB took 22 s and 600 MB per worker) ---
+
+BOMB_BYTES = 185 * 1024 * 1024
+ROW = b'<row><c t="inlineStr"><is><t>\xe5\xbc\xa0\xe4\xb8\x89\xe4\xb8\xb0</t></is></c></row>'
+SI = b"<si><t>\xe5\xbc\xa0\xe4\xb8\x89\xe4\xb8\xb0</t></si>"
+
+
+def _bomb(part: str, head: bytes, repeat: bytes, foot: bytes, size: int = BOMB_BYTES) -> bytes:
+    """A real workbook whose `part` is replaced by ~`size` bytes of one repeated element (honest zip headers)."""
+    base = zipfile.ZipFile(io.BytesIO(workbook([["户号", "姓名"], ["0101", "张三丰"]])))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for info in base.infolist():
+            if info.filename != part:
+                zf.writestr(info.filename, base.read(info.filename))
+        with zf.open(part, "w") as fh:
+            fh.write(head)
+            block = repeat * ((1 << 20) // len(repeat))
+            for _ in range(max(1, size // len(block))):
+                fh.write(block)
+            fh.write(foot)
+    return out.getvalue()
+
+
+def _lying(data: bytes, part: str, declared: int) -> bytes:
+    """The same archive, its central directory claiming `part` holds only `declared` bytes."""
+    buf = bytearray(data)
+    name = part.encode()
+    at = -1
+    while True:  # the central directory records: signature, …, uncompressed size at +24, name at +46
+        at = buf.index(b"PK\x01\x02", at + 1)
+        name_len = int.from_bytes(buf[at + 28:at + 30], "little")
+        if bytes(buf[at + 46:at + 46 + name_len]) == name:
+            buf[at + 24:at + 28] = declared.to_bytes(4, "little")
+            return bytes(buf)
+
+
+@pytest.fixture(scope="module")
+def bombs() -> dict[str, bytes]:
+    sheet = _bomb("xl/worksheets/sheet1.xml",
+                  b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+                  b'spreadsheetml/2006/main"><sheetData>', ROW, b"</sheetData></worksheet>")
+    strings = _bomb("xl/sharedStrings.xml",
+                    b'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/'
+                    b'spreadsheetml/2006/main">', SI, b"</sst>")
+    return {"sheet": sheet, "shared strings": strings,
+            "sheet, lying headers": _lying(sheet, "xl/worksheets/sheet1.xml", 2 * 1024 * 1024)}
+
+
+def _upload(client, url: str, data: bytes):
+    from werkzeug.datastructures import FileStorage
+    from werkzeug.test import encode_multipart
+
+    boundary, body = encode_multipart({"file": FileStorage(io.BytesIO(data), filename="户籍.xlsx"), "submit": "1"})
+    return client.post(url, data=body, content_type=f"multipart/form-data; boundary={boundary}")
+
+
+@pytest.mark.parametrize("url", ["/registry/import", "/points/items/import"])
+@pytest.mark.parametrize("kind", ["sheet", "shared strings", "sheet, lying headers"])
+def test_a_workbook_bomb_is_refused_in_under_a_second_with_a_message(clerk_client, bombs, url, kind):
+    import time
+    import tracemalloc
+
+    data = bombs[kind]
+    assert len(data) < 2 * 1024 * 1024  # small on the wire …
+    started = time.perf_counter()
+    r = _upload(clerk_client, url, data)
+    elapsed = time.perf_counter() - started
+    assert r.status_code == 400
+    page = r.get_data(as_text=True)
+    assert ("工作簿太大，无法检查。" in page) if "lying" not in kind else ("无法读取这个 Excel 文件" in page)
+    assert elapsed < 1.0, elapsed  # … and answered at once, not after 22 s of parsing
+    tracemalloc.start()
+    try:
+        assert _upload(clerk_client, url, data).status_code == 400
+        _now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 * 1024 * 1024, peak
+    assert staged(clerk_client.application) == []
+
+
+def test_too_many_shared_strings_are_refused_though_small(app):
+    """4 MB of tiny strings stays under the byte limit; 240 000 of them are more than a village writes."""
+    from app.tabular.files import MAX_SHARED_STRINGS, open_workbook
+
+    data = _bomb("xl/sharedStrings.xml", b'<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/'
+                 b'spreadsheetml/2006/main">', b"<si><t>a</t></si>", b"</sst>", size=4 * 1024 * 1024)
+    assert 4 * 1024 * 1024 // 17 > MAX_SHARED_STRINGS
+    with force_locale("en"), pytest.raises(ImportFileError, match="too large"):
+        open_workbook(data)

@@ -10,6 +10,7 @@ import csv
 import io
 import re
 import zipfile
+import zlib
 from typing import Any, Iterator
 
 from flask_babel import lazy_gettext as _l
@@ -19,8 +20,21 @@ from .cells import N_
 
 # --- limits against hostile files (docs/architecture.md, "Input and files") --------------------------
 
+# What a village's workbook expands to: a register of 10 000 people in 30 columns is a sheet of about
+# 15 MB and a few MB of shared strings. Parsing is slow (about 8 MB/s) and openpyxl keeps every shared
+# string in memory, so a bomb (929 KB → 185 MB took 22 s and 600 MB per worker) is refused on these
+# figures before any parsing, in milliseconds.
 MAX_ZIP_ENTRIES = 2000
-MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
+#: all parts together, as stored (declared) and as actually decompressed
+MAX_UNCOMPRESSED_BYTES = 40 * 1024 * 1024
+#: one worksheet (xl/worksheets/sheetN.xml)
+MAX_SHEET_BYTES = 24 * 1024 * 1024
+#: the shared strings part (xl/sharedStrings.xml), held in memory whole by openpyxl
+MAX_SHARED_STRINGS_BYTES = 8 * 1024 * 1024
+#: distinct strings in it
+MAX_SHARED_STRINGS = 200_000
+#: any other part (styles, workbook, relationships …)
+MAX_OTHER_PART_BYTES = 4 * 1024 * 1024
 #: columns of a row read at most
 MAX_COLUMNS = 64
 #: the header row is looked for in this many rows at the top (a title row above it is common)
@@ -99,12 +113,68 @@ def open_workbook(data: bytes, *, too_big: str = MSG_TOO_BIG_INSIDE):
         raise ImportFileError(_l(MSG_NOT_XLSX)) from None
     if "[Content_Types].xml" not in names or not any(n.startswith("xl/") for n in names):
         raise ImportFileError(_l(MSG_NOT_XLSX))
-    if len(infos) > MAX_ZIP_ENTRIES or sum(i.file_size for i in infos) > MAX_UNCOMPRESSED_BYTES:
+    if len(infos) > MAX_ZIP_ENTRIES or sum(i.file_size for i in infos) > MAX_UNCOMPRESSED_BYTES \
+            or any(i.file_size > _part_limit(i.filename) for i in infos):
         raise ImportFileError(_l(too_big))
+    _measure_parts(data, infos, too_big)
     try:
         # data_only=False: a formula cell comes back as its text, so "=1+2" is kept literally
         return load_workbook(io.BytesIO(data), read_only=True, data_only=False, keep_links=False)
     except Exception:  # openpyxl raises many types for malformed parts; all mean "cannot read"
+        raise ImportFileError(_l(MSG_UNREADABLE)) from None
+
+
+def _part_limit(name: str) -> int:
+    if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+        return MAX_SHEET_BYTES
+    if name == "xl/sharedStrings.xml":
+        return MAX_SHARED_STRINGS_BYTES
+    return MAX_OTHER_PART_BYTES
+
+
+# a shared string item (<si>, or <x:si> with a prefix)
+_SI_RE = re.compile(rb"<(?:\w{1,16}:)?si[\s>/]")
+_CHUNK = 1 << 20
+
+
+def _measure_parts(data: bytes, infos: list[zipfile.ZipInfo], too_big: str) -> None:
+    """Decompress every part once, in chunks, and refuse the workbook as soon as a part grows past its
+    limit or holds too many shared strings. (A sheet's <dimension> is not trusted either way: some
+    programs write a wrong one; rows are bounded while reading, MAX_SCANNED_ROWS, columns by MAX_COLUMNS.)
+
+    The sizes checked before are what the archive declares, which a hostile file can lie about; zipfile
+    stops at the declared size and the CRC then fails, so what openpyxl is given is what is counted
+    here. A damaged part is found here too, before the slow parse.
+    """
+    total = 0
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            for info in infos:
+                if info.is_dir():
+                    continue
+                limit, size, strings, tail = _part_limit(info.filename), 0, 0, b""
+                shared = info.filename == "xl/sharedStrings.xml"
+                with zf.open(info) as part:
+                    while chunk := part.read(_CHUNK):
+                        size += len(chunk)
+                        total += len(chunk)
+                        if size > limit or total > MAX_UNCOMPRESSED_BYTES:
+                            raise ImportFileError(_l(too_big))
+                        if shared:
+                            # count items across chunk borders: a match starting in the carried tail was
+                            # not counted in the chunk before, which stopped counting 32 bytes short
+                            buf = tail + chunk
+                            counted = len(buf) - 32
+                            strings += sum(1 for m in _SI_RE.finditer(buf) if m.start() < counted)
+                            tail = buf[-32:]
+                            if strings > MAX_SHARED_STRINGS:
+                                raise ImportFileError(_l(too_big))
+                    if shared and strings + len(_SI_RE.findall(tail)) > MAX_SHARED_STRINGS:
+                        raise ImportFileError(_l(too_big))
+    except ImportFileError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, NotImplementedError,
+            RuntimeError, zlib.error):
         raise ImportFileError(_l(MSG_UNREADABLE)) from None
 
 
