@@ -5,7 +5,7 @@ import sys
 
 import click
 import sqlalchemy as sa
-from flask import Flask, g
+from flask import Flask, current_app, g
 from flask.cli import AppGroup
 from flask_babel import gettext as _
 
@@ -26,7 +26,8 @@ from .registry.services import RegistryError, create_township, create_village
 from .rules.cli import rules_cli
 from .shop.services import check_stock
 from .statements.cli import statements_cli
-from .tabular import ImportFileError, kind_for_filename, problem_lines, write_checked
+from .tabular import (PENDING_MAX_AGE, ImportFileError, kind_for_filename, problem_lines, purge_stale_uploads,
+                      write_checked)
 from .submission import write_transaction
 
 village_cli = AppGroup("village", help="Villages and townships.")
@@ -35,6 +36,7 @@ audit_cli = AppGroup("audit", help="The audit log.")
 ledger_cli = AppGroup("ledger", help="The points ledger.")
 points_cli = AppGroup("points", help="Points schemes and their items.")
 kiosk_cli = AppGroup("kiosk", help="Village kiosks (self-service screens).")
+imports_cli = AppGroup("imports", help="Checked uploads waiting for their confirmation.")
 
 
 def _fail(message: str) -> None:
@@ -254,6 +256,15 @@ def kiosk_new_device(village_code: str, name: str) -> None:
                f"{ks.ENROL_HOURS} hours")
 
 
+@imports_cli.command("purge")
+@click.option("--older-than", "minutes", type=click.IntRange(0, 24 * 60), default=PENDING_MAX_AGE // 60,
+              show_default=True, help="Minutes a checked upload may wait for its confirmation.")
+def imports_purge(minutes: int) -> None:
+    """Delete checked uploads nobody confirmed or cancelled; they hold full ID numbers. Run it from cron."""
+    removed = purge_stale_uploads(current_app.instance_path, max_age=minutes * 60)
+    click.echo(f"removed {removed} staged files")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(village_cli)
     app.cli.add_command(user_cli)
@@ -263,4 +274,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(statements_cli)
     app.cli.add_command(kiosk_cli)
+    app.cli.add_command(imports_cli)
     app.cli.add_command(rules_cli)

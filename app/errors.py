@@ -91,7 +91,8 @@ def register_error_handlers(app: Flask) -> None:
         # a write without a form (run_write) lost a race for a unique value on every try: nothing was
         # written, and the page as it is now will show the winner's work
         if unique_violation(e) is not None:
-            app.logger.warning("unique value taken on %s %s: %s", request.method, request.path, unique_violation(e))
+            app.logger.warning("unique value taken on %s %s: %s", request.method, request.path,
+                               unique_violation(e))
             return error_page(409)
         app.logger.exception("integrity error on %s %s", request.method, request.path)
         return error_page(500)

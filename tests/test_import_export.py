@@ -9,7 +9,9 @@ import datetime as dt
 import html as html_lib
 import io
 import json
+import os
 import re
+import time
 import zipfile
 from pathlib import Path
 
@@ -777,3 +779,94 @@ def test_exported_file_is_refused_on_reimport_because_ids_are_masked(app, en, vi
     result = check_workbook(village, data)
     assert not result.ok
     assert any(p.column == "身份证号" and "masked with *" in p.text for p in result.problems)
+
+
+# --- what a checked register waits with on disk (issue 13: full ID numbers for two hours and more) ---
+
+SECRET_COLUMN = "银行卡号"
+SECRET = "6222020200112233445"
+
+
+def _holding(app, text: str) -> list[str]:
+    """Staged files whose bytes hold `text`, also inside a workbook's compressed parts."""
+    found = []
+    for path in stored_files(app):
+        data = path.read_bytes()
+        parts = [data]
+        if data[:4] == b"PK\x03\x04":
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                parts += [zf.read(n) for n in zf.namelist()]
+        if any(text.encode() in part for part in parts):
+            found.append(path.name)
+    return found
+
+
+def _with_extras() -> bytes:
+    """A clean register with a column nobody imports and a second sheet (notes with another ID number)."""
+    wb = load_workbook(io.BytesIO(make_xlsx(good_rows())))
+    ws = wb[SHEET_NAME]
+    ws.cell(row=1, column=len(COLUMNS) + 1, value=SECRET_COLUMN)
+    ws.cell(row=2, column=len(COLUMNS) + 1, value=SECRET)
+    wb.create_sheet("备注").append(["张三丰的另一个号码", valid_id(9, "19600101")])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def test_a_checked_register_keeps_only_the_columns_the_confirmation_reads(app, en, village, groups):
+    html = upload(en, _with_extras()).get_data(as_text=True)
+    assert "Nothing has been saved yet" in html
+    assert _holding(app, valid_id(1, "19600101"))  # what the confirmation needs …
+    assert not _holding(app, SECRET) and not _holding(app, valid_id(9, "19600101"))  # … and nothing else
+    r = confirm(en, html)
+    assert r.status_code == 302 and count(Household) == 3 and count(Person) == 7
+    assert stored_files(app) == []
+
+
+def test_cancel_deletes_the_checked_file_at_once(app, en, village, groups):
+    html = upload(en, make_xlsx(good_rows())).get_data(as_text=True)
+    assert 'id="import-cancel"' in html and _holding(app, valid_id(1, "19600101"))
+    r = confirm(en, html, cancel="1")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/registry/import")
+    assert stored_files(app) == [] and count(Household) == 0
+    assert "Import cancelled; the checked file was deleted." in en.get("/registry/import").get_data(as_text=True)
+    assert confirm(en, html).status_code == 400  # gone: nothing to import any more
+    assert count(Household) == 0
+
+
+def test_only_its_owner_can_cancel_a_checked_file(app, en, village, groups, make_user):
+    html = upload(en, make_xlsx(good_rows())).get_data(as_text=True)
+    make_user("clerk2", ("clerk", village))
+    other_clerk = app.test_client()
+    assert other_clerk.post("/login", data={"username": "clerk2", "password": "pw-12345678"}).status_code == 302
+    other = other_clerk.post("/registry/import/confirm", data={"token": hidden(html, "token"),
+                                                          "digest": hidden(html, "digest"), "cancel": "1"})
+    assert other.status_code == 302 and len(stored_files(app)) == 2  # still waiting for its owner
+    assert confirm(en, html).status_code == 302 and count(Household) == 3
+
+
+def _age(app, minutes: int) -> None:
+    old = time.time() - minutes * 60
+    for path in stored_files(app):
+        os.utime(path, (old, old))
+
+
+def test_a_checked_file_nobody_confirms_is_purged_after_half_an_hour(app, en, village, groups):
+    html = upload(en, make_xlsx(good_rows())).get_data(as_text=True)
+    _age(app, 29)
+    en.get("/registry/import")
+    assert len(stored_files(app)) == 2  # not yet
+    _age(app, 31)
+    en.get("/registry/import")  # any visit of an import page runs the timer
+    assert stored_files(app) == [] and not _holding(app, valid_id(1, "19600101"))
+    assert confirm(en, html).status_code == 400 and count(Household) == 0
+
+
+def test_flask_imports_purge_is_the_timer_for_cron(app, en, village, groups, runner):
+    upload(en, make_xlsx(good_rows()))
+    result = runner.invoke(args=["imports", "purge"])
+    assert result.exit_code == 0 and len(stored_files(app)) == 2
+    _age(app, 31)
+    result = runner.invoke(args=["imports", "purge"])
+    assert result.exit_code == 0 and "removed 2 staged files" in result.output
+    assert stored_files(app) == []

@@ -513,3 +513,14 @@ def test_pages_are_chinese_by_default(app, clerk_client, village):
     assert "不是有效的分值" in body and "is not a number of points" not in body
     body = paste(clerk_client, GOOD_PASTE).get_data(as_text=True)
     assert "没有发现问题" in body and "积分细则" in body
+
+
+def test_cancel_deletes_the_checked_items(app, en):
+    html = paste(en, GOOD_PASTE).get_data(as_text=True)
+    assert len(stored_files(app)) == 2 and 'id="import-cancel"' in html
+    r = en.post("/points/items/import/confirm", data={"token": hidden(html, "token"),
+                                                      "digest": hidden(html, "digest"), "cancel": "1"})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/points/items/import")
+    assert stored_files(app) == [] and count(PointItem) == 0
+    assert "Import cancelled; the checked items were deleted." in en.get("/points/items/import").get_data(as_text=True)
+    assert confirm(en, html).status_code == 400 and count(PointItem) == 0

@@ -127,9 +127,9 @@ def test_a_staged_input_belongs_to_its_importer_and_is_gone_after_confirm(app, e
     items_page = en.post("/points/items/import", data={"text": ITEMS, "submit": "1"}).get_data(as_text=True)
     register_page = upload_register(en, register_book()).get_data(as_text=True)
     assert len(staged(app)) == 4  # two inputs, each with its metadata
-    # one report page, each importer's own confirmation and start page
-    assert 'action="/points/items/import/confirm"' in items_page and 'href="/points/items/import"' in items_page
-    assert 'action="/registry/import/confirm"' in register_page and 'href="/registry/import"' in register_page
+    # one report page, each importer's own confirmation, with its Cancel that deletes the staged input
+    assert 'action="/points/items/import/confirm"' in items_page and 'id="import-cancel"' in items_page
+    assert 'action="/registry/import/confirm"' in register_page and 'id="import-cancel"' in register_page
     items_form = {"token": hidden(items_page, "token"), "digest": hidden(items_page, "digest")}
     register_form = {"token": hidden(register_page, "token"), "digest": hidden(register_page, "digest")}
 

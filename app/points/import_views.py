@@ -14,7 +14,7 @@ from wtforms import SubmitField, TextAreaField
 from wtforms.validators import Length
 
 from ..access import require
-from ..tabular import ConfirmForm, confirm_staged, render_report, stage
+from ..tabular import ConfirmForm, confirm_staged, purge_stale, render_report, stage
 from . import bp
 from . import item_import as imp
 from . import services as pts
@@ -54,6 +54,7 @@ def items_import():
     """Paste or upload the scheme's items (GET) and check them (POST): write nothing, list every problem."""
     form = ItemImportForm()
     if request.method == "GET":
+        purge_stale()  # abandoned checked inputs go on any visit of an import page
         return _start_page(form)
     if not form.validate_on_submit():
         return _start_page(form, status=400)
@@ -88,12 +89,16 @@ def items_import():
 @require("points.setup")
 def items_import_confirm():
     """Import exactly what was checked: re-check it, then create everything in one transaction."""
-    gone = _("These checked items are no longer available (they were already imported, were checked more "
-             "than two hours ago, or by someone else). Please paste or choose them and check them again.")
+    gone = _("These checked items are no longer available (they were already imported or cancelled, were "
+             "checked more than half an hour ago, or by someone else). Please paste or choose them and check "
+             "them again.")
     done = confirm_staged(ConfirmForm(), purpose=PURPOSE,
                           check=lambda data, kind: imp.check_items(g.village, data, kind),
                           apply=lambda result: imp.apply_items(g.village, result),
                           refusals=(pts.PointsError,), changed_meanwhile=imp.MSG_CHANGED_MEANWHILE)
+    if done.cancelled:
+        flash(_("Import cancelled; the checked items were deleted."), "info")
+        return redirect(url_for("points.items_import"))
     if done.gone:
         return _start_page(ItemImportForm(formdata=None), gone, 400)
     if done.error:

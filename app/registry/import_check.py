@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from typing import IO, Any, Callable
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from openpyxl import Workbook
 from openpyxl.cell.read_only import EMPTY_CELL
 
 from ..audit.services import record
@@ -132,6 +134,11 @@ class ImportResult:
     problems: list[Problem]
     sha256: str
     rows: int = 0
+    #: what the confirmation needs to check again, kept while the file is clean (staging_copy): the header
+    #: row's number, the recognised columns, and (row number, their raw values) of every non-empty row
+    header_row: int = 0
+    columns: list[str] = field(default_factory=list)
+    kept: list[tuple[int, list[Any]]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -402,6 +409,8 @@ def _check(village: Village, wb: Any, digest: str) -> ImportResult:
     width = max(positions.values()) + 1
     relation_allowed = "、".join(RELATION_LABELS.values())
     rows_read = 0
+    columns = [name for name in COLUMNS if name in positions]
+    kept: list[tuple[int, list[Any]]] = []
 
     for rowno, cells in enumerate(sheet_rows(ws, header_row + 1, None, width), start=header_row + 1):
         if rowno > MAX_SCANNED_ROWS:
@@ -419,6 +428,8 @@ def _check(village: Village, wb: Any, digest: str) -> ImportResult:
             problems.append(Problem(None, None, _l(MSG_TOO_MANY_PEOPLE, max=MAX_PEOPLE)))
             break
 
+        if not problems:  # a file with problems is not staged: keep nothing of it
+            kept.append((rowno, [cell(name).value for name in columns]))
         values, bad = _read_row(cell, relation_allowed)
         problems += [Problem(rowno, name, message) for name, message in bad]
         bad_columns = {name for name, _ in bad}
@@ -507,7 +518,29 @@ def _check(village: Village, wb: Any, digest: str) -> ImportResult:
     if not households and not problems:
         problems.append(Problem(None, None, _l(MSG_NO_ROWS)))
     sort_problems(problems, COLUMNS)
-    return ImportResult(list(households.values()), problems, digest, rows_read)
+    return ImportResult(list(households.values()), problems, digest, rows_read, header_row, columns,
+                        kept if not problems else [])
+
+
+def staging_copy(result: ImportResult) -> bytes:
+    """A workbook of only what the confirmation checks again: the recognised columns of the non-empty rows,
+    each on its row number (so a problem found at confirmation names the row of the person's file).
+
+    Staged instead of the upload, which may hold other sheets and columns (notes, bank accounts) that
+    nobody imports, and whose ID numbers would otherwise wait on disk with them (docs/architecture.md).
+    """
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(SHEET_NAME)
+    row = 1
+    for rowno, values in [(result.header_row, list(result.columns)), *result.kept]:
+        while row < rowno:
+            ws.append([])
+            row += 1
+        ws.append(values)
+        row += 1
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
 
 
 def apply_import(village: Village, result: ImportResult) -> ImportSummary:

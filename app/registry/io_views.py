@@ -16,12 +16,12 @@ from ..audit.services import record
 from ..db import local_today
 from ..errors import error_page
 from ..submission import run_write
-from ..tabular import ConfirmForm, ImportFileError, confirm_staged, render_report, stage
+from ..tabular import ConfirmForm, ImportFileError, confirm_staged, purge_stale, render_report, stage
 from ..tabular.files import MSG_NOT_XLSX
 from . import bp
 from .export import export_workbook, template_workbook
 from .identity import IdNumberInvalid
-from .import_check import apply_import, check_workbook
+from .import_check import apply_import, check_workbook, staging_copy
 from .import_format import MSG_CHANGED_MEANWHILE
 from .services import RegistryError
 
@@ -74,6 +74,7 @@ def import_start():
     """Upload form (GET) and dry run (POST): check the whole file, write nothing, show every problem."""
     form = ImportForm()
     if request.method == "GET":
+        purge_stale()  # the timer of abandoned checked files (ID numbers): every visit of the import page
         return _start_page(form)
     if not form.validate_on_submit():
         return _start_page(form, status=400)
@@ -83,19 +84,23 @@ def import_start():
     except ImportFileError as e:
         form.file.errors = [*form.file.errors, str(e)]
         return _start_page(form, status=400)
-    return _report(result, stage(result, data, purpose=PURPOSE))
+    # staged: only the columns the confirmation reads, not the whole upload (other sheets, notes …)
+    return _report(result, stage(result, staging_copy(result) if result.ok else b"", purpose=PURPOSE))
 
 
 @bp.post("/import/confirm")
 @require("registry.edit")
 def import_confirm():
     """Import exactly the file that was checked: re-check it, then create everything in one transaction."""
-    gone = _("This checked file is no longer available (it was already imported, is older than two hours, "
-             "or belongs to someone else). Please choose the file and check it again.")
+    gone = _("This checked file is no longer available (it was already imported or cancelled, is older "
+             "than half an hour, or belongs to someone else). Please choose the file and check it again.")
     done = confirm_staged(ConfirmForm(), purpose=PURPOSE,
                           check=lambda data, _kind: check_workbook(g.village, data),
                           apply=lambda result: apply_import(g.village, result),
                           refusals=(RegistryError, IdNumberInvalid), changed_meanwhile=MSG_CHANGED_MEANWHILE)
+    if done.cancelled:
+        flash(_("Import cancelled; the checked file was deleted."), "info")
+        return redirect(url_for("registry.import_start"))
     if done.gone:
         return _start_page(ImportForm(formdata=None), gone, 400)
     if done.error:

@@ -11,8 +11,9 @@ about one feature's columns:
   a cell (`clean_cell`, `cell_value`, `number_text`, the `Bad` a reader raises), and `excel_safe`
   for exports (formula injection, T14);
 - staging.py: the checked input kept under instance/imports between the dry run and the
-  confirmation: generated name, owner-only, bound to purpose, village and user, two hours at most,
-  deleted after the confirmation and purged when abandoned;
+  confirmation: generated name, owner-only, bound to purpose, village and user, half an hour at most,
+  deleted after the confirmation or at Cancel and purged when abandoned (`purge_stale` on every import
+  page, `flask imports purge` from cron); a feature stages only what its confirmation checks again;
 - flow.py: the check → confirm flow the views call (`stage`, `confirm_staged`, `render_report`),
   built on app.submission.run_write, and `write_checked` for the command line;
 - templates/imports/_report.html: the report page a feature's report extends (problem table, the
@@ -84,7 +85,16 @@ from .files import (
     sheet_rows,
     sniff,
 )
-from .flow import ConfirmForm, Outcome, confirm_staged, problem_lines, render_report, stage, write_checked
+from .flow import (
+    ConfirmForm,
+    Outcome,
+    confirm_staged,
+    problem_lines,
+    purge_stale,
+    render_report,
+    stage,
+    write_checked,
+)
 from .staging import PENDING_MAX_AGE, Staged, discard_upload, load_upload, purge_stale_uploads, store_upload
 
 __all__ = [
@@ -92,6 +102,7 @@ __all__ = [
     "Problem", "cell_value", "clean_cell", "excel_safe", "is_blank", "number_text", "sort_problems",
     "HEADER_SEARCH_ROWS", "KINDS", "MAX_COLUMNS", "MAX_SCANNED_ROWS", "MAX_TEXT_BYTES", "ImportFileError",
     "csv_lines", "decode_text", "kind_for_filename", "open_workbook", "pasted_lines", "sheet_rows", "sniff",
-    "ConfirmForm", "Outcome", "confirm_staged", "problem_lines", "render_report", "stage", "write_checked",
+    "ConfirmForm", "Outcome", "confirm_staged", "problem_lines", "purge_stale", "render_report", "stage",
+    "write_checked",
     "PENDING_MAX_AGE", "Staged", "discard_upload", "load_upload", "purge_stale_uploads", "store_upload",
 ]

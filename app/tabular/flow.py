@@ -24,7 +24,7 @@ from wtforms.validators import DataRequired
 from ..submission import run_write
 from .cells import Problem
 from .files import ImportFileError
-from .staging import discard_upload, load_upload, purge_stale_uploads, store_upload
+from .staging import cancel_upload, discard_upload, load_upload, purge_stale_uploads, store_upload
 
 #: the report lists at most this many problems (a file with thousands of bad rows stays readable)
 MAX_SHOWN_PROBLEMS = 1000
@@ -49,18 +49,25 @@ class ConfirmForm(FlaskForm):
     token = HiddenField(validators=[DataRequired()])
     digest = HiddenField(validators=[DataRequired()])
     submit = SubmitField(_l("Confirm import"))
+    #: deletes the staged input at once instead of leaving it to expire
+    cancel = SubmitField(_l("Cancel"))
+
+
+def purge_stale() -> int:
+    """Delete abandoned staged inputs (older than PENDING_MAX_AGE); every import page calls it."""
+    return purge_stale_uploads(current_app.instance_path)
 
 
 def stage(result: CheckResult, data: bytes, *, purpose: str, kind: str = "xlsx") -> ConfirmForm | None:
     """After a dry run: when it was clean, keep the input for this village and user and return the
     confirmation form to show under the report (None when there is nothing to confirm).
 
-    Abandoned inputs of earlier dry runs are purged here, so no timer is needed.
+    `data` is what the confirmation will check again; keep no more of the upload than that.
     """
+    purge_stale()
     if not result.ok:
         return None
     instance = current_app.instance_path
-    purge_stale_uploads(instance)
     token, digest = store_upload(instance, data, purpose=purpose, kind=kind, village_id=g.village.id,
                                  user_id=current_user.id)
     return ConfirmForm(formdata=None, token=token, digest=digest)
@@ -83,6 +90,8 @@ class Outcome(Generic[R, S]):
     error: str | None = None
     gone: bool = False
     done: bool = False
+    #: the person cancelled: the staged input was deleted, nothing written
+    cancelled: bool = False
 
     def __bool__(self) -> bool:
         return self.done
@@ -132,10 +141,15 @@ def confirm_staged(form: ConfirmForm, *, purpose: str, check: Callable[[bytes, s
                    apply: Callable[[R], S], refusals: tuple[type[BaseException], ...] = (),
                    changed_meanwhile: str) -> Outcome[R, S]:
     """Import exactly what was checked: load the staged input (kind as checked), check it again and
-    apply it in one write transaction (`write_checked`), then delete the staged file."""
+    apply it in one write transaction (`write_checked`), then delete the staged file. The form's Cancel
+    deletes the staged file and writes nothing (`cancelled`)."""
+    purge_stale()
     if not form.validate_on_submit():
         return Outcome(gone=True)
     instance, token = current_app.instance_path, form.token.data
+    if form.cancel.data:
+        cancel_upload(instance, token, purpose=purpose, village_id=g.village.id, user_id=current_user.id)
+        return Outcome(cancelled=True)
 
     def check_staged() -> R:
         # loaded inside the write transaction: a second click that waited for the first one finds it gone

@@ -1,9 +1,11 @@
 """The checked upload, kept between the dry run and the confirmation under instance/imports.
 
-A staged file holds what the person uploaded (for the register: full ID numbers), so it lives under a
-generated name (never the user's file name), owner-only, is bound to one purpose (the importer that
-checked it), village and user, expires after PENDING_MAX_AGE, and is deleted once the confirmation
-has run (imported or refused) or purged when abandoned.
+A staged file holds what the confirmation needs (for the register: the recognised columns with full ID
+numbers, app.registry.import_check.staging_copy), so it lives under a generated name (never the user's
+file name), owner-only, is bound to one purpose (the importer that checked it), village and user,
+expires after PENDING_MAX_AGE, and is deleted once the confirmation has run (imported or refused), when
+the person cancels, or by the purge of abandoned ones that every import page and `flask imports purge`
+(cron) run.
 """
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ from pathlib import Path
 
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{43}")
 SHA256_RE = re.compile(r"[0-9a-f]{64}")
-PENDING_MAX_AGE = 2 * 3600
+#: seconds a checked upload waits for its confirmation: ID numbers do not stay on disk longer than needed
+PENDING_MAX_AGE = 30 * 60
 # the data file keeps the name earlier versions gave it (<token>.xlsx, whatever the kind), so an
 # upgrade purges what they staged the same way
 _DATA, _META = ".xlsx", ".json"
@@ -75,6 +78,24 @@ def load_upload(instance_path: str, token: str | None, *, purpose: str, village_
             or hashlib.sha256(data).hexdigest() != sha256):
         return None
     return Staged(data, str(meta.get("kind") or "xlsx"))
+
+
+def cancel_upload(instance_path: str, token: str | None, *, purpose: str, village_id: int,
+                  user_id: int | None) -> bool:
+    """Delete a staged upload its owner no longer wants (the report's Cancel); True when one went.
+
+    Only the user who staged it, for this purpose and village, can: a token is not enough.
+    """
+    if not token or not TOKEN_RE.fullmatch(token):
+        return False
+    try:
+        meta = json.loads((_upload_dir(instance_path) / f"{token}{_META}").read_text())
+    except (OSError, ValueError):
+        return False
+    if (meta.get("purpose"), meta.get("village_id"), meta.get("user_id")) != (purpose, village_id, user_id):
+        return False
+    discard_upload(instance_path, token)
+    return True
 
 
 def discard_upload(instance_path: str, token: str | None) -> None:
