@@ -58,6 +58,30 @@ LABELS["field"] = {
     "relation": _l("Relation"), "sex": _l("Sex"), "birth_date": _l("Birth date"), "id_masked": _l("ID number"),
     "old_head_relation": _l("Old head's relation"), "new_head_relation": _l("New head's relation"),
     "merged_from": _l("Merged from"), "into": _l("Into"), "from": _l("From"),
+    # fields the audit log names in "changed" (app.audit.services.changes)
+    "phone": _l("Phone"), "id_number": _l("ID number"), "head_id": _l("Head"), "username": _l("User name"),
+    "display_name": _l("Name shown"), "code": _l("Code"), "kind": _l("Kind"),
+    "leader": _l("Leader / person in charge"), "active": _l("In use"), "township_id": _l("Township"),
+    "year_policy": _l("At year end"), "posting_days": _l("Posting period (days)"),
+    "appeal_working_days": _l("Objections decided within (working days)"),
+    "star_bands": _l("Star bands (score:stars, …)"), "direction": _l("Adds or deducts"),
+    "text": _l("What earns or costs the points"), "points": _l("Points"), "cap_period": _l("Cap period"),
+    "cap_points": _l("Most points per cap period"), "level": _l("Level"), "applies_to": _l("Applies to"),
+    "evidence_required": _l("Needs an evidence photo"), "article_ref": _l("Rule article that authorises it"),
+    "category_id": _l("Category"), "category": _l("Category"), "spec": _l("Specification"),
+    "price_points": _l("Price in points"), "reorder_level": _l("Reorder level"),
+    "review_note": _l("Review note"), "reason": _l("Reason or note"), "donor_name": _l("Donor name"),
+    "cancel_reason": _l("Reason for cancelling"), "unit": _l("Unit"),
+}
+#: a field whose label depends on the object: a person's "name" is 姓名, a product's its product name
+FIELD_LABELS_OF = {
+    "products": {"name": _l("Product name"), "unit": _l("Unit of sale")},
+    "point_schemes": {"name": _l("Scheme name")},
+    "point_categories": {"name": _l("Category")},
+    "kiosk_devices": {"name": _l("Name of the kiosk")},
+    "villages": {"name": _l("Village name")},
+    "townships": {"name": _l("Township name")},
+    "villager_groups": {"name": _l("Group name")},
 }
 _HIDDEN_KEYS = {"id", "household_id", "head_id"}
 
@@ -85,6 +109,13 @@ def describe(data) -> list[tuple[str, str]]:
             shown = str(value)
         out.append((label(key, "field"), shown))
     return out
+
+
+def field_labels(names, object_type: str | None = None) -> str:
+    """The labels of field names in the user's language, as one list: "姓名、出生日期" / "Name, Birth date"."""
+    own = FIELD_LABELS_OF.get(object_type or "", {})
+    sep = ", " if str(get_locale()) == "en" else "、"
+    return sep.join(str(own[n]) if n in own else label(n, "field") for n in names or ())
 
 
 def label(value: str | None, kind: str) -> str:
@@ -144,6 +175,7 @@ def register_filters(app: Flask) -> None:
     app.jinja_env.filters["pretty_json"] = pretty_json
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["describe"] = describe
+    app.jinja_env.filters["field_labels"] = field_labels
     app.jinja_env.filters["local_dt"] = local_dt
     app.jinja_env.filters["local_date"] = local_date
     app.jinja_env.filters["mask_name"] = mask_name

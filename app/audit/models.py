@@ -30,7 +30,9 @@ class AuditLog(Model):
     object_type: Mapped[str | None] = mapped_column(sa.String(40))
     object_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     request_id: Mapped[str | None] = mapped_column(sa.String(40))
-    #: non-sensitive before/after fields only: no ID numbers, no phones (PIPL redaction stays possible)
+    #: JSON of the changed field names and non-personal values only (services.ALLOWED_DETAIL_KEYS): the
+    #: chain cannot be redacted, so names, ID numbers, birth dates, phones and notes stay in their tables.
+    #: Rows written before that rule may hold names and birth dates (docs/architecture.md)
     details: Mapped[str | None] = mapped_column(sa.Text)
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64))

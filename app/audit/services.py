@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Mapping
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 from flask import g, has_request_context
@@ -19,6 +21,108 @@ GENESIS = "0" * 64
 #: the columns a row's hash covers, besides the previous row's hash
 _HASHED = ("seq", "at", "actor_id", "actor_name", "role", "village_id", "household_id", "action",
            "object_type", "object_id", "request_id", "details")
+
+
+#: The detail keys an audit row may carry; every key here promises that its values are never personal:
+#: they are ids, counts, amounts, codes, statuses, flags, field names or dates of events, never a name, an
+#: ID number, a birth date, a phone, an address, a free-text note or reason, a PIN or a secret code.
+#:
+#: A whitelist, not a blacklist of personal keys, because the chain is append-only and hash-linked: a value
+#: that enters it can never be corrected or erased (PIPL), not even by the operator. A blacklist fails
+#: open: the next call site that writes "donor", "leader", "members" or "remark" leaks until somebody
+#: notices, and by then the value is in the chain for good. A whitelist fails closed: record() refuses an
+#: unlisted key at once (the test of that call site fails), and whoever adds a key decides here, in one
+#: place, that its values are never personal. What changed is said by field name (`changed`, see changes()),
+#: and the values themselves are read from the object's own table, where they can be corrected.
+ALLOWED_DETAIL_KEYS = frozenset({
+    # the shape of changes(): changed field names, and the old and new values of allowed fields
+    "changed", "before", "after",
+    # access refusals
+    "permission", "target_village_id",
+    # ids of rows (a person, household, entry, transfer … is named by its id, never by its name)
+    "village_id", "township_id", "household_id", "person_id", "head_id", "head_person_id",
+    "new_household_id", "entry_id", "category_id", "version_id", "version_no", "ruleset_id",
+    "supersedes_id", "job_id", "article_ids", "people", "split_from", "into", "from", "by", "replaces",
+    "transfer", "reversal", "reverses", "debit", "credit", "product",
+    # counts and sizes
+    "households", "rows", "entries", "transfers", "redemptions", "articles", "lines", "failures", "add",
+    "deduct", "categories", "new_categories", "chars", "differences", "qty", "year", "printed_again",
+    "eligible", "present", "women_present", "households_total", "households_present", "votes_yes",
+    "votes_no", "votes_abstain",
+    # codes and statuses: a catalogue or place code (item, village, township) or a household's 户号, never a
+    # secret (PINs, card and enrolment codes are not written to the audit at all); a rule's article number
+    "code", "number", "item", "status", "role", "kind", "source", "direction", "year_policy", "policy",
+    "decision", "channel", "step", "to", "label", "cap_period", "level", "applies_to", "receipt_no",
+    "sha256", "full_phones", "scheme_created", "new", "reviewer", "active", "evidence_required",
+    "end_reason",
+    # points, prices and thresholds
+    "amount", "points", "applied", "corrected_points", "closing", "total", "price_points", "reorder_level",
+    "cap_points", "posting_days", "appeal_working_days", "star_bands",
+    "assembly_num", "assembly_den", "households_num", "households_den", "representatives_num",
+    "representatives_den", "party_num", "party_den", "majority_num", "majority_den", "women_min",
+    # dates of events (never of people: a birth date is a field name in `changed`, nothing more)
+    "occurred_on", "posting_until", "due_on", "held_on", "period",
+})
+
+#: what a field name in `changed` looks like: an attribute name, which a personal value never is
+_FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+class AuditDetailsRefused(ValueError):
+    """A call site asked to write details the audit does not take (a programming error, not a user's)."""
+
+
+def _check_details(value: Any, path: str = "details") -> None:
+    """Refuse a details structure with a key outside ALLOWED_DETAIL_KEYS, at any depth."""
+    if isinstance(value, Mapping):
+        for key, inner in value.items():
+            if key not in ALLOWED_DETAIL_KEYS:
+                raise AuditDetailsRefused(
+                    f"{path}[{key!r}] is not an allowed audit detail key: personal values never enter the "
+                    f"chain; record the field's name with changed= (see ALLOWED_DETAIL_KEYS)")
+            if key == "changed":
+                if not isinstance(inner, list) or not all(
+                        isinstance(n, str) and _FIELD_NAME.fullmatch(n) for n in inner):
+                    raise AuditDetailsRefused(f"{path}['changed'] must be a list of field names")
+            else:
+                _check_details(inner, f"{path}[{key!r}]")
+    elif isinstance(value, (list, tuple)):
+        for inner in value:
+            _check_details(inner, path)
+
+
+def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """The names of the fields whose values differ between two snapshots (field → value), in the
+    snapshots' order (a form's order reads better on the audit page than the alphabet's).
+
+    A field missing from one side counts as None there, so changed_fields({}, values) names the fields
+    a new object was given a value for; an empty text or list counts as None (a form's blank field).
+    """
+    def value(snapshot: Mapping[str, Any], key: str) -> Any:
+        v = snapshot.get(key)
+        return None if v in ("", [], ()) else v
+
+    names = dict.fromkeys([*after, *before])
+    return [k for k in names if value(before, k) != value(after, k)]
+
+
+def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
+    """Audit details for an object that went from `before` to `after` ({} before a creation).
+
+    The names of the changed fields, and the old and new values of those changed fields whose values are
+    never personal (an allowed key: a status, points, a code); a personal field (name, birth date, phone,
+    ID number, address, note …) appears by its name only. Empty when nothing changed.
+    """
+    changed = changed_fields(before, after)
+    if not changed:
+        return {}
+    out: dict[str, Any] = {"changed": changed}
+    shown = [k for k in changed if k in ALLOWED_DETAIL_KEYS]
+    if shown and before:
+        out["before"] = {k: before.get(k) for k in shown}
+    if shown:
+        out["after"] = {k: after.get(k) for k in shown}
+    return out
 
 
 def _digest(values: Mapping[str, Any]) -> str:
@@ -69,6 +173,7 @@ def _row_values(
     village_id: int | None = None,
     household_id: int | None = None,
     details: dict | None = None,
+    changed: Iterable[str] | None = None,
     object_type: str | None = None,
     object_id: int | None = None,
     actor: Any = None,
@@ -81,7 +186,13 @@ def _row_values(
 
     `_who` is the (actor id, name, role) of _current_actor(), passed in by record_many so it is looked up
     once per batch instead of once per row.
+
+    :raise AuditDetailsRefused: a details key outside ALLOWED_DETAIL_KEYS (nothing is written).
     """
+    if changed is not None:
+        details = {**(details or {}), "changed": list(dict.fromkeys(changed))}
+    if details:
+        _check_details(details)
     if obj is not None:
         object_type = object_type or obj.__tablename__
         object_id = object_id if object_id is not None else obj.id
@@ -111,6 +222,7 @@ def record(
     village_id: int | None = None,
     household_id: int | None = None,
     details: dict | None = None,
+    changed: Iterable[str] | None = None,
     object_type: str | None = None,
     object_id: int | None = None,
     actor: Any = None,
@@ -118,11 +230,16 @@ def record(
 ) -> AuditLog:
     """Append one audit row in the caller's transaction and extend the hash chain.
 
+    `changed` names the fields a change touched (["name", "birth_date"]): what changed is recorded by field
+    name and object id, never by value, because nothing in the chain can be redacted later. `details` may
+    only use ALLOWED_DETAIL_KEYS (changes(before, after) builds both from two snapshots).
+
     Locking the chain head (FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on SQLite)
     keeps two writers from forking the chain.
     """
     values = _row_values(action, obj, village_id=village_id, household_id=household_id, details=details,
-                         object_type=object_type, object_id=object_id, actor=actor, role=role)
+                         changed=changed, object_type=object_type, object_id=object_id, actor=actor,
+                         role=role)
     head = lock_head()
     row = AuditLog(seq=head.seq + 1, at=utcnow(), prev_hash=head.hash, **values)
     row.hash = _row_digest(row)
@@ -137,9 +254,9 @@ def record_many(rows: list[dict[str, Any]]) -> None:
     """Append many audit rows at once, in list order, exactly as that many record() calls would.
 
     Each dict holds record()'s arguments (action, obj or object_type/object_id, village_id, household_id,
-    details, …). A bulk import writes thousands of rows: locking the head, inserting and moving the head
-    once per row costs three statements each, so here the head is locked once, the hashes are chained in
-    Python and the rows go in one executemany. The rows hash as record()'s would (same _digest).
+    details, changed, …). A bulk import writes thousands of rows: locking the head, inserting and moving
+    the head once per row costs three statements each, so here the head is locked once, the hashes are
+    chained in Python and the rows go in one executemany. The rows hash as record()'s would (same _digest).
     """
     if not rows:
         return

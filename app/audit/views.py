@@ -15,11 +15,21 @@ from .models import AuditLog
 
 
 def _decode(rows):
+    """Split each row's details into the changed field names (shown by their labels) and the rest.
+
+    Rows written before the audit kept personal values out still show what they hold: the chain is
+    append-only and its history is not rewritten (docs/architecture.md, "Personal data and audit").
+    """
     for r in rows:
         try:
-            r.details_obj = json.loads(r.details) if r.details else None
+            details = json.loads(r.details) if r.details else None
         except ValueError:
-            r.details_obj = r.details
+            details = r.details
+        r.changed = []
+        if isinstance(details, dict) and isinstance(details.get("changed"), list):
+            details = dict(details)
+            r.changed = details.pop("changed")
+        r.details_obj = details or None
     return rows
 
 

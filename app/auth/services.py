@@ -52,7 +52,8 @@ def create_user(username: str, password: str, display_name: str | None = None) -
                 active=True, session_version=1, failed_logins=0)
     db.session.add(user)
     db.session.flush()
-    record("user.create", user, details={"username": name})
+    # a login is named by its id here: the user name is the actor_name of every row the user writes
+    record("user.create", user, changed=["username", "display_name"])
     return user
 
 

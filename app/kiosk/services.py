@@ -70,7 +70,7 @@ def create_device(village, name: str, *, actor=None, code: str | None = None,
                          created_by_id=actor.id if actor is not None else None)
     db.session.add(device)
     db.session.flush()
-    record("kiosk.device_create", device, details={"name": name})
+    record("kiosk.device_create", device, changed=["name"])
     return device, code
 
 
@@ -115,7 +115,7 @@ def revoke_device(device: KioskDevice, *, actor=None) -> None:
     device.revoked_at = utcnow()
     device.enrol_hash = None
     db.session.flush()
-    record("kiosk.device_revoke", device, details={"name": device.name})
+    record("kiosk.device_revoke", device)
     # a household left open on a lost or stolen kiosk must close with it
     _end_sessions(KioskSession.device_id == device.id, "device_revoked")
 
@@ -368,7 +368,7 @@ def end_session(token, reason: str) -> bool:
         return False
     # the audit row first: every writer takes the audit chain's head before session rows (no deadlock)
     record("kiosk.close", village_id=row.village_id, household_id=row.household_id,
-           details={"reason": reason})
+           details={"end_reason": reason})  # a code of END_REASONS, named as its column
     return _end_sessions(KioskSession.id == row.id, reason) == 1
 
 

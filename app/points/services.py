@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
 
-from ..audit.services import record
+from ..audit.services import changes, record
 from ..db import local_today, utcnow
 from ..extensions import db
 from ..idempotency import IdempotencyConflict, check_key, find_earlier, mark_replayed
@@ -51,7 +51,7 @@ def create_scheme(village, name: str, *, year_policy: str = "carry_over", postin
         scheme.star_bands = star_bands
     db.session.add(scheme)
     db.session.flush()
-    record("points.scheme_create", scheme, details={"name": name, "year_policy": year_policy})
+    record("points.scheme_create", scheme, details=changes({}, {"name": name, "year_policy": year_policy}))
     return scheme
 
 
@@ -68,9 +68,9 @@ def update_scheme(scheme: PointScheme, *, name: str, year_policy: str, posting_d
     scheme.appeal_working_days = appeal_working_days
     scheme.star_bands = star_bands or scheme.star_bands
     db.session.flush()
-    record("points.scheme_update", scheme, details={"before": before, "after": {
+    record("points.scheme_update", scheme, details=changes(before, {
         "name": name, "year_policy": year_policy, "posting_days": posting_days,
-        "appeal_working_days": appeal_working_days, "star_bands": scheme.star_bands}})
+        "appeal_working_days": appeal_working_days, "star_bands": scheme.star_bands}))
     return scheme
 
 
@@ -84,7 +84,7 @@ def create_category(scheme: PointScheme, name: str, direction: str, sort: int = 
                         sort=sort)
     db.session.add(cat)
     db.session.flush()
-    record("points.category_create", cat, details={"name": name, "direction": direction})
+    record("points.category_create", cat, details=changes({}, {"name": name, "direction": direction}))
     return cat
 
 
@@ -132,7 +132,7 @@ def create_item(category: PointCategory, data: ItemData) -> PointItem:
                      **data.as_dict())
     db.session.add(item)
     db.session.flush()
-    record("points.item_create", item, details=data.as_dict())
+    record("points.item_create", item, details=changes({}, data.as_dict() | {"category_id": category.id}))
     return item
 
 
@@ -148,8 +148,7 @@ def update_item(item: PointItem, category: PointCategory, data: ItemData) -> Poi
         setattr(item, k, v)
     item.category_id = category.id
     db.session.flush()
-    record("points.item_update", item, details={"before": before, "after": data.as_dict()
-                                                | {"category_id": category.id}})
+    record("points.item_update", item, details=changes(before, data.as_dict() | {"category_id": category.id}))
     return item
 
 
@@ -356,7 +355,8 @@ def reject(entry: PointEntry, reviewer, *, reason: str) -> PointEntry:
     entry.reviewed_at = _now()
     entry.review_note = reason.strip()
     db.session.flush()
-    record("points.reject", entry, household_id=entry.household_id, details={"reason": reason.strip()})
+    # the reason is free text that may name people: it stays on the entry (review_note), named here
+    record("points.reject", entry, household_id=entry.household_id, changed=["status", "review_note"])
     return entry
 
 

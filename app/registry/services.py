@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..errors import DomainError
-from ..audit.services import record, record_many
+from ..audit.services import changes, record, record_many
 from ..db import local_today
 from ..extensions import db
 from .identity import id_hmac, mask_id, normalize_id_number
@@ -47,7 +47,7 @@ def create_township(code: str, name: str) -> Township:
     township = Township(code=code, name=name)
     db.session.add(township)
     db.session.flush()
-    record("township.create", township, details={"code": code, "name": name})
+    record("township.create", township, details=changes({}, {"code": code, "name": name}))
     return township
 
 
@@ -59,7 +59,7 @@ def create_village(code: str, name: str, township: Township | None = None) -> Vi
     db.session.add(village)
     db.session.flush()
     record("village.create", village, village_id=village.id,
-           details={"code": code, "name": name, "township": township.code if township else None})
+           details=changes({}, {"code": code, "name": name, "township_id": village.township_id}))
     return village
 
 
@@ -69,7 +69,7 @@ def update_village(village: Village, name: str, township: Township | None) -> Vi
     village.township_id = township.id if township else None
     db.session.flush()
     record("village.update", village, village_id=village.id,
-           details={"before": before, "after": {"name": name, "township_id": village.township_id}})
+           details=changes(before, {"name": name, "township_id": village.township_id}))
     return village
 
 
@@ -83,7 +83,7 @@ def create_group(village: Village, name: str, kind: str = "group", leader: str |
     group = VillagerGroup(village_id=village.id, name=name, kind=kind, leader=leader or None)
     db.session.add(group)
     db.session.flush()
-    record("group.create", group, details={"name": name, "kind": kind})
+    record("group.create", group, details=changes({}, {"name": name, "kind": kind, "leader": leader or None}))
     return group
 
 
@@ -98,8 +98,8 @@ def update_group(group: VillagerGroup, name: str, kind: str, leader: str | None,
     before = {"name": group.name, "kind": group.kind, "leader": group.leader, "active": group.active}
     group.name, group.kind, group.leader, group.active = name, kind, leader or None, active
     db.session.flush()
-    record("group.update", group, details={"before": before, "after": {
-        "name": name, "kind": kind, "leader": leader, "active": active}})
+    record("group.update", group, details=changes(before, {
+        "name": name, "kind": kind, "leader": leader or None, "active": active}))
     return group
 
 
@@ -116,10 +116,18 @@ class PersonData:
     phone: str | None = None
     id_number: str | None = None
 
-    def public(self) -> dict[str, Any]:
-        """The fields safe to keep in history and audit rows (no ID number, no phone)."""
-        return {"name": self.name, "relation": self.relation, "sex": self.sex,
-                "birth_date": self.birth_date.isoformat() if self.birth_date else None}
+    def given(self) -> list[str]:
+        """The names of the fields the clerk filled in: what a person.create audit row records (by name only,
+        never the values: the audit chain cannot be redacted)."""
+        return [k for k in ("name", "relation", "sex", "birth_date", "phone", "id_number")
+                if getattr(self, k) not in (None, "")]
+
+
+def _audited_fields(p: Person) -> dict[str, Any]:
+    """What a person.update audit row compares: every field a clerk can correct. The ID number is compared
+    by its keyed hash (two numbers can share a mask); only the names of changed fields are recorded."""
+    return {"name": p.name, "relation": p.relation, "sex": p.sex, "birth_date": p.birth_date,
+            "phone": p.phone or None, "id_number": p.id_hmac}
 
 
 def person_snapshot(p: Person) -> dict[str, Any]:
@@ -244,7 +252,7 @@ def create_household(village: Village, number: str, head: PersonData, *, group: 
     _event(household, "created", effective, person=person, after=household_snapshot(household))
     record("household.create", household, household_id=household.id,
            details={"number": number, "head_person_id": person.id})
-    record("person.create", person, household_id=household.id, details=head.public())
+    record("person.create", person, household_id=household.id, changed=head.given())
     return household
 
 
@@ -386,7 +394,7 @@ def bulk_create_households(village: Village, households: list[NewHousehold], *,
                                          actor_id))
             audit.append({"action": "person.create", "object_type": Person.__tablename__,
                           "object_id": row["id"], "village_id": vid, "household_id": hid,
-                          "details": data.public()})
+                          "changed": data.given()})
     db.session.execute(sa.insert(HouseholdEvent), events)
     record_many(audit)
     return len(households), len(flat)
@@ -417,7 +425,7 @@ def update_household(household: Household, *, number: str, group: VillagerGroup 
     if before == after:
         return household
     _event(household, "edited", None, before=before, after=after)
-    record("household.update", household, household_id=household.id, details={"before": before, "after": after})
+    record("household.update", household, household_id=household.id, details=changes(before, after))
     return household
 
 
@@ -435,7 +443,7 @@ def add_person(household: Household, data: PersonData, *, effective: dt.date | N
     person = _new_person(household, data)
     _event(household, "move_in" if moved_in else "born", effective, person=person,
            after=person_snapshot(person), note=note)
-    record("person.create", person, household_id=household.id, details=data.public())
+    record("person.create", person, household_id=household.id, changed=data.given())
     return person
 
 
@@ -446,22 +454,21 @@ def update_person(person: Person, data: PersonData) -> Person:
     if person.household.head_id == person.id and data.relation != Relation.HEAD.value:
         raise RegistryError(_("The head's relation is 户主; change the head first."))
     before = person_snapshot(person)
+    audit_before = _audited_fields(person)
     person.name = data.name
     person.search_keys = search_keys(data.name)
     person.relation = data.relation
     person.sex = data.sex or None
     person.birth_date = data.birth_date
-    phone_changed = (person.phone or None) != (data.phone or None)
     person.phone = data.phone or None
-    old_mask = person.id_masked
     _apply_id_number(person.village_id, person, data.id_number)
     db.session.flush()
     after = person_snapshot(person)
-    if before == after and not phone_changed and old_mask == person.id_masked:
+    # the phone and the ID number's hash are in neither snapshot (history keeps no contact data), so their
+    # change shows only here, by name
+    details = changes(audit_before, _audited_fields(person))
+    if not details:
         return person
-    details = {"before": before, "after": after}
-    if phone_changed:
-        details["phone_changed"] = True
     _event(person.household, "person_edit", None, person=person, before=before, after=after)
     record("person.update", person, household_id=person.household_id, details=details)
     return person
@@ -485,7 +492,9 @@ def move_out(person: Person, *, status: str = PersonStatus.MOVED.value, effectiv
     db.session.flush()
     kind = "move_out" if status == PersonStatus.MOVED.value else "death"
     _event(household, kind, effective, person=person, before=before, after=person_snapshot(person), note=note)
-    record(f"person.{kind}", person, household_id=household.id, details={"name": person.name, "note": note})
+    # the note stays in the household's history (the register), where it can be corrected
+    record(f"person.{kind}", person, household_id=household.id,
+           details=changes({"status": before["status"]}, {"status": status}))
     return person
 
 
@@ -511,7 +520,8 @@ def change_head(household: Household, new_head: Person, *, old_head_relation: st
     after = {"head_id": new_head.id, "head": new_head.name,
              "old_head_relation": old_head_relation if old else None, "new_head_relation": "head"}
     _event(household, "head_change", effective, person=new_head, before=before, after=after, note=note)
-    record("household.change_head", household, household_id=household.id, details={"before": before, "after": after})
+    record("household.change_head", household, household_id=household.id,
+           details=changes({"head_id": before["head_id"]}, {"head_id": new_head.id}))
     return household
 
 
@@ -597,7 +607,8 @@ def set_household_status(household: Household, status: str, *, effective: dt.dat
     household.status = status
     db.session.flush()
     _event(household, "status", effective, before=before, after={"status": status}, note=note)
-    record("household.status", household, household_id=household.id, details={"before": before, "after": status})
+    record("household.status", household, household_id=household.id,
+           details=changes(before, {"status": status}))
     return household
 
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
-from ..audit.services import lock_head, record
+from ..audit.services import changes, lock_head, record
 from ..db import VILLAGE_TZ, local_day, local_today, utcnow
 from ..extensions import db
 from ..idempotency import check_key, find_earlier, mark_replayed, payload_hash
@@ -141,7 +141,7 @@ def create_product(village, *, name: str, unit: str, price_points: int, spec: st
     # the shop's points account exists before the first redemption, so concurrent first
     # redemptions never race to create it
     ledger.system_account(village.id, AccountKind.SHOP)
-    record("shop.product_create", product, actor=actor, details=fields)
+    record("shop.product_create", product, actor=actor, details=changes({}, fields))
     return product
 
 
@@ -153,14 +153,14 @@ def update_product(product: Product, *, name: str, unit: str, price_points: int,
     _serialize()
     if _name_taken(product.village_id, fields["name"], fields["spec"], exclude=product.id):
         raise ShopError(_("A product with this name and specification already exists."))
-    changes = {k: [getattr(product, k), v] for k, v in fields.items() if getattr(product, k) != v}
-    if not changes:
+    details = changes({k: getattr(product, k) for k in fields}, fields)
+    if not details:
         return product
     for k, v in fields.items():
         setattr(product, k, v)
     db.session.flush()
-    action = "shop.price_change" if "price_points" in changes else "shop.product_update"
-    record(action, product, actor=actor, details=changes)
+    action = "shop.price_change" if "price_points" in details["changed"] else "shop.product_update"
+    record(action, product, actor=actor, details=details)
     return product
 
 
@@ -214,7 +214,8 @@ def receive_purchase(product: Product, qty: int, reason: str, *, actor=None, key
     db.session.flush()
     _remember(product.village_id, key, "purchase", payload, mv.id)
     _expire_stock(product.id)
-    record("shop.purchase", mv, actor=actor, details={"product": product.id, "qty": qty, "reason": reason})
+    # the reason is free text (a supplier, a person): it stays on the movement row
+    record("shop.purchase", mv, actor=actor, details={"product": product.id, "qty": qty}, changed=["reason"])
     return mv
 
 
@@ -232,7 +233,7 @@ def write_off(product: Product, qty: int, reason: str, *, actor=None, key: str |
     db.session.flush()
     _remember(product.village_id, key, "write_off", payload, mv.id)
     _expire_stock(product.id)
-    record("shop.damage", mv, actor=actor, details={"product": product.id, "qty": qty, "reason": reason})
+    record("shop.damage", mv, actor=actor, details={"product": product.id, "qty": qty}, changed=["reason"])
     return mv
 
 
@@ -309,8 +310,8 @@ def receive_donation(village, *, donor_name: str, donor_kind: str, lines, receiv
     _remember(village.id, key, "donation", payload, donation.id)
     _expire_stock(*(p.id for p, _q in merged))
     record("shop.donation", donation, actor=actor,
-           details={"receipt_no": receipt_no, "donor": donor_name, "kind": donor_kind,
-                    "lines": [[p.id, q] for p, q in merged]})
+           details={"receipt_no": receipt_no, "kind": donor_kind, "lines": [[p.id, q] for p, q in merged]},
+           changed=["donor_name"])  # a donor is often a villager: the name stays on the donation row
     return donation
 
 
@@ -447,8 +448,9 @@ def cancel_redemption(redemption: Redemption, *, actor, reason: str, today: dt.d
     db.session.expire(redemption)
     _expire_stock(*(line.product_id for line in lines))
     record("shop.redeem_cancel", redemption, actor=actor, household_id=redemption.household_id,
-           details={"receipt_no": redemption.receipt_no, "reason": reason, "reviewer": bool(is_reviewer),
-                    "reversal": posted.transfer.id})
+           details={"receipt_no": redemption.receipt_no, "reviewer": bool(is_reviewer),
+                    "reversal": posted.transfer.id},
+           changed=["status", "cancel_reason"])  # the reason is free text: it stays on the redemption row
     return redemption
 
 
