@@ -492,7 +492,7 @@ def move_out(person: Person, *, status: str = PersonStatus.MOVED.value, effectiv
     db.session.flush()
     kind = "move_out" if status == PersonStatus.MOVED.value else "death"
     _event(household, kind, effective, person=person, before=before, after=person_snapshot(person), note=note)
-    # the note stays in the household's history (the register), where it can be corrected
+    # the note (free text that may name people) stays in the household's history, not in the chain
     record(f"person.{kind}", person, household_id=household.id,
            details=changes({"status": before["status"]}, {"status": status}))
     return person
