@@ -1,0 +1,1 @@
+"""Patrol duty (群防群治): teams, routes and checkpoints, monthly rosters, check-ins, logs, points."""
