@@ -39,13 +39,13 @@ from app.states import Machine
 from app.submission import write_transaction
 
 ENTRY_TABLE = """
-              approve  reject    object    finalize  uphold  uphold_after_posting  correct
-pending       posted   rejected  -         -         -       -                     -
-rejected      -        -         -         -         -       -                     -
-posted        -        -         disputed  final     -       -                     -
-disputed      -        -         -         -         posted  final                 corrected
-final         -        -         -         -         -       -                     -
-corrected     -        -         -         -         -       -                     -
+              approve  reject    object    finalize  uphold  uphold_after_posting  correct    withdraw
+pending       posted   rejected  -         -         -       -                     -          rejected
+rejected      -        -         -         -         -       -                     -          -
+posted        -        -         disputed  final     -       -                     -          corrected
+disputed      -        -         -         -         posted  final                 corrected  -
+final         -        -         -         -         -       -                     -          corrected
+corrected     -        -         -         -         -       -                     -          -
 """
 
 OBJECTION_TABLE = """

@@ -89,6 +89,12 @@ class PatrolTeam(Model):
     police_liaison: Mapped[str | None] = mapped_column(Str(100))
     #: shifts each member should walk a month (county rule: 每月不少于8次)
     monthly_minimum: Mapped[int] = mapped_column(Int, default=8)
+    #: the scheme's items a confirmed shift records: one per member present (a night shift takes the night
+    #: item when there is one, which is how a scheme weights nights), and the deduction for an absence
+    #: without leave; caps are the items' own, enforced at review like any entry's
+    shift_item_id: Mapped[int | None] = mapped_column(Int, sa.ForeignKey("point_items.id"))
+    night_item_id: Mapped[int | None] = mapped_column(Int, sa.ForeignKey("point_items.id"))
+    absence_item_id: Mapped[int | None] = mapped_column(Int, sa.ForeignKey("point_items.id"))
     active: Mapped[bool] = mapped_column(Flag, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -96,6 +102,9 @@ class PatrolTeam(Model):
     routes: Mapped[list[PatrolRoute]] = relationship(back_populates="team", order_by="PatrolRoute.name")
     leader = relationship("Person", foreign_keys=[leader_id])
     group = relationship("VillagerGroup")
+    shift_item = relationship("PointItem", foreign_keys=[shift_item_id])
+    night_item = relationship("PointItem", foreign_keys=[night_item_id])
+    absence_item = relationship("PointItem", foreign_keys=[absence_item_id])
 
     __table_args__ = (
         sa.UniqueConstraint("village_id", "name", name="uq_patrol_teams_village_name"),

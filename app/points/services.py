@@ -360,6 +360,27 @@ def reject(entry: PointEntry, reviewer, *, reason: str) -> PointEntry:
     return entry
 
 
+def withdraw(entry: PointEntry, actor, *, reason: str) -> PointEntry:
+    """The recording feature takes an entry back (e.g. a patrol shift's attendance was corrected).
+
+    A pending entry is turned down with the reason; an approved one is reversed on the ledger and marked
+    corrected, so the household's balance and year score lose it. Taking back twice changes nothing more.
+    """
+    status = ENTRY.move(entry.status, "withdraw", subject=entry)
+    if not (reason or "").strip():
+        raise PointsError(_("Please write the reason for rejecting."), "note")
+    if entry.status != EntryStatus.PENDING.value:
+        _reverse_entry(entry, actor, f"entry:{entry.id}:withdraw")
+    else:
+        entry.reviewed_by_id = actor.id if actor is not None else None
+        entry.reviewed_at = _now()
+    entry.status = status
+    entry.review_note = reason.strip()
+    db.session.flush()
+    record("points.withdraw", entry, household_id=entry.household_id, details={"reason": reason.strip()})
+    return entry
+
+
 def finalize_due(village_id: int, today: dt.date | None = None) -> int:
     """Mark entries whose posting has ended as final; return how many."""
     today = today or local_today()

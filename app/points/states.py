@@ -35,6 +35,11 @@ ENTRY = Machine(
         (S.DISPUTED, "uphold"): S.POSTED,  # upheld while the posting period runs
         (S.DISPUTED, "uphold_after_posting"): S.FINAL,
         (S.DISPUTED, "correct"): S.CORRECTED,
+        # the feature that recorded an entry takes it back (a patrol shift's attendance corrected): a pending
+        # entry is turned down, an approved one reversed; a disputed one waits for its objection's decision
+        (S.PENDING, "withdraw"): S.REJECTED,
+        (S.POSTED, "withdraw"): S.CORRECTED,
+        (S.FINAL, "withdraw"): S.CORRECTED,
     },
     refusals={
         "approve": _l("This entry has already been decided."),
@@ -45,6 +50,8 @@ ENTRY = Machine(
         "uphold": CHANGED,
         "uphold_after_posting": CHANGED,
         "correct": CHANGED,
+        "withdraw": _l("This entry cannot be taken back now: an objection to it is open, or it was already "
+                       "corrected. Decide the objection first."),
     },
     guards={"approve": _not_the_recorder, "reject": _not_the_recorder, "uphold": _not_the_recorder,
             "uphold_after_posting": _not_the_recorder, "correct": _not_the_recorder},
