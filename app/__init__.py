@@ -105,6 +105,7 @@ def register_blueprints(app: Flask) -> None:
     from .statements import views as _statements_views  # noqa: F401
     from .kiosk import admin_views as _kiosk_admin_views  # noqa: F401
     from .kiosk import views as _kiosk_views  # noqa: F401
+    from .patrol import views as _patrol_views  # noqa: F401
     from .admin import bp as admin_bp
     from .audit import bp as audit_bp
     from .auth import bp as auth_bp
@@ -129,6 +130,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(kiosk_bp, url_prefix="/kiosk")
     app.register_blueprint(kiosk_admin_bp, url_prefix="/kiosk-admin")
     app.register_blueprint(rules_bp, url_prefix="/rules")
+    from .patrol import bp as patrol_bp
+
+    app.register_blueprint(patrol_bp, url_prefix="/patrol")
 
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

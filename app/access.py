@@ -31,6 +31,8 @@ PERMISSIONS: dict[str, set[str]] = {
     "kiosk.manage": {"admin", "clerk"},
     "rules.view": {"clerk", "reviewer"},
     "rules.edit": {"clerk"},
+    "patrol.view": {"patrol_leader", "clerk", "reviewer"},
+    "patrol.manage": {"patrol_leader"},
 }
 
 

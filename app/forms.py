@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import ValidationError
+from wtforms.validators import StopValidation, ValidationError
 
 from .extensions import db
 from .idempotency import new_key, usable_key
@@ -122,7 +122,9 @@ class LooseDateField(StringField):
 
     def pre_validate(self, form):
         if getattr(self, "_bad", False):
-            raise ValidationError(_l("Please enter a date like 2026-11-25."))
+            # StopValidation, not ValidationError: DataRequired would otherwise clear this message and say
+            # "required" about a field the person did fill in
+            raise StopValidation(_l("Please enter a date like 2026-11-25."))
 
 
 def parse_date(raw: str) -> dt.date:
@@ -174,7 +176,7 @@ class WholeNumberField(StringField):
 
     def pre_validate(self, form):
         if getattr(self, "_error", None):
-            raise ValidationError(self._error)
+            raise StopValidation(self._error)  # kept past DataRequired, as for dates
 
 
 class IdempotentForm(FlaskForm):

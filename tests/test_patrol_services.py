@@ -101,16 +101,16 @@ def test_booking_refuses_double_booking_leave_and_outsiders(team, make_village, 
     m = team.members[0]
     with write_transaction():
         ps.book(_shift(a[0]), db.session.merge(m))
-    with pytest.raises(PatrolError, match="another shift"), write_transaction():
+    with pytest.raises(PatrolError, match="已有其他班次"), write_transaction():
         ps.book(_shift(b[0]), db.session.merge(m))
-    with pytest.raises(PatrolError, match="already on this shift"), write_transaction():
+    with pytest.raises(PatrolError, match="已在本班次"), write_transaction():
         ps.book(_shift(a[0]), db.session.merge(m))
     with write_transaction():
         ps.add_leave(db.session.merge(team.members[1]), starts_on=dt.date(2026, 11, 3), ends_on=dt.date(2026, 11, 3))
-    with pytest.raises(PatrolError, match="leave"), write_transaction():
+    with pytest.raises(PatrolError, match="请假"), write_transaction():
         ps.book(_shift(b[0]), db.session.merge(team.members[1]))
     other = make_household(make_village("v2"), "0001", "外村人")
-    with pytest.raises(PatrolError, match="registered in this village"), write_transaction():
+    with pytest.raises(PatrolError, match="本村登记"), write_transaction():
         ps.add_member(db.session.merge(team.team), db.session.merge(other).head, joined_on=dt.date(2026, 1, 1))
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PatrolPlace)) == 1
 
@@ -136,15 +136,15 @@ def test_check_in_records_once_and_refuses_outside_the_shift_strangers_and_repla
         with write_transaction():
             return ps.check_in(db.session.merge(point), db.session.merge(who), now=at)
 
-    with pytest.raises(PatrolError, match="no shift on this route now"):
+    with pytest.raises(PatrolError, match="现在没有班次"):
         scan(user, _utc(day, 21, 0))  # two hours early
-    with pytest.raises(PatrolError, match="not on the shift"):
+    with pytest.raises(PatrolError, match="不在这条路线当前的班次"):
         scan(team.phones[1], _utc(day, 23, 30))  # a member, but not on tonight's shift
-    with pytest.raises(PatrolError, match="not a member"):
+    with pytest.raises(PatrolError, match="不是负责"):
         scan(make_user("stranger"), _utc(day, 23, 30))
     visit = scan(user, _utc(day + dt.timedelta(days=1), 1, 15))  # after midnight, still the same night shift
     assert visit.shift_id == sid
-    with pytest.raises(PatrolError, match="already checked in here at 01:15"):
+    with pytest.raises(PatrolError, match="已在01:15于此处签到"):
         scan(user, _utc(day + dt.timedelta(days=1), 1, 20))
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PatrolCheckIn)) == 1
     place = _shift(sid).places[0]
@@ -185,7 +185,7 @@ def test_confirming_records_each_members_points_once_and_a_second_confirm_nothin
         (team.households[2].id, "P09", -2, "pending"),  # absent without leave: the scheme's deduction
     ]
     assert all(e.source == "patrol" and e.occurred_on == dt.date(2026, 11, 12) for e in entries)
-    with pytest.raises(PatrolError, match="already been confirmed"), write_transaction():
+    with pytest.raises(PatrolError, match="已经确认过"), write_transaction():
         ps.confirm(_shift(sid), actor=db.session.merge(team.leader))
     assert len(_entries()) == 3
 
@@ -203,7 +203,7 @@ def test_confirm_waits_for_the_end_and_for_every_unmarked_member(team):
         ps.book(_shift(sid), db.session.merge(team.members[0]))
     with pytest.raises(PatrolError, match="王一"), write_transaction():
         ps.confirm(_shift(sid), actor=db.session.merge(team.leader))
-    with pytest.raises(PatrolError, match="not ended"), write_transaction():
+    with pytest.raises(PatrolError, match="还没有结束"), write_transaction():
         ps.confirm(_shift(sid), actor=db.session.merge(team.leader), now=_utc(dt.date(2026, 11, 14), 20))
     assert _shift(sid).status == "planned" and _entries() == []
 
@@ -273,7 +273,7 @@ def test_a_member_who_leaves_gives_up_planned_places(team):
         ps.book(_shift(sid), db.session.merge(team.members[0]))
         ps.change_member(db.session.merge(team.members[0]), "leave", on=dt.date(2026, 12, 10), note="搬迁")
     assert _shift(sid).places == []
-    with pytest.raises(PatrolError, match="already left"), write_transaction():
+    with pytest.raises(PatrolError, match="已经退队"), write_transaction():
         ps.change_member(db.session.merge(team.members[0]), "leave", on=dt.date(2026, 12, 11))
     assert [e.status for e in db.session.merge(team.members[0]).events] == ["active", "left"]
 

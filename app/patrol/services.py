@@ -140,6 +140,31 @@ def create_team(village: Village, *, name: str, level: str = TeamLevel.VILLAGE.v
     return team
 
 
+def update_team(team: PatrolTeam, *, name: str, level: str, kind: str, group: VillagerGroup | None = None,
+                leader: Person | None = None, police_liaison: str | None = None,
+                monthly_minimum: int = roster.DEFAULT_MONTHLY_MINIMUM, shift_item: PointItem | None = None,
+                night_item: PointItem | None = None, absence_item: PointItem | None = None) -> PatrolTeam:
+    village = db.session.get(Village, team.village_id)
+    name = _team_values(village, name=name, level=level, kind=kind, group=group, monthly_minimum=monthly_minimum,
+                        shift_item=shift_item, night_item=night_item, absence_item=absence_item)
+    if db.session.scalar(sa.select(PatrolTeam.id).where(PatrolTeam.village_id == village.id,
+                                                        PatrolTeam.name == name, PatrolTeam.id != team.id)):
+        raise PatrolError(_("A team with this name already exists."), "name")
+    if leader is not None:
+        _check_person(village, leader, level, "leader")
+    team.name, team.level, team.kind = name, level, kind
+    team.group_id = group.id if group else None
+    team.leader_id = leader.id if leader else team.leader_id
+    team.police_liaison = (police_liaison or "").strip() or None
+    team.monthly_minimum = monthly_minimum
+    team.shift_item_id = shift_item.id if shift_item else None
+    team.night_item_id = night_item.id if night_item else None
+    team.absence_item_id = absence_item.id if absence_item else None
+    db.session.flush()
+    record("patrol.team_update", team, details={"level": level, "kind": kind})
+    return team
+
+
 def _check_person(village: Village, person: Person, level: str, field: str) -> None:
     """A member comes from the team's village; a township team may take anyone of the township."""
     if person.status != PersonStatus.ALIVE.value:
@@ -210,6 +235,11 @@ def add_leave(member: PatrolMember, *, starts_on: dt.date, ends_on: dt.date, rea
     record("patrol.leave", leave, details={"member_id": member.id, "starts_on": starts_on.isoformat(),
                                            "ends_on": ends_on.isoformat()})
     return leave
+
+
+def member_leaves(member: PatrolMember) -> list[PatrolLeave]:
+    return list(db.session.scalars(sa.select(PatrolLeave).where(PatrolLeave.member_id == member.id)
+                                   .order_by(PatrolLeave.starts_on.desc())))
 
 
 def away_days(member: PatrolMember, first: dt.date, last: dt.date) -> set[dt.date]:
@@ -306,6 +336,17 @@ def month_shifts(team: PatrolTeam, year: int, month: int) -> list[PatrolShift]:
     return list(db.session.scalars(sa.select(PatrolShift).where(
         PatrolShift.team_id == team.id, PatrolShift.day >= first, PatrolShift.day <= last)
         .order_by(PatrolShift.starts_at, PatrolShift.id)))
+
+
+def month_counts(team: PatrolTeam, shifts: list[PatrolShift]) -> dict[int, int]:
+    """Shifts each member holds in the month (cancelled ones left out), for the roster's fairness column."""
+    counts = {m.id: 0 for m in team.members}
+    for s in shifts:
+        if s.status == ShiftStatus.CANCELLED.value:
+            continue
+        for p in s.places:
+            counts[p.member_id] = counts.get(p.member_id, 0) + 1
+    return counts
 
 
 def fill_month(team: PatrolTeam, year: int, month: int, *, actor=None) -> roster.Plan:

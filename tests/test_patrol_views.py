@@ -1,0 +1,212 @@
+"""Patrol pages over HTTP: a leader sets up a team and a month, a member checks in from the phone, the leader
+confirms the shift and the household's entry waits for review; refusals are messages, never 500s."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from app.db import utcnow
+from app.extensions import db
+from app.patrol import services as ps
+from app.patrol.models import PatrolCheckIn, PatrolCheckpoint, PatrolPlace, PatrolShift, PatrolTeam
+from app.points import services as pts
+from app.points.models import PointEntry
+from app.submission import write_transaction
+
+
+def _csrf(html: str) -> str:
+    """The page's CSRF token (the test app runs without CSRF checks unless a test turns them on)."""
+    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
+    return found.group(1) if found else ""
+
+
+@pytest.fixture
+def leader(client, auth, village, make_user, make_household):
+    make_user("duizhang", ("patrol_leader", village))
+    for i, name in enumerate(["赵大", "钱二", "孙三"]):
+        make_household(village, f"02{i:02d}", name)
+    make_user("zhaoda")  # 赵大's phone log-in
+    with write_transaction():
+        scheme = pts.create_scheme(village, "积分细则")
+        add = pts.create_category(scheme, "平安建设", "add")
+        pts.create_item(add, pts.ItemData(code="P01", text="参加义务巡逻", points=2))
+    assert auth.login("duizhang").status_code == 302
+    return client
+
+
+def _get(client, url):
+    r = client.get(url)
+    assert r.status_code == 200, r.status_code
+    return r.get_data(as_text=True)
+
+
+def _team_via_pages(client, village):
+    page = _get(client, "/patrol/teams/new")
+    item_id = db.session.scalar(sa.text("SELECT id FROM point_items WHERE code = 'P01'"))
+    r = client.post("/patrol/teams/new", data={
+        "csrf_token": _csrf(page), "name": "村义务巡逻队", "level": "village", "kind": "volunteer", "group_id": "0",
+        "police_liaison": "李警官", "monthly_minimum": "８", "shift_item_id": str(item_id), "night_item_id": "0",
+        "absence_item_id": "0", "submit": "1"})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    team = db.session.scalars(sa.select(PatrolTeam)).one()
+    assert team.monthly_minimum == 8  # a full-width digit is a digit
+    page = _get(client, f"/patrol/teams/{team.id}?q=赵")
+    assert "赵大" in page
+    person_id = re.search(r'name="person_id" value="(\d+)"', page).group(1)
+    r = client.post(f"/patrol/teams/{team.id}", data={
+        "csrf_token": _csrf(page), "person_id": person_id, "joined_on": "2026年1月1日", "badge_no": "X001",
+        "username": "zhaoda", "submit": "1"})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    page = _get(client, f"/patrol/teams/{team.id}")
+    r = client.post(f"/patrol/teams/{team.id}", data={"csrf_token": _csrf(page), "route-name": "村主干道",
+                                                      "route-submit": "1"})
+    assert r.status_code == 302
+    route_id = db.session.scalar(sa.text("SELECT id FROM patrol_routes"))
+    r = client.post(f"/patrol/routes/{route_id}/checkpoints", data={
+        "csrf_token": _csrf(page), "point-name": "村小学门口", "point-submit": "1"})
+    assert r.status_code == 302
+    return team.id, route_id
+
+
+def test_a_leader_plans_a_month_a_member_checks_in_and_the_confirmed_shift_waits_for_review(
+        leader, client, auth, village):
+    team_id, route_id = _team_via_pages(client, village)
+    page = _get(client, f"/patrol/teams/{team_id}/roster/2026-11")
+    r = client.post(f"/patrol/teams/{team_id}/roster/2026-11", data={
+        "csrf_token": _csrf(page), "first_day": "2026-11-01", "last_day": "2026-11-30",
+        "weekdays": [str(d) for d in range(7)], "start": "23：00", "end": "0600", "route_id": str(route_id),
+        "needed": "1", "submit": "1"})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PatrolShift)) == 30
+    r = client.post(f"/patrol/teams/{team_id}/roster/2026-11", data={"csrf_token": _csrf(page), "fill-submit": "1"})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and "赵大" in page
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PatrolPlace)) == 30  # the only member
+    assert "23:00–06:00" in page
+
+    # the member's phone: log in, scan the sticker of the shift of 11-10 at 01:30
+    shift = db.session.scalar(sa.select(PatrolShift).where(PatrolShift.day == dt.date(2026, 11, 10)))
+    token = db.session.scalars(sa.select(PatrolCheckpoint.token)).one()
+    with write_transaction():
+        # the scan of that night, made then (the test runs in December)
+        ps.check_in(ps.checkpoint_for_token(token), _user("zhaoda"),
+                    now=shift.starts_at + dt.timedelta(hours=2, minutes=30))
+    auth.logout()
+    auth.login("zhaoda")
+    page = _get(client, f"/patrol/c/{token}")
+    assert "村小学门口" in page and "在这里签到" in page
+    r = client.post(f"/patrol/c/{token}", data={"csrf_token": _csrf(page), "submit": "1"})
+    assert r.status_code == 409 and "这条路线现在没有班次" in r.get_data(as_text=True)  # it is December now
+    auth.logout()
+    auth.login("duizhang")
+    page = _get(client, f"/patrol/shifts/{shift.id}")
+    assert "✅ 村小学门口" in page
+    r = client.post(f"/patrol/shifts/{shift.id}/confirm", data={"csrf_token": _csrf(page), "submit": "1"},
+                    follow_redirects=True)
+    assert "班次已确认" in r.get_data(as_text=True)
+    entry = db.session.scalars(sa.select(PointEntry)).one()
+    assert (entry.item_code, entry.points, entry.status, entry.source) == ("P01", 2, "pending", "patrol")
+    # a second confirm: a message, nothing more recorded
+    r = client.post(f"/patrol/shifts/{shift.id}/confirm", data={"csrf_token": _csrf(page), "submit": "1"},
+                    follow_redirects=True)
+    assert "已经确认过" in r.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PointEntry)) == 1
+
+
+def _user(name):
+    from app.auth.models import User
+    return db.session.scalar(sa.select(User).where(User.username == name))
+
+
+def test_check_in_over_http_records_once_and_a_replay_is_refused(leader, client, auth, village):
+    team_id, route_id = _team_via_pages(client, village)
+    with write_transaction():
+        team = db.session.get(PatrolTeam, team_id)
+        (shift,) = ps.add_shifts(team, first_day=dt.date(2026, 12, 1), last_day=dt.date(2026, 12, 1),
+                                 start=dt.time(0), end=dt.time(23, 59), needed=1,
+                                 route=db.session.get(ps.PatrolRoute, route_id))
+        shift.starts_at = utcnow() - dt.timedelta(hours=1)  # a shift running now
+        shift.ends_at = utcnow() + dt.timedelta(hours=2)
+        ps.book(shift, team.members[0])
+    token = db.session.scalars(sa.select(PatrolCheckpoint.token)).one()
+    auth.logout()
+    auth.login("zhaoda")
+    page = _get(client, f"/patrol/c/{token}")
+    r = client.post(f"/patrol/c/{token}", data={"csrf_token": _csrf(page), "submit": "1"})
+    assert r.status_code == 200 and "已签到" in r.get_data(as_text=True)
+    r = client.post(f"/patrol/c/{token}", data={"csrf_token": _csrf(page), "submit": "1"})
+    assert r.status_code == 409 and "您已在" in r.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PatrolCheckIn)) == 1
+    assert "村小学门口" in _get(client, "/patrol/me")
+    # someone logged in but not in the team
+    auth.logout()
+    auth.login("duizhang")
+    r = client.post(f"/patrol/c/{token}", data={"csrf_token": _csrf(page), "submit": "1"})
+    assert r.status_code == 409 and "不是负责这个巡逻点" in r.get_data(as_text=True)
+    # an unknown or renewed sticker
+    assert client.get("/patrol/c/nonsense").status_code == 404
+
+
+def test_a_stranger_is_sent_to_log_in_before_checking_in(client):
+    r = client.get("/patrol/c/anything")
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("start", "25:00", "请输入类似23:00的时间"),
+    ("start", "23:00\x00", "请输入类似23:00的时间"),
+    ("needed", "99999999999999999999", "请输入"),
+    ("needed", "0", "请输入"),
+    ("first_day", "2026-02-30", "请按 2026-11-25 的格式填写日期"),
+    ("last_day", "2026-10-01", "结束日期不能早于开始日期"),
+    ("route_id", "9223372036854775808", None),
+    ("weekdays", "7", None),
+])
+def test_hostile_shift_forms_get_a_message_and_write_nothing(leader, client, village, field, value, message):
+    team_id, _route = _team_via_pages(client, village)
+    page = _get(client, f"/patrol/teams/{team_id}/roster/2026-11")
+    data = {"csrf_token": _csrf(page), "first_day": "2026-11-01", "last_day": "2026-11-30",
+            "weekdays": ["0"], "start": "20:00", "end": "22:00", "route_id": "0", "needed": "2", "submit": "1"}
+    data[field] = value
+    r = client.post(f"/patrol/teams/{team_id}/roster/2026-11", data=data)
+    assert r.status_code == 200
+    if message:
+        assert message in r.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PatrolShift)) == 0
+
+
+def test_hostile_team_names_and_ids(leader, client, village):
+    page = _get(client, "/patrol/teams/new")
+    for name, extra in [("", {}), ("x" * 65, {}), ("<script>", {"shift_item_id": "99999999999"}),
+                        ("队\x00", {}), ("好队", {"group_id": "-1"})]:
+        data = {"csrf_token": _csrf(page), "name": name, "level": "village", "kind": "volunteer", "group_id": "0",
+                "monthly_minimum": "8", "shift_item_id": "0", "night_item_id": "0", "absence_item_id": "0",
+                "submit": "1", **extra}
+        r = client.post("/patrol/teams/new", data=data)
+        assert r.status_code == 200, (name, r.status_code)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PatrolTeam)) == 0
+    for url in ("/patrol/teams/9223372036854775808", "/patrol/shifts/99999", "/patrol/teams/1/roster/2026-13"):
+        assert client.get(url).status_code == 404
+
+
+def test_a_clerk_reads_but_cannot_change_and_another_village_sees_nothing(
+        leader, client, auth, village, make_user, make_village):
+    team_id, _route = _team_via_pages(client, village)
+    make_user("wenshu", ("clerk", village))
+    other = make_village("v2")
+    make_user("waicun", ("patrol_leader", other))
+    auth.logout()
+    auth.login("wenshu")
+    assert "村义务巡逻队" in _get(client, "/patrol/")
+    page = _get(client, f"/patrol/teams/{team_id}")
+    r = client.post(f"/patrol/teams/{team_id}", data={"csrf_token": _csrf(page), "route-name": "偷加",
+                                                      "route-submit": "1"})
+    assert r.status_code == 403
+    assert client.get("/patrol/teams/new").status_code == 403
+    auth.logout()
+    auth.login("waicun")
+    assert client.get(f"/patrol/teams/{team_id}").status_code == 404
+    assert "村义务巡逻队" not in _get(client, "/patrol/")
