@@ -103,7 +103,7 @@ def test_a_leader_plans_a_month_a_member_checks_in_and_the_confirmed_shift_waits
     auth.logout()
     auth.login("duizhang")
     page = _get(client, f"/patrol/shifts/{shift.id}")
-    assert "✅ 村小学门口" in page
+    assert re.search(r"已到达</span>\s*村小学门口", page)
     r = client.post(f"/patrol/shifts/{shift.id}/confirm", data={"csrf_token": _csrf(page), "submit": "1"},
                     follow_redirects=True)
     assert "班次已确认" in r.get_data(as_text=True)

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from ..access import require
 from ..auth.models import Role
 from ..extensions import db
+from ..patrol.queries import is_patrol_member
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus, Village
 from ..urls import safe_next
 from . import bp
@@ -26,7 +27,7 @@ def index():
             "people": db.session.scalar(sa.select(sa.func.count(Person.id)).where(
                 Person.village_id == g.village.id, Person.status == PersonStatus.ALIVE.value)),
         }
-    return render_template("main/index.html", stats=stats)
+    return render_template("main/index.html", stats=stats, patrol_member=is_patrol_member(current_user.id))
 
 
 @bp.post("/switch-village")

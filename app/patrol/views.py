@@ -48,6 +48,7 @@ from .forms import (
 from .models import (
     MemberStatus,
     PatrolCheckIn,
+    PatrolCheckpoint,
     PatrolFinding,
     PatrolMember,
     PatrolPlace,
@@ -195,6 +196,18 @@ def checkpoint_add(route_id: int):
     else:
         flash("；".join(e for errs in form.errors.values() for e in errs), "error")
     return redirect(url_for("patrol.team", team_id=route.team_id, _anchor=f"route-{route.id}"))
+
+
+@bp.route("/checkpoints/<int:point_id>/renew", methods=["POST"])
+@require("patrol.manage")
+def checkpoint_renew(point_id: int):
+    """A lost or copied sticker: a new address, the old one stops working; print the new sticker."""
+    point = get_in_village_or_404(PatrolCheckpoint, point_id)
+    if not ButtonForm().validate_on_submit():
+        abort(400)
+    return _button(lambda: ps.renew_sticker(db.session.merge(point)),
+                   _("New sticker address made; the old sticker no longer works. Print the new one."),
+                   url_for("patrol.team", team_id=point.route.team_id, _anchor=f"route-{point.route_id}"))
 
 
 @bp.route("/members/<int:member_id>", methods=["GET", "POST"])
@@ -441,3 +454,6 @@ def mine():
         reached.setdefault(v.shift_id, {})[v.checkpoint_id] = v
     return render_template("patrol/mine.html", members=members, shifts=shifts, reached=reached,
                            local=ps.local, now=now, finding=FindingForm(prefix="finding"), mask_name=mask_name)
+
+
+from . import print_views  # noqa: E402,F401  (the printed papers' routes, on the same blueprint)
