@@ -11,9 +11,19 @@ import sqlalchemy as sa
 from app.db import utcnow
 from app.extensions import db
 from app.patrol import services as ps
-from app.patrol.models import PatrolCheckIn, PatrolCheckpoint, PatrolPlace, PatrolShift, PatrolTeam
+from app.patrol.models import (
+    PatrolCheckIn,
+    PatrolCheckpoint,
+    PatrolFinding,
+    PatrolInspection,
+    PatrolMember,
+    PatrolPlace,
+    PatrolShift,
+    PatrolTeam,
+)
 from app.points import services as pts
 from app.points.models import PointEntry
+from app.registry.models import Person
 from app.submission import write_transaction
 
 
@@ -210,3 +220,105 @@ def test_a_clerk_reads_but_cannot_change_and_another_village_sees_nothing(
     auth.login("waicun")
     assert client.get(f"/patrol/teams/{team_id}").status_code == 404
     assert "村义务巡逻队" not in _get(client, "/patrol/")
+
+
+@pytest.fixture
+def planned(leader, client, village):
+    """The team of the page tests with all three people as members and a planned shift with 赵大 on it."""
+    team_id, route_id = _team_via_pages(client, village)
+    with write_transaction():
+        team = db.session.get(PatrolTeam, team_id)
+        for person in db.session.scalars(sa.select(Person).where(Person.name.in_(["钱二", "孙三"]))):
+            ps.add_member(team, person, joined_on=dt.date(2026, 1, 1))
+        (shift,) = ps.add_shifts(team, first_day=dt.date(2026, 11, 5), last_day=dt.date(2026, 11, 5),
+                                 start=dt.time(20), end=dt.time(22), needed=1)
+        ps.book(shift, team.members[0])
+    return db.session.get(PatrolTeam, team_id), shift.id
+
+
+def test_swap_substitute_spot_check_and_cancel_from_the_shift_page(planned, client):
+    team, shift_id = planned
+    page = _get(client, f"/patrol/shifts/{shift_id}")
+    place = db.session.scalars(sa.select(PatrolPlace)).one()
+    qian, sun = team.members[1], team.members[2]
+    r = client.post(f"/patrol/places/{place.id}/swap", data={"swap-to_member_id": str(qian.id),
+                                                              "swap-note": "家里有事", "swap-submit": "1"},
+                    follow_redirects=True)
+    assert "已换班" in r.get_data(as_text=True)
+    assert [p.member_id for p in db.session.get(PatrolShift, shift_id).places] == [qian.id]
+    r = client.post(f"/patrol/places/{place.id}/substitute", data={"sub-member_id": str(sun.id), "sub-submit": "1"},
+                    follow_redirects=True)
+    assert "已添加替班人" in r.get_data(as_text=True)
+    attendance = {p.member_id: (p.attendance, p.instead_of_id) for p in db.session.get(PatrolShift, shift_id).places}
+    assert attendance == {qian.id: ("leave", None), sun.id: ("substitute", qian.id)}
+    r = client.post(f"/patrol/shifts/{shift_id}/inspections", data={
+        "check-inspector": "村支书", "check-at": "21：15", "check-result": "在岗，佩证", "check-submit": "1"},
+        follow_redirects=True)
+    assert "抽查已登记" in r.get_data(as_text=True) and "21:15 村支书：在岗，佩证" in r.get_data(as_text=True)
+    r = client.post(f"/patrol/shifts/{shift_id}/cancel", data={"cancel-reason": "", "cancel-submit": "1"},
+                    follow_redirects=True)
+    assert "请填写取消班次的原因" in r.get_data(as_text=True)
+    r = client.post(f"/patrol/shifts/{shift_id}/cancel", data={"cancel-reason": "暴雨", "cancel-submit": "1"},
+                    follow_redirects=True)
+    assert "班次已取消" in r.get_data(as_text=True)
+    assert db.session.get(PatrolShift, shift_id).status == "cancelled"
+    assert page  # the page rendered with every form on it
+
+
+@pytest.mark.parametrize("url,data", [
+    ("/patrol/places/{place}/mark", {"attendance": "planned"}),
+    ("/patrol/places/{place}/mark", {"attendance": "present\x00"}),
+    ("/patrol/places/{place}/swap", {"swap-to_member_id": "9223372036854775808"}),
+    ("/patrol/places/{place}/swap", {"swap-to_member_id": "{place}"}),
+    ("/patrol/places/{place}/substitute", {"sub-member_id": "abc"}),
+    ("/patrol/places/{place}/correct", {"attendance": "absent", "reason": ""}),
+    ("/patrol/shifts/{shift}/book", {"book-member_id": "-1"}),
+    ("/patrol/shifts/{shift}/inspections", {"check-inspector": "x", "check-at": "99:99", "check-result": "y"}),
+    ("/patrol/shifts/{shift}/findings", {"finding-kind": "bomb", "finding-text": "x", "finding-action": "to_police"}),
+    ("/patrol/shifts/{shift}/findings", {"finding-kind": "fire", "finding-text": "x" * 1001,
+                                         "finding-action": "to_police"}),
+    ("/patrol/shifts/{shift}/confirm", {}),
+])
+def test_hostile_shift_page_posts_are_refused_with_a_message_and_change_nothing(planned, client, url, data):
+    _team, shift_id = planned
+    place = db.session.scalars(sa.select(PatrolPlace)).one()
+    before = [(p.member_id, p.attendance) for p in db.session.get(PatrolShift, shift_id).places]
+    filled = {k: v.format(place=place.id) for k, v in data.items()}
+    r = client.post(url.format(place=place.id, shift=shift_id), data={**filled, "submit": "1"},
+                    follow_redirects=True)
+    assert r.status_code in (200, 400), r.status_code
+    if r.status_code == 200:
+        assert "flash-error" in r.get_data(as_text=True)
+    db.session.expire_all()
+    shift = db.session.get(PatrolShift, shift_id)
+    assert [(p.member_id, p.attendance) for p in shift.places] == before and shift.status == "planned"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PatrolFinding)) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PatrolInspection)) == 0
+
+
+@pytest.mark.parametrize("data,message", [
+    ({"person_id": "abc"}, "请从搜索结果中选择一个人"),
+    ({"person_id": "99999999999999"}, "请从搜索结果中选择一个人"),
+    ({"joined_on": "明天"}, "请按 2026-11-25 的格式填写日期"),
+    ({"username": "nobody"}, "没有这个用户名"),
+])
+def test_hostile_member_forms(leader, client, village, data, message):
+    team_id, _route = _team_via_pages(client, village)
+    person = db.session.scalar(sa.select(Person).where(Person.name == "钱二"))
+    form = {"person_id": str(person.id), "joined_on": "2026-01-01", "badge_no": "", "username": "", "submit": "1",
+            **data}
+    r = client.post(f"/patrol/teams/{team_id}", data=form)
+    assert r.status_code == 200 and message in r.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PatrolMember)) == 1
+
+
+def test_hostile_leave_and_status_forms(leader, client, village):
+    team_id, _route = _team_via_pages(client, village)
+    member = db.session.scalars(sa.select(PatrolMember)).one()
+    r = client.post(f"/patrol/members/{member.id}", data={"leave-starts_on": "2026-12-10", "leave-ends_on":
+                                                           "2026-12-01", "leave-submit": "1"})
+    assert "请假结束日期不能早于开始日期" in r.get_data(as_text=True)
+    r = client.post(f"/patrol/members/{member.id}", data={"change-action": "restore", "change-on": "2026-12-01",
+                                                           "change-submit": "1"})
+    assert r.status_code == 200 and "field-error" in r.get_data(as_text=True)  # restore is not offered: active
+    assert ps.member_leaves(member) == [] and db.session.get(PatrolMember, member.id).status == "active"

@@ -158,3 +158,26 @@ class FindingForm(FlaskForm):
     text = CleanTextAreaField(_l("What, where"), validators=[DataRequired(), Length(max=1000)])
     action = SelectField(_l("Done"), choices=lambda: options(ACTIONS.items()))
     submit = SubmitField(_l("Add to the patrol log"))
+
+
+class SwapForm(FlaskForm):
+    to_member_id = SelectField(_l("Hand the place to"), coerce=int)
+    note = CleanStringField(_l("Note"), validators=[Optional(), Length(max=200)])
+    submit = SubmitField(_l("Swap"))
+
+
+class SubstituteForm(FlaskForm):
+    member_id = SelectField(_l("Substitute"), coerce=int)
+    submit = SubmitField(_l("Walks in this place"))
+
+
+class InspectionForm(FlaskForm):
+    inspector = CleanStringField(_l("Inspected by"), validators=[DataRequired(), Length(max=64)])
+    at = ClockField(_l("At"), validators=[DataRequired()])
+    result = CleanStringField(_l("Result"), validators=[DataRequired(), Length(max=500)])
+    submit = SubmitField(_l("Record the spot-check"))
+
+
+class CancelForm(FlaskForm):
+    reason = CleanStringField(_l("Why"), validators=[DataRequired(), Length(max=200)])
+    submit = SubmitField(_l("Cancel the shift"))

@@ -35,18 +35,23 @@ from .forms import (
     MEMBER_ACTIONS,
     BookForm,
     ButtonForm,
+    CancelForm,
     CorrectForm,
     FindingForm,
+    InspectionForm,
     LeaveForm,
     MarkForm,
     MemberChangeForm,
     MemberForm,
     NameForm,
     ShiftsForm,
+    SubstituteForm,
+    SwapForm,
     TeamForm,
 )
 from .models import (
     MemberStatus,
+    PatrolInspection,
     PatrolCheckIn,
     PatrolCheckpoint,
     PatrolFinding,
@@ -192,9 +197,9 @@ def checkpoint_add(route_id: int):
         if submit(form, lambda: ps.add_checkpoint(db.session.merge(route), form.name.data), field="name"):
             flash(_("Checkpoint added."), "success")
         else:
-            flash("；".join(form.name.errors or form.submit.errors), "error")
+            flash("；".join(str(e) for e in (form.name.errors or form.submit.errors)), "error")
     else:
-        flash("；".join(e for errs in form.errors.values() for e in errs), "error")
+        flash("；".join(str(e) for errs in form.errors.values() for e in errs), "error")
     return redirect(url_for("patrol.team", team_id=route.team_id, _anchor=f"route-{route.id}"))
 
 
@@ -313,7 +318,15 @@ def shift(shift_id: int):
                                   .order_by(PatrolFinding.id)).all()
     entries = {e.id: e for e in db.session.scalars(sa.select(PointEntry).where(
         PointEntry.id.in_([p.entry_id for p in shift.places if p.entry_id])))}
+    others = options((m.id, m.person.name) for m in shift.team.members
+                     if m.status == MemberStatus.ACTIVE.value and m.id not in on)
+    swap, substitute = SwapForm(prefix="swap"), SubstituteForm(prefix="sub")
+    swap.to_member_id.choices = substitute.member_id.choices = others
+    inspections = db.session.scalars(sa.select(PatrolInspection).where(PatrolInspection.shift_id == shift.id)
+                                     .order_by(PatrolInspection.at)).all()
     return render_template("patrol/shift.html", shift=shift, book=book, mark=MarkForm(), correct=CorrectForm(),
+                           swap=swap, substitute=substitute, inspection=InspectionForm(prefix="check"),
+                           cancel=CancelForm(prefix="cancel"), inspections=inspections,
                            button=ButtonForm(), finding=FindingForm(prefix="finding"), reached=reached,
                            visits=visits, findings=findings, entries=entries, local=ps.local,
                            attendance=ATTENDANCE, findings_kinds=FINDINGS, actions=ACTIONS, SHIFT=SHIFT,
@@ -374,6 +387,72 @@ def place_correct(place_id: int):
                    _("Attendance corrected; the points follow."), _back(place.shift))
 
 
+def _member_of(shift: PatrolShift, member_id: int | None) -> PatrolMember:
+    member = next((m for m in shift.team.members if m.id == member_id), None)
+    if member is None:
+        raise ps.PatrolError(_("Choose an active member of this team."))
+    return member
+
+
+@bp.route("/places/<int:place_id>/swap", methods=["POST"])
+@require("patrol.manage")
+def place_swap(place_id: int):
+    place = get_in_village_or_404(PatrolPlace, place_id)
+    form = SwapForm(prefix="swap")
+    form.to_member_id.choices = options((m.id, m.id) for m in place.shift.team.members)
+    if not form.validate_on_submit():
+        flash(_("Choose a member from the list."), "error")
+        return redirect(_back(place.shift))
+    return _button(lambda: ps.swap(db.session.merge(place), _member_of(place.shift, form.to_member_id.data),
+                                   note=form.note.data, actor=current_user),
+                   _("Swapped; the swap is kept on record."), _back(place.shift))
+
+
+@bp.route("/places/<int:place_id>/substitute", methods=["POST"])
+@require("patrol.manage")
+def place_substitute(place_id: int):
+    place = get_in_village_or_404(PatrolPlace, place_id)
+    form = SubstituteForm(prefix="sub")
+    form.member_id.choices = options((m.id, m.id) for m in place.shift.team.members)
+    if not form.validate_on_submit():
+        flash(_("Choose a member from the list."), "error")
+        return redirect(_back(place.shift))
+    return _button(lambda: ps.add_substitute(db.session.merge(place), _member_of(place.shift, form.member_id.data),
+                                             actor=current_user),
+                   _("Substitute added; the member they stand in for is marked on leave."), _back(place.shift))
+
+
+@bp.route("/shifts/<int:shift_id>/inspections", methods=["POST"])
+@require("patrol.manage")
+def shift_inspection(shift_id: int):
+    shift = get_in_village_or_404(PatrolShift, shift_id)
+    form = InspectionForm(prefix="check")
+    if not form.validate_on_submit():
+        flash("；".join(str(e) for errs in form.errors.values() for e in errs), "error")
+        return redirect(_back(shift))
+    # the time typed is on the shift's night: after midnight for a shift that crosses it
+    start = ps.local(shift.starts_at)
+    at = dt.datetime.combine(start.date(), form.at.data)
+    if at < start - dt.timedelta(hours=1):
+        at += dt.timedelta(days=1)
+    at_utc = ps.utc_window(at.date(), at.time(), (at + dt.timedelta(minutes=1)).time())[0]
+    return _button(lambda: ps.record_inspection(db.session.merge(shift), inspector=form.inspector.data, at=at_utc,
+                                                result=form.result.data, actor=current_user),
+                   _("Spot-check recorded."), _back(shift))
+
+
+@bp.route("/shifts/<int:shift_id>/cancel", methods=["POST"])
+@require("patrol.manage")
+def shift_cancel(shift_id: int):
+    shift = get_in_village_or_404(PatrolShift, shift_id)
+    form = CancelForm(prefix="cancel")
+    if not form.validate_on_submit():
+        flash(_("Please write why the shift is cancelled."), "error")
+        return redirect(_back(shift))
+    return _button(lambda: ps.cancel(db.session.merge(shift), reason=form.reason.data, actor=current_user),
+                   _("Shift cancelled."), _back(shift))
+
+
 @bp.route("/shifts/<int:shift_id>/confirm", methods=["POST"])
 @require("patrol.manage")
 def shift_confirm(shift_id: int):
@@ -394,7 +473,7 @@ def shift_finding(shift_id: int):
         abort(404)
     form = FindingForm(prefix="finding")
     if not form.validate_on_submit():
-        flash("；".join(e for errs in form.errors.values() for e in errs), "error")
+        flash("；".join(str(e) for errs in form.errors.values() for e in errs), "error")
     else:
         def add():
             return ps.record_finding(db.session.merge(shift), kind=form.kind.data, text=form.text.data,
@@ -403,7 +482,7 @@ def shift_finding(shift_id: int):
         if submit(form, add, field="text"):
             flash(_("Added to the patrol log."), "success")
         else:
-            flash("；".join(e for errs in form.errors.values() for e in errs), "error")
+            flash("；".join(str(e) for errs in form.errors.values() for e in errs), "error")
     if can("patrol.manage") and g.village is not None and shift.village_id == g.village.id:
         return redirect(_back(shift))
     return redirect(url_for("patrol.mine"))
