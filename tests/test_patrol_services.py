@@ -287,3 +287,22 @@ def test_a_finding_turned_over_keeps_its_link_point(team):
     with write_transaction():
         ps.link_finding(db.session.merge(f), "mediation_case", 7)
     assert (db.session.merge(f).ref_kind, db.session.merge(f).ref_id) == ("mediation_case", 7)
+
+
+def test_the_years_reports_count_walks_rates_coverage_and_the_log(team):
+    from app.patrol import queries as pq
+
+    sid = _walked_shift(team, dt.date(2026, 11, 21), [None, "late", "absent", "leave"])
+    with write_transaction():
+        ps.record_finding(_shift(sid), kind="hazard", text="桥栏杆松动", action="to_committee")
+        ps.confirm(_shift(sid), actor=db.session.merge(team.leader))
+    _walked_shift(team, dt.date(2026, 11, 22), ["present"] * 4)  # planned, not confirmed: not counted
+    counts = pq.attendance(team.village.id, 2026)
+    m = [x.id for x in team.members]
+    assert counts == {m[0]: {"present": 1}, m[1]: {"late": 1}, m[2]: {"absent": 1}, m[3]: {"leave": 1}}
+    assert [pq.rate(counts[i]) for i in m] == [1.0, 1.0, 0.0, None]
+    assert pq.shifts_per_month(team.village.id, 2026) == {team.team.id: {11: 1}}
+    # one of three checkpoints reached (the first member checked in at the first point)
+    assert pq.coverage(team.village.id, 2026) == {team.route.id: (1, 3)}
+    assert pq.findings(team.village.id, 2026) == {("hazard", "to_committee"): 1}
+    assert pq.village_counts([team.village.id]) == {team.village.id: {"teams": 1, "members": 4, "shifts": 1}}

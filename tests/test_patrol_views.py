@@ -322,3 +322,23 @@ def test_hostile_leave_and_status_forms(leader, client, village):
                                                            "change-submit": "1"})
     assert r.status_code == 200 and "field-error" in r.get_data(as_text=True)  # restore is not offered: active
     assert ps.member_leaves(member) == [] and db.session.get(PatrolMember, member.id).status == "active"
+
+
+def test_the_reports_page_and_the_township_counts(leader, client, auth, village, make_user):
+    team_id, _route = _team_via_pages(client, village)
+    page = _get(client, "/patrol/reports?year=2026")
+    assert "2026年巡逻情况" in page and "村义务巡逻队" in page and "还没有已确认的路线班次" in page
+    assert client.get("/patrol/reports?year=99999").status_code == 404
+    assert client.get("/patrol/reports?year=abc").status_code == 200  # this year
+    from app.registry.services import create_township
+
+    with write_transaction():
+        town = create_township("t1", "一号镇")
+        db.session.merge(village).township_id = town.id
+    make_user("xiangzhen", ("township", town))
+    auth.logout()
+    auth.login("xiangzhen")
+    page = _get(client, "/township")
+    assert "巡逻队员" in page
+    row = re.search(r"<tr><td>[^<]*</td><td>一号村</td>.*?</tr>", page, re.S).group(0)
+    assert re.findall(r"<td>(\d+)</td>", row)[-3:] == ["1", "1", "0"]

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from ..access import require
 from ..auth.models import Role
 from ..extensions import db
-from ..patrol.queries import is_patrol_member
+from ..patrol.queries import is_patrol_member, village_counts
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus, Village
 from ..urls import safe_next
 from . import bp
@@ -72,7 +72,9 @@ def township():
         sa.select(Person.village_id, sa.func.count(Person.id))
         .where(Person.village_id.in_(ids), Person.status == PersonStatus.ALIVE.value)
         .group_by(Person.village_id)).all())
-    rows = [{"village": v, "households": hh.get(v.id, 0), "people": ppl.get(v.id, 0)} for v in villages]
+    patrol = village_counts(ids)
+    rows = [{"village": v, "households": hh.get(v.id, 0), "people": ppl.get(v.id, 0), "patrol": patrol[v.id]}
+            for v in villages]
     if not rows:
         flash(_("No villages are assigned to you yet."), "info")
     return render_template("main/township.html", rows=rows)

@@ -25,6 +25,7 @@ from ..registry.services import person_search_query
 from ..submission import run_write, submit
 from ..text import mask_name
 from . import bp
+from . import queries as pq
 from . import services as ps
 from .forms import (
     ACTIONS,
@@ -74,6 +75,37 @@ def _button(action, done: str, back: str):
     else:
         flash(done, "success")
     return redirect(back)
+
+
+# --- reports --------------------------------------------------------------------------------------
+
+@bp.route("/reports")
+@require("patrol.view")
+def reports():
+    """The year in numbers: shifts per month, attendance per member and team, checkpoint coverage, the log,
+    and the year-end list of the most faithful members (评选优秀队员)."""
+    today = local_today()
+    year = request.args.get("year", type=int) or today.year
+    if not 2000 <= year <= 2100:
+        abort(404)
+    teams = list(db.session.scalars(sa.select(PatrolTeam).where(PatrolTeam.village_id == g.village.id)
+                                    .order_by(PatrolTeam.name)))
+    per_month = pq.shifts_per_month(g.village.id, year)
+    counts = pq.attendance(g.village.id, year)
+    members = {m.id: m for t in teams for m in t.members}
+    team_counts: dict[int, dict[str, int]] = {}
+    for member_id, c in counts.items():
+        total = team_counts.setdefault(members[member_id].team_id, {})
+        for k, v in c.items():
+            total[k] = total.get(k, 0) + v
+    walks = {mid: sum(c.get(a, 0) for a in pq.WALKED) for mid, c in counts.items()}
+    faithful = sorted((m for m in members.values() if walks.get(m.id)),
+                      key=lambda m: (-walks[m.id], -(pq.rate(counts[m.id]) or 0), m.person.name))[:10]
+    routes = {r.id: r for t in teams for r in t.routes}
+    return render_template("patrol/reports.html", year=year, teams=teams, per_month=per_month, counts=counts,
+                           team_counts=team_counts, faithful=faithful, rate=pq.rate, walks=walks,
+                           coverage=pq.coverage(g.village.id, year), routes=routes,
+                           findings=pq.findings(g.village.id, year), kinds=FINDINGS, actions=ACTIONS)
 
 
 # --- teams ----------------------------------------------------------------------------------------
