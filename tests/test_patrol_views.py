@@ -342,3 +342,39 @@ def test_the_reports_page_and_the_township_counts(leader, client, auth, village,
     assert "巡逻队员" in page
     row = re.search(r"<tr><td>[^<]*</td><td>一号村</td>.*?</tr>", page, re.S).group(0)
     assert re.findall(r"<td>(\d+)</td>", row)[-3:] == ["1", "1", "0"]
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def test_a_member_reports_a_finding_with_a_photo_from_the_phone(planned, client, auth):
+    import io
+
+    team, shift_id = planned
+    with write_transaction():
+        db.session.get(PatrolShift, shift_id).starts_at = utcnow() - dt.timedelta(minutes=10)
+        db.session.get(PatrolShift, shift_id).ends_at = utcnow() + dt.timedelta(hours=1)
+    auth.logout()
+    auth.login("zhaoda")  # 赵大 is on the shift (joined with this log-in by the team fixture)
+    assert "报告发现的情况" in _get(client, "/patrol/me")
+    r = client.post(f"/patrol/shifts/{shift_id}/findings", data={
+        "finding-kind": "hazard", "finding-text": "桥头护栏断了", "finding-action": "to_committee",
+        "finding-photo": (io.BytesIO(PNG), "护栏.png"), "finding-submit": "1"},
+        content_type="multipart/form-data", follow_redirects=True)
+    assert "已记入巡逻台账" in r.get_data(as_text=True)
+    finding = db.session.scalars(sa.select(PatrolFinding)).one()
+    assert finding.photo_file.endswith(".png") and "护栏" not in finding.photo_file
+    with client.get(f"/patrol/findings/{finding.id}/photo") as r:  # a file response: close it
+        assert r.data == PNG
+    # not an image: refused, nothing more recorded
+    r = client.post(f"/patrol/shifts/{shift_id}/findings", data={
+        "finding-kind": "hazard", "finding-text": "再报一次", "finding-action": "to_committee",
+        "finding-photo": (io.BytesIO(b"<script>"), "x.png"), "finding-submit": "1"},
+        content_type="multipart/form-data", follow_redirects=True)
+    assert "照片必须是 JPG 或 PNG 格式" in r.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PatrolFinding)) == 1
+    # someone not on the shift sees neither the form's target nor the photo
+    auth.logout()
+    auth.login("duizhang")  # the leader of the village sees it
+    with client.get(f"/patrol/findings/{finding.id}/photo") as r:
+        assert r.status_code == 200

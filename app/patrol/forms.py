@@ -5,6 +5,7 @@ import datetime as dt
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField
 from wtforms import HiddenField, SelectField, SelectMultipleField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional, StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -157,6 +158,7 @@ class FindingForm(FlaskForm):
     kind = SelectField(_l("Found"), choices=lambda: options(FINDINGS.items()))
     text = CleanTextAreaField(_l("What, where"), validators=[DataRequired(), Length(max=1000)])
     action = SelectField(_l("Done"), choices=lambda: options(ACTIONS.items()))
+    photo = FileField(_l("Photo"), validators=[FileAllowed(["jpg", "jpeg", "png"], _l("A photo must be a JPEG or PNG file."))])
     submit = SubmitField(_l("Add to the patrol log"))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, send_from_directory, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -18,6 +18,7 @@ from ..db import local_today, utcnow
 from ..errors import DomainError
 from ..extensions import db
 from ..forms import options
+from ..photos import photo_folder, save_photo
 from ..points.models import PointEntry, PointItem
 from ..points.queries import village_scheme
 from ..registry.models import Person, PersonStatus, VillagerGroup
@@ -507,9 +508,13 @@ def shift_finding(shift_id: int):
     if not form.validate_on_submit():
         flash("；".join(str(e) for errs in form.errors.values() for e in errs), "error")
     else:
+        photo: list[str | None] = []  # stored by the first attempt; a retried attempt reuses its name
+
         def add():
+            if not photo:
+                photo.append(save_photo(form.photo.data, "patrol", field="photo"))
             return ps.record_finding(db.session.merge(shift), kind=form.kind.data, text=form.text.data,
-                                     action=form.action.data, actor=current_user)
+                                     action=form.action.data, photo_file=photo[0], actor=current_user)
 
         if submit(form, add, field="text"):
             flash(_("Added to the patrol log."), "success")
@@ -518,6 +523,18 @@ def shift_finding(shift_id: int):
     if can("patrol.manage") and g.village is not None and shift.village_id == g.village.id:
         return redirect(_back(shift))
     return redirect(url_for("patrol.mine"))
+
+
+@bp.route("/findings/<int:finding_id>/photo")
+@login_required
+def finding_photo(finding_id: int):
+    """A finding's photo, for the team's leaders and reviewers of the village and the members of the shift."""
+    finding = db.session.get(PatrolFinding, finding_id) or abort(404)
+    shift = db.session.get(PatrolShift, finding.shift_id)
+    in_village = g.village is not None and finding.village_id == g.village.id and can("patrol.view")
+    if not finding.photo_file or not (in_village or _on_shift(shift)):
+        abort(404)
+    return send_from_directory(photo_folder("patrol"), finding.photo_file, max_age=0)
 
 
 # --- the member's phone ---------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -19,6 +18,7 @@ from ..forms import flash_recorded, options, page_number
 from ..idempotency import new_key, usable_key
 from ..ledger.models import Transfer
 from ..ledger.queries import reversed_ids
+from ..photos import save_photo
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus, VillagerGroup
 from ..registry.services import person_search_query
 from ..rules.services import article_ids_for_item, citable_articles, set_item_articles
@@ -204,23 +204,9 @@ def household_people():
                            found=household is not None)
 
 
-MAGIC = {b"\xff\xd8\xff": "jpg", b"\x89PNG\r\n\x1a\n": "png"}
-
-
 def _save_evidence(storage) -> str | None:
-    """Keep an evidence photo under a generated name; refuse anything that is not a JPEG or PNG."""
-    if storage is None or not getattr(storage, "filename", ""):
-        return None
-    head = storage.stream.read(16)
-    storage.stream.seek(0)
-    ext = next((e for magic, e in MAGIC.items() if head.startswith(magic)), None)
-    if ext is None:
-        raise pts.PointsError(_("A photo must be a JPEG or PNG file."), "evidence")
-    folder = Path(current_app.instance_path) / "evidence"
-    folder.mkdir(parents=True, exist_ok=True)
-    name = f"{secrets.token_hex(16)}.{ext}"
-    storage.save(folder / name)
-    return name
+    """Keep an evidence photo (app.photos: JPEG or PNG only, under a generated name)."""
+    return save_photo(storage, "evidence", field="evidence")
 
 
 @bp.route("/entries/new", methods=["GET", "POST"])
