@@ -16,6 +16,7 @@ from .demo import DEMO_CODE, DEMO_LOGINS, DEMO_PASSWORD, seed_demo
 from .extensions import db
 from .kiosk import services as ks
 from .kiosk.demo import demo_kiosk_lines
+from .patrol.demo import demo_patrol_lines
 from .ledger.services import check
 from .points import item_import as imp
 from .points.models import PointScheme
@@ -238,7 +239,7 @@ def demo_command(print_logins: bool, households: int) -> None:
 
     village = db.session.scalar(sa.select(Village).where(Village.code == DEMO_CODE))
     if village is not None:
-        for line in demo_kiosk_lines(village):
+        for line in demo_kiosk_lines(village) + demo_patrol_lines():
             click.echo(line)
 
 

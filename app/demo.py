@@ -10,6 +10,7 @@ from .auth.models import User
 from .auth.services import create_user, grant
 from .extensions import db
 from .kiosk.demo import seed_kiosk_demo
+from .patrol.demo import seed_patrol_demo
 from .points.demo import link_demo_items, seed_points_demo
 from .registry.identity import make_test_id
 from .registry.models import Relation, Township, Village
@@ -142,7 +143,12 @@ def _seed_features(village) -> bool:
     # the shop after the points: its redemptions spend balances the points demo earned
     if cashier is not None:
         added = seed_shop_demo(village, cashier, clerk) or added
-    return seed_kiosk_demo(village, clerk) or added
+    added = seed_kiosk_demo(village, clerk) or added
+    # patrol after the points: a confirmed shift records entries under the demo scheme's patrol item
+    leader = db.session.scalar(sa.select(User).where(User.username == "patrol"))
+    if leader is not None:
+        added = seed_patrol_demo(village, leader, DEMO_PASSWORD) or added
+    return added
 
 
 def _display(role: str) -> str:
