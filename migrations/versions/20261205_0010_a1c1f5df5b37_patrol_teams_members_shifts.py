@@ -2,7 +2,7 @@
 check-ins, spot-checks and the patrol log (issue 14).
 
 Revision ID: a1c1f5df5b37
-Revises: b8d2f4a6c1e3
+Revises: b8d2f4a6c0e1
 Create Date: 2026-12-04 23:24:34.257128
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'a1c1f5df5b37'
-down_revision = 'b8d2f4a6c1e3'
+down_revision = 'b8d2f4a6c0e1'
 branch_labels = None
 depends_on = None
 
