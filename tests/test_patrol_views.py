@@ -340,7 +340,7 @@ def test_the_reports_page_and_the_township_counts(leader, client, auth, village,
     auth.login("xiangzhen")
     page = _get(client, "/township")
     assert "巡逻队员" in page
-    row = re.search(r"<tr><td>[^<]*</td><td>一号村</td>.*?</tr>", page, re.S).group(0)
+    row = re.search(r"<tr><td>[^<]*</td><td>一号村</td>.*?</tr>", page, re.DOTALL).group(0)
     assert re.findall(r"<td>(\d+)</td>", row)[-3:] == ["1", "1", "0"]
 
 

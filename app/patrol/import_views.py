@@ -1,7 +1,7 @@
 """Import a team's members from a table: upload or paste, dry run, confirm (app.tabular's flow)."""
 from __future__ import annotations
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user

@@ -84,7 +84,7 @@ def coverage(village_id: int, year: int) -> dict[int, tuple[int, int]]:
         .group_by(PatrolShift.route_id)).all())
     points = dict(db.session.execute(
         sa.select(PatrolCheckpoint.route_id, sa.func.count()).where(
-            PatrolCheckpoint.village_id == village_id, PatrolCheckpoint.active == True)  # noqa: E712
+            PatrolCheckpoint.village_id == village_id, PatrolCheckpoint.active == True)
         .group_by(PatrolCheckpoint.route_id)).all())
     reached_pairs = (sa.select(PatrolShift.route_id, PatrolCheckIn.shift_id, PatrolCheckIn.checkpoint_id)
                      .join(PatrolShift, PatrolShift.id == PatrolCheckIn.shift_id).where(
@@ -110,7 +110,7 @@ def village_counts(village_ids: list[int]) -> dict[int, dict[str, int]]:
     first = dt.date(local_today().year, 1, 1)
     out = {v: {"teams": 0, "members": 0, "shifts": 0} for v in village_ids}
     for v, n in db.session.execute(sa.select(PatrolTeam.village_id, sa.func.count()).where(
-            PatrolTeam.village_id.in_(village_ids), PatrolTeam.active == True)  # noqa: E712
+            PatrolTeam.village_id.in_(village_ids), PatrolTeam.active == True)
             .group_by(PatrolTeam.village_id)):
         out[v]["teams"] = n
     for v, n in db.session.execute(sa.select(PatrolMember.village_id, sa.func.count()).where(

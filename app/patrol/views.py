@@ -53,10 +53,10 @@ from .forms import (
 )
 from .models import (
     MemberStatus,
-    PatrolInspection,
     PatrolCheckIn,
     PatrolCheckpoint,
     PatrolFinding,
+    PatrolInspection,
     PatrolMember,
     PatrolPlace,
     PatrolRoute,
@@ -584,4 +584,4 @@ def mine():
                            local=ps.local, now=now, finding=FindingForm(prefix="finding"), mask_name=mask_name)
 
 
-from . import import_views, print_views  # noqa: E402,F401  (more routes on the same blueprint)
+from . import import_views, print_views  # noqa: F401  (more routes on the same blueprint)
