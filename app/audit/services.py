@@ -62,6 +62,11 @@ ALLOWED_DETAIL_KEYS = frozenset({
     "representatives_den", "party_num", "party_den", "majority_num", "majority_den", "women_min",
     # dates of events (never of people: a birth date is a field name in `changed`, nothing more)
     "occurred_on", "posting_until", "due_on", "held_on", "period",
+    # patrol: ids of teams, members, routes, checkpoints and shifts; a shift's attendance and a finding's
+    # action are codes; a leave's or a status change's dates are duty dates, not a person's
+    "team_id", "member_id", "route_id", "checkpoint_id", "shift_id", "instead_of", "ref_id", "ref_kind",
+    "attendance", "action", "month", "shifts", "places", "short", "on", "starts_on", "ends_on", "first_day",
+    "last_day",
 })
 
 #: what a field name in `changed` looks like: an attribute name, which a personal value never is

@@ -461,7 +461,7 @@ def cancel(shift: PatrolShift, *, reason: str, actor=None) -> PatrolShift:
     if not (reason or "").strip():
         raise PatrolError(_("Please write why the shift is cancelled."), "reason")
     db.session.flush()
-    record("patrol.cancel", shift, details={"reason": reason.strip()})
+    record("patrol.cancel", shift, changed=["status", "reason"])  # the reason is free text: not in the chain
     return shift
 
 
@@ -629,7 +629,9 @@ def correct(place: PatrolPlace, attendance: str, *, reason: str, signed_in_at: d
     db.session.flush()
     _record_points(place, actor)
     db.session.flush()
-    record("patrol.correct", place, details={"before": before, "after": attendance, "reason": reason.strip()})
+    # attendance is a code; the reason is free text and stays out of the chain (the entry's review note keeps it)
+    record("patrol.correct", place, details={"before": {"attendance": before}, "after": {"attendance": attendance}},
+           changed=["attendance"])
     return place
 
 

@@ -377,7 +377,7 @@ def withdraw(entry: PointEntry, actor, *, reason: str) -> PointEntry:
     entry.status = status
     entry.review_note = reason.strip()
     db.session.flush()
-    record("points.withdraw", entry, household_id=entry.household_id, details={"reason": reason.strip()})
+    record("points.withdraw", entry, household_id=entry.household_id, changed=["status", "review_note"])
     return entry
 
 
