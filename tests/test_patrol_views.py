@@ -378,3 +378,30 @@ def test_a_member_reports_a_finding_with_a_photo_from_the_phone(planned, client,
     auth.login("duizhang")  # the leader of the village sees it
     with client.get(f"/patrol/findings/{finding.id}/photo") as r:
         assert r.status_code == 200
+
+
+def test_times_from_the_paper_sheet_the_team_leader_and_the_night_theme(planned, client):
+    team, shift_id = planned
+    place = db.session.scalars(sa.select(PatrolPlace)).one()
+    r = client.post(f"/patrol/places/{place.id}/times", data={f"t{place.id}-signed_in": "20:05",
+                                                               f"t{place.id}-signed_out": "0010",
+                                                               f"t{place.id}-submit": "1"}, follow_redirects=True)
+    assert "时间已保存" in r.get_data(as_text=True)
+    place = db.session.get(PatrolPlace, place.id)
+    # 00:10 is after midnight: the next morning of the 20:00 shift of 11-05
+    assert ps.local(place.signed_in_at) == dt.datetime(2026, 11, 5, 20, 5)
+    assert ps.local(place.signed_out_at) == dt.datetime(2026, 11, 6, 0, 10)
+    r = client.post(f"/patrol/places/{place.id}/times", data={f"t{place.id}-signed_in": "25:61",
+                                                               f"t{place.id}-submit": "1"}, follow_redirects=True)
+    assert "请输入类似23:00的时间" in r.get_data(as_text=True)
+    # the leader is chosen among the members on the edit page
+    page = _get(client, f"/patrol/teams/{team.id}/edit")
+    qian = team.members[1]
+    data = {"name": team.name, "level": "village", "kind": "volunteer", "group_id": "0",
+            "leader_id": str(qian.person_id), "monthly_minimum": "8", "shift_item_id": "0", "night_item_id": "0",
+            "absence_item_id": "0", "submit": "1"}
+    assert client.post(f"/patrol/teams/{team.id}/edit", data=data).status_code == 302
+    assert "队长：钱二" in _get(client, f"/patrol/teams/{team.id}")
+    # phone pages follow the phone's dark mode; office pages stay light
+    assert 'data-theme="light"' not in _get(client, f"/patrol/shifts/{shift_id}")
+    assert 'data-theme="light"' in page

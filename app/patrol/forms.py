@@ -72,6 +72,8 @@ class TeamForm(FlaskForm):
     level = SelectField(_l("Level"), choices=lambda: options(LEVELS.items()))
     kind = SelectField(_l("Kind"), choices=lambda: options(KINDS.items()))
     group_id = SelectField(_l("Villager group (for a group team)"), coerce=int, validators=[Optional()])
+    #: choices: the team's active members (a new team has none yet: its leader is chosen once they are added)
+    leader_id = SelectField(_l("Team leader"), coerce=int, validators=[Optional()])
     police_liaison = CleanStringField(_l("Police liaison (name and phone)"), validators=[Optional(), Length(max=100)])
     monthly_minimum = WholeNumberField(_l("Shifts each member should walk a month"), validators=[DataRequired()],
                                        lo=0, hi=31, default=8)
@@ -145,6 +147,14 @@ class MarkForm(FlaskForm):
     attendance = SelectField(_l("Attendance"), choices=lambda: options(
         (k, v) for k, v in ATTENDANCE.items() if k not in ("planned", "substitute")))
     submit = SubmitField(_l("Mark"))
+
+
+class TimesForm(FlaskForm):
+    """Sign-in and sign-out times the leader enters for a member without a phone (from the paper sheet)."""
+
+    signed_in = ClockField(_l("Signed in at"), validators=[Optional()])
+    signed_out = ClockField(_l("Signed out at"), validators=[Optional()])
+    submit = SubmitField(_l("Save the times"))
 
 
 class CorrectForm(FlaskForm):

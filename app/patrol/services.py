@@ -154,7 +154,7 @@ def update_team(team: PatrolTeam, *, name: str, level: str, kind: str, group: Vi
         _check_person(village, leader, level, "leader")
     team.name, team.level, team.kind = name, level, kind
     team.group_id = group.id if group else None
-    team.leader_id = leader.id if leader else team.leader_id
+    team.leader_id = leader.id if leader else None
     team.police_liaison = (police_liaison or "").strip() or None
     team.monthly_minimum = monthly_minimum
     team.shift_item_id = shift_item.id if shift_item else None
@@ -527,6 +527,16 @@ def mark(place: PatrolPlace, attendance: str, *, signed_in_at: dt.datetime | Non
     place.attendance = attendance
     db.session.flush()
     record("patrol.mark", place, details={"attendance": attendance})
+    return place
+
+
+def set_times(place: PatrolPlace, *, signed_in_at: dt.datetime | None, signed_out_at: dt.datetime | None,
+              actor=None) -> PatrolPlace:
+    """The leader enters sign-in and -out times (a member without a phone signed the paper sheet)."""
+    SHIFT.move(place.shift.status, "mark" if place.shift.status == ShiftStatus.PLANNED.value else "correct")
+    _set_times(place, signed_in_at, signed_out_at)
+    db.session.flush()
+    record("patrol.times", place, changed=["signed_in_at", "signed_out_at"])
     return place
 
 

@@ -50,6 +50,7 @@ from .forms import (
     SubstituteForm,
     SwapForm,
     TeamForm,
+    TimesForm,
 )
 from .models import (
     MemberStatus,
@@ -125,6 +126,8 @@ def _team_form(team: PatrolTeam | None = None) -> TeamForm:
     groups = db.session.scalars(sa.select(VillagerGroup).where(VillagerGroup.village_id == g.village.id)
                                 .order_by(VillagerGroup.name)).all()
     form.group_id.choices = options([(0, "—"), *((gr.id, gr.name) for gr in groups)])
+    members = [m for m in team.members if m.status == MemberStatus.ACTIVE.value] if team is not None else []
+    form.leader_id.choices = options([(0, "—"), *((m.person_id, m.person.name) for m in members)])
     scheme = village_scheme(g.village.id)
     items = db.session.scalars(sa.select(PointItem).where(PointItem.scheme_id == scheme.id)
                                .order_by(PointItem.code)).all() if scheme else []
@@ -132,7 +135,7 @@ def _team_form(team: PatrolTeam | None = None) -> TeamForm:
     deduct = options([(0, "—"), *((i.id, f"{i.code} {i.text[:30]}（{i.points:+d}）") for i in items if i.points < 0)])
     form.shift_item_id.choices, form.night_item_id.choices, form.absence_item_id.choices = add, add, deduct
     if team is not None and request.method == "GET":
-        for name in ("group_id", "shift_item_id", "night_item_id", "absence_item_id"):
+        for name in ("group_id", "leader_id", "shift_item_id", "night_item_id", "absence_item_id"):
             getattr(form, name).data = getattr(team, name) or 0
     return form
 
@@ -149,6 +152,7 @@ def _pick(model, value: int | None, field: str):
 def _team_values(form: TeamForm) -> dict:
     return dict(name=form.name.data, level=form.level.data, kind=form.kind.data,
                 group=_pick(VillagerGroup, form.group_id.data, "group_id"),
+                leader=_pick(Person, form.leader_id.data, "leader_id"),
                 police_liaison=form.police_liaison.data, monthly_minimum=form.monthly_minimum.data,
                 shift_item=_pick(PointItem, form.shift_item_id.data, "shift_item_id"),
                 night_item=_pick(PointItem, form.night_item_id.data, "night_item_id"),
@@ -358,6 +362,10 @@ def shift(shift_id: int):
     inspections = db.session.scalars(sa.select(PatrolInspection).where(PatrolInspection.shift_id == shift.id)
                                      .order_by(PatrolInspection.at)).all()
     return render_template("patrol/shift.html", shift=shift, book=book, mark=MarkForm(), correct=CorrectForm(),
+                           times={p.id: TimesForm(prefix=f"t{p.id}", formdata=None,
+                                                  signed_in=ps.local(p.signed_in_at).time() if p.signed_in_at else None,
+                                                  signed_out=ps.local(p.signed_out_at).time() if p.signed_out_at
+                                                  else None) for p in shift.places},
                            swap=swap, substitute=substitute, inspection=InspectionForm(prefix="check"),
                            cancel=CancelForm(prefix="cancel"), inspections=inspections,
                            button=ButtonForm(), finding=FindingForm(prefix="finding"), reached=reached,
@@ -394,6 +402,30 @@ def place_mark(place_id: int):
         return redirect(_back(place.shift))
     return _button(lambda: ps.mark(db.session.merge(place), form.attendance.data, actor=current_user),
                    _("Marked."), _back(place.shift) + f"#place-{place.id}")
+
+
+@bp.route("/places/<int:place_id>/times", methods=["POST"])
+@require("patrol.manage")
+def place_times(place_id: int):
+    """Times from the paper sign-in sheet; a time before the shift's start hour is on the next morning."""
+    place = get_in_village_or_404(PatrolPlace, place_id)
+    form = TimesForm(prefix=f"t{place.id}")
+    if not form.validate_on_submit():
+        flash("；".join(str(e) for errs in form.errors.values() for e in errs), "error")
+        return redirect(_back(place.shift))
+    start = ps.local(place.shift.starts_at)
+
+    def on_the_night(clock):
+        if clock is None:
+            return None
+        moment = dt.datetime.combine(start.date(), clock)
+        if moment < start - dt.timedelta(hours=2):
+            moment += dt.timedelta(days=1)
+        return ps.utc_window(moment.date(), moment.time(), (moment + dt.timedelta(minutes=1)).time())[0]
+
+    return _button(lambda: ps.set_times(db.session.merge(place), signed_in_at=on_the_night(form.signed_in.data),
+                                        signed_out_at=on_the_night(form.signed_out.data), actor=current_user),
+                   _("Times saved."), _back(place.shift) + f"#place-{place.id}")
 
 
 @bp.route("/places/<int:place_id>/unbook", methods=["POST"])

@@ -81,7 +81,7 @@ def test_a_night_on_the_phone(browser: Browser, live_server, night):
     with write_transaction():
         db.session.get(PatrolShift, night.shift_id).ends_at = utcnow() - dt.timedelta(minutes=5)
 
-    leader = _page(browser, live_server, outside, **PHONE)
+    leader = _page(browser, live_server, outside, **PHONE, color_scheme="dark")  # at night
     leader.goto(f"{live_server}/patrol/shifts/{night.shift_id}")
     _phone_login(leader, "duizhang")
     leader.goto(f"{live_server}/patrol/shifts/{night.shift_id}")
