@@ -18,6 +18,8 @@ from app.extensions import db
 from app.ledger import services as ledger
 from app.ledger.models import AccountKind
 from app.ledger.queries import balance_of
+from app.patrol.errors import PatrolError
+from app.patrol.states import MEMBER, SHIFT
 from app.points import services as pts
 from app.points.errors import PointsError
 from app.points.models import PointEntry
@@ -96,6 +98,20 @@ done          -        -       -       done
 failed        -        -       -       -
 """
 
+PATROL_SHIFT_TABLE = """
+              book     check_in  mark     confirm    cancel     correct
+planned       planned  planned   planned  confirmed  cancelled  -
+confirmed     -        -         -        -          -          confirmed
+cancelled     -        -         -        -          -          -
+"""
+
+PATROL_MEMBER_TABLE = """
+              suspend    leave  restore  rejoin
+active        suspended  left   -        -
+suspended     -          left   active   -
+left          -          -      -        active
+"""
+
 
 def parse(*tables: str) -> dict[tuple[str, str], str | None]:
     """{(state, action): new state or None} from aligned tables (several tables: the same rows, more columns)."""
@@ -116,6 +132,8 @@ MACHINES = {
     "redemption": (REDEMPTION, ShopError, parse(REDEMPTION_TABLE)),
     "rule version": (VERSION, RulesError, parse(VERSION_FORWARD_TABLE, VERSION_OTHER_TABLE)),
     "statement job": (JOB, StatementError, parse(JOB_TABLE)),
+    "patrol shift": (SHIFT, PatrolError, parse(PATROL_SHIFT_TABLE)),
+    "patrol member": (MEMBER, PatrolError, parse(PATROL_MEMBER_TABLE)),
 }
 PASSING_GUARDS = {"subject": SimpleNamespace(recorded_by_id=1, created_at=None), "reviewer": SimpleNamespace(id=2),
                   "made_on": dt.date(2026, 1, 1), "today": dt.date(2026, 1, 1), "is_reviewer": False}
