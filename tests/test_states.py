@@ -20,6 +20,8 @@ from app.ledger.models import AccountKind
 from app.ledger.queries import balance_of
 from app.patrol.errors import PatrolError
 from app.patrol.states import MEMBER, SHIFT
+from app.mediation.errors import MediationError
+from app.mediation.states import CASE
 from app.points import services as pts
 from app.points.errors import PointsError
 from app.points.models import PointEntry
@@ -110,6 +112,33 @@ PATROL_MEMBER_TABLE = """
 active        suspended  left   -        -
 suspended     -          left   active   -
 left          -          -      -        active
+# the mediation case's table in two halves: the way in (and out without agreement), and the way to closing
+MEDIATION_IN_TABLE = """
+               investigate    mediate    refuse        escalate   fail     record_session
+registered     investigating  mediating  not_accepted  escalated  -        registered
+investigating  -              mediating  -             escalated  failed   investigating
+mediating      -              -          -             escalated  failed   mediating
+agreed         -              -          -             -          -        -
+performing     -              -          -             -          -        -
+followed_up    -              -          -             -          -        -
+closed         -              -          -             -          -        -
+not_accepted   -              -          -             -          -        -
+failed         -              -          -             -          -        -
+escalated      -              -          -             -          -        -
+"""
+
+MEDIATION_OUT_TABLE = """
+               agree   perform     follow_up    close
+registered     -       -           -            -
+investigating  -       -           -            -
+mediating      agreed  -           -            -
+agreed         -       performing  followed_up  -
+performing     -       -           followed_up  -
+followed_up    -       -           followed_up  closed
+closed         -       -           -            -
+not_accepted   -       -           -            -
+failed         -       -           -            -
+escalated      -       -           -            -
 """
 
 
@@ -134,6 +163,7 @@ MACHINES = {
     "statement job": (JOB, StatementError, parse(JOB_TABLE)),
     "patrol shift": (SHIFT, PatrolError, parse(PATROL_SHIFT_TABLE)),
     "patrol member": (MEMBER, PatrolError, parse(PATROL_MEMBER_TABLE)),
+    "mediation case": (CASE, MediationError, parse(MEDIATION_IN_TABLE, MEDIATION_OUT_TABLE)),
 }
 PASSING_GUARDS = {"subject": SimpleNamespace(recorded_by_id=1, created_at=None), "reviewer": SimpleNamespace(id=2),
                   "made_on": dt.date(2026, 1, 1), "today": dt.date(2026, 1, 1), "is_reviewer": False}
