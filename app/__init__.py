@@ -106,6 +106,7 @@ def register_blueprints(app: Flask) -> None:
     from .kiosk import admin_views as _kiosk_admin_views  # noqa: F401
     from .kiosk import views as _kiosk_views  # noqa: F401
     from .patrol import views as _patrol_views  # noqa: F401
+    from .mediation import views as _mediation_views  # noqa: F401
     from .admin import bp as admin_bp
     from .audit import bp as audit_bp
     from .auth import bp as auth_bp
@@ -133,6 +134,9 @@ def register_blueprints(app: Flask) -> None:
     from .patrol import bp as patrol_bp
 
     app.register_blueprint(patrol_bp, url_prefix="/patrol")
+    from .mediation import bp as mediation_bp
+
+    app.register_blueprint(mediation_bp, url_prefix="/mediation")
 
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

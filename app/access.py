@@ -33,6 +33,10 @@ PERMISSIONS: dict[str, set[str]] = {
     "rules.edit": {"clerk"},
     "patrol.view": {"patrol_leader", "clerk", "reviewer"},
     "patrol.manage": {"patrol_leader"},
+    # everyone here sees the counts; a case's details only its mediators and the village's head
+    # (app.mediation.services.can_read)
+    "mediation.view": {"mediator", "clerk", "reviewer"},
+    "mediation.manage": {"mediator"},
 }
 
 

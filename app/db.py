@@ -180,6 +180,11 @@ def local_day(moment: dt.datetime) -> dt.date:
     return moment.replace(tzinfo=dt.timezone.utc).astimezone(VILLAGE_TZ).date()
 
 
+def utc_from_local(day: dt.date, clock: dt.time) -> dt.datetime:
+    """A village-local day and time of day as the naive UTC the database keeps."""
+    return dt.datetime.combine(day, clock, VILLAGE_TZ).astimezone(dt.UTC).replace(tzinfo=None)
+
+
 def local_midnight_utc(day: dt.date) -> dt.datetime:
     """The naive UTC moment the village's calendar day `day` begins (to compare with stored times)."""
     local = dt.datetime.combine(day, dt.time.min, tzinfo=VILLAGE_TZ)

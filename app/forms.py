@@ -179,6 +179,38 @@ class WholeNumberField(StringField):
             raise StopValidation(self._error)  # kept past DataRequired, as for dates
 
 
+class ClockField(StringField):
+    """A time of day typed as 23:00, 23：00, 2300 or 23点."""
+
+    def _value(self):
+        if isinstance(self.data, dt.time):
+            return self.data.strftime("%H:%M")
+        return self.raw_data[0] if self.raw_data else ""
+
+    def process_formdata(self, valuelist):
+        self.data, self._bad = None, False
+        raw = ((valuelist[0] if valuelist else "") or "").strip()
+        if not raw:
+            return
+        text = raw.translate(str.maketrans("０１２３４５６７８９：", "0123456789:")).replace("点", ":").rstrip(":")
+        if ":" not in text and len(text) in (3, 4):
+            text = f"{text[:-2]}:{text[-2:]}"
+        hours, _sep, minutes = text.partition(":")
+        minutes = minutes or "0"
+        if not (hours.isascii() and hours.isdigit() and minutes.isascii() and minutes.isdigit()
+                and len(hours) <= 2 and len(minutes) <= 2 and int(hours) <= 24 and int(minutes) <= 59):
+            self._bad = True
+            return
+        # 24:00 is how the county rule writes midnight (24:00–05:00)
+        self.data = dt.time(0, 0) if (int(hours), int(minutes)) == (24, 0) else dt.time(int(hours) % 24, int(minutes))
+        if int(hours) == 24 and int(minutes):
+            self._bad, self.data = True, None
+
+    def pre_validate(self, form):
+        if getattr(self, "_bad", False):
+            raise StopValidation(_l("Please enter a time like 23:00."))  # not cleared by DataRequired
+
+
 class IdempotentForm(FlaskForm):
     """A form that moves points: it carries a key made when it was rendered (a resubmit is harmless)."""
 

@@ -6,11 +6,11 @@ import datetime as dt
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField
-from wtforms import HiddenField, SelectField, SelectMultipleField, StringField, SubmitField
-from wtforms.validators import DataRequired, Length, Optional, StopValidation, ValidationError
+from wtforms import HiddenField, SelectField, SelectMultipleField, SubmitField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..forms import CleanStringField, CleanTextAreaField, LooseDateField, WholeNumberField, options
+from ..forms import CleanStringField, CleanTextAreaField, ClockField, LooseDateField, WholeNumberField, options
 from .models import Attendance, FindingAction, FindingKind, TeamKind, TeamLevel
 
 LEVELS = {TeamLevel.VILLAGE.value: _l("village team"), TeamLevel.GROUP.value: _l("villager-group team"),
@@ -33,38 +33,6 @@ MEMBER_ACTIONS = {"suspend": _l("Suspend"), "restore": _l("Restore"), "leave": _
                   "rejoin": _l("Rejoin")}
 WEEKDAYS = [(0, _l("Mon")), (1, _l("Tue")), (2, _l("Wed")), (3, _l("Thu")), (4, _l("Fri")), (5, _l("Sat")),
             (6, _l("Sun"))]
-
-
-class ClockField(StringField):
-    """A time of day typed as 23:00, 23：00, 2300 or 23点."""
-
-    def _value(self):
-        if isinstance(self.data, dt.time):
-            return self.data.strftime("%H:%M")
-        return self.raw_data[0] if self.raw_data else ""
-
-    def process_formdata(self, valuelist):
-        self.data, self._bad = None, False
-        raw = ((valuelist[0] if valuelist else "") or "").strip()
-        if not raw:
-            return
-        text = raw.translate(str.maketrans("０１２３４５６７８９：", "0123456789:")).replace("点", ":").rstrip(":")
-        if ":" not in text and len(text) in (3, 4):
-            text = f"{text[:-2]}:{text[-2:]}"
-        hours, _sep, minutes = text.partition(":")
-        minutes = minutes or "0"
-        if not (hours.isascii() and hours.isdigit() and minutes.isascii() and minutes.isdigit()
-                and len(hours) <= 2 and len(minutes) <= 2 and int(hours) <= 24 and int(minutes) <= 59):
-            self._bad = True
-            return
-        # 24:00 is how the county rule writes midnight (24:00–05:00)
-        self.data = dt.time(0, 0) if (int(hours), int(minutes)) == (24, 0) else dt.time(int(hours) % 24, int(minutes))
-        if int(hours) == 24 and int(minutes):
-            self._bad, self.data = True, None
-
-    def pre_validate(self, form):
-        if getattr(self, "_bad", False):
-            raise StopValidation(_l("Please enter a time like 23:00."))  # not cleared by DataRequired
 
 
 class TeamForm(FlaskForm):
