@@ -127,3 +127,13 @@ class FollowUpForm(FlaskForm):
 class AssignForm(FlaskForm):
     user_id = SelectField(_l("Mediator"), coerce=int)
     submit = SubmitField(_l("Add to the case"))
+
+
+class ProposalForm(FlaskForm):
+    """Points proposed on closing for a villager who helped (an elder, a neighbour): reviewed like any entry."""
+
+    number = CleanStringField(_l("Household number"), validators=[DataRequired(), Length(max=20)])
+    name = CleanStringField(_l("Name"), validators=[DataRequired(), Length(max=64)])
+    item_id = SelectField(_l("Points item"), coerce=int)
+    note = CleanStringField(_l("How they helped"), validators=[DataRequired(), Length(max=200)])
+    submit = SubmitField(_l("Propose the points"))

@@ -3,6 +3,8 @@ gets "not found" (404, the case's existence is not confirmed), and the list show
 case's details writes an audit row."""
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -16,10 +18,14 @@ from ..extensions import db
 from ..forms import options
 from ..patrol import services as patrol
 from ..patrol.models import PatrolFinding
-from ..registry.models import Household, PersonStatus
+from ..points import services as points
+from ..points.models import PointEntry, PointItem
+from ..points.queries import village_scheme
+from ..registry.models import Household, Person, PersonStatus
 from ..submission import run_write, submit
 from ..urls import as_id
 from . import bp
+from . import queries as mq
 from . import services as ms
 from .forms import (
     ACTIONS,
@@ -35,6 +41,7 @@ from .forms import (
     FollowUpForm,
     LevelForm,
     MoveForm,
+    ProposalForm,
     SessionForm,
 )
 from .models import CaseMediator, MediationCase, PartyRole
@@ -131,7 +138,11 @@ def case(case_id: int):
     assign = AssignForm(prefix="assign")
     on_case = {m.user_id for m in case.mediators}
     assign.user_id.choices = options((u.id, u.display_name) for u in _village_mediators() if u.id not in on_case)
+    proposal = ProposalForm(prefix="points")
+    proposal.item_id.choices = _award_items()
+    proposed = _proposed(case)
     return render_template("mediation/case.html", case=case, move=move, level=level, assign=assign,
+                           proposal=proposal, proposed=proposed,
                            session=SessionForm(prefix="session", formdata=None, day=local_today()),
                            agreement=AgreementForm(prefix="agreement", formdata=None, signed_on=local_today()),
                            follow_up=FollowUpForm(prefix="follow", formdata=None, visited_on=local_today()),
@@ -216,3 +227,56 @@ def case_follow_up(case_id: int):
                                                   performed=f.performed.data, findings=f.findings.data,
                                                   actor=current_user),
                  _("Follow-up visit saved."))
+
+
+def _award_items():
+    scheme = village_scheme(g.village.id)
+    if scheme is None:
+        return []
+    return options((i.id, f"{i.code} {i.text[:30]}（{i.points:+d}）") for i in db.session.scalars(
+        sa.select(PointItem).where(PointItem.scheme_id == scheme.id, PointItem.points > 0,
+                                   PointItem.active == True).order_by(PointItem.code)))  # noqa: E712
+
+
+def _proposed(case: MediationCase):
+    return db.session.scalars(sa.select(PointEntry).where(PointEntry.village_id == case.village_id,
+                                                          PointEntry.source == "mediation",
+                                                          PointEntry.source_ref == f"mediation-case:{case.id}")
+                              .order_by(PointEntry.id)).all()
+
+
+@bp.post("/cases/<int:case_id>/points")
+@require("mediation.manage")
+def case_points(case_id: int):
+    """On closing, points for a villager who helped, through the scheme's items; they wait for review."""
+    form = ProposalForm(prefix="points")
+    form.item_id.choices = _award_items()
+
+    def propose(case: MediationCase, f):
+        if case.status != "closed":
+            raise ms.MediationError(_("Points are proposed when the case is closed."))
+        person_id = _person_for(f.number.data, f.name.data, "number")
+        item = db.session.get(PointItem, f.item_id.data)
+        person = db.session.get(Person, person_id)
+        return points.record_entry(village_scheme(case.village_id), item, person.household, person=person,
+                                   occurred_on=case.closed_on, note=f.note.data, actor=current_user,
+                                   source="mediation", source_ref=f"mediation-case:{case.id}")
+
+    return _post(case_id, form, propose, _("Points proposed; they wait for review."))
+
+
+@bp.route("/statistics")
+@require("mediation.view")
+def statistics():
+    """The year's and each month's figures, by kind of dispute: counts only."""
+    today = local_today()
+    year = request.args.get("year", type=int) or today.year
+    if not 2000 <= year <= 2100:
+        abort(404)
+    total, by_type = mq.figures(g.village.id, *((dt.date(year, 1, 1), dt.date(year, 12, 31))))
+    months = [(m, mq.figures(g.village.id, *mq.month_bounds(year, m))[0]) for m in range(1, 13)]
+    return render_template("mediation/statistics.html", year=year, total=total, by_type=by_type, months=months,
+                           types=TYPES, today=today)
+
+
+from . import print_views  # noqa: E402,F401  (the printed papers' routes, on the same blueprint)
