@@ -37,6 +37,7 @@ PERMISSIONS: dict[str, set[str]] = {
     # (app.mediation.services.can_read)
     "mediation.view": {"mediator", "clerk", "reviewer"},
     "mediation.manage": {"mediator"},
+    "mediation.appoint": {"clerk"},
 }
 
 

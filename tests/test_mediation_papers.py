@@ -106,7 +106,7 @@ def test_points_for_a_helper_are_proposed_on_closing_and_wait_for_review(desk, c
         item = pts.create_item(cat, pts.ItemData(code="M01", text="协助调解邻里纠纷", points=3))
     open_case = _case(desk, day=dt.date(2026, 11, 3), end="agreed")
     data = {"points-number": "0902", "points-name": "钱老汉", "points-item_id": str(item.id),
-            "points-note": "老人出面劝和", "points-submit": "1"}
+            "points-submit": "1"}
     r = client.post(f"/mediation/cases/{open_case.id}/points", data=data, follow_redirects=True)
     assert "结案后才能提出积分" in r.get_data(as_text=True)
     closed = _case(desk, day=dt.date(2026, 11, 4))
@@ -115,6 +115,7 @@ def test_points_for_a_helper_are_proposed_on_closing_and_wait_for_review(desk, c
     entry = db.session.scalars(sa.select(PointEntry)).one()
     assert (entry.item_code, entry.status, entry.source, entry.source_ref) == (
         "M01", "pending", "mediation", f"mediation-case:{closed.id}")
+    assert entry.note is None  # nothing of the case shows on the household's page or statement
 
 
 def test_no_case_data_on_the_township_view_kiosk_or_posting(desk, client, auth, make_user):

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 
 from app.audit.models import AuditLog
 from app.extensions import db
-from app.mediation import services as ms
 from app.mediation.models import MediationCase
 from app.patrol import services as ps
 from app.patrol.models import PatrolFinding
@@ -85,6 +84,8 @@ def test_only_the_cases_mediators_read_it_others_get_not_found_and_counts(desk, 
     assert client.get(f"/mediation/cases/{case.id}").status_code == 404
     r = client.post(f"/mediation/cases/{case.id}/move", data={"move-action": "mediate", "move-submit": "1"})
     assert r.status_code == 404 and _the_case().status == "registered"
+    for paper in ("dossier.pdf", "agreement.pdf"):
+        assert client.get(f"/mediation/cases/{case.id}/{paper}").status_code == 404
     page = client.get("/mediation/").get_data(as_text=True)
     assert "孙有田" not in page and "2026-调-001" not in page
     auth.logout()
@@ -93,10 +94,13 @@ def test_only_the_cases_mediators_read_it_others_get_not_found_and_counts(desk, 
     assert "已受理" in page and "孙有田" not in page and "2026-调-001" not in page
     assert client.get(f"/mediation/cases/{case.id}").status_code == 404
     assert client.get("/mediation/new").status_code == 403
-    # the head of the committee reads every case
-    with write_transaction():
-        from app.auth.models import User
-        ms.set_head(db.session.merge(desk), db.session.scalar(sa.select(User).where(User.username == "tiaojie2")))
+    assert client.get(f"/mediation/cases/{case.id}/dossier.pdf").status_code == 404
+    # the clerk appoints the committee's head, who reads every case
+    from app.auth.models import User
+
+    head = db.session.scalar(sa.select(User).where(User.username == "tiaojie2"))
+    r = client.post("/mediation/head", data={"head-user_id": str(head.id), "head-submit": "1"}, follow_redirects=True)
+    assert "已任命" in r.get_data(as_text=True)
     auth.logout()
     auth.login("tiaojie2")
     assert client.get(f"/mediation/cases/{case.id}").status_code == 200

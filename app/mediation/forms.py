@@ -6,8 +6,15 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..forms import CleanStringField, CleanTextAreaField, ClockField, IdempotentForm, LooseDateField, \
-    WholeNumberField, options
+from ..forms import (
+    CleanStringField,
+    CleanTextAreaField,
+    ClockField,
+    IdempotentForm,
+    LooseDateField,
+    WholeNumberField,
+    options,
+)
 from .models import DisputeType, Intake, Level, Performed, Risk, SessionKind
 from .services import CaseData, PartyData
 
@@ -69,7 +76,7 @@ class CaseForm(IdempotentForm):
                         risk=self.risk.data, level=self.level.data)
 
     def party(self, prefix: str, role: str, person_id: int | None) -> PartyData:
-        get = lambda name: getattr(self, prefix + name).data  # noqa: E731
+        get = lambda name: getattr(self, prefix + name).data
         return PartyData(role=role, name=get("name"), sex=get("sex") or None, ethnicity=get("ethnicity"),
                          age=get("age"), occupation=get("occupation"), phone=get("phone"), address=get("address"),
                          agent=get("agent"), person_id=person_id)
@@ -135,5 +142,4 @@ class ProposalForm(FlaskForm):
     number = CleanStringField(_l("Household number"), validators=[DataRequired(), Length(max=20)])
     name = CleanStringField(_l("Name"), validators=[DataRequired(), Length(max=64)])
     item_id = SelectField(_l("Points item"), coerce=int)
-    note = CleanStringField(_l("How they helped"), validators=[DataRequired(), Length(max=200)])
     submit = SubmitField(_l("Propose the points"))

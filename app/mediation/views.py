@@ -44,7 +44,7 @@ from .forms import (
     ProposalForm,
     SessionForm,
 )
-from .models import CaseMediator, MediationCase, PartyRole
+from .models import CaseMediator, MediationCase, MediationHead, PartyRole
 from .states import CASE
 
 
@@ -66,6 +66,20 @@ def _mine_query():
     return stmt.order_by(MediationCase.year.desc(), MediationCase.seq.desc())
 
 
+@bp.post("/head")
+@require("mediation.appoint")
+def appoint_head():
+    """The village committee names the mediation committee's head, who reads every case."""
+    form = AssignForm(prefix="head")
+    form.user_id.choices = options((u.id, u.id) for u in _village_mediators())
+    if not form.validate_on_submit():
+        flash(_("Choose a mediator from the list."), "error")
+    else:
+        run_write(lambda: ms.set_head(g.village, db.session.get(User, form.user_id.data)))
+        flash(_("The mediation committee's head is appointed."), "success")
+    return redirect(url_for("mediation.index"))
+
+
 @bp.route("/")
 @require("mediation.view")
 def index():
@@ -74,8 +88,12 @@ def index():
         MediationCase.village_id == g.village.id).group_by(MediationCase.status)).all())
     cases = db.session.scalars(_mine_query().limit(200)).all() if g.roles & {"mediator"} else []
     due = [c for c in ms.follow_ups_due(g.village.id) if ms.can_read(c, current_user)]
+    head = AssignForm(prefix="head")
+    head.user_id.choices = options((u.id, u.display_name) for u in _village_mediators())
+    heads = [db.session.get(User, h.user_id) for h in db.session.scalars(
+        sa.select(MediationHead).where(MediationHead.village_id == g.village.id))]
     return render_template("mediation/index.html", counts=counts, cases=cases, statuses=STATUSES, types=TYPES,
-                           due=due, due_on=ms.due_on, today=local_today())
+                           due=due, due_on=ms.due_on, today=local_today(), head=head, heads=heads)
 
 
 def _person_for(number: str | None, name: str | None, field: str) -> int | None:
@@ -235,7 +253,7 @@ def _award_items():
         return []
     return options((i.id, f"{i.code} {i.text[:30]}（{i.points:+d}）") for i in db.session.scalars(
         sa.select(PointItem).where(PointItem.scheme_id == scheme.id, PointItem.points > 0,
-                                   PointItem.active == True).order_by(PointItem.code)))  # noqa: E712
+                                   PointItem.active == True).order_by(PointItem.code)))
 
 
 def _proposed(case: MediationCase):
@@ -258,8 +276,10 @@ def case_points(case_id: int):
         person_id = _person_for(f.number.data, f.name.data, "number")
         item = db.session.get(PointItem, f.item_id.data)
         person = db.session.get(Person, person_id)
+        # no note: an entry's note shows on the household's page and statement, and nothing of a case may
+        # (the item says what was done; the source names the case for its mediators)
         return points.record_entry(village_scheme(case.village_id), item, person.household, person=person,
-                                   occurred_on=case.closed_on, note=f.note.data, actor=current_user,
+                                   occurred_on=case.closed_on, actor=current_user,
                                    source="mediation", source_ref=f"mediation-case:{case.id}")
 
     return _post(case_id, form, propose, _("Points proposed; they wait for review."))
@@ -279,4 +299,4 @@ def statistics():
                            types=TYPES, today=today)
 
 
-from . import print_views  # noqa: E402,F401  (the printed papers' routes, on the same blueprint)
+from . import print_views  # noqa: F401  (the printed papers' routes, on the same blueprint)
