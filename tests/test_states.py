@@ -18,10 +18,10 @@ from app.extensions import db
 from app.ledger import services as ledger
 from app.ledger.models import AccountKind
 from app.ledger.queries import balance_of
-from app.patrol.errors import PatrolError
-from app.patrol.states import MEMBER, SHIFT
 from app.mediation.errors import MediationError
 from app.mediation.states import CASE
+from app.patrol.errors import PatrolError
+from app.patrol.states import MEMBER, SHIFT
 from app.points import services as pts
 from app.points.errors import PointsError
 from app.points.models import PointEntry
@@ -112,6 +112,8 @@ PATROL_MEMBER_TABLE = """
 active        suspended  left   -        -
 suspended     -          left   active   -
 left          -          -      -        active
+"""
+
 # the mediation case's table in two halves: the way in (and out without agreement), and the way to closing
 MEDIATION_IN_TABLE = """
                investigate    mediate    refuse        escalate   fail     record_session
