@@ -161,3 +161,18 @@ def test_hostile_case_page_posts_change_nothing(desk, client, path, data):
     case = _the_case()
     assert case.status == "registered" and case.agreement is None and case.sessions == []
     assert len(case.mediators) == 1 and case.level == "village_committee"
+
+
+def test_hostile_head_and_points_forms(desk, client, auth):
+    _register(client)
+    case = _the_case()
+    r = client.post(f"/mediation/cases/{case.id}/points", data={"points-number": "0901", "points-name": "孙有田",
+                                                                 "points-item_id": "abc", "points-submit": "1"},
+                    follow_redirects=True)
+    assert r.status_code == 200 and "flash-error" in r.get_data(as_text=True)
+    auth.logout()
+    auth.login("wenshu")
+    for value in ("", "9223372036854775808", "-1", "x"):
+        r = client.post("/mediation/head", data={"head-user_id": value, "head-submit": "1"}, follow_redirects=True)
+        assert r.status_code == 200 and "flash-error" in r.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ms.MediationHead)) == 0
