@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from app.audit.models import AuditLog
 from app.extensions import db
-from app.mediation.models import MediationCase
+from app.mediation.models import MediationCase, MediationHead
 from app.patrol import services as ps
 from app.patrol.models import PatrolFinding
 from app.submission import write_transaction
@@ -175,4 +175,4 @@ def test_hostile_head_and_points_forms(desk, client, auth):
     for value in ("", "9223372036854775808", "-1", "x"):
         r = client.post("/mediation/head", data={"head-user_id": value, "head-submit": "1"}, follow_redirects=True)
         assert r.status_code == 200 and "flash-error" in r.get_data(as_text=True)
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(ms.MediationHead)) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(MediationHead)) == 0
