@@ -5,7 +5,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import MetaData, PrimaryKeyConstraint, UniqueConstraint, event
+from sqlalchemy import CheckConstraint, MetaData, PrimaryKeyConstraint, UniqueConstraint, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -178,6 +178,12 @@ def local_today() -> dt.date:
 def local_day(moment: dt.datetime) -> dt.date:
     """The village's calendar day of a naive UTC time (as stored)."""
     return moment.replace(tzinfo=dt.timezone.utc).astimezone(VILLAGE_TZ).date()
+
+
+def one_of(column: str, values, name: str):
+    """A named CHECK that `column` holds one of an enum's values (the status and kind columns)."""
+    listed = ",".join(f"'{v.value}'" for v in values)
+    return CheckConstraint(f"{column} IN ({listed})", name=name)
 
 
 def utc_from_local(day: dt.date, clock: dt.time) -> dt.datetime:

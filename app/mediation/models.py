@@ -13,7 +13,7 @@ import enum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..db import Day, Flag, Int, Str, UTCDateTime, utcnow
+from ..db import Day, Flag, Int, Str, UTCDateTime, one_of, utcnow
 from ..extensions import Model
 
 
@@ -90,10 +90,6 @@ class Performed(str, enum.Enum):
     NO = "no"
 
 
-def _known(column: str, values: type[enum.Enum], name: str) -> sa.CheckConstraint:
-    listed = ",".join(f"'{v.value}'" for v in values)
-    return sa.CheckConstraint(f"{column} IN ({listed})", name=name)
-
 
 class MediationCase(Model):
     __tablename__ = "mediation_cases"
@@ -131,11 +127,11 @@ class MediationCase(Model):
     __table_args__ = (
         sa.UniqueConstraint("village_id", "year", "seq", name="uq_mediation_cases_number"),
         sa.UniqueConstraint("source_kind", "source_id", name="uq_mediation_cases_source"),
-        _known("status", CaseStatus, "status_known"),
-        _known("intake", Intake, "intake_known"),
-        _known("dispute_type", DisputeType, "type_known"),
-        _known("level", Level, "level_known"),
-        _known("risk", Risk, "risk_known"),
+        one_of("status", CaseStatus, "status_known"),
+        one_of("intake", Intake, "intake_known"),
+        one_of("dispute_type", DisputeType, "type_known"),
+        one_of("level", Level, "level_known"),
+        one_of("risk", Risk, "risk_known"),
         sa.CheckConstraint("amount IS NULL OR amount BETWEEN 0 AND 1000000000", name="amount_bounded"),
         sa.CheckConstraint("seq BETWEEN 1 AND 99999", name="seq_bounded"),
         {"sqlite_strict": True},
@@ -168,7 +164,7 @@ class CaseParty(Model):
     case: Mapped[MediationCase] = relationship(back_populates="parties")
 
     __table_args__ = (
-        _known("role", PartyRole, "role_known"),
+        one_of("role", PartyRole, "role_known"),
         sa.CheckConstraint("age IS NULL OR age BETWEEN 0 AND 130", name="age_bounded"),
         {"sqlite_strict": True},
     )
@@ -216,7 +212,7 @@ class CaseLevelChange(Model):
     note: Mapped[str | None] = mapped_column(Str(500))
     recorded_by_id: Mapped[int | None] = mapped_column(Int, sa.ForeignKey("users.id"))
 
-    __table_args__ = (_known("to_level", Level, "to_level_known"), {"sqlite_strict": True})
+    __table_args__ = (one_of("to_level", Level, "to_level_known"), {"sqlite_strict": True})
 
 
 class CaseSession(Model):
@@ -237,7 +233,7 @@ class CaseSession(Model):
 
     case: Mapped[MediationCase] = relationship(back_populates="sessions")
 
-    __table_args__ = (_known("kind", SessionKind, "kind_known"), {"sqlite_strict": True})
+    __table_args__ = (one_of("kind", SessionKind, "kind_known"), {"sqlite_strict": True})
 
 
 class Agreement(Model):
@@ -290,4 +286,4 @@ class FollowUp(Model):
 
     case: Mapped[MediationCase] = relationship(back_populates="follow_ups")
 
-    __table_args__ = (_known("performed", Performed, "performed_known"), {"sqlite_strict": True})
+    __table_args__ = (one_of("performed", Performed, "performed_known"), {"sqlite_strict": True})

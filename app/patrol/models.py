@@ -16,7 +16,7 @@ import enum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..db import Day, Flag, Int, Str, UTCDateTime, utcnow
+from ..db import Day, Flag, Int, Str, UTCDateTime, one_of, utcnow
 from ..extensions import Model
 
 
@@ -69,10 +69,6 @@ class FindingAction(str, enum.Enum):
     TO_GRID = "to_grid"  # 转网格事件
 
 
-def _known(column: str, values: type[enum.Enum], name: str) -> sa.CheckConstraint:
-    listed = ",".join(f"'{v.value}'" for v in values)
-    return sa.CheckConstraint(f"{column} IN ({listed})", name=name)
-
 
 class PatrolTeam(Model):
     __tablename__ = "patrol_teams"
@@ -108,8 +104,8 @@ class PatrolTeam(Model):
 
     __table_args__ = (
         sa.UniqueConstraint("village_id", "name", name="uq_patrol_teams_village_name"),
-        _known("level", TeamLevel, "level_known"),
-        _known("kind", TeamKind, "kind_known"),
+        one_of("level", TeamLevel, "level_known"),
+        one_of("kind", TeamKind, "kind_known"),
         sa.CheckConstraint("monthly_minimum BETWEEN 0 AND 31", name="minimum_bounded"),
         {"sqlite_strict": True},
     )
@@ -139,7 +135,7 @@ class PatrolMember(Model):
 
     __table_args__ = (
         sa.UniqueConstraint("team_id", "person_id", name="uq_patrol_members_team_person"),
-        _known("status", MemberStatus, "status_known"),
+        one_of("status", MemberStatus, "status_known"),
         {"sqlite_strict": True},
     )
 
@@ -160,7 +156,7 @@ class PatrolMemberEvent(Model):
 
     member: Mapped[PatrolMember] = relationship(back_populates="events")
 
-    __table_args__ = (_known("status", MemberStatus, "status_known"), {"sqlite_strict": True})
+    __table_args__ = (one_of("status", MemberStatus, "status_known"), {"sqlite_strict": True})
 
 
 class PatrolLeave(Model):
@@ -246,7 +242,7 @@ class PatrolShift(Model):
         sa.Index("ix_patrol_shifts_team_day", "team_id", "day"),
         sa.CheckConstraint("ends_at > starts_at", name="times_ordered"),
         sa.CheckConstraint("needed BETWEEN 1 AND 50", name="needed_bounded"),
-        _known("status", ShiftStatus, "status_known"),
+        one_of("status", ShiftStatus, "status_known"),
         {"sqlite_strict": True},
     )
 
@@ -274,7 +270,7 @@ class PatrolPlace(Model):
 
     __table_args__ = (
         sa.UniqueConstraint("shift_id", "member_id", name="uq_patrol_places_shift_member"),
-        _known("attendance", Attendance, "attendance_known"),
+        one_of("attendance", Attendance, "attendance_known"),
         {"sqlite_strict": True},
     )
 
@@ -354,7 +350,7 @@ class PatrolFinding(Model):
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (
-        _known("kind", FindingKind, "kind_known"),
-        _known("action", FindingAction, "action_known"),
+        one_of("kind", FindingKind, "kind_known"),
+        one_of("action", FindingAction, "action_known"),
         {"sqlite_strict": True},
     )

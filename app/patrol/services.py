@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from ..audit.services import record
-from ..db import VILLAGE_TZ, local_day, utcnow
+from ..db import VILLAGE_TZ, local_day, local_midnight_utc, utc_from_local, utcnow
 from ..extensions import db
 from ..points import services as points
 from ..points.models import PointEntry, PointItem
@@ -60,12 +60,10 @@ MAX_SHIFTS_PER_CALL = 31 * 6
 
 def utc_window(day: dt.date, start: dt.time, end: dt.time) -> tuple[dt.datetime, dt.datetime]:
     """A village-local window on `day` as naive UTC; an end at or before the start is the next morning."""
-    begin = dt.datetime.combine(day, start, VILLAGE_TZ)
-    finish = dt.datetime.combine(day, end, VILLAGE_TZ)
+    begin, finish = utc_from_local(day, start), utc_from_local(day, end)
     if finish <= begin:
-        finish += dt.timedelta(days=1)
-    return (begin.astimezone(dt.UTC).replace(tzinfo=None),
-            finish.astimezone(dt.UTC).replace(tzinfo=None))
+        finish = utc_from_local(day + dt.timedelta(days=1), end)
+    return begin, finish
 
 
 def local(moment: dt.datetime) -> dt.datetime:
@@ -211,7 +209,7 @@ def change_member(member: PatrolMember, action: str, *, on: dt.date, note: str |
     member.left_on = on if status == MemberStatus.LEFT.value else None
     _member_event(member, status, on, note, actor)
     if status != MemberStatus.ACTIVE.value:
-        start, _end = utc_window(on, dt.time(0), dt.time(0))
+        start = local_midnight_utc(on)
         for place in db.session.scalars(
                 sa.select(PatrolPlace).join(PatrolShift).where(
                     PatrolPlace.member_id == member.id, PatrolShift.status == ShiftStatus.PLANNED.value,

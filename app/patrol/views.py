@@ -14,7 +14,7 @@ from flask_login import current_user, login_required
 
 from ..access import can, deny, get_in_village_or_404, require
 from ..auth.models import User
-from ..db import local_today, utcnow
+from ..db import local_today, utc_from_local, utcnow
 from ..errors import DomainError
 from ..extensions import db
 from ..forms import options
@@ -421,7 +421,7 @@ def place_times(place_id: int):
         moment = dt.datetime.combine(start.date(), clock)
         if moment < start - dt.timedelta(hours=2):
             moment += dt.timedelta(days=1)
-        return ps.utc_window(moment.date(), moment.time(), (moment + dt.timedelta(minutes=1)).time())[0]
+        return utc_from_local(moment.date(), moment.time())
 
     return _button(lambda: ps.set_times(db.session.merge(place), signed_in_at=on_the_night(form.signed_in.data),
                                         signed_out_at=on_the_night(form.signed_out.data), actor=current_user),
@@ -500,7 +500,7 @@ def shift_inspection(shift_id: int):
     at = dt.datetime.combine(start.date(), form.at.data)
     if at < start - dt.timedelta(hours=1):
         at += dt.timedelta(days=1)
-    at_utc = ps.utc_window(at.date(), at.time(), (at + dt.timedelta(minutes=1)).time())[0]
+    at_utc = utc_from_local(at.date(), at.time())
     return _button(lambda: ps.record_inspection(db.session.merge(shift), inspector=form.inspector.data, at=at_utc,
                                                 result=form.result.data, actor=current_user),
                    _("Spot-check recorded."), _back(shift))
