@@ -107,6 +107,7 @@ def register_blueprints(app: Flask) -> None:
     from .kiosk import views as _kiosk_views  # noqa: F401
     from .patrol import views as _patrol_views  # noqa: F401
     from .mediation import views as _mediation_views  # noqa: F401
+    from .grid import views as _grid_views  # noqa: F401
     from .admin import bp as admin_bp
     from .audit import bp as audit_bp
     from .auth import bp as auth_bp
@@ -137,6 +138,9 @@ def register_blueprints(app: Flask) -> None:
     from .mediation import bp as mediation_bp
 
     app.register_blueprint(mediation_bp, url_prefix="/mediation")
+    from .grid import bp as grid_bp
+
+    app.register_blueprint(grid_bp, url_prefix="/grid")
 
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

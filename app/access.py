@@ -38,6 +38,11 @@ PERMISSIONS: dict[str, set[str]] = {
     "mediation.view": {"mediator", "clerk", "reviewer"},
     "mediation.manage": {"mediator"},
     "mediation.appoint": {"clerk"},
+    # grid work: the clerk draws grids, places households and handles events; grid workers visit and report
+    "grid.view": {"grid_worker", "clerk", "reviewer"},
+    "grid.manage": {"clerk"},
+    "grid.visit": {"grid_worker"},
+    "grid.report": {"grid_worker", "clerk"},
 }
 
 

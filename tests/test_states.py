@@ -19,6 +19,8 @@ from app.ledger import services as ledger
 from app.ledger.models import AccountKind
 from app.ledger.queries import balance_of
 from app.mediation.errors import MediationError
+from app.grid.errors import GridError
+from app.grid.states import EVENT
 from app.mediation.states import CASE
 from app.patrol.errors import PatrolError
 from app.patrol.states import MEMBER, SHIFT
@@ -143,6 +145,32 @@ failed         -       -           -            -
 escalated      -       -           -            -
 """
 
+GRID_EVENT_WORK_TABLE = """
+             accept    reject    assign    start        resolve   close   reopen
+reported     accepted  rejected  assigned  -            -         -       -
+accepted     -         -         assigned  -            resolved  -       -
+assigned     -         -         assigned  in_progress  resolved  -       -
+in_progress  -         -         assigned  -            resolved  -       -
+resolved     -         -         -         -            -         closed  in_progress
+closed       -         -         -         -            -         -       -
+rejected     -         -         -         -            -         -       -
+escalated    -         -         -         -            -         closed  -
+converted    -         -         -         -            -         -       -
+"""
+
+GRID_EVENT_EXIT_TABLE = """
+             escalate   convert
+reported     escalated  converted
+accepted     escalated  converted
+assigned     escalated  converted
+in_progress  escalated  converted
+resolved     -          -
+closed       -          -
+rejected     -          -
+escalated    -          -
+converted    -          -
+"""
+
 
 def parse(*tables: str) -> dict[tuple[str, str], str | None]:
     """{(state, action): new state or None} from aligned tables (several tables: the same rows, more columns)."""
@@ -166,6 +194,7 @@ MACHINES = {
     "patrol shift": (SHIFT, PatrolError, parse(PATROL_SHIFT_TABLE)),
     "patrol member": (MEMBER, PatrolError, parse(PATROL_MEMBER_TABLE)),
     "mediation case": (CASE, MediationError, parse(MEDIATION_IN_TABLE, MEDIATION_OUT_TABLE)),
+    "grid event": (EVENT, GridError, parse(GRID_EVENT_WORK_TABLE, GRID_EVENT_EXIT_TABLE)),
 }
 PASSING_GUARDS = {"subject": SimpleNamespace(recorded_by_id=1, created_at=None), "reviewer": SimpleNamespace(id=2),
                   "made_on": dt.date(2026, 1, 1), "today": dt.date(2026, 1, 1), "is_reviewer": False}

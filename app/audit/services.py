@@ -67,6 +67,10 @@ ALLOWED_DETAIL_KEYS = frozenset({
     "team_id", "member_id", "route_id", "checkpoint_id", "shift_id", "instead_of", "ref_id", "ref_kind",
     "attendance", "action", "month", "shifts", "places", "short", "on", "starts_on", "ends_on", "first_day",
     "last_day",
+    # grid work: ids of grids, workers (users), visits and events; an event's priority, a visit's purpose and
+    # the feature an event went to are codes; whether the resident was satisfied is a yes/no
+    "grid_id", "parent_id", "user_id", "event_id", "visit_id", "assignee_id", "priority", "purpose",
+    "handed_to", "satisfied", "follow_up",
 })
 
 #: what a field name in `changed` looks like: an attribute name, which a personal value never is

@@ -72,6 +72,7 @@ HOUSEHOLD_TAGS = {
     "elderly_alone": "独居老人",
     "left_behind_child": "留守儿童",
     "key_assistance": "重点帮扶",
+    "special": "特殊人员",
     "party_member": "党员户",
 }
 

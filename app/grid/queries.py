@@ -1,0 +1,237 @@
+"""Reads of grid work for its pages and for other features (the dashboard, the patrol page, the today pages).
+
+Definitions, as the report page states them:
+
+- due in a period: a household of the grid whose next visit (by the schedule, from its visits before the
+  period) fell on or before the period's last day; visited: of those, the ones visited in the period;
+- an event is overdue when its work is not over (reported, accepted, assigned, in progress) after its due time;
+  on time when it was resolved (or escalated, turned over, rejected) by its due time;
+- closure rate = closed events reported in the period ÷ events reported in the period.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..registry.models import Household, HouseholdStatus, VillagerGroup
+from . import schedule
+from .models import EventStatus, EventStep, Grid, GridEvent, GridMembership, GridWorker, Visit
+from .states import FINISHED
+
+
+@dataclass
+class DueHousehold:
+    household: Household
+    grid: Grid
+    group: VillagerGroup | None
+    joined_on: dt.date
+    last_visit: dt.date | None
+    due: schedule.Due
+    interval: tuple[int, str]
+    standing: str = ""
+    tags: list[str] = field(default_factory=list)
+
+
+def _last_visits(household_ids: list[int], before: dt.date | None = None) -> dict[int, Visit]:
+    """Each household's latest visit (before `before` when given), in one query."""
+    if not household_ids:
+        return {}
+    cond = [Visit.household_id.in_(household_ids)]
+    if before is not None:
+        cond.append(Visit.visited_on < before)
+    ranked = (sa.select(Visit.id, sa.func.row_number().over(
+        partition_by=Visit.household_id, order_by=(Visit.visited_on.desc(), Visit.id.desc())).label("rn"))
+        .where(*cond).subquery())
+    rows = db.session.scalars(sa.select(Visit).join(ranked, ranked.c.id == Visit.id).where(ranked.c.rn == 1))
+    return {v.household_id: v for v in rows}
+
+
+def schedule_for(village_id: int, rules: dict, *, grid_ids: list[int] | None = None, today: dt.date,
+                 as_of: dt.date | None = None) -> list[DueHousehold]:
+    """Every active household in the grids (all of the village's when None), with its next due date.
+
+    `as_of`: count only visits before that day (a report's period start)."""
+    stmt = (sa.select(GridMembership, Household, Grid, VillagerGroup)
+            .join(Household, Household.id == GridMembership.household_id)
+            .join(Grid, Grid.id == GridMembership.grid_id)
+            .outerjoin(VillagerGroup, VillagerGroup.id == Household.group_id)
+            .where(GridMembership.village_id == village_id, GridMembership.ended_on.is_(None),
+                   Household.status == HouseholdStatus.ACTIVE.value))
+    if grid_ids is not None:
+        stmt = stmt.where(GridMembership.grid_id.in_(grid_ids or [-1]))
+    rows = db.session.execute(stmt).all()
+    last = _last_visits([h.id for _m, h, _g, _vg in rows], before=as_of)
+    out = []
+    for membership, household, grid, group in rows:
+        visit = last.get(household.id)
+        tags = household.tag_list
+        interval = schedule.interval_for(tags, rules)
+        due = schedule.next_due(membership.started_on, visit.visited_on if visit else None,
+                                visit.follow_up_on if visit else None, interval)
+        out.append(DueHousehold(household, grid, group, membership.started_on, visit.visited_on if visit else None,
+                                due, interval, schedule.standing(due.day, today), tags))
+    return out
+
+
+def walk_order(items: list[DueHousehold], groups: list[VillagerGroup], start_group_id: int | None) -> list:
+    """Nearest villager group first: groups in the village's order, counted outwards from the one the worker
+    stands in (the register lists groups in walking order, 1组, 2组 …); overdue before due inside a group."""
+    order = {g.id: i for i, g in enumerate(groups)}
+    start = order.get(start_group_id, 0)
+
+    def key(item: DueHousehold):
+        pos = order.get(item.group.id, len(groups)) if item.group else len(groups)
+        return (abs(pos - start), pos, item.due.day, item.household.number)
+
+    return sorted(items, key=key)
+
+
+def village_groups(village_id: int) -> list[VillagerGroup]:
+    return db.session.scalars(sa.select(VillagerGroup).where(VillagerGroup.village_id == village_id,
+                                                             VillagerGroup.active == sa.true())
+                              .order_by(VillagerGroup.id)).all()
+
+
+def grids(village_id: int, *, active_only: bool = False) -> list[Grid]:
+    stmt = sa.select(Grid).where(Grid.village_id == village_id)
+    if active_only:
+        stmt = stmt.where(Grid.active == sa.true())
+    return db.session.scalars(stmt.order_by(Grid.name)).all()
+
+
+def household_counts(village_id: int) -> dict[int, int]:
+    """Current households per grid (micro-grids' households counted in their grid too, by the page)."""
+    return dict(db.session.execute(
+        sa.select(GridMembership.grid_id, sa.func.count()).join(Household, Household.id == GridMembership.household_id)
+        .where(GridMembership.village_id == village_id, GridMembership.ended_on.is_(None),
+               Household.status == HouseholdStatus.ACTIVE.value)
+        .group_by(GridMembership.grid_id)).all())
+
+
+def current_workers(village_id: int) -> list[GridWorker]:
+    return db.session.scalars(sa.select(GridWorker).where(GridWorker.village_id == village_id,
+                                                          GridWorker.ended_on.is_(None))
+                              .order_by(GridWorker.grid_id, GridWorker.id)).all()
+
+
+OPEN_STATUSES = tuple(s.value for s in EventStatus if s.value not in FINISHED)
+
+
+def overdue_events(village_id: int, now: dt.datetime) -> list[GridEvent]:
+    return db.session.scalars(sa.select(GridEvent).where(
+        GridEvent.village_id == village_id, GridEvent.status.in_(OPEN_STATUSES), GridEvent.due_at < now)
+        .order_by(GridEvent.due_at)).all()
+
+
+def handed_to_patrol(village_id: int, limit: int = 50) -> list[GridEvent]:
+    """Events a clerk turned over to the patrol team for a follow-up (shown on the patrol page)."""
+    return db.session.scalars(sa.select(GridEvent).where(GridEvent.village_id == village_id,
+                                                         GridEvent.handed_to == "patrol")
+                              .order_by(GridEvent.id.desc()).limit(limit)).all()
+
+
+def event_for_case(case_id: int) -> GridEvent | None:
+    """The grid event a mediation case was opened from, if any (the case page links back to it)."""
+    return db.session.scalar(sa.select(GridEvent).where(GridEvent.handed_to == "mediation_case",
+                                                        GridEvent.handed_id == case_id))
+
+
+# --- reports --------------------------------------------------------------------------------------
+
+@dataclass
+class VisitFigures:
+    households: int = 0
+    due: int = 0
+    visited: int = 0
+    visits: int = 0
+
+    @property
+    def rate(self) -> float | None:
+        return self.visited / self.due if self.due else None
+
+
+def visit_figures(village_id: int, rules: dict, first: dt.date, last: dt.date) -> tuple[dict, dict]:
+    """(per grid id, per worker user id) → VisitFigures for the period [first, last]."""
+    plan = schedule_for(village_id, rules, today=first, as_of=first)
+    visits = db.session.execute(sa.select(Visit.household_id, Visit.grid_id, Visit.worker_id).where(
+        Visit.village_id == village_id, Visit.visited_on >= first, Visit.visited_on <= last)).all()
+    visited_households = {v.household_id for v in visits}
+    by_grid: dict[int, VisitFigures] = {}
+    for item in plan:
+        f = by_grid.setdefault(item.grid.id, VisitFigures())
+        f.households += 1
+        if item.due.day <= last:
+            f.due += 1
+            if item.household.id in visited_households:
+                f.visited += 1
+    for v in visits:
+        by_grid.setdefault(v.grid_id, VisitFigures()).visits += 1
+    # a worker answers for the grids they work now (and the micro-grids inside them)
+    by_worker: dict[int, VisitFigures] = {}
+    workers = current_workers(village_id)
+    children: dict[int, list[int]] = {}
+    for gid, parent in db.session.execute(sa.select(Grid.id, Grid.parent_id).where(Grid.village_id == village_id)):
+        if parent:
+            children.setdefault(parent, []).append(gid)
+    for w in workers:
+        f = by_worker.setdefault(w.user_id, VisitFigures())
+        for gid in [w.grid_id, *children.get(w.grid_id, [])]:
+            g = by_grid.get(gid)
+            if g:
+                f.households += g.households
+                f.due += g.due
+                f.visited += g.visited
+    for v in visits:
+        if v.worker_id is not None:
+            by_worker.setdefault(v.worker_id, VisitFigures()).visits += 1
+    return by_grid, by_worker
+
+
+@dataclass
+class EventFigures:
+    reported: int = 0
+    closed: int = 0
+    on_time: int = 0
+    late: int = 0
+    overdue: int = 0
+    by_kind: dict = field(default_factory=dict)
+    by_status: dict = field(default_factory=dict)
+
+    @property
+    def closure_rate(self) -> float | None:
+        return self.closed / self.reported if self.reported else None
+
+
+def _finished_at(event: GridEvent, finished: dict[int, dt.datetime]) -> dt.datetime | None:
+    if event.resolved_at is not None:
+        return event.resolved_at
+    return finished.get(event.id)
+
+
+def event_figures(village_id: int, start: dt.datetime, end: dt.datetime, now: dt.datetime) -> EventFigures:
+    """Events reported in [start, end) (UTC): by kind and status, timeliness, closure rate."""
+    events = db.session.scalars(sa.select(GridEvent).where(
+        GridEvent.village_id == village_id, GridEvent.reported_at >= start, GridEvent.reported_at < end)).all()
+    # when an event's work ended without a resolution (rejected, escalated, turned over): its step's time
+    finished = dict(db.session.execute(sa.select(EventStep.event_id, sa.func.min(EventStep.at)).where(
+        EventStep.event_id.in_([e.id for e in events] or [-1]),
+        EventStep.action.in_(("reject", "escalate", "convert"))).group_by(EventStep.event_id)).all())
+    f = EventFigures()
+    for e in events:
+        f.reported += 1
+        f.by_kind[e.kind] = f.by_kind.get(e.kind, 0) + 1
+        f.by_status[e.status] = f.by_status.get(e.status, 0) + 1
+        if e.status == EventStatus.CLOSED.value:
+            f.closed += 1
+        done = _finished_at(e, finished)
+        if done is not None:
+            if done <= e.due_at:
+                f.on_time += 1
+            else:
+                f.late += 1
+        elif e.due_at < now:
+            f.overdue += 1
+    return f
