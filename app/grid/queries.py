@@ -126,11 +126,23 @@ def overdue_events(village_id: int, now: dt.datetime) -> list[GridEvent]:
         .order_by(GridEvent.due_at)).all()
 
 
-def handed_to_patrol(village_id: int, limit: int = 50) -> list[GridEvent]:
-    """Events a clerk turned over to the patrol team for a follow-up (shown on the patrol page)."""
+def handed_to_patrol(village_id: int, limit: int = 50) -> list[tuple[GridEvent, str | None]]:
+    """Events a clerk turned over to the patrol team for a follow-up, with what the patrol should look at (shown
+    on the patrol page), newest first."""
+    events = db.session.scalars(sa.select(GridEvent).where(GridEvent.village_id == village_id,
+                                                           GridEvent.handed_to == "patrol")
+                                .order_by(GridEvent.id.desc()).limit(limit)).all()
+    notes = dict(db.session.execute(sa.select(EventStep.event_id, EventStep.note).where(
+        EventStep.event_id.in_([e.id for e in events] or [-1]), EventStep.action == "convert")).all())
+    return [(e, notes.get(e.id)) for e in events]
+
+
+def awaiting_mediation(village_id: int) -> list[GridEvent]:
+    """Events a clerk turned over to mediation that no mediator has opened a case from yet."""
     return db.session.scalars(sa.select(GridEvent).where(GridEvent.village_id == village_id,
-                                                         GridEvent.handed_to == "patrol")
-                              .order_by(GridEvent.id.desc()).limit(limit)).all()
+                                                         GridEvent.handed_to == "mediation_case",
+                                                         GridEvent.handed_id.is_(None))
+                              .order_by(GridEvent.id)).all()
 
 
 def event_for_case(case_id: int) -> GridEvent | None:

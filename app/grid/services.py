@@ -406,12 +406,26 @@ def escalate(event: GridEvent, *, to: str, reason: str | None = None, actor=None
 
 def hand_over(event: GridEvent, to: str, *, ref_id: int | None = None, note: str | None = None,
               actor=None) -> GridEvent:
-    """转: into a mediation case (its id, once the mediator opened it) or to the patrol team for a follow-up.
-
-    The event stays linked (`handed_to`, `handed_id`); the patrol page lists the events handed to it."""
+    """转: to mediation (a mediator then opens the case from it: `attach_case`) or to the patrol team for a
+    follow-up. The event stays linked (`handed_to`, `handed_id`); the mediation and patrol pages list the events
+    turned over to them."""
     if to not in {h.value for h in Handover}:
         raise GridError(_("Unknown handover."))
-    if to == Handover.MEDIATION.value and ref_id is None:
-        raise GridError(_("A mediation case is opened from the event first."))
+    if to == Handover.PATROL.value:
+        note = _text(note, "note", _("Please write what the patrol should look at."), 1000)
     event.handed_to, event.handed_id = to, ref_id
     return _move(event, "convert", actor, note=_optional(note, "note", 1000), handed_to=to, ref_id=ref_id)
+
+
+def attach_case(event: GridEvent, case_id: int, *, actor=None) -> GridEvent:
+    """The mediation case opened from an event turned over to mediation: the two stay linked."""
+    if event.status != EventStatus.CONVERTED.value or event.handed_to != Handover.MEDIATION.value:
+        raise GridError(_("This event was not turned over to mediation."))
+    if event.handed_id is not None:
+        raise GridError(_("A mediation case has already been opened from this event."))
+    event.handed_id = case_id
+    db.session.flush()
+    _step(event, "case", actor)
+    db.session.flush()
+    record("grid.event_case", event, details={"ref_kind": "mediation_case", "ref_id": case_id})
+    return event

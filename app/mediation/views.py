@@ -16,6 +16,9 @@ from ..db import local_today, utc_from_local
 from ..errors import DomainError
 from ..extensions import db
 from ..forms import options
+from ..grid import queries as gq
+from ..grid import services as grid
+from ..grid.models import GridEvent
 from ..patrol import services as patrol
 from ..patrol.models import PatrolFinding
 from ..points import services as points
@@ -92,8 +95,10 @@ def index():
     head.user_id.choices = options((u.id, u.display_name) for u in _village_mediators())
     heads = [db.session.get(User, h.user_id) for h in db.session.scalars(
         sa.select(MediationHead).where(MediationHead.village_id == g.village.id))]
+    awaiting = gq.awaiting_mediation(g.village.id) if g.roles & {"mediator"} else []
     return render_template("mediation/index.html", counts=counts, cases=cases, statuses=STATUSES, types=TYPES,
-                           due=due, due_on=ms.due_on, today=local_today(), head=head, heads=heads)
+                           due=due, due_on=ms.due_on, today=local_today(), head=head, heads=heads,
+                           awaiting=awaiting)
 
 
 def _person_for(number: str | None, name: str | None, field: str) -> int | None:
@@ -112,8 +117,16 @@ def _person_for(number: str | None, name: str | None, field: str) -> int | None:
 @bp.route("/new", methods=["GET", "POST"])
 @require("mediation.manage")
 def case_new():
-    """受理登记; `?finding=<id>` opens the case from a patrol finding turned over to mediation."""
+    """受理登记; `?finding=<id>` opens the case from a patrol finding turned over to mediation, `?event=<id>` from a
+    grid event a clerk turned over to mediation (either stays linked to the case)."""
     finding = None
+    event = None
+    if "event" in request.args:
+        event_id = as_id(request.args.get("event"))
+        event = db.session.get(GridEvent, event_id) if event_id is not None else None
+        if event is None or event.village_id != g.village.id or event.handed_to != "mediation_case" \
+                or event.handed_id is not None:
+            abort(404)
     if "finding" in request.args:
         finding_id = as_id(request.args.get("finding"))
         finding = db.session.get(PatrolFinding, finding_id) if finding_id is not None else None
@@ -126,23 +139,29 @@ def case_new():
         if finding is not None:
             form.intake.data = "patrol_report"
             form.summary.data = finding.text
+        if event is not None:
+            form.intake.data = "grid_report"
+            form.summary.data = event.text
     if form.validate_on_submit():
         def register():
             parties = [form.party("a_", PartyRole.APPLICANT.value, _person_for(form.a_number.data, form.a_name.data,
                                                                                "a_number")),
                        form.party("r_", PartyRole.RESPONDENT.value, _person_for(form.r_number.data, form.r_name.data,
                                                                                 "r_number"))]
+            source = ("patrol_finding", finding.id) if finding else ("grid_event", event.id) if event else None
             case = ms.register_case(g.village, form.case_data(), parties, mediators=[db.session.merge(current_user)],
-                                    actor=current_user, source=("patrol_finding", finding.id) if finding else None)
+                                    actor=current_user, source=source)
             if finding is not None:
                 patrol.link_finding(db.session.merge(finding), "mediation_case", case.id)
+            if event is not None:
+                grid.attach_case(db.session.get(GridEvent, event.id), case.id, actor=current_user)
             return case
 
         done = submit(form, register, field="summary")
         if done:
             flash(_("Case %(number)s registered.", number=done.value.number), "success")
             return redirect(url_for("mediation.case", case_id=done.value.id))
-    return render_template("mediation/case_form.html", form=form, finding=finding)
+    return render_template("mediation/case_form.html", form=form, finding=finding, event=event)
 
 
 @bp.route("/cases/<int:case_id>")

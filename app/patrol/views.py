@@ -18,6 +18,7 @@ from ..db import local_today, utc_from_local, utcnow
 from ..errors import DomainError
 from ..extensions import db
 from ..forms import options
+from ..grid import queries as grid_queries
 from ..photos import photo_folder, save_photo
 from ..points.models import PointEntry, PointItem
 from ..points.queries import village_scheme
@@ -118,7 +119,8 @@ def index():
     teams = list(db.session.scalars(sa.select(PatrolTeam).where(PatrolTeam.village_id == g.village.id)
                                     .order_by(PatrolTeam.active.desc(), PatrolTeam.name)))
     today = local_today()
-    return render_template("patrol/index.html", teams=teams, today=today, levels=LEVELS, kinds=KINDS)
+    return render_template("patrol/index.html", teams=teams, today=today, levels=LEVELS, kinds=KINDS,
+                           from_grid=grid_queries.handed_to_patrol(g.village.id, limit=20))
 
 
 def _team_form(team: PatrolTeam | None = None) -> TeamForm:
