@@ -182,30 +182,42 @@ def html_documents_to_pdf(htmls: list[str]) -> bytes:
 _UNSAFE = re.compile(r'[\\/:*?"<>|;,%\'`]')
 
 
-def _safe_filename(name: str) -> str:
-    """A file name with no path, quote, separator or control character, at most 120 characters."""
+def _safe_filename(name: str, ext: str = "pdf") -> str:
+    """A file name with no path, quote, separator or control character, at most 120 characters, ending
+    in `.ext` (added when the name does not already end so)."""
     name = unicodedata.normalize("NFC", name or "")
     name = "".join("_" if unicodedata.category(ch)[0] in "CZ" and ch != " " else ch for ch in name)
     name = _UNSAFE.sub("_", name).strip(" ._")
-    stem, dot, ext = name.rpartition(".")
-    if not dot or ext.lower() != "pdf":
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or suffix.lower() != ext:
         stem = name
-    stem = stem[:116].strip(" ._")
-    return f"{stem or 'document'}.pdf"
+    stem = stem[:119 - len(ext)].strip(" ._")
+    return f"{stem or 'document'}.{ext}"
 
 
-def _ascii_filename(name: str) -> str:
-    stem = _safe_filename(name)[:-4]
+def _ascii_filename(name: str, ext: str = "pdf") -> str:
+    stem = _safe_filename(name, ext)[:-len(ext) - 1]
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem.encode("ascii", "ignore").decode()).strip("._-")
-    return f"{stem or 'document'}.pdf"
+    return f"{stem or 'document'}.{ext}"
+
+
+def content_disposition(download_name: str, *, ext: str, ascii_name: str | None = None) -> str:
+    """An attachment header with the UTF-8 file name (RFC 5987 filename*) and an ASCII fallback for old
+    clients, both cleaned of paths, quotes and control characters and ending in `.ext`."""
+    name = _safe_filename(download_name, ext)
+    fallback = _ascii_filename(ascii_name or name, ext)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def download_response(body: Any, download_name: str, *, mimetype: str, ext: str,
+                      ascii_name: str | None = None) -> Response:
+    """Send bytes (or an iterable / wrapped file) as a download with a Chinese file name; never cached."""
+    resp = Response(body, mimetype=mimetype, direct_passthrough=not isinstance(body, (bytes, str)))
+    resp.headers["Content-Disposition"] = content_disposition(download_name, ext=ext, ascii_name=ascii_name)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 def pdf_response(pdf: bytes, download_name: str, *, ascii_name: str | None = None) -> Response:
     """Send a PDF as a download: UTF-8 file name with an ASCII fallback, never cached."""
-    name = _safe_filename(download_name)
-    fallback = _ascii_filename(ascii_name or name)
-    resp = Response(pdf, mimetype="application/pdf")
-    resp.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}")
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
+    return download_response(pdf, download_name, mimetype="application/pdf", ext="pdf", ascii_name=ascii_name)

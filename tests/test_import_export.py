@@ -733,7 +733,8 @@ def test_export_is_masked_and_injection_safe(app, en, village, hostile_register)
         assert valid_id(seq).encode() not in r.data
 
     exports = audit_actions("registry.export")
-    assert len(exports) == 1 and '"households": 2, "people": 7' in exports[0].details
+    assert len(exports) == 1
+    assert '"households": 2, "kind": "xlsx", "people": 7' in exports[0].details
 
 
 def test_excel_safe_keeps_numbers_and_dates():

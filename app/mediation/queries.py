@@ -70,3 +70,10 @@ def figures(village_id: int, first: dt.date, last: dt.date) -> tuple[Figures, di
 def month_bounds(year: int, month: int) -> tuple[dt.date, dt.date]:
     first = dt.date(year, month, 1)
     return first, (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+
+
+def status_counts(village_id: int, first: dt.date, last: dt.date) -> dict[str, int]:
+    """{status: cases} of the cases received in the period, by where they stand now."""
+    return dict(db.session.execute(sa.select(MediationCase.status, sa.func.count()).where(
+        MediationCase.village_id == village_id, MediationCase.received_on >= first,
+        MediationCase.received_on <= last).group_by(MediationCase.status)).all())

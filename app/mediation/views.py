@@ -26,10 +26,12 @@ from ..points.models import PointEntry, PointItem
 from ..points.queries import village_scheme
 from ..registry.models import Household, Person, PersonStatus
 from ..submission import run_write, submit
+from ..tabular.export import table_response
 from ..urls import as_id
 from . import bp
 from . import queries as mq
 from . import services as ms
+from .export import statistics_sheets
 from .forms import (
     ACTIONS,
     INTAKES,
@@ -317,5 +319,16 @@ def statistics():
     return render_template("mediation/statistics.html", year=year, total=total, by_type=by_type, months=months,
                            types=TYPES, today=today)
 
+
+
+@bp.route("/statistics/<int:year>.<any(xlsx, csv):fmt>")
+@require("mediation.view")
+def statistics_export(year: int, fmt: str):
+    """The year's statistics page as .xlsx or .csv: counts by kind, month and status, never a case."""
+    if not 2000 <= year <= 2100:
+        abort(404)
+    return table_response(statistics_sheets(g.village.id, year), fmt,
+                          _("%(village)s mediation statistics %(year)s", village=g.village.name, year=year),
+                          ascii_name=f"mediation-statistics-{g.village.code}-{year}")
 
 from . import print_views  # noqa: F401  (the printed papers' routes, on the same blueprint)

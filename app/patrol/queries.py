@@ -38,11 +38,16 @@ def _year_bounds(year: int) -> tuple[dt.date, dt.date]:
     return dt.date(year, 1, 1), dt.date(year, 12, 31)
 
 
+def _shift_month():
+    """The month of a shift's day, as SQL (SQLite keeps days as text)."""
+    return sa.extract("month", PatrolShift.day) if db.engine.dialect.name != "sqlite" \
+        else sa.cast(sa.func.substr(PatrolShift.day, 6, 2), sa.Integer)
+
+
 def shifts_per_month(village_id: int, year: int) -> dict[int, dict[int, int]]:
     """{team id: {month: confirmed shifts}}."""
     first, last = _year_bounds(year)
-    month = sa.extract("month", PatrolShift.day) if db.engine.dialect.name != "sqlite" \
-        else sa.cast(sa.func.substr(PatrolShift.day, 6, 2), sa.Integer)
+    month = _shift_month()
     out: dict[int, dict[int, int]] = {}
     for team_id, m, n in db.session.execute(
             sa.select(PatrolShift.team_id, month, sa.func.count()).where(
@@ -62,6 +67,20 @@ def attendance(village_id: int, year: int) -> dict[int, dict[str, int]]:
                 PatrolShift.day >= first, PatrolShift.day <= last)
             .group_by(PatrolPlace.member_id, PatrolPlace.attendance)):
         out.setdefault(member_id, {})[value] = n
+    return out
+
+
+def attendance_per_month(village_id: int, year: int) -> dict[tuple[int, int], dict[str, int]]:
+    """{(member id, month): {attendance: places}} over the year's confirmed shifts."""
+    first, last = _year_bounds(year)
+    month = _shift_month()
+    out: dict[tuple[int, int], dict[str, int]] = {}
+    for member_id, m, value, n in db.session.execute(
+            sa.select(PatrolPlace.member_id, month, PatrolPlace.attendance, sa.func.count()).join(PatrolShift)
+            .where(PatrolShift.village_id == village_id, PatrolShift.status == ShiftStatus.CONFIRMED.value,
+                   PatrolShift.day >= first, PatrolShift.day <= last)
+            .group_by(PatrolPlace.member_id, month, PatrolPlace.attendance)):
+        out.setdefault((member_id, int(m)), {})[value] = n
     return out
 
 

@@ -25,10 +25,12 @@ from ..points.queries import village_scheme
 from ..registry.models import Person, PersonStatus, VillagerGroup
 from ..registry.services import person_search_query
 from ..submission import run_write, submit
+from ..tabular.export import table_response
 from ..text import mask_name
 from . import bp
 from . import queries as pq
 from . import services as ps
+from .export import attendance_sheets
 from .forms import (
     ACTIONS,
     ATTENDANCE,
@@ -109,6 +111,17 @@ def reports():
                            team_counts=team_counts, faithful=faithful, rate=pq.rate, walks=walks,
                            coverage=pq.coverage(g.village.id, year), routes=routes,
                            findings=pq.findings(g.village.id, year), kinds=FINDINGS, actions=ACTIONS)
+
+
+@bp.route("/reports/attendance-<int:year>.<any(xlsx, csv):fmt>")
+@require("patrol.view")
+def attendance_export(year: int, fmt: str):
+    """Attendance per member and month of the year, as .xlsx or .csv (the reports page's figures)."""
+    if not 2000 <= year <= 2100:
+        abort(404)
+    return table_response(attendance_sheets(g.village.id, year), fmt,
+                          _("%(village)s patrol attendance %(year)s", village=g.village.name, year=year),
+                          ascii_name=f"patrol-attendance-{g.village.code}-{year}")
 
 
 # --- teams ----------------------------------------------------------------------------------------

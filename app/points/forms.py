@@ -9,6 +9,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..forms import CleanStringField, CleanTextAreaField, IdempotentForm, LooseDateField, WholeNumberField, options
+from ..tabular.export import FORMAT_CHOICES
 from .models import MAX_ITEM_POINTS
 from .services import ItemData
 
@@ -129,3 +130,14 @@ class YearCloseForm(FlaskForm):
     confirm = BooleanField(_l("I understand that this keeps the year's scores and applies the year-end policy"),
                            validators=[DataRequired()])
     submit = SubmitField(_l("Close the year"))
+
+
+class LedgerExportForm(FlaskForm):
+    """The ledger export's small GET form: the day the balances are taken at, and the file type."""
+
+    class Meta:
+        csrf = False  # a GET that reads; nothing is written but the audit row
+
+    on = LooseDateField(_l("Balances at the end of"), validators=[DataRequired()])
+    fmt = SelectField(_l("File type"), choices=lambda: options(FORMAT_CHOICES), default="xlsx")
+    submit = SubmitField(_l("Download"))

@@ -509,6 +509,7 @@ def _moves() -> dict:
 
 from . import print_views  # noqa: E402,F401
 from . import import_views  # noqa: E402,F401
+from . import export_views  # noqa: E402,F401
 
 
 @bp.route("/entries/<int:entry_id>/evidence")

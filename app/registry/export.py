@@ -1,17 +1,17 @@
-"""The register's Excel template and its masked export (formula injection neutralised: app.tabular.excel_safe)."""
+"""The register's Excel template and its masked export (.xlsx and .csv through app.tabular.export, which
+neutralises formula injection)."""
 from __future__ import annotations
 
 import io
 
 import sqlalchemy as sa
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..extensions import db
-from ..tabular import excel_safe
+from ..tabular.export import Sheet
 from ..text import mask_phone
 from .import_check import ImportSummary
 from .import_format import (
@@ -101,50 +101,39 @@ def template_workbook(village: Village) -> bytes:
 
 # --- export ----------------------------------------------------------------------------------------
 
-def export_workbook(village: Village, *, full_phones: bool) -> tuple[bytes, ImportSummary]:
-    """The village's whole register, one row per person: ID numbers masked, phones masked unless allowed."""
-    stmt = (
-        sa.select(Household.number, VillagerGroup.name, Household.address, Household.tags, Household.status,
-                  Person.name, Person.relation, Person.sex, Person.birth_date, Person.id_masked, Person.phone,
-                  Person.status, Household.id)
-        .join(Household, Person.household_id == Household.id)
-        .outerjoin(VillagerGroup, Household.group_id == VillagerGroup.id)
-        .where(Person.village_id == village.id)
-        .order_by(Household.number, Household.id, sa.case((Person.id == Household.head_id, 0), else_=1),
-                  Person.id)
-    )
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(SHEET_NAME)
-    for idx, name in enumerate(EXPORT_COLUMNS, start=1):
-        ws.column_dimensions[get_column_letter(idx)].width = _WIDTHS[name]
-    ws.freeze_panes = "A2"
-    header = []
-    for name in EXPORT_COLUMNS:
-        c = WriteOnlyCell(ws, value=name)
-        c.font, c.fill = _HEADER_FONT, _HEADER_FILL
-        header.append(c)
-    ws.append(header)
-    households: set[int] = set()
-    people = 0
-    for (number, group, address, tags, hh_status, name, relation, sex, birth, id_masked, phone, status,
-         hh_id) in db.session.execute(stmt):
-        households.add(hh_id)
-        people += 1
-        tag_text = "、".join(HOUSEHOLD_TAGS.get(t, t) for t in (tags or "").split())
-        shown_phone = (phone or "") if full_phones else mask_phone(phone)
-        values = [number, group or "", address or "", tag_text, name, RELATION_LABELS.get(relation, relation),
-                  SEX_LABELS.get(sex or "", ""), birth, id_masked or "", shown_phone,
-                  PERSON_STATUS_LABELS.get(status, status), HOUSEHOLD_STATUS_LABELS.get(hh_status, hh_status)]
-        row = []
-        for col, value in zip(EXPORT_COLUMNS, values):
-            c = WriteOnlyCell(ws, value=excel_safe(value))
-            if col == COL_BIRTH and value is not None:
-                c.number_format = "yyyy-mm-dd"
-            elif col in TEXT_COLUMNS:
-                c.number_format = "@"
-            row.append(c)
-        ws.append(row)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue(), ImportSummary(households=len(households), people=people)
+class RegisterExport:
+    """The village's whole register as one table, one row per person: ID numbers masked, phones masked
+    unless allowed. `summary` counts what was written once the table has been read."""
+
+    def __init__(self, village: Village, *, full_phones: bool):
+        self.village, self.full_phones = village, full_phones
+        self.summary = ImportSummary(households=0, people=0)
+
+    def _rows(self):
+        stmt = (
+            sa.select(Household.number, VillagerGroup.name, Household.address, Household.tags, Household.status,
+                      Person.name, Person.relation, Person.sex, Person.birth_date, Person.id_masked, Person.phone,
+                      Person.status, Household.id)
+            .join(Household, Person.household_id == Household.id)
+            .outerjoin(VillagerGroup, Household.group_id == VillagerGroup.id)
+            .where(Person.village_id == self.village.id)
+            .order_by(Household.number, Household.id, sa.case((Person.id == Household.head_id, 0), else_=1),
+                      Person.id)
+        )
+        households: set[int] = set()
+        people = 0
+        for (number, group, address, tags, hh_status, name, relation, sex, birth, id_masked, phone, status,
+             hh_id) in db.session.execute(stmt):
+            households.add(hh_id)
+            people += 1
+            tag_text = "、".join(HOUSEHOLD_TAGS.get(t, t) for t in (tags or "").split())
+            shown_phone = (phone or "") if self.full_phones else mask_phone(phone)
+            yield [number, group or "", address or "", tag_text, name, RELATION_LABELS.get(relation, relation),
+                   SEX_LABELS.get(sex or "", ""), birth, id_masked or "", shown_phone,
+                   PERSON_STATUS_LABELS.get(status, status), HOUSEHOLD_STATUS_LABELS.get(hh_status, hh_status)]
+            self.summary = ImportSummary(households=len(households), people=people)
+
+    def sheets(self) -> list[Sheet]:
+        return [Sheet(SHEET_NAME, EXPORT_COLUMNS, self._rows(), widths=[_WIDTHS[c] for c in EXPORT_COLUMNS],
+                      text_columns=[EXPORT_COLUMNS.index(c) for c in TEXT_COLUMNS])]
 

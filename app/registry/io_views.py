@@ -17,9 +17,10 @@ from ..db import local_today
 from ..errors import error_page
 from ..submission import run_write
 from ..tabular import ConfirmForm, ImportFileError, confirm_staged, purge_stale, render_report, stage
+from ..tabular.export import table_response
 from ..tabular.files import MSG_NOT_XLSX
 from . import bp
-from .export import export_workbook, template_workbook
+from .export import RegisterExport, template_workbook
 from .identity import IdNumberInvalid
 from .import_check import apply_import, check_workbook, staging_copy
 from .import_format import MSG_CHANGED_MEANWHILE
@@ -121,15 +122,18 @@ def import_template():
                      download_name=f"huji-template-{_safe_code(g.village.code)}-户籍导入模板.xlsx")
 
 
-@bp.route("/export.xlsx")
+@bp.route("/export.<any(xlsx, csv):fmt>")
 @require("registry.export")
-def export_xlsx():
-    """The whole register of the village: ID numbers masked; phones full for clerks only. Audited."""
+def export(fmt: str):
+    """The whole register of the village (.xlsx or .csv): ID numbers masked; phones full for clerks only.
+    Audited."""
     full_phones = can("person.see_contact")
-    data, summary = export_workbook(g.village, full_phones=full_phones)
+    register = RegisterExport(g.village, full_phones=full_phones)
+    code = _safe_code(g.village.code)
+    resp = table_response(register.sheets(), fmt, f"{g.village.name}户籍-{local_today():%Y%m%d}",
+                          ascii_name=f"huji-{code}-{local_today():%Y%m%d}")
+    summary = register.summary
     run_write(lambda: record("registry.export", g.village, village_id=g.village.id,
                              details={"households": summary.households, "people": summary.people,
-                                      "full_phones": full_phones}))
-    code = _safe_code(g.village.code)
-    return send_file(BytesIO(data), mimetype=XLSX_MIMETYPE, as_attachment=True,
-                     download_name=f"huji-{code}-{local_today():%Y%m%d}-户籍.xlsx")
+                                      "full_phones": full_phones, "kind": fmt}))
+    return resp

@@ -1,4 +1,5 @@
-"""Happiness supermarket reports: stock, redemptions per month, most redeemed goods, the 村务公开 sheet."""
+"""Happiness supermarket reports: stock, redemptions per month, most redeemed goods, the 村务公开 sheet, and
+the goods-and-stock export."""
 from __future__ import annotations
 
 from flask import g, render_template, request
@@ -7,8 +8,10 @@ from flask_babel import gettext as _
 from ..access import require
 from ..db import local_today
 from ..printing import pdf_response, render_pdf
+from ..tabular.export import table_response
 from . import bp
 from . import services as shop
+from .export import stock_sheets
 from .forms import DONOR_KINDS
 from .views import village_products
 
@@ -55,3 +58,13 @@ def disclosure_pdf():
     pdf = render_pdf("shop_disclosure.html", village=g.village, d=d, kinds=DONOR_KINDS, printed_on=local_today())
     return pdf_response(pdf, _("Happiness supermarket disclosure %(year)s-%(month)02d", year=year, month=month)
                         + ".pdf", ascii_name=f"shop-disclosure-{year}-{month:02d}.pdf")
+
+
+@bp.route("/reports/stock.<any(xlsx, csv):fmt>")
+@require("shop.view")
+def stock_export(fmt: str):
+    """Every product with its price and stock on hand, and every stock movement, as .xlsx or .csv."""
+    return table_response(stock_sheets(g.village.id), fmt,
+                          _("%(village)s goods and stock %(date)s", village=g.village.name,
+                            date=local_today().isoformat()),
+                          ascii_name=f"stock-{g.village.code}-{local_today():%Y%m%d}")

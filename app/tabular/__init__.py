@@ -1,4 +1,4 @@
-"""Table imports: one way to read a clerk's table and bring it in, all rows or none.
+"""Table imports (and exports): one way to read a clerk's table and bring it in, all rows or none.
 
 The register (registry/import_check.py) and the scheme items (points/item_import.py) import through
 this package, and so will patrol rosters and grid lists. The package does everything that is not
@@ -17,7 +17,9 @@ about one feature's columns:
 - flow.py: the check → confirm flow the views call (`stage`, `confirm_staged`, `render_report`),
   built on app.submission.run_write, and `write_checked` for the command line;
 - templates/imports/_report.html: the report page a feature's report extends (problem table, the
-  "ready" summary, the confirmation form).
+  "ready" summary, the confirmation form);
+- export.py: tables out (.xlsx and UTF-8 .csv, text escaped, a Chinese file name): `Sheet` and
+  `table_response`, imported from app.tabular.export (see its docstring), not re-exported here.
 
 A new import (say the patrol roster) supplies only what is its own:
 
