@@ -1,8 +1,8 @@
 """Workbook bombs (issue 13: 929 KB that expanded to 185 MB took 22 s and 600 MB per worker): small .xlsx
 uploads whose parts expand to far more than a village's workbook.
 
-Figure 9 (bench/figures.py) times their refusal by the running server; tests/test_tabular.py checks the same
-files are refused with a message after bounded work (bytes decompressed, memory, no parsing), never by the clock.
+Figure 9 (bench/figures.py) times their refusal by the running server; tests/test_tabular.py checks that the
+same files are refused with a message after bounded work (bytes inflated, memory, no parse), not by the clock.
 """
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ def small_workbook() -> bytes:
 
 
 def bomb(part: str, head: bytes, repeat: bytes, foot: bytes, size: int = BOMB_BYTES) -> bytes:
-    """A real workbook whose `part` is replaced by ~`size` bytes of one repeated element (honest zip headers)."""
+    """A real workbook whose `part` is replaced by ~`size` bytes of one repeated element (honest zip
+    headers)."""
     base = zipfile.ZipFile(io.BytesIO(small_workbook()))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:

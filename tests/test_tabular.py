@@ -255,7 +255,8 @@ def _upload(client, url: str, data: bytes):
 
 @pytest.mark.parametrize("url", ["/registry/import", "/points/items/import"])
 @pytest.mark.parametrize("kind", ["sheet", "shared strings", "sheet, lying headers"])
-def test_a_workbook_bomb_is_refused_with_a_message_after_bounded_work(clerk_client, bombs, url, kind, monkeypatch):
+def test_a_workbook_bomb_is_refused_with_a_message_after_bounded_work(clerk_client, bombs, url, kind,
+                                                                     monkeypatch):
     import tracemalloc
 
     from app.tabular import files
