@@ -201,6 +201,18 @@ class Client:
         body = urllib.parse.urlencode(form).encode()
         return self._send("POST", path, body, {"Content-Type": "application/x-www-form-urlencoded"})
 
+    def post_file(self, path: str, form: dict, field_name: str, filename: str, data: bytes) -> Response:
+        """A multipart/form-data POST: the form's fields and one file, as a browser uploads it."""
+        boundary = f"bench{time.time_ns():x}"
+        parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+                 for k, v in form.items()]
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{field_name}"; '
+                     f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
+                     + data + b"\r\n")
+        parts.append(f"--{boundary}--\r\n".encode())
+        return self._send("POST", path, b"".join(parts),
+                          {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+
     def login(self, username: str, password: str) -> None:
         page = self.get("/login")
         token = CSRF_RE.search(page.text)

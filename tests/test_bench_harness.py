@@ -201,3 +201,15 @@ def test_statements_figure_prints_the_batch_and_single_statements(tiny_bench, mo
         # 4 in the batch, 2 single ones and the warm-up: each statement was really issued
         assert db.session.scalar(sa.select(sa.func.count()).select_from(IssuedStatement)) == 7
         db.session.remove()
+
+
+def test_bomb_figure_times_the_served_refusal_of_each_bomb(tiny_bench):
+    app, url = tiny_bench
+    rows = F.fig_bombs(_ctx(app, url))
+    assert [r.what.split(":")[0] for r in rows] == [
+        "workbook bomb, sheet", "workbook bomb, shared strings", "workbook bomb, sheet, lying headers"]
+    for r in rows:
+        # the figure raises unless each upload came back as the form with the refusal's message
+        assert len(r.values) == len(F.BOMB_URLS) and all(t > 0 for t in r.values)
+        assert r.goal == "≤ 1000 ms" and r.met == (r.median <= 1000)
+        assert "185 MiB" in r.what and 20 < r.rss_mb < 1024

@@ -620,9 +620,9 @@ def check_items(village: Village, data: bytes | str, kind: str) -> ItemImportRes
 
     :raises ImportFileError: the input cannot be read at all.
     """
-    raw_bytes = data.encode("utf-8") if isinstance(data, str) else data
-    digest = hashlib.sha256(raw_bytes).hexdigest()
+    # a refused file (a bomb) costs its limit checks only, not a hash too
     rows, problems = read_rows(data, kind)
+    digest = hashlib.sha256(data.encode("utf-8") if isinstance(data, str) else data).hexdigest()
     scheme = village_scheme(village.id)
     if problems:
         return ItemImportResult([], problems, digest, new_scheme=scheme is None)

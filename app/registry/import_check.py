@@ -338,13 +338,12 @@ def check_workbook(village: Village, fileobj: IO[bytes] | bytes) -> ImportResult
     :returns: the households to create, or every problem found (row by row).
     """
     data = fileobj if isinstance(fileobj, bytes) else fileobj.read()
-    digest = hashlib.sha256(data).hexdigest()
     with warnings.catch_warnings():
         # openpyxl warns about unsupported extensions and out-of-range dates; neither concerns the clerk
         warnings.simplefilter("ignore")
-        wb = open_workbook(data)
+        wb = open_workbook(data)  # a refused file (a bomb) costs its limit checks only, not a hash too
         try:
-            return _check(village, wb, digest)
+            return _check(village, wb, hashlib.sha256(data).hexdigest())
         finally:
             wb.close()
 
