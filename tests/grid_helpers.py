@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.grid import services as gs
 from app.grid.models import Grid
-from app.registry.models import Household, VillagerGroup
+from app.registry.models import Household
 from app.registry.services import create_group
 from app.submission import write_transaction
 
@@ -61,13 +61,8 @@ def world(app, village, clerk, make_village, make_user, make_household):
             sa.select(Household.id).where(Household.village_id == other.id)),
         households={n: h.id for n, h in households.items()},
         groups={n: gr.id for n, gr in groups.items()},
-        other_group=None,
     )
 
 
 def counts(model) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(model))
-
-
-def group_id(name: str) -> int:
-    return db.session.scalar(sa.select(VillagerGroup.id).where(VillagerGroup.name == name))
