@@ -108,6 +108,10 @@ def register_blueprints(app: Flask) -> None:
     from .patrol import views as _patrol_views  # noqa: F401
     from .mediation import views as _mediation_views  # noqa: F401
     from .grid import views as _grid_views  # noqa: F401
+    from .grid import admin_views as _grid_admin_views  # noqa: F401
+    from .grid import import_views as _grid_import_views  # noqa: F401
+    from .grid import print_views as _grid_print_views  # noqa: F401
+    from .grid import report_views as _grid_report_views  # noqa: F401
     from .admin import bp as admin_bp
     from .audit import bp as audit_bp
     from .auth import bp as auth_bp
