@@ -19,6 +19,9 @@ from flask.testing import FlaskClient
 from app import create_app
 from app.extensions import db
 
+#: fixtures shared by a feature's test modules, kept beside them
+pytest_plugins = ["tests.grid_helpers"]
+
 PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 PASSWORD = "pw-12345678"

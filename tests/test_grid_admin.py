@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.grid import services as gs
 from app.grid.models import Grid, GridMembership, GridWorker, VisitRule
-from tests.grid_helpers import counts, world  # noqa: F401
+from tests.grid_helpers import counts
 
 
 def _page(r) -> str:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.grid.models import GridMembership
-from tests.grid_helpers import counts, world  # noqa: F401
+from tests.grid_helpers import counts
 
 
 def _xlsx(rows) -> bytes:

@@ -8,7 +8,6 @@ from app.extensions import db
 from app.grid import services as gs
 from app.registry.models import Household
 from app.submission import write_transaction
-from tests.grid_helpers import world  # noqa: F401
 from tests.test_printing import fonts, pdf_text, squash
 
 D = dt.date

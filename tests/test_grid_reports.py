@@ -13,7 +13,6 @@ from app.grid.models import EventStep, GridEvent, GridMembership
 from app.grid.report_views import month_report, parse_month
 from app.registry.models import Household, Village
 from app.submission import write_transaction
-from tests.grid_helpers import world  # noqa: F401
 
 D, T = dt.date, dt.datetime
 

@@ -329,3 +329,20 @@ def test_a_good_deed_is_proposed_for_points_and_waits_for_review(ground, client,
     assert client.post("/grid/deeds", data=base).status_code == 302
     entry = db.session.scalars(sa.select(PointEntry)).one()
     assert (entry.status, entry.source, entry.points) == ("pending", "grid", 5)
+
+
+def test_the_clerk_and_reviewer_overview_and_the_worker_lands_on_today(ground, client, auth):
+    _as(auth, "wangge")
+    _report(client, **{"event-priority": "urgent"})
+    with write_transaction():
+        event = db.session.scalars(sa.select(GridEvent)).one()
+        event.due_at = event.reported_at - dt.timedelta(hours=1)  # long past due
+    r = client.get("/grid/")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/grid/today")
+    for who in ("wenshu", "jiandu"):
+        _as(auth, who)
+        page = client.get("/grid/").get_data(as_text=True)
+        assert "逾期事件" in page and event.number in page
+        assert "已划入网格的户数" in page
+    assert "村口路灯" in client.get("/grid/events?status=overdue").get_data(as_text=True)
+    assert "村口路灯" not in client.get("/grid/events?status=closed").get_data(as_text=True)

@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from ..forms import CleanStringField, CleanTextAreaField, LooseDateField, WholeNumberField, options
 from ..registry.models import HOUSEHOLD_TAGS
-from .models import EventKind, EventStatus, IntervalUnit
+from .models import IntervalUnit
 from .schedule import ORDINARY
 from .services import RULE_TAGS
 
@@ -31,34 +31,6 @@ def tag_label(tag: str) -> str:
     if tag == ORDINARY:
         return str(_l("ordinary households"))
     return HOUSEHOLD_TAGS.get(tag, tag)
-
-
-KIND_LABELS = {
-    EventKind.FACILITY.value: _l("damaged public facility (公共设施损坏)"),
-    EventKind.MOVED_IN.value: _l("people moving in (人员流入)"),
-    EventKind.HOUSE_LET.value: _l("house let (房屋出租)"),
-    EventKind.HAZARD.value: _l("safety hazard (安全隐患)"),
-    EventKind.INSTABILITY.value: _l("instability (不稳定因素)"),
-    EventKind.CRIME_LEAD.value: _l("gang-crime lead (涉黑涉恶线索)"),
-    EventKind.HARDSHIP.value: _l("family hardship (突发变故或困难)"),
-    EventKind.EMERGENCY.value: _l("emergency (突发事件)"),
-    EventKind.DISPUTE.value: _l("dispute (矛盾纠纷)"),
-    EventKind.PUBLIC_ORDER.value: _l("public-order case (治安案件)"),
-    EventKind.ENVIRONMENT.value: _l("environment and sanitation (环境卫生)"),
-    EventKind.REQUEST.value: _l("residents' request (民生诉求)"),
-    EventKind.OTHER.value: _l("other (其他)"),
-}
-STATUS_LABELS = {
-    EventStatus.REPORTED.value: _l("reported"),
-    EventStatus.ACCEPTED.value: _l("accepted"),
-    EventStatus.ASSIGNED.value: _l("assigned"),
-    EventStatus.IN_PROGRESS.value: _l("in progress"),
-    EventStatus.RESOLVED.value: _l("resolved, awaiting the return visit"),
-    EventStatus.CLOSED.value: _l("closed"),
-    EventStatus.REJECTED.value: _l("rejected"),
-    EventStatus.ESCALATED.value: _l("escalated"),
-    EventStatus.CONVERTED.value: _l("turned over"),
-}
 
 
 class GridForm(FlaskForm):

@@ -41,7 +41,6 @@ ACTIONS = {"report": _l("Reported"), "accept": _l("Accepted"), "reject": _l("Not
            "escalate": _l("Escalated"), "convert": _l("Turned over"),
            "case": _l("Mediation case opened")}
 STANDINGS = {"overdue": _l("overdue"), "today": _l("due today"), "upcoming": _l("coming up")}
-UNITS = {"day": _l("day(s)"), "week": _l("week(s)"), "month": _l("month(s)")}
 
 PHOTO_ACCEPT = "image/jpeg,image/png,image/heic,image/heif"
 

@@ -17,7 +17,7 @@ from ..text import natural_key
 from . import bp
 from . import queries as gq
 from . import services as gs
-from .admin_forms import KIND_LABELS, STATUS_LABELS
+from .forms import KINDS, STATUSES
 
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 
@@ -73,5 +73,5 @@ def reports():
     nxt = dt.date(year, month, 28) + dt.timedelta(days=5)
     return render_template("grid/reports.html", error=error, year=year, month=month, grids=grids, users=users,
                            grid_rows=grid_rows, worker_rows=worker_rows, ev=ev, still_open=still_open,
-                           kinds=KIND_LABELS, statuses=STATUS_LABELS, first=data["first"], last=data["last"],
+                           kinds=KINDS, statuses=STATUSES, first=data["first"], last=data["last"],
                            prev=f"{prev:%Y-%m}", next=f"{nxt:%Y-%m}", month_value=f"{year}-{month:02d}"), status

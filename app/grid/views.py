@@ -37,7 +37,6 @@ from .forms import (
     PURPOSES,
     STANDINGS,
     STATUSES,
-    UNITS,
     AcceptForm,
     AssignForm,
     DeedForm,
@@ -52,10 +51,10 @@ from .forms import (
     VisitForm,
 )
 from .models import DUE_DAYS, GridEvent, Visit
-from .states import EVENT, FINISHED
+from .states import EVENT
 
 LABELS = {"kinds": KINDS, "priorities": PRIORITIES, "statuses": STATUSES, "actions": ACTIONS,
-          "purposes": PURPOSES, "standings": STANDINGS, "units": UNITS, "tags": HOUSEHOLD_TAGS}
+          "purposes": PURPOSES, "standings": STANDINGS, "tags": HOUSEHOLD_TAGS}
 
 #: how many days ahead the worker's list shows what is coming up
 AHEAD_DAYS = 7
