@@ -46,7 +46,7 @@ PHOTO_ACCEPT = "image/jpeg,image/png,image/heic,image/heif"
 
 
 class VisitForm(FlaskForm):
-    visited_on = LooseDateField(_l("Visited on"), validators=[DataRequired()])
+    visited_on = LooseDateField(_l("Date of the visit"), validators=[DataRequired()])
     purpose = SelectField(_l("Kind of visit"), choices=lambda: options(PURPOSES.items()))
     findings = CleanTextAreaField(_l("What you found"), validators=[DataRequired(), Length(max=2000)])
     requests = CleanTextAreaField(_l("What the household asked for (if anything)"),
@@ -58,7 +58,7 @@ class VisitForm(FlaskForm):
 
 class EventForm(FlaskForm):
     kind = SelectField(_l("What is it about"), choices=lambda: options(KINDS.items()))
-    text = CleanTextAreaField(_l("What happened"), validators=[DataRequired(), Length(max=2000)])
+    text = CleanTextAreaField(_l("Event description"), validators=[DataRequired(), Length(max=2000)])
     place = CleanStringField(_l("Where"), validators=[Optional(), Length(max=200)])
     number = CleanStringField(_l("Household number (if it concerns a household)"),
                               validators=[Optional(), Length(max=32)])
