@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,27 +21,16 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from ..extensions import db
 from ..registry.models import Household, HouseholdStatus, Village
 from ..tabular import (
-    HEADER_SEARCH_ROWS,
-    MAX_COLUMNS,
     MSG_DUPLICATE_COLUMN,
     MSG_MISSING_COLUMN,
     N_,
     Bad,
-    Formula,
     Problem,
-    cell_value,
-    clean_cell,
-    csv_lines,
-    decode_text,
     is_blank,
-    number_text,
-    open_workbook,
-    pasted_lines,
-    sheet_rows,
     sniff,
     sort_problems,
 )
-from ..tabular.files import MSG_TOO_BIG_INSIDE
+from ..tabular.table import cell_text, read_table
 from . import services as gs
 from .models import Grid, GridMembership
 
@@ -62,7 +50,6 @@ MSG_NO_GRID = N_("There is no grid named %(name)s in the village.")
 MSG_GRID_UNUSED = N_("Grid %(name)s is no longer in use.")
 MSG_DIVIDED = N_("Grid %(name)s is divided into micro-grids (%(children)s): name one of them.")
 MSG_TWICE = N_("This household is already listed in row %(row)s.")
-MSG_FORMULA = N_("The cell holds a formula; type the value itself.")
 MSG_TOO_MANY = N_("At most %(max)s households can be imported at once.")
 MSG_EARLIER = N_("Household %(number)s joined its present grid on %(day)s, after today.")
 
@@ -94,56 +81,11 @@ class GridImportResult:
         return sum(1 for r in self.rows if r.from_grid)
 
 
-def _header(cells: list[Any]) -> dict[str, int] | None:
-    found: dict[str, int] = {}
-    for i, c in enumerate(cells):
-        text = str(c).strip().replace(" ", "").replace("\u3000", "") if c is not None else ""
-        for name, spellings in COLUMNS.items():
-            if text in spellings and name not in found:
-                found[name] = i
-    return found if found else None
-
-
-def _text(value: Any, max_len: int) -> str | None:
-    if isinstance(value, Bad):
-        raise value
-    if isinstance(value, Formula):
-        raise Bad(_l(MSG_FORMULA))
-    if isinstance(value, (int, float)):
-        return number_text(value)
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()[:10]
-    return clean_cell(str(value), max_len) if value is not None else None
-
-
-def _rows(data: bytes, kind: str) -> tuple[list[tuple[int, list[Any]]], dict[str, int] | None]:
-    """Rows after the header, and the header's positions (None: no header found)."""
-    if kind == "xlsx":
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            wb = open_workbook(data)
-            try:
-                ws = wb.worksheets[0]
-                ws.reset_dimensions()
-                rows = [(n, [cell_value(c) for c in cells])
-                        for n, cells in enumerate(sheet_rows(ws, 1, None, MAX_COLUMNS), start=1)]
-            finally:
-                wb.close()
-    else:
-        text = decode_text(data, too_big=MSG_TOO_BIG_INSIDE)
-        rows = list(csv_lines(text) if kind == "csv" else pasted_lines(text))
-    for i, (_n, cells) in enumerate(rows[:HEADER_SEARCH_ROWS]):
-        header = _header(cells)
-        if header is not None:
-            return rows[i + 1:], header
-    return [], None
-
-
 def check_households(village: Village, data: bytes, kind: str, *, today: dt.date) -> GridImportResult:
     """Read and check every row; write nothing. :raise ImportFileError: the input cannot be read at all."""
     kind = sniff(data, kind)
     result = GridImportResult()
-    rows, header = _rows(data, kind)
+    rows, header = read_table(data, kind, COLUMNS)
     if header is None:
         result.problems.append(Problem(None, None, _l(MSG_NO_HEADER)))
         return result
@@ -173,7 +115,7 @@ def check_households(village: Village, data: bytes, kind: str, *, today: dt.date
         bad = False
         for name, i in header.items():
             try:
-                values[name] = _text(cells[i] if i < len(cells) else None, 64)
+                values[name] = cell_text(cells[i] if i < len(cells) else None, 64)
             except Bad as e:
                 result.problems.append(Problem(number, name, e.message))
                 values[name], bad = None, True

@@ -1,7 +1,7 @@
 """Table imports (and exports): one way to read a clerk's table and bring it in, all rows or none.
 
 The register (registry/import_check.py) and the scheme items (points/item_import.py) import through
-this package, and so will patrol rosters and grid lists. The package does everything that is not
+this package, and so do the patrol roster and the household → grid list (through table.py). The package does everything that is not
 about one feature's columns:
 
 - files.py: which kind the input is (.xlsx, .csv, pasted lines; the content decides, not the name),
@@ -18,6 +18,8 @@ about one feature's columns:
   built on app.submission.run_write, and `write_checked` for the command line;
 - templates/imports/_report.html: the report page a feature's report extends (problem table, the
   "ready" summary, the confirmation form);
+- table.py: a simple table's rows under a header named by a few spellings per column (`read_table`,
+  `header_positions`, `cell_text`), for imports that need no more;
 - export.py: tables out (.xlsx and UTF-8 .csv, text escaped, a Chinese file name): `Sheet` and
   `table_response`, imported from app.tabular.export (see its docstring), not re-exported here.
 
