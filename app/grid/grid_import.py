@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 from dataclasses import dataclass, field
-from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -24,13 +23,12 @@ from ..tabular import (
     MSG_DUPLICATE_COLUMN,
     MSG_MISSING_COLUMN,
     N_,
-    Bad,
     Problem,
     is_blank,
     sniff,
     sort_problems,
 )
-from ..tabular.table import cell_text, read_table
+from ..tabular.table import read_table, row_values
 from . import services as gs
 from .models import Grid, GridMembership
 
@@ -43,7 +41,6 @@ REQUIRED = ("户号", "网格")
 MAX_ROWS = 5000
 
 MSG_NO_HEADER = N_("No header row found: the first rows should name the columns 户号 and 网格.")
-MSG_REQUIRED = N_("This cell is empty; the column is required.")
 MSG_NO_HOUSEHOLD = N_("There is no household %(number)s in the village.")
 MSG_NOT_ACTIVE = N_("Household %(number)s is no longer an active household of the register.")
 MSG_NO_GRID = N_("There is no grid named %(name)s in the village.")
@@ -111,19 +108,8 @@ def check_households(village: Village, data: bytes, kind: str, *, today: dt.date
         if len(result.rows) + len(result.already) >= MAX_ROWS:
             result.problems.append(Problem(None, None, _l(MSG_TOO_MANY, max=MAX_ROWS)))
             break
-        values: dict[str, Any] = {}
-        bad = False
-        for name, i in header.items():
-            try:
-                values[name] = cell_text(cells[i] if i < len(cells) else None, 64)
-            except Bad as e:
-                result.problems.append(Problem(number, name, e.message))
-                values[name], bad = None, True
-        for name in REQUIRED:
-            if not values.get(name) and not bad:
-                result.problems.append(Problem(number, name, _l(MSG_REQUIRED)))
-                bad = True
-        if bad:
+        values = row_values(number, cells, header, REQUIRED, result.problems)
+        if values is None:
             continue
         household = db.session.scalar(sa.select(Household).where(Household.village_id == village.id,
                                                                   Household.number == values["户号"]))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
 
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
@@ -23,13 +22,12 @@ from ..tabular import (
     MSG_DUPLICATE_COLUMN,
     MSG_MISSING_COLUMN,
     N_,
-    Bad,
     Problem,
     is_blank,
     sniff,
     sort_problems,
 )
-from ..tabular.table import cell_text, read_table
+from ..tabular.table import read_table, row_values
 from . import services as ps
 from .models import PatrolTeam
 
@@ -45,7 +43,6 @@ REQUIRED = ("姓名", "户号")
 MAX_MEMBERS = 2000
 
 MSG_NO_HEADER = N_("No header row found: the first rows should name the columns 姓名 and 户号.")
-MSG_REQUIRED = N_("This cell is empty; the column is required.")
 MSG_NO_HOUSEHOLD = N_("There is no household %(number)s in the village.")
 MSG_NO_PERSON = N_("Household %(number)s has no living member named %(name)s.")
 MSG_TWO_PEOPLE = N_("Household %(number)s has two living members named %(name)s; add this one by hand.")
@@ -102,20 +99,8 @@ def check_members(team: PatrolTeam, data: bytes, kind: str) -> MemberImportResul
         if len(result.rows) + len(result.already) >= MAX_MEMBERS:
             result.problems.append(Problem(None, None, _l(MSG_TOO_MANY, max=MAX_MEMBERS)))
             break
-        values: dict[str, Any] = {}
-        for name, i in header.items():
-            try:
-                values[name] = cell_text(cells[i] if i < len(cells) else None, 64)
-            except Bad as e:
-                result.problems.append(Problem(number, name, e.message))
-                values[name] = None
-                continue
-        bad = False
-        for name in REQUIRED:
-            if not values.get(name):
-                result.problems.append(Problem(number, name, _l(MSG_REQUIRED)))
-                bad = True
-        if bad:
+        values = row_values(number, cells, header, REQUIRED, result.problems)
+        if values is None:
             continue
         household = db.session.scalar(sa.select(Household).where(Household.village_id == team.village_id,
                                                                   Household.number == values["户号"]))

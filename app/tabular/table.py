@@ -10,7 +10,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from .cells import N_, Bad, Formula, cell_value, clean_cell, number_text
+from .cells import N_, Bad, Formula, Problem, cell_value, clean_cell, number_text
 from .files import (
     HEADER_SEARCH_ROWS,
     MAX_COLUMNS,
@@ -24,6 +24,9 @@ from .files import (
 
 #: a formula cell in a column that takes text
 MSG_FORMULA = N_("The cell holds a formula; type the value itself.")
+
+#: a required column left empty
+MSG_REQUIRED = N_("This cell is empty; the column is required.")
 
 Rows = list[tuple[int, list[Any]]]
 
@@ -76,3 +79,22 @@ def read_table(data: bytes, kind: str, columns: Mapping[str, Iterable[str]],
         if accept(header):
             return rows[i + 1:], header
     return [], None
+
+
+def row_values(number: int, cells: list[Any], header: Mapping[str, int], required: Iterable[str],
+               problems: list[Problem], max_len: int = 64) -> dict[str, str | None] | None:
+    """One row's cells as text by column name; None (with the problems added) when a cell is bad or a
+    required one is empty."""
+    values: dict[str, str | None] = {}
+    bad = False
+    for name, i in header.items():
+        try:
+            values[name] = cell_text(cells[i] if i < len(cells) else None, max_len)
+        except Bad as e:
+            problems.append(Problem(number, name, e.message))
+            values[name], bad = None, True
+    for name in required:
+        if not values.get(name) and not bad:
+            problems.append(Problem(number, name, _l(MSG_REQUIRED)))
+            bad = True
+    return None if bad else values
