@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from io import BytesIO
 
 import sqlalchemy as sa
 from flask import abort, flash, g, redirect, render_template, request, send_file, url_for
@@ -195,22 +196,28 @@ def backups():
     return render_template("admin/backups.html", backups=rows, download_name=_download_name)
 
 
-@bp.route("/backups/latest")
+@bp.route("/backups/latest", defaults={"name": "latest"})
 @bp.route("/backups/<name>")
 @login_required
-def backup_download(name: str | None = None):
-    """One backup (the latest by default) after its checksums are checked; audited."""
+def backup_download(name: str):
+    """One backup (`latest`, or by its name) after its checksums are checked, audited; NAME.sha256 is its
+    checksum file under the download's name (`flask restore` wants it beside the archive)."""
     _may_take_backups()
     rows = list_backups(backup_dir())
-    chosen = rows[0] if rows and name is None else next((b for b in rows if b.name == name), None)
+    wanted, want_sum = (name[:-len(".sha256")], True) if name.endswith(".sha256") else (name, False)
+    chosen = (rows[0] if rows else None) if wanted == "latest" else next((b for b in rows if b.name == wanted), None)
     if chosen is None:
         abort(404)
+    digest = chosen.checksum_path.read_text(encoding="ascii").split()[0]
+    if want_sum:
+        body = f"{digest}  {_download_name(chosen)}\n".encode()
+        return send_file(BytesIO(body), mimetype="text/plain", as_attachment=True,
+                         download_name=_download_name(chosen) + ".sha256", max_age=0)
     try:
         verify_archive(chosen.path)
     except BackupError:
         flash(_("This backup is damaged (its checksum does not match): take another one."), "error")
         return redirect(url_for("admin.backups"))
-    digest = chosen.checksum_path.read_text(encoding="ascii").split()[0]
     run_write(lambda: record("backup.download", object_type="backup",
                              village_id=g.village.id if g.village else None, details={"sha256": digest}))
     resp = send_file(chosen.path, mimetype="application/gzip", as_attachment=True,

@@ -286,8 +286,8 @@ _JOB_FILE = re.compile(r"^(?:statements-(\d+)-[0-9a-f]+\.pdf|job-(\d+)\.log)$")
 def purge_old_files(days: int, now: float | None = None) -> int:
     """Delete batch PDFs and logs older than `days` (never a queued or running job's); return how many.
 
-    They are copies: every statement can be printed again from the ledger, under its code. A purged
-    batch's download link then answers as a page that does not exist.
+    A batch's PDF is for downloading soon after it was printed; a purged batch's download link answers as
+    a page that does not exist, and a new batch prints those households again.
     """
     folder = jobs_dir()
     cutoff = (now if now is not None else time.time()) - days * 86400
