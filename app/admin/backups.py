@@ -26,7 +26,11 @@ def installation_code() -> str:
     """The name backups carry: INSTALLATION_CODE, else the village's (or the one township's) code."""
     configured = current_app.config.get("INSTALLATION_CODE")
     if not configured:
-        villages = _villages()
+        try:
+            villages = _villages()
+        except sa.exc.DBAPIError:  # a database not migrated yet still gets its backup
+            db.session.rollback()
+            villages = []
         townships = {v.township_id for v in villages}
         if len(villages) == 1:
             configured = villages[0].code

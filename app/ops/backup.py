@@ -176,7 +176,8 @@ def _run(cmd: list[str], env: dict, what: str) -> None:
 
 def _dump_sqlite(db_path: str, out: Path) -> list[str]:
     """SQLite's online backup API in one step: one read transaction, so one snapshot; writers go on."""
-    src = sqlite3.connect(db_path, timeout=60)
+    # mode=rw: a missing database file is an error here, never a new empty one
+    src = sqlite3.connect(Path(db_path).as_uri() + "?mode=rw", uri=True, timeout=60)
     dst = sqlite3.connect(out)
     try:
         src.backup(dst)  # pages=-1: everything in a single step
