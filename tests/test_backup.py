@@ -36,7 +36,7 @@ def targets(backend, tmp_path):
 
 @pytest.fixture
 def seeded(app, village, make_household):
-    """A village with a household holding 700 points, an evidence photo and a patrol photo on disk."""
+    """A village with a household holding 700 points, and evidence, patrol and grid photos on disk."""
     h = make_household(village, "0101", "张三")
     with write_transaction():
         acct = ledger.household_account(h)
@@ -44,7 +44,7 @@ def seeded(app, village, make_household):
         ledger.system_account(village.id, AccountKind.SHOP)
         ledger.post_transfer(debit=issuance, credit=acct, amount=700, code="opening", key="open-1")
     instance = Path(app.instance_path)
-    for sub in ("evidence", "patrol"):
+    for sub in ("evidence", "patrol", "grid"):
         (instance / sub).mkdir(parents=True, exist_ok=True)
         (instance / sub / f"{sub}-1.png").write_bytes(PNG)
     # staged imports and batch PDFs stay out of a backup
@@ -72,7 +72,7 @@ def test_a_backup_restores_into_a_fresh_database_with_its_photos_and_keys(app, r
     with tarfile.open(made.path) as tar:
         names = set(tar.getnames())
     assert {"manifest.json", "instance/evidence/evidence-1.png", "instance/patrol/patrol-1.png",
-            "instance/secret_key", "instance/id_hmac_key"} <= names
+            "instance/grid/grid-1.png", "instance/secret_key", "instance/id_hmac_key"} <= names
     assert not any(n.startswith(("instance/imports", "instance/statements", "instance/backups")) for n in names)
 
     into, files = targets.new(), tmp_path / "new-instance"

@@ -7,7 +7,7 @@ An archive is a gzipped tar named `<code>-<UTC time>.tar.gz` (`dongcun-20261205T
 - the database: `database.sqlite3` (SQLite's online backup API, one step, so one consistent snapshot taken
   while the app goes on writing; never a file copy) or `database.pgdump` (pg_dump's custom format, itself one
   consistent snapshot);
-- `instance/…`: the files of the instance folder (evidence and patrol photos, any future upload folder, the
+- `instance/…`: the files of the instance folder (evidence, patrol and grid photos, any future upload folder, the
   `secret_key` and `id_hmac_key` files), except the SQLite database itself, the backups, checked imports
   waiting for their confirmation (`imports/`) and batch statement PDFs (`statements/`, printed again on
   demand).
