@@ -1,4 +1,4 @@
-"""What the backups of an installation are called, who may download one, and the checks a restored copy passes.
+"""What an installation's backups are called, who may download one, and the checks a restored copy passes.
 
 The archives themselves are app/ops/backup.py's; this module adds what needs the features: the village's
 code and name, and the ledger's and the audit log's own checks (the ones `flask ledger check` and
@@ -63,7 +63,8 @@ def run_checks() -> tuple[list[str], list[str]]:
     lines, problems = [], []
     ledger_problems = check() + check_stock()
     problems += ledger_problems
-    lines.append(f"ledger check: {'clean' if not ledger_problems else f'FAILED, {len(ledger_problems)} problem(s)'}")
+    verdict = f"FAILED, {len(ledger_problems)} problem(s)" if ledger_problems else "clean"
+    lines.append(f"ledger check: {verdict}")
     lines += [f"  {p}" for p in ledger_problems]
     checked, broken, why = verify()
     if broken is None:

@@ -176,7 +176,7 @@ def _backup_link():
 
 
 def _may_take_backups() -> None:
-    """The installation's admin; on a village PC (one village) also that village's clerk. Else 403, audited."""
+    """The installation's admin; on a village PC (one village) also its clerk. Else 403, audited."""
     if can("admin") or (can("backup.download") and single_village_installation()):
         return
     deny("backup.download")
@@ -205,7 +205,10 @@ def backup_download(name: str):
     _may_take_backups()
     rows = list_backups(backup_dir())
     wanted, want_sum = (name[:-len(".sha256")], True) if name.endswith(".sha256") else (name, False)
-    chosen = (rows[0] if rows else None) if wanted == "latest" else next((b for b in rows if b.name == wanted), None)
+    if wanted == "latest":
+        chosen = rows[0] if rows else None
+    else:
+        chosen = next((b for b in rows if b.name == wanted), None)
     if chosen is None:
         abort(404)
     digest = chosen.checksum_path.read_text(encoding="ascii").split()[0]

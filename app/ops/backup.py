@@ -7,10 +7,10 @@ An archive is a gzipped tar named `<code>-<UTC time>.tar.gz` (`dongcun-20261205T
 - the database: `database.sqlite3` (SQLite's online backup API, one step, so one consistent snapshot taken
   while the app goes on writing; never a file copy) or `database.pgdump` (pg_dump's custom format, itself one
   consistent snapshot);
-- `instance/…`: the files of the instance folder (evidence, patrol and grid photos, any future upload folder, the
-  `secret_key` and `id_hmac_key` files), except the SQLite database itself, the backups, checked imports
-  waiting for their confirmation (`imports/`) and batch statement PDFs (`statements/`, printed again on
-  demand).
+- `instance/…`: the files of the instance folder (evidence, patrol and grid photos, any future upload
+  folder, the `secret_key` and `id_hmac_key` files), except the SQLite database itself, the backups,
+  checked imports waiting for their confirmation (`imports/`) and batch statement PDFs (`statements/`,
+  printed again on demand).
 
 The database is dumped before the files are read: a photo is saved before the row naming it commits, so
 every photo the dump names is in the archive. `<archive>.sha256` (the `sha256sum` format) is written last:
@@ -129,7 +129,8 @@ def prune(folder: Path, keep: int) -> list[Path]:
     """Delete all but the `keep` newest backups (and their checksum files); return what was deleted."""
     removed = []
     for old in list_backups(folder)[max(keep, 1):]:
-        for path in (old.checksum_path, old.path):  # the checksum first: a half-deleted one is no longer listed
+        # the checksum first: a half-deleted backup is no longer listed
+        for path in (old.checksum_path, old.path):
             path.unlink(missing_ok=True)
         removed.append(old.path)
     return removed
@@ -147,7 +148,7 @@ def _new_name(folder: Path, code: str, now: dt.datetime) -> str:
 # --- taking a backup -------------------------------------------------------------------------------
 
 def _pg_env_and_args(url: sa.engine.URL) -> tuple[dict, list[str]]:
-    """libpq connection options of a SQLAlchemy URL: the password in the environment, never on the command line."""
+    """libpq options of a SQLAlchemy URL: the password goes in the environment, never on the command line."""
     env = dict(os.environ)
     args = []
     host = url.host or url.query.get("host")
@@ -198,7 +199,8 @@ def _dump_postgresql(url: sa.engine.URL, out: Path) -> list[str]:
         revision = sorted(database_heads(conn))
     env, args = _pg_env_and_args(url)
     command = current_app.config.get("PG_DUMP_COMMAND") or "pg_dump"
-    _run([command, "--format=custom", "--file", str(out), *args, "--dbname", url.database or ""], env, "pg_dump")
+    _run([command, "--format=custom", "--file", str(out), *args, "--dbname", url.database or ""], env,
+         "pg_dump")
     return revision
 
 
@@ -278,7 +280,7 @@ def _write_atomically(path: Path, text: str) -> None:
 # --- checking and restoring ------------------------------------------------------------------------
 
 def verify_archive(archive: Path) -> dict:
-    """Check the archive against its .sha256 file and every member against the manifest; return the manifest."""
+    """Check the archive against its .sha256 file and each member against the manifest; return the latter."""
     if not archive.is_file():
         raise BackupError(f"{archive}: no such file")
     sums = checksum_path(archive)
@@ -342,8 +344,8 @@ def _refuse_unless_empty(url: sa.engine.URL) -> None:
     finally:
         engine.dispose()
     if tables:
-        raise BackupError(f"the target {shown} is not empty ({len(tables)} tables): a backup is restored only "
-                          "into a fresh, empty database; nothing was written")
+        raise BackupError(f"the target {shown} is not empty ({len(tables)} tables): a backup is restored "
+                          "only into a fresh, empty database; nothing was written")
 
 
 def _restore_files(tar: tarfile.TarFile, manifest: dict, files_into: Path, result: RestoreResult) -> None:
@@ -410,7 +412,7 @@ def restore_backup(archive: Path, into: str, *, files_into: Path | None = None,
     result.lines.append(f"restored {manifest['code']} of {manifest['taken_at']} into {result.target}")
     if set(revision) != code_heads():
         result.lines.append(f"schema revision {', '.join(revision) or 'none'}; this code's is "
-                            f"{', '.join(sorted(code_heads()))}: run `flask db upgrade` on it before serving it")
+                            f"{', '.join(sorted(code_heads()))}: run `flask db upgrade` on it before serving")
     if checks is not None:
         lines, problems = checks(url.render_as_string(hide_password=False))
         result.lines += lines
