@@ -37,7 +37,7 @@ PYTHON_FOR_VENV = $(shell command -v python3.11 || command -v python3)
 SYSTEM_PACKAGES := fonts-noto-cjk libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 \
                    chromium poppler-utils wrk time
 
-.PHONY: help deps-system venv translations i18n-update migrate demo budget-store run test bench bench-quick clean
+.PHONY: help deps-system venv translations i18n-update migrate demo budget-store run test backup-drill bench bench-quick clean
 
 help: ## show this list
 	@echo "Xiangyue make targets:"
@@ -168,6 +168,10 @@ test: deps-system venv translations ## run pytest (e2e tests skipped, loudly, wh
 	  *) echo "make test: FAILED — pytest exit code $$rc." >&2 ;; \
 	esac; \
 	exit $$rc
+
+# T6 in full: `make test` restores every SQLite backup but only a spread of the PostgreSQL ones
+backup-drill: deps-system venv translations ## T6 with all 40 backups restored on every database (TEST_DATABASE_URL for PostgreSQL)
+	BACKUP_DRILL_ALL=1 $(PY) -m pytest tests/test_backup_drill.py -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: deps-system venv translations ## all benchmarks on full data (SQLite + PostgreSQL if found); updates README
 	$(PY) -m bench.run $(BENCH_ARGS)

@@ -11,6 +11,7 @@ from flask import Flask, abort, g, has_request_context, request, session
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh
 from jinja2 import ChoiceLoader, FileSystemLoader, PrefixLoader
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .access import load_context
 from .config import MIGRATIONS_DIR, PRINTABLES_DIR, PROJECT_ROOT, TEMPLATES_DIR, Config, finish_config
@@ -33,6 +34,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if config is not None:
         app.config.from_mapping(config)
     finish_config(app)
+    if proxies := int(app.config.get("PROXY_COUNT") or 0):
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
     configure_jinja(app)
     init_extensions(app)

@@ -43,6 +43,8 @@ PERMISSIONS: dict[str, set[str]] = {
     "grid.manage": {"clerk"},
     "grid.visit": {"grid_worker"},
     "grid.report": {"grid_worker", "clerk"},
+    # and only where the installation holds that one village (a village PC): app.admin.views.backups
+    "backup.download": {"clerk"},
 }
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 import sqlalchemy as sa
@@ -9,6 +10,7 @@ from flask import Flask, current_app, g
 from flask.cli import AppGroup
 from flask_babel import gettext as _
 
+from .admin.backups import checks_on, installation_code
 from .audit.services import verify
 from .auth.models import Role
 from .auth.services import AuthError, create_user, grant
@@ -18,6 +20,7 @@ from .kiosk import services as ks
 from .kiosk.demo import demo_kiosk_lines
 from .patrol.demo import demo_patrol_lines
 from .ledger.services import check
+from .ops.backup import BackupError, backup_dir, create_backup, restore_backup
 from .points import item_import as imp
 from .points.models import PointScheme
 from .points.queries import village_scheme
@@ -266,6 +269,47 @@ def imports_purge(minutes: int) -> None:
     click.echo(f"removed {removed} staged files")
 
 
+@click.command("backup")
+@click.option("--keep", type=click.IntRange(1, 10_000), help="Backups to keep (default BACKUP_KEEP, 14).")
+@click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path),
+              help="Where to write it (default BACKUP_DIR, instance/backups).")
+def backup_command(keep: int | None, folder: Path | None) -> None:
+    """Back up the database and the instance files (photos, keys) while the app runs; keep the newest N."""
+    code = installation_code()
+    db.session.rollback()  # no read transaction of ours is held while the copy runs
+    try:
+        made = create_backup(code, folder=folder or backup_dir(), keep=keep)
+    except BackupError as e:
+        _fail(f"backup FAILED: {e}")
+    click.echo(f"{made.path} ({made.size / 1e6:.1f} MB), checksum in {made.checksum_path.name}")
+
+
+@click.command("restore")
+@click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--into", required=True,
+              help="An empty database: a DATABASE_URL (postgresql://…) or the path of a new SQLite file.")
+@click.option("--files-into", type=click.Path(file_okay=False, path_type=Path),
+              help="An instance folder to put the photos and key files in (default: not restored).")
+def restore_command(archive: Path, into: str, files_into: Path | None) -> None:
+    """Check ARCHIVE's checksums, load it into a fresh database, then run the ledger and audit checks on it."""
+    try:
+        result = restore_backup(archive, into, files_into=files_into, checks=checks_on)
+    except BackupError as e:
+        _fail(f"restore REFUSED: {e}")
+    for line in result.lines:
+        click.echo(line)
+    if files_into is not None:
+        click.echo(f"{result.files_restored} files restored into {files_into}")
+        for aside in result.keys_set_aside:
+            click.echo(f"  the key file there before is kept as {aside}")
+    else:
+        click.echo("files (photos, keys) not restored: add --files-into INSTANCE_FOLDER for them")
+    if not result.ok:
+        click.echo(f"restore FAILED its checks: {len(result.problems)} problem(s)")
+        sys.exit(1)
+    click.echo("restore OK")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(village_cli)
     app.cli.add_command(user_cli)
@@ -277,3 +321,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(kiosk_cli)
     app.cli.add_command(imports_cli)
     app.cli.add_command(rules_cli)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)

@@ -63,6 +63,17 @@ class Config:
     STATEMENT_WORKERS = int(os.environ["STATEMENT_WORKERS"]) if os.environ.get("STATEMENT_WORKERS") else None
     #: the pre-subset face under printables/fonts/ (`flask statements build-font`); unused until built
     STATEMENT_FONT = os.environ.get("STATEMENT_FONT", "xy-gb2312-serif.otf")
+    #: reverse proxies in front of the app (nginx on a township server: 1): the client's address, scheme
+    #: and host are then taken from their X-Forwarded-* headers, so the budgets of attempts count per
+    #: villager, not per proxy. 0 (a village PC serving the LAN itself): those headers are ignored.
+    PROXY_COUNT = int(os.environ.get("XIANGYUE_PROXIES", 0))
+    #: `flask backup` (app/ops/backup.py): where archives go (default instance/backups), how many are kept,
+    #: and the name they carry (default: the village's code when the installation holds one village)
+    BACKUP_DIR = os.environ.get("BACKUP_DIR")
+    BACKUP_KEEP = int(os.environ.get("BACKUP_KEEP", 14))
+    INSTALLATION_CODE = os.environ.get("INSTALLATION_CODE")
+    PG_DUMP_COMMAND = os.environ.get("PG_DUMP_COMMAND", "pg_dump")
+    PG_RESTORE_COMMAND = os.environ.get("PG_RESTORE_COMMAND", "pg_restore")
     #: run batch jobs inside the request instead of their own process (tests only)
     STATEMENT_JOBS_INLINE = False
 

@@ -56,3 +56,36 @@ def debit_worker(uri: str, instance: str, worker: int, n: int, amount: int, keys
             time.sleep(0.001)
         db.engine.dispose()
     out.put((ok, refused, replayed, errors))
+
+
+def award_worker(uri: str, instance: str, village_id: int, household_account_id: int, stop, started, out) -> None:
+    """Award 1 point at a time (one transfer and one audit row per transaction) until `stop`; report how many."""
+    from sqlalchemy.exc import OperationalError
+
+    from app import create_app
+    from app.audit.services import record
+    from app.extensions import begin_write, db
+    from app.ledger import services as ledger
+    from app.ledger.models import Account, AccountKind
+    from tests.conftest import BASE_CONFIG
+
+    app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": uri, "INSTANCE_PATH": instance})
+    committed = errors = 0
+    with app.app_context():
+        started.set()
+        while not stop.is_set():
+            try:
+                begin_write()
+                issuance = ledger.system_account(village_id, AccountKind.ISSUANCE)
+                posted = ledger.post_transfer(debit=issuance, credit=db.session.get(Account, household_account_id),
+                                              amount=1, code="earn", key=f"drill-{committed}")
+                record("points.award", village_id=village_id, object_type="transfers",
+                       object_id=posted.transfer.id, details={"amount": 1})
+                db.session.commit()
+                committed += 1
+            except OperationalError:
+                db.session.rollback()
+                errors += 1
+                time.sleep(0.01)
+        db.engine.dispose()
+    out.put((committed, errors))

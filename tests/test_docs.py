@@ -5,8 +5,9 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ["app", "templates", "printables", "bench", "migrations", "tests", ".ci"]
-SUFFIXES = {".py", ".html", ".css", ".md", ".txt", ".toml", ".cfg", ""}
+SOURCES = ["app", "templates", "printables", "bench", "migrations", "tests", ".ci", "deploy"]
+SUFFIXES = {".py", ".html", ".css", ".md", ".txt", ".toml", ".cfg", "", ".service", ".timer", ".conf", ".cmd",
+            ".sh", ".example"}
 # docs/ledger.md or docs/architecture.md, "Printing" (a section named right after the file)
 REF = re.compile(r'docs/([A-Za-z0-9_-]+\.md)(?:,\s*\n?\s*(?:#\s*)?"([^"\n]+)")?')
 

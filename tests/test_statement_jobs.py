@@ -270,3 +270,27 @@ def test_two_batches_in_their_own_processes_run_one_after_the_other(real_jobs, c
         pdf = r.data
         r.close()
         assert _households_in(pdf) == households
+
+
+# --- old batch PDFs -------------------------------------------------------------------------------
+
+def test_statements_purge_removes_old_batch_files_but_never_a_running_jobs(app, runner, world):
+    done = _job_row(world, status="done", result_file="statements-1-0a1b2c.pdf")
+    running = _job_row(world, status="running", pid=os.getpid())
+    folder = batch.jobs_dir()
+    old = time.time() - 40 * 86400
+    files = {name: folder / name for name in (f"statements-{done.id}-0a1b2c.pdf", f"job-{done.id}.log",
+                                              f"job-{running.id}.log", "statements-99-ffff.pdf", "notes.txt")}
+    for name, path in files.items():
+        path.write_bytes(b"%PDF-" if name.endswith(".pdf") else b"log")
+        os.utime(path, (old, old))
+    os.utime(files["statements-99-ffff.pdf"], None)  # a recent batch stays downloadable
+    r = runner.invoke(args=["statements", "purge", "--older-than", "30"])
+    assert r.exit_code == 0 and "removed 2 batch files" in r.output, r.output
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [f"job-{running.id}.log", "statements-99-ffff.pdf", "notes.txt"])
+    # the purged batch's download link answers as a page that does not exist
+    client = app.test_client()
+    _login(client, "clerk1")
+    with client.get(f"/statements/jobs/{done.id}/download") as resp:
+        assert resp.status_code == 404

@@ -1,19 +1,27 @@
 """Installation administration: townships, villages, users and their roles."""
 from __future__ import annotations
 
-import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+import re
+from io import BytesIO
 
-from ..access import require
+import sqlalchemy as sa
+from flask import abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+
+from ..access import can, deny, require
+from ..audit.services import record
 from ..auth.models import Membership, Role, User
 from ..auth.services import create_user, grant, revoke, set_active, set_password
+from ..db import VILLAGE_TZ
 from ..extensions import db
 from ..forms import options
+from ..ops.backup import BackupError, backup_dir, list_backups, verify_archive
 from ..registry.models import Township, Village
 from ..registry.services import RegistryError, create_township, create_village, update_village
 from ..submission import run_write, submit
 from . import bp
+from .backups import installation_label, single_village_installation
 from .forms import ActiveForm, GrantForm, ResetPasswordForm, TownshipForm, UserForm, VillageForm
 
 
@@ -157,3 +165,65 @@ def revoke_membership(user_id: int, membership_id: int):
     run_write(take_away)
     flash(_("Role removed."), "success")
     return redirect(url_for("admin.user_detail", user_id=user_id))
+
+
+# Backups (the archives `flask backup` writes, nightly from the timer or scheduled task)
+
+@bp.app_context_processor
+def _backup_link():
+    # the clerk's link in the menu: only on a village PC (asked only when the menu is drawn for a clerk)
+    return {"single_village_installation": single_village_installation}
+
+
+def _may_take_backups() -> None:
+    """The installation's admin; on a village PC (one village) also its clerk. Else 403, audited."""
+    if can("admin") or (can("backup.download") and single_village_installation()):
+        return
+    deny("backup.download")
+
+
+def _download_name(backup) -> str:
+    label = re.sub(r'[\\/:*?"<>|;,%\'`\s]+', "_", installation_label()).strip("._") or backup.code
+    return f"乡约备份-{label}-{backup.taken_at.astimezone(VILLAGE_TZ):%Y%m%d-%H%M}.tar.gz"
+
+
+@bp.route("/backups")
+@login_required
+def backups():
+    """The backups kept on this machine, newest first, to take one away on a USB stick."""
+    _may_take_backups()
+    rows = list_backups(backup_dir())
+    return render_template("admin/backups.html", backups=rows, download_name=_download_name)
+
+
+@bp.route("/backups/latest", defaults={"name": "latest"})
+@bp.route("/backups/<name>")
+@login_required
+def backup_download(name: str):
+    """One backup (`latest`, or by its name) after its checksums are checked, audited; NAME.sha256 is its
+    checksum file under the download's name (`flask restore` wants it beside the archive)."""
+    _may_take_backups()
+    rows = list_backups(backup_dir())
+    wanted, want_sum = (name[:-len(".sha256")], True) if name.endswith(".sha256") else (name, False)
+    if wanted == "latest":
+        chosen = rows[0] if rows else None
+    else:
+        chosen = next((b for b in rows if b.name == wanted), None)
+    if chosen is None:
+        abort(404)
+    digest = chosen.checksum_path.read_text(encoding="ascii").split()[0]
+    if want_sum:
+        body = f"{digest}  {_download_name(chosen)}\n".encode()
+        return send_file(BytesIO(body), mimetype="text/plain", as_attachment=True,
+                         download_name=_download_name(chosen) + ".sha256", max_age=0)
+    try:
+        verify_archive(chosen.path)
+    except BackupError:
+        flash(_("This backup is damaged (its checksum does not match): take another one."), "error")
+        return redirect(url_for("admin.backups"))
+    run_write(lambda: record("backup.download", object_type="backup",
+                             village_id=g.village.id if g.village else None, details={"sha256": digest}))
+    resp = send_file(chosen.path, mimetype="application/gzip", as_attachment=True,
+                     download_name=_download_name(chosen), max_age=0)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp

@@ -20,12 +20,14 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import re
 import secrets
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable
@@ -275,6 +277,31 @@ def jobs_dir() -> Path:
     path = Path(current_app.instance_path) / "statements"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+#: a batch's PDF and log, by the job's id (statements-<id>-<random>.pdf, job-<id>.log)
+_JOB_FILE = re.compile(r"^(?:statements-(\d+)-[0-9a-f]+\.pdf|job-(\d+)\.log)$")
+
+
+def purge_old_files(days: int, now: float | None = None) -> int:
+    """Delete batch PDFs and logs older than `days` (never a queued or running job's); return how many.
+
+    A batch's PDF is for downloading soon after it was printed; a purged batch's download link answers as
+    a page that does not exist, and a new batch prints those households again.
+    """
+    folder = jobs_dir()
+    cutoff = (now if now is not None else time.time()) - days * 86400
+    busy = set(db.session.scalars(sa.select(StatementJob.id).where(
+        StatementJob.status.in_((JobStatus.QUEUED.value, JobStatus.RUNNING.value)))))
+    db.session.rollback()
+    removed = 0
+    for path in folder.iterdir():
+        m = _JOB_FILE.match(path.name)
+        if not m or int(m[1] or m[2]) in busy or not path.is_file() or path.stat().st_mtime >= cutoff:
+            continue
+        path.unlink(missing_ok=True)
+        removed += 1
+    return removed
 
 
 def _boot_id() -> str:

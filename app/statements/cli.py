@@ -13,7 +13,7 @@ from flask.cli import AppGroup
 from ..extensions import db
 from ..registry.models import Village
 from . import services as svc
-from .batch import print_batch, run_job
+from .batch import print_batch, purge_old_files, run_job
 from .fonts import DEFAULT_NAME, FONTS_DIR, build_subset_font
 
 statements_cli = AppGroup("statements", help="Points statements.")
@@ -84,3 +84,11 @@ def build_font_command() -> None:
     except (OSError, LookupError) as e:
         _fail(f"could not build the font: {e}")
     click.echo(f"{FONTS_DIR / name}: {size // 1024} KB in {time.perf_counter() - started:.0f} s")
+
+
+@statements_cli.command("purge")
+@click.option("--older-than", "days", type=click.IntRange(1, 3650), default=30, show_default=True,
+              help="Days a batch's PDF is kept for downloading.")
+def purge_command(days: int) -> None:
+    """Delete the PDFs and logs of batches older than DAYS (instance/statements/). Run it from cron."""
+    click.echo(f"removed {purge_old_files(days)} batch files older than {days} days")
