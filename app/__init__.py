@@ -16,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from .access import load_context
 from .config import MIGRATIONS_DIR, PRINTABLES_DIR, PROJECT_ROOT, TEMPLATES_DIR, Config, finish_config
 from .db import install_sqlite_hooks
-from .errors import register_error_handlers
+from .errors import BoundedRequest, register_error_handlers
 from .extensions import babel, csrf, db, import_all_models, limiter, login_manager, migrate
 from .filters import register_filters
 from .i18n import ensure_compiled
@@ -30,6 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     instance = (config or {}).get("INSTANCE_PATH") or os.environ.get("XIANGYUE_INSTANCE_PATH")
     app = Flask(__name__, template_folder=str(TEMPLATES_DIR), instance_relative_config=True,
                 instance_path=os.path.abspath(instance) if instance else None)
+    app.request_class = BoundedRequest  # plain forms keep a smaller body limit than photo uploads
     app.config.from_object(Config)
     if config is not None:
         app.config.from_mapping(config)

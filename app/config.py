@@ -33,7 +33,14 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     PERMANENT_SESSION_LIFETIME = 8 * 3600
-    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 8 * 1024 * 1024))
+    #: the largest request body: a phone's photo (PHOTO_MAX_BYTES) with its form; larger requests get the
+    #: friendly 413 page (app/errors.py). Uploaded tables have their own, smaller limit (app/tabular/files.py)
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 32 * 1024 * 1024))
+    #: the largest body without files (a plain form, JSON): app.errors.BoundedRequest
+    MAX_FORM_CONTENT_LENGTH = int(os.environ.get("MAX_FORM_CONTENT_LENGTH", 8 * 1024 * 1024))
+    #: photos (app/photos.py): the largest original accepted, and the longest side of the stored copy
+    PHOTO_MAX_BYTES = int(os.environ.get("PHOTO_MAX_BYTES", 20 * 1024 * 1024))
+    PHOTO_MAX_SIDE = int(os.environ.get("PHOTO_MAX_SIDE", 1600))
     WTF_CSRF_TIME_LIMIT = 8 * 3600
     BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
     BABEL_DEFAULT_TIMEZONE = VILLAGE_TZ_NAME

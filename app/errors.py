@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, render_template, request
+from flask import Request as FlaskRequest
 from markupsafe import escape
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -58,11 +59,58 @@ def error_page(code: int, message: str | None = None, title: str | None = None):
         return f"<!doctype html><meta charset=utf-8><title>{code}</title><p>{escape(text)}</p>", code
 
 
+class BoundedRequest(FlaskRequest):
+    """The request class: only a multipart body (a form with a file: a phone's photo, a table) may be as large
+    as MAX_CONTENT_LENGTH; any other body (a plain form, JSON) stops at MAX_FORM_CONTENT_LENGTH."""
+
+    @property
+    def max_content_length(self) -> int | None:
+        limit = FlaskRequest.max_content_length.fget(self)
+        if self._max_content_length is None and current_app and self.mimetype != "multipart/form-data":
+            small = current_app.config.get("MAX_FORM_CONTENT_LENGTH")
+            if small and (limit is None or small < limit):
+                return small
+        return limit
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value
+
+
+def upload_limit_mb() -> int | None:
+    """This request's body limit in whole MB, or None when it is under 1 MB (or unset)."""
+    limit = request.max_content_length or 0
+    return limit // (1024 * 1024) if limit >= 1024 * 1024 else None
+
+
+def over_request_limit() -> bool:
+    """Whether the request said it is larger than its body limit (rather than one form field being too large
+    for MAX_FORM_MEMORY_SIZE, which answers 413 too)."""
+    limit = request.max_content_length
+    return bool(limit and request.content_length and request.content_length > limit)
+
+
+def too_large_page():
+    """The 413 page: how much can be sent at once when the whole request was over the limit."""
+    mb = upload_limit_mb()
+    if over_request_limit() and mb:
+        message = _("The file or form is too large: at most %(mb)s MB can be sent at once.", mb=mb)
+    else:
+        message = str(MESSAGES[413])
+    return error_page(413, message, _("Too large"))
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(e):
         return error_page(400, _("This form has expired (it was open too long, or the page was reloaded). "
                              "Please go back, reload the page and submit again."), _("Form expired"))
+
+    @app.errorhandler(413)
+    def _too_large(e):
+        # a phone's photo over MAX_CONTENT_LENGTH, a form too large: a page in the user's language that
+        # says what can be sent (the import pages add their own advice: app/registry/io_views.py)
+        return too_large_page()
 
     @app.errorhandler(HTTPException)
     def _http(e: HTTPException):

@@ -8,6 +8,7 @@ from flask import flash, request
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import StopValidation, ValidationError
@@ -209,6 +210,19 @@ class ClockField(StringField):
     def pre_validate(self, form):
         if getattr(self, "_bad", False):
             raise StopValidation(_l("Please enter a time like 23:00."))  # not cleared by DataRequired
+
+
+class PhotoField(FileField):
+    """A photo from the phone or camera, stored through app.photos.save_photo, which decides by the bytes
+    (JPEG, PNG or HEIC): no check of the file name here. `accept` only helps the phone offer its photos."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("render_kw", {"accept": PHOTO_ACCEPT})
+        super().__init__(label, validators, **kwargs)
+
+
+#: the types a photo field offers to choose (HEIC: iPhones, some Android phones)
+PHOTO_ACCEPT = "image/jpeg,image/png,image/heic,image/heif"
 
 
 class IdempotentForm(FlaskForm):

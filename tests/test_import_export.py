@@ -622,6 +622,18 @@ def test_oversized_upload_is_a_friendly_413(app, client, clerk, village, app_con
     assert stored_files(app) == []
 
 
+def test_a_workbook_over_the_table_limit_is_refused_under_the_field(app, en, village, monkeypatch):
+    """The request limit is sized for phone photos; an uploaded table keeps its own, smaller limit."""
+    monkeypatch.setattr("app.tabular.files.MAX_UPLOAD_BYTES", 1024 * 1024)
+    monkeypatch.setattr("app.registry.io_views.MAX_UPLOAD_BYTES", 1024 * 1024)
+    assert app.config["MAX_CONTENT_LENGTH"] > 2 * 1024 * 1024
+    r = upload(en, b"PK\x03\x04" + b"0" * (1024 * 1024 + 1024))
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400
+    assert "at most 1 MB can be uploaded" in html and "Split the register into several files" in html
+    assert stored_files(app) == []
+
+
 def test_uploaded_file_names_are_never_used(app, en, village, groups, tmp_path):
     for name in ("../../evil.xlsx", "..\\evil.xlsx", "张三.xlsx", "CON.xlsx"):
         r = upload(en, make_xlsx(good_rows()), name)

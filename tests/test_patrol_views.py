@@ -344,7 +344,15 @@ def test_the_reports_page_and_the_township_counts(leader, client, auth, village,
     assert re.findall(r"<td>(\d+)</td>", row)[-3:] == ["1", "1", "0"]
 
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+def _png() -> bytes:
+    """A real (small, opaque) PNG: app.photos opens every upload and stores it as a JPEG."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
 
 
 def test_a_member_reports_a_finding_with_a_photo_from_the_phone(planned, client, auth):
@@ -359,19 +367,19 @@ def test_a_member_reports_a_finding_with_a_photo_from_the_phone(planned, client,
     assert "报告发现的情况" in _get(client, "/patrol/me")
     r = client.post(f"/patrol/shifts/{shift_id}/findings", data={
         "finding-kind": "hazard", "finding-text": "桥头护栏断了", "finding-action": "to_committee",
-        "finding-photo": (io.BytesIO(PNG), "护栏.png"), "finding-submit": "1"},
+        "finding-photo": (io.BytesIO(_png()), "护栏.png"), "finding-submit": "1"},
         content_type="multipart/form-data", follow_redirects=True)
     assert "已记入巡逻台账" in r.get_data(as_text=True)
     finding = db.session.scalars(sa.select(PatrolFinding)).one()
-    assert finding.photo_file.endswith(".png") and "护栏" not in finding.photo_file
+    assert finding.photo_file.endswith(".jpg") and "护栏" not in finding.photo_file
     with client.get(f"/patrol/findings/{finding.id}/photo") as r:  # a file response: close it
-        assert r.data == PNG
+        assert r.mimetype == "image/jpeg" and r.data[:3] == b"\xff\xd8\xff"
     # not an image: refused, nothing more recorded
     r = client.post(f"/patrol/shifts/{shift_id}/findings", data={
         "finding-kind": "hazard", "finding-text": "再报一次", "finding-action": "to_committee",
         "finding-photo": (io.BytesIO(b"<script>"), "x.png"), "finding-submit": "1"},
         content_type="multipart/form-data", follow_redirects=True)
-    assert "照片必须是 JPG 或 PNG 格式" in r.get_data(as_text=True)
+    assert "不是可以读取的照片" in r.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PatrolFinding)) == 1
     # someone not on the shift sees neither the form's target nor the photo
     auth.logout()

@@ -31,6 +31,10 @@ class VillageForm(FlaskForm):
                             description=_l("Short code used on the command line, e.g. demo."))
     name = CleanStringField(_l("Village name"), validators=[DataRequired(), Length(max=64)])
     township_id = SelectField(_l("Township"), coerce=int, validators=[Optional()])
+    keep_photo_location = BooleanField(
+        _l("Keep the location in photos"),
+        description=_l("Off (recommended): photos are stored without the place where they were taken. On: "
+                       "evidence, patrol and grid photos keep their GPS position."))
     submit = SubmitField(_l("Save"))
 
 

@@ -81,7 +81,7 @@ def townships():
 @bp.route("/villages/<int(max=2147483647):village_id>", methods=["GET", "POST"])
 @require("admin")
 def village_edit(village_id: int):
-    """Rename a village or move it to another township."""
+    """Rename a village, move it to another township, choose whether photos keep their location."""
     village = db.get_or_404(Village, village_id)
     form = VillageForm(obj=village)
     form.township_id.choices = _township_choices()
@@ -90,7 +90,8 @@ def village_edit(village_id: int):
     if form.validate_on_submit():
         def update():
             township = db.session.get(Township, form.township_id.data) if form.township_id.data else None
-            update_village(db.session.get(Village, village_id), form.name.data, township)
+            update_village(db.session.get(Village, village_id), form.name.data, township,
+                           keep_photo_location=form.keep_photo_location.data)
 
         if submit(form, update, field="name"):
             flash(_("Saved."), "success")

@@ -5,12 +5,19 @@ import datetime as dt
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileAllowed, FileField
 from wtforms import HiddenField, SelectField, SelectMultipleField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..forms import CleanStringField, CleanTextAreaField, ClockField, LooseDateField, WholeNumberField, options
+from ..forms import (
+    CleanStringField,
+    CleanTextAreaField,
+    ClockField,
+    LooseDateField,
+    PhotoField,
+    WholeNumberField,
+    options,
+)
 from .models import Attendance, FindingAction, FindingKind, TeamKind, TeamLevel
 
 LEVELS = {TeamLevel.VILLAGE.value: _l("village team"), TeamLevel.GROUP.value: _l("villager-group team"),
@@ -136,7 +143,7 @@ class FindingForm(FlaskForm):
     kind = SelectField(_l("Found"), choices=lambda: options(FINDINGS.items()))
     text = CleanTextAreaField(_l("What, where"), validators=[DataRequired(), Length(max=1000)])
     action = SelectField(_l("Done"), choices=lambda: options(ACTIONS.items()))
-    photo = FileField(_l("Photo"), validators=[FileAllowed(["jpg", "jpeg", "png"], _l("A photo must be a JPEG or PNG file."))])
+    photo = PhotoField(_l("Photo"))
     submit = SubmitField(_l("Add to the patrol log"))
 
 

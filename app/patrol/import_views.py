@@ -13,7 +13,7 @@ from wtforms.validators import Length
 from ..access import get_in_village_or_404, require
 from ..extensions import db
 from ..tabular import ConfirmForm, confirm_staged, purge_stale, render_report, stage
-from ..tabular.files import MSG_FILE_TYPE, ImportFileError, kind_for_filename
+from ..tabular.files import MSG_FILE_TYPE, ImportFileError, kind_for_filename, read_upload
 from . import bp
 from . import member_import as imp
 from .errors import PatrolError
@@ -56,12 +56,14 @@ def members_import(team_id: int):
     if has_file == bool(pasted.strip()):
         return _start(team, form, _("Paste the members or choose a file, one of the two."), 400)
     if has_file:
-        kind, data = kind_for_filename(upload.filename), upload.read()
+        kind = kind_for_filename(upload.filename)
         if kind is None:
             return _start(team, form, _(MSG_FILE_TYPE), 400)
     else:
         kind, data = "text", pasted.encode("utf-8")
     try:
+        if has_file:
+            data = read_upload(upload)
         result = imp.check_members(team, data, kind)
     except ImportFileError as e:
         return _start(team, form, str(e), 400)

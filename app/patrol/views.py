@@ -22,7 +22,7 @@ from ..grid import queries as grid_queries
 from ..photos import photo_folder, save_photo
 from ..points.models import PointEntry, PointItem
 from ..points.queries import village_scheme
-from ..registry.models import Person, PersonStatus, VillagerGroup
+from ..registry.models import Person, PersonStatus, Village, VillagerGroup
 from ..registry.services import person_search_query
 from ..submission import run_write, submit
 from ..tabular.export import table_response
@@ -556,10 +556,11 @@ def shift_finding(shift_id: int):
         flash("；".join(str(e) for errs in form.errors.values() for e in errs), "error")
     else:
         photo: list[str | None] = []  # stored by the first attempt; a retried attempt reuses its name
+        keep_location = bool(db.session.get(Village, shift.village_id).keep_photo_location)
 
         def add():
             if not photo:
-                photo.append(save_photo(form.photo.data, "patrol", field="photo"))
+                photo.append(save_photo(form.photo.data, "patrol", field="photo", keep_location=keep_location))
             return ps.record_finding(db.session.merge(shift), kind=form.kind.data, text=form.text.data,
                                      action=form.action.data, photo_file=photo[0], actor=current_user)
 

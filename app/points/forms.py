@@ -3,12 +3,19 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileAllowed, FileField
 from wtforms import BooleanField, SelectField, SelectMultipleField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..forms import CleanStringField, CleanTextAreaField, IdempotentForm, LooseDateField, WholeNumberField, options
+from ..forms import (
+    CleanStringField,
+    CleanTextAreaField,
+    IdempotentForm,
+    LooseDateField,
+    PhotoField,
+    WholeNumberField,
+    options,
+)
 from ..tabular.export import FORMAT_CHOICES
 from .models import MAX_ITEM_POINTS
 from .services import ItemData
@@ -84,8 +91,7 @@ class EntryForm(IdempotentForm):
     item_id = SelectField(_l("Item"), coerce=int)
     occurred_on = LooseDateField(_l("Date"), validators=[DataRequired()])
     note = CleanStringField(_l("Note"), validators=[Optional(), Length(max=500)])
-    evidence = FileField(_l("Evidence photo"), validators=[FileAllowed(["jpg", "jpeg", "png"],
-                                                                       _l("A photo must be a JPEG or PNG file."))])
+    evidence = PhotoField(_l("Evidence photo"))
     submit = SubmitField(_l("Record entry"))
 
 

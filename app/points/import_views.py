@@ -14,7 +14,7 @@ from wtforms import SubmitField, TextAreaField
 from wtforms.validators import Length
 
 from ..access import require
-from ..tabular import ConfirmForm, confirm_staged, purge_stale, render_report, stage
+from ..tabular import ConfirmForm, confirm_staged, purge_stale, read_upload, render_report, stage
 from . import bp
 from . import item_import as imp
 from . import services as pts
@@ -68,13 +68,14 @@ def items_import():
         return _start_page(form, _("Paste the items into the box, or choose a file."), 400)
     if has_file:
         kind = imp.kind_for_filename(upload.filename)
-        data = upload.read()
         if kind is None:
             form.file.errors = [*form.file.errors, _(imp.MSG_FILE_TYPE)]
             return _start_page(form, status=400)
     else:
         kind, data = "text", pasted.encode("utf-8")
     try:
+        if has_file:
+            data = read_upload(upload)
         result = imp.check_items(g.village, data, kind)
     except imp.ImportFileError as e:
         if has_file:

@@ -204,9 +204,10 @@ def household_people():
                            found=household is not None)
 
 
-def _save_evidence(storage) -> str | None:
-    """Keep an evidence photo (app.photos: JPEG or PNG only, under a generated name)."""
-    return save_photo(storage, "evidence", field="evidence")
+def _save_evidence(storage, keep_location: bool) -> str | None:
+    """Keep an evidence photo (app.photos: a JPEG, PNG or HEIC, stored upright and smaller, under a generated
+    name; where it was taken only when the village keeps that)."""
+    return save_photo(storage, "evidence", field="evidence", keep_location=keep_location)
 
 
 @bp.route("/entries/new", methods=["GET", "POST"])
@@ -229,11 +230,12 @@ def entry_new():
             form.household_number.errors.append(_("There is no household with this number in the village."))
         else:
             household_id = household.id
+            keep_location = bool(g.village.keep_photo_location)
             photo: list[str | None] = []  # stored by the first attempt; a retried attempt reuses its name
 
             def record_one():
                 if not photo:
-                    photo.append(_save_evidence(form.evidence.data))
+                    photo.append(_save_evidence(form.evidence.data, keep_location))
                 person = get_in_village_or_404(Person, form.person_id.data) if form.person_id.data else None
                 return pts.record_entry(_scheme(), get_in_village_or_404(PointItem, form.item_id.data),
                                         get_in_village_or_404(Household, household_id), person=person,

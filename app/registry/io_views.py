@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from io import BytesIO
 
-from flask import current_app, flash, g, redirect, render_template, request, send_file, url_for
+from flask import flash, g, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -14,9 +14,18 @@ from wtforms import SubmitField
 from ..access import can, require
 from ..audit.services import record
 from ..db import local_today
-from ..errors import error_page
+from ..errors import error_page, upload_limit_mb
 from ..submission import run_write
-from ..tabular import ConfirmForm, ImportFileError, confirm_staged, purge_stale, render_report, stage
+from ..tabular import (
+    MAX_UPLOAD_BYTES,
+    ConfirmForm,
+    ImportFileError,
+    confirm_staged,
+    purge_stale,
+    read_upload,
+    render_report,
+    stage,
+)
 from ..tabular.export import table_response
 from ..tabular.files import MSG_NOT_XLSX
 from . import bp
@@ -57,16 +66,19 @@ def _report(result, confirm: ConfirmForm | None = None):
 
 @bp.errorhandler(413)
 def _too_large(e):
-    """A friendly page when an upload is bigger than MAX_CONTENT_LENGTH (instead of a bare 413)."""
-    limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
-    mb = max(1, limit // (1024 * 1024)) if limit >= 1024 * 1024 else None
+    """Over MAX_CONTENT_LENGTH on the register's pages: the app-wide 413 page, with advice for a register (a
+    file under that limit but over MAX_UPLOAD_BYTES gets the same advice under the file field)."""
+    mb = upload_limit_mb()
+    return error_page(413, _too_big_message(min(mb, MAX_UPLOAD_BYTES // (1024 * 1024)) if mb else None),
+                      _("File too large"))
+
+
+def _too_big_message(mb: int | None) -> str:
     if mb:
-        message = _("The file is too large: at most %(mb)s MB can be uploaded. Split the register into "
-                    "several files and import them one after another.", mb=mb)
-    else:
-        message = _("The file is too large to upload. Split the register into several files and import "
-                    "them one after another.")
-    return error_page(413, message, _("File too large"))
+        return _("The file is too large: at most %(mb)s MB can be uploaded. Split the register into several "
+                 "files and import them one after another.", mb=mb)
+    return _("The file is too large to upload. Split the register into several files and import them one "
+             "after another.")
 
 
 @bp.route("/import", methods=["GET", "POST"])
@@ -79,8 +91,8 @@ def import_start():
         return _start_page(form)
     if not form.validate_on_submit():
         return _start_page(form, status=400)
-    data = form.file.data.read()
     try:
+        data = read_upload(form.file.data, too_big=_too_big_message(MAX_UPLOAD_BYTES // (1024 * 1024)))
         result = check_workbook(g.village, data)
     except ImportFileError as e:
         form.file.errors = [*form.file.errors, str(e)]

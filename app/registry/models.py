@@ -30,6 +30,8 @@ class Village(Model):
     code: Mapped[str] = mapped_column(sa.String(32), unique=True)
     name: Mapped[str] = mapped_column(sa.String(64))
     township_id: Mapped[int | None] = mapped_column(sa.ForeignKey("townships.id"), index=True)
+    #: keep where a photo was taken (its GPS block) in the stored copy; off: app.photos drops it
+    keep_photo_location: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
 
     township: Mapped[Township | None] = relationship(back_populates="villages")

@@ -63,13 +63,20 @@ def create_village(code: str, name: str, township: Township | None = None) -> Vi
     return village
 
 
-def update_village(village: Village, name: str, township: Township | None) -> Village:
-    before = {"name": village.name, "township_id": village.township_id}
+def update_village(village: Village, name: str, township: Township | None, *,
+                   keep_photo_location: bool | None = None) -> Village:
+    """Rename a village, move it to another township; `keep_photo_location` (None: unchanged) decides whether
+    stored photos keep where they were taken (app.photos)."""
+    before = {"name": village.name, "township_id": village.township_id,
+              "keep_photo_location": village.keep_photo_location}
     village.name = name
     village.township_id = township.id if township else None
+    if keep_photo_location is not None:
+        village.keep_photo_location = bool(keep_photo_location)
     db.session.flush()
     record("village.update", village, village_id=village.id,
-           details=changes(before, {"name": name, "township_id": village.township_id}))
+           details=changes(before, {"name": name, "township_id": village.township_id,
+                                    "keep_photo_location": village.keep_photo_location}))
     return village
 
 

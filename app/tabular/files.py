@@ -43,6 +43,9 @@ HEADER_SEARCH_ROWS = 10
 MAX_SCANNED_ROWS = 100_000
 #: a .csv / .txt file or pasted text larger than this is not read
 MAX_TEXT_BYTES = 20 * 1024 * 1024
+#: an uploaded file (.xlsx, .csv, .txt) larger than this is not read at all (`read_upload`): the request may
+#: be larger (MAX_CONTENT_LENGTH, sized for phone photos), a table may not
+MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 XLSX_MAGIC = b"PK\x03\x04"
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 #: the kinds of input: an Excel workbook, a CSV file, pasted lines (cells split by tab or |)
@@ -58,11 +61,26 @@ MSG_UNREADABLE = N_("The Excel file could not be read; it may be damaged. Open i
 MSG_TOO_BIG_INSIDE = N_("The workbook is too large to check. Split the register into several files.")
 MSG_NOT_TEXT = N_("The file could not be read as text. Open it in Excel or WPS, save it as 'CSV UTF-8' "
                   "(or as an .xlsx workbook) and choose the saved file.")
+MSG_FILE_TOO_BIG = N_("The file is too large: at most %(mb)s MB can be uploaded. Split it into several files "
+                     "and import them one after another.")
 MSG_FILE_TYPE = N_("Choose an Excel workbook (.xlsx), a CSV file (.csv) or a text file (.txt).")
 
 
 class ImportFileError(ValueError):
     """The input cannot be read at all (not a workbook, damaged, too large); the message says what to do."""
+
+
+# --- reading an upload -----------------------------------------------------------------------------
+
+def read_upload(storage, *, too_big: str | None = None) -> bytes:
+    """The bytes of an uploaded file (a FileStorage), reading no more than MAX_UPLOAD_BYTES.
+
+    :raise ImportFileError: the file is larger (message `too_big`, else MSG_FILE_TOO_BIG).
+    """
+    data = storage.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ImportFileError(too_big or _l(MSG_FILE_TOO_BIG, mb=MAX_UPLOAD_BYTES // (1024 * 1024)))
+    return data
 
 
 # --- which kind -------------------------------------------------------------------------------------
