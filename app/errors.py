@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from flask import Flask, current_app, render_template, request
 from flask import Request as FlaskRequest
-from markupsafe import escape
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
