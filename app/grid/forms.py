@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
 from wtforms import RadioField, SelectField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..forms import CleanStringField, CleanTextAreaField, LooseDateField, options
+from ..forms import CleanStringField, CleanTextAreaField, LooseDateField, PhotoField, options
 from .models import EventKind, EventStatus, Priority, VisitPurpose
 
 PURPOSES = {VisitPurpose.ROUTINE.value: _l("routine visit (例行走访)"),
@@ -51,7 +50,7 @@ class VisitForm(FlaskForm):
     findings = CleanTextAreaField(_l("What you found"), validators=[DataRequired(), Length(max=2000)])
     requests = CleanTextAreaField(_l("What the household asked for (if anything)"),
                                   validators=[Optional(), Length(max=1000)])
-    photo = FileField(_l("Photo (optional)"))
+    photo = PhotoField(_l("Photo (optional)"))
     follow_up_on = LooseDateField(_l("A second visit is needed by (leave empty if not)"), validators=[Optional()])
     submit = SubmitField(_l("Save the visit"))
 
@@ -63,7 +62,7 @@ class EventForm(FlaskForm):
     number = CleanStringField(_l("Household number (if it concerns a household)"),
                               validators=[Optional(), Length(max=32)])
     priority = SelectField(_l("How urgent"), choices=lambda: options(PRIORITIES.items()), default="normal")
-    photo = FileField(_l("Photo (optional)"))
+    photo = PhotoField(_l("Photo (optional)"))
     submit = SubmitField(_l("Report the event"))
 
 

@@ -17,7 +17,7 @@ from ..access import require
 from ..db import local_today
 from ..extensions import db
 from ..tabular import ConfirmForm, confirm_staged, purge_stale, render_report, stage
-from ..tabular.files import MSG_FILE_TYPE, ImportFileError, kind_for_filename
+from ..tabular.files import MSG_FILE_TYPE, ImportFileError, kind_for_filename, read_upload
 from . import bp
 from . import grid_import as imp
 from .errors import GridError
@@ -60,12 +60,14 @@ def import_households():
     if has_file == bool(pasted.strip()):
         return _start(form, _("Paste the list or choose a file, one of the two."), 400)
     if has_file:
-        kind, data = kind_for_filename(upload.filename), upload.read()
+        kind = kind_for_filename(upload.filename)
         if kind is None:
             return _start(form, _(MSG_FILE_TYPE), 400)
     else:
         kind, data = "text", pasted.encode("utf-8")
     try:
+        if has_file:
+            data = read_upload(upload)
         result = _check(data, kind)
     except ImportFileError as e:
         return _start(form, str(e), 400)

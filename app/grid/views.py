@@ -139,10 +139,11 @@ def visit(household_id: int):
         form.visited_on.data = local_today()
     if form.validate_on_submit():
         photo: list[str | None] = []  # stored by the first attempt; a retried attempt reuses its name
+        keep_location = bool(g.village.keep_photo_location)
 
         def save():
             if not photo:
-                photo.append(save_photo(form.photo.data, "grid", field="photo"))
+                photo.append(save_photo(form.photo.data, "grid", field="photo", keep_location=keep_location))
             return gs.record_visit(db.session.get(Household, household_id), visited_on=form.visited_on.data,
                                    findings=form.findings.data, purpose=form.purpose.data,
                                    requests=form.requests.data, photo_file=photo[0],
@@ -199,10 +200,11 @@ def event_new():
         form.kind.data = {"hazard": "hazard", "dispute": "dispute", "fire": "emergency"}.get(finding.kind, "other")
     if form.validate_on_submit():
         photo: list[str | None] = []
+        keep_location = bool(g.village.keep_photo_location)
 
         def report():
             if not photo:
-                photo.append(save_photo(form.photo.data, "grid", field="photo"))
+                photo.append(save_photo(form.photo.data, "grid", field="photo", keep_location=keep_location))
             event = gs.report_event(g.village, kind=form.kind.data, text=form.text.data, place=form.place.data,
                                     priority=form.priority.data, household=_household_by_number(form.number.data),
                                     photo_file=photo[0], reporter=current_user,

@@ -2,7 +2,7 @@
 default: app.photos drops it).
 
 Revision ID: c3e7a9d1f5b2
-Revises: 74550c4cbc84
+Revises: dd99473d1661
 Create Date: 2026-12-05 02:40:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c3e7a9d1f5b2'
-down_revision = '74550c4cbc84'
+down_revision = 'dd99473d1661'
 branch_labels = None
 depends_on = None
 
