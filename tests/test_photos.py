@@ -19,6 +19,7 @@ from PIL import ExifTags, Image
 from app.extensions import db
 from app.points.models import PointEntry
 from app.registry.models import Village
+from tests.test_grid_views import ground  # noqa: F401 (a fixture)
 from tests.test_points_views import _form_key, _login, _setup_scheme
 
 RED, BLUE = (255, 0, 0), (0, 0, 255)
@@ -254,3 +255,24 @@ def test_the_photo_field_offers_heic_photos_to_choose(client, recorder):
     html = client.get("/points/entries/new").get_data(as_text=True)
     assert re.search(r'<input[^>]*accept="image/jpeg,image/png,image/heic,image/heif"[^>]*name="evidence"',
                      html)
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_a_grid_visit_photo_follows_the_village_setting(app, client, auth, ground, village, keep):  # noqa: F811
+    from app.grid.models import Visit
+    from app.submission import write_transaction
+    from tests.test_grid_views import _as
+
+    with write_transaction():
+        db.session.get(Village, village.id).keep_photo_location = keep
+    _as(auth, "wangge")
+    r = client.post(f"/grid/households/{ground['0201']}/visit", data={
+        "visit-visited_on": dt.date.today().isoformat(), "visit-purpose": "routine", "visit-findings": "屋顶漏雨",
+        "visit-requests": "", "visit-follow_up_on": "", "visit-submit": "1",
+        "visit-photo": (io.BytesIO(_photo((400, 200), orientation=6, gps=True)), "IMG_0009.HEIC")},
+        content_type="multipart/form-data")
+    assert r.status_code == 302, r.get_data(as_text=True)
+    visit = db.session.scalars(sa.select(Visit)).one()
+    with Image.open(Path(app.instance_path) / "grid" / visit.photo_file) as image:
+        assert image.format == "JPEG" and image.size == (200, 400)
+        assert bool(image.getexif().get_ifd(ExifTags.IFD.GPSInfo)) is keep
