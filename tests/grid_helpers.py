@@ -8,10 +8,12 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
+from app.auth.models import User
+from app.db import local_today
 from app.extensions import db
 from app.grid import services as gs
 from app.grid.models import Grid
-from app.registry.models import Household
+from app.registry.models import Household, VillagerGroup
 from app.registry.services import create_group
 from app.submission import write_transaction
 
@@ -48,7 +50,7 @@ def world(app, village, clerk, make_village, make_user, make_household):
         m1 = gs.create_grid(v, name="第一微网格（1组）", parent=one, chief_name="陈组长")
         m2 = gs.create_grid(v, name="第二微网格（2组）", parent=one)
         two = gs.create_grid(v, name="第二网格")
-        far = gs.create_grid(db.session.merge(other), name="外村网格")
+        gs.create_grid(db.session.merge(other), name="外村网格")
         for number, grid in (("0101", m1), ("0102", m1), ("0201", m2), ("0202", m2), ("0301", two)):
             gs.place_household(db.session.merge(households[number]), grid, on=JOINED)
         gs.assign_worker(one, db.session.merge(worker), started_on=JOINED)
@@ -66,3 +68,39 @@ def world(app, village, clerk, make_village, make_user, make_household):
 
 def counts(model) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+@pytest.fixture
+def ground(village, make_user, make_household):
+    """Two villager groups, a grid over them with a worker, a second grid with another worker; households
+    placed in both, some tagged."""
+    make_user("wenshu", ("clerk", village))
+    make_user("wangge", ("grid_worker", village))
+    make_user("wangge2", ("grid_worker", village))
+    make_user("jiandu", ("reviewer", village))
+    make_user("tiaojie", ("mediator", village))
+    make_user("xunluo", ("patrol_leader", village))
+    with write_transaction():
+        g1 = create_group(village, "一组")
+        g2 = create_group(village, "二组")
+        g3 = create_group(village, "三组")
+    ids = {"groups": [g1.id, g2.id, g3.id]}
+    hh = {
+        "0101": make_household(village, "0101", "赵大", group=db.session.get(VillagerGroup, g1.id)),
+        "0201": make_household(village, "0201", "钱二", group=db.session.get(VillagerGroup, g2.id),
+                               tags=["dibao"]),
+        "0301": make_household(village, "0301", "孙三", group=db.session.get(VillagerGroup, g3.id),
+                               tags=["special"]),
+        "0901": make_household(village, "0901", "李九", group=db.session.get(VillagerGroup, g1.id)),
+    }
+    with write_transaction():
+        grid = gs.create_grid(village, name="第一网格", chief_name="王书记")
+        other = gs.create_grid(village, name="第二网格")
+        gs.assign_worker(grid, db.session.scalar(sa.select(User).where(User.username == "wangge")))
+        gs.assign_worker(other, db.session.scalar(sa.select(User).where(User.username == "wangge2")))
+        start = local_today() - dt.timedelta(days=3)
+        for number in ("0101", "0201", "0301"):
+            gs.place_household(db.session.get(Household, hh[number].id), grid, on=start)
+        gs.place_household(db.session.get(Household, hh["0901"].id), other, on=start)
+    ids.update(grid=grid.id, other=other.id, **{n: h.id for n, h in hh.items()})
+    return ids

@@ -12,14 +12,11 @@ import sqlalchemy as sa
 
 from app.db import local_today
 from app.extensions import db
-from app.grid import services as gs
 from app.grid.models import EventStep, GridEvent, Visit
 from app.mediation.models import MediationCase
 from app.patrol import services as ps
 from app.patrol.models import PatrolFinding
 from app.points.models import PointEntry
-from app.registry.models import Household, VillagerGroup
-from app.registry.services import create_group
 from app.submission import write_transaction
 
 JPEG = (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xdb\x00C\x00" + bytes(64)
@@ -31,43 +28,6 @@ def _jpeg() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (40, 30), (200, 30, 30)).save(out, "JPEG")
     return out.getvalue()
-
-
-@pytest.fixture
-def ground(village, make_user, make_household):
-    """Two villager groups, a grid over them with a worker, a second grid with another worker; households
-    placed in both, some tagged."""
-    make_user("wenshu", ("clerk", village))
-    make_user("wangge", ("grid_worker", village))
-    make_user("wangge2", ("grid_worker", village))
-    make_user("jiandu", ("reviewer", village))
-    make_user("tiaojie", ("mediator", village))
-    make_user("xunluo", ("patrol_leader", village))
-    with write_transaction():
-        g1 = create_group(village, "一组")
-        g2 = create_group(village, "二组")
-        g3 = create_group(village, "三组")
-    ids = {"groups": [g1.id, g2.id, g3.id]}
-    hh = {
-        "0101": make_household(village, "0101", "赵大", group=db.session.get(VillagerGroup, g1.id)),
-        "0201": make_household(village, "0201", "钱二", group=db.session.get(VillagerGroup, g2.id),
-                               tags=["dibao"]),
-        "0301": make_household(village, "0301", "孙三", group=db.session.get(VillagerGroup, g3.id),
-                               tags=["special"]),
-        "0901": make_household(village, "0901", "李九", group=db.session.get(VillagerGroup, g1.id)),
-    }
-    from app.auth.models import User
-    with write_transaction():
-        grid = gs.create_grid(village, name="第一网格", chief_name="王书记")
-        other = gs.create_grid(village, name="第二网格")
-        gs.assign_worker(grid, db.session.scalar(sa.select(User).where(User.username == "wangge")))
-        gs.assign_worker(other, db.session.scalar(sa.select(User).where(User.username == "wangge2")))
-        start = local_today() - dt.timedelta(days=3)
-        for number in ("0101", "0201", "0301"):
-            gs.place_household(db.session.get(Household, hh[number].id), grid, on=start)
-        gs.place_household(db.session.get(Household, hh["0901"].id), other, on=start)
-    ids.update(grid=grid.id, other=other.id, **{n: h.id for n, h in hh.items()})
-    return ids
 
 
 def _files(change: dict) -> dict:
@@ -128,6 +88,7 @@ def test_a_second_visit_asked_for_brings_the_household_back(ground, client, auth
     ({"visit-purpose": "party"}, None),
     ({"visit-findings": "长" * 2001}, None),
     ({"visit-photo": (b"not an image at all", "x.jpg")}, None),
+    ({"visit-photo": (JPEG[:20], "broken.jpg")}, None),
 ])
 def test_hostile_visits_get_a_message_and_write_nothing(ground, client, auth, change, message):
     _as(auth, "wangge")

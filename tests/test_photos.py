@@ -19,7 +19,6 @@ from PIL import ExifTags, Image
 from app.extensions import db
 from app.points.models import PointEntry
 from app.registry.models import Village
-from tests.test_grid_views import ground  # noqa: F401 (a fixture)
 from tests.test_points_views import _form_key, _login, _setup_scheme
 
 RED, BLUE = (255, 0, 0), (0, 0, 255)
@@ -258,7 +257,7 @@ def test_the_photo_field_offers_heic_photos_to_choose(client, recorder):
 
 
 @pytest.mark.parametrize("keep", [False, True])
-def test_a_grid_visit_photo_follows_the_village_setting(app, client, auth, ground, village, keep):  # noqa: F811
+def test_a_grid_visit_photo_follows_the_village_setting(app, client, auth, ground, village, keep):
     from app.grid.models import Visit
     from app.submission import write_transaction
     from tests.test_grid_views import _as
