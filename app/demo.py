@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from .auth.models import User
 from .auth.services import create_user, grant
 from .extensions import db
+from .grid.demo import seed_grid_demo
 from .kiosk.demo import seed_kiosk_demo
 from .patrol.demo import seed_patrol_demo
 from .points.demo import link_demo_items, seed_points_demo
@@ -148,6 +149,7 @@ def _seed_features(village) -> bool:
     leader = db.session.scalar(sa.select(User).where(User.username == "patrol"))
     if leader is not None:
         added = seed_patrol_demo(village, leader, DEMO_PASSWORD) or added
+    added = seed_grid_demo(village, clerk, DEMO_PASSWORD) or added
     return added
 
 
