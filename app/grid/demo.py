@@ -24,6 +24,8 @@ from .models import EventStep, Grid
 DEMO_SECOND_WORKER = "grid2"
 #: the grids were drawn this many days ago; most households joined then
 SETUP_DAYS_AGO = 400
+#: how far back the visits of monthly (or closer) households go: half a year of reports, a quick seeding
+HISTORY_DAYS = 200
 
 ROUTINE_FINDINGS = [
     "家中一切正常，宣传了村规民约和积分制。",
@@ -159,11 +161,12 @@ def _place_and_visit(households: list[Household], cells: dict, fallback: Grid, u
             last = today - back(days=rng.randint(0, max(0, min(25, int(schedule.approx_days(*interval)) - 4))))
         else:
             last = today - back(days=rng.randint(0, 175))
-        # earlier visits one interval apart, as far back as the grid and the one-year window allow
+        # earlier visits one interval apart, as far back as the grid and the demo's history go
         days = [last]
+        since = max(joined, today - back(days=HISTORY_DAYS if schedule.approx_days(*interval) < 60 else 360))
         while True:
             earlier = schedule.add_interval(days[-1], -interval[0], interval[1]) - back(days=rng.randint(0, 3))
-            if earlier < max(joined, today - back(days=360)):
+            if earlier < since:
                 break
             days.append(earlier)
         for n, day in enumerate(reversed(days)):
