@@ -26,6 +26,7 @@ DEMO_PASSWORD = "demo1234"
 DEMO_LOGINS = [
     ("admin", "admin"), ("township", "township"), ("clerk", "clerk"), ("reviewer", "reviewer"),
     ("cashier", "cashier"), ("patrol", "patrol_leader"), ("mediator", "mediator"), ("grid", "grid_worker"),
+    ("grid2", "grid_worker"),
 ]
 GROUPS = ["第一村民小组", "第二村民小组", "第三村民小组", "第四村民小组", "第五村民小组", "第六村民小组"]
 REGION = "410523"
