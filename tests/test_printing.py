@@ -313,3 +313,23 @@ def test_group_names_sort_by_their_chinese_numbers():
     names = ["第十村民小组", "第二村民小组", "第一村民小组", "第十二村民小组", "10组", "2组"]
     assert sorted(names, key=natural_key) == ["2组", "10组", "第一村民小组", "第二村民小组", "第十村民小组",
                                            "第十二村民小组"]
+
+
+def test_objection_reply_names_the_household_that_objected_at_the_kiosk(client, posted):
+    """A kiosk objection carries no typed name: the reply names the household (number and masked head)."""
+    from app.kiosk.services import object_at_kiosk
+    entry = posted.entries[0]  # household 0101, head 张三丰
+    with write_transaction():
+        e = db.session.get(PointEntry, entry.id)
+        obj = object_at_kiosk(e.household, e, "不是我家做的")
+    with write_transaction():
+        reviewer = db.session.get(PointEntry, entry.id).reviewed_by
+        pts.decide_objection(db.session.get(Objection, obj.id), reviewer, decision="upheld",
+                             reply_text="经核实，维持原分。", today=posted.today)
+    login(client, "rev1")
+    with client.get(f"/points/objections/{obj.id}/reply.pdf") as r:
+        assert r.status_code == 200
+        text = squash("\n".join(pdf_text(r.data)))
+    assert "**************" not in text and "户*" not in text
+    assert "0101" in text and text.count("张*丰") >= 3  # greeting, objector row, household row
+    assert "张三丰" not in text

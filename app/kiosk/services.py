@@ -511,12 +511,15 @@ def open_objection(entry):
 
 
 def object_at_kiosk(household: Household, entry, reason: str):
-    """File a villager's objection from the kiosk through the points objection service."""
+    """File a villager's objection from the kiosk through the points objection service.
+
+    The objector is the household that opened the kiosk with its PIN (the entry's own household); no name
+    is typed, so none is stored: the reply names the household from the entry (channel "kiosk").
+    """
     if entry.household_id != household.id or entry.village_id != household.village_id:
         raise KioskError(_("This entry is not on your household."))
     try:
-        return file_objection(entry, reason=reason, channel="kiosk",
-                              objector_name=_("Household %(number)s (kiosk)", number=household.number))
+        return file_objection(entry, reason=reason, channel="kiosk")
     except PointsError as e:
         raise KioskError(str(e), e.field) from None
 
