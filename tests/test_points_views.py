@@ -213,3 +213,39 @@ def test_points_of_another_village_are_out_of_reach(client, people, make_village
     item = db.session.scalar(sa.select(PointItem))
     _login(client, "clerk2")
     assert client.get(f"/points/items/{item.id}").status_code == 404
+
+
+def _selected_person(html: str) -> str | None:
+    """The label of the selected option of the person list, None when none is marked selected."""
+    import re
+
+    select = re.search(r'<select[^>]*id="person_id".*?</select>', html, re.S)
+    html = select.group(0) if select else html  # the htmx partial is the bare options
+    chosen = re.search(r'<option selected value="[^"]*">([^<]*)</option>', html) or \
+        re.search(r'<option[^>]*selected[^>]*>([^<]*)</option>', html)
+    return chosen.group(1) if chosen else None
+
+
+def test_entry_form_keeps_the_chosen_person(client, people):
+    """A refused entry comes back with the member the clerk chose; reloading the list keeps the choice."""
+    _login(client, "clerk1")
+    item = _setup_scheme(client)
+    child = db.session.scalar(sa.text("SELECT id FROM people WHERE name = '张小丰'"))
+    key = _form_key(client, "/points/entries/new")
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    r = client.post("/points/entries/new", data={"idempotency_key": key, "household_number": "0101",
+                                                 "person_id": str(child), "item_id": item.id,
+                                                 "occurred_on": tomorrow})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "日期不能晚于今天" in html
+    assert _selected_person(html) == "张小丰"
+    assert db.session.scalar(sa.select(sa.func.count(PointEntry.id))) == 0
+    # the list reloads when 户号 loses focus: the person already chosen stays chosen
+    r = client.get(f"/points/household-people?household_number=0101&person_id={child}")
+    assert _selected_person(r.get_data(as_text=True)) == "张小丰"
+    # another household: its own list, nobody of the first household carried over
+    r = client.get(f"/points/household-people?household_number=0102&person_id={child}")
+    assert "张小丰" not in r.get_data(as_text=True)
+    # asked again for the household the list already shows (户号 lost focus after typing): nothing to swap
+    r = client.get(f"/points/household-people?household_number=0101&people_for=0101&person_id={child}")
+    assert r.status_code == 204 and r.get_data() == b""

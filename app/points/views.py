@@ -198,10 +198,21 @@ def _person_choices(household: Household | None):
 @bp.route("/household-people")
 @require("points.record")
 def household_people():
-    """The living members of a household, as <option>s for the entry form (htmx)."""
-    household = _household_by_number(request.args.get("household_number", "")[:32])
+    """The living members of a household, as <option>s for the entry form (htmx).
+
+    The form sends the number the list was last built for (people_for) and the member chosen (person_id).
+    The list is asked for on every keystroke and again when 户号 loses focus: for the same household the
+    answer is 204, which htmx does not swap, so a member chosen in between stays chosen. A list rebuilt for
+    the same household keeps the member too; for another household the choice falls back to the head.
+    """
+    number = request.args.get("household_number", "")[:32].strip()
+    if number and number == request.args.get("people_for", "")[:32].strip():
+        return "", 204
+    household = _household_by_number(number)
+    chosen = request.args.get("person_id", "")
     return render_template("points/_person_options.html", choices=_person_choices(household),
-                           found=household is not None)
+                           chosen=int(chosen) if chosen.isascii() and chosen.isdigit() else 0,
+                           people_for=household.number if household is not None else "")
 
 
 def _save_evidence(storage, keep_location: bool) -> str | None:

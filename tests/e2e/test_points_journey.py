@@ -73,3 +73,31 @@ def test_back_and_resubmit_of_a_batch_records_each_entry_once(page: Page, live_s
     db.session.expire_all()
     assert db.session.scalar(sa.select(sa.func.count(PointEntry.id))) == 3
     assert outside_requests == []
+
+
+def test_entry_form_keeps_the_chosen_member_through_a_reload_and_a_refusal(page: Page, live_server, cleanup_day,
+                                                                        outside_requests):
+    """The person list reloads as 户号 is typed; leaving the field or a refused submit keeps the member chosen."""
+    _login(page, live_server, "wenshu")
+    page.goto(f"{live_server}/points/entries/new")
+    page.locator("#household_number").press_sequentially("0501")
+    expect(page.locator("#person_id option", has_text="孙秀兰")).to_have_count(1)
+    page.locator("#person_id").select_option(label="孙秀兰")
+    page.locator("#item_id").select_option(label="A01 参加村庄清洁日（+2）")
+    # 户号 loses focus: its change event asks for the list again
+    with page.expect_response(lambda r: "household-people" in r.url):
+        page.locator("#household_number").focus()
+        page.locator("#occurred_on").click()
+    page.wait_for_load_state("networkidle")
+    expect(page.locator("#person_id option:checked")).to_have_text("孙秀兰")
+    page.locator("#occurred_on").fill((dt.date.today() + dt.timedelta(days=1)).isoformat())
+    page.locator("main button[name=submit]").click()
+    expect(page.locator(".field-error")).to_contain_text("日期不能晚于今天")
+    expect(page.locator("#person_id option:checked")).to_have_text("孙秀兰")
+    page.locator("#occurred_on").fill(dt.date.today().isoformat())
+    page.locator("main button[name=submit]").click()
+    expect(page.locator(".flash-success")).to_be_visible()
+    db.session.expire_all()
+    entry = db.session.scalar(sa.select(PointEntry))
+    assert entry.person is not None and entry.person.name == "孙秀兰"
+    assert outside_requests == []
