@@ -333,3 +333,34 @@ def test_objection_reply_names_the_household_that_objected_at_the_kiosk(client, 
     assert "**************" not in text and "户*" not in text
     assert "0101" in text and text.count("张*丰") >= 3  # greeting, objector row, household row
     assert "张三丰" not in text
+
+
+def test_posting_sheet_prints_what_a_deduction_took_and_tells_members_apart(client, posted):
+    """扣完为止: a deduction from an empty balance took 0 points; the sheet says so next to the −8 of the
+    score. Two members of 0101 share the masked name 张*丰: the sheet adds each one's relation to the head."""
+    burn = next(e for e in posted.entries if e.points < 0)
+    assert burn.applied_points == 0  # 0201 had nothing to take from
+    login(client, "rev1")
+    with client.get("/points/posting.pdf") as r:
+        assert r.status_code == 200
+        text = squash("\n".join(pdf_text(r.data)))
+    row = text[text.index("0201"):text.index("0201") + 80]
+    assert "−8" in row and "实际计入0" in row, row
+    assert "扣完为止" in text  # the footnote explains the two figures
+    with client.get("/points/posting") as page:  # the web page says the same
+        assert "实际计入 0" in page.get_data(as_text=True)
+    assert "张*丰（户主）" in text and "张*丰（子女）" in text
+    for full in ("张三丰", "张小丰"):
+        assert full not in text
+    # a second son, 张二丰: the two sons differ by their place in the household's roster
+    with write_transaction():
+        h1 = db.session.merge(posted.households[0])
+        twin = add_person(h1, PersonData(name="张二丰", relation="child"))
+        pts.approve(pts.record_entry(db.session.merge(posted.clean).scheme, db.session.merge(posted.clean), h1,
+                                     person=twin, occurred_on=posted.today,
+                                     actor=db.session.merge(posted.entries[0]).recorded_by, today=posted.today),
+                    db.session.merge(posted.entries[0]).reviewed_by, today=posted.today)
+    with client.get("/points/posting.pdf") as r:
+        text = squash("\n".join(pdf_text(r.data)))
+    assert "张*丰（子女1）" in text and "张*丰（子女2）" in text and "张*丰（户主）" in text
+    assert "张二丰" not in text

@@ -6,11 +6,41 @@ from flask_babel import gettext as _
 
 from ..access import get_in_village_or_404, require
 from ..db import local_today
+from ..filters import label
 from ..printing import pdf_response, render_pdf
-from ..text import natural_key
+from ..text import mask_name, natural_key
 from . import bp
 from . import queries as pq
 from .models import Objection, PointEntry
+
+
+def _member_labels(rows: list[PointEntry]) -> dict[int, str]:
+    """entry id → who the entry is for, as the posted sheet may name them: 张*丰（子女）.
+
+    The sheet hangs in public, so names stay masked (the domain notes, §7 privacy: posted views mask; the
+    convention keeps the surname and the last character) and no birth date, ID or phone number appears.
+    A masked name alone is not enough: the head 张三丰 and his son 张小丰 are both 张*丰. The member's
+    relation to the head (户主, 配偶, 子女 …) tells them apart, and it is what neighbours already know from
+    the household register, so it unmasks no one. Where even that ties (twin sons 张*丰), the member's
+    place among them in the household's roster (子女 1, 子女 2) does: the household can tell who is who,
+    a passer-by learns nothing more.
+    An entry without a member is the head's (the entry form's "— the head of household —").
+    """
+    out: dict[int, str] = {}
+    for e in rows:
+        person = e.person or e.household.head
+        if person is None:
+            out[e.id] = ""
+            continue
+        masked = mask_name(person.name)
+        relation = person.relation if e.person is not None else "head"
+        twins = [p for p in e.household.members
+                 if p.relation == person.relation and mask_name(p.name) == masked]
+        shown = label(relation, "relation")
+        if len(twins) > 1 and person in twins:
+            shown = f"{shown} {twins.index(person) + 1}"
+        out[e.id] = f"{masked}（{shown}）"
+    return out
 
 
 @bp.route("/posting.pdf")
@@ -34,6 +64,8 @@ def posting_pdf():
     deadlines = {e.posting_until for e in rows}
     scheme = pq.village_scheme(g.village.id)
     pdf = render_pdf("posting_sheet.html", village=g.village, scheme=scheme, sections=sections, count=len(rows),
+                     members=_member_labels(rows),
+                     partial=any(e.applied_points is not None and e.applied_points != e.points for e in rows),
                      period_from=min(e.posted_on for e in rows), period_to=max(deadlines),
                      deadline=deadlines.pop() if len(deadlines) == 1 else None,
                      appeal_days=max(e.scheme.appeal_working_days for e in rows), printed_on=today)
