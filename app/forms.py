@@ -22,9 +22,17 @@ def refuse(form, field_name: str, err: Exception) -> None:
     """Undo the attempt and show the service's message next to the field it concerns.
 
     A service error may name its own field (`err.field`); otherwise the message goes to
-    `field_name`, and to the submit button if the form has neither.
+    `field_name`, and to the submit button if the form has neither. An error that concerns several
+    fields (`err.fields`, field → message) marks every one of them the form has.
     """
     db.session.rollback()
+    several = {name: message for name, message in (getattr(err, "fields", None) or {}).items()
+               if getattr(form, name, None) is not None}
+    if several:
+        for name, message in several.items():
+            target = getattr(form, name)
+            target.errors = list(target.errors) + [message]
+        return
     target = getattr(form, getattr(err, "field", None) or "", None) or getattr(form, field_name, None) \
         or form.submit
     if isinstance(target.errors, tuple):

@@ -222,3 +222,21 @@ def test_stock_forms_carry_a_key_and_a_double_submit_counts_once(client, shopfro
     assert r3.status_code == 200 and "不同" in r3.get_data(as_text=True)
     assert _movements() == before + 1
     _clean()
+
+
+def test_stocktake_marks_every_difference_without_a_reason(client, shopfront):
+    """Two counted lines differ and neither has a reason: both rows carry the message, nothing is written."""
+    s = shopfront
+    _login(client, "cash1")
+    before = _movements()
+    r = _post_form(client, "/shop/stocktake", {f"counted_{s['rice']}": "48", f"counted_{s['oil']}": "3"})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200
+    for pid in (s["rice"], s["oil"]):
+        assert re.search(rf'id="reason_{pid}"[^>]*>\s*<small class="field-error">[^<]*原因', page), pid
+    assert _movements() == before and db.session.scalar(sa.select(sa.func.count(Stocktake.id))) == 0
+    # a line counted right needs no reason and is not marked
+    r = _post_form(client, "/shop/stocktake", {f"counted_{s['rice']}": "50", f"counted_{s['oil']}": "3"})
+    page = r.get_data(as_text=True)
+    assert re.search(rf'id="reason_{s["oil"]}"[^>]*>\s*<small class="field-error">', page)
+    assert not re.search(rf'id="reason_{s["rice"]}"[^>]*>\s*<small class="field-error">', page)

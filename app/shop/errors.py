@@ -10,6 +10,8 @@ class ShopError(DomainError):
     `field` names the form field the message belongs next to, when the service knows it.
     """
 
-    def __init__(self, message: str, field: str | None = None):
+    def __init__(self, message: str, field: str | None = None, fields: dict[str, str] | None = None):
         super().__init__(message)
         self.field = field
+        #: field → message, when the refusal concerns several fields at once (app.forms.refuse marks each)
+        self.fields = fields or {}

@@ -484,14 +484,19 @@ def stocktake(village, counts: dict, *, reasons: dict | None = None, actor=None,
                      created_by_id=actor.id if actor is not None else None)
     db.session.add(take)
     db.session.flush()
+    books = {product.id: int(db.session.execute(sa.select(Product.stock).where(Product.id == product.id)
+                                                .with_for_update()).scalar_one())
+             for product, _c in items}
+    # every line that differs without a reason is named at once, not only the first one met
+    missing = {f"reason_{product.id}": _("Give a reason for the difference in %(name)s.", name=product.label)
+               for product, counted in items if counted != books[product.id] and not cleaned[product.id]}
+    if missing:
+        first = next(iter(missing))
+        raise ShopError(missing[first], field=first, fields=missing)
     diffs = []
     for product, counted in items:
-        book = int(db.session.execute(sa.select(Product.stock).where(Product.id == product.id)
-                                      .with_for_update()).scalar_one())
+        book = books[product.id]
         diff = counted - book
-        if diff and not cleaned[product.id]:
-            raise ShopError(_("Give a reason for the difference in %(name)s.", name=product.label),
-                            field=f"reason_{product.id}")
         db.session.add(StocktakeLine(village_id=village.id, stocktake_id=take.id, product_id=product.id,
                                      book_qty=book, counted_qty=counted, diff=diff,
                                      reason=cleaned[product.id] or None))
