@@ -323,7 +323,8 @@ def entries():
 def posting():
     h = _need_household()
     rows = [(e, ks.open_objection(e)) for e in pq.household_on_posting(h)]
-    return render_template("kiosk/posting.html", household=h, rows=rows, cites=_citations(e for e, _o in rows))
+    return render_template("kiosk/posting.html", household=h, rows=rows, cites=_citations(e for e, _o in rows),
+                           holds=pq.holds_back_on_posting(h.village_id))
 
 
 def _citations(entries) -> dict:

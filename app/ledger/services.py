@@ -7,6 +7,7 @@ returns the first result instead of moving points twice (docs/ledger.md, "The on
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,18 +66,38 @@ class Posted:
     replayed: bool = False
 
 
-def _move(debit: Account, credit: Account, amount: int) -> None:
-    """Apply the balance changes, each as one guarded statement, in ascending account id order."""
+def _move(debit: Account, credit: Account, amount: int, hold: Callable[[], int] | None = None) -> None:
+    """Apply the balance changes, each as one guarded statement, in ascending account id order.
+
+    With `hold`, the debit may not take the part of the balance `hold()` names (points not spendable
+    yet). The debit row is locked first, in its place in the ascending order, and only then is `hold()`
+    asked: whatever changes what it counts (an approval crediting this account) holds the same row lock
+    until it commits, so `hold()`, a new statement (a new snapshot under READ COMMITTED; inside BEGIN
+    IMMEDIATE on SQLite), sees it together with the balance it changed, never one without the other. A
+    subquery inside the guarded UPDATE would not: PostgreSQL re-checks the WHERE clause of a waiting
+    UPDATE against the new row version but keeps the statement's old snapshot for every other table.
+    """
     for acct in sorted((debit, credit), key=lambda a: a.id):
         if acct.id == debit.id:
+            held = 0
+            if hold is not None:
+                db.session.execute(sa.select(Account.id).where(Account.id == debit.id).with_for_update())
+                held = int(hold())
+                if held < 0:
+                    raise ValueError("a hold cannot be negative")
             res = db.session.execute(
                 sa.update(Account)
                 .where(Account.id == debit.id, Account.village_id == debit.village_id,
-                       # the issuance account may go negative; a household's balance may not
-                       sa.or_(sa.literal_column("accounts.allow_negative"), Account.balance >= amount))
+                       # the issuance account may go negative; a household's balance may not, nor may
+                       # it pay with what is held back
+                       sa.or_(sa.literal_column("accounts.allow_negative"),
+                              Account.balance - held >= amount))
                 .values(balance=Account.balance - amount)
                 .execution_options(synchronize_session=False))
             if res.rowcount != 1:
+                if held:
+                    raise Insufficient(_("Not enough spendable points: %(held)s of the balance are not "
+                                         "spendable yet.", held=held))
                 raise Insufficient(_("Not enough points: the balance is smaller than %(n)s.", n=amount))
         else:
             db.session.execute(sa.update(Account).where(Account.id == credit.id)
@@ -89,10 +110,14 @@ def _move(debit: Account, credit: Account, amount: int) -> None:
 def post_transfer(*, debit: Account, credit: Account, amount: int, code: TransferCode | str, key: str,
                   payload: dict[str, Any] | None = None, actor=None, person_id: int | None = None,
                   entry_id: int | None = None, source: str = "manual", source_ref: str | None = None,
-                  memo: str | None = None, reverses: Transfer | None = None) -> Posted:
+                  memo: str | None = None, reverses: Transfer | None = None,
+                  hold: Callable[[], int] | None = None) -> Posted:
     """Move `amount` points from `debit` to `credit` once per `key`.
 
-    :raises Insufficient: the debit account would go below zero.
+    `hold`, when given, names the part of the debit account's balance that may not be spent yet (the shop
+    passes the household's awards still on posting); it is asked once the account row is locked (_move).
+
+    :raises Insufficient: the debit account would go below zero, or below what `hold` keeps back.
     :raises IdempotencyConflict: `key` was used for another movement.
     """
     if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_TRANSFER:
@@ -105,7 +130,7 @@ def post_transfer(*, debit: Account, credit: Account, amount: int, code: Transfe
     prior = find_earlier(Transfer, debit.village_id, key, digest=digest)
     if prior is not None:
         return Posted(prior, replayed=True)
-    _move(debit, credit, amount)
+    _move(debit, credit, amount, hold)
     t = Transfer(village_id=debit.village_id, debit_account_id=debit.id, credit_account_id=credit.id,
                  amount=amount, code=code, entry_id=entry_id, person_id=person_id, source=source,
                  source_ref=source_ref, memo=memo, idempotency_key=key, payload_hash=digest,

@@ -36,6 +36,9 @@ class SchemeForm(FlaskForm):
                                            validators=[DataRequired()], lo=1, hi=60)
     star_bands = CleanStringField(_l("Star bands (score:stars, …)"), validators=[Optional(), Length(max=200)],
                                   description=_l("For example 30:1,60:2,100:3,150:4,200:5"))
+    spendable_from = SelectField(_l("Awarded points can be spent"), default="approval", choices=lambda: options([
+        ("approval", _l("as soon as they are approved")),
+        ("posting_end", _l("once their posting has ended without an objection"))]))
     submit = SubmitField(_l("Save"))
 
     def validate_star_bands(self, field):

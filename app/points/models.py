@@ -20,6 +20,13 @@ class YearPolicy(str, enum.Enum):
     EXPIRE = "expire"  # the balance is cleared to the expired account on 31 December
 
 
+class SpendableFrom(str, enum.Enum):
+    """When an approved award may be spent at the shop (per village, on its scheme)."""
+
+    APPROVAL = "approval"  # as soon as a reviewer approves it (default)
+    POSTING_END = "posting_end"  # once its posting (公示) has ended and no objection to it is open
+
+
 class PointScheme(Model):
     __tablename__ = "point_schemes"
 
@@ -33,6 +40,9 @@ class PointScheme(Model):
     appeal_working_days: Mapped[int] = mapped_column(Int, default=7)
     #: star bands "30:1,60:2,100:3,150:4,200:5" (minimum year score : stars)
     star_bands: Mapped[str] = mapped_column(Str(200), default="30:1,60:2,100:3,150:4,200:5")
+    #: when approved awards become spendable (SpendableFrom); awards held back still count in the score
+    spendable_from: Mapped[str] = mapped_column(Str(16), default=SpendableFrom.APPROVAL.value,
+                                                server_default=SpendableFrom.APPROVAL.value)
     active: Mapped[bool] = mapped_column(Flag, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -44,6 +54,7 @@ class PointScheme(Model):
         sa.CheckConstraint("year_policy IN ('carry_over','expire')", name="policy_known"),
         sa.CheckConstraint("posting_days BETWEEN 1 AND 60", name="posting_days_bounded"),
         sa.CheckConstraint("appeal_working_days BETWEEN 1 AND 60", name="appeal_days_bounded"),
+        sa.CheckConstraint("spendable_from IN ('approval','posting_end')", name="spendable_from_known"),
         {"sqlite_strict": True},
     )
 

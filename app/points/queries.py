@@ -14,9 +14,9 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from ..db import local_today
 from ..extensions import db
-from ..ledger.queries import balance_query
+from ..ledger.queries import balance_of, balance_query
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus
-from .models import EntryStatus, PointEntry, PointScheme, YearScore
+from .models import EntryStatus, PointEntry, PointScheme, SpendableFrom, YearScore
 
 #: statuses whose points count in a score and against a cap (approved and not corrected)
 COUNTED = (EntryStatus.POSTED.value, EntryStatus.DISPUTED.value, EntryStatus.FINAL.value)
@@ -74,6 +74,54 @@ def entries_on_posting(village_id: int, today: dt.date) -> list[PointEntry]:
                  selectinload(PointEntry.household).selectinload(Household.head),
                  selectinload(PointEntry.person), selectinload(PointEntry.scheme))
         .order_by(PointEntry.posted_on, PointEntry.id)))
+
+
+# --- not yet spendable ----------------------------------------------------------------------------
+
+def holds_back_on_posting(village_id: int) -> bool:
+    """Whether the village's awards become spendable only once their posting has ended
+    (SpendableFrom.POSTING_END on its scheme); by default they are spendable at approval."""
+    scheme = village_scheme(village_id)
+    return scheme is not None and scheme.spendable_from == SpendableFrom.POSTING_END.value
+
+
+def held_on_posting_query(household: Household, today: dt.date) -> sa.Select:
+    """SELECT of the points the household's awards on posting now have put on its balance (one value).
+
+    What the award moved (applied_points), not what it says: a correction reverses the transfer and takes
+    the entry off posting. Deductions hold nothing back: they have already taken what they could.
+    """
+    return sa.select(sa.func.coalesce(sa.func.sum(PointEntry.applied_points), 0)).where(
+        *_household_filter(household), *on_posting_filter(today), PointEntry.applied_points > 0)
+
+
+def held_points(household: Household, today: dt.date | None = None) -> int:
+    """The part of the household's balance the shop may not take yet: under a village that makes awards
+    spendable only after posting, the awards still on posting (and those under an open objection);
+    0 in a village where awards are spendable at approval.
+
+    The shop's redemption asks this through the ledger only once the household's account row is locked
+    (ledger.post_transfer's `hold`), so an approval committing meanwhile is counted in both the balance
+    and this figure, never in one alone (docs/ledger.md, "Points on posting").
+    """
+    if not holds_back_on_posting(household.village_id):
+        return 0
+    return int(db.session.scalar(held_on_posting_query(household, today or local_today())))
+
+
+def spendable_points(household: Household, today: dt.date | None = None) -> tuple[int, int, int]:
+    """(balance, held, spendable) of the household now: what the counter shows."""
+    balance = balance_of(household)
+    held = held_points(household, today)
+    return balance, held, max(0, balance - held)
+
+
+def held_entries(household: Household, today: dt.date | None = None) -> list[PointEntry]:
+    """The household's awards not spendable yet (empty where awards are spendable at approval), the
+    first to become spendable first."""
+    if not holds_back_on_posting(household.village_id):
+        return []
+    return [e for e in household_on_posting(household, today) if (e.applied_points or 0) > 0]
 
 
 # --- scores, stars, rankings ----------------------------------------------------------------------
@@ -151,6 +199,13 @@ class HouseholdOverview:
     #: entries on posting now (is_on_posting)
     posting_count: int
     scheme: PointScheme | None
+    #: the part of the balance not spendable yet (held_points): 0 unless the village holds awards on posting
+    held: int = 0
+
+    @property
+    def spendable(self) -> int:
+        """What the shop may take now: the balance less the awards still on posting (held)."""
+        return max(0, self.balance - self.held)
 
     @property
     def stars(self) -> int | None:
@@ -170,11 +225,14 @@ def household_overview(household: Household, *, year: int | None = None,
     year = year or today.year
     posting = sa.select(sa.func.count(PointEntry.id)).where(
         *_household_filter(household), *on_posting_filter(today)).scalar_subquery()
-    balance, score, count = db.session.execute(sa.select(
+    balance, score, count, held = db.session.execute(sa.select(
         balance_query(household.id).scalar_subquery(),
-        year_score_query(household.id, year).scalar_subquery(), posting)).one()
+        year_score_query(household.id, year).scalar_subquery(), posting,
+        held_on_posting_query(household, today).scalar_subquery())).one()
+    scheme = village_scheme(household.village_id)
+    holds = scheme is not None and scheme.spendable_from == SpendableFrom.POSTING_END.value
     return HouseholdOverview(household=household, year=year, balance=int(balance or 0), score=int(score),
-                             posting_count=int(count), scheme=village_scheme(household.village_id))
+                             posting_count=int(count), scheme=scheme, held=int(held) if holds else 0)
 
 
 def _household_filter(household: Household) -> tuple:

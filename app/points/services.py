@@ -30,6 +30,7 @@ from .models import (
     PointEntry,
     PointItem,
     PointScheme,
+    SpendableFrom,
     YearScore,
 )
 from .queries import COUNTED, effective_status, household_ranking, year_score
@@ -39,38 +40,55 @@ from .workdays import add_working_days, holidays_from_config
 
 # --- schemes, categories, items -------------------------------------------------------------------
 
+def _check_spendable_from(value: str) -> str:
+    if value not in {s.value for s in SpendableFrom}:
+        raise PointsError(_("Choose when awarded points can be spent."), "spendable_from")
+    return value
+
+
 def create_scheme(village, name: str, *, year_policy: str = "carry_over", posting_days: int = 7,
-                  appeal_working_days: int = 7, star_bands: str | None = None) -> PointScheme:
+                  appeal_working_days: int = 7, star_bands: str | None = None,
+                  spendable_from: str = SpendableFrom.APPROVAL.value) -> PointScheme:
     """Create the village's points scheme (积分细则)."""
+    spendable_from = _check_spendable_from(spendable_from)
     if db.session.scalar(sa.select(PointScheme.id).where(PointScheme.village_id == village.id,
                                                          PointScheme.name == name)):
         raise PointsError(_("A scheme named %(name)s already exists.", name=name), "name")
     scheme = PointScheme(village_id=village.id, name=name, year_policy=year_policy, posting_days=posting_days,
-                         appeal_working_days=appeal_working_days, active=True)
+                         appeal_working_days=appeal_working_days, spendable_from=spendable_from, active=True)
     if star_bands:
         scheme.star_bands = star_bands
     db.session.add(scheme)
     db.session.flush()
-    record("points.scheme_create", scheme, details=changes({}, {"name": name, "year_policy": year_policy}))
+    record("points.scheme_create", scheme, details=changes({}, {"name": name, "year_policy": year_policy,
+                                                                "spendable_from": spendable_from}))
     return scheme
 
 
 def update_scheme(scheme: PointScheme, *, name: str, year_policy: str, posting_days: int,
-                  appeal_working_days: int, star_bands: str | None) -> PointScheme:
-    """Change the scheme's settings; entries already on posting keep their dates."""
+                  appeal_working_days: int, star_bands: str | None, spendable_from: str | None = None) -> PointScheme:
+    """Change the scheme's settings; entries already on posting keep their dates.
+
+    Switching spendable_from applies at once to the awards on posting now: they are held back (or released)
+    from the next redemption on.
+    """
+    spendable_from = _check_spendable_from(spendable_from or scheme.spendable_from)
     clash = db.session.scalar(sa.select(PointScheme.id).where(
         PointScheme.village_id == scheme.village_id, PointScheme.name == name, PointScheme.id != scheme.id))
     if clash:
         raise PointsError(_("A scheme named %(name)s already exists.", name=name), "name")
     before = {"name": scheme.name, "year_policy": scheme.year_policy, "posting_days": scheme.posting_days,
-              "appeal_working_days": scheme.appeal_working_days, "star_bands": scheme.star_bands}
+              "appeal_working_days": scheme.appeal_working_days, "star_bands": scheme.star_bands,
+              "spendable_from": scheme.spendable_from}
     scheme.name, scheme.year_policy, scheme.posting_days = name, year_policy, posting_days
     scheme.appeal_working_days = appeal_working_days
     scheme.star_bands = star_bands or scheme.star_bands
+    scheme.spendable_from = spendable_from
     db.session.flush()
     record("points.scheme_update", scheme, details=changes(before, {
         "name": name, "year_policy": year_policy, "posting_days": posting_days,
-        "appeal_working_days": appeal_working_days, "star_bands": scheme.star_bands}))
+        "appeal_working_days": appeal_working_days, "star_bands": scheme.star_bands,
+        "spendable_from": spendable_from}))
     return scheme
 
 

@@ -95,11 +95,11 @@ def scheme():
                 return pts.create_scheme(g.village, form.name.data, year_policy=form.year_policy.data,
                                          posting_days=form.posting_days.data,
                                          appeal_working_days=form.appeal_working_days.data,
-                                         star_bands=form.star_bands.data)
+                                         star_bands=form.star_bands.data, spendable_from=form.spendable_from.data)
             return pts.update_scheme(current, name=form.name.data, year_policy=form.year_policy.data,
                                      posting_days=form.posting_days.data,
                                      appeal_working_days=form.appeal_working_days.data,
-                                     star_bands=form.star_bands.data)
+                                     star_bands=form.star_bands.data, spendable_from=form.spendable_from.data)
 
         if submit(form, save, field="name"):
             flash(_("Saved."), "success")

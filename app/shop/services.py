@@ -22,8 +22,8 @@ from ..db import VILLAGE_TZ, local_day, local_today, utcnow
 from ..extensions import db
 from ..idempotency import check_key, find_earlier, mark_replayed, payload_hash
 from ..ledger import services as ledger
-from ..ledger.queries import balance_of
 from ..ledger.models import MAX_TRANSFER, Account, AccountKind, Transfer, TransferCode
+from ..points import queries as points_queries
 from ..registry.models import Village
 from ..text import TextRejected, clean_text
 from .errors import ShopError
@@ -358,12 +358,20 @@ def _redeem(household, merged, *, key, digest, actor, person) -> Redemption:
     acct = ledger.household_account(household)
     shop = ledger.system_account(village_id, AccountKind.SHOP)
     try:
+        # awards still on posting are not spendable where the village says so (docs/ledger.md, "Points on
+        # posting"): the ledger asks for them once it holds the household's account row
         posted = ledger.post_transfer(debit=acct, credit=shop, amount=total, code=TransferCode.REDEEM,
                                       key=f"redeem:{key}", payload={"lines": [[p.id, q] for p, q in merged]},
                                       actor=actor, person_id=person.id if person else None,
-                                      source="redemption", source_ref=key)
+                                      source="redemption", source_ref=key,
+                                      hold=lambda: points_queries.held_points(household))
     except ledger.Insufficient:
-        balance = balance_of(household)
+        balance, held, spendable = points_queries.spendable_points(household)
+        if held:
+            raise ledger.Insufficient(_(
+                "Not enough spendable points: the household has %(balance)s, of which %(held)s are still on "
+                "posting and not spendable yet; the goods cost %(total)s.",
+                balance=balance, held=held, total=total)) from None
         raise ledger.Insufficient(_("Not enough points: the household has %(balance)s, the goods cost %(total)s.",
                                     balance=balance, total=total)) from None
     # the ledger and the audit head are now held: products next, in ascending id order

@@ -12,7 +12,7 @@ from ..errors import Busy, DomainError
 from ..extensions import db
 from ..forms import flash_recorded
 from ..kiosk.services import find_household_by_card_code
-from ..ledger.queries import balance_of
+from ..points import queries as pq
 from ..printing import pdf_response, render_pdf
 from ..registry.models import Household
 from ..registry.services import household_search_query
@@ -181,18 +181,23 @@ def counter():
         household = db.session.get(Household, household.id)
         # the rollback expired every product: refresh them in one SELECT, not one per product (bench figure 3)
         db.session.scalars(sa.select(Product).where(Product.village_id == g.village.id)).all()
-        balance = balance_of(household)
+        # awards still on posting, where the village holds them back, are part of the balance but not spendable
+        balance, held, spendable = pq.spendable_points(household)
+        held_entries = pq.held_entries(household) if held else []
         if summary is not None:
             summary["after"] = balance - summary["total"]
+            summary["short"] = summary["total"] > spendable
         # products in stock, plus any the basket names (so a sold-out line still shows its error)
         shown = [p for p in products if (p.active and p.stock > 0) or form[f"qty_{p.id}"].data
                  or form[f"qty_{p.id}"].errors]
     else:
         balance, shown = None, []
+        held, spendable, held_entries = 0, None, []
     recent = list(db.session.scalars(sa.select(Redemption).where(Redemption.village_id == g.village.id)
                                      .order_by(Redemption.id.desc()).limit(10)))
     return render_template("shop/counter.html", q=q, household=household, matches=matches, form=form,
-                           shown=shown, balance=balance, summary=summary, recent=recent)
+                           shown=shown, balance=balance, held=held, spendable=spendable,
+                           held_entries=held_entries, summary=summary, recent=recent)
 
 
 # Receipts and cancelling
