@@ -109,7 +109,7 @@ def seed_village(village, make_user, make_household, *, suffix: str = "1", pendi
         db.session.add(RuleVersion(village_id=v.id, ruleset_id=rs.id, version_no=2, status="proposed", title="二"))
         # the shop: out of stock, low, fine, and a retired product out of stock (not counted)
         cashier = db.session.merge(users.cashier)
-        out = shop.create_product(v, name="酱油", unit="瓶", price_points=5, reorder_level=2)
+        shop.create_product(v, name="酱油", unit="瓶", price_points=5, reorder_level=2)
         low = shop.create_product(v, name="大米", unit="袋", price_points=10, reorder_level=5)
         fine = shop.create_product(v, name="食用油", unit="桶", price_points=10, reorder_level=5)
         gone = shop.create_product(v, name="肥皂", unit="块", price_points=1, reorder_level=5)
@@ -142,7 +142,8 @@ def seed_village(village, make_user, make_household, *, suffix: str = "1", pendi
             db.session.add(s)
             return s
 
-        old, today_shift, walked = shift(today - dt.timedelta(days=3)), shift(today), shift(today, "confirmed")
+        shift(today - dt.timedelta(days=3))
+        today_shift, walked = shift(today), shift(today, "confirmed")
         shift(today, ended=False)
         db.session.flush()
         db.session.add_all([

@@ -34,9 +34,10 @@ from .models import (
     VisitPurpose,
     VisitRule,
 )
-from .states import EVENT
+
 # the grid reads other features use too live in queries; the pages keep calling them from here
-from .queries import village_rules, worker_grid_ids  # noqa: E402,F401
+from .queries import village_rules, worker_grid_ids  # noqa: F401
+from .states import EVENT
 
 #: the sources an event may be reported from (a patrol finding turned over to the grid)
 SOURCES = ("patrol_finding",)

@@ -80,7 +80,7 @@ def backup_item(backups: list, now: dt.datetime) -> Item | None:
     if not backups:
         return None
     last = backups[0]
-    age = now.replace(tzinfo=dt.timezone.utc) - last.taken_at
+    age = now.replace(tzinfo=dt.UTC) - last.taken_at
     late = age > BACKUP_LATE_AFTER
     return Item("backup", str(_l("Last backup")), 1, url_for("admin.backups"),
                 overdue_days=max(age.days, 1) if late else None,
