@@ -192,14 +192,14 @@ def test_a_village_pcs_clerk_sees_the_last_backup_and_when_it_is_late(client, vi
     _login(client, "clerk1")
     assert _items(client, "clerk")[0] == []  # no backups: nothing to say
     _backup(backup_folder, utcnow() - dt.timedelta(hours=3))
-    [(key, _n, days, url)], html = _items(client, "clerk")
+    [(key, _n, days, url)], _html = _items(client, "clerk")
     assert (key, days, url) == ("backup", None, "/admin/backups")
     _backup(backup_folder, utcnow() - dt.timedelta(days=400))  # an older one changes nothing
     assert _items(client, "clerk")[0][0][2] is None
     for p in backup_folder.iterdir():
         p.unlink()
     _backup(backup_folder, utcnow() - dt.timedelta(days=3, hours=1))
-    [(key, _n, days, url)], html = _items(client, "clerk")
+    [(key, _n, days, url)], _html = _items(client, "clerk")
     assert (key, days) == ("backup", 3)
     with client.get(url) as r:
         assert r.status_code == 200
