@@ -652,3 +652,7 @@ def memory_rows(rows: list[Row]) -> list[Row]:
     return [Row("8", f"peak RSS of one process: {titles.get(k, k)}", "MiB", [mb], "≤ 1024 MiB", mb <= GIB_MB,
                 "largest single process (server master/worker or CLI)")
             for k, mb in seen.items()]
+
+
+# figures kept in their own modules register themselves here (each with @figure)
+from . import home_figure  # noqa: E402,F401

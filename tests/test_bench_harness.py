@@ -213,3 +213,16 @@ def test_bomb_figure_times_the_served_refusal_of_each_bomb(tiny_bench):
         assert len(r.values) == len(F.BOMB_URLS) and all(t > 0 for t in r.values)
         assert r.goal == "≤ 1000 ms" and r.met == (r.median <= 1000)
         assert "185 MiB" in r.what and 20 < r.rss_mb < 1024
+
+
+@needs_wrk
+def test_county_home_figure_serves_the_village_counts_to_a_county_user(tiny_bench):
+    from bench import home_figure
+
+    app, url = tiny_bench
+    rows = {r.what: r for r in home_figure.fig_county_home(_ctx(app, url))}
+    rps = rows["county home page: requests/s"]
+    assert rps.median > 0 and "failed" not in rps.note, rps
+    assert f"{home_figure.QUICK_VILLAGES} villages" in rps.note
+    assert rows["county home page: p99 latency"].goal == "≤ 100 ms"
+    assert "11" in {f.key for f in F.FIGURES}

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from ..extensions import db
 from ..registry.models import Household, HouseholdStatus, VillagerGroup
 from . import schedule
-from .models import EventStatus, EventStep, Grid, GridEvent, GridMembership, GridWorker, Visit
+from .models import EventStatus, EventStep, Grid, GridEvent, GridMembership, GridWorker, Visit, VisitRule
 from .states import FINISHED
 
 
@@ -247,3 +247,53 @@ def event_figures(village_id: int, start: dt.datetime, end: dt.datetime, now: dt
         elif e.due_at < now:
             f.overdue += 1
     return f
+
+
+# --- a worker's grids and the village's schedule --------------------------------------------------
+
+def worker_grid_ids(village_id: int, user_id: int) -> list[int]:
+    """The grids a worker works now, with the micro-grids inside them."""
+    top = list(db.session.scalars(sa.select(GridWorker.grid_id).where(
+        GridWorker.village_id == village_id, GridWorker.user_id == user_id, GridWorker.ended_on.is_(None))))
+    if not top:
+        return []
+    children = db.session.scalars(sa.select(Grid.id).where(Grid.parent_id.in_(top)))
+    return sorted(set(top) | set(children))
+
+
+def village_rules(village_id: int) -> dict[str, tuple[int, str]]:
+    """The village's rules by tag; the 三必访 defaults when it has set none."""
+    rows = db.session.scalars(sa.select(VisitRule).where(VisitRule.village_id == village_id)).all()
+    if not rows:
+        return dict(schedule.DEFAULT_RULES)
+    return {r.tag: (r.every, r.unit) for r in rows}
+
+
+# --- what waits today (the home page) -------------------------------------------------------------
+
+def today_counts(village_id: int, *, user_id: int, today: dt.date, now: dt.datetime) -> dict:
+    """The grid worker's counts: visits due today and overdue in the worker's grids (with the oldest due
+    day), by the same schedule as the worker's today page; open events assigned to the worker, and of those
+    the ones past their due time (with the oldest due time). The events come in one statement; the visits
+    need the schedule's arithmetic (schedule_for: three statements)."""
+    grid_ids = worker_grid_ids(village_id, user_id)
+    plan = schedule_for(village_id, village_rules(village_id), grid_ids=grid_ids, today=today) if grid_ids else []
+    overdue = [p.due.day for p in plan if p.standing == "overdue"]
+    mine = (GridEvent.village_id == village_id, GridEvent.assignee_id == user_id,
+            GridEvent.status.in_(OPEN_STATUSES))
+    assigned, late, oldest = db.session.execute(sa.select(
+        sa.select(sa.func.count()).select_from(GridEvent).where(*mine).scalar_subquery(),
+        sa.select(sa.func.count()).select_from(GridEvent).where(*mine, GridEvent.due_at < now).scalar_subquery(),
+        sa.select(sa.func.min(GridEvent.due_at)).where(*mine, GridEvent.due_at < now).scalar_subquery())).one()
+    if isinstance(oldest, str):  # a scalar subquery's MIN comes back untyped from SQLite
+        oldest = dt.datetime.fromisoformat(oldest)
+    return {"visits_today": sum(1 for p in plan if p.standing == "today"), "visits_overdue": len(overdue),
+            "oldest_visit_due": min(overdue) if overdue else None, "events_assigned": assigned,
+            "events_overdue": late, "oldest_event_due": oldest}
+
+
+def villages_today(village_ids: list[int], now: dt.datetime) -> dict[int, int]:
+    """Per village: open events past their due time (the township's home page), in one grouped statement."""
+    return dict(db.session.execute(sa.select(GridEvent.village_id, sa.func.count()).where(
+        GridEvent.village_id.in_(village_ids or [-1]), GridEvent.status.in_(OPEN_STATUSES),
+        GridEvent.due_at < now).group_by(GridEvent.village_id)).all())

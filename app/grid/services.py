@@ -34,6 +34,9 @@ from .models import (
     VisitPurpose,
     VisitRule,
 )
+
+# the grid reads other features use too live in queries; the pages keep calling them from here
+from .queries import village_rules, worker_grid_ids  # noqa: F401
 from .states import EVENT
 
 #: the sources an event may be reported from (a patrol finding turned over to the grid)
@@ -143,16 +146,6 @@ def end_worker(row: GridWorker, *, ended_on: dt.date | None = None, actor=None) 
     return row
 
 
-def worker_grid_ids(village_id: int, user_id: int) -> list[int]:
-    """The grids a worker works now, with the micro-grids inside them."""
-    top = list(db.session.scalars(sa.select(GridWorker.grid_id).where(
-        GridWorker.village_id == village_id, GridWorker.user_id == user_id, GridWorker.ended_on.is_(None))))
-    if not top:
-        return []
-    children = db.session.scalars(sa.select(Grid.id).where(Grid.parent_id.in_(top)))
-    return sorted(set(top) | set(children))
-
-
 # --- households in grids --------------------------------------------------------------------------
 
 def current_membership(household_id: int) -> GridMembership | None:
@@ -218,14 +211,6 @@ def remove_household(household: Household, *, on: dt.date | None = None, actor=N
 
 #: the tags a village may give a rhythm to: the register's tags and "ordinary" for everyone else
 RULE_TAGS = (schedule.ORDINARY, *HOUSEHOLD_TAGS)
-
-
-def village_rules(village_id: int) -> dict[str, tuple[int, str]]:
-    """The village's rules by tag; the 三必访 defaults when it has set none."""
-    rows = db.session.scalars(sa.select(VisitRule).where(VisitRule.village_id == village_id)).all()
-    if not rows:
-        return dict(schedule.DEFAULT_RULES)
-    return {r.tag: (r.every, r.unit) for r in rows}
 
 
 def set_rules(village: Village, rules: dict[str, tuple[int, str] | None], *, actor=None) -> dict:

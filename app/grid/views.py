@@ -239,8 +239,12 @@ def events():
         stmt = stmt.where(GridEvent.status == status)
     else:
         status = None
+    # the home page's link: the open events assigned to me
+    mine = request.args.get("mine") == "1"
+    if mine:
+        stmt = stmt.where(GridEvent.assignee_id == current_user.id, GridEvent.status.in_(gq.OPEN_STATUSES))
     rows = db.session.scalars(stmt.order_by(GridEvent.id.desc()).limit(300)).all()
-    return render_template("grid/events.html", events=rows, status=status, now=utcnow(), **LABELS)
+    return render_template("grid/events.html", events=rows, status=status, mine=mine, now=utcnow(), **LABELS)
 
 
 def _event_or_404(event_id: int) -> GridEvent:

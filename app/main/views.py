@@ -6,20 +6,27 @@ from flask import abort, flash, g, redirect, render_template, request, session, 
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from ..access import require
+from ..access import can, require
+from ..admin.backups import single_village_installation
 from ..auth.models import Role
+from ..db import local_today, utcnow
 from ..extensions import db
+from ..ops.backup import backup_dir, list_backups
 from ..patrol.queries import is_patrol_member, village_counts
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus, Village
 from ..urls import safe_next
 from . import bp
+from . import today as home
 
 
 @bp.route("/")
 @login_required
 def index():
-    """Start page: what this user can do in the current village."""
+    """Start page: the work waiting today for each role the user holds in the current village (app.main.today),
+    the township's per-village counts, and what this user can do."""
     stats = None
+    sections = []
+    today, now = local_today(), utcnow()
     if g.village is not None:
         stats = {
             "households": db.session.scalar(sa.select(sa.func.count(Household.id)).where(
@@ -27,7 +34,25 @@ def index():
             "people": db.session.scalar(sa.select(sa.func.count(Person.id)).where(
                 Person.village_id == g.village.id, Person.status == PersonStatus.ALIVE.value)),
         }
-    return render_template("main/index.html", stats=stats, patrol_member=is_patrol_member(current_user.id))
+        backups = None
+        if "clerk" in g.roles and (can("admin") or single_village_installation()):
+            backups = list_backups(backup_dir())
+        sections = home.sections(g.village.id, g.roles, current_user.id, today, now, backups=backups)
+    township_rows = township_backup = None
+    if Role.TOWNSHIP.value in g.roles:
+        township_rows = home.township_rows(_overseen_villages(), today, now)
+        township_backup = home.backup_item(list_backups(backup_dir()), now)
+    return render_template("main/index.html", stats=stats, patrol_member=is_patrol_member(current_user.id),
+                           sections=sections, township_rows=township_rows, township_backup=township_backup,
+                           township_columns=home.TOWNSHIP_COLUMNS)
+
+
+def _overseen_villages() -> list[Village]:
+    """The villages a township user oversees (every village for the administrator), by code."""
+    if Role.ADMIN.value in g.roles:
+        return list(db.session.scalars(sa.select(Village).order_by(Village.code)))
+    tids = {m.township_id for m in current_user.memberships if m.role == Role.TOWNSHIP.value}
+    return list(db.session.scalars(sa.select(Village).where(Village.township_id.in_(tids)).order_by(Village.code)))
 
 
 @bp.post("/switch-village")
@@ -57,12 +82,7 @@ def set_language(code: str):
 @require("township.view")
 def township():
     """Read-only roll-up of the villages a township user oversees: counts only, no personal data."""
-    if Role.ADMIN.value in g.roles:
-        villages = list(db.session.scalars(sa.select(Village).order_by(Village.code)))
-    else:
-        tids = {m.township_id for m in current_user.memberships if m.role == Role.TOWNSHIP.value}
-        villages = list(db.session.scalars(
-            sa.select(Village).where(Village.township_id.in_(tids)).order_by(Village.code)))
+    villages = _overseen_villages()
     ids = [v.id for v in villages]
     hh = dict(db.session.execute(
         sa.select(Household.village_id, sa.func.count(Household.id))

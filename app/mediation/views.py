@@ -49,7 +49,7 @@ from .forms import (
     ProposalForm,
     SessionForm,
 )
-from .models import CaseMediator, MediationCase, MediationHead, PartyRole
+from .models import Agreement, CaseMediator, MediationCase, MediationHead, PartyRole
 from .states import CASE
 
 
@@ -92,15 +92,31 @@ def index():
     counts = dict(db.session.execute(sa.select(MediationCase.status, sa.func.count()).where(
         MediationCase.village_id == g.village.id).group_by(MediationCase.status)).all())
     cases = db.session.scalars(_mine_query().limit(200)).all() if g.roles & {"mediator"} else []
+    today = local_today()
     due = [c for c in ms.follow_ups_due(g.village.id) if ms.can_read(c, current_user)]
+    # the home page's links: ?due=overdue or soon narrows the follow-ups, ?window=closing lists the agreements
+    # whose judicial-confirmation window is closing (both over the cases this user may read)
+    due_filter = request.args.get("due")
+    if due_filter == "overdue":
+        due = [c for c in due if ms.due_on(c) < today]
+    elif due_filter == "soon":
+        due = [c for c in due if today <= ms.due_on(c) <= today + dt.timedelta(days=mq.AHEAD_DAYS)]
+    else:
+        due_filter = None
+    closing = None
+    if request.args.get("window") == "closing":
+        closing = db.session.scalars(sa.select(MediationCase).join(Agreement, Agreement.case_id == MediationCase.id)
+                                     .where(*mq.readable_filter(g.village.id, current_user.id),
+                                            *mq.window_filter(today)).order_by(Agreement.signed_on)).all()
+        closing = [(c, c.agreement.signed_on + dt.timedelta(days=mq.JUDICIAL_DAYS)) for c in closing]
     head = AssignForm(prefix="head")
     head.user_id.choices = options((u.id, u.display_name) for u in _village_mediators())
     heads = [db.session.get(User, h.user_id) for h in db.session.scalars(
         sa.select(MediationHead).where(MediationHead.village_id == g.village.id))]
     awaiting = gq.awaiting_mediation(g.village.id) if g.roles & {"mediator"} else []
     return render_template("mediation/index.html", counts=counts, cases=cases, statuses=STATUSES, types=TYPES,
-                           due=due, due_on=ms.due_on, today=local_today(), head=head, heads=heads,
-                           awaiting=awaiting)
+                           due=due, due_on=ms.due_on, today=today, head=head, heads=heads,
+                           awaiting=awaiting, due_filter=due_filter, closing=closing)
 
 
 def _person_for(number: str | None, name: str | None, field: str) -> int | None:

@@ -141,3 +141,55 @@ def village_counts(village_ids: list[int]) -> dict[int, dict[str, int]]:
             PatrolShift.day >= first).group_by(PatrolShift.village_id)):
         out[v]["shifts"] = n
     return out
+
+
+# --- what waits today (the home page and the patrol page's lists) --------------------------------
+
+def to_confirm_filter(village_id: int, now: dt.datetime) -> tuple:
+    """Shifts the leader has still to confirm: planned and over (WHERE clauses)."""
+    return (PatrolShift.village_id == village_id, PatrolShift.status == ShiftStatus.PLANNED.value,
+            PatrolShift.ends_at < now)
+
+
+def _month_bounds(today: dt.date) -> tuple[dt.date, dt.date]:
+    first = today.replace(day=1)
+    return first, (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+
+
+def short_members_query(village_id: int, today: dt.date) -> sa.Select:
+    """(member id, places booked this month, the team's minimum) of the active members of active teams
+    booked on fewer of this month's shifts than their team's monthly minimum (leave and absence not counted,
+    cancelled shifts neither)."""
+    first, last = _month_bounds(today)
+    booked = (sa.select(PatrolPlace.member_id, sa.func.count().label("n")).join(PatrolShift).where(
+        PatrolShift.village_id == village_id, PatrolShift.status != ShiftStatus.CANCELLED.value,
+        PatrolShift.day >= first, PatrolShift.day <= last, PatrolPlace.attendance.not_in(("absent", "leave")))
+        .group_by(PatrolPlace.member_id).subquery())
+    n = sa.func.coalesce(booked.c.n, 0)
+    return (sa.select(PatrolMember.id, n.label("booked"), PatrolTeam.monthly_minimum)
+            .join(PatrolTeam, PatrolTeam.id == PatrolMember.team_id)
+            .outerjoin(booked, booked.c.member_id == PatrolMember.id)
+            .where(PatrolMember.village_id == village_id, PatrolMember.status == MemberStatus.ACTIVE.value,
+                   PatrolTeam.active == True, n < PatrolTeam.monthly_minimum))  # noqa: E712
+
+
+def today_counts(village_id: int, *, today: dt.date, now: dt.datetime) -> dict:
+    """The patrol leader's counts in one statement: shifts to confirm (and the day of the oldest) and
+    members short of their monthly minimum."""
+    short = short_members_query(village_id, today).subquery()
+    row = db.session.execute(sa.select(
+        sa.select(sa.func.count()).select_from(PatrolShift).where(*to_confirm_filter(village_id, now))
+        .scalar_subquery(),
+        sa.select(sa.func.min(PatrolShift.day)).where(*to_confirm_filter(village_id, now)).scalar_subquery(),
+        sa.select(sa.func.count()).select_from(short).scalar_subquery())).one()
+    oldest = row[1]
+    if isinstance(oldest, str):  # a scalar subquery's MIN comes back untyped from SQLite
+        oldest = dt.date.fromisoformat(oldest)
+    return {"to_confirm": row[0], "oldest_to_confirm": oldest, "members_short": row[2]}
+
+
+def villages_today(village_ids: list[int], now: dt.datetime) -> dict[int, int]:
+    """Per village: shifts still to confirm (the township's home page), in one grouped statement."""
+    return dict(db.session.execute(sa.select(PatrolShift.village_id, sa.func.count()).where(
+        PatrolShift.village_id.in_(village_ids or [-1]), PatrolShift.status == ShiftStatus.PLANNED.value,
+        PatrolShift.ends_at < now).group_by(PatrolShift.village_id)).all())

@@ -132,8 +132,22 @@ def index():
     teams = list(db.session.scalars(sa.select(PatrolTeam).where(PatrolTeam.village_id == g.village.id)
                                     .order_by(PatrolTeam.active.desc(), PatrolTeam.name)))
     today = local_today()
+    # the home page's links: ?show=to_confirm lists the shifts to confirm, ?show=short the members short of
+    # their team's monthly minimum
+    show = request.args.get("show")
+    to_confirm = short = None
+    if show == "to_confirm":
+        to_confirm = list(db.session.scalars(sa.select(PatrolShift).where(
+            *pq.to_confirm_filter(g.village.id, utcnow())).order_by(PatrolShift.day, PatrolShift.id)))
+    elif show == "short":
+        rows = db.session.execute(pq.short_members_query(g.village.id, today)).all()
+        members = {m.id: m for m in db.session.scalars(
+            sa.select(PatrolMember).where(PatrolMember.id.in_([r[0] for r in rows] or [-1])))}
+        short = sorted(((members[i], booked, minimum) for i, booked, minimum in rows),
+                       key=lambda r: (r[1], r[0].team_id, r[0].id))
     return render_template("patrol/index.html", teams=teams, today=today, levels=LEVELS, kinds=KINDS,
-                           from_grid=grid_queries.handed_to_patrol(g.village.id, limit=20))
+                           from_grid=grid_queries.handed_to_patrol(g.village.id, limit=20),
+                           to_confirm=to_confirm, short=short)
 
 
 def _team_form(team: PatrolTeam | None = None) -> TeamForm:

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
-from ..db import local_today
+from ..db import local_day, local_midnight_utc, local_today
 from ..extensions import db
 from ..ledger.queries import balance_of, balance_query
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus
-from .models import EntryStatus, PointEntry, PointScheme, SpendableFrom, YearScore
+from .models import EntryStatus, Objection, PointEntry, PointScheme, SpendableFrom, YearScore
 
 #: statuses whose points count in a score and against a cap (approved and not corrected)
 COUNTED = (EntryStatus.POSTED.value, EntryStatus.DISPUTED.value, EntryStatus.FINAL.value)
@@ -278,3 +278,67 @@ def closed_years(household_id: int) -> list[YearScore]:
     """The household's scores of closed years, newest first."""
     return list(db.session.scalars(sa.select(YearScore).where(YearScore.household_id == household_id)
                                    .order_by(YearScore.year.desc())))
+
+
+# --- what waits today (the home page) -------------------------------------------------------------
+
+#: days before the end of a posting period that the clerk's home page counts it as ending
+POSTING_ENDING_DAYS = 3
+
+
+def today_counts(village_id: int, *, user_id: int, today: dt.date) -> dict:
+    """The village's points work for the home page, in one statement:
+
+    - pending: entries waiting for review; oldest_pending: the day the oldest of them was recorded;
+    - objections_open / objections_overdue: undecided objections, and those past their answer date;
+      oldest_due: the earliest answer date of the overdue ones;
+    - rejected_mine: entries `user_id` recorded that were rejected in the last 30 days;
+    - posting_ending: entries whose posting ends within POSTING_ENDING_DAYS days (today included).
+    """
+
+    def count(*where):
+        return sa.select(sa.func.count()).select_from(PointEntry).where(
+            PointEntry.village_id == village_id, *where).scalar_subquery()
+
+    open_obj = (Objection.village_id == village_id, Objection.decision.is_(None))
+    since = local_midnight_utc(today - dt.timedelta(days=30))
+    row = db.session.execute(sa.select(
+        count(PointEntry.status == EntryStatus.PENDING.value),
+        sa.select(sa.func.min(PointEntry.recorded_at)).where(
+            PointEntry.village_id == village_id, PointEntry.status == EntryStatus.PENDING.value).scalar_subquery(),
+        sa.select(sa.func.count()).select_from(Objection).where(*open_obj).scalar_subquery(),
+        sa.select(sa.func.count()).select_from(Objection).where(*open_obj, Objection.due_on < today)
+        .scalar_subquery(),
+        sa.select(sa.func.min(Objection.due_on)).where(*open_obj, Objection.due_on < today).scalar_subquery(),
+        count(PointEntry.status == EntryStatus.REJECTED.value, PointEntry.recorded_by_id == user_id,
+              PointEntry.reviewed_at >= since),
+        count(PointEntry.status == EntryStatus.POSTED.value, PointEntry.posting_until >= today,
+              PointEntry.posting_until < today + dt.timedelta(days=POSTING_ENDING_DAYS)),
+    )).one()
+    oldest = row[1]
+    oldest_due = row[4]
+    if isinstance(oldest_due, str):  # a scalar subquery's MIN comes back untyped from SQLite
+        oldest_due = dt.date.fromisoformat(oldest_due)
+    if isinstance(oldest, str):
+        oldest = dt.datetime.fromisoformat(oldest)
+    return {"pending": row[0], "oldest_pending": local_day(oldest) if oldest else None,
+            "objections_open": row[2], "objections_overdue": row[3], "oldest_due": oldest_due,
+            "rejected_mine": row[5], "posting_ending": row[6]}
+
+
+def villages_today(village_ids: list[int], today: dt.date) -> dict[int, dict[str, int]]:
+    """Per village: entries waiting for review and objections past their answer date (the township's home
+    page), grouped in one statement each over every village."""
+
+    out = {v: {"entries_waiting": 0, "objections_overdue": 0} for v in village_ids}
+    if not village_ids:
+        return out
+    for v, n in db.session.execute(sa.select(PointEntry.village_id, sa.func.count()).where(
+            PointEntry.village_id.in_(village_ids), PointEntry.status == EntryStatus.PENDING.value)
+            .group_by(PointEntry.village_id)):
+        out[v]["entries_waiting"] = n
+    for v, n in db.session.execute(sa.select(Objection.village_id, sa.func.count()).where(
+            Objection.village_id.in_(village_ids), Objection.decision.is_(None), Objection.due_on < today)
+            .group_by(Objection.village_id)):
+        out[v]["objections_overdue"] = n
+    return out

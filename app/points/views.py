@@ -337,11 +337,19 @@ def entries():
                                  sa.and_(PointEntry.status == "posted", PointEntry.posting_until < today)))
     elif status != "all":
         stmt = stmt.where(PointEntry.status == status)
-    page = db.paginate(stmt.order_by(PointEntry.id.desc()), page=page_number(),
+    # the home page's links: my own entries (the clerk's rejected ones), postings ending soon, oldest first
+    mine = request.args.get("mine") == "1"
+    if mine:
+        stmt = stmt.where(PointEntry.recorded_by_id == current_user.id)
+    ending = request.args.get("ending") == "1" and status == "posted"
+    if ending:
+        stmt = stmt.where(PointEntry.posting_until < today + dt.timedelta(days=pq.POSTING_ENDING_DAYS))
+    oldest = request.args.get("order") == "oldest"
+    page = db.paginate(stmt.order_by(PointEntry.id if oldest else PointEntry.id.desc()), page=page_number(),
                        per_page=current_app.config["PER_PAGE"], error_out=False)
     review = ReviewForm()
     return render_template("points/entries.html", page=page, status=status, review=review, today=today,
-                           statuses=STATUSES)
+                           statuses=STATUSES, mine=mine, ending=ending, oldest=oldest)
 
 
 @bp.route("/entries/<int:entry_id>", methods=["GET"])
@@ -409,11 +417,19 @@ def objection_new(entry_id: int):
 @bp.route("/objections")
 @require("points.view")
 def objections():
-    """Objections: open ones first, overdue ones marked."""
-    rows = list(db.session.scalars(sa.select(Objection).where(Objection.village_id == g.village.id)
-                                   .order_by(Objection.decision.is_not(None), Objection.due_on, Objection.id)
+    """Objections: open ones first, overdue ones marked; ?state=open or overdue shows only those."""
+    today = _today()
+    state = request.args.get("state")
+    stmt = sa.select(Objection).where(Objection.village_id == g.village.id)
+    if state in ("open", "overdue"):
+        stmt = stmt.where(Objection.decision.is_(None))
+        if state == "overdue":
+            stmt = stmt.where(Objection.due_on < today)
+    else:
+        state = None
+    rows = list(db.session.scalars(stmt.order_by(Objection.decision.is_not(None), Objection.due_on, Objection.id)
                                    .limit(300)))
-    return render_template("points/objections.html", rows=rows, today=_today())
+    return render_template("points/objections.html", rows=rows, today=today, state=state)
 
 
 @bp.route("/objections/<int:objection_id>", methods=["GET", "POST"])

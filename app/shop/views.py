@@ -5,9 +5,11 @@ import sqlalchemy as sa
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 
 from ..access import can, deny, get_in_village_or_404, require
 from ..auth.models import User
+from ..db import local_midnight_utc, local_today
 from ..errors import Busy, DomainError
 from ..extensions import db
 from ..forms import flash_recorded
@@ -19,6 +21,7 @@ from ..registry.services import household_search_query
 from ..submission import run_write, submit
 from ..urls import id_arg
 from . import bp
+from . import queries as sq
 from . import services as shop
 from .forms import CancelForm, ProductForm, PurchaseForm, cart_form
 from .models import Product, Redemption, RedemptionStatus
@@ -38,8 +41,34 @@ def village_products(active_only: bool = False) -> list[Product]:
 @bp.route("/products")
 @require("shop.view")
 def products():
-    """Every product of the village with its price and stock; low stock marked."""
-    return render_template("shop/products.html", products=village_products())
+    """Every product of the village with its price and stock; low stock marked. ?stock=low or out shows
+    only the offered goods at or below their reorder level, or out of stock (the home page's links)."""
+    stock = request.args.get("stock")
+    if stock not in ("low", "out"):
+        return render_template("shop/products.html", products=village_products(), stock=None)
+    rows = list(db.session.scalars(sa.select(Product).where(Product.village_id == g.village.id,
+                                                            *sq.stock_filter(stock))
+                                   .order_by(Product.category, Product.name, Product.spec, Product.id)))
+    return render_template("shop/products.html", products=rows, stock=stock)
+
+
+@bp.route("/redemptions")
+@require("shop.view")
+def redemptions():
+    """Redemptions made today or this week (?since=today|week), or cancelled then (?status=cancelled)."""
+    today = local_today()
+    since = request.args.get("since")
+    if since not in ("today", "week"):
+        since = "today"
+    status = request.args.get("status")
+    if status not in ("completed", "cancelled"):
+        status = None
+    day = today if since == "today" else sq.week_start(today)
+    order = Redemption.cancelled_at.desc() if status == "cancelled" else Redemption.created_at.desc()
+    rows = list(db.session.scalars(sa.select(Redemption).where(
+        *sq.redemption_filter(g.village.id, since=local_midnight_utc(day), status=status))
+        .options(selectinload(Redemption.household)).order_by(order, Redemption.id.desc()).limit(500)))
+    return render_template("shop/redemptions.html", rows=rows, since=since, status=status)
 
 
 def _product_kwargs(form: ProductForm) -> dict:
