@@ -128,8 +128,9 @@ def test_number_pad_and_right_pin_show_balance_score_and_entries(kiosk, seeded):
     assert "钱*有" in home and "钱大有" not in home
     entries = _text(kiosk.get("/kiosk/entries"))
     assert "参加村庄清洁日" in entries and "照料独居老人" in entries
-    # the rule the entry cites, linked to the published article on the kiosk's rules page
-    assert f'href="/kiosk/rules#a{seeded["article"]}">《和美村村规民约》第五条</a>' in entries
+    # the rule the entry cites, its text on a tap, linked to the published article on the kiosk's rules page
+    assert "<summary>依据：《和美村村规民约》第五条</summary>" in entries
+    assert "每月第一个周六为村庄清洁日" in entries and f'href="/kiosk/rules#a{seeded["article"]}"' in entries
     posting = _text(kiosk.get("/kiosk/posting"))
     assert "照料独居老人" in posting and "参加村庄清洁日" not in posting  # the old one's posting is over
     assert f"/kiosk/posting/{seeded['entry_on_posting']}/object" in posting
@@ -290,8 +291,15 @@ def test_the_rules_page_says_so_when_nothing_is_published(kiosk, seeded):
     with write_transaction():
         db.session.execute(sa.update(RuleVersion).values(status="superseded"))
     assert "还没有公布" in _text(kiosk.get("/kiosk/rules"))
-    # an entry whose item cites no published article shows the reference typed on the item
+    # an entry's item goes on citing its article, whatever became of the version: the kiosk shows that text
     _open(kiosk)
+    entries = _text(kiosk.get("/kiosk/entries"))
+    assert "每月第一个周六为村庄清洁日" in entries and "/kiosk/rules#a" not in entries
+    # an item that cites no article shows the reference typed on it
+    from app.rules.models import point_item_articles
+
+    with write_transaction():
+        db.session.execute(sa.delete(point_item_articles))
     assert "依据：村规民约第五条" in _text(kiosk.get("/kiosk/entries"))
 
 

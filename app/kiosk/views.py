@@ -20,7 +20,7 @@ from ..points import queries as pq
 from ..points.models import PointEntry
 from ..points.states import ENTRY
 from ..registry.models import Household, HouseholdStatus
-from ..rules.services import published_citations, published_versions
+from ..rules.services import cited_articles, published_versions
 from ..submission import run_write
 from ..text import mask_name
 from ..urls import as_id
@@ -328,8 +328,8 @@ def posting():
 
 
 def _citations(entries) -> dict:
-    """item id → the published articles it cites, so each entry can link to the rule behind it."""
-    return published_citations(e.item_id for e in entries)
+    """item id → the articles it cites (of whichever version), so each entry shows the rule behind it."""
+    return cited_articles(e.item_id for e in entries)
 
 
 def _own_entry(h: Household, entry_id: int) -> PointEntry:

@@ -5,7 +5,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, SelectMultipleField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
 from ..forms import (
     CleanStringField,
@@ -150,3 +150,20 @@ class LedgerExportForm(FlaskForm):
     on = LooseDateField(_l("Balances at the end of"), validators=[DataRequired()])
     fmt = SelectField(_l("File type"), choices=lambda: options(FORMAT_CHOICES), default="xlsx")
     submit = SubmitField(_l("Download"))
+
+
+def _id_or_none(value) -> int | None:
+    """A posted id, or None for an empty or mangled one (the view then asks for an article)."""
+    text = str(value if value is not None else "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
+class RepointForm(FlaskForm):
+    """Re-point one item's citation of an article of a superseded version: to an article of the published
+    rules, or drop it. The ids are checked by the service (village, published, still cited)."""
+
+    item_id = WholeNumberField(validators=[DataRequired()], lo=1, hi=2**62, widget=HiddenInput())
+    article_id = WholeNumberField(validators=[DataRequired()], lo=1, hi=2**62, widget=HiddenInput())
+    new_article_id = SelectField(_l("Cite instead"), coerce=_id_or_none, validate_choice=False)
+    submit = SubmitField(_l("Re-point"))
+    remove = SubmitField(_l("Remove the citation"))

@@ -21,7 +21,8 @@ from ..ledger.queries import reversed_ids
 from ..photos import save_photo
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus, VillagerGroup
 from ..registry.services import person_search_query
-from ..rules.services import article_ids_for_item, citable_articles, set_item_articles
+from ..rules.services import (article_ids_for_item, citable_articles, count_citations_to_repoint,
+                              set_item_articles)
 from ..shop.queries import household_redemptions_query
 from ..submission import run_write, submit
 from ..urls import as_id, id_arg, safe_next
@@ -115,7 +116,8 @@ def scheme():
             return redirect(url_for("points.scheme"))
         scheme = _scheme()
     items = _items(scheme, active_only=False) if scheme else []
-    return render_template("points/scheme.html", scheme=scheme, form=form, cform=cform, items=items)
+    return render_template("points/scheme.html", scheme=scheme, form=form, cform=cform, items=items,
+                           citations_waiting=count_citations_to_repoint(g.village.id))
 
 
 def _item_form(scheme: PointScheme, item: PointItem | None = None) -> ItemForm:
@@ -539,6 +541,7 @@ def _moves() -> dict:
 from . import print_views  # noqa: E402,F401
 from . import import_views  # noqa: E402,F401
 from . import export_views  # noqa: E402,F401
+from . import citation_views  # noqa: E402,F401
 
 
 @bp.route("/entries/<int:entry_id>/evidence")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -423,6 +424,8 @@ def advance(version: RuleVersion, target: str, *, actor=None) -> RuleVersion:
     db.session.flush()
     record("rules.version_status", version, village_id=version.village_id,
            details={"from": before, "to": target})
+    if action == "publish":
+        carry_citations(version)
     return version
 
 
@@ -642,8 +645,10 @@ def citable_articles(village_id: int, also: Iterable[int] = ()) -> list[RuleArti
         .order_by(RuleVersion.ruleset_id, RuleVersion.version_no, RuleArticle.seq)))
 
 
-def published_citations(item_ids: Iterable[int]) -> dict[int, list[RuleArticle]]:
-    """For each points item, the articles of published rules it cites (one query for a page of entries)."""
+def cited_articles(item_ids: Iterable[int]) -> dict[int, list[RuleArticle]]:
+    """For each points item, the articles it cites, whatever their version's status (one query for a page of
+    entries). An item cites one article of one version: after an amendment it goes on citing the old text
+    until the clerk re-points it, and the kiosk shows that text, never a same-numbered article of the new one."""
     ids = sorted({int(i) for i in item_ids if i})
     if not ids:
         return {}
@@ -651,8 +656,7 @@ def published_citations(item_ids: Iterable[int]) -> dict[int, list[RuleArticle]]
         sa.select(point_item_articles.c.point_item_id, RuleArticle)
         .join(RuleArticle, RuleArticle.id == point_item_articles.c.article_id)
         .join(RuleVersion, RuleVersion.id == RuleArticle.version_id)
-        .where(point_item_articles.c.point_item_id.in_(ids),
-               RuleVersion.status == VersionStatus.PUBLISHED.value)
+        .where(point_item_articles.c.point_item_id.in_(ids))
         .options(contains_eager(RuleArticle.version))
         .order_by(point_item_articles.c.point_item_id, RuleArticle.version_id, RuleArticle.seq))
     out: dict[int, list[RuleArticle]] = {}
@@ -682,6 +686,135 @@ def set_item_articles(item, article_ids: Iterable[int], *, actor=None) -> None:
         db.session.execute(point_item_articles.insert(), [{"point_item_id": item.id, "article_id": i} for i in ids])
     db.session.flush()
     record("rules.item_articles_set", item, village_id=item.village_id, details={"article_ids": ids})
+
+
+# --- citations across amendments -----------------------------------------------------------------
+
+def normalized_text(text: str) -> str:
+    """An article's text for "is it unchanged?": NFKC (full-width and half-width punctuation alike), no
+    white space. Only the words count, not the line breaks or spacing of a re-typed text."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text or ""))
+
+
+def _move_citation(item_id: int, old_id: int, new_id: int | None) -> None:
+    """Make the item cite `new_id` instead of `old_id` (or nothing instead, when `new_id` is None)."""
+    db.session.execute(sa.delete(point_item_articles).where(point_item_articles.c.point_item_id == item_id,
+                                                            point_item_articles.c.article_id == old_id))
+    if new_id is not None and not db.session.scalar(sa.select(point_item_articles.c.article_id).where(
+            point_item_articles.c.point_item_id == item_id, point_item_articles.c.article_id == new_id)):
+        db.session.execute(point_item_articles.insert().values(point_item_id=item_id, article_id=new_id))
+
+
+def _stale_citations(where) -> list[tuple[int, RuleArticle]]:
+    """(item id, article) of citations of articles whose version is superseded, matching `where`."""
+    return list(db.session.execute(
+        sa.select(point_item_articles.c.point_item_id, RuleArticle)
+        .join(RuleArticle, RuleArticle.id == point_item_articles.c.article_id)
+        .join(RuleVersion, RuleVersion.id == RuleArticle.version_id)
+        .where(RuleVersion.status == VersionStatus.SUPERSEDED.value, where)
+        .options(contains_eager(RuleArticle.version))
+        .order_by(point_item_articles.c.point_item_id, RuleArticle.version_id, RuleArticle.seq)).all())
+
+
+def _same_text(old: RuleArticle, by_text: dict[str, list[RuleArticle]]) -> RuleArticle | None:
+    """The one article of the new version with the old one's text (the same number breaks a tie), if any."""
+    found = by_text.get(normalized_text(old.text), [])
+    if len(found) > 1:
+        found = [a for a in found if a.label == old.label]
+    return found[0] if len(found) == 1 else None
+
+
+def carry_citations(version: RuleVersion) -> int:
+    """On publishing `version`: move every citation of an earlier version's article whose text is unchanged
+    in `version` (same normalized text, whatever its number) to that article. The others keep citing the
+    old article and wait on the clerk's "citations to re-point" list. Returns how many moved (each audited)."""
+    by_text: dict[str, list[RuleArticle]] = {}
+    for a in version.articles:
+        by_text.setdefault(normalized_text(a.text), []).append(a)
+    moved = 0
+    for item_id, old in _stale_citations(RuleVersion.ruleset_id == version.ruleset_id):
+        new = _same_text(old, by_text)
+        if new is None:
+            continue
+        _move_citation(item_id, old.id, new.id)
+        record("rules.item_article_repointed", object_type="point_item", object_id=item_id,
+               village_id=version.village_id, details={"from": old.id, "to": new.id, "source": "unchanged_text"})
+        moved += 1
+    db.session.flush()
+    return moved
+
+
+@dataclass
+class StaleCitation:
+    """An item citing an article of a superseded version: what the article became in the version in force."""
+
+    item_id: int
+    article: RuleArticle
+    #: changed (reworded: `suggested` is the article it became), unchanged (same words: `suggested`, left from
+    #: before citations moved on publishing) or removed (no counterpart in the version in force)
+    kind: str
+    current: RuleVersion | None
+    suggested: RuleArticle | None = None
+
+
+def citations_to_repoint(village_id: int) -> list[StaleCitation]:
+    """The village's citations of superseded articles, each with what the version in force made of it."""
+    stale = _stale_citations(RuleArticle.village_id == village_id)
+    counterpart: dict[int, tuple[str, RuleVersion | None, RuleArticle | None]] = {}
+    for old_version in {a.version for _i, a in stale}:
+        current = current_version(old_version.ruleset)
+        if current is None:
+            continue
+        for row in diff_versions(old_version, current):
+            if row.old is not None:
+                kind = {"same": "unchanged", "renumbered": "unchanged"}.get(row.kind, row.kind)
+                counterpart[row.old.id] = (kind, current, row.new)
+    out = []
+    for item_id, a in stale:
+        kind, current, new = counterpart.get(a.id, ("removed", None, None))
+        out.append(StaleCitation(item_id, a, kind, current, new))
+    return out
+
+
+def count_citations_to_repoint(village_id: int) -> int:
+    """How many citations wait for the clerk (for the rules and points pages' notice)."""
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(point_item_articles)
+        .join(RuleArticle, RuleArticle.id == point_item_articles.c.article_id)
+        .join(RuleVersion, RuleVersion.id == RuleArticle.version_id)
+        .where(RuleArticle.village_id == village_id, RuleVersion.status == VersionStatus.SUPERSEDED.value)) or 0
+
+
+def repointable_articles(village_id: int) -> list[RuleArticle]:
+    """The articles a citation may be re-pointed to: those of the village's published rules."""
+    return list(db.session.scalars(
+        sa.select(RuleArticle).join(RuleVersion).join(RuleSet).where(
+            RuleArticle.village_id == village_id, RuleVersion.status == VersionStatus.PUBLISHED.value)
+        .options(contains_eager(RuleArticle.version))
+        .order_by(KIND_ORDER, RuleSet.title, RuleArticle.seq)))
+
+
+def repoint_citation(item, old_article_id: int, new_article_id: int | None, *, actor=None) -> RuleArticle | None:
+    """Make `item` cite `new_article_id` (an article of the village's published rules) instead of the article
+    it cites now, or (None) drop that citation. Refused, with nothing written, when the item no longer cites
+    `old_article_id` (someone re-pointed it meanwhile) or the new article is not one a citation may take."""
+    cited = db.session.scalar(sa.select(point_item_articles.c.article_id).where(
+        point_item_articles.c.point_item_id == item.id, point_item_articles.c.article_id == old_article_id))
+    if cited is None:
+        raise RulesError(_("This item no longer cites that article: it was re-pointed meanwhile. "
+                           "Please reload the list."), field="article_id")
+    new = None
+    if new_article_id is not None:
+        new = db.session.scalar(sa.select(RuleArticle).join(RuleVersion).where(
+            RuleArticle.id == new_article_id, RuleArticle.village_id == item.village_id,
+            RuleVersion.status == VersionStatus.PUBLISHED.value))
+        if new is None:
+            raise RulesError(_("Pick an article of this village's published rules."), field="article_id")
+    _move_citation(item.id, old_article_id, new.id if new is not None else None)
+    db.session.flush()
+    record("rules.item_article_repointed", item, village_id=item.village_id,
+           details={"from": old_article_id, "to": new.id if new is not None else None, "source": "clerk"})
+    return new
 
 
 #: where the points feature installs its lookup of the items that cite an article (app.points registers it

@@ -49,7 +49,8 @@ def _parse_message(err: ParseError) -> str:
 @require("rules.view")
 def index():
     """The village's rule sets with their versions and where each stands."""
-    return render_template("rules/index.html", rulesets=_rulesets(), current=rules.current_version)
+    return render_template("rules/index.html", rulesets=_rulesets(), current=rules.current_version,
+                           citations_waiting=rules.count_citations_to_repoint(g.village.id))
 
 
 def _read_upload(form: ImportForm) -> str | None:
@@ -233,6 +234,13 @@ def version_status(version_id: int):
         flash(" ".join([str(e), *e.reasons]), "error")
     else:
         flash(_("The version is now: %(status)s.", status=RULE_LABELS["version_status"][status]), "success")
+        waiting = rules.count_citations_to_repoint(g.village.id) if status == "published" else 0
+        if waiting:
+            # items citing an article whose text changed or vanished: the clerk re-points them next
+            flash(_("%(n)s points item citations name an article of the old version that was changed or removed: "
+                    "re-point them.", n=waiting), "info")
+            if can("points.setup"):
+                return redirect(url_for("points.citations"))
     return redirect(url_for("rules.version", version_id=version_id))
 
 
