@@ -282,3 +282,49 @@ def test_publishing_on_the_page_leads_to_the_citations_waiting(app, village, cle
     assert r.status_code == 302 and r.headers["Location"].endswith("/points/citations")
     page = _text(clerk_client.get("/points/citations"))
     assert "参加清洁日" in page and "重新指向" in page
+
+
+# --- the data migration: items that only named an article in writing ------------------------------------------
+
+def _migration():
+    import importlib.util
+    from pathlib import Path
+
+    path = next((Path(__file__).parent.parent / "migrations" / "versions").glob("*_e7a2c4d6f8b1_*.py"))
+    spec = importlib.util.spec_from_file_location("cite_migration", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_migration_links_written_references_to_the_version_they_were_set_under(amended):
+    from app.points.models import PointItem
+    from app.points import services as pts
+
+    village_id = amended["village_id"]
+    refs = {"M1": ("村规民约第五条", dt.datetime(2025, 6, 15, 3)),            # v1 in force (published 6-11)
+            "M2": ("青山村村规民约第六条", dt.datetime(2025, 7, 1, 3)),        # v2 in force (published 6-21)
+            "M3": ("《村规民约》第三条、第４条", dt.datetime(2025, 1, 1)),      # before any: the version published now
+            "M4": ("积分管理办法第二条", dt.datetime(2025, 7, 1)),              # no such rule set here
+            "M5": ("村规民约第九十九条", dt.datetime(2025, 7, 1))}              # no such article
+    ids = {}
+    with write_transaction():
+        cat = db.session.scalar(sa.select(PointItem).where(PointItem.id == amended["items"]["P1"])).category
+        for code, (ref, created) in refs.items():
+            item = pts.create_item(cat, pts.ItemData(code=code, text=code, points=1, article_ref=ref))
+            item.created_at = created
+            ids[code] = item.id
+    untouched = {code: _links(i) for code, i in amended["items"].items()}
+    with write_transaction():
+        made = _migration().link_written_references(db.session.connection())
+    assert made == 4
+    assert _links(ids["M1"]) == [(1, "第五条", "每月第一个周")]
+    assert _links(ids["M2"]) == [(2, "第六条", "每月第二个周")]
+    assert _links(ids["M3"]) == [(2, "第三条", "爱护公共设施"), (2, "第四条", "邻里和睦，互")]
+    assert _links(ids["M4"]) == [] and _links(ids["M5"]) == []
+    # items that already cite an article keep it; a second run changes nothing
+    assert {code: _links(i) for code, i in amended["items"].items()} == untouched
+    with write_transaction():
+        assert _migration().link_written_references(db.session.connection()) == 0
+    # the item set up under v1 now waits, with the others whose article changed, for the clerk
+    assert ids["M1"] in {s.item_id for s in rules.citations_to_repoint(village_id)}
