@@ -90,8 +90,10 @@ def test_number_pad_and_pin_show_balance_and_entries(kiosk: Page, seeded):
     expect(kiosk.locator(".k-entries li")).to_have_count(2)
     expect(kiosk.locator(".k-entries")).to_contain_text("参加村庄清洁日")
     expect(kiosk.locator(".k-entries")).to_contain_text("依据：《和美村村规民约》第五条")
-    # the cited rule is one tap away, on the kiosk's own rules page
-    kiosk.get_by_role("link", name="《和美村村规民约》第五条").tap()
+    # the cited rule's own text is one tap away, and from it the kiosk's rules page
+    kiosk.get_by_text("依据：《和美村村规民约》第五条").tap()
+    expect(kiosk.locator(".k-cite")).to_contain_text("每月第一个周六为村庄清洁日")
+    kiosk.get_by_role("link", name="在村规民约中查看").tap()
     expect(kiosk.locator(".k-rules")).to_contain_text("每月第一个周六为村庄清洁日")
     assert kiosk.url.endswith(f"/kiosk/rules#a{seeded['article']}")
     # finish is one tap away on every page
