@@ -180,7 +180,7 @@ def test_publishing_moves_citations_of_unchanged_articles_whatever_their_new_num
     assert _links(items["P4"]) == [(1, "第六条", "禁止燃放孔明")]
     moved = _repointed_audit()
     assert sorted(a.object_id for a in moved) == sorted([items["P1"], items["P2"]])
-    assert all('"unchanged_text"' in a.details for a in moved)
+    assert all('"unchanged_text"' in a.details and a.object_type == "point_items" for a in moved)
 
 
 def test_only_changed_or_vanished_citations_wait_for_the_clerk(amended, clerk_client):
@@ -328,3 +328,26 @@ def test_the_migration_links_written_references_to_the_version_they_were_set_und
         assert _migration().link_written_references(db.session.connection()) == 0
     # the item set up under v1 now waits, with the others whose article changed, for the clerk
     assert ids["M1"] in {s.item_id for s in rules.citations_to_repoint(village_id)}
+
+
+def test_imported_items_cite_the_published_articles_their_column_names(amended):
+    from app.points import item_import as imp
+    from app.points.models import PointItem
+    from app.registry.models import Village
+
+    village = db.session.get(Village, amended["village_id"])
+    text = "\n".join(["类别\t加扣\t编号\t内容\t分值\t依据条款",
+                      "公共秩序\t加分\tQ1\t清洁日\t2\t村规民约第六条",
+                      "公共秩序\t加分\tQ2\t互助与守法\t2\t《青山村村规民约》第4条、第一条",
+                      "公共秩序\t加分\tQ3\t别的规定\t2\t积分管理办法第二条",
+                      "公共秩序\t加分\tQ4\t没有依据\t2\t"])
+    with write_transaction():
+        result = imp.check_items(village, text, "text")
+        assert result.ok, result.problems
+        imp.apply_items(village, result)
+    code = {i.code: i.id for i in db.session.scalars(sa.select(PointItem).where(PointItem.code.like("Q%")))}
+    assert _links(code["Q1"]) == [(2, "第六条", "每月第二个周")]
+    assert _links(code["Q2"]) == [(2, "第一条", "村民应当遵守"), (2, "第四条", "邻里和睦，互")]
+    assert _links(code["Q3"]) == [] and _links(code["Q4"]) == []
+    # the written reference stays as typed
+    assert db.session.get(PointItem, code["Q2"]).article_ref == "《青山村村规民约》第4条、第一条"

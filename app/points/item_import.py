@@ -31,6 +31,7 @@ from flask_babel import lazy_gettext as _l
 from ..audit.services import record
 from ..extensions import db
 from ..registry.models import Village
+from ..rules.services import link_named_articles
 from ..tabular import (
     HEADER_SEARCH_ROWS,
     MAX_COLUMNS,
@@ -719,7 +720,7 @@ def apply_items(village: Village, result: ItemImportResult) -> ItemImportSummary
     cats = {c.name: c for c in db.session.scalars(sa.select(PointCategory)
                                                   .where(PointCategory.scheme_id == scheme.id))}
     sort = max((c.sort for c in cats.values()), default=-1) + 1
-    new_categories = 0
+    new_categories = linked = 0
     for plan in result.items:
         cat = cats.get(plan.category)
         if cat is None:
@@ -728,12 +729,14 @@ def apply_items(village: Village, result: ItemImportResult) -> ItemImportSummary
             new_categories += 1
         elif cat.direction != plan.direction:
             raise pts.PointsError(_l(MSG_CHANGED_MEANWHILE))
-        pts.create_item(cat, replace(plan.data))
+        item = pts.create_item(cat, replace(plan.data))
+        # the 依据 column names articles (村规民约第五条): the item cites those of the rules published now
+        linked += link_named_articles(item, plan.data.article_ref)
     summary = ItemImportSummary(add=result.add_count, deduct=result.deduct_count,
                                 categories=len(result.categories), new_categories=new_categories,
                                 scheme_created=created)
     record("points.items_import", scheme, village_id=village.id,
            details={"add": summary.add, "deduct": summary.deduct, "categories": summary.categories,
                     "new_categories": new_categories, "scheme_created": created, "rows": result.rows,
-                    "sha256": result.sha256})
+                    "articles": linked, "sha256": result.sha256})
     return summary

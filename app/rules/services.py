@@ -737,7 +737,7 @@ def carry_citations(version: RuleVersion) -> int:
         if new is None:
             continue
         _move_citation(item_id, old.id, new.id)
-        record("rules.item_article_repointed", object_type="point_item", object_id=item_id,
+        record("rules.item_article_repointed", object_type="point_items", object_id=item_id,
                village_id=version.village_id, details={"from": old.id, "to": new.id, "source": "unchanged_text"})
         moved += 1
     db.session.flush()
@@ -815,6 +815,48 @@ def repoint_citation(item, old_article_id: int, new_article_id: int | None, *, a
     record("rules.item_article_repointed", item, village_id=item.village_id,
            details={"from": old_article_id, "to": new.id if new is not None else None, "source": "clerk"})
     return new
+
+
+#: rule kinds a written reference may name instead of the rule set's full title (村规民约第五条)
+_KIND_NAMES = {"村规民约": RuleKind.VILLAGE_RULES.value, "村民自治章程": RuleKind.CHARTER.value,
+               "自治章程": RuleKind.CHARTER.value, "章程": RuleKind.CHARTER.value,
+               "积分管理办法": RuleKind.POINTS_RULES.value, "积分制管理办法": RuleKind.POINTS_RULES.value,
+               "积分管理细则": RuleKind.POINTS_RULES.value, "幸福超市管理办法": RuleKind.SHOP_RULES.value,
+               "超市管理办法": RuleKind.SHOP_RULES.value}
+_ONE_REF = re.compile(r"(?P<name>.*?)第(?P<num>[0-9〇零一二两三四五六七八九十百千]{1,8})条")
+
+
+def articles_named(village_id: int, ref: str | None) -> list[RuleArticle]:
+    """The published articles a written reference names (村规民约第五条、第六条; 《青山村村规民约》第5条), each by
+    its rule set (full title, version title or kind name; none needed when the village has one rule set) and
+    number. Names that fit no rule set, or several, give nothing: the reference then stays as written."""
+    found: list[RuleArticle] = []
+    versions = published_versions(village_id) if ref else []
+    name = ""
+    for m in _ONE_REF.finditer(unicodedata.normalize("NFKC", ref or "")[:200]):
+        name = re.sub(r"[\s《》<>、,，;；和及与]", "", m.group("name")) or name
+        number = cn_number(m.group("num"))
+        if not name:
+            fits = versions if len(versions) == 1 else []
+        else:
+            fits = [v for v in versions if v.ruleset.title.endswith(name) or v.title.endswith(name)]
+            if not fits and name in _KIND_NAMES:
+                fits = [v for v in versions if v.ruleset.kind == _KIND_NAMES[name]]
+        if len(fits) != 1:
+            continue
+        article = next((a for a in fits[0].articles if a.number == number), None)
+        if article is not None and article not in found:
+            found.append(article)
+    return found
+
+
+def link_named_articles(item, ref: str | None) -> int:
+    """Make a new item that cites nothing cite the published articles its written reference names (an
+    import's 依据 column); returns how many. The caller's audit row (the import's) covers it."""
+    ids = [a.id for a in articles_named(item.village_id, ref)]
+    if ids and not article_ids_for_item(item.id):
+        db.session.execute(point_item_articles.insert(), [{"point_item_id": item.id, "article_id": i} for i in ids])
+    return len(ids)
 
 
 #: where the points feature installs its lookup of the items that cite an article (app.points registers it
