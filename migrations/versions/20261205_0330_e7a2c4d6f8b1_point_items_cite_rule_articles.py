@@ -10,7 +10,7 @@ as written. Entries keep their own copy of the reference (PointEntry.article_ref
 No table changes: the self-contained data step below is also what tests/test_rule_citations.py runs.
 
 Revision ID: e7a2c4d6f8b1
-Revises: c3e7a9d1f5b2
+Revises: e7a3c5d9f1b2
 Create Date: 2026-12-05 03:30:00
 
 """
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'e7a2c4d6f8b1'
-down_revision = 'c3e7a9d1f5b2'
+down_revision = 'e7a3c5d9f1b2'
 branch_labels = None
 depends_on = None
 
