@@ -25,6 +25,7 @@ from ..rules.services import (article_ids_for_item, citable_articles, count_cita
                               set_item_articles)
 from ..shop.queries import household_redemptions_query
 from ..submission import run_write, submit
+from ..text import group_key
 from ..urls import as_id, id_arg, safe_next
 from . import bp
 from . import queries as pq
@@ -280,8 +281,8 @@ def entry_batch():
     # is recognised instead of recorded twice (a key only in the hidden field would be a new one).
     if request.method == "GET" and not usable_key(request.args.get("key")):
         return redirect(url_for("points.entry_batch", **(request.args.to_dict() | {"key": new_key()})))
-    groups = list(db.session.scalars(sa.select(VillagerGroup).where(VillagerGroup.village_id == g.village.id)
-                                     .order_by(VillagerGroup.name)))
+    groups = sorted(db.session.scalars(sa.select(VillagerGroup).where(VillagerGroup.village_id == g.village.id)),
+                    key=lambda gr: group_key(gr.name))
     group_id = id_arg("group", request.values)
     q = (request.values.get("q") or "")[:32].strip()
     people_stmt = (sa.select(Person).join(Household, Person.household_id == Household.id)
@@ -495,8 +496,8 @@ def rankings():
     year = min(max(year, 2000), 2200)
     group_id = id_arg("group")
     scheme = _scheme()
-    groups = list(db.session.scalars(sa.select(VillagerGroup).where(VillagerGroup.village_id == g.village.id)
-                                     .order_by(VillagerGroup.name)))
+    groups = sorted(db.session.scalars(sa.select(VillagerGroup).where(VillagerGroup.village_id == g.village.id)),
+                    key=lambda gr: group_key(gr.name))
     rows = pq.household_ranking(g.village.id, year, group_id=group_id)
     people = pq.person_ranking(g.village.id, year, group_id=group_id)[:50]
     return render_template("points/rankings.html", rows=rows[:200], people=people, year=year, group_id=group_id,
