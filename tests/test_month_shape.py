@@ -72,3 +72,49 @@ def test_group_lists_come_in_number_order_on_every_page(client, staff, scheme):
         found = [n for n in re.findall(r"第[一二三四五六七八九十]+组", html) if n in GROUPS_IN_ORDER]
         seen = list(dict.fromkeys(found))
         assert seen == GROUPS_IN_ORDER, (url, seen)
+
+
+# --- strings and English PDFs ---------------------------------------------------------------------
+
+def test_item_form_category_list_is_in_chinese(client, scheme):
+    _login(client, "clerk1")
+    html = client.get("/points/items/new").get_data(as_text=True)
+    assert "热心公益（加分）" in html and "违反村规（扣分）" in html
+    assert "adds" not in html and "deducts" not in html
+
+
+def _on_posting(village, scheme, make_household, n=1):
+    """n approved entries (on posting), recorded by clerk1 and approved by rev1."""
+    import datetime as dt
+
+    from app.auth.models import User
+    from app.points import services as pts
+    from app.points.models import PointItem
+
+    h = make_household(village, "0101", "张三丰")
+    clerk = db.session.scalar(sa.select(User).where(User.username == "clerk1"))
+    rev = db.session.scalar(sa.select(User).where(User.username == "rev1"))
+    today = dt.date.today()
+    with write_transaction():
+        item = db.session.scalar(sa.select(PointItem).where(PointItem.code == "A02"))
+        entries = [pts.record_entry(scheme, item, h, occurred_on=today, actor=clerk) for _ in range(n)]
+        for e in entries:
+            pts.approve(e, rev, today=today)
+    return h
+
+
+def test_english_pdf_headings_break_between_words_not_inside_them(client, staff, scheme, make_household):
+    import io
+
+    from pypdf import PdfReader
+
+    _on_posting(staff, scheme, make_household)
+    _login(client, "clerk1")
+    client.get("/lang/en?next=/")
+    with client.get("/points/posting.pdf") as r:
+        assert r.status_code == 200, r.get_data(as_text=True)[:500]
+        text = "\n".join(p.extract_text() or "" for p in PdfReader(io.BytesIO(r.data)).pages)
+    # a word split by hyphenation joins up again; a word broken anywhere ("House/hold") does not
+    joined = re.sub(r"-\s*\n\s*", "", text)
+    for word in ("Household", "number", "Category", "Points"):
+        assert re.search(rf"\b{word}\b", joined), (word, text)

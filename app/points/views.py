@@ -31,6 +31,7 @@ from . import bp
 from . import queries as pq
 from . import services as pts
 from .forms import (
+    DIRECTIONS,
     BatchForm,
     CategoryForm,
     DecisionForm,
@@ -123,8 +124,8 @@ def scheme():
 
 def _item_form(scheme: PointScheme, item: PointItem | None = None) -> ItemForm:
     form = ItemForm(obj=item) if item else ItemForm()
-    form.category_id.choices = options((c.id, f"{c.name}（{_('adds') if c.direction == 'add' else _('deducts')}）")
-                                       for c in scheme.categories)
+    # the direction's label is translated outside the f-string: the extractor cannot see into one
+    form.category_id.choices = options((c.id, f"{c.name}（{DIRECTIONS[c.direction]}）") for c in scheme.categories)
     linked = article_ids_for_item(item.id) if item is not None else []
     # articles already cited stay pickable even when their version has since been superseded
     form.article_ids.choices = options((a.id, f"{a.version.title} {a.label} {a.text[:24]}")
