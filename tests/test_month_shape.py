@@ -118,3 +118,77 @@ def test_english_pdf_headings_break_between_words_not_inside_them(client, staff,
     joined = re.sub(r"-\s*\n\s*", "", text)
     for word in ("Household", "number", "Category", "Points"):
         assert re.search(rf"\b{word}\b", joined), (word, text)
+
+
+# --- forms: label above field, one cell per field -------------------------------------------------
+
+class _Tree:
+    """The parent element of every label, control and message of a page (a tiny HTML tree walk)."""
+
+    VOID = {"input", "br", "img", "meta", "link", "hr", "col", "source", "wbr", "area", "base"}
+
+    def __init__(self, html: str):
+        from html.parser import HTMLParser
+
+        self.parent_of_label: dict[str, int] = {}  # label's for → parent element number
+        self.parent_of_id: dict[str, int] = {}
+        self.classes: dict[int, str] = {}
+        self.grid_children: list[int] = []  # elements directly inside a .grid / .grid-2
+        stack: list[int] = [0]
+        tree = self
+
+        class P(HTMLParser):
+            n = 0
+
+            def handle_starttag(self, tag, attrs):
+                a = dict(attrs)
+                P.n += 1
+                me = P.n
+                parent = stack[-1]
+                tree.classes[me] = a.get("class") or ""
+                if set(tree.classes.get(parent, "").split()) & {"grid", "grid-2"}:
+                    tree.grid_children.append(me)
+                if tag == "label" and a.get("for"):
+                    tree.parent_of_label[a["for"]] = parent
+                if a.get("id"):
+                    tree.parent_of_id[a["id"]] = parent
+                if tag not in _Tree.VOID:
+                    stack.append(me)
+
+            def handle_endtag(self, tag):
+                if tag not in _Tree.VOID and len(stack) > 1:
+                    stack.pop()
+
+        P().feed(html)
+
+
+def _check_fields(html: str, ids: list[str]):
+    t = _Tree(html)
+    for fid in ids:
+        box = t.parent_of_id[fid]
+        assert t.parent_of_label[fid] == box, fid  # the label sits in the same block as its box …
+        assert "field" in t.classes[box].split(), fid
+        if f"{fid}-err" in t.parent_of_id:  # … and so does its message
+            assert t.parent_of_id[f"{fid}-err"] == box, fid
+
+
+def test_every_form_field_keeps_its_label_box_and_error_together(client, staff, scheme, make_household):
+    import datetime as dt
+
+    make_household(staff, "0101", "张三丰")
+    _login(client, "clerk1")
+    future = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+    html = client.get("/points/entries/new").get_data(as_text=True)
+    key = re.search(r'name="idempotency_key" type="hidden" value="([^"]+)"', html).group(1)
+    item_id = re.search(r'<option value="(\d+)"[^>]*>A01', html).group(1)
+    r = client.post("/points/entries/new", data={"idempotency_key": key, "household_number": "0101",
+                                                 "item_id": item_id, "occurred_on": future, "submit": "1"})
+    html = r.get_data(as_text=True)
+    assert 'id="occurred_on-err"' in html
+    _check_fields(html, ["household_number", "person_id", "item_id", "occurred_on", "note", "evidence"])
+    # other forms laid out in a grid: the batch form, households, the shop's product form
+    _check_fields(client.get("/points/entries/batch", follow_redirects=True).get_data(as_text=True),
+                  ["item_id", "occurred_on", "note"])
+    _check_fields(client.get("/registry/households/new").get_data(as_text=True), ["number", "group_id", "address"])
+    _login(client, "cash1")
+    _check_fields(client.get("/shop/products/new").get_data(as_text=True), ["name", "unit", "price_points"])
