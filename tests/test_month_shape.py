@@ -180,7 +180,7 @@ def test_every_form_field_keeps_its_label_box_and_error_together(client, staff, 
     future = (dt.date.today() + dt.timedelta(days=3)).isoformat()
     html = client.get("/points/entries/new").get_data(as_text=True)
     key = re.search(r'name="idempotency_key" type="hidden" value="([^"]+)"', html).group(1)
-    item_id = re.search(r'<option value="(\d+)"[^>]*>A01', html).group(1)
+    item_id = re.search(r'value="(\d+)">A01', html).group(1)
     r = client.post("/points/entries/new", data={"idempotency_key": key, "household_number": "0101",
                                                  "item_id": item_id, "occurred_on": future, "submit": "1"})
     html = r.get_data(as_text=True)
@@ -192,3 +192,35 @@ def test_every_form_field_keeps_its_label_box_and_error_together(client, staff, 
     _check_fields(client.get("/registry/households/new").get_data(as_text=True), ["number", "group_id", "address"])
     _login(client, "cash1")
     _check_fields(client.get("/shop/products/new").get_data(as_text=True), ["name", "unit", "price_points"])
+
+
+# --- the item list: grouped by category, searchable, points and cap shown -------------------------
+
+def test_item_list_is_grouped_by_category_with_search_words_points_and_cap(client, staff, scheme, make_household):
+    import datetime as dt
+
+    from app.points.models import PointEntry
+
+    make_household(staff, "0101", "张三丰")
+    _login(client, "clerk1")
+    html = client.get("/points/entries/new").get_data(as_text=True)
+    groups = re.findall(r'<optgroup label="([^"]+)">(.*?)</optgroup>', html, re.S)
+    assert [g for g, _ in groups] == ["热心公益（加分）", "违反村规（扣分）"]
+    add, cut = groups[0][1], groups[1][1]
+    assert "A01" in add and "A02" in add and "B01" in cut and "B01" not in add
+    a01 = re.search(r'<option data-search="([^"]+)" value="(\d+)">([^<]+)</option>', add)
+    words, item_id, label = a01.groups()
+    assert "a01" in words and "参加村庄清洁日" in words and "cjczqjr" in words  # code, text, pinyin initials
+    assert label.startswith("A01 参加村庄清洁日") and "+2" in label and "每月" in label and "4" in label
+    assert "B01 乱扔垃圾（-10）" in cut
+    assert 'src="/static/app.js"' in html and "<script>" not in html
+    assert 'data-filter-label="' in html
+    # without the script it is a plain grouped list, and it records as before
+    key = re.search(r'name="idempotency_key" type="hidden" value="([^"]+)"', html).group(1)
+    r = client.post("/points/entries/new", data={"idempotency_key": key, "household_number": "0101",
+                                                 "item_id": item_id, "occurred_on": dt.date.today().isoformat(),
+                                                 "submit": "1"})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    assert db.session.scalar(sa.select(PointEntry.item_code)) == "A01"
+    batch = client.get("/points/entries/batch", follow_redirects=True).get_data(as_text=True)
+    assert '<optgroup label="热心公益（加分）">' in batch

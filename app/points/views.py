@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -9,6 +10,8 @@ from flask import (abort, current_app, flash, g, redirect, render_template, requ
                    url_for)
 from flask_babel import gettext as _
 from flask_login import current_user
+from pypinyin import Style, lazy_pinyin
+from wtforms.fields.choices import SelectChoice
 
 from ..access import can, deny, get_in_village_or_404, require
 from ..db import local_today
@@ -25,12 +28,13 @@ from ..rules.services import (article_ids_for_item, citable_articles, count_cita
                               set_item_articles)
 from ..shop.queries import household_redemptions_query
 from ..submission import run_write, submit
-from ..text import group_key
+from ..text import group_key, natural_key
 from ..urls import as_id, id_arg, safe_next
 from . import bp
 from . import queries as pq
 from . import services as pts
 from .forms import (
+    CAP_PERIODS,
     DIRECTIONS,
     BatchForm,
     CategoryForm,
@@ -70,8 +74,43 @@ def _items(scheme: PointScheme, active_only: bool = True) -> list[PointItem]:
     return list(db.session.scalars(stmt.order_by(PointItem.code)))
 
 
-def _item_choices(scheme: PointScheme):
-    return options((i.id, f"{i.code} {i.text[:40]}（{i.points:+d}）") for i in _items(scheme))
+@lru_cache(maxsize=4096)
+def _initials(text: str) -> str:
+    """Pinyin initials of an item's text (参加村庄清洁日 → cjcjqjr), for the item list's filter."""
+    return "".join(lazy_pinyin(text, style=Style.FIRST_LETTER, errors="ignore")).lower()
+
+
+def _item_label(item: PointItem) -> str:
+    """A01 参加村庄清洁日（+2，每月最多 4 分）: the code, the text, the points and any cap."""
+    if item.cap_period != "none" and item.cap_points:
+        worth = _("%(points)s, at most %(cap)s points %(period)s", points=f"{item.points:+d}",
+                  cap=item.cap_points, period=CAP_PERIODS[item.cap_period])
+    else:
+        worth = f"{item.points:+d}"
+    return f"{item.code} {item.text[:40]}（{worth}）"
+
+
+def _item_field(field, scheme: PointScheme) -> None:
+    """Fill a form's item list: grouped, searchable, with the filter box's words for app/static/app.js."""
+    field.choices = _item_choices(scheme)
+    field.render_kw = {"data-filter-label": _("Find an item: code, words or pinyin initials (e.g. qj)"),
+                       "data-filter-count": _("%(n)s items match", n="%n")}
+
+
+def _item_choices(scheme: PointScheme) -> dict[str, list[SelectChoice]]:
+    """The scheme's items in use, grouped by category (an optgroup each, in the scheme's order), each option
+    carrying its search words (code, text, pinyin initials) for the list's filter box (app/static/app.js)."""
+    by_category: dict[int, list[PointItem]] = {}
+    for item in _items(scheme):
+        by_category.setdefault(item.category_id, []).append(item)
+    groups: dict[str, list[SelectChoice]] = {}
+    for cat in scheme.categories:
+        items = sorted(by_category.get(cat.id, []), key=lambda i: natural_key(i.code))
+        if items:
+            groups[f"{cat.name}（{DIRECTIONS[cat.direction]}）"] = [
+                SelectChoice(i.id, _item_label(i), render_kw={
+                    "data-search": f"{i.code} {i.text} {_initials(i.text)}".lower()}) for i in items]
+    return groups
 
 
 def _today() -> dt.date:
@@ -233,7 +272,7 @@ def entry_new():
     if scheme is None:
         return redirect(url_for("points.scheme"))
     form = EntryForm()
-    form.item_id.choices = _item_choices(scheme)
+    _item_field(form.item_id, scheme)
     household = _household_by_number(form.household_number.data) if request.method == "POST" else \
         _household_by_number(request.args.get("household"))
     if request.method == "GET" and household is not None:
@@ -297,7 +336,7 @@ def entry_batch():
         people_stmt = people_stmt.where(Person.id.in_(ids))
     shown = list(db.session.scalars(people_stmt.limit(500))) if (group_id or q) else []
     form = BatchForm()
-    form.item_id.choices = _item_choices(scheme)
+    _item_field(form.item_id, scheme)
     chosen_ids = [i for i in map(as_id, request.form.getlist("person_ids")) if i] if request.method == "POST" else []
     chosen = list(db.session.scalars(sa.select(Person).where(Person.id.in_(chosen_ids), Person.village_id == g.village.id))) \
         if chosen_ids else []
