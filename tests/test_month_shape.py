@@ -224,3 +224,46 @@ def test_item_list_is_grouped_by_category_with_search_words_points_and_cap(clien
     assert db.session.scalar(sa.select(PointEntry.item_code)) == "A01"
     batch = client.get("/points/entries/batch", follow_redirects=True).get_data(as_text=True)
     assert '<optgroup label="热心公益（加分）">' in batch
+
+
+# --- batch entry: by group, select all, count ------------------------------------------------------
+
+@pytest.fixture
+def two_groups(staff, make_household):
+    first, second = _make_groups(staff, ["第二组", "第一组"])[::-1]
+    make_household(staff, "0201", "王二", group=second, members=[("王小二", "child")])
+    make_household(staff, "0101", "张三丰", group=first, members=[("张小丰", "child")])
+    make_household(staff, "0102", "李四", group=first)
+    return first, second
+
+
+def test_batch_lists_everyone_by_group_with_select_all_group_and_count(client, staff, scheme, two_groups,
+                                                                       make_village, make_household):
+    import datetime as dt
+
+    from app.points.models import PointEntry
+    from app.registry.models import Person
+
+    _login(client, "clerk1")
+    r = client.get("/points/entries/batch?group=all", follow_redirects=True)
+    html = r.get_data(as_text=True)
+    sections = re.findall(r'<section class="batch-group" data-group>\s*<h3>([^<]+)<', html)
+    assert [s.strip() for s in sections] == ["第一组", "第二组"]
+    assert html.count('data-tick="group"') == 2 and 'data-tick="all"' in html and "已选 0 人" in html
+    assert html.count('name="person_ids"') == 5
+    key = re.search(r'name="idempotency_key" type="hidden" value="([^"]+)"', html).group(1)
+    item_id = re.search(r'value="(\d+)">A02', html).group(1)
+    ids = {name: pid for pid, name in db.session.execute(sa.select(Person.id, Person.name))}
+    # the server still checks what comes back: someone of another village is refused, nothing written
+    other = make_village("v2", "二号村")
+    stranger = make_household(other, "9901", "赵外").head_id
+    data = {"idempotency_key": key, "item_id": item_id, "occurred_on": dt.date.today().isoformat(),
+            "group": "all", "q": "", "submit": "1"}
+    r = client.post("/points/entries/batch", data={**data, "person_ids": [ids["张三丰"], stranger]})
+    assert r.status_code == 200 and 'id="person_ids-err"' in r.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(PointEntry.id))) == 0
+    # what was ticked stays ticked on the page that comes back, and the count says so
+    assert "已选 1 人" in r.get_data(as_text=True)
+    r = client.post("/points/entries/batch", data={**data, "person_ids": [ids["张三丰"], ids["张小丰"], ids["王二"]]})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(PointEntry.id))) == 3

@@ -324,6 +324,7 @@ def entry_batch():
     groups = sorted(db.session.scalars(sa.select(VillagerGroup).where(VillagerGroup.village_id == g.village.id)),
                     key=lambda gr: group_key(gr.name))
     group_id = id_arg("group", request.values)
+    everyone = request.values.get("group") == ALL_GROUPS  # the whole village, one section per group
     q = (request.values.get("q") or "")[:32].strip()
     people_stmt = (sa.select(Person).join(Household, Person.household_id == Household.id)
                    .where(Person.village_id == g.village.id, Person.status == PersonStatus.ALIVE.value,
@@ -334,14 +335,14 @@ def entry_batch():
     if q:
         ids = sa.select(person_search_query(g.village.id, q).subquery().c.id)
         people_stmt = people_stmt.where(Person.id.in_(ids))
-    shown = list(db.session.scalars(people_stmt.limit(500))) if (group_id or q) else []
+    shown = list(db.session.scalars(people_stmt.limit(MAX_SHOWN))) if (group_id or q or everyone) else []
     form = BatchForm()
     _item_field(form.item_id, scheme)
     chosen_ids = [i for i in map(as_id, request.form.getlist("person_ids")) if i] if request.method == "POST" else []
     chosen = list(db.session.scalars(sa.select(Person).where(Person.id.in_(chosen_ids), Person.village_id == g.village.id))) \
         if chosen_ids else []
-    form.person_ids.choices = options((p.id, f"{p.household.number} {p.name}")
-                                      for p in {p.id: p for p in shown + chosen}.values())
+    listed = list({p.id: p for p in shown + chosen}.values())
+    form.person_ids.choices = options((p.id, f"{p.household.number} {p.name}") for p in listed)
     if request.method == "GET":
         form.idempotency_key.data = request.args["key"]
     if request.form.get("submit") and form.validate_on_submit():
@@ -356,7 +357,23 @@ def entry_batch():
             flash_recorded(done.value[0], _("Recorded %(n)s entries; they wait for review.", n=len(done.value)))
             return redirect(url_for("points.entries", status="pending"))
     return render_template("points/entry_batch.html", form=form, groups=groups, group_id=group_id, q=q,
-                           shown=shown)
+                           shown=shown, everyone=everyone, all_groups=ALL_GROUPS, sections=_by_group(listed),
+                           ticked=set(form.person_ids.data or []) & {p.id for p in listed}, more=len(shown) >= MAX_SHOWN)
+
+
+#: the batch page's "all groups" choice, and the most people it lists at once
+ALL_GROUPS = "all"
+MAX_SHOWN = 1000
+
+
+def _by_group(people: list[Person]) -> list[tuple[str | None, list[Person]]]:
+    """People in sections by villager group (in the groups' number order), by household number within one."""
+    sections: dict[str | None, list[Person]] = {}
+    for p in people:
+        sections.setdefault(p.household.group.name if p.household.group else None, []).append(p)
+    for rows in sections.values():
+        rows.sort(key=lambda p: (natural_key(p.household.number), p.id))
+    return sorted(sections.items(), key=lambda kv: (kv[0] is None, group_key(kv[0] or "")))
 
 
 # Lists, review and objections

@@ -2,6 +2,8 @@
  * this file; the server validates everything. No inline script anywhere: the CSP allows 'self' only.
  *  - a select whose options carry data-search words (the points item list) gets a filter box above it:
  *    type a code, words of the text or pinyin initials, and only the matching items stay listed;
+ *  - the batch entry's list of people (.batch-people): select all, clear, select one villager group,
+ *    and the count of people ticked.
  */
 (function () {
   "use strict";
@@ -55,7 +57,40 @@
     });
   }
 
+  function enhanceBatch(list) {
+    var boxes = function (scope) { return scope.querySelectorAll("input[type=checkbox][name=person_ids]"); };
+    var count = list.querySelector(".batch-count");
+    function recount() {
+      var n = list.querySelectorAll("input[type=checkbox][name=person_ids]:checked").length;
+      if (count) { count.textContent = (count.getAttribute("data-template") || "%n").replace("%n", n); }
+    }
+    function tick(scope, on) {
+      Array.prototype.forEach.call(boxes(scope), function (box) { box.checked = on; });
+      recount();
+    }
+    Array.prototype.forEach.call(list.querySelectorAll(".batch-tools, .batch-group-tick"), function (el) {
+      el.hidden = false;
+    });
+    list.addEventListener("click", function (ev) {
+      var btn = ev.target.closest ? ev.target.closest("button[data-tick]") : null;
+      if (!btn) { return; }
+      var how = btn.getAttribute("data-tick");
+      if (how === "all") { tick(list, true); }
+      else if (how === "none") { tick(list, false); }
+      else {
+        // a group's button ticks the whole group; pressed again when all are ticked, it clears them
+        var group = btn.closest("[data-group]");
+        var all = boxes(group), on = false;
+        for (var i = 0; i < all.length; i++) { if (!all[i].checked) { on = true; break; } }
+        tick(group, on);
+      }
+    });
+    list.addEventListener("change", recount);
+    recount();
+  }
+
   function init() {
+    Array.prototype.forEach.call(document.querySelectorAll(".batch-people"), enhanceBatch);
     Array.prototype.forEach.call(document.querySelectorAll("select"), function (select) {
       if (select.querySelector("option[data-search]")) { enhanceSelect(select); }
     });
