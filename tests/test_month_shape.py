@@ -267,3 +267,75 @@ def test_batch_lists_everyone_by_group_with_select_all_group_and_count(client, s
     r = client.post("/points/entries/batch", data={**data, "person_ids": [ids["张三丰"], ids["张小丰"], ids["王二"]]})
     assert r.status_code == 302, r.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count(PointEntry.id))) == 3
+
+
+# --- bulk review ----------------------------------------------------------------------------------
+
+def _record(scheme, code, household, *, note=None, evidence=None, n=1):
+    import datetime as dt
+
+    from app.auth.models import User
+    from app.points import services as pts
+    from app.points.models import PointItem
+
+    clerk = db.session.scalar(sa.select(User).where(User.username == "clerk1"))
+    with write_transaction():
+        item = db.session.scalar(sa.select(PointItem).where(PointItem.code == code))
+        return [pts.record_entry(scheme, item, household, occurred_on=dt.date.today(), actor=clerk, note=note,
+                                 evidence_file=evidence).id for _ in range(n)]
+
+
+def test_bulk_review_approves_the_ticked_and_refuses_a_capped_one_with_its_reason(client, staff, scheme,
+                                                                                  make_household):
+    from app.ledger.queries import balance_of
+    from app.points.models import PointEntry
+
+    h = make_household(staff, "0101", "张三丰")
+    capped = _record(scheme, "A01", h, n=3)  # +2 each, at most 4 a month: the third is over the cap
+    blood = _record(scheme, "A02", h, note="县医院献血 300 毫升", evidence="abc.jpg")
+    _login(client, "rev1")
+    html = client.get("/points/entries?status=pending").get_data(as_text=True)
+    # the list shows each entry's note and evidence photo, and a box to tick it
+    assert "县医院献血 300 毫升" in html and f"/points/entries/{blood[0]}/evidence" in html
+    assert html.count('name="entry_ids"') == 4 and 'id="bulk-review"' in html
+    r = client.post("/points/entries/review", data={"entry_ids": capped + blood, "approve": "1", "note": "",
+                                                    "next": "/points/entries?status=pending"},
+                    follow_redirects=True)
+    page = r.get_data(as_text=True)
+    db.session.expire_all()
+    status = dict(db.session.execute(sa.select(PointEntry.id, PointEntry.status)).all())
+    assert [status[i] for i in capped] == ["posted", "posted", "pending"]
+    assert status[blood[0]] == "posted"
+    assert balance_of(h) == 9
+    # the reviewer is told exactly what happened: which passed, which did not and why
+    assert "已批准 3 条记录" in page and f"#{capped[0]}" in page and f"#{blood[0]}" in page
+    assert "以下 1 条记录没有审核" in page and f"#{capped[2]}：" in page and "A01" in page
+    # a bulk reject needs a reason; without one nothing changes
+    r = client.post("/points/entries/review", data={"entry_ids": [capped[2]], "reject": "1", "note": ""},
+                    follow_redirects=True)
+    assert "请填写驳回理由" in r.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(PointEntry, capped[2]).status == "pending"
+    r = client.post("/points/entries/review", data={"entry_ids": [capped[2]], "reject": "1", "note": "本月已满"},
+                    follow_redirects=True)
+    assert "已驳回 1 条记录" in r.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(PointEntry, capped[2]).status == "rejected"
+    assert db.session.get(PointEntry, capped[2]).review_note == "本月已满"
+
+
+def test_bulk_review_refuses_the_reviewers_own_entries_and_strangers(client, staff, scheme, make_household,
+                                                                     make_village):
+    from app.points.models import PointEntry
+
+    h = make_household(staff, "0101", "张三丰")
+    ids = _record(scheme, "A02", h, n=2)
+    _login(client, "clerk1")  # the recorder: not allowed to review at all
+    assert client.post("/points/entries/review", data={"entry_ids": ids, "approve": "1"}).status_code == 403
+    _login(client, "rev1")
+    r = client.post("/points/entries/review", data={"entry_ids": [ids[0], 999999], "approve": "1"},
+                    follow_redirects=True)
+    page = r.get_data(as_text=True)
+    assert "已批准 1 条记录" in page and "#999999：" in page
+    db.session.expire_all()
+    assert db.session.get(PointEntry, ids[1]).status == "pending"

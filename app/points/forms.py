@@ -118,6 +118,15 @@ class ReviewForm(FlaskForm):
     reject = SubmitField(_l("Reject"))
 
 
+class BulkReviewForm(FlaskForm):
+    """The entries list's review bar: the entries ticked (entry_ids, read by the view) approved or rejected
+    at once, with one note or reason for all."""
+
+    note = CleanStringField(_l("Reason or note"), validators=[Optional(), Length(max=500)])
+    approve = SubmitField(_l("Approve the ticked entries"))
+    reject = SubmitField(_l("Reject the ticked entries"))
+
+
 class ObjectionForm(FlaskForm):
     objector_name = CleanStringField(_l("Who objects"), validators=[Optional(), Length(max=64)])
     channel = SelectField(_l("How it came in"), choices=lambda: options([

@@ -11,11 +11,12 @@ from flask import (abort, current_app, flash, g, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user
 from pypinyin import Style, lazy_pinyin
+from werkzeug.exceptions import NotFound
 from wtforms.fields.choices import SelectChoice
 
 from ..access import can, deny, get_in_village_or_404, require
 from ..db import local_today
-from ..errors import DomainError
+from ..errors import Busy, DomainError
 from ..extensions import db
 from ..forms import flash_recorded, options, page_number
 from ..idempotency import new_key, usable_key
@@ -37,6 +38,7 @@ from .forms import (
     CAP_PERIODS,
     DIRECTIONS,
     BatchForm,
+    BulkReviewForm,
     CategoryForm,
     DecisionForm,
     EntryForm,
@@ -409,7 +411,75 @@ def entries():
                        per_page=current_app.config["PER_PAGE"], error_out=False)
     review = ReviewForm()
     return render_template("points/entries.html", page=page, status=status, review=review, today=today,
-                           statuses=STATUSES, mine=mine, ending=ending, oldest=oldest)
+                           statuses=STATUSES, mine=mine, ending=ending, oldest=oldest, bulk=BulkReviewForm(),
+                           max_bulk=MAX_BULK)
+
+
+#: the most entries one bulk review decides (a page of the list holds fewer)
+MAX_BULK = 200
+#: refusals named one by one in the bulk review's report; the rest are counted
+MAX_REFUSALS_SHOWN = 10
+
+
+@bp.post("/entries/review")
+@require("points.review")
+def entries_review():
+    """Approve or reject the ticked entries at once.
+
+    One transaction per entry, not one for the batch: each approval is a ledger movement of its own
+    (docs/reliability.md I6: its transfer, balance and audit row commit together), an entry whose cap is
+    reached is refused alone with its reason while the others pass, and a short write per entry keeps
+    the lock short for the cashiers and a busy retry repeats one entry, not the batch (§4.1.5, §4.2.3,
+    §4.2.6). Sent twice, the second send finds the entries decided: nothing moves twice.
+    The reviewer is told which entries were decided and which were refused, and why.
+    """
+    form = BulkReviewForm()
+    back = safe_next(request.form.get("next"), "points.entries", status="pending")
+    ids = list(dict.fromkeys(i for i in map(as_id, request.form.getlist("entry_ids")) if i))
+    if not form.validate_on_submit():
+        flash(_("Please check the reason: %(errors)s", errors="；".join(sum(form.errors.values(), []))), "error")
+        return redirect(back)
+    if not ids:
+        flash(_("Tick the entries to decide first."), "error")
+        return redirect(back)
+    if len(ids) > MAX_BULK:
+        flash(_("At most %(n)s entries at once.", n=MAX_BULK), "error")
+        return redirect(back)
+    approving = bool(form.approve.data)
+    if not approving and not form.note.data:
+        flash(_("Please write the reason for rejecting; it is kept on every entry rejected."), "error")
+        return redirect(back)
+    done: list[int] = []
+    refused: list[tuple[int, str]] = []
+    for entry_id in sorted(ids):
+        def decide(entry_id=entry_id) -> None:
+            entry = get_in_village_or_404(PointEntry, entry_id)
+            if approving:
+                pts.approve(entry, current_user, note=form.note.data, today=_today())
+            else:
+                pts.reject(entry, current_user, reason=form.note.data)
+
+        try:
+            run_write(decide)
+        except DomainError as e:
+            refused.append((entry_id, str(e)))
+        except Busy:
+            refused.append((entry_id, _("The system was busy; this entry was not decided. Please try it again.")))
+        except NotFound:
+            refused.append((entry_id, _("No such entry in this village.")))
+        else:
+            done.append(entry_id)
+    numbers = "、".join(f"#{i}" for i in done)
+    if done:
+        flash(_("Approved %(n)s entries (%(ids)s); they are on posting now.", n=len(done), ids=numbers)
+              if approving else _("Rejected %(n)s entries (%(ids)s).", n=len(done), ids=numbers), "success")
+    if refused:
+        flash(_("%(n)s entries were not decided and are unchanged:", n=len(refused)), "error")
+        for entry_id, why in refused[:MAX_REFUSALS_SHOWN]:
+            flash(f"#{entry_id}：{why}", "error")
+        if len(refused) > MAX_REFUSALS_SHOWN:
+            flash(_("…and %(n)s more; they are still in the list.", n=len(refused) - MAX_REFUSALS_SHOWN), "error")
+    return redirect(back)
 
 
 @bp.route("/entries/<int:entry_id>", methods=["GET"])

@@ -3,7 +3,8 @@
  *  - a select whose options carry data-search words (the points item list) gets a filter box above it:
  *    type a code, words of the text or pinyin initials, and only the matching items stay listed;
  *  - the batch entry's list of people (.batch-people): select all, clear, select one villager group,
- *    and the count of people ticked.
+ *    and the count of people ticked;
+ *  - the entries list's "tick all" box in the table head ticks every entry of the page for the bulk review.
  */
 (function () {
   "use strict";
@@ -91,6 +92,14 @@
 
   function init() {
     Array.prototype.forEach.call(document.querySelectorAll(".batch-people"), enhanceBatch);
+    Array.prototype.forEach.call(document.querySelectorAll("input[data-tick-all]"), function (all) {
+      var name = all.getAttribute("data-tick-all");
+      all.hidden = false;
+      all.addEventListener("change", function () {
+        Array.prototype.forEach.call(document.querySelectorAll("input[type=checkbox][name=" + name + "]"),
+          function (box) { box.checked = all.checked; });
+      });
+    });
     Array.prototype.forEach.call(document.querySelectorAll("select"), function (select) {
       if (select.querySelector("option[data-search]")) { enhanceSelect(select); }
     });
