@@ -339,3 +339,53 @@ def test_bulk_review_refuses_the_reviewers_own_entries_and_strangers(client, sta
     assert "已批准 1 条记录" in page and "#999999：" in page
     db.session.expire_all()
     assert db.session.get(PointEntry, ids[1]).status == "pending"
+
+
+# --- donations: new goods and an estimated value --------------------------------------------------
+
+def _cashier_products(village):
+    from app.shop import services as shop
+
+    with write_transaction():
+        return shop.create_product(village, name="大米", spec="5kg", unit="袋", price_points=50)
+
+
+def test_a_donation_adds_new_goods_and_records_their_estimated_value(client, staff):
+    from app.shop.models import Donation, DonationLine, Product, StockMovement
+    from app.shop.services import check_stock
+
+    rice = _cashier_products(staff)
+    _login(client, "cash1")
+    html = client.get("/shop/donations/new").get_data(as_text=True)
+    key = re.search(r'name="idempotency_key" type="hidden" value="([^"]+)"', html).group(1)
+    data = {"idempotency_key": key, "donor_kind": "unit", "donor_name": "县农商银行", "submit": "1",
+            f"qty_{rice.id}": "10", f"value_{rice.id}": "300",
+            "new_name_0": "食用油", "new_spec_0": "5L", "new_unit_0": "桶", "new_price_0": "80", "new_qty_0": "6",
+            "new_cond_0": "全新", "new_value_0": "420"}
+    # an incomplete new line comes back with its fields marked, nothing written
+    r = client.post("/shop/donations/new", data={**data, "new_name_1": "毛巾"})
+    assert r.status_code == 200 and 'id="new_unit_1-err"' in r.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(Donation.id))) == 0
+    assert db.session.scalar(sa.select(sa.func.count(Product.id))) == 1
+    r = client.post("/shop/donations/new", data=data)
+    assert r.status_code == 302, r.get_data(as_text=True)
+    oil = db.session.scalar(sa.select(Product).where(Product.name == "食用油"))
+    assert (oil.spec, oil.unit, oil.price_points, oil.stock) == ("5L", "桶", 80, 6)
+    lines = {ln.product_id: ln for ln in db.session.scalars(sa.select(DonationLine))}
+    assert lines[oil.id].estimated_value == 420 and lines[rice.id].estimated_value == 300
+    assert lines[oil.id].condition == "全新"
+    moves = db.session.scalars(sa.select(StockMovement).where(StockMovement.product_id == oil.id)).all()
+    assert [(m.qty, m.kind) for m in moves] == [(6, "donation_in")]
+    assert check_stock(staff.id) == []
+    page = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert "食用油 5L" in page and "420" in page and "720" in page  # the estimate per line and in all
+    # the same form again records nothing more; new goods already listed are refused, nothing written
+    assert client.post("/shop/donations/new", data=data).status_code == 302
+    assert db.session.scalar(sa.select(sa.func.count(Donation.id))) == 1
+    html = client.get("/shop/donations/new").get_data(as_text=True)
+    key2 = re.search(r'name="idempotency_key" type="hidden" value="([^"]+)"', html).group(1)
+    r = client.post("/shop/donations/new", data={**data, "idempotency_key": key2, f"qty_{rice.id}": "",
+                                                 f"qty_{oil.id}": ""})
+    assert r.status_code == 200 and "已" in r.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(Donation.id))) == 1
+    assert db.session.scalar(sa.select(Product.stock).where(Product.id == oil.id)) == 6

@@ -85,8 +85,9 @@ def _initials(text: str) -> str:
 def _item_label(item: PointItem) -> str:
     """A01 参加村庄清洁日（+2，每月最多 4 分）: the code, the text, the points and any cap."""
     if item.cap_period != "none" and item.cap_points:
-        worth = _("%(points)s, at most %(cap)s points %(period)s", points=f"{item.points:+d}",
-                  cap=item.cap_points, period=CAP_PERIODS[item.cap_period])
+        signed = f"{item.points:+d}"
+        worth = _("%(points)s, at most %(cap)s points %(period)s", points=signed, cap=item.cap_points,
+                  period=CAP_PERIODS[item.cap_period])
     else:
         worth = f"{item.points:+d}"
     return f"{item.code} {item.text[:40]}（{worth}）"

@@ -21,6 +21,8 @@ MAX_QTY = 10_000
 #: the most a shelf may hold (keeps stock arithmetic far from integer limits)
 MAX_STOCK = 1_000_000
 MAX_PRICE = 100_000
+#: the most a donation line may be valued at, in yuan
+MAX_VALUE = 100_000_000
 
 
 class MovementKind(str, enum.Enum):
@@ -148,12 +150,16 @@ class DonationLine(Model):
     qty: Mapped[int] = mapped_column(Int)
     #: 全新 / 完好 … as written on the receipt
     condition: Mapped[str | None] = mapped_column(Str(32))
+    #: the donor's or the village's estimate of the line's value in whole yuan (估价), for the donation register
+    estimated_value: Mapped[int | None] = mapped_column(Int)
 
     donation: Mapped[Donation] = relationship(back_populates="lines")
     product: Mapped[Product] = relationship()
 
     __table_args__ = (
         sa.CheckConstraint(f"qty BETWEEN 1 AND {MAX_QTY}", name="qty_bounded"),
+        sa.CheckConstraint(f"estimated_value IS NULL OR estimated_value BETWEEN 0 AND {MAX_VALUE}",
+                           name="value_bounded"),
         {"sqlite_strict": True},
     )
 

@@ -12,6 +12,7 @@ also serialises receipt numbering inside the write transaction.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -31,6 +32,7 @@ from .models import (
     MAX_PRICE,
     MAX_QTY,
     MAX_STOCK,
+    MAX_VALUE,
     Donation,
     DonationLine,
     DonorKind,
@@ -262,10 +264,34 @@ def _next_receipt(model, village_id: int, prefix: str) -> str:
     return f"{stem}{seq:06d}"
 
 
-def receive_donation(village, *, donor_name: str, donor_kind: str, lines, received_on: dt.date | None = None,
+@dataclass
+class NewGoods:
+    """Donated goods not yet in the catalogue: the donation adds them as a product (stock starts at the qty)."""
+
+    name: str
+    unit: str
+    price_points: int
+    qty: int
+    spec: str = ""
+    condition: str = ""
+    estimated_value: int | None = None
+
+
+def _value(value) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_VALUE:
+        raise ShopError(_("An estimated value must be a whole number of yuan from 0 to %(max)s.", max=MAX_VALUE))
+    return value
+
+
+def receive_donation(village, *, donor_name: str, donor_kind: str, lines=(), received_on: dt.date | None = None,
                      receipt_no: str | None = None, note: str | None = None, actor=None,
-                     key: str | None = None) -> Donation:
-    """Record a donation receipt (捐赠物品接收单): lines are (product, qty) or (product, qty, condition).
+                     key: str | None = None, new_goods: list[NewGoods] | tuple = ()) -> Donation:
+    """Record a donation receipt (捐赠物品接收单): lines are (product, qty), (product, qty, condition) or
+    (product, qty, condition, estimated value in yuan); `new_goods` are goods not yet in the catalogue,
+    added as products in the same transaction (a name and specification already listed is refused: enter
+    it on its own line instead).
 
     With a form `key`, a second submission returns the first donation (`replayed` set).
     """
@@ -275,21 +301,41 @@ def receive_donation(village, *, donor_name: str, donor_kind: str, lines, receiv
     note = _text(note, 500, multiline=True) or None
     receipt_no = _text(receipt_no, 48) or None
     conditions: dict[int, str | None] = {}
+    values: dict[int, int | None] = {}
     pairs = []
     for line in lines or ():
         product, qty = line[0], line[1]
         cond = _text(line[2], 32) if len(line) > 2 else ""
+        value = _value(line[3]) if len(line) > 3 else None
         conditions.setdefault(product.id, cond or None)
+        if value is not None:
+            values[product.id] = _value((values.get(product.id) or 0) + value)
         pairs.append((product, qty))
-    merged = _merge_lines(pairs)
+    fresh = []
+    for goods in new_goods or ():
+        fields = _product_fields(goods.name, goods.spec, goods.unit, goods.price_points, "", 0)
+        fresh.append((fields, check_qty(goods.qty), _text(goods.condition, 32) or None, _value(goods.estimated_value)))
+    if len({(f["name"], f["spec"]) for f, *_rest in fresh}) < len(fresh):
+        raise ShopError(_("The same new goods are listed twice; put them on one line."))
+    if len(pairs) + len(fresh) > MAX_LINES:
+        raise ShopError(_("Too many lines: at most %(n)s.", n=MAX_LINES))
+    merged = _merge_lines(pairs) if pairs or not fresh else []
     _same_village(village.id, (p for p, _q in merged))
     key = check_key(key)
     payload = {"donor": donor_name, "kind": donor_kind, "on": received_on, "no": receipt_no, "note": note,
-               "lines": [[p.id, q, conditions.get(p.id)] for p, q in merged]}
+               "lines": [[p.id, q, conditions.get(p.id), values.get(p.id)] for p, q in merged],
+               "new": [[f["name"], f["spec"], f["unit"], f["price_points"], q, c, v] for f, q, c, v in fresh]}
     _serialize()
     earlier = _earlier(village.id, key, "donation", payload, Donation)
     if earlier is not None:
         return earlier
+    for fields, qty, cond, value in fresh:
+        if _name_taken(village.id, fields["name"], fields["spec"]):
+            raise ShopError(_("%(name)s is already in the catalogue: enter its quantity in the list of products.",
+                              name=f"{fields['name']} {fields['spec']}".strip()))
+        product = create_product(village, actor=actor, **fields)
+        conditions[product.id], values[product.id] = cond, value
+        merged.append((product, qty))
     if receipt_no is None:
         receipt_no = _next_receipt(Donation, village.id, f"{village.code}-D")
     elif db.session.scalar(sa.select(Donation.id).where(Donation.village_id == village.id,
@@ -303,7 +349,8 @@ def receive_donation(village, *, donor_name: str, donor_kind: str, lines, receiv
     db.session.flush()
     for product, qty in merged:
         db.session.add(DonationLine(village_id=village.id, donation_id=donation.id, product_id=product.id,
-                                    qty=qty, condition=conditions.get(product.id)))
+                                    qty=qty, condition=conditions.get(product.id),
+                                    estimated_value=values.get(product.id)))
         _move_stock(product.id, village.id, qty, MovementKind.DONATION_IN, actor=actor,
                     reason=donor_name, ref_type="donation", ref_id=donation.id)
     db.session.flush()
