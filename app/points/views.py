@@ -427,11 +427,11 @@ MAX_REFUSALS_SHOWN = 10
 def entries_review():
     """Approve or reject the ticked entries at once.
 
-    One transaction per entry, not one for the batch: each approval is a ledger movement of its own
-    (docs/reliability.md I6: its transfer, balance and audit row commit together), an entry whose cap is
-    reached is refused alone with its reason while the others pass, and a short write per entry keeps
-    the lock short for the cashiers and a busy retry repeats one entry, not the batch (§4.1.5, §4.2.3,
-    §4.2.6). Sent twice, the second send finds the entries decided: nothing moves twice.
+    One transaction per entry, not one for the batch (the reliability design's invariant I6 and its
+    concurrency notes): each approval is a ledger movement of its own whose transfer, balance and audit row
+    commit together; an entry whose cap is reached is refused alone with its reason while the others pass;
+    a short write per entry keeps the write lock short for the cashiers, and a busy retry repeats one entry,
+    not the batch. Sent twice, the second send finds the entries decided: nothing moves twice.
     The reviewer is told which entries were decided and which were refused, and why.
     """
     form = BulkReviewForm()
