@@ -389,3 +389,95 @@ def test_a_donation_adds_new_goods_and_records_their_estimated_value(client, sta
     assert r.status_code == 200 and "已" in r.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count(Donation.id))) == 1
     assert db.session.scalar(sa.select(Product.stock).where(Product.id == oil.id)) == 6
+
+
+# --- the counter: returning one line --------------------------------------------------------------
+
+@pytest.fixture
+def basket(staff, make_household):
+    """Household 0101 with 200 points redeemed 2 bags of rice (50) and 1 bottle of oil (30): 130 points."""
+    from app.auth.models import User
+    from app.ledger import services as ledger
+    from app.ledger.models import AccountKind
+    from app.shop import services as shop
+
+    h = make_household(staff, "0101", "张三丰")
+    cashier = db.session.scalar(sa.select(User).where(User.username == "cash1"))
+    with write_transaction():
+        rice = shop.create_product(staff, name="大米", spec="5kg", unit="袋", price_points=50)
+        oil = shop.create_product(staff, name="食用油", spec="1L", unit="瓶", price_points=30)
+        shop.receive_purchase(rice, 10, "进货")
+        shop.receive_purchase(oil, 10, "进货")
+        ledger.post_transfer(debit=ledger.system_account(staff.id, AccountKind.ISSUANCE),
+                             credit=ledger.household_account(h), amount=200, code="opening", key="open-1")
+    with write_transaction():
+        red = shop.redeem(h, [(rice, 2), (oil, 1)], key="k" * 32, actor=cashier)
+    return h, red, rice, oil
+
+
+def _return_form(client, red_id, line_id):
+    html = client.get(f"/shop/redemptions/{red_id}").get_data(as_text=True)
+    key = re.search(rf'id="ret{line_id}-idempotency_key" name="ret{line_id}-idempotency_key" type="hidden" '
+                    rf'value="([^"]+)"', html).group(1)
+    return html, {f"ret{line_id}-idempotency_key": key, f"ret{line_id}-line_id": str(line_id),
+                  f"ret{line_id}-submit": "1"}
+
+
+def test_returning_one_line_gives_its_points_and_goods_back(client, staff, basket):
+    from app.ledger import services as ledger
+    from app.ledger.queries import balance_of
+    from app.ledger.models import Transfer
+    from app.shop.models import Product, RedemptionLine, RedemptionReturn
+    from app.shop.services import check_stock
+
+    h, red, rice, oil = basket
+    assert balance_of(h) == 70
+    rice_line = db.session.scalar(sa.select(RedemptionLine.id).where(RedemptionLine.redemption_id == red.id,
+                                                                     RedemptionLine.product_id == rice.id))
+    _login(client, "cash1")
+    html, form = _return_form(client, red.id, rice_line)
+    assert "这一行退货" in html
+    url = f"/shop/redemptions/{red.id}/return/{rice_line}"
+    # more than was taken: refused with the line's form back, nothing written
+    r = client.post(url, data={**form, f"ret{rice_line}-qty": "3", f"ret{rice_line}-reason": "多退"})
+    assert r.status_code == 200 and "最多还能退回 2 件" in r.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(RedemptionReturn.id))) == 0
+    # one bag back
+    data = {**form, f"ret{rice_line}-qty": "1", f"ret{rice_line}-reason": "米袋破损"}
+    r = client.post(url, data=data)
+    assert r.status_code == 302, r.get_data(as_text=True)
+    db.session.rollback()
+    assert balance_of(h) == 120
+    assert db.session.scalar(sa.select(Product.stock).where(Product.id == rice.id)) == 9
+    assert db.session.scalar(sa.select(Product.stock).where(Product.id == oil.id)) == 9
+    # the ledger: the counter's charge reversed, the goods kept charged again
+    codes = [(t.code, t.amount) for t in db.session.scalars(sa.select(Transfer).order_by(Transfer.id))]
+    assert codes[-2:] == [("reversal", 130), ("redeem", 80)]
+    assert ledger.check(staff.id) == [] and check_stock(staff.id) == []
+    # the same form again changes nothing
+    r = client.post(url, data=data, follow_redirects=True)
+    assert "已经登记过了" in r.get_data(as_text=True)
+    db.session.rollback()
+    assert balance_of(h) == 120
+    # the month's figures count what the household kept
+    from app.db import local_today
+    from app.shop.services import month_bounds, redemptions_by_month, top_goods
+
+    today = local_today()
+    month = redemptions_by_month(staff.id, today.year)[today.month - 1]
+    assert (month["points"], month["qty"]) == (80, 2)
+    assert {r.name: (int(r.qty), int(r.points)) for r in top_goods(staff.id, *month_bounds(today.year, today.month))} \
+        == {"大米": (1, 50), "食用油": (1, 30)}
+    # the receipt shows what came back and what is still paid for
+    page = client.get(f"/shop/redemptions/{red.id}").get_data(as_text=True)
+    assert "退货记录" in page and "米袋破损" in page and "留下的物品实付积分：80" in page
+    with client.get(f"/shop/redemptions/{red.id}/receipt-a4.pdf") as pdf:
+        assert pdf.status_code == 200
+    # cancelling the rest afterwards gives back exactly what is still out
+    r = client.post(f"/shop/redemptions/{red.id}/cancel", data={"reason": "全部退回"}, follow_redirects=True)
+    db.session.rollback()
+    assert db.session.get(type(red), red.id).status == "cancelled"
+    assert balance_of(h) == 200
+    assert db.session.scalar(sa.select(Product.stock).where(Product.id == rice.id)) == 10
+    assert db.session.scalar(sa.select(Product.stock).where(Product.id == oil.id)) == 10
+    assert ledger.check(staff.id) == [] and check_stock(staff.id) == []

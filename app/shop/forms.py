@@ -55,6 +55,15 @@ class CancelForm(FlaskForm):
     submit = SubmitField(_l("Cancel this redemption"))
 
 
+class ReturnForm(IdempotentForm):
+    """Goods of one line handed back after the counter; one form per line on the receipt page."""
+
+    line_id = HiddenField()
+    qty = WholeNumberField(_l("Quantity returned"), validators=[DataRequired()], lo=1, hi=MAX_QTY)
+    reason = CleanStringField(_l("Reason for the return"), validators=[DataRequired(), Length(max=200)])
+    submit = SubmitField(_l("Take back"))
+
+
 DONOR_KINDS = {"unit": _l("A company or organisation"), "person": _l("A person"), "bank": _l("A bank"),
                "government": _l("A government department")}
 

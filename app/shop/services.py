@@ -40,6 +40,7 @@ from .models import (
     Product,
     Redemption,
     RedemptionLine,
+    RedemptionReturn,
     RedemptionStatus,
     StockFormKey,
     StockMovement,
@@ -488,14 +489,20 @@ def cancel_redemption(redemption: Redemption, *, actor, reason: str, today: dt.d
     if res.rowcount != 1:
         REDEMPTION.refuse(db.session.scalar(sa.select(Redemption.status).where(Redemption.id == redemption.id)),
                           "cancel")
-    original = db.session.get(Transfer, redemption.transfer_id)
+    # after returns, the charge in force is the one made again by the latest return, for the goods kept
+    original = current_charge(redemption)
+    if original is None:
+        raise ShopError(_("Every line of this redemption has already been returned."))
     posted = ledger.reverse_transfer(original, key=f"redeem-cancel:{redemption.id}", actor=actor,
                                      memo=reason[:200])
     lines = db.session.scalars(sa.select(RedemptionLine).where(RedemptionLine.redemption_id == redemption.id)
                                .order_by(RedemptionLine.product_id)).all()
+    returned = _returned(redemption.id)
     for line in lines:
-        _move_stock(line.product_id, redemption.village_id, line.qty, MovementKind.REDEMPTION_CANCEL,
-                    actor=actor, reason=reason, ref_type="redemption", ref_id=redemption.id)
+        if line.qty - returned.get(line.id, 0) > 0:
+            _move_stock(line.product_id, redemption.village_id, line.qty - returned.get(line.id, 0),
+                        MovementKind.REDEMPTION_CANCEL, actor=actor, reason=reason, ref_type="redemption",
+                        ref_id=redemption.id)
     db.session.execute(sa.update(Redemption).where(Redemption.id == redemption.id)
                        .values(cancel_transfer_id=posted.transfer.id)
                        .execution_options(synchronize_session=False))
@@ -507,6 +514,93 @@ def cancel_redemption(redemption: Redemption, *, actor, reason: str, today: dt.d
                     "reversal": posted.transfer.id},
            changed=["status", "cancel_reason"])  # the reason is free text: it stays on the redemption row
     return redemption
+
+
+def _claim(redemption: Redemption, action: str) -> None:
+    """Take the redemption's row lock (a no-op UPDATE guarded by the state table) before the ledger: of two
+    concurrent cancels or returns, the second waits here and then sees what the first did."""
+    res = db.session.execute(
+        sa.update(Redemption)
+        .where(Redemption.id == redemption.id, Redemption.status.in_(REDEMPTION.sources(action)))
+        .values(status=Redemption.status).execution_options(synchronize_session=False))
+    if res.rowcount != 1:
+        REDEMPTION.refuse(db.session.scalar(sa.select(Redemption.status).where(Redemption.id == redemption.id)),
+                          action)
+
+
+def current_charge(redemption: Redemption) -> Transfer | None:
+    """The transfer that charges the household for the goods it still has: the counter's, or the charge
+    made again by the latest return (None when every line is back)."""
+    last = db.session.scalar(sa.select(RedemptionReturn).where(RedemptionReturn.redemption_id == redemption.id)
+                             .order_by(RedemptionReturn.id.desc()).limit(1))
+    transfer_id = redemption.transfer_id if last is None else last.charge_transfer_id
+    return db.session.get(Transfer, transfer_id) if transfer_id is not None else None
+
+
+def _returned(redemption_id: int) -> dict[int, int]:
+    """Quantities returned so far, per line id."""
+    return {line_id: int(q) for line_id, q in db.session.execute(
+        sa.select(RedemptionReturn.line_id, sa.func.sum(RedemptionReturn.qty))
+        .where(RedemptionReturn.redemption_id == redemption_id).group_by(RedemptionReturn.line_id))}
+
+
+def return_line(redemption: Redemption, line_id: int, qty: int, *, actor, reason: str, key: str,
+                today: dt.date | None = None, is_reviewer: bool = False) -> RedemptionReturn:
+    """Take back `qty` of one line's goods after the counter: the points for them back to the household,
+    the goods back on the shelf, one return row and its audit row, in the caller's transaction.
+
+    The ledger moves whole transfers only, so the charge in force is reversed and the goods kept are
+    charged again (docs/ledger.md, "Returns"). A cashier takes back the same day's goods, a reviewer any
+    day's. The same key returns the first return (`replayed`); a cancelled redemption has nothing to return.
+    """
+    reason = _text(reason, 200, required=True)
+    key = check_key(key, required=True)
+    check_qty(qty)
+    REDEMPTION.move(redemption.status, "return_line", subject=redemption,
+                    made_on=local_day(redemption.created_at), today=today or local_today(), is_reviewer=is_reviewer)
+    prior = find_earlier(RedemptionReturn, redemption.village_id, key,
+                         same=lambda r: (r.redemption_id, r.line_id, r.qty) == (redemption.id, line_id, qty))
+    if prior is not None:
+        return prior
+    _claim(redemption, "return_line")
+    line = db.session.scalar(sa.select(RedemptionLine).where(RedemptionLine.id == line_id,
+                                                             RedemptionLine.redemption_id == redemption.id))
+    if line is None:
+        raise ShopError(_("This line is not on the receipt."))
+    left = line.qty - _returned(redemption.id).get(line.id, 0)
+    if qty > left:
+        raise ShopError(_("Only %(left)s of %(name)s can still be returned.", left=left,
+                          name=f"{line.name} {line.spec}".strip()), field="qty")
+    charge = current_charge(redemption)
+    points = qty * line.unit_price
+    if charge is None or points > charge.amount:  # cannot happen while the lines add up; refuse, never guess
+        raise ShopError(_("This redemption's points do not match its lines; ask the administrator to check it."))
+    reversal = ledger.reverse_transfer(charge, key=f"redeem-return:{key}", actor=actor, memo=reason[:200])
+    kept = charge.amount - points
+    again = None
+    if kept > 0:
+        acct = ledger.household_account(redemption.household)
+        shop = ledger.system_account(redemption.village_id, AccountKind.SHOP)
+        again = ledger.post_transfer(debit=acct, credit=shop, amount=kept, code=TransferCode.REDEEM,
+                                     key=f"redeem-return:{key}:kept", payload={"redemption": redemption.id},
+                                     actor=actor, person_id=charge.person_id, source="redemption",
+                                     source_ref=charge.source_ref, memo=redemption.receipt_no)
+    _serialize()  # the audit head before the product row (lock order)
+    _move_stock(line.product_id, redemption.village_id, qty, MovementKind.REDEMPTION_CANCEL, actor=actor,
+                reason=reason, ref_type="redemption", ref_id=redemption.id)
+    ret = RedemptionReturn(village_id=redemption.village_id, redemption_id=redemption.id, line_id=line.id, qty=qty,
+                           points=points, reason=reason, reversal_transfer_id=reversal.transfer.id,
+                           charge_transfer_id=again.transfer.id if again is not None else None,
+                           idempotency_key=key, created_by_id=actor.id if actor is not None else None)
+    db.session.add(ret)
+    db.session.flush()
+    db.session.expire(redemption, ["returns"])
+    _expire_stock(line.product_id)
+    record("shop.redeem_return", ret, actor=actor, household_id=redemption.household_id,
+           details={"receipt_no": redemption.receipt_no, "lines": [[line.product_id, qty]], "points": points,
+                    "reversal": reversal.transfer.id, "transfer": again.transfer.id if again else None},
+           changed=["reason"])  # the reason is free text: it stays on the return row
+    return ret
 
 
 # --- stocktake ---------------------------------------------------------------------------------------
@@ -605,13 +699,21 @@ def month_bounds(year: int, month: int) -> tuple[dt.datetime, dt.datetime]:
 
 
 def redemptions_by_month(village_id: int, year: int) -> list[dict]:
-    """Per month of `year`: redemptions made, households served, points and items redeemed (cancelled left out)."""
+    """Per month of `year`: redemptions made, households served, points and items redeemed (cancelled left out,
+    goods taken back subtracted)."""
     start, _e = month_bounds(year, 1)
     _s, end = month_bounds(year, 12)
+    # goods taken back after the counter (RedemptionReturn) are not counted as redeemed
+    back = (sa.select(RedemptionReturn.redemption_id, sa.func.sum(RedemptionReturn.qty).label("qty"),
+                      sa.func.sum(RedemptionReturn.points).label("points"))
+            .group_by(RedemptionReturn.redemption_id).subquery())
     rows = db.session.execute(
-        sa.select(Redemption.created_at, Redemption.household_id, Redemption.total_points,
-                  sa.select(sa.func.coalesce(sa.func.sum(RedemptionLine.qty), 0))
-                  .where(RedemptionLine.redemption_id == Redemption.id).scalar_subquery().label("items"))
+        sa.select(Redemption.created_at, Redemption.household_id,
+                  (Redemption.total_points - sa.func.coalesce(back.c.points, 0)).label("total_points"),
+                  (sa.select(sa.func.coalesce(sa.func.sum(RedemptionLine.qty), 0))
+                   .where(RedemptionLine.redemption_id == Redemption.id).scalar_subquery()
+                   - sa.func.coalesce(back.c.qty, 0)).label("items"))
+        .outerjoin(back, back.c.redemption_id == Redemption.id)
         .where(Redemption.village_id == village_id, Redemption.status == RedemptionStatus.COMPLETED.value,
                Redemption.created_at >= start, Redemption.created_at < end)).all()
     # grouping by the local calendar month is clearer in Python than in two SQL dialects
@@ -628,13 +730,18 @@ def redemptions_by_month(village_id: int, year: int) -> list[dict]:
 
 
 def top_goods(village_id: int, start: dt.datetime, end: dt.datetime, limit: int = 10) -> list:
-    """The most redeemed goods between two UTC instants: (name, spec, qty, points), cancelled left out."""
-    qty = sa.func.sum(RedemptionLine.qty).label("qty")
+    """The most redeemed goods between two UTC instants: (name, spec, qty, points), cancelled left out and
+    goods taken back subtracted."""
+    back = (sa.select(RedemptionReturn.line_id, sa.func.sum(RedemptionReturn.qty).label("qty"),
+                      sa.func.sum(RedemptionReturn.points).label("points"))
+            .group_by(RedemptionReturn.line_id).subquery())
+    qty = sa.func.sum(RedemptionLine.qty - sa.func.coalesce(back.c.qty, 0)).label("qty")
     return db.session.execute(
         sa.select(RedemptionLine.product_id, Product.name, Product.spec, Product.unit, qty,
-                  sa.func.sum(RedemptionLine.points).label("points"))
+                  sa.func.sum(RedemptionLine.points - sa.func.coalesce(back.c.points, 0)).label("points"))
         .join(Redemption, Redemption.id == RedemptionLine.redemption_id)
         .join(Product, Product.id == RedemptionLine.product_id)
+        .outerjoin(back, back.c.line_id == RedemptionLine.id)
         .where(Redemption.village_id == village_id, Redemption.status == RedemptionStatus.COMPLETED.value,
                Redemption.created_at >= start, Redemption.created_at < end)
         .group_by(RedemptionLine.product_id, Product.name, Product.spec, Product.unit)
