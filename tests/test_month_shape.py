@@ -468,6 +468,9 @@ def test_returning_one_line_gives_its_points_and_goods_back(client, staff, baske
     assert (month["points"], month["qty"]) == (80, 2)
     assert {r.name: (int(r.qty), int(r.points)) for r in top_goods(staff.id, *month_bounds(today.year, today.month))} \
         == {"大米": (1, 50), "食用油": (1, 30)}
+    from app.shop.services import disclosure
+    sheet = disclosure(staff.id, today.year, today.month)
+    assert sheet["points"] == 80 and sheet["redeemed_items"] == 2
     # the receipt shows what came back and what is still paid for
     page = client.get(f"/shop/redemptions/{red.id}").get_data(as_text=True)
     assert "退货记录" in page and "米袋破损" in page and "留下的物品实付积分：80" in page

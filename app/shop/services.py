@@ -784,7 +784,13 @@ def disclosure(village_id: int, year: int, month: int) -> dict:
                   sa.func.coalesce(sa.func.sum(Redemption.total_points), 0))
         .where(Redemption.village_id == village_id, Redemption.status == RedemptionStatus.COMPLETED.value,
                Redemption.created_at >= start, Redemption.created_at < end)).one()
+    # points for goods taken back after the counter were not spent
+    returned = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(RedemptionReturn.points), 0))
+        .join(Redemption, Redemption.id == RedemptionReturn.redemption_id)
+        .where(Redemption.village_id == village_id, Redemption.status == RedemptionStatus.COMPLETED.value,
+               Redemption.created_at >= start, Redemption.created_at < end))
     return {"year": year, "month": month, "first": first, "last": last, "lines": lines, "donations": donations,
-            "redemptions": int(reds[0]), "households": int(reds[1]), "points": int(reds[2]),
+            "redemptions": int(reds[0]), "households": int(reds[1]), "points": int(reds[2]) - int(returned),
             "purchased": sum(r["purchased"] for r in lines), "donated": sum(r["donated"] for r in lines),
             "redeemed_items": sum(r["redeemed"] for r in lines)}
