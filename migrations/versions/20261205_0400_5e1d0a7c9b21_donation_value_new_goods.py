@@ -1,7 +1,7 @@
 """Shop: a donation line's estimated value in yuan (估价), for donations that also add new goods (issue 18).
 
 Revision ID: 5e1d0a7c9b21
-Revises: c3e7a9d1f5b2
+Revises: e7a2c4d6f8b1
 Create Date: 2026-12-05 04:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '5e1d0a7c9b21'
-down_revision = 'c3e7a9d1f5b2'
+down_revision = 'e7a2c4d6f8b1'
 branch_labels = None
 depends_on = None
 
