@@ -89,3 +89,17 @@ def natural_key(text: str | None) -> tuple:
     """Sort key that puts 2组 before 10组, 第二组 before 第十组 and 0102 before 0110."""
     text = re.sub(r"[零一二两三四五六七八九十]+", lambda m: _cn_number(m.group(0)), text or "")
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", text) if p)
+
+
+_ORDINAL = re.compile(r"第(?=\s*[0-9零一二两三四五六七八九十])")
+
+
+def group_key(name: str | None) -> tuple:
+    """Sort key for villager groups and grids by their number: 第一组, 第二组 … 第十二组, and 一组/1组/十一组/第1组
+    alike (the ordinal 第 is ignored, Chinese and full-width numerals count as numbers); unnumbered names after.
+
+    Every list of groups sorts with this key, so a village's groups come in the same order on every page.
+    """
+    text = _ORDINAL.sub("", (name or "").translate(FULLWIDTH_DIGITS)).strip()
+    key = natural_key(text)
+    return (0 if key and key[0][0] == 0 else 1, key, name or "")

@@ -58,7 +58,8 @@ ROLE_USERS = {"clerk": "clerk", "reviewer": "reviewer", "cashier": "cashier", "p
 ROWS = {
     "rejected_mine": r'<tr>\s*<td><a href="/points/entries/\d+">',
     "posting_ending": r'<tr>\s*<td><a href="/points/entries/\d+">',
-    "pending": r'<tr>\s*<td><a href="/points/entries/\d+">',
+    # a reviewer's list has a tick box for the bulk review before each entry's number
+    "pending": r'<tr>\s*(?:<td>(?:<input[^>]*>)?</td>\s*)?<td><a href="/points/entries/\d+">',
     "objections_overdue": r'<a href="/points/objections/\d+">',
     "objections_open": r'<a href="/points/objections/\d+">',
     "cancelled_week": r'class="redemption-row"',

@@ -62,9 +62,9 @@ corrected     -        -
 """
 
 REDEMPTION_TABLE = """
-              cancel
-completed     cancelled
-cancelled     -
+              cancel     return_line
+completed     cancelled  completed
+cancelled     -          -
 """
 
 # the rule version's table in two halves (it is too wide for one): moving forward, and the rest

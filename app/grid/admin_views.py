@@ -18,7 +18,7 @@ from ..extensions import db
 from ..forms import options
 from ..registry.models import Household, HouseholdStatus, VillagerGroup
 from ..submission import submit
-from ..text import natural_key
+from ..text import group_key, natural_key
 from . import bp
 from . import queries as gq
 from . import services as gs
@@ -143,7 +143,7 @@ def _grid_households(grid: Grid):
     rows = db.session.execute(
         sa.select(GridMembership, Household).join(Household, Household.id == GridMembership.household_id)
         .where(GridMembership.grid_id == grid.id, GridMembership.ended_on.is_(None))).all()
-    return sorted(rows, key=lambda r: (natural_key(r[1].group.name if r[1].group else "~"),
+    return sorted(rows, key=lambda r: (r[1].group is None, group_key(r[1].group.name if r[1].group else ""),
                                        natural_key(r[1].number)))
 
 

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from ..registry.models import Household, HouseholdStatus, VillagerGroup
+from ..text import group_key
 from . import schedule
 from .models import EventStatus, EventStep, Grid, GridEvent, GridMembership, GridWorker, Visit, VisitRule
 from .states import FINISHED
@@ -90,9 +91,9 @@ def walk_order(items: list[DueHousehold], groups: list[VillagerGroup], start_gro
 
 
 def village_groups(village_id: int) -> list[VillagerGroup]:
-    return db.session.scalars(sa.select(VillagerGroup).where(VillagerGroup.village_id == village_id,
-                                                             VillagerGroup.active == sa.true())
-                              .order_by(VillagerGroup.id)).all()
+    return sorted(db.session.scalars(sa.select(VillagerGroup).where(VillagerGroup.village_id == village_id,
+                                                                    VillagerGroup.active == sa.true())),
+                  key=lambda gr: group_key(gr.name))
 
 
 def grids(village_id: int, *, active_only: bool = False) -> list[Grid]:

@@ -11,7 +11,7 @@ from ..access import get_in_village_or_404, require
 from ..extensions import db
 from ..forms import options
 from ..printing import pdf_response, render_pdf
-from ..text import mask_name
+from ..text import group_key, mask_name
 from ..registry.models import Household, VillagerGroup
 from ..submission import run_write, submit
 from . import admin_bp as bp
@@ -124,8 +124,8 @@ def household_card(household_id: int):
 @require("kiosk.manage")
 def cards():
     """Print a sheet of household cards for the village or one group (10 cards to an A4 page)."""
-    groups = list(db.session.scalars(sa.select(VillagerGroup).where(VillagerGroup.village_id == g.village.id)
-                                     .order_by(VillagerGroup.name)))
+    groups = sorted(db.session.scalars(sa.select(VillagerGroup).where(VillagerGroup.village_id == g.village.id)),
+                    key=lambda gr: group_key(gr.name))
     form = CardsForm()
     form.group_id.choices = options([("", _("All households of the village"))]
                                     + [(str(gr.id), gr.name) for gr in groups])

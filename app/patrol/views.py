@@ -26,7 +26,7 @@ from ..registry.models import Person, PersonStatus, Village, VillagerGroup
 from ..registry.services import person_search_query
 from ..submission import run_write, submit
 from ..tabular.export import table_response
-from ..text import mask_name
+from ..text import group_key, mask_name
 from . import bp
 from . import queries as pq
 from . import services as ps
@@ -152,8 +152,8 @@ def index():
 
 def _team_form(team: PatrolTeam | None = None) -> TeamForm:
     form = TeamForm(obj=team) if team is not None else TeamForm()
-    groups = db.session.scalars(sa.select(VillagerGroup).where(VillagerGroup.village_id == g.village.id)
-                                .order_by(VillagerGroup.name)).all()
+    groups = sorted(db.session.scalars(sa.select(VillagerGroup).where(VillagerGroup.village_id == g.village.id)),
+                    key=lambda gr: group_key(gr.name))
     form.group_id.choices = options([(0, "—"), *((gr.id, gr.name) for gr in groups)])
     members = [m for m in team.members if m.status == MemberStatus.ACTIVE.value] if team is not None else []
     form.leader_id.choices = options([(0, "—"), *((m.person_id, m.person.name) for m in members)])

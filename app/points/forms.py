@@ -24,6 +24,8 @@ UNITS = {"per_event": _l("per event"), "per_month": _l("per month"), "per_quarte
          "tiered": _l("tiered (thresholds)"), "per_amount": _l("per amount band")}
 CAP_PERIODS = {"none": _l("no cap"), "month": _l("per month"), "quarter": _l("per quarter"), "year": _l("per year")}
 LEVELS = {"village": _l("village"), "shared": _l("shared"), "upper": _l("upper level")}
+#: a category's direction, as its name on the item form's category list shows it: 热心公益（加分）
+DIRECTIONS = {"add": _l("adds points"), "deduct": _l("deducts points")}
 APPLIES = {"person": _l("a person"), "household": _l("the household (charged to the head)")}
 
 
@@ -54,8 +56,7 @@ class SchemeForm(FlaskForm):
 
 class CategoryForm(FlaskForm):
     name = CleanStringField(_l("Category"), validators=[DataRequired(), Length(max=64)])
-    direction = SelectField(_l("Adds or deducts"), choices=lambda: options([("add", _l("adds points")),
-                                                                            ("deduct", _l("deducts points"))]))
+    direction = SelectField(_l("Adds or deducts"), choices=lambda: options(DIRECTIONS.items()))
     submit = SubmitField(_l("Add category"))
 
 
@@ -115,6 +116,15 @@ class ReviewForm(FlaskForm):
     note = CleanStringField(_l("Reason or note"), validators=[Optional(), Length(max=500)])
     approve = SubmitField(_l("Approve"))
     reject = SubmitField(_l("Reject"))
+
+
+class BulkReviewForm(FlaskForm):
+    """The entries list's review bar: the entries ticked (entry_ids, read by the view) approved or rejected
+    at once, with one note or reason for all."""
+
+    note = CleanStringField(_l("Reason or note"), validators=[Optional(), Length(max=500)])
+    approve = SubmitField(_l("Approve the ticked entries"))
+    reject = SubmitField(_l("Reject the ticked entries"))
 
 
 class ObjectionForm(FlaskForm):

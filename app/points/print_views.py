@@ -8,7 +8,7 @@ from ..access import get_in_village_or_404, require
 from ..db import local_today
 from ..filters import label
 from ..printing import pdf_response, render_pdf
-from ..text import mask_name, natural_key
+from ..text import group_key, mask_name, natural_key
 from . import bp
 from . import queries as pq
 from .models import Objection, PointEntry
@@ -53,7 +53,7 @@ def posting_pdf():
         flash(_("Nothing is on posting now."), "info")
         return redirect(url_for("points.posting"))
     rows.sort(key=lambda e: (e.household.group is None,
-                             natural_key(e.household.group.name if e.household.group else ""),
+                             group_key(e.household.group.name if e.household.group else ""),
                              natural_key(e.household.number), e.occurred_on, e.id))
     sections: list[tuple[str | None, list[PointEntry]]] = []
     for e in rows:

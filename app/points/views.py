@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -9,10 +10,13 @@ from flask import (abort, current_app, flash, g, redirect, render_template, requ
                    url_for)
 from flask_babel import gettext as _
 from flask_login import current_user
+from pypinyin import Style, lazy_pinyin
+from werkzeug.exceptions import NotFound
+from wtforms.fields.choices import SelectChoice
 
 from ..access import can, deny, get_in_village_or_404, require
 from ..db import local_today
-from ..errors import DomainError
+from ..errors import Busy, DomainError
 from ..extensions import db
 from ..forms import flash_recorded, options, page_number
 from ..idempotency import new_key, usable_key
@@ -25,12 +29,16 @@ from ..rules.services import (article_ids_for_item, citable_articles, count_cita
                               set_item_articles)
 from ..shop.queries import household_redemptions_query
 from ..submission import run_write, submit
+from ..text import group_key, natural_key
 from ..urls import as_id, id_arg, safe_next
 from . import bp
 from . import queries as pq
 from . import services as pts
 from .forms import (
+    CAP_PERIODS,
+    DIRECTIONS,
     BatchForm,
+    BulkReviewForm,
     CategoryForm,
     DecisionForm,
     EntryForm,
@@ -68,8 +76,44 @@ def _items(scheme: PointScheme, active_only: bool = True) -> list[PointItem]:
     return list(db.session.scalars(stmt.order_by(PointItem.code)))
 
 
-def _item_choices(scheme: PointScheme):
-    return options((i.id, f"{i.code} {i.text[:40]}（{i.points:+d}）") for i in _items(scheme))
+@lru_cache(maxsize=4096)
+def _initials(text: str) -> str:
+    """Pinyin initials of an item's text (参加村庄清洁日 → cjcjqjr), for the item list's filter."""
+    return "".join(lazy_pinyin(text, style=Style.FIRST_LETTER, errors="ignore")).lower()
+
+
+def _item_label(item: PointItem) -> str:
+    """A01 参加村庄清洁日（+2，每月最多 4 分）: the code, the text, the points and any cap."""
+    if item.cap_period != "none" and item.cap_points:
+        signed = f"{item.points:+d}"
+        worth = _("%(points)s, at most %(cap)s points %(period)s", points=signed, cap=item.cap_points,
+                  period=CAP_PERIODS[item.cap_period])
+    else:
+        worth = f"{item.points:+d}"
+    return f"{item.code} {item.text[:40]}（{worth}）"
+
+
+def _item_field(field, scheme: PointScheme) -> None:
+    """Fill a form's item list: grouped, searchable, with the filter box's words for app/static/app.js."""
+    field.choices = _item_choices(scheme)
+    field.render_kw = {"data-filter-label": _("Find an item: code, words or pinyin initials (e.g. qj)"),
+                       "data-filter-count": _("%(n)s items match", n="%n")}
+
+
+def _item_choices(scheme: PointScheme) -> dict[str, list[SelectChoice]]:
+    """The scheme's items in use, grouped by category (an optgroup each, in the scheme's order), each option
+    carrying its search words (code, text, pinyin initials) for the list's filter box (app/static/app.js)."""
+    by_category: dict[int, list[PointItem]] = {}
+    for item in _items(scheme):
+        by_category.setdefault(item.category_id, []).append(item)
+    groups: dict[str, list[SelectChoice]] = {}
+    for cat in scheme.categories:
+        items = sorted(by_category.get(cat.id, []), key=lambda i: natural_key(i.code))
+        if items:
+            groups[f"{cat.name}（{DIRECTIONS[cat.direction]}）"] = [
+                SelectChoice(i.id, _item_label(i), render_kw={
+                    "data-search": f"{i.code} {i.text} {_initials(i.text)}".lower()}) for i in items]
+    return groups
 
 
 def _today() -> dt.date:
@@ -122,8 +166,8 @@ def scheme():
 
 def _item_form(scheme: PointScheme, item: PointItem | None = None) -> ItemForm:
     form = ItemForm(obj=item) if item else ItemForm()
-    form.category_id.choices = options((c.id, f"{c.name}（{_('adds') if c.direction == 'add' else _('deducts')}）")
-                                       for c in scheme.categories)
+    # the direction's label is translated outside the f-string: the extractor cannot see into one
+    form.category_id.choices = options((c.id, f"{c.name}（{DIRECTIONS[c.direction]}）") for c in scheme.categories)
     linked = article_ids_for_item(item.id) if item is not None else []
     # articles already cited stay pickable even when their version has since been superseded
     form.article_ids.choices = options((a.id, f"{a.version.title} {a.label} {a.text[:24]}")
@@ -231,7 +275,7 @@ def entry_new():
     if scheme is None:
         return redirect(url_for("points.scheme"))
     form = EntryForm()
-    form.item_id.choices = _item_choices(scheme)
+    _item_field(form.item_id, scheme)
     household = _household_by_number(form.household_number.data) if request.method == "POST" else \
         _household_by_number(request.args.get("household"))
     if request.method == "GET" and household is not None:
@@ -280,9 +324,10 @@ def entry_batch():
     # is recognised instead of recorded twice (a key only in the hidden field would be a new one).
     if request.method == "GET" and not usable_key(request.args.get("key")):
         return redirect(url_for("points.entry_batch", **(request.args.to_dict() | {"key": new_key()})))
-    groups = list(db.session.scalars(sa.select(VillagerGroup).where(VillagerGroup.village_id == g.village.id)
-                                     .order_by(VillagerGroup.name)))
+    groups = sorted(db.session.scalars(sa.select(VillagerGroup).where(VillagerGroup.village_id == g.village.id)),
+                    key=lambda gr: group_key(gr.name))
     group_id = id_arg("group", request.values)
+    everyone = request.values.get("group") == ALL_GROUPS  # the whole village, one section per group
     q = (request.values.get("q") or "")[:32].strip()
     people_stmt = (sa.select(Person).join(Household, Person.household_id == Household.id)
                    .where(Person.village_id == g.village.id, Person.status == PersonStatus.ALIVE.value,
@@ -293,14 +338,14 @@ def entry_batch():
     if q:
         ids = sa.select(person_search_query(g.village.id, q).subquery().c.id)
         people_stmt = people_stmt.where(Person.id.in_(ids))
-    shown = list(db.session.scalars(people_stmt.limit(500))) if (group_id or q) else []
+    shown = list(db.session.scalars(people_stmt.limit(MAX_SHOWN))) if (group_id or q or everyone) else []
     form = BatchForm()
-    form.item_id.choices = _item_choices(scheme)
+    _item_field(form.item_id, scheme)
     chosen_ids = [i for i in map(as_id, request.form.getlist("person_ids")) if i] if request.method == "POST" else []
     chosen = list(db.session.scalars(sa.select(Person).where(Person.id.in_(chosen_ids), Person.village_id == g.village.id))) \
         if chosen_ids else []
-    form.person_ids.choices = options((p.id, f"{p.household.number} {p.name}")
-                                      for p in {p.id: p for p in shown + chosen}.values())
+    listed = list({p.id: p for p in shown + chosen}.values())
+    form.person_ids.choices = options((p.id, f"{p.household.number} {p.name}") for p in listed)
     if request.method == "GET":
         form.idempotency_key.data = request.args["key"]
     if request.form.get("submit") and form.validate_on_submit():
@@ -315,7 +360,23 @@ def entry_batch():
             flash_recorded(done.value[0], _("Recorded %(n)s entries; they wait for review.", n=len(done.value)))
             return redirect(url_for("points.entries", status="pending"))
     return render_template("points/entry_batch.html", form=form, groups=groups, group_id=group_id, q=q,
-                           shown=shown)
+                           shown=shown, everyone=everyone, all_groups=ALL_GROUPS, sections=_by_group(listed),
+                           ticked=set(form.person_ids.data or []) & {p.id for p in listed}, more=len(shown) >= MAX_SHOWN)
+
+
+#: the batch page's "all groups" choice, and the most people it lists at once
+ALL_GROUPS = "all"
+MAX_SHOWN = 1000
+
+
+def _by_group(people: list[Person]) -> list[tuple[str | None, list[Person]]]:
+    """People in sections by villager group (in the groups' number order), by household number within one."""
+    sections: dict[str | None, list[Person]] = {}
+    for p in people:
+        sections.setdefault(p.household.group.name if p.household.group else None, []).append(p)
+    for rows in sections.values():
+        rows.sort(key=lambda p: (natural_key(p.household.number), p.id))
+    return sorted(sections.items(), key=lambda kv: (kv[0] is None, group_key(kv[0] or "")))
 
 
 # Lists, review and objections
@@ -351,7 +412,75 @@ def entries():
                        per_page=current_app.config["PER_PAGE"], error_out=False)
     review = ReviewForm()
     return render_template("points/entries.html", page=page, status=status, review=review, today=today,
-                           statuses=STATUSES, mine=mine, ending=ending, oldest=oldest)
+                           statuses=STATUSES, mine=mine, ending=ending, oldest=oldest, bulk=BulkReviewForm(),
+                           max_bulk=MAX_BULK)
+
+
+#: the most entries one bulk review decides (a page of the list holds fewer)
+MAX_BULK = 200
+#: refusals named one by one in the bulk review's report; the rest are counted
+MAX_REFUSALS_SHOWN = 10
+
+
+@bp.post("/entries/review")
+@require("points.review")
+def entries_review():
+    """Approve or reject the ticked entries at once.
+
+    One transaction per entry, not one for the batch (the reliability design's invariant I6 and its
+    concurrency notes): each approval is a ledger movement of its own whose transfer, balance and audit row
+    commit together; an entry whose cap is reached is refused alone with its reason while the others pass;
+    a short write per entry keeps the write lock short for the cashiers, and a busy retry repeats one entry,
+    not the batch. Sent twice, the second send finds the entries decided: nothing moves twice.
+    The reviewer is told which entries were decided and which were refused, and why.
+    """
+    form = BulkReviewForm()
+    back = safe_next(request.form.get("next"), "points.entries", status="pending")
+    ids = list(dict.fromkeys(i for i in map(as_id, request.form.getlist("entry_ids")) if i))
+    if not form.validate_on_submit():
+        flash(_("Please check the reason: %(errors)s", errors="；".join(sum(form.errors.values(), []))), "error")
+        return redirect(back)
+    if not ids:
+        flash(_("Tick the entries to decide first."), "error")
+        return redirect(back)
+    if len(ids) > MAX_BULK:
+        flash(_("At most %(n)s entries at once.", n=MAX_BULK), "error")
+        return redirect(back)
+    approving = bool(form.approve.data)
+    if not approving and not form.note.data:
+        flash(_("Please write the reason for rejecting; it is kept on every entry rejected."), "error")
+        return redirect(back)
+    done: list[int] = []
+    refused: list[tuple[int, str]] = []
+    for entry_id in sorted(ids):
+        def decide(entry_id=entry_id) -> None:
+            entry = get_in_village_or_404(PointEntry, entry_id)
+            if approving:
+                pts.approve(entry, current_user, note=form.note.data, today=_today())
+            else:
+                pts.reject(entry, current_user, reason=form.note.data)
+
+        try:
+            run_write(decide)
+        except DomainError as e:
+            refused.append((entry_id, str(e)))
+        except Busy:
+            refused.append((entry_id, _("The system was busy; this entry was not decided. Please try it again.")))
+        except NotFound:
+            refused.append((entry_id, _("No such entry in this village.")))
+        else:
+            done.append(entry_id)
+    numbers = "、".join(f"#{i}" for i in done)
+    if done:
+        flash(_("Approved %(n)s entries (%(ids)s); they are on posting now.", n=len(done), ids=numbers)
+              if approving else _("Rejected %(n)s entries (%(ids)s).", n=len(done), ids=numbers), "success")
+    if refused:
+        flash(_("%(n)s entries were not decided and are unchanged:", n=len(refused)), "error")
+        for entry_id, why in refused[:MAX_REFUSALS_SHOWN]:
+            flash(f"#{entry_id}：{why}", "error")
+        if len(refused) > MAX_REFUSALS_SHOWN:
+            flash(_("…and %(n)s more; they are still in the list.", n=len(refused) - MAX_REFUSALS_SHOWN), "error")
+    return redirect(back)
 
 
 @bp.route("/entries/<int:entry_id>", methods=["GET"])
@@ -495,8 +624,8 @@ def rankings():
     year = min(max(year, 2000), 2200)
     group_id = id_arg("group")
     scheme = _scheme()
-    groups = list(db.session.scalars(sa.select(VillagerGroup).where(VillagerGroup.village_id == g.village.id)
-                                     .order_by(VillagerGroup.name)))
+    groups = sorted(db.session.scalars(sa.select(VillagerGroup).where(VillagerGroup.village_id == g.village.id)),
+                    key=lambda gr: group_key(gr.name))
     rows = pq.household_ranking(g.village.id, year, group_id=group_id)
     people = pq.person_ranking(g.village.id, year, group_id=group_id)[:50]
     return render_template("points/rankings.html", rows=rows[:200], people=people, year=year, group_id=group_id,

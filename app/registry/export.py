@@ -12,7 +12,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..extensions import db
 from ..tabular.export import Sheet
-from ..text import mask_phone
+from ..text import group_key, mask_phone
 from .import_check import ImportSummary
 from .import_format import (
     COL_ADDRESS, COL_BIRTH, COL_GROUP, COL_HOUSEHOLD_STATUS, COL_ID, COL_NAME, COL_NUMBER, COL_PHONE,
@@ -61,7 +61,7 @@ def _help_rows(groups: list[str]) -> list[tuple[str, str, str, str]]:
 def template_workbook(village: Village) -> bytes:
     """The import template: one sheet to fill in (text-formatted ID columns), one sheet of instructions."""
     groups = sorted(db.session.scalars(sa.select(VillagerGroup.name).where(
-        VillagerGroup.village_id == village.id, VillagerGroup.active.is_(True))))
+        VillagerGroup.village_id == village.id, VillagerGroup.active.is_(True))), key=group_key)
     wb = Workbook()
     ws = wb.active
     ws.title = SHEET_NAME

@@ -10,6 +10,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..forms import options, page_number
 from ..submission import submit
+from ..text import group_key
 from ..urls import id_arg
 from . import bp
 from .forms import (
@@ -52,7 +53,7 @@ def _groups(active_only: bool = False) -> list[VillagerGroup]:
     stmt = sa.select(VillagerGroup).where(VillagerGroup.village_id == g.village.id)
     if active_only:
         stmt = stmt.where(VillagerGroup.active.is_(True))
-    return list(db.session.scalars(stmt.order_by(VillagerGroup.name)))
+    return sorted(db.session.scalars(stmt), key=lambda gr: group_key(gr.name))
 
 
 def _group_choices(current: int | None = None):

@@ -8,7 +8,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from ..forms import CleanStringField, PlainName, CleanTextAreaField, LooseDateField, options
 from ..forms import IdempotentForm, WholeNumberField
-from .models import MAX_PRICE, MAX_QTY, MAX_STOCK
+from .models import MAX_PRICE, MAX_QTY, MAX_STOCK, MAX_VALUE
 
 
 class ProductForm(FlaskForm):
@@ -55,6 +55,15 @@ class CancelForm(FlaskForm):
     submit = SubmitField(_l("Cancel this redemption"))
 
 
+class ReturnForm(IdempotentForm):
+    """Goods of one line handed back after the counter; one form per line on the receipt page."""
+
+    line_id = HiddenField()
+    qty = WholeNumberField(_l("Quantity returned"), validators=[DataRequired()], lo=1, hi=MAX_QTY)
+    reason = CleanStringField(_l("Reason for the return"), validators=[DataRequired(), Length(max=200)])
+    submit = SubmitField(_l("Take back"))
+
+
 DONOR_KINDS = {"unit": _l("A company or organisation"), "person": _l("A person"), "bank": _l("A bank"),
                "government": _l("A government department")}
 
@@ -71,8 +80,13 @@ class DonationForm(IdempotentForm):
     submit = SubmitField(_l("Record donation"))
 
 
+#: lines for donated goods not yet in the catalogue, on the donation form
+NEW_GOODS_LINES = 3
+
+
 def donation_form(products, **kw) -> DonationForm:
-    """A DonationForm with a quantity and a condition field per product."""
+    """A DonationForm with a quantity, a condition and an estimated value per product, and NEW_GOODS_LINES
+    lines (new_<field>_<n>) for goods not yet in the catalogue."""
 
     class _Donation(DonationForm):
         pass
@@ -80,6 +94,22 @@ def donation_form(products, **kw) -> DonationForm:
     for p in products:
         setattr(_Donation, f"qty_{p.id}", WholeNumberField(p.label, validators=[Optional()], lo=0, hi=MAX_QTY))
         setattr(_Donation, f"cond_{p.id}", CleanStringField(_l("Condition"), validators=[Optional(), Length(max=32), PlainName()]))
+        setattr(_Donation, f"value_{p.id}", WholeNumberField(_l("Estimated value (yuan)"), validators=[Optional()],
+                                                             lo=0, hi=MAX_VALUE))
+    for n in range(NEW_GOODS_LINES):
+        setattr(_Donation, f"new_name_{n}", CleanStringField(_l("Product name"), validators=[
+            Optional(), Length(max=64), PlainName()]))
+        setattr(_Donation, f"new_spec_{n}", CleanStringField(_l("Specification"), validators=[
+            Optional(), Length(max=32), PlainName()]))
+        setattr(_Donation, f"new_unit_{n}", CleanStringField(_l("Unit of sale"), validators=[
+            Optional(), Length(max=8), PlainName()]))
+        setattr(_Donation, f"new_price_{n}", WholeNumberField(_l("Price in points"), validators=[Optional()],
+                                                              lo=1, hi=MAX_PRICE))
+        setattr(_Donation, f"new_qty_{n}", WholeNumberField(_l("Quantity"), validators=[Optional()], lo=1, hi=MAX_QTY))
+        setattr(_Donation, f"new_cond_{n}", CleanStringField(_l("Condition"), validators=[
+            Optional(), Length(max=32), PlainName()]))
+        setattr(_Donation, f"new_value_{n}", WholeNumberField(_l("Estimated value (yuan)"), validators=[Optional()],
+                                                              lo=0, hi=MAX_VALUE))
     return _Donation(**kw)
 
 

@@ -21,6 +21,8 @@ MAX_QTY = 10_000
 #: the most a shelf may hold (keeps stock arithmetic far from integer limits)
 MAX_STOCK = 1_000_000
 MAX_PRICE = 100_000
+#: the most a donation line may be valued at, in yuan
+MAX_VALUE = 100_000_000
 
 
 class MovementKind(str, enum.Enum):
@@ -148,12 +150,16 @@ class DonationLine(Model):
     qty: Mapped[int] = mapped_column(Int)
     #: 全新 / 完好 … as written on the receipt
     condition: Mapped[str | None] = mapped_column(Str(32))
+    #: the donor's or the village's estimate of the line's value in whole yuan (估价), for the donation register
+    estimated_value: Mapped[int | None] = mapped_column(Int)
 
     donation: Mapped[Donation] = relationship(back_populates="lines")
     product: Mapped[Product] = relationship()
 
     __table_args__ = (
         sa.CheckConstraint(f"qty BETWEEN 1 AND {MAX_QTY}", name="qty_bounded"),
+        sa.CheckConstraint(f"estimated_value IS NULL OR estimated_value BETWEEN 0 AND {MAX_VALUE}",
+                           name="value_bounded"),
         {"sqlite_strict": True},
     )
 
@@ -187,6 +193,8 @@ class Redemption(Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     lines: Mapped[list[RedemptionLine]] = relationship(back_populates="redemption", order_by="RedemptionLine.id")
+    returns: Mapped[list[RedemptionReturn]] = relationship(back_populates="redemption",
+                                                           order_by="RedemptionReturn.id")
     household = relationship("Household")
     person = relationship("Person")
 
@@ -219,10 +227,56 @@ class RedemptionLine(Model):
 
     redemption: Mapped[Redemption] = relationship(back_populates="lines")
 
+    @property
+    def returned_qty(self) -> int:
+        """How many of the line's goods came back after the counter (RedemptionReturn)."""
+        return sum(r.qty for r in self.redemption.returns if r.line_id == self.id)
+
     __table_args__ = (
         sa.CheckConstraint(f"qty BETWEEN 1 AND {MAX_QTY}", name="qty_bounded"),
         sa.CheckConstraint(f"unit_price BETWEEN 1 AND {MAX_PRICE}", name="price_bounded"),
         sa.CheckConstraint("points = qty * unit_price", name="points_arithmetic"),
+        {"sqlite_strict": True},
+    )
+
+
+class RedemptionReturn(Model):
+    """Goods of one line handed back after the counter (退货): the points for them and the goods come back.
+
+    The ledger cannot take part of a transfer back, so a return reverses the redemption's current charge and
+    charges the goods kept again (`charge_transfer_id`; none when nothing is left), all in one transaction with
+    the stock movement and the audit row. The redemption's own figures stay as they were at the counter.
+    """
+
+    __tablename__ = "redemption_returns"
+
+    #: set by services.return_line on the object it returns: True when the key was used before
+    replayed = False
+
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
+    village_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("villages.id"), index=True)
+    redemption_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("redemptions.id"), index=True)
+    line_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("redemption_lines.id"), index=True)
+    qty: Mapped[int] = mapped_column(Int)
+    #: points given back: qty × the line's unit price
+    points: Mapped[int] = mapped_column(BigInt)
+    reason: Mapped[str] = mapped_column(Str(200))
+    #: the reversal of the charge before this return
+    reversal_transfer_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("transfers.id"), unique=True)
+    #: the new charge for the goods kept; None when every line is back
+    charge_transfer_id: Mapped[int | None] = mapped_column(Int, sa.ForeignKey("transfers.id"), unique=True)
+    idempotency_key: Mapped[str] = mapped_column(Str(64))
+    created_by_id: Mapped[int | None] = mapped_column(Int, sa.ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    redemption: Mapped[Redemption] = relationship(back_populates="returns")
+    line: Mapped[RedemptionLine] = relationship()
+
+    __table_args__ = (
+        sa.UniqueConstraint("village_id", "idempotency_key",
+                            name="uq_redemption_returns_village_id_idempotency_key"),
+        sa.CheckConstraint(f"qty BETWEEN 1 AND {MAX_QTY}", name="qty_bounded"),
+        sa.CheckConstraint(f"points > 0 AND points <= {MAX_TRANSFER}", name="points_bounded"),
         {"sqlite_strict": True},
     )
 

@@ -12,6 +12,7 @@ also serialises receipt numbering inside the write transaction.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -31,6 +32,7 @@ from .models import (
     MAX_PRICE,
     MAX_QTY,
     MAX_STOCK,
+    MAX_VALUE,
     Donation,
     DonationLine,
     DonorKind,
@@ -38,6 +40,7 @@ from .models import (
     Product,
     Redemption,
     RedemptionLine,
+    RedemptionReturn,
     RedemptionStatus,
     StockFormKey,
     StockMovement,
@@ -262,10 +265,34 @@ def _next_receipt(model, village_id: int, prefix: str) -> str:
     return f"{stem}{seq:06d}"
 
 
-def receive_donation(village, *, donor_name: str, donor_kind: str, lines, received_on: dt.date | None = None,
+@dataclass
+class NewGoods:
+    """Donated goods not yet in the catalogue: the donation adds them as a product (stock starts at the qty)."""
+
+    name: str
+    unit: str
+    price_points: int
+    qty: int
+    spec: str = ""
+    condition: str = ""
+    estimated_value: int | None = None
+
+
+def _value(value) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_VALUE:
+        raise ShopError(_("An estimated value must be a whole number of yuan from 0 to %(max)s.", max=MAX_VALUE))
+    return value
+
+
+def receive_donation(village, *, donor_name: str, donor_kind: str, lines=(), received_on: dt.date | None = None,
                      receipt_no: str | None = None, note: str | None = None, actor=None,
-                     key: str | None = None) -> Donation:
-    """Record a donation receipt (捐赠物品接收单): lines are (product, qty) or (product, qty, condition).
+                     key: str | None = None, new_goods: list[NewGoods] | tuple = ()) -> Donation:
+    """Record a donation receipt (捐赠物品接收单): lines are (product, qty), (product, qty, condition) or
+    (product, qty, condition, estimated value in yuan); `new_goods` are goods not yet in the catalogue,
+    added as products in the same transaction (a name and specification already listed is refused: enter
+    it on its own line instead).
 
     With a form `key`, a second submission returns the first donation (`replayed` set).
     """
@@ -275,21 +302,41 @@ def receive_donation(village, *, donor_name: str, donor_kind: str, lines, receiv
     note = _text(note, 500, multiline=True) or None
     receipt_no = _text(receipt_no, 48) or None
     conditions: dict[int, str | None] = {}
+    values: dict[int, int | None] = {}
     pairs = []
     for line in lines or ():
         product, qty = line[0], line[1]
         cond = _text(line[2], 32) if len(line) > 2 else ""
+        value = _value(line[3]) if len(line) > 3 else None
         conditions.setdefault(product.id, cond or None)
+        if value is not None:
+            values[product.id] = _value((values.get(product.id) or 0) + value)
         pairs.append((product, qty))
-    merged = _merge_lines(pairs)
+    fresh = []
+    for goods in new_goods or ():
+        fields = _product_fields(goods.name, goods.spec, goods.unit, goods.price_points, "", 0)
+        fresh.append((fields, check_qty(goods.qty), _text(goods.condition, 32) or None, _value(goods.estimated_value)))
+    if len({(f["name"], f["spec"]) for f, *_rest in fresh}) < len(fresh):
+        raise ShopError(_("The same new goods are listed twice; put them on one line."))
+    if len(pairs) + len(fresh) > MAX_LINES:
+        raise ShopError(_("Too many lines: at most %(n)s.", n=MAX_LINES))
+    merged = _merge_lines(pairs) if pairs or not fresh else []
     _same_village(village.id, (p for p, _q in merged))
     key = check_key(key)
     payload = {"donor": donor_name, "kind": donor_kind, "on": received_on, "no": receipt_no, "note": note,
-               "lines": [[p.id, q, conditions.get(p.id)] for p, q in merged]}
+               "lines": [[p.id, q, conditions.get(p.id), values.get(p.id)] for p, q in merged],
+               "new": [[f["name"], f["spec"], f["unit"], f["price_points"], q, c, v] for f, q, c, v in fresh]}
     _serialize()
     earlier = _earlier(village.id, key, "donation", payload, Donation)
     if earlier is not None:
         return earlier
+    for fields, qty, cond, value in fresh:
+        if _name_taken(village.id, fields["name"], fields["spec"]):
+            raise ShopError(_("%(name)s is already in the catalogue: enter its quantity in the list of products.",
+                              name=f"{fields['name']} {fields['spec']}".strip()))
+        product = create_product(village, actor=actor, **fields)
+        conditions[product.id], values[product.id] = cond, value
+        merged.append((product, qty))
     if receipt_no is None:
         receipt_no = _next_receipt(Donation, village.id, f"{village.code}-D")
     elif db.session.scalar(sa.select(Donation.id).where(Donation.village_id == village.id,
@@ -303,7 +350,8 @@ def receive_donation(village, *, donor_name: str, donor_kind: str, lines, receiv
     db.session.flush()
     for product, qty in merged:
         db.session.add(DonationLine(village_id=village.id, donation_id=donation.id, product_id=product.id,
-                                    qty=qty, condition=conditions.get(product.id)))
+                                    qty=qty, condition=conditions.get(product.id),
+                                    estimated_value=values.get(product.id)))
         _move_stock(product.id, village.id, qty, MovementKind.DONATION_IN, actor=actor,
                     reason=donor_name, ref_type="donation", ref_id=donation.id)
     db.session.flush()
@@ -441,14 +489,20 @@ def cancel_redemption(redemption: Redemption, *, actor, reason: str, today: dt.d
     if res.rowcount != 1:
         REDEMPTION.refuse(db.session.scalar(sa.select(Redemption.status).where(Redemption.id == redemption.id)),
                           "cancel")
-    original = db.session.get(Transfer, redemption.transfer_id)
+    # after returns, the charge in force is the one made again by the latest return, for the goods kept
+    original = current_charge(redemption)
+    if original is None:
+        raise ShopError(_("Every line of this redemption has already been returned."))
     posted = ledger.reverse_transfer(original, key=f"redeem-cancel:{redemption.id}", actor=actor,
                                      memo=reason[:200])
     lines = db.session.scalars(sa.select(RedemptionLine).where(RedemptionLine.redemption_id == redemption.id)
                                .order_by(RedemptionLine.product_id)).all()
+    returned = _returned(redemption.id)
     for line in lines:
-        _move_stock(line.product_id, redemption.village_id, line.qty, MovementKind.REDEMPTION_CANCEL,
-                    actor=actor, reason=reason, ref_type="redemption", ref_id=redemption.id)
+        if line.qty - returned.get(line.id, 0) > 0:
+            _move_stock(line.product_id, redemption.village_id, line.qty - returned.get(line.id, 0),
+                        MovementKind.REDEMPTION_CANCEL, actor=actor, reason=reason, ref_type="redemption",
+                        ref_id=redemption.id)
     db.session.execute(sa.update(Redemption).where(Redemption.id == redemption.id)
                        .values(cancel_transfer_id=posted.transfer.id)
                        .execution_options(synchronize_session=False))
@@ -460,6 +514,93 @@ def cancel_redemption(redemption: Redemption, *, actor, reason: str, today: dt.d
                     "reversal": posted.transfer.id},
            changed=["status", "cancel_reason"])  # the reason is free text: it stays on the redemption row
     return redemption
+
+
+def _claim(redemption: Redemption, action: str) -> None:
+    """Take the redemption's row lock (a no-op UPDATE guarded by the state table) before the ledger: of two
+    concurrent cancels or returns, the second waits here and then sees what the first did."""
+    res = db.session.execute(
+        sa.update(Redemption)
+        .where(Redemption.id == redemption.id, Redemption.status.in_(REDEMPTION.sources(action)))
+        .values(status=Redemption.status).execution_options(synchronize_session=False))
+    if res.rowcount != 1:
+        REDEMPTION.refuse(db.session.scalar(sa.select(Redemption.status).where(Redemption.id == redemption.id)),
+                          action)
+
+
+def current_charge(redemption: Redemption) -> Transfer | None:
+    """The transfer that charges the household for the goods it still has: the counter's, or the charge
+    made again by the latest return (None when every line is back)."""
+    last = db.session.scalar(sa.select(RedemptionReturn).where(RedemptionReturn.redemption_id == redemption.id)
+                             .order_by(RedemptionReturn.id.desc()).limit(1))
+    transfer_id = redemption.transfer_id if last is None else last.charge_transfer_id
+    return db.session.get(Transfer, transfer_id) if transfer_id is not None else None
+
+
+def _returned(redemption_id: int) -> dict[int, int]:
+    """Quantities returned so far, per line id."""
+    return {line_id: int(q) for line_id, q in db.session.execute(
+        sa.select(RedemptionReturn.line_id, sa.func.sum(RedemptionReturn.qty))
+        .where(RedemptionReturn.redemption_id == redemption_id).group_by(RedemptionReturn.line_id))}
+
+
+def return_line(redemption: Redemption, line_id: int, qty: int, *, actor, reason: str, key: str,
+                today: dt.date | None = None, is_reviewer: bool = False) -> RedemptionReturn:
+    """Take back `qty` of one line's goods after the counter: the points for them back to the household,
+    the goods back on the shelf, one return row and its audit row, in the caller's transaction.
+
+    The ledger moves whole transfers only, so the charge in force is reversed and the goods kept are
+    charged again (docs/ledger.md, "Returns"). A cashier takes back the same day's goods, a reviewer any
+    day's. The same key returns the first return (`replayed`); a cancelled redemption has nothing to return.
+    """
+    reason = _text(reason, 200, required=True)
+    key = check_key(key, required=True)
+    check_qty(qty)
+    REDEMPTION.move(redemption.status, "return_line", subject=redemption,
+                    made_on=local_day(redemption.created_at), today=today or local_today(), is_reviewer=is_reviewer)
+    prior = find_earlier(RedemptionReturn, redemption.village_id, key,
+                         same=lambda r: (r.redemption_id, r.line_id, r.qty) == (redemption.id, line_id, qty))
+    if prior is not None:
+        return prior
+    _claim(redemption, "return_line")
+    line = db.session.scalar(sa.select(RedemptionLine).where(RedemptionLine.id == line_id,
+                                                             RedemptionLine.redemption_id == redemption.id))
+    if line is None:
+        raise ShopError(_("This line is not on the receipt."))
+    left = line.qty - _returned(redemption.id).get(line.id, 0)
+    if qty > left:
+        raise ShopError(_("Only %(left)s of %(name)s can still be returned.", left=left,
+                          name=f"{line.name} {line.spec}".strip()), field="qty")
+    charge = current_charge(redemption)
+    points = qty * line.unit_price
+    if charge is None or points > charge.amount:  # cannot happen while the lines add up; refuse, never guess
+        raise ShopError(_("This redemption's points do not match its lines; ask the administrator to check it."))
+    reversal = ledger.reverse_transfer(charge, key=f"redeem-return:{key}", actor=actor, memo=reason[:200])
+    kept = charge.amount - points
+    again = None
+    if kept > 0:
+        acct = ledger.household_account(redemption.household)
+        shop = ledger.system_account(redemption.village_id, AccountKind.SHOP)
+        again = ledger.post_transfer(debit=acct, credit=shop, amount=kept, code=TransferCode.REDEEM,
+                                     key=f"redeem-return:{key}:kept", payload={"redemption": redemption.id},
+                                     actor=actor, person_id=charge.person_id, source="redemption",
+                                     source_ref=charge.source_ref, memo=redemption.receipt_no)
+    _serialize()  # the audit head before the product row (lock order)
+    _move_stock(line.product_id, redemption.village_id, qty, MovementKind.REDEMPTION_CANCEL, actor=actor,
+                reason=reason, ref_type="redemption", ref_id=redemption.id)
+    ret = RedemptionReturn(village_id=redemption.village_id, redemption_id=redemption.id, line_id=line.id, qty=qty,
+                           points=points, reason=reason, reversal_transfer_id=reversal.transfer.id,
+                           charge_transfer_id=again.transfer.id if again is not None else None,
+                           idempotency_key=key, created_by_id=actor.id if actor is not None else None)
+    db.session.add(ret)
+    db.session.flush()
+    db.session.expire(redemption, ["returns"])
+    _expire_stock(line.product_id)
+    record("shop.redeem_return", ret, actor=actor, household_id=redemption.household_id,
+           details={"receipt_no": redemption.receipt_no, "lines": [[line.product_id, qty]], "points": points,
+                    "reversal": reversal.transfer.id, "transfer": again.transfer.id if again else None},
+           changed=["reason"])  # the reason is free text: it stays on the return row
+    return ret
 
 
 # --- stocktake ---------------------------------------------------------------------------------------
@@ -558,13 +699,21 @@ def month_bounds(year: int, month: int) -> tuple[dt.datetime, dt.datetime]:
 
 
 def redemptions_by_month(village_id: int, year: int) -> list[dict]:
-    """Per month of `year`: redemptions made, households served, points and items redeemed (cancelled left out)."""
+    """Per month of `year`: redemptions made, households served, points and items redeemed (cancelled left out,
+    goods taken back subtracted)."""
     start, _e = month_bounds(year, 1)
     _s, end = month_bounds(year, 12)
+    # goods taken back after the counter (RedemptionReturn) are not counted as redeemed
+    back = (sa.select(RedemptionReturn.redemption_id, sa.func.sum(RedemptionReturn.qty).label("qty"),
+                      sa.func.sum(RedemptionReturn.points).label("points"))
+            .group_by(RedemptionReturn.redemption_id).subquery())
     rows = db.session.execute(
-        sa.select(Redemption.created_at, Redemption.household_id, Redemption.total_points,
-                  sa.select(sa.func.coalesce(sa.func.sum(RedemptionLine.qty), 0))
-                  .where(RedemptionLine.redemption_id == Redemption.id).scalar_subquery().label("items"))
+        sa.select(Redemption.created_at, Redemption.household_id,
+                  (Redemption.total_points - sa.func.coalesce(back.c.points, 0)).label("total_points"),
+                  (sa.select(sa.func.coalesce(sa.func.sum(RedemptionLine.qty), 0))
+                   .where(RedemptionLine.redemption_id == Redemption.id).scalar_subquery()
+                   - sa.func.coalesce(back.c.qty, 0)).label("items"))
+        .outerjoin(back, back.c.redemption_id == Redemption.id)
         .where(Redemption.village_id == village_id, Redemption.status == RedemptionStatus.COMPLETED.value,
                Redemption.created_at >= start, Redemption.created_at < end)).all()
     # grouping by the local calendar month is clearer in Python than in two SQL dialects
@@ -581,13 +730,18 @@ def redemptions_by_month(village_id: int, year: int) -> list[dict]:
 
 
 def top_goods(village_id: int, start: dt.datetime, end: dt.datetime, limit: int = 10) -> list:
-    """The most redeemed goods between two UTC instants: (name, spec, qty, points), cancelled left out."""
-    qty = sa.func.sum(RedemptionLine.qty).label("qty")
+    """The most redeemed goods between two UTC instants: (name, spec, qty, points), cancelled left out and
+    goods taken back subtracted."""
+    back = (sa.select(RedemptionReturn.line_id, sa.func.sum(RedemptionReturn.qty).label("qty"),
+                      sa.func.sum(RedemptionReturn.points).label("points"))
+            .group_by(RedemptionReturn.line_id).subquery())
+    qty = sa.func.sum(RedemptionLine.qty - sa.func.coalesce(back.c.qty, 0)).label("qty")
     return db.session.execute(
         sa.select(RedemptionLine.product_id, Product.name, Product.spec, Product.unit, qty,
-                  sa.func.sum(RedemptionLine.points).label("points"))
+                  sa.func.sum(RedemptionLine.points - sa.func.coalesce(back.c.points, 0)).label("points"))
         .join(Redemption, Redemption.id == RedemptionLine.redemption_id)
         .join(Product, Product.id == RedemptionLine.product_id)
+        .outerjoin(back, back.c.line_id == RedemptionLine.id)
         .where(Redemption.village_id == village_id, Redemption.status == RedemptionStatus.COMPLETED.value,
                Redemption.created_at >= start, Redemption.created_at < end)
         .group_by(RedemptionLine.product_id, Product.name, Product.spec, Product.unit)
@@ -630,7 +784,13 @@ def disclosure(village_id: int, year: int, month: int) -> dict:
                   sa.func.coalesce(sa.func.sum(Redemption.total_points), 0))
         .where(Redemption.village_id == village_id, Redemption.status == RedemptionStatus.COMPLETED.value,
                Redemption.created_at >= start, Redemption.created_at < end)).one()
+    # points for goods taken back after the counter were not spent
+    returned = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(RedemptionReturn.points), 0))
+        .join(Redemption, Redemption.id == RedemptionReturn.redemption_id)
+        .where(Redemption.village_id == village_id, Redemption.status == RedemptionStatus.COMPLETED.value,
+               Redemption.created_at >= start, Redemption.created_at < end))
     return {"year": year, "month": month, "first": first, "last": last, "lines": lines, "donations": donations,
-            "redemptions": int(reds[0]), "households": int(reds[1]), "points": int(reds[2]),
+            "redemptions": int(reds[0]), "households": int(reds[1]), "points": int(reds[2]) - int(returned),
             "purchased": sum(r["purchased"] for r in lines), "donated": sum(r["donated"] for r in lines),
             "redeemed_items": sum(r["redeemed"] for r in lines)}

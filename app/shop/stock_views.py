@@ -13,7 +13,7 @@ from ..printing import pdf_response, render_pdf
 from ..submission import submit
 from . import bp
 from . import services as shop
-from .forms import DONOR_KINDS, WRITE_OFF_KINDS, WriteOffForm, donation_form, stocktake_form
+from .forms import DONOR_KINDS, NEW_GOODS_LINES, WRITE_OFF_KINDS, WriteOffForm, donation_form, stocktake_form
 from .models import Donation, Product, Stocktake
 from .views import village_products
 
@@ -37,16 +37,21 @@ def donation_new():
     form = donation_form(products)
     form.ensure_key()
     if form.validate_on_submit():
-        lines = [(p, form[f"qty_{p.id}"].data, form[f"cond_{p.id}"].data or "")
+        lines = [(p, form[f"qty_{p.id}"].data, form[f"cond_{p.id}"].data or "", form[f"value_{p.id}"].data)
                  for p in products if form[f"qty_{p.id}"].data]
-        if not lines:
-            form.submit.errors = list(form.submit.errors or []) + [_("Enter the quantity of at least one product.")]
+        new_goods = _new_goods(form)
+        if new_goods is None:
+            pass  # the incomplete new-goods line carries its errors
+        elif not lines and not new_goods:
+            form.submit.errors = list(form.submit.errors or []) + [
+                _("Enter the quantity of at least one product, or the new goods received.")]
         else:
             def receive():
                 return shop.receive_donation(g.village, donor_name=form.donor_name.data,
                                              donor_kind=form.donor_kind.data,
-                                             lines=[(get_in_village_or_404(Product, p.id), q, c) for p, q, c in lines],
-                                             received_on=form.received_on.data,
+                                             lines=[(get_in_village_or_404(Product, p.id), q, c, v)
+                                                    for p, q, c, v in lines],
+                                             new_goods=new_goods, received_on=form.received_on.data,
                                              receipt_no=form.receipt_no.data or None, note=form.note.data,
                                              actor=current_user, key=form.idempotency_key.data)
 
@@ -56,7 +61,26 @@ def donation_new():
                 flash_recorded(donation, _("Donation %(no)s recorded; the goods are in stock.",
                                            no=donation.receipt_no))
                 return redirect(url_for("shop.donation", donation_id=donation.id))
-    return render_template("shop/donation_form.html", form=form, products=products)
+    return render_template("shop/donation_form.html", form=form, products=products,
+                           new_lines=range(NEW_GOODS_LINES))
+
+
+def _new_goods(form) -> list[shop.NewGoods] | None:
+    """The filled new-goods lines of the donation form; None when one is incomplete (its fields say what)."""
+    goods, complete = [], True
+    for n in range(NEW_GOODS_LINES):
+        f = {k: form[f"new_{k}_{n}"] for k in ("name", "spec", "unit", "price", "qty", "cond", "value")}
+        if not any(fld.data not in (None, "") for fld in f.values()):
+            continue
+        for k in ("name", "unit", "price", "qty"):
+            if f[k].data in (None, ""):
+                f[k].errors = list(f[k].errors) + [_("Needed for new goods.")]
+                complete = False
+        if complete:
+            goods.append(shop.NewGoods(name=f["name"].data, spec=f["spec"].data or "", unit=f["unit"].data,
+                                       price_points=f["price"].data, qty=f["qty"].data,
+                                       condition=f["cond"].data or "", estimated_value=f["value"].data))
+    return goods if complete else None
 
 
 @bp.route("/donations/<int:donation_id>")

@@ -23,7 +23,7 @@ from ..urls import id_arg
 from . import bp
 from . import queries as sq
 from . import services as shop
-from .forms import CancelForm, ProductForm, PurchaseForm, cart_form
+from .forms import CancelForm, ProductForm, PurchaseForm, ReturnForm, cart_form
 from .models import Product, Redemption, RedemptionStatus
 from .states import REDEMPTION
 
@@ -236,7 +236,59 @@ def counter():
 def redemption(redemption_id: int):
     """One redemption: the receipt on screen, its PDF, and cancelling."""
     red = get_in_village_or_404(Redemption, redemption_id)
-    return render_template("shop/redemption.html", red=red, cform=CancelForm(), may_cancel=_may_cancel())
+    return render_template("shop/redemption.html", red=red, cform=CancelForm(), may_cancel=_may_cancel(),
+                           return_forms=_return_forms(red), kept=_kept_points(red))
+
+
+def _kept_points(red: Redemption) -> int:
+    """Points the household still pays for the goods it kept (the total less every return)."""
+    return red.total_points - sum(r.points for r in red.returns)
+
+
+def _return_forms(red: Redemption, failed: ReturnForm | None = None) -> dict[int, ReturnForm]:
+    """One return form per line with goods still out (prefix ret<line id>), the refused one kept as sent."""
+    forms = {}
+    for line in red.lines:
+        if line.qty - line.returned_qty <= 0:
+            continue
+        if failed is not None and failed.line_id.data == str(line.id):
+            forms[line.id] = failed
+            continue
+        form = ReturnForm(prefix=f"ret{line.id}", formdata=None, data={"line_id": str(line.id),
+                                                                       "qty": line.qty - line.returned_qty})
+        form.ensure_key()
+        forms[line.id] = form
+    return forms
+
+
+@bp.post("/redemptions/<int:redemption_id>/return/<int:line_id>")
+@require("shop.view")
+def redemption_return(redemption_id: int, line_id: int):
+    """Take back the goods of one line: the points for them and the goods come back (a cashier the same
+    day, a reviewer any day); a refusal shows the receipt again with the line's form and its message."""
+    if not _may_cancel():
+        deny("shop.sell")
+    red = get_in_village_or_404(Redemption, redemption_id)
+    form = ReturnForm(prefix=f"ret{line_id}")
+    is_reviewer = _is_reviewer()
+    if form.validate_on_submit() and form.line_id.data == str(line_id):
+        def take_back():
+            return shop.return_line(get_in_village_or_404(Redemption, redemption_id), line_id, form.qty.data,
+                                    actor=current_user, reason=form.reason.data, key=form.idempotency_key.data,
+                                    is_reviewer=is_reviewer)
+
+        done = submit(form, take_back, field="qty")
+        if done:
+            ret = done.value
+            if done.replayed:
+                flash(_("This return was already recorded."), "info")
+            else:
+                flash(_("Taken back: %(qty)s × %(name)s; %(points)s points are back on the household's balance.",
+                        qty=ret.qty, name=f"{ret.line.name} {ret.line.spec}".strip(), points=ret.points), "success")
+            return redirect(url_for("shop.redemption", redemption_id=redemption_id))
+        red = get_in_village_or_404(Redemption, redemption_id)
+    return render_template("shop/redemption.html", red=red, cform=CancelForm(), may_cancel=_may_cancel(),
+                           return_forms=_return_forms(red, failed=form), kept=_kept_points(red)), 200
 
 
 def _may_cancel() -> bool:

@@ -18,6 +18,7 @@ from ..idempotency import mark_replayed
 from ..printing import pdf_response
 from ..registry.models import Household, VillagerGroup
 from ..submission import submit
+from ..text import group_key
 from . import batch, bp
 from . import services as svc
 from .forms import BatchForm, PeriodForm
@@ -72,8 +73,8 @@ def household(household_id: int):
 # Clerk and reviewer: a whole village or group, in the background
 
 def _groups() -> list[VillagerGroup]:
-    return list(db.session.scalars(sa.select(VillagerGroup).where(VillagerGroup.village_id == g.village.id)
-                                   .order_by(VillagerGroup.name)))
+    return sorted(db.session.scalars(sa.select(VillagerGroup).where(VillagerGroup.village_id == g.village.id)),
+                  key=lambda gr: group_key(gr.name))
 
 
 def _recent_jobs() -> list[StatementJob]:

@@ -20,7 +20,7 @@ def test_reviewer_clears_the_waiting_entries_from_the_home_page(page: Page, live
     expect(item.locator(".today-count")).to_have_text("3")
     expect(item).to_contain_text("待审核的积分")
     item.locator("a").click()
-    approve = page.locator("form[action*='/review'] button[name=approve]")
+    approve = page.locator("tr.review-row form button[name=approve]")  # each entry's own button, not the bulk bar
     expect(approve).to_have_count(3)
     for left in (2, 1, 0):
         approve.first.click()

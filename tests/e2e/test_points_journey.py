@@ -44,7 +44,7 @@ def test_batch_entry_approved_shows_on_household_page(page: Page, live_server, c
     _login(page, live_server, "jiandu")
     page.goto(f"{live_server}/points/entries?status=pending")
     for _ in range(3):
-        page.locator("form[action*='/review'] button[name=approve]").first.click()
+        page.locator("tr.review-row form button[name=approve]").first.click()
         expect(page.locator(".flash-success")).to_be_visible()
 
     page.goto(f"{live_server}/points/households/{cleanup_day.id}")
