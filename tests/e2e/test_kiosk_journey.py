@@ -7,6 +7,7 @@ import re
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from pypdf import PdfReader
 
 from app.extensions import db
 from app.kiosk import services as ks
@@ -162,6 +163,18 @@ def test_objection_reaches_the_reviewers_queue(kiosk: Page, touch, live_server):
     expect(line).to_have_count(1)
     expect(line).to_contain_text("0501")
     expect(line).to_contain_text(due)
+
+    # … the reviewer decides it and prints the written reply, which names the household that objected
+    line.get_by_role("link").first.click()
+    reviewer.locator("#decision").select_option("upheld")
+    reviewer.locator("#reply_text").fill("经核实，该户确实照料独居老人，积分无误。")
+    reviewer.get_by_role("button", name="提交处理结果").click()
+    expect(reviewer.locator(".flash-success")).to_be_visible()
+    with reviewer.expect_download() as download:
+        reviewer.get_by_role("button", name="打印答复书（PDF）").click()
+    text = "".join(p.extract_text() for p in PdfReader(download.value.path()).pages)
+    assert "户号 0501（户主 钱*有）" in text and "经核实" in text, text
+    assert "户*" not in text
 
 
 @pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": True, "KIOSK_IDLE_SECONDS": IDLE}])
