@@ -19,6 +19,7 @@ from app.points import services as pts
 from app.registry.models import Household, Person, Village
 from app.registry.services import create_township
 from app.reports.figures import rollup, village_dashboard
+from app.reports.models import VillageMonth
 from app.shop import services as shop
 from app.submission import write_transaction
 from tests.grid_helpers import HOUSEHOLDS
@@ -177,10 +178,35 @@ def test_the_township_sees_its_villages_side_by_side_and_the_totals(township):
     villages = list(db.session.scalars(sa.select(Village).order_by(Village.code)))
     rows, total = rollup(villages, 2026, 11)
     one = village_dashboard(township.village.id, 2026, 11).now
-    assert rows[0][1] == one  # the same figures as the village's own dashboard
-    assert rows[1][1].households == 1 and rows[1][1].awarded == 0
+    assert rows[0].figures == one and rows[0].as_of is None  # the village's own dashboard, counted now
+    assert rows[1].figures.households == 1 and rows[1].figures.awarded == 0
     assert total.households == 9 and total.awarded == 80 and total.stars[0] == 7
     assert total.closure_rate == 0.25
+
+
+def test_stored_months_are_what_the_township_reads_until_counted_again(township, runner, client, auth):
+    r = runner.invoke(args=["reports", "refresh", "--month", "2026-11", "--month", "2026-10"])
+    assert r.exit_code == 0, r.output
+    assert "2026-11: 2 villages counted" in r.output and "2026-10: 2 villages counted" in r.output
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(VillageMonth)) == 4
+    villages = list(db.session.scalars(sa.select(Village).order_by(Village.code)))
+    rows, total = rollup(villages, 2026, 11)
+    assert rows[0].as_of is not None and rows[0].figures == village_dashboard(township.village.id, 2026, 11).now
+    with write_transaction():  # a late approval for November
+        scheme = pts.create_scheme(db.session.get(Village, township.other.id), "积分细则")
+        item = pts.create_item(pts.create_category(scheme, "加分", "add"), pts.ItemData(code="A1", text="好事",
+                                                                                       points=7))
+        _entry(scheme, item, township.far_household, D(2026, 11, 30), township.reviewer)
+    assert rollup(villages, 2026, 11)[1].awarded == 80  # the stored figures, until counted again
+    auth.login("xiangzhen")
+    page = client.get("/township?month=2026-11").get_data(as_text=True)
+    assert "当场统计" not in page.split('id="rollup"')[1]  # every row stored: its time is shown
+    runner.invoke(args=["reports", "refresh", "--month", "2026-11", "--village", "v2"])
+    assert rollup(villages, 2026, 11)[1].awarded == 87
+    r = runner.invoke(args=["reports", "refresh", "--month", "2026-13"])
+    assert r.exit_code == 2 and "not a month" in r.output
+    r = runner.invoke(args=["reports", "refresh", "--village", "nowhere"])
+    assert r.exit_code == 1 and "no such village: nowhere" in r.output
 
 
 def test_the_township_view_shows_no_name_household_or_case(township, client, auth):

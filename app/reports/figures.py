@@ -90,6 +90,17 @@ class MonthFigures:
     def closure_rate(self) -> float | None:
         return _ratio(self.events_closed, self.events)
 
+    def as_json(self) -> dict:
+        return {**{k: getattr(self, k) for k in self.__dataclass_fields__ if k != "stars"},
+                "stars": {str(k): n for k, n in self.stars.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict) -> MonthFigures:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "stars"}
+        f = cls(**known)
+        f.stars.update({int(k): n for k, n in (data.get("stars") or {}).items()})
+        return f
+
     def add(self, other: MonthFigures) -> None:
         for name in self.__dataclass_fields__:
             if name == "stars":
@@ -159,15 +170,41 @@ def village_dashboard(village_id: int, year: int, month: int) -> VillageDashboar
     return VillageDashboard(year, month, now, trend)
 
 
-def rollup(villages: list, year: int, month: int) -> tuple[list[tuple[object, MonthFigures]], MonthFigures]:
-    """[(village, its month)] in the order given and the totals: aggregates only, no name below a village's."""
+def compute(village_ids: list[int], year: int, month: int) -> dict[int, MonthFigures]:
+    """{village id: its month}, counted now from the features' queries (grouped by village)."""
+    if not village_ids:
+        return {}
+    flows = _flows(village_ids, year, (month,))
+    per = {v: flows[(v, month)] for v in village_ids}
+    _month_end(village_ids, year, month, per)
+    return per
+
+
+@dataclass
+class RollupRow:
+    village: object
+    figures: MonthFigures
+    #: when the stored figures were counted (UTC); None: counted for this page
+    as_of: dt.datetime | None = None
+
+
+def rollup(villages: list, year: int, month: int) -> tuple[list[RollupRow], MonthFigures]:
+    """[RollupRow] in the order given and the totals: aggregates only, no name below a village's.
+
+    Stored months (app.reports.models.VillageMonth, `flask reports refresh`) are read as they are; the villages
+    without one are counted now, all together."""
+    from . import services
+
     ids = [v.id for v in villages]
-    if not ids:
-        return [], MonthFigures()
-    flows = _flows(ids, year, (month,))
-    per = {v: flows[(v, month)] for v in ids}
-    _month_end(ids, year, month, per)
+    stored = services.stored_months(ids, year, month)
+    live = compute([v for v in ids if v not in stored], year, month)
+    rows = []
     total = MonthFigures()
-    for f in per.values():
-        total.add(f)
-    return [(v, per[v.id]) for v in villages], total
+    for v in villages:
+        if v.id in stored:
+            figures, as_of = stored[v.id]
+        else:
+            figures, as_of = live[v.id], None
+        rows.append(RollupRow(v, figures, as_of))
+        total.add(figures)
+    return rows, total
