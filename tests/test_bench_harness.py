@@ -256,8 +256,10 @@ def test_county_rollup_figure_counts_the_months_and_loads_the_page_on_a_tiny_cou
 
             # every village of the installation is counted: the main one and the two of the county
             assert db.session.scalar(sa.select(sa.func.count()).select_from(VillageMonth)) == 3
-            db.engine.dispose()
     finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
         eng = sa.create_engine(db_uri)
         with eng.begin() as conn:
             conn.exec_driver_sql("DROP TABLE IF EXISTS bench_progress")

@@ -229,3 +229,26 @@ def test_the_township_view_shows_no_name_household_or_case(township, client, aut
                 f"/registry/households/{township.households['0101']}"):
         assert client.get(url).status_code in (302, 403, 404), url
 
+
+
+def test_the_roll_up_costs_the_same_statements_for_one_village_or_many(township, make_village):
+    from sqlalchemy import event
+
+    more = [make_village(f"x{i}", f"{i}号新村") for i in range(5)]
+    statements = []
+
+    def count(*_a):
+        statements.append(1)
+
+    villages = list(db.session.scalars(sa.select(Village).order_by(Village.code)))
+    assert len(villages) == 2 + len(more)
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        rollup(villages[:1], 2026, 11)
+        one = len(statements)
+        statements.clear()
+        rollup(villages, 2026, 11)
+        many = len(statements)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert one == many and 0 < many <= 20  # one grouped statement per figure, never one per village

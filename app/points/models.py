@@ -214,6 +214,8 @@ class PointEntry(Model):
         # a household's score of a year (a SUM read from the index alone) and its entries on posting, at
         # the kiosk and on the household page: a few index entries, however long the history
         sa.Index("ix_point_entries_household_status", "household_id", "status", "year", "points", "posting_until"),
+        # a village's entries of a period, by day: the dashboard's and the roll-up's months (app.reports)
+        sa.Index("ix_point_entries_village_day", "village_id", "occurred_on"),
         {"sqlite_strict": True},
     )
 

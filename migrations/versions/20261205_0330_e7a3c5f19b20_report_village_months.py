@@ -1,4 +1,5 @@
-"""Reports: the township roll-up's stored month figures per village (report_village_months, counts only).
+"""Reports: the township roll-up's stored month figures per village (report_village_months, counts only); point
+entries indexed by village and day for the dashboard's months.
 
 Revision ID: e7a3c5f19b20
 Revises: c3e7a9d1f5b2
@@ -29,7 +30,9 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_report_village_months')),
     sa.UniqueConstraint('village_id', 'year', 'month', name='uq_report_village_months_village_month')
     )
+    op.create_index('ix_point_entries_village_day', 'point_entries', ['village_id', 'occurred_on'], unique=False)
 
 
 def downgrade():
+    op.drop_index('ix_point_entries_village_day', table_name='point_entries')
     op.drop_table('report_village_months')
