@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from flask import flash, g, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 
 from ..access import require
 from ..auth.models import Role
@@ -64,7 +65,8 @@ def month_pdf():
 
 def _overseen_villages() -> list[Village]:
     """The villages of the user's townships (every village for an administrator), by code."""
-    stmt = sa.select(Village).order_by(Village.code)
+    # the townships in one query, not one lazy load per row of the page
+    stmt = sa.select(Village).options(joinedload(Village.township)).order_by(Village.code)
     if Role.ADMIN.value not in g.roles:
         tids = {m.township_id for m in current_user.memberships if m.role == Role.TOWNSHIP.value}
         stmt = stmt.where(Village.township_id.in_(tids))
