@@ -341,6 +341,7 @@ def villages_today(village_ids: list[int], today: dt.date) -> dict[int, dict[str
             Objection.village_id.in_(village_ids), Objection.decision.is_(None), Objection.due_on < today)
             .group_by(Objection.village_id)):
         out[v]["objections_overdue"] = n
+    return out
 
 
 # --- figures for the dashboard and the township roll-up (grouped by village: one statement each) ----
