@@ -116,6 +116,7 @@ def register_blueprints(app: Flask) -> None:
     from .grid import import_views as _grid_import_views  # noqa: F401
     from .grid import print_views as _grid_print_views  # noqa: F401
     from .grid import report_views as _grid_report_views  # noqa: F401
+    from .reports import views as _reports_views  # noqa: F401
     from .admin import bp as admin_bp
     from .audit import bp as audit_bp
     from .auth import bp as auth_bp
@@ -149,6 +150,9 @@ def register_blueprints(app: Flask) -> None:
     from .grid import bp as grid_bp
 
     app.register_blueprint(grid_bp, url_prefix="/grid")
+    from .reports import bp as reports_bp
+
+    app.register_blueprint(reports_bp)
 
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

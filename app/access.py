@@ -45,6 +45,8 @@ PERMISSIONS: dict[str, set[str]] = {
     "grid.report": {"grid_worker", "clerk"},
     # and only where the installation holds that one village (a village PC): app.admin.views.backups
     "backup.download": {"clerk"},
+    # the village dashboard and its printed month: figures of every feature, no names
+    "reports.view": {"clerk", "reviewer"},
 }
 
 

@@ -27,6 +27,7 @@ from .points.queries import village_scheme
 from .points.services import PointsError, close_year, finalize_due
 from .registry.models import Township, Village
 from .registry.services import RegistryError, create_township, create_village
+from .reports.cli import reports_cli
 from .rules.cli import rules_cli
 from .shop.services import check_stock
 from .statements.cli import statements_cli
@@ -323,3 +324,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(rules_cli)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+    app.cli.add_command(reports_cli)

@@ -5,7 +5,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CheckConstraint, MetaData, PrimaryKeyConstraint, UniqueConstraint, event
+from sqlalchemy import CheckConstraint, MetaData, PrimaryKeyConstraint, UniqueConstraint, case, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -195,3 +195,25 @@ def local_midnight_utc(day: dt.date) -> dt.datetime:
     """The naive UTC moment the village's calendar day `day` begins (to compare with stored times)."""
     local = dt.datetime.combine(day, dt.time.min, tzinfo=VILLAGE_TZ)
     return local.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def month_starts(year: int, months) -> list[tuple[int, dt.date, dt.date]]:
+    """(month, first day, first day of the next month) for each of `months` of `year`, in order."""
+    out = []
+    for m in sorted(set(months)):
+        first = dt.date(year, m, 1)
+        out.append((m, first, dt.date(year + (m == 12), m % 12 + 1, 1)))
+    return out
+
+
+def month_bucket(column, year: int, months, *, utc: bool = False):
+    """(CASE giving the month 1–12 of `column`, lower bound, upper bound (exclusive)) for grouping a table's rows
+    by the village's calendar months, the same SQL on SQLite and PostgreSQL.
+
+    `column` is a day (Day) or, with `utc`, a naive UTC time (then the bounds are the village's local midnights).
+    Rows outside [lower, upper) must be filtered by the caller with the bounds returned; inside them, a month that
+    was not asked for falls into the next asked-for month's bucket, so ask for consecutive months."""
+    spans = month_starts(year, months)
+    edge = local_midnight_utc if utc else (lambda d: d)
+    whens = [(column < edge(end), m) for m, _first, end in spans]
+    return case(*whens, else_=spans[-1][0]), edge(spans[0][1]), edge(spans[-1][2])

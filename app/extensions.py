@@ -44,7 +44,7 @@ def begin_write() -> None:
 
 #: every feature's models; relationships name classes of other features by string, so all must be loaded
 MODEL_MODULES = ("audit", "auth", "ledger", "points", "rules", "shop", "registry", "statements", "kiosk",
-                 "patrol", "mediation")
+                 "patrol", "mediation", "reports")
 
 
 def import_all_models() -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from ..db import month_bucket
 from ..extensions import db
 from ..registry.models import Household, HouseholdStatus, VillagerGroup
 from ..text import group_key
@@ -264,10 +265,7 @@ def worker_grid_ids(village_id: int, user_id: int) -> list[int]:
 
 def village_rules(village_id: int) -> dict[str, tuple[int, str]]:
     """The village's rules by tag; the 三必访 defaults when it has set none."""
-    rows = db.session.scalars(sa.select(VisitRule).where(VisitRule.village_id == village_id)).all()
-    if not rows:
-        return dict(schedule.DEFAULT_RULES)
-    return {r.tag: (r.every, r.unit) for r in rows}
+    return rules_of([village_id])[village_id]
 
 
 # --- what waits today (the home page) -------------------------------------------------------------
@@ -298,3 +296,58 @@ def villages_today(village_ids: list[int], now: dt.datetime) -> dict[int, int]:
     return dict(db.session.execute(sa.select(GridEvent.village_id, sa.func.count()).where(
         GridEvent.village_id.in_(village_ids or [-1]), GridEvent.status.in_(OPEN_STATUSES),
         GridEvent.due_at < now).group_by(GridEvent.village_id)).all())
+
+
+# --- figures for the dashboard and the township roll-up (all villages at once) ----------------------
+
+def rules_of(village_ids: list[int]) -> dict[int, dict[str, tuple[int, str]]]:
+    """{village id: the village's visit rules by tag}, the 三必访 defaults for a village that set none."""
+    out: dict[int, dict[str, tuple[int, str]]] = {}
+    for r in db.session.scalars(sa.select(VisitRule).where(VisitRule.village_id.in_(village_ids))):
+        out.setdefault(r.village_id, {})[r.tag] = (r.every, r.unit)
+    return {v: out.get(v) or dict(schedule.DEFAULT_RULES) for v in village_ids}
+
+
+def visit_totals(village_ids: list[int], first: dt.date, last: dt.date) -> dict[int, VisitFigures]:
+    """{village id: VisitFigures} for the period [first, last], by the definitions above (as visit_figures sums
+    over its grids), in three statements for all the villages; the schedule is worked out in Python."""
+    rules = rules_of(village_ids)
+    members = db.session.execute(
+        sa.select(GridMembership.village_id, Household.id, Household.tags, GridMembership.started_on)
+        .join(Household, Household.id == GridMembership.household_id)
+        .where(GridMembership.village_id.in_(village_ids), GridMembership.ended_on.is_(None),
+               Household.status == HouseholdStatus.ACTIVE.value)).all()
+    ranked = (sa.select(Visit.household_id, Visit.visited_on, Visit.follow_up_on, sa.func.row_number().over(
+        partition_by=Visit.household_id, order_by=(Visit.visited_on.desc(), Visit.id.desc())).label("rn"))
+        .where(Visit.village_id.in_(village_ids), Visit.visited_on < first).subquery())
+    last_visit = {h: (on, follow) for h, on, follow in db.session.execute(
+        sa.select(ranked.c.household_id, ranked.c.visited_on, ranked.c.follow_up_on).where(ranked.c.rn == 1))}
+    visited: set[int] = set()
+    out = {v: VisitFigures() for v in village_ids}
+    for v, h, n in db.session.execute(
+            sa.select(Visit.village_id, Visit.household_id, sa.func.count())
+            .where(Visit.village_id.in_(village_ids), Visit.visited_on >= first, Visit.visited_on <= last)
+            .group_by(Visit.village_id, Visit.household_id)):
+        visited.add(h)
+        out[v].visits += int(n)
+    for v, hid, tags, started in members:
+        f = out[v]
+        f.households += 1
+        on, follow = last_visit.get(hid, (None, None))
+        tag_list = (tags or "").split()
+        due = schedule.next_due(started, on, follow, schedule.interval_for(tag_list, rules[v]))
+        if due.day <= last:
+            f.due += 1
+            f.visited += hid in visited
+    return out
+
+
+def events_by_month(village_ids: list[int], year: int, months=range(1, 13)) -> dict[tuple[int, int], tuple[int, int]]:
+    """{(village id, month): (events reported, of those closed)} by the village's month of the report: the
+    closure rate's two terms."""
+    month, lo, hi = month_bucket(GridEvent.reported_at, year, months, utc=True)
+    return {(v, int(m)): (int(n), int(c)) for v, m, n, c in db.session.execute(
+        sa.select(GridEvent.village_id, month, sa.func.count(),
+                  sa.func.count().filter(GridEvent.status == EventStatus.CLOSED.value))
+        .where(GridEvent.village_id.in_(village_ids), GridEvent.reported_at >= lo, GridEvent.reported_at < hi)
+        .group_by(GridEvent.village_id, month))}

@@ -1,18 +1,17 @@
-"""Home page by role, village switch, language switch, township roll-up."""
+"""Home page by role, village switch, language switch (the township roll-up is app.reports)."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, flash, g, redirect, render_template, request, session, url_for
-from flask_babel import gettext as _
+from flask import abort, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
-from ..access import can, require
+from ..access import can
 from ..admin.backups import single_village_installation
 from ..auth.models import Role
 from ..db import local_today, utcnow
 from ..extensions import db
 from ..ops.backup import backup_dir, list_backups
-from ..patrol.queries import is_patrol_member, village_counts
+from ..patrol.queries import is_patrol_member
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus, Village
 from ..urls import safe_next
 from . import bp
@@ -76,25 +75,3 @@ def set_language(code: str):
         abort(404)
     session["lang"] = code
     return redirect(safe_next(request.args.get("next")))
-
-
-@bp.route("/township")
-@require("township.view")
-def township():
-    """Read-only roll-up of the villages a township user oversees: counts only, no personal data."""
-    villages = _overseen_villages()
-    ids = [v.id for v in villages]
-    hh = dict(db.session.execute(
-        sa.select(Household.village_id, sa.func.count(Household.id))
-        .where(Household.village_id.in_(ids), Household.status == HouseholdStatus.ACTIVE.value)
-        .group_by(Household.village_id)).all())
-    ppl = dict(db.session.execute(
-        sa.select(Person.village_id, sa.func.count(Person.id))
-        .where(Person.village_id.in_(ids), Person.status == PersonStatus.ALIVE.value)
-        .group_by(Person.village_id)).all())
-    patrol = village_counts(ids)
-    rows = [{"village": v, "households": hh.get(v.id, 0), "people": ppl.get(v.id, 0), "patrol": patrol[v.id]}
-            for v in villages]
-    if not rows:
-        flash(_("No villages are assigned to you yet."), "info")
-    return render_template("main/township.html", rows=rows)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from ..db import month_bucket
 from ..extensions import db
 from .models import INSIDE_VILLAGE, Agreement, CaseMediator, CaseStatus, MediationCase, MediationHead
 
@@ -153,3 +154,17 @@ def villages_today(village_ids: list[int], today: dt.date) -> dict[int, int]:
         .outerjoin(Agreement, Agreement.case_id == MediationCase.id)
         .where(MediationCase.village_id.in_(village_ids or [-1]), *follow_ups_filter(today, "overdue"))
         .group_by(MediationCase.village_id)).all())
+
+
+def figures_by_month(village_ids: list[int], year: int, months=range(1, 13)) -> dict[tuple[int, int], Figures]:
+    """{(village id, month): Figures with received, settled and inside_village} by the month received, counted
+    in SQL (the dashboard and the township roll-up: counts only); the definitions are this module's."""
+    c = MediationCase
+    month, lo, hi = month_bucket(c.received_on, year, months)
+    settled = c.status.in_(SETTLED)
+    rows = db.session.execute(
+        sa.select(c.village_id, month, sa.func.count(), sa.func.count().filter(settled),
+                  sa.func.count().filter(settled, c.level.in_(INSIDE_VILLAGE)))
+        .where(c.village_id.in_(village_ids), c.received_on >= lo, c.received_on < hi)
+        .group_by(c.village_id, month))
+    return {(v, int(m)): Figures(received=int(n), settled=int(s), inside_village=int(i)) for v, m, n, s, i in rows}

@@ -5,7 +5,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from ..db import local_today
+from ..db import local_today, month_bucket
 from ..extensions import db
 from .models import (
     MemberStatus,
@@ -193,3 +193,21 @@ def villages_today(village_ids: list[int], now: dt.datetime) -> dict[int, int]:
     return dict(db.session.execute(sa.select(PatrolShift.village_id, sa.func.count()).where(
         PatrolShift.village_id.in_(village_ids or [-1]), PatrolShift.status == ShiftStatus.PLANNED.value,
         PatrolShift.ends_at < now).group_by(PatrolShift.village_id)).all())
+
+
+def attendance_by_month(village_ids: list[int], year: int, months=range(1, 13)) -> dict[tuple[int, int], dict[str, int]]:
+    """{(village id, month): {attendance: places, "shifts": confirmed shifts}} over confirmed shifts by their day
+    (the dashboard and the township roll-up; `rate()` gives the attendance rate)."""
+    month, lo, hi = month_bucket(PatrolShift.day, year, months)
+    cond = (PatrolShift.village_id.in_(village_ids), PatrolShift.status == ShiftStatus.CONFIRMED.value,
+            PatrolShift.day >= lo, PatrolShift.day < hi)
+    out: dict[tuple[int, int], dict[str, int]] = {}
+    for v, m, n in db.session.execute(sa.select(PatrolShift.village_id, month, sa.func.count()).where(*cond)
+                                      .group_by(PatrolShift.village_id, month)):
+        out.setdefault((v, int(m)), {})["shifts"] = int(n)
+    for v, m, value, n in db.session.execute(
+            sa.select(PatrolShift.village_id, month, PatrolPlace.attendance, sa.func.count())
+            .join(PatrolPlace, PatrolPlace.shift_id == PatrolShift.id).where(*cond)
+            .group_by(PatrolShift.village_id, month, PatrolPlace.attendance)):
+        out.setdefault((v, int(m)), {})[value] = int(n)
+    return out

@@ -58,14 +58,18 @@ class PointScheme(Model):
         {"sqlite_strict": True},
     )
 
-    def stars_for(self, score: int) -> int:
-        """The star rating (星级) a year score earns under this scheme's bands."""
-        stars = 0
+    def bands(self) -> list[tuple[int, int]]:
+        """The star bands as (minimum year score, stars); malformed parts are skipped."""
+        out = []
         for band in (self.star_bands or "").split(","):
             lo, _, n = band.partition(":")
-            if lo.strip().lstrip("-").isdigit() and n.strip().isdigit() and score >= int(lo):
-                stars = max(stars, int(n))
-        return stars
+            if lo.strip().lstrip("-").isdigit() and n.strip().isdigit():
+                out.append((int(lo), int(n)))
+        return out
+
+    def stars_for(self, score: int) -> int:
+        """The star rating (星级) a year score earns under this scheme's bands."""
+        return max((n for lo, n in self.bands() if score >= lo), default=0)
 
 
 class PointCategory(Model):
@@ -210,6 +214,8 @@ class PointEntry(Model):
         # a household's score of a year (a SUM read from the index alone) and its entries on posting, at
         # the kiosk and on the household page: a few index entries, however long the history
         sa.Index("ix_point_entries_household_status", "household_id", "status", "year", "points", "posting_until"),
+        # a village's entries of a period, by day: the dashboard's and the roll-up's months (app.reports)
+        sa.Index("ix_point_entries_village_day", "village_id", "occurred_on"),
         {"sqlite_strict": True},
     )
 

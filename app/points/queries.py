@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload, selectinload
 
-from ..db import local_day, local_midnight_utc, local_today
+from ..db import local_day, local_midnight_utc, local_today, month_bucket
 from ..extensions import db
 from ..ledger.queries import balance_of, balance_query
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus
@@ -341,4 +341,59 @@ def villages_today(village_ids: list[int], today: dt.date) -> dict[int, dict[str
             Objection.village_id.in_(village_ids), Objection.decision.is_(None), Objection.due_on < today)
             .group_by(Objection.village_id)):
         out[v]["objections_overdue"] = n
+    return out
+
+
+# --- figures for the dashboard and the township roll-up (grouped by village: one statement each) ----
+
+@dataclass
+class PointsMonth:
+    """A village's month: points awarded and deducted by approved entries, and the households they touched."""
+
+    awarded: int = 0
+    deducted: int = 0
+    households: int = 0
+
+
+def points_by_month(village_ids: list[int], year: int, months=range(1, 13)) -> dict[tuple[int, int], PointsMonth]:
+    """{(village id, month): PointsMonth} over approved entries (posted, disputed, final) by the day they happened.
+
+    A household takes part in a month when it has at least one such entry (award or deduction) that month."""
+    month, lo, hi = month_bucket(PointEntry.occurred_on, year, months)
+    rows = db.session.execute(
+        sa.select(PointEntry.village_id, month,
+                  sa.func.sum(sa.case((PointEntry.points > 0, PointEntry.points), else_=0)),
+                  sa.func.sum(sa.case((PointEntry.points < 0, -PointEntry.points), else_=0)),
+                  sa.func.count(sa.distinct(PointEntry.household_id)))
+        .where(PointEntry.village_id.in_(village_ids), PointEntry.status.in_(COUNTED),
+               PointEntry.occurred_on >= lo, PointEntry.occurred_on < hi)
+        .group_by(PointEntry.village_id, month))
+    return {(v, int(m)): PointsMonth(int(a or 0), int(d or 0), int(h)) for v, m, a, d, h in rows}
+
+
+def star_distribution(village_ids: list[int], year: int, through: dt.date) -> dict[int, dict[int, int]]:
+    """{village id: {stars: active households}}: the stars each active household's score of `year` (approved
+    entries up to `through`) earns under its village's star bands; households with no entry score 0."""
+    schemes = {}
+    for s in db.session.scalars(sa.select(PointScheme).where(PointScheme.village_id.in_(village_ids))
+                                .order_by(PointScheme.active.desc(), PointScheme.id)):
+        schemes.setdefault(s.village_id, s)  # village_scheme's choice: the one in use, else the oldest
+    bands = [(vid, lo, n) for vid, s in schemes.items() for lo, n in s.bands()]
+    score = sa.func.coalesce(sa.func.sum(PointEntry.points), 0)
+    per_household = (
+        sa.select(Household.village_id.label("village_id"), score.label("score"))
+        .outerjoin(PointEntry, sa.and_(PointEntry.household_id == Household.id, PointEntry.year == year,
+                                       PointEntry.status.in_(COUNTED), PointEntry.occurred_on <= through))
+        .where(Household.village_id.in_(village_ids), Household.status == HouseholdStatus.ACTIVE.value)
+        .group_by(Household.village_id, Household.id).subquery())
+    # the first band that matches gives the stars: each village's bands from the most stars down
+    whens = [(sa.and_(per_household.c.village_id == vid, per_household.c.score >= lo), n)
+             for vid, lo, n in sorted(bands, key=lambda b: (b[0], -b[2]))]
+    stars = sa.case(*whens, else_=0) if whens else sa.literal(0)
+    stars = stars.label("stars")
+    out: dict[int, dict[int, int]] = {}
+    for vid, n_stars, n in db.session.execute(
+            sa.select(per_household.c.village_id, stars, sa.func.count())
+            .group_by(per_household.c.village_id, stars)):
+        out.setdefault(vid, {})[int(n_stars)] = int(n)
     return out

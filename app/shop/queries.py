@@ -1,14 +1,16 @@
-"""Shop reads other features show: a household's redemptions, the home page's counts. Nothing here writes."""
+"""Shop reads other features show: a household's redemptions, the home page's counts, and the month figures of
+the dashboard and the township roll-up (grouped by village, one statement each). Nothing here writes."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from ..db import local_midnight_utc
+from ..db import local_midnight_utc, month_bucket
 from ..extensions import db
-from .models import Product, Redemption, RedemptionStatus
+from .models import Donation, MovementKind, Product, Redemption, RedemptionStatus, StockMovement
 
 
 def household_redemptions_query(household_id: int) -> sa.Select:
@@ -71,3 +73,84 @@ def today_counts(village_id: int, *, today: dt.date) -> dict[str, int]:
         redemptions(monday, RedemptionStatus.CANCELLED.value))).one()
     return dict(zip(("out_of_stock", "low_stock", "redeemed_today", "cancelled_today", "cancelled_week"),
                     (int(n) for n in row)))
+
+
+# --- figures for the dashboard and the township roll-up -------------------------------------------
+
+@dataclass
+class ShopMonth:
+    """A village's month at the happiness supermarket (cancelled redemptions left out)."""
+
+    redemptions: int = 0
+    households: int = 0
+    points: int = 0
+    #: units of goods in by purchase and by donation, out against points (net of cancellations)
+    purchased: int = 0
+    donated: int = 0
+    handed_out: int = 0
+    donations: int = 0
+
+
+def shop_by_month(village_ids: list[int], year: int, months=range(1, 13)) -> dict[tuple[int, int], ShopMonth]:
+    """{(village id, month): ShopMonth}: redemptions (count, households, points) by the village's calendar month
+    of the sale, goods in and out by the month of the stock movement, donations by the day received."""
+    out: dict[tuple[int, int], ShopMonth] = {}
+
+    def at(key) -> ShopMonth:
+        return out.setdefault(key, ShopMonth())
+
+    month, lo, hi = month_bucket(Redemption.created_at, year, months, utc=True)
+    for v, m, n, h, pts in db.session.execute(
+            sa.select(Redemption.village_id, month, sa.func.count(), sa.func.count(sa.distinct(Redemption.household_id)),
+                      sa.func.sum(Redemption.total_points))
+            .where(Redemption.village_id.in_(village_ids), Redemption.status == RedemptionStatus.COMPLETED.value,
+                   Redemption.created_at >= lo, Redemption.created_at < hi)
+            .group_by(Redemption.village_id, month)):
+        f = at((v, int(m)))
+        f.redemptions, f.households, f.points = int(n), int(h), int(pts or 0)
+    sm = StockMovement
+    month, lo, hi = month_bucket(sm.created_at, year, months, utc=True)
+    kinds = {MovementKind.PURCHASE.value: "purchased", MovementKind.DONATION_IN.value: "donated",
+             MovementKind.REDEMPTION_OUT.value: "handed_out", MovementKind.REDEMPTION_CANCEL.value: "handed_out"}
+    for v, m, kind, qty in db.session.execute(
+            sa.select(sm.village_id, month, sm.kind, sa.func.sum(sm.qty))
+            .where(sm.village_id.in_(village_ids), sm.kind.in_(list(kinds)), sm.created_at >= lo, sm.created_at < hi)
+            .group_by(sm.village_id, month, sm.kind)):
+        f = at((v, int(m)))
+        attr = kinds[kind]
+        setattr(f, attr, getattr(f, attr) + (-int(qty) if attr == "handed_out" else int(qty)))
+    month, lo, hi = month_bucket(Donation.received_on, year, months)
+    for v, m, n in db.session.execute(
+            sa.select(Donation.village_id, month, sa.func.count())
+            .where(Donation.village_id.in_(village_ids), Donation.received_on >= lo, Donation.received_on < hi)
+            .group_by(Donation.village_id, month)):
+        at((v, int(m))).donations = int(n)
+    return out
+
+
+@dataclass
+class StockFigures:
+    #: units on the shelves at the end of the day asked for
+    units: int = 0
+    #: active goods, and of those the ones at or below their reorder level now
+    products: int = 0
+    low: int = 0
+
+
+def stock_figures(village_ids: list[int], end_of: dt.date) -> dict[int, StockFigures]:
+    """{village id: StockFigures}: units in stock when the day `end_of` ended (today's stock less the movements
+    since), active goods and goods low now."""
+    out = {v: StockFigures() for v in village_ids}
+    for v, units, n, low in db.session.execute(
+            sa.select(Product.village_id, sa.func.sum(Product.stock),
+                      sa.func.count().filter(Product.active == True),  # noqa: E712
+                      sa.func.count().filter(Product.active == True, Product.stock <= Product.reorder_level))  # noqa: E712
+            .where(Product.village_id.in_(village_ids)).group_by(Product.village_id)):
+        out[v] = StockFigures(int(units or 0), int(n), int(low))
+    since = local_midnight_utc(end_of + dt.timedelta(days=1))
+    for v, qty in db.session.execute(
+            sa.select(StockMovement.village_id, sa.func.sum(StockMovement.qty))
+            .where(StockMovement.village_id.in_(village_ids), StockMovement.created_at >= since)
+            .group_by(StockMovement.village_id)):
+        out[v].units -= int(qty or 0)
+    return out
