@@ -2,7 +2,7 @@
 entries indexed by village and day for the dashboard's months.
 
 Revision ID: e7a3c5f19b20
-Revises: e7a2c4d6f8b1
+Revises: 2d2243614389
 Create Date: 2026-12-05 03:30:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'e7a3c5f19b20'
-down_revision = 'e7a2c4d6f8b1'
+down_revision = '2d2243614389'
 branch_labels = None
 depends_on = None
 
