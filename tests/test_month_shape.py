@@ -484,3 +484,24 @@ def test_returning_one_line_gives_its_points_and_goods_back(client, staff, baske
     assert db.session.scalar(sa.select(Product.stock).where(Product.id == rice.id)) == 10
     assert db.session.scalar(sa.select(Product.stock).where(Product.id == oil.id)) == 10
     assert ledger.check(staff.id) == [] and check_stock(staff.id) == []
+
+
+def test_waiting_entries_near_their_cap_are_marked_for_the_reviewer(client, staff, scheme, make_household):
+    from app.auth.models import User
+    from app.points import services as pts
+    from app.points.models import PointEntry
+
+    near = make_household(staff, "0101", "张三丰")
+    fresh = make_household(staff, "0102", "李四")
+    first = _record(scheme, "A01", near)  # +2 of the month's 4
+    with write_transaction():
+        rev = db.session.scalar(sa.select(User).where(User.username == "rev1"))
+        pts.approve(db.session.get(PointEntry, first[0]), rev)
+    second = _record(scheme, "A01", near)  # would use the last 2
+    other = _record(scheme, "A01", fresh)  # 2 of 4, half the cap left after it
+    blood = _record(scheme, "A02", near)  # no cap
+    _login(client, "rev1")
+    html = client.get("/points/entries?status=pending").get_data(as_text=True)
+    rows = {m.group(1): m.group(0) for m in re.finditer(r'<tr>.*?#(\d+)</a>.*?</tr>', html, re.S)}
+    assert "上限仅余 2 分" in rows[str(second[0])]
+    assert "cap-mark" not in rows[str(other[0])] and "cap-mark" not in rows[str(blood[0])]

@@ -413,7 +413,22 @@ def entries():
     review = ReviewForm()
     return render_template("points/entries.html", page=page, status=status, review=review, today=today,
                            statuses=STATUSES, mine=mine, ending=ending, oldest=oldest, bulk=BulkReviewForm(),
-                           max_bulk=MAX_BULK)
+                           max_bulk=MAX_BULK, cap_marks=_cap_marks(page.items))
+
+
+def _cap_marks(entries) -> dict[int, int]:
+    """Pending entries of a capped item near their cap: entry id → points the cap still allows.
+
+    "Near" is a room the entry would exceed, or one that leaves a fifth of the cap or less after it, so the
+    reviewer sees before approving which entries the cap will refuse or nearly use up (a page holds few)."""
+    marks = {}
+    for e in entries:
+        if e.status != "pending":
+            continue
+        room = pts.cap_room(e)
+        if room is not None and room - abs(e.points) <= (e.item.cap_points or 0) // 5:
+            marks[e.id] = room
+    return marks
 
 
 #: the most entries one bulk review decides (a page of the list holds fewer)
