@@ -207,22 +207,26 @@ def test_paste_without_header_into_an_existing_scheme(app, en, village, scheme):
     assert count(PointScheme) == 1  # no second scheme
 
 
-def test_existing_codes_and_categories_are_reported_not_overwritten(app, en, village, scheme):
-    text = ("公益服务\t加分\tA01\t改写的内容\t9\n"  # existing code
-            "不良行为\t加分\tX01\t反了\t3\n"  # existing deduct category, row says add
-            "公益服务\t\tX02\t也反了\t-3\n")  # existing add category, sign says deduct
+def test_existing_codes_are_reported_and_mixed_categories_split(app, en, village, scheme):
+    text = ("公益服务\t加分\tA01\t改写的内容\t9\n"  # existing code with other text: a decision
+            "不良行为\t加分\tX01\t反了\t3\n"  # existing deduct category, row says add: split
+            "公益服务\t\tX02\t也反了\t-3\n")  # existing add category, sign says deduct: split
     r = paste(en, text)
     body = r.get_data(as_text=True)
     assert "Item code A01 is already in the scheme (参加村庄清洁日)" in body
-    assert "The scheme already has the category 不良行为 for 扣分 items, but this item is 加分." in body
-    assert "The scheme already has the category 公益服务 for 加分 items, but this item is 扣分." in body
-    assert problems_of(body) == {("1", "编号"), ("2", "类别"), ("3", "类别")}
-    assert 'name="token"' not in body
-    # the pasted text comes back below the problems, to be corrected and checked again
+    assert problems_of(body) == {("1", "编号")}
+    assert "each is split in two: 不良行为（加分）、公益服务（扣分）." in body
+    # the two ready items may be imported now, the decision row after editing
+    assert "1 row needs a decision" in body and "Import the 2 ready items now" in body
     assert re.search(r"<textarea[^>]*>[^<]*改写的内容", body)
-    db.session.rollback()
-    assert db.session.scalar(sa.select(PointItem.text).where(PointItem.code == "A01")) == "参加村庄清洁日"
     assert count(PointItem) == 1
+    r = en.post("/points/items/import/confirm", data={"token": hidden(body, "token"),
+                                                      "digest": hidden(body, "digest"), "ready": "1"})
+    assert r.status_code == 302
+    got = {(code, name, points) for code, name, points, *_ in items()}
+    assert got == {("A01", "公益服务", 2), ("X01", "不良行为（加分）", 3), ("X02", "公益服务（扣分）", -3)}
+    assert db.session.scalar(sa.select(PointItem.text).where(PointItem.code == "A01")) == "参加村庄清洁日"
+    assert "1 row still needs a decision" in en.get("/points/scheme").get_data(as_text=True)
 
 
 def bad_rows() -> list[list]:
@@ -231,13 +235,13 @@ def bad_rows() -> list[list]:
         [1, "公益服务", "加分", "A01", "清洁日", "-2"],  # row 2: sign and 加扣 disagree
         [2, "公益服务", "加分", "A01", "另一件", "3"],  # row 3: duplicate code
         [3, "不良行为", "", "B01", "乱倒垃圾", "5"],  # row 4: adds or deducts?
-        [4, "公益服务", "扣分", "A04", "扣分事项", "扣3分"],  # row 5: the category adds (row 3)
+        [4, "公益服务", "扣分", "A04", "扣分事项", "扣3分"],  # row 5: the category also adds: split
         [5, "公益服务", "加分", "A05", "", "2"],  # row 6: no text
         [6, "公益服务", "加分", "A06", "事项", "2", "每年"],  # row 7: unknown unit
         [7, "公益服务", "加分", "A07", "事项", "2", "", "每月", ""],  # row 8: cap period without cap
         [8, "公益服务", "加分", "A08", "事项", "2", "", "", "20"],  # row 9: cap without period
-        [9, "公益服务", "加分", "A09", "事项", "2", "", "", "", "镇级"],  # row 10: unknown level
-        [10, "公益服务", "加分", "", "事项", "2"],  # row 11: no code
+        [9, "公益服务", "加分", "A09", "事项", "2", "", "", "", "某级"],  # row 10: unknown level
+        [10, "公益服务", "加分", "", "事项", "2"],  # row 11: no code: numbered
         [11, "公益服务", "加分", "A11", "事项", "2分/月", "每次"],  # row 12: 2分/月 but 每次
         [12, "公益服务", "加分", "A12", "事项", "2", "", "", "", "", "", "也许"],  # row 13: evidence?
         [13, "公益服务", "加分", "A13", "恶意\u202e文字", "2"],  # row 14: a bidi override
@@ -248,8 +252,8 @@ def bad_rows() -> list[list]:
     ]
 
 
-BAD_PROBLEMS = {("2", "分值"), ("3", "编号"), ("4", "加扣"), ("5", "类别"), ("6", "内容"), ("7", "单位"),
-                ("8", "上限分值"), ("9", "上限周期"), ("10", "层级"), ("11", "编号"), ("12", "分值"),
+BAD_PROBLEMS = {("2", "分值"), ("3", "编号"), ("4", "加扣"), ("6", "内容"), ("7", "单位"),
+                ("8", "上限分值"), ("9", "上限周期"), ("10", "层级"), ("12", "分值"),
                 ("13", "需要佐证"), ("14", "内容"), ("15", "分值"), ("16", "分值"), ("17", "上限分值"),
                 ("18", "对象")}
 
@@ -258,24 +262,24 @@ def test_bad_file_lists_every_problem_and_writes_nothing(app, en, village):
     r = upload(en, csv_bytes(bad_rows()), "细则.csv")
     body = r.get_data(as_text=True)
     assert r.status_code == 200
-    assert "The items have 17 problems. Nothing was imported." in body
+    assert "15 rows need a decision before they can be imported" in body
     assert problems_of(body) == BAD_PROBLEMS
     for message in ("The points -2 and 加扣 (加分) disagree",
                     "Item code A01 also appears in row 2.",
                     "It is not clear whether this item adds or deducts points.",
-                    "The category 公益服务 holds 加分 items (row 3), but this item is 扣分.",
                     "The item text (内容) is empty.",
                     "Unknown value 每年. Allowed: 每次、每月、每季度、分档、按金额.",
                     "The cap period is 每月, but the cap (上限分值) is empty.",
                     "A cap of 20 points is given but no cap period (上限周期).",
-                    "The item code (编号) is empty.",
                     "The points are written per 每月, but 单位 says 每次.",
                     "Contains a text-direction control character",
                     "The points (分值) are empty.",
-                    "1.5 is not a number of points.",
+                    "1.5 has tenths: the scheme counts whole points, so the village must round",
                     "１０万 is not a cap."):
         assert message in body, message
-    assert 'name="token"' not in body and stored_files(app) == []
+    # rows 5 and 11 are ready (split, numbered): offered now, nothing written yet
+    assert "15 rows need a decision" in body and "Import the 2 ready items now" in body
+    assert "公益服务（扣分）" in body and "A18*" in body
     assert count(PointScheme) == 0 and count(PointCategory) == 0 and count(PointItem) == 0
 
 
@@ -393,7 +397,7 @@ def test_the_scheme_page_links_to_the_import(en, village, scheme):
 
 
 @pytest.mark.parametrize("raw", ["١٢٣", "𝟗", "1_000", "1e3", "1.5", "99999999999", "0", "①", "5-", "+-5",
-                                 "扣-5", "２.０", "5分/年", "9" * 5000, "五分"])
+                                 "扣-5", "２.５", "5分/年", "9" * 5000, "五分"])
 def test_hostile_numbers_are_problems(app, english, village, raw):
     result = imp.check_items(village, f"公益服务\t加分\tA01\t事项\t{raw}\n", "text")
     assert not result.ok and result.items == []
@@ -415,13 +419,14 @@ def test_messy_but_plain_points_are_read(app, english, village, raw, direction, 
 
 def test_paste_shape_problems(app, english, village):
     result = imp.check_items(village, "公益服务\t加分\tA01\n"
-                                      "公益服务|加分|A02|事项|2|每次|无||村级|个人|否|第五条|多余\n"
+                                      "公益服务|加分|A02|事项|2|每次|无||村级|个人|否|第五条|另记|组|多余\n"
                                       "\t加分\tA03\t事项\t2\n", "text")
     got = [(p.row, p.column) for p in result.problems]
-    assert got == [(1, None), (2, None), (3, "类别")], [p.text for p in result.problems]
+    assert got == [(1, None), (2, None)], [p.text for p in result.problems]
     assert "too few cells (3)" in result.problems[0].text
-    assert "13 cells, more than the 12 columns" in result.problems[1].text
-    assert "no row above" in result.problems[2].text
+    assert "15 cells, more than the 14 columns" in result.problems[1].text
+    # no category anywhere: the item goes to one named after its direction
+    assert [(i.data.code, i.category) for i in result.items] == [("A03", "加分项")]
     header_extra = imp.check_items(village, "类别\t加扣\t编号\t内容\t分值\n公益服务\t加分\tA01\t事项\t2\t每月\n", "text")
     assert [(p.row, p.column) for p in header_extra.problems] == [(2, None)]
     assert "the header line names only 5" in header_extra.problems[0].text
@@ -460,9 +465,9 @@ def test_cli_dry_run_then_import(app, runner, village, tmp_path):
     assert items() == GOOD_ITEMS
     assert db.session.scalar(sa.select(sa.func.count(AuditLog.id)).where(
         AuditLog.action == "points.items_import", AuditLog.actor_name == "cli")) == 1
-    # the same file again: every code is already there
+    # the same file again: every item is already there
     r = runner.invoke(args=["points", "import-items", str(path), "--village", "v1"])
-    assert r.exit_code == 1 and "row 2, 编号:" in r.output
+    assert r.exit_code == 1 and "file: " in r.output and "1 problem(s)" in r.output
     assert count(PointItem) == 5
 
 
@@ -488,7 +493,7 @@ def test_cli_bad_file_exits_1_with_every_problem(app, runner, village, tmp_path)
     lines = [line for line in r.output.splitlines() if line.startswith("row ")]
     assert {tuple(re.match(r"row (\d+), (\S+):", line).groups()) for line in lines} == BAD_PROBLEMS
     assert "row 3, 编号: Item code A01 also appears in row 2." in r.output
-    assert "17 problem(s): nothing written" in r.output
+    assert "15 problem(s): nothing written" in r.output
     assert count(PointScheme) == 0 and count(PointItem) == 0
     # the Chinese catalog is the command line's default language
     r = runner.invoke(args=["points", "import-items", str(path), "--village", "v1", "--dry-run"])

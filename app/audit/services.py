@@ -48,7 +48,7 @@ ALLOWED_DETAIL_KEYS = frozenset({
     "households", "rows", "entries", "transfers", "redemptions", "articles", "lines", "failures", "add",
     "deduct", "categories", "new_categories", "chars", "differences", "qty", "year", "printed_again",
     "eligible", "present", "women_present", "households_total", "households_present", "votes_yes",
-    "votes_no", "votes_abstain",
+    "votes_no", "votes_abstain", "left", "skipped",
     # codes and statuses: a catalogue or place code (item, village, township) or a household's 户号, never a
     # secret (PINs, card and enrolment codes are not written to the audit at all); a rule's article number
     "code", "number", "item", "status", "role", "kind", "source", "direction", "year_policy", "policy",

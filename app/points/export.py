@@ -14,7 +14,8 @@ from ..filters import label
 from ..ledger.queries import household_balances_before, household_movements_before
 from ..registry.models import Household, Person, VillagerGroup
 from ..tabular.export import Sheet, local_moment
-from .models import PointEntry
+from . import item_import as imp
+from .models import PointCategory, PointEntry, PointItem
 
 #: movements whose entries are looked up at once
 _BATCH = 500
@@ -77,3 +78,34 @@ class LedgerExport:
                    _("Item or note"), _("Source"), _("Reverses transfer no.")],
                   self._movement_rows(), widths=[10, 17, 12, 12, 12, 10, 40, 12, 14], text_columns=[2]),
         ]
+
+
+# --- the scheme's items (积分细则) ----------------------------------------------------------------------
+
+def item_row(category: str, direction: str, item) -> list:
+    """One item (a PointItem, or ItemData) as a row of the item import's format (item_import.COLUMNS):
+    the table `check_items` reads back to the same item."""
+    if item.judgement:
+        points = item.effect
+    elif item.points_min is not None:
+        points = f"{item.points_min:+d}至{item.points_max:+d}"
+    else:
+        points = item.points
+    capped = item.cap_period != "none" and item.cap_points
+    return [category, imp.DIRECTION_LABELS[direction], item.code, item.text, points, imp.UNIT_LABELS[item.unit],
+            imp.CAP_PERIOD_LABELS[item.cap_period if capped else "none"], item.cap_points if capped else None,
+            imp.LEVEL_LABELS[item.level], imp.APPLIES_LABELS[item.applies_to],
+            "是" if item.evidence_required else "否", item.article_ref, item.note,
+            item.cap_group if capped else None]
+
+
+def item_sheet(scheme_id: int) -> Sheet:
+    """The scheme's items in the import's own columns (headers are Chinese data, like the import's)."""
+    rows = db.session.execute(
+        sa.select(PointItem, PointCategory.name, PointCategory.direction)
+        .join(PointCategory, PointItem.category_id == PointCategory.id)
+        .where(PointItem.scheme_id == scheme_id, PointItem.active)
+        .order_by(PointCategory.sort, PointCategory.id, PointItem.code)).all()
+    return Sheet(imp.DEFAULT_SCHEME_NAME, list(imp.COLUMNS),
+                 (item_row(name, direction, item) for item, name, direction in rows),
+                 widths=[14, 6, 8, 40, 10, 8, 8, 8, 8, 6, 8, 16, 30, 16], text_columns=[2])

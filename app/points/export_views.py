@@ -1,7 +1,7 @@
 """The points ledger as of a chosen day, downloaded as .xlsx or .csv (clerk and reviewer)."""
 from __future__ import annotations
 
-from flask import g, render_template, request
+from flask import abort, g, render_template, request
 from flask_babel import gettext as _
 
 from ..access import require
@@ -10,8 +10,9 @@ from ..db import local_today
 from ..submission import run_write
 from ..tabular.export import table_response
 from . import bp
-from .export import LedgerExport
+from .export import LedgerExport, item_sheet
 from .forms import LedgerExportForm
+from .queries import village_scheme
 
 
 @bp.route("/ledger-export")
@@ -36,3 +37,15 @@ def ledger_export():
                              details={"kind": fmt, "to": as_of.isoformat(), "households": export.households,
                                       "transfers": export.transfers}))
     return resp
+
+
+@bp.route("/items/export")
+@require("points.view")
+def items_export():
+    """The scheme's items as .xlsx or .csv in the import's own columns: edit them and import them again."""
+    fmt = request.args.get("fmt", "xlsx")
+    scheme = village_scheme(g.village.id)
+    if fmt not in ("xlsx", "csv") or scheme is None:
+        abort(404)
+    return table_response([item_sheet(scheme.id)], fmt, _("%(village)s points items", village=g.village.name),
+                          ascii_name=f"items-{g.village.code}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -18,7 +19,7 @@ from ..tabular import ConfirmForm, confirm_staged, purge_stale, read_upload, ren
 from . import bp
 from . import item_import as imp
 from . import services as pts
-from .forms import APPLIES, CAP_PERIODS, UNITS
+from .forms import APPLIES, CAP_PERIODS, LEVELS, UNITS
 
 #: the report previews at most this many items
 PREVIEW_ITEMS = 300
@@ -45,7 +46,7 @@ def _report(result: imp.ItemImportResult, confirm: ConfirmForm | None = None,
     """The dry run's report; `form` (pasted text with problems) is shown again below it to correct."""
     return render_report("points/items_import_report.html", result, confirm=confirm, form=form,
                          preview=result.items[:PREVIEW_ITEMS], units=UNITS, cap_periods=CAP_PERIODS,
-                         applies=APPLIES, scheme_name=imp.DEFAULT_SCHEME_NAME)
+                         applies=APPLIES, levels=LEVELS, scheme_name=imp.DEFAULT_SCHEME_NAME)
 
 
 @bp.route("/items/import", methods=["GET", "POST"])
@@ -76,7 +77,8 @@ def items_import():
     try:
         if has_file:
             data = read_upload(upload)
-        result = imp.check_items(g.village, data, kind)
+        # staged when some items are ready: the report offers them now, or all or none later
+        result = imp.check_items(g.village, data, kind, partial=True)
     except imp.ImportFileError as e:
         if has_file:
             form.file.errors = [*form.file.errors, str(e)]
@@ -93,8 +95,10 @@ def items_import_confirm():
     gone = _("These checked items are no longer available (they were already imported or cancelled, were "
              "checked more than half an hour ago, or by someone else). Please paste or choose them and check "
              "them again.")
+    # "import the ready items now" (the rest after editing); otherwise every row or none
+    partial = request.form.get("ready") == "1"
     done = confirm_staged(ConfirmForm(), purpose=PURPOSE,
-                          check=lambda data, kind: imp.check_items(g.village, data, kind),
+                          check=lambda data, kind: imp.check_items(g.village, data, kind, partial=partial),
                           apply=lambda result: imp.apply_items(g.village, result),
                           refusals=(pts.PointsError,), changed_meanwhile=imp.MSG_CHANGED_MEANWHILE)
     if done.cancelled:
@@ -109,4 +113,9 @@ def items_import_confirm():
     summary = done.summary
     flash(_("Imported %(add)s items that add points and %(deduct)s that deduct points, in %(categories)s "
             "categories.", add=summary.add, deduct=summary.deduct, categories=summary.categories), "success")
+    if summary.left:
+        flash(ngettext("%(num)s row still needs a decision: correct it and check the table again (the items "
+                       "imported now are recognised and skipped).",
+                       "%(num)s rows still need a decision: correct them and check the table again (the items "
+                       "imported now are recognised and skipped).", summary.left), "info")
     return redirect(url_for("points.scheme"))

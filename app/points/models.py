@@ -119,6 +119,19 @@ class PointItem(Model):
     evidence_required: Mapped[bool] = mapped_column(Flag, default=False)
     #: the rule articles that authorise the item, as written (e.g. 村规民约第十二条)
     article_ref: Mapped[str | None] = mapped_column(Str(200))
+    #: a range item (+1至+10): the recorder enters the points within [points_min, points_max] (signed);
+    #: `points` is then the bound furthest from zero
+    points_min: Mapped[int | None] = mapped_column(Int)
+    points_max: Mapped[int | None] = mapped_column(Int)
+    #: an effect that is not points (降B级, 一票否决): a reviewer applies it by judgement; points are 0
+    judgement: Mapped[bool] = mapped_column(Flag, default=False, server_default=sa.false())
+    #: the effect as written, for a judgement item
+    effect: Mapped[str | None] = mapped_column(Str(64))
+    #: items sharing one cap (区级平台捐款每年最多加40分 over several rows) carry the same group name; the
+    #: cap (cap_period, cap_points) then counts all of them together
+    cap_group: Mapped[str | None] = mapped_column(Str(64))
+    #: what the scheme says about the item that is kept as written (a note the import could not read)
+    note: Mapped[str | None] = mapped_column(Str(500))
     active: Mapped[bool] = mapped_column(Flag, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -127,8 +140,10 @@ class PointItem(Model):
 
     __table_args__ = (
         sa.UniqueConstraint("scheme_id", "code", name="uq_point_items_scheme_id_code"),
-        sa.CheckConstraint(f"points <> 0 AND points BETWEEN -{MAX_ITEM_POINTS} AND {MAX_ITEM_POINTS}",
-                           name="points_bounded"),
+        sa.CheckConstraint(f"(points <> 0 OR judgement) AND points BETWEEN -{MAX_ITEM_POINTS} AND "
+                           f"{MAX_ITEM_POINTS}", name="points_bounded"),
+        sa.CheckConstraint("(points_min IS NULL AND points_max IS NULL) OR (points_min < points_max AND "
+                           "(points_min > 0 OR points_max < 0))", name="range_one_sided"),
         sa.CheckConstraint("unit IN ('per_event','per_month','per_quarter','tiered','per_amount')",
                            name="unit_known"),
         sa.CheckConstraint("cap_period IN ('none','month','quarter','year')", name="cap_period_known"),

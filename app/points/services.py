@@ -119,12 +119,33 @@ class ItemData:
     evidence_required: bool = False
     article_ref: str | None = None
     active: bool = True
+    #: a range item: the recorder enters the points within [points_min, points_max] (signed)
+    points_min: int | None = None
+    points_max: int | None = None
+    #: applied by a reviewer's judgement, no automatic points (points 0); `effect` as the scheme writes it
+    judgement: bool = False
+    effect: str | None = None
+    cap_group: str | None = None
+    note: str | None = None
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
 
 
 def _check_item(category: PointCategory, data: ItemData) -> None:
+    if data.judgement:
+        data.points, data.points_min, data.points_max = 0, None, None
+        if not data.effect:
+            raise PointsError(_("Say what a judgement item does, for example 降B级."), "effect")
+        return _check_cap(data)
+    if (data.points_min is None) != (data.points_max is None):
+        raise PointsError(_("A range item needs both its lowest and its highest points."), "points")
+    if data.points_min is not None:
+        lo, hi = data.points_min, data.points_max
+        if not (lo < hi and (lo > 0 or hi < 0) and max(abs(lo), abs(hi)) <= MAX_ITEM_POINTS):
+            raise PointsError(_("A range of points must run from a lower to a higher number, both adding or "
+                                "both deducting, within %(max)s.", max=MAX_ITEM_POINTS), "points")
+        data.points = hi if hi > 0 else lo
     if not data.points or abs(data.points) > MAX_ITEM_POINTS:
         raise PointsError(_("Points of an item must be a whole number from 1 to %(max)s.", max=MAX_ITEM_POINTS),
                           "points")
@@ -134,10 +155,14 @@ def _check_item(category: PointCategory, data: ItemData) -> None:
     if category.direction == "deduct" and data.points > 0:
         raise PointsError(_("Category %(name)s deducts points: the item's points must be negative.",
                             name=category.name), "points")
+    _check_cap(data)
+
+
+def _check_cap(data: ItemData) -> None:
     if data.cap_period != "none" and not data.cap_points:
         raise PointsError(_("Give the most points per period, or choose no cap."), "cap_points")
     if data.cap_period == "none":
-        data.cap_points = None
+        data.cap_points, data.cap_group = None, None
 
 
 def create_item(category: PointCategory, data: ItemData) -> PointItem:
@@ -188,9 +213,12 @@ def _subject(household: Household, person: Person | None, item: PointItem) -> Pe
 def record_entry(scheme: PointScheme, item: PointItem, household: Household, *, person: Person | None = None,
                  occurred_on: dt.date, note: str | None = None, actor=None, source: str = "manual",
                  source_ref: str | None = None, key: str | None = None, batch_key: str | None = None,
-                 evidence_file: str | None = None, today: dt.date | None = None) -> PointEntry:
+                 evidence_file: str | None = None, today: dt.date | None = None,
+                 points: int | None = None) -> PointEntry:
     """Record an award or deduction; it waits for a reviewer (status pending).
 
+    A range item (+1至+10) takes the `points` the recorder chose within its range; any other item gives
+    its own points. A judgement item (降B级) gives no points automatically and is refused here.
     A key makes the call safe to repeat: the same key returns the entry it made the first time.
     """
     if item.scheme_id != scheme.id or household.village_id != scheme.village_id:
@@ -204,6 +232,7 @@ def record_entry(scheme: PointScheme, item: PointItem, household: Household, *, 
         raise PointsError(_("Entries can be recorded for this year and last year only."), "occurred_on")
     if item.evidence_required and not evidence_file:
         raise PointsError(_("Item %(code)s needs an evidence photo.", code=item.code), "evidence")
+    points = entry_points(item, points)
     # an entry keeps no payload fingerprint: what it was recorded for is on the row itself
     prior = find_earlier(PointEntry, scheme.village_id, key or None,
                          same=lambda prior: (prior.item_id, prior.household_id, prior.occurred_on)
@@ -214,7 +243,7 @@ def record_entry(scheme: PointScheme, item: PointItem, household: Household, *, 
     entry = PointEntry(
         village_id=scheme.village_id, scheme_id=scheme.id, item_id=item.id, household_id=household.id,
         person_id=subject.id if subject else None, item_code=item.code, item_text=item.text,
-        category_name=item.category.name, article_ref=item.article_ref, points=item.points,
+        category_name=item.category.name, article_ref=item.article_ref, points=points,
         occurred_on=occurred_on, year=occurred_on.year, note=note or None, source=source,
         source_ref=source_ref, evidence_file=evidence_file, batch_key=batch_key,
         status=EntryStatus.PENDING.value, recorded_by_id=actor.id if actor is not None else None,
@@ -222,9 +251,22 @@ def record_entry(scheme: PointScheme, item: PointItem, household: Household, *, 
     db.session.add(entry)
     db.session.flush()
     record("points.record", entry, household_id=household.id,
-           details={"item": item.code, "points": item.points, "person_id": entry.person_id,
+           details={"item": item.code, "points": points, "person_id": entry.person_id,
                     "occurred_on": occurred_on.isoformat(), "source": source})
     return entry
+
+
+def entry_points(item: PointItem, points: int | None) -> int:
+    """The points an entry of the item gives: the item's own, or for a range item the chosen ones."""
+    if item.judgement:
+        raise PointsError(_("Item %(code)s is applied by a reviewer's judgement (%(effect)s): it gives no "
+                            "points by itself.", code=item.code, effect=item.effect or ""), "item")
+    if item.points_min is None or item.points_max is None:
+        return item.points
+    if points is None or not item.points_min <= points <= item.points_max:
+        raise PointsError(_("Item %(code)s gives from %(lo)s to %(hi)s points: enter the points within that "
+                            "range.", code=item.code, lo=item.points_min, hi=item.points_max), "points")
+    return points
 
 
 def record_batch(scheme: PointScheme, item: PointItem, people: list[Person], *, occurred_on: dt.date,
@@ -298,8 +340,11 @@ def cap_room(entry: PointEntry) -> int | None:
     start, end = _period_bounds(item.cap_period, entry.occurred_on)
     subject = PointEntry.person_id == entry.person_id if item.applies_to == "person" \
         else PointEntry.household_id == entry.household_id
+    # a cap group (one cap written for several items) counts the entries of all its items
+    items = PointEntry.item_id == item.id if not item.cap_group else PointEntry.item_id.in_(
+        sa.select(PointItem.id).where(PointItem.scheme_id == item.scheme_id, PointItem.cap_group == item.cap_group))
     used = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(sa.func.abs(PointEntry.points)), 0)).where(
-        PointEntry.item_id == item.id, subject, PointEntry.status.in_(COUNTED),
+        items, subject, PointEntry.status.in_(COUNTED),
         PointEntry.occurred_on >= start, PointEntry.occurred_on <= end, PointEntry.id != entry.id))
     return max(0, item.cap_points - int(used))
 

@@ -209,6 +209,38 @@ def sheet_rows(ws: Any, min_row: int, max_row: int | None, max_col: int = MAX_CO
         yield row
 
 
+#: merged ranges of a sheet read at most (a real annex has a few hundred)
+MAX_MERGED_RANGES = 20_000
+_MERGE_RE = re.compile(rb"<(?:\w{1,16}:)?mergeCell\s[^>]*?ref=\"([A-Z]{1,3}[0-9]{1,7}(?::[A-Z]{1,3}[0-9]{1,7})?)\"")
+
+
+def merged_ranges(ws: Any) -> list[tuple[int, int, int, int]]:
+    """The merged ranges of a read-only worksheet as (min_row, min_col, max_row, max_col), 1-based.
+
+    A read-only worksheet does not expose them, so they are read from the sheet's own part, which
+    open_workbook has already measured (MAX_SHEET_BYTES); at most MAX_MERGED_RANGES of them.
+    """
+    from openpyxl.utils.cell import range_boundaries
+
+    path = getattr(ws, "_worksheet_path", None)
+    archive = getattr(getattr(ws, "parent", None), "_archive", None)
+    if not path or archive is None:
+        return []
+    try:
+        with archive.open(path) as part:
+            xml = part.read(MAX_SHEET_BYTES + 1)
+    except (KeyError, OSError, zipfile.BadZipFile, zlib.error):
+        raise ImportFileError(_l(MSG_UNREADABLE)) from None
+    out = []
+    for m in _MERGE_RE.finditer(xml):
+        ref = m.group(1).decode("ascii")
+        min_col, min_row, max_col, max_row = range_boundaries(ref if ":" in ref else f"{ref}:{ref}")
+        out.append((min_row, min_col, max_row, max_col))
+        if len(out) >= MAX_MERGED_RANGES:
+            break
+    return out
+
+
 # --- text: .csv files and pasted lines --------------------------------------------------------------
 
 def decode_text(data: bytes, *, too_big: str) -> str:
