@@ -233,8 +233,6 @@ MSG_OVER_ITEM_LIMIT = N_("The note says each item gives at most %(n)s points, bu
 MSG_ALL_THERE = N_("All %(n)s items of the table are already in the scheme; there is nothing new to import.")
 MSG_CHANGED_MEANWHILE = N_("The scheme was changed by someone else while importing; nothing was imported. "
                            "Please check the items again.")
-MSG_NOT_ALL_READY = N_("Some rows still need a decision, so nothing was imported (all or none). Correct "
-                       "them and check again, or import the ready items now.")
 
 
 # --- results ---------------------------------------------------------------------------------------
@@ -447,6 +445,11 @@ RANGE_RE = re.compile(
     rf"(?P<sign2>[+\-])?(?P<verb2>加|扣|减)?(?P<b>{_NUM})分?(?:[/]每?(?P<per>{_PER}))?")
 
 
+#: words of an effect that is not points (降B级, 一票否决, 直接判为零星, 取消评优资格, 列入黑名单, 酌情加分)
+EFFECT_RE = re.compile(r"降|否决|取消|判为|判定|直接|不得|不予|列入|黑名单|清零|扣除|视情|酌情|评为|一律|零星|[A-Da-d]级|"
+                       r"星级|资格")
+
+
 @dataclass
 class _Points:
     """What a points cell says: fixed points, a range, or an effect in words (a judgement item)."""
@@ -513,7 +516,7 @@ def _points(raw: Any) -> _Points | None:
         verb = re.search(r"[0-9](?:个|元|小时|天|人次|平方米|公斤|斤)(加|扣|减)", compact)
         return _Points(magnitude=_whole(m["n"], s), direction=_mark_direction(None, verb[1] if verb else None),
                        per="per_amount", rule=s)
-    if re.search(r"[\u4e00-\u9fff]", s) and not _has_digit(s) and len(s) <= 64 \
+    if EFFECT_RE.search(s) and not _has_digit(s) and len(s) <= 64 \
             and not re.search(r"[零一二两三四五六七八九十百]分", s):
         # 降B级, 直接判为零星, 一票否决: an effect, applied by a reviewer's judgement
         deduct = re.search(r"降|否决|取消|判为|扣|不得|失信|黑名单|清零|零星", s)
@@ -738,11 +741,15 @@ def _table_rows(grid: list[GridRow], *, align_right: bool) -> tuple[list[_Row], 
     """
     found = None
     start = 0
+    section: tuple[str | None, str | None] = (None, None)
     for i, (number, cells, _spans) in enumerate(grid[:HEADER_ROWS]):
         found = _header(cells, number, 2)
         if found is not None:
             start = i + 1
             break
+        values = _distinct(cells)
+        if len(values) == 1 and _direction_word(values[0]):  # 一、守信信息 above the header
+            section = (_direction_word(values[0]), None)
     if found is None:
         return None
     positions, problems = found
@@ -753,14 +760,16 @@ def _table_rows(grid: list[GridRow], *, align_right: bool) -> tuple[list[_Row], 
     out: list[_Row] = []
     headings: list[Heading] = []
     previous: list[Any] = []
-    section: tuple[str | None, str | None] = (None, None)
     for number, cells, spans in grid[start:]:
         if number > MAX_SCANNED_ROWS:
             return [], [Problem(None, None, _l(MSG_TOO_MANY, max=MAX_ITEMS))], []
         if all(is_blank(c) for c in cells):
             continue
         again = _header(cells, number, 2)
-        if again is not None and not again[1]:
+        filled = [c for c in cells if not is_blank(c)]
+        if again is not None and not again[1] and all(
+                _header_key(c) or _header_text(c) in SEQUENCE_HEADERS for c in filled):
+            # the header again (one per section): every cell of it is a column name
             positions = again[0]
             width, header_width = max(positions.values()) + 1, len(cells)
             headings.append(Heading(number, " ".join(str(c) for c in _distinct(cells))[:80]))
@@ -928,6 +937,8 @@ class _Parsed:
     points: _Points | None = None
     #: direction the row states (加扣, a direction word, its section), and the one its points say
     declared: str | None = None
+    #: the words the direction was given in (守信信息), when the row took it from a cell
+    direction_label: str | None = None
     signed: str | None = None
     direction: str | None = None
     unit: str = "per_event"
@@ -1002,6 +1013,7 @@ def _parse_row(raw: _Row, problems: list[Problem], ctx: _Context) -> _Parsed:
     elif category is not None:
         ctx.category = category
     out.declared = ctx.direction or raw.section[0]
+    out.direction_label = ctx.direction_label
     own = own or (ctx.direction is None and raw.section[0] is not None)
     out.category = ctx.category or raw.section[1]
 
@@ -1180,7 +1192,10 @@ def check_items(village: Village, data: bytes | str, kind: str, *, partial: bool
             problems.append(Problem(p.row, COL_DIRECTION, _l(MSG_NO_DIRECTION)))
             p.bad = True
         if p.category is None and p.direction is not None:
-            p.category = "加分项" if p.direction == "add" else "扣分项"
+            # no category: the direction's own heading (守信信息) names one, else 加分项 / 扣分项
+            label = p.direction_label if p.direction_label and _direction_word(p.direction_label) == p.direction \
+                and _fold(p.direction_label) not in DIRECTION_BY_LABEL else None
+            p.category = label or ("加分项" if p.direction == "add" else "扣分项")
 
     # a category with both add and deduct rows (here or in the scheme) is split: 村居管理（加分）
     directions: dict[str, set[str]] = {}
