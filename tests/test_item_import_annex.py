@@ -74,14 +74,14 @@ def test_merged_cells_xlsx_with_a_title_and_the_header_further_down(app, english
     assert got(result) == {
         ("志愿服务", "A01", "参加志愿服务活动", 1, None, None, None, "per_event", "year", 3, None, "shared", None),
         ("志愿服务", "A02", "参加村庄清洁日", 1, None, None, None, "per_event", "month", 1, None, "village", None),
-        ("公益捐赠", "B01", "通过区级平台捐款", 1, None, None, None, "per_amount", "year", 40, group, "upper",
-         "每100元加1分"),
+        ("公益捐赠", "B01", "通过区级平台捐款", 1, None, None, None, "per_amount", "year", 40, group, "upper", None),
         ("公益捐赠", "B02", "通过区级平台捐物", 2, None, None, None, "per_event", "year", 40, group, "upper", None),
         ("村居管理", "K01", "乱堆乱放", -2, None, None, None, "per_event", "none", None, None, "village", None),
         ("村居管理", "K02", "违法建设", 0, None, None, "降B级", "per_event", "none", None, None, "upper", None),
     }
     assert [i.data.code for i in result.numbered] == ["A01", "A02", "B01", "B02", "K01", "K02"]
     assert list(result.cap_groups) == [group]
+    assert [(i.data.amount_per, i.data.amount_unit) for i in result.items if i.data.amount_per] == [(100, "元")]
 
 
 def test_rowspan_style_short_pasted_rows_with_bar_separators(app, english, village):
@@ -200,10 +200,9 @@ def test_caps_and_units_in_notes_a_shared_cap_and_a_note_kept_as_text(app, engli
         ("志愿服务", "A02", "参加应急救援", 2, None, None, None, "per_event", "month", 2, None, "village", None),
         ("家庭建设", "B01", "家庭成员参加技能培训", 1, None, None, None, "per_quarter", "none", None, None,
          "village", None),
-        ("公益捐赠", "C01", "区级平台捐款", 1, None, None, None, "per_amount", "year", 40, group, "village",
-         "每100元加1分"),
+        ("公益捐赠", "C01", "区级平台捐款", 1, None, None, None, "per_amount", "year", 40, group, "village", None),
         ("公益捐赠", "C02", "区级平台捐物折价", 1, None, None, None, "per_amount", "year", 40, group, "village",
-         "每100元加1分"),
+         None),
         ("村级自定", "D01", "清扫门前", 1, None, None, None, "per_event", "none", None, None, "village",
          "经村民代表会议认定"),
     }
@@ -212,7 +211,8 @@ def test_caps_and_units_in_notes_a_shared_cap_and_a_note_kept_as_text(app, engli
     read = {i.data.text: i.read for i in result.items}
     assert read["参加志愿服务"] == ["每次", "每年最多加3分"]
     assert read["区级平台捐款"] == ["每100元加1分", "区级平台捐款每年最多加40分"]
-    assert [i.row for i in result.kept_notes] == [5, 6, 8]
+    assert [i.row for i in result.kept_notes] == [8]
+    assert {i.data.amount_per for i in result.items if i.category == "公益捐赠"} == {100}
 
 
 def test_a_category_with_both_directions_is_split(app, english, village):
@@ -353,15 +353,20 @@ def _items(draw):
     for n in range(draw(st.integers(1, 8))):
         name, direction = draw(st.sampled_from(categories))
         sign = 1 if direction == "add" else -1
-        kind = draw(st.sampled_from(["fixed", "fixed", "range", "judgement"]))
+        kind = draw(st.sampled_from(["fixed", "fixed", "range", "judgement", "amount"]))
         data = pts.ItemData(code=f"X{n + 1:02d}", text=draw(_TEXT), points=0,
                             unit=draw(st.sampled_from(list(imp.UNIT_LABELS))),
                             level=draw(st.sampled_from(list(imp.LEVEL_LABELS))),
                             applies_to=draw(st.sampled_from(list(imp.APPLIES_LABELS))),
                             evidence_required=draw(st.booleans()),
                             article_ref=draw(st.sampled_from([None, "村规民约第五条"])), note=draw(st.sampled_from(_NOTES)))
-        if kind == "fixed":
+        if kind in ("fixed", "amount"):
             data.points = sign * draw(st.integers(1, 1000))
+        if kind == "amount":
+            data.amount_per, data.amount_unit = draw(st.integers(1, 10_000)), draw(st.sampled_from(["元", "小时"]))
+            data.unit = "per_amount"
+        elif kind == "fixed":
+            pass
         elif kind == "range":
             lo = draw(st.integers(1, 999))
             hi = draw(st.integers(lo + 1, 1000))
@@ -384,3 +389,38 @@ def test_an_exported_table_imports_back_to_the_same_items(app, english, village,
     result = imp.check_items(village, table_bytes([sheet], fmt), fmt)
     assert result.ok, [(p.row, p.column, p.text) for p in result.problems]
     assert [(i.category, i.direction, i.data) for i in result.items] == items
+
+
+# --- the entry form: points within a range, an amount for a per-amount item --------------------------
+
+def test_the_entry_form_asks_for_points_in_a_range_or_an_amount(app, en, village, make_household):
+    import datetime as dt
+    import re
+
+    from app.points.models import PointEntry
+
+    make_household(village, "0101", "张三丰")
+    text = "类别\t内容\t分值\n荣誉表彰\t获得表彰\t+1至+10\n公益捐赠\t区级平台捐款\t每100元加1分\n违法违规\t严重失信\t降B级\n"
+    body = en.post("/points/items/import", data={"text": text, "submit": "1"}).get_data(as_text=True)
+    assert en.post("/points/items/import/confirm", data={"token": _hidden(body, "token"),
+                                                         "digest": _hidden(body, "digest")}).status_code == 302
+    db.session.rollback()
+    ids = dict(db.session.execute(sa.select(PointItem.code, PointItem.id)).all())
+    page = en.get("/points/entries/new").get_data(as_text=True)
+    assert "获得表彰（+1至+10）" in page and "区级平台捐款（每100元加1分）" in page and "严重失信" not in page
+
+    def record(code: str, **extra):
+        key = re.search(r'name="idempotency_key" type="hidden" value="([^"]+)"',
+                        en.get("/points/entries/new").get_data(as_text=True)).group(1)
+        return en.post("/points/entries/new", data={"idempotency_key": key, "household_number": "0101",
+                                                    "person_id": "0", "item_id": ids[code],
+                                                    "occurred_on": dt.date.today().isoformat(), **extra})
+
+    r = record("A01")
+    assert r.status_code == 200 and "gives from 1 to 10 points" in r.get_data(as_text=True)
+    assert record("A01", points="7").status_code == 302
+    r = record("B01", amount="50")
+    assert r.status_code == 200 and "50 is less than one step of 每100元加1分" in r.get_data(as_text=True)
+    assert record("B01", amount="250").status_code == 302
+    db.session.rollback()
+    assert sorted(db.session.scalars(sa.select(PointEntry.points))) == [2, 7]

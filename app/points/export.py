@@ -89,6 +89,8 @@ def item_row(category: str, direction: str, item) -> list:
         points = item.effect
     elif item.points_min is not None:
         points = f"{item.points_min:+d}至{item.points_max:+d}"
+    elif item.amount_per:
+        points = f"每{item.amount_per}{item.amount_unit}{'加' if item.points > 0 else '扣'}{abs(item.points)}分"
     else:
         points = item.points
     capped = item.cap_period != "none" and item.cap_points

@@ -460,8 +460,10 @@ class _Points:
     direction: str | None = None
     per: str | None = None
     effect: str | None = None
-    #: a points-per-amount rule (每100元加1分), kept on the item for the recorder
+    #: a points-per-amount rule (每100元加1分): its words, the amount per step and its unit
     rule: str | None = None
+    amount_per: int | None = None
+    amount_unit: str | None = None
 
 
 def _mark_direction(sign: str | None, verb: str | None) -> str | None:
@@ -476,6 +478,13 @@ def _whole(text: str, shown: str) -> int:
     n = int(float(text)) if "." in text else int(text.lstrip("0") or "0")
     if len(text.split(".")[0].lstrip("0")) > 6 or n == 0 or n > MAX_ITEM_POINTS:
         raise Bad(_l(MSG_POINTS_RANGE, value=shown, max=MAX_ITEM_POINTS))
+    return n
+
+
+def _amount(text: str, shown: str) -> int:
+    n = int(text.lstrip("0") or "0") if len(text) <= 9 else 0
+    if n < 1:
+        raise Bad(_l(MSG_BAD_POINTS, value=shown))
     return n
 
 
@@ -515,7 +524,7 @@ def _points(raw: Any) -> _Points | None:
     if m is not None:
         verb = re.search(r"[0-9](?:个|元|小时|天|人次|平方米|公斤|斤)(加|扣|减)", compact)
         return _Points(magnitude=_whole(m["n"], s), direction=_mark_direction(None, verb[1] if verb else None),
-                       per="per_amount", rule=s)
+                       per="per_amount", rule=s, amount_per=_amount(m["amount"], s), amount_unit=m["what"])
     if EFFECT_RE.search(s) and not _has_digit(s) and len(s) <= 64 \
             and not re.search(r"[零一二两三四五六七八九十百]分", s):
         # 降B级, 直接判为零星, 一票否决: an effect, applied by a reviewer's judgement
@@ -585,6 +594,8 @@ class _Note:
     item_limit: int | None = None
     household: bool = False
     evidence: bool = False
+    #: 每100元加1分 in the note: (amount per step, its unit)
+    amount: tuple[int, str] | None = None
     read: list[str] = field(default_factory=list)
     unread: list[str] = field(default_factory=list)
 
@@ -626,10 +637,11 @@ def _read_note(text: str | None, *, cap_only: bool = False) -> _Note:
             out.unit = UNIT_BY_SUFFIX.get(m["u"], "per_event")
             out.read.append(clause)
             continue
-        if AMOUNT_RE.fullmatch(compact):
+        m = AMOUNT_RE.fullmatch(compact)
+        if m is not None and len(m["amount"]) <= 9 and int(m["amount"]) >= 1:
             out.unit = "per_amount"
+            out.amount = (int(m["amount"]), m["what"])
             out.read.append(clause)
-            out.unread.append(clause)  # the rule itself stays on the item, for the recorder
             continue
         if HOUSEHOLD_RE.fullmatch(compact):
             out.household = True
@@ -1078,11 +1090,11 @@ def _parse_row(raw: _Row, problems: list[Problem], ctx: _Context) -> _Parsed:
         if note.item_limit is None:
             note.item_limit = in_text.item_limit
     out.read = note.read
-    unread = note.unread
     if out.points is not None and out.points.rule:
         out.read = [out.points.rule, *out.read]
-        unread = [out.points.rule, *unread]  # the rule stays on the item: the recorder works it out
-    out.note = "；".join(unread)[:500] or None
+    elif out.points is not None and note.amount and out.points.lo is None and out.points.effect is None:
+        out.points.amount_per, out.points.amount_unit = note.amount  # +1 with 每100元加1分 in the note
+    out.note = "；".join(note.unread)[:500] or None
     out.unit = unit or per or note.unit or "per_event"
     if note.household and not cells.get(COL_APPLIES):
         out.applies_to = "household"
@@ -1120,6 +1132,8 @@ def _item_data(p: _Parsed, direction: str) -> pts.ItemData:
         data.points = hi if sign > 0 else lo
     else:
         data.points = sign * (pt.magnitude or 0)
+        if pt.amount_per is not None:
+            data.amount_per, data.amount_unit, data.unit = pt.amount_per, pt.amount_unit, "per_amount"
     return data
 
 

@@ -127,6 +127,9 @@ class PointItem(Model):
     judgement: Mapped[bool] = mapped_column(Flag, default=False, server_default=sa.false())
     #: the effect as written, for a judgement item
     effect: Mapped[str | None] = mapped_column(Str(64))
+    #: a per-amount item (每100元加1分): `points` for every `amount_per` of `amount_unit` the recorder enters
+    amount_per: Mapped[int | None] = mapped_column(Int)
+    amount_unit: Mapped[str | None] = mapped_column(Str(8))
     #: items sharing one cap (区级平台捐款每年最多加40分 over several rows) carry the same group name; the
     #: cap (cap_period, cap_points) then counts all of them together
     cap_group: Mapped[str | None] = mapped_column(Str(64))
@@ -144,6 +147,8 @@ class PointItem(Model):
                            f"{MAX_ITEM_POINTS}", name="points_bounded"),
         sa.CheckConstraint("(points_min IS NULL AND points_max IS NULL) OR (points_min < points_max AND "
                            "(points_min > 0 OR points_max < 0))", name="range_one_sided"),
+        sa.CheckConstraint("amount_per IS NULL OR (amount_per > 0 AND amount_unit IS NOT NULL)",
+                           name="amount_rule_complete"),
         sa.CheckConstraint("unit IN ('per_event','per_month','per_quarter','tiered','per_amount')",
                            name="unit_known"),
         sa.CheckConstraint("cap_period IN ('none','month','quarter','year')", name="cap_period_known"),

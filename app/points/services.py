@@ -127,6 +127,9 @@ class ItemData:
     effect: str | None = None
     cap_group: str | None = None
     note: str | None = None
+    #: a per-amount item (每100元加1分): `points` for every `amount_per` of `amount_unit` (元, 小时 …)
+    amount_per: int | None = None
+    amount_unit: str | None = None
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -140,6 +143,13 @@ def _check_item(category: PointCategory, data: ItemData) -> None:
         return _check_cap(data)
     if (data.points_min is None) != (data.points_max is None):
         raise PointsError(_("A range item needs both its lowest and its highest points."), "points")
+    if data.amount_per is not None:
+        if data.amount_per < 1 or not data.amount_unit or data.points_min is not None:
+            raise PointsError(_("A per-amount item needs the amount per step and its unit, for example 100 元."),
+                              "amount_per")
+        data.unit = "per_amount"
+    else:
+        data.amount_unit = None
     if data.points_min is not None:
         lo, hi = data.points_min, data.points_max
         if not (lo < hi and (lo > 0 or hi < 0) and max(abs(lo), abs(hi)) <= MAX_ITEM_POINTS):
@@ -214,11 +224,11 @@ def record_entry(scheme: PointScheme, item: PointItem, household: Household, *, 
                  occurred_on: dt.date, note: str | None = None, actor=None, source: str = "manual",
                  source_ref: str | None = None, key: str | None = None, batch_key: str | None = None,
                  evidence_file: str | None = None, today: dt.date | None = None,
-                 points: int | None = None) -> PointEntry:
+                 points: int | None = None, amount: int | None = None) -> PointEntry:
     """Record an award or deduction; it waits for a reviewer (status pending).
 
-    A range item (+1至+10) takes the `points` the recorder chose within its range; any other item gives
-    its own points. A judgement item (降B级) gives no points automatically and is refused here.
+    A range item (+1至+10) takes the `points` the recorder chose within its range; a per-amount item
+    (每100元加1分) computes them from the `amount` entered; any other item gives its own points. A judgement item (降B级) gives no points automatically and is refused here.
     A key makes the call safe to repeat: the same key returns the entry it made the first time.
     """
     if item.scheme_id != scheme.id or household.village_id != scheme.village_id:
@@ -232,7 +242,7 @@ def record_entry(scheme: PointScheme, item: PointItem, household: Household, *, 
         raise PointsError(_("Entries can be recorded for this year and last year only."), "occurred_on")
     if item.evidence_required and not evidence_file:
         raise PointsError(_("Item %(code)s needs an evidence photo.", code=item.code), "evidence")
-    points = entry_points(item, points)
+    points = entry_points(item, points, amount)
     # an entry keeps no payload fingerprint: what it was recorded for is on the row itself
     prior = find_earlier(PointEntry, scheme.village_id, key or None,
                          same=lambda prior: (prior.item_id, prior.household_id, prior.occurred_on)
@@ -256,8 +266,28 @@ def record_entry(scheme: PointScheme, item: PointItem, household: Household, *, 
     return entry
 
 
-def entry_points(item: PointItem, points: int | None) -> int:
-    """The points an entry of the item gives: the item's own, or for a range item the chosen ones."""
+def amount_rule(item: PointItem) -> str | None:
+    """A per-amount item's rule in the scheme's words: 每100元加1分 (None for other items)."""
+    if not item.amount_per:
+        return None
+    verb = "加" if item.points > 0 else "扣"
+    return f"每{item.amount_per}{item.amount_unit or ''}{verb}{abs(item.points)}分"
+
+
+def entry_points(item: PointItem, points: int | None, amount: int | None = None) -> int:
+    """The points an entry of the item gives: the item's own, the chosen ones of a range item, or those a
+    per-amount item's rule gives for the amount (whole steps only: 250 元 at 每100元加1分 is 2)."""
+    if item.amount_per:
+        if amount is None or amount < 1:
+            raise PointsError(_("Item %(code)s counts %(rule)s: enter the amount.", code=item.code,
+                                rule=amount_rule(item)), "amount")
+        steps = amount // item.amount_per
+        if steps < 1:
+            raise PointsError(_("%(amount)s is less than one step of %(rule)s: no points.", amount=amount,
+                                rule=amount_rule(item)), "amount")
+        if steps * abs(item.points) > MAX_ITEM_POINTS * 100:
+            raise PointsError(_("%(amount)s gives more points than one entry may hold.", amount=amount), "amount")
+        return steps * item.points
     if item.judgement:
         raise PointsError(_("Item %(code)s is applied by a reviewer's judgement (%(effect)s): it gives no "
                             "points by itself.", code=item.code, effect=item.effect or ""), "item")

@@ -82,29 +82,41 @@ def _initials(text: str) -> str:
     return "".join(lazy_pinyin(text, style=Style.FIRST_LETTER, errors="ignore")).lower()
 
 
+def _item_points(item: PointItem) -> str:
+    """How an item gives points, for a choice list: +5, a range (+1至+10) or its rule (每100元加1分)."""
+    if item.points_min is not None and item.points_max is not None:
+        return f"{item.points_min:+d}至{item.points_max:+d}"
+    return pts.amount_rule(item) or f"{item.points:+d}"
+
+
 def _item_label(item: PointItem) -> str:
     """A01 参加村庄清洁日（+2，每月最多 4 分）: the code, the text, the points and any cap."""
     if item.cap_period != "none" and item.cap_points:
-        signed = f"{item.points:+d}"
+        signed = _item_points(item)
         worth = _("%(points)s, at most %(cap)s points %(period)s", points=signed, cap=item.cap_points,
                   period=CAP_PERIODS[item.cap_period])
     else:
-        worth = f"{item.points:+d}"
+        worth = _item_points(item)
     return f"{item.code} {item.text[:40]}（{worth}）"
 
 
-def _item_field(field, scheme: PointScheme) -> None:
+def _item_field(field, scheme: PointScheme, *, fixed_only: bool = False) -> None:
     """Fill a form's item list: grouped, searchable, with the filter box's words for app/static/app.js."""
-    field.choices = _item_choices(scheme)
+    field.choices = _item_choices(scheme, fixed_only=fixed_only)
     field.render_kw = {"data-filter-label": _("Find an item: code, words or pinyin initials (e.g. qj)"),
                        "data-filter-count": _("%(n)s items match", n="%n")}
 
 
-def _item_choices(scheme: PointScheme) -> dict[str, list[SelectChoice]]:
+def _item_choices(scheme: PointScheme, *, fixed_only: bool = False) -> dict[str, list[SelectChoice]]:
     """The scheme's items in use, grouped by category (an optgroup each, in the scheme's order), each option
-    carrying its search words (code, text, pinyin initials) for the list's filter box (app/static/app.js)."""
+    carrying its search words (code, text, pinyin initials) for the list's filter box (app/static/app.js).
+
+    A judgement item (降B级) gives no points: a reviewer applies it, it is not recorded here; the batch
+    form (`fixed_only`) has no field for a range item's points or a per-amount item's amount."""
     by_category: dict[int, list[PointItem]] = {}
     for item in _items(scheme):
+        if item.judgement or (fixed_only and (item.points_min is not None or item.amount_per)):
+            continue
         by_category.setdefault(item.category_id, []).append(item)
     groups: dict[str, list[SelectChoice]] = {}
     for cat in scheme.categories:
@@ -214,7 +226,8 @@ def item_edit(item_id: int):
     if form.validate_on_submit():
         def save():
             changed = pts.update_item(get_in_village_or_404(PointItem, item_id),
-                                      get_in_village_or_404(PointCategory, form.category_id.data), form.export())
+                                      get_in_village_or_404(PointCategory, form.category_id.data),
+                                      form.export(get_in_village_or_404(PointItem, item_id)))
             _save_item_articles(form, changed)
             return changed
 
@@ -298,7 +311,8 @@ def entry_new():
                                         get_in_village_or_404(Household, household_id), person=person,
                                         occurred_on=form.occurred_on.data, note=form.note.data,
                                         actor=current_user, key=form.idempotency_key.data,
-                                        evidence_file=photo[0], today=_today())
+                                        evidence_file=photo[0], today=_today(), points=form.points.data,
+                                        amount=form.amount.data)
 
             # the same form sent twice at once: submit() tries the loser again, which finds the winner's
             # entry by the form key and says "This was already recorded."
