@@ -21,7 +21,6 @@ from app.points.export import item_row
 from app.points.models import PointItem
 from app.submission import write_transaction
 from app.tabular.export import Sheet, table_bytes
-from tests.conftest import FreshContextClient
 
 
 @pytest.fixture
@@ -31,10 +30,16 @@ def english(app):
 
 
 def got(result: imp.ItemImportResult) -> set[tuple]:
-    """(category, code, text, points, min, max, effect, unit, cap_period, cap, cap_group, level, note)."""
-    return {(i.category, i.data.code, i.data.text, i.data.points, i.data.points_min, i.data.points_max,
-             i.data.effect if i.data.judgement else None, i.data.unit, i.data.cap_period, i.data.cap_points,
-             i.data.cap_group, i.data.level, i.data.note) for i in result.items}
+    """(category, code, text, points, unit, cap, cap group, level, note) of the ready items; points are the
+    number, "lo..hi" for a range or the effect of a judgement item; the cap is "period points"."""
+    def points(d):
+        if d.judgement:
+            return d.effect
+        return f"{d.points_min}..{d.points_max}" if d.points_min is not None else d.points
+
+    return {(i.category, i.data.code, i.data.text, points(i.data), i.data.unit,
+             f"{i.data.cap_period} {i.data.cap_points}" if i.data.cap_points else None, i.data.cap_group,
+             i.data.level, i.data.note) for i in result.items}
 
 
 def where(result: imp.ItemImportResult) -> set[tuple]:
@@ -72,16 +77,17 @@ def test_merged_cells_xlsx_with_a_title_and_the_header_further_down(app, english
     assert result.ok, [(p.row, p.text) for p in result.problems]
     group = "每年最多加40分"
     assert got(result) == {
-        ("志愿服务", "A01", "参加志愿服务活动", 1, None, None, None, "per_event", "year", 3, None, "shared", None),
-        ("志愿服务", "A02", "参加村庄清洁日", 1, None, None, None, "per_event", "month", 1, None, "village", None),
-        ("公益捐赠", "B01", "通过区级平台捐款", 1, None, None, None, "per_amount", "year", 40, group, "upper", None),
-        ("公益捐赠", "B02", "通过区级平台捐物", 2, None, None, None, "per_event", "year", 40, group, "upper", None),
-        ("村居管理", "K01", "乱堆乱放", -2, None, None, None, "per_event", "none", None, None, "village", None),
-        ("村居管理", "K02", "违法建设", 0, None, None, "降B级", "per_event", "none", None, None, "upper", None),
+        ("志愿服务", "A01", "参加志愿服务活动", 1, "per_event", "year 3", None, "shared", None),
+        ("志愿服务", "A02", "参加村庄清洁日", 1, "per_event", "month 1", None, "village", None),
+        ("公益捐赠", "B01", "通过区级平台捐款", 1, "per_amount", "year 40", group, "upper", None),
+        ("公益捐赠", "B02", "通过区级平台捐物", 2, "per_event", "year 40", group, "upper", None),
+        ("村居管理", "K01", "乱堆乱放", -2, "per_event", None, None, "village", None),
+        ("村居管理", "K02", "违法建设", "降B级", "per_event", None, None, "upper", None),
     }
     assert [i.data.code for i in result.numbered] == ["A01", "A02", "B01", "B02", "K01", "K02"]
     assert list(result.cap_groups) == [group]
-    assert [(i.data.amount_per, i.data.amount_unit) for i in result.items if i.data.amount_per] == [(100, "元")]
+    rules = [(i.data.amount_per, i.data.amount_unit) for i in result.items if i.data.amount_per]
+    assert rules == [(100, "元")]
 
 
 def test_rowspan_style_short_pasted_rows_with_bar_separators(app, english, village):
@@ -97,11 +103,11 @@ def test_rowspan_style_short_pasted_rows_with_bar_separators(app, english, villa
     result = imp.check_items(village, text, "text")
     assert result.ok, [(p.row, p.text) for p in result.problems]
     assert got(result) == {
-        ("孝老爱亲", "A01", "照顾孤寡老人", 5, None, None, None, "per_quarter", "none", None, None, "village", None),
-        ("孝老爱亲", "A02", "被评为好婆媳", 10, None, None, None, "per_event", "year", 10, None, "shared", None),
-        ("见义勇为", "B01", "见义勇为受到表彰", 20, None, None, None, "per_event", "none", None, None, "upper", None),
-        ("村居管理", "K01", "占道经营", -5, None, None, None, "per_event", "none", None, None, "village", None),
-        ("村居管理", "K02", "焚烧秸秆", -10, None, None, None, "per_event", "none", None, None, "village", None),
+        ("孝老爱亲", "A01", "照顾孤寡老人", 5, "per_quarter", None, None, "village", None),
+        ("孝老爱亲", "A02", "被评为好婆媳", 10, "per_event", "year 10", None, "shared", None),
+        ("见义勇为", "B01", "见义勇为受到表彰", 20, "per_event", None, None, "upper", None),
+        ("村居管理", "K01", "占道经营", -5, "per_event", None, None, "village", None),
+        ("村居管理", "K02", "焚烧秸秆", -10, "per_event", None, None, "village", None),
     }
 
 
@@ -121,13 +127,14 @@ def test_gbk_csv_with_section_rows_and_a_category_on_both_sides(app, english, vi
     assert result.ok, [(p.row, p.text) for p in result.problems]
     add, deduct = "环境卫生（加分）", "环境卫生（扣分）"
     assert got(result) == {
-        (add, "A01", "庭院整洁被评为美丽庭院", 5, None, None, None, "per_event", "year", 5, None, "village", None),
-        (add, "A02", "主动清理公共区域垃圾", 2, None, None, None, "per_event", "none", None, None, "village", None),
-        ("移风易俗", "B01", "婚事新办简办", 5, None, None, None, "per_event", "none", None, None, "village", None),
-        (deduct, "K01", "乱倒垃圾", -10, None, None, None, "per_event", "none", None, None, "village", None),
-        (deduct, "K02", "家禽散养", -2, None, None, None, "per_event", "month", 4, None, "village", None),
+        (add, "A01", "庭院整洁被评为美丽庭院", 5, "per_event", "year 5", None, "village", None),
+        (add, "A02", "主动清理公共区域垃圾", 2, "per_event", None, None, "village", None),
+        ("移风易俗", "B01", "婚事新办简办", 5, "per_event", None, None, "village", None),
+        (deduct, "K01", "乱倒垃圾", -10, "per_event", None, None, "village", None),
+        (deduct, "K02", "家禽散养", -2, "per_event", "month 4", None, "village", None),
     }
-    assert {(c.name, c.split_from) for c in result.split_categories} == {(add, "环境卫生"), (deduct, "环境卫生")}
+    split = {(c.name, c.split_from) for c in result.split_categories}
+    assert split == {(add, "环境卫生"), (deduct, "环境卫生")}
     assert [h.row for h in result.headings] == [2, 6]
 
 
@@ -145,10 +152,10 @@ def test_a_second_header_mid_sheet(app, english, village):
     result = imp.check_items(village, text, "text")
     assert result.ok, [(p.row, p.text) for p in result.problems]
     assert got(result) == {
-        ("志愿服务", "A01", "参加义务巡逻", 2, None, None, None, "per_event", "none", None, None, "village", None),
-        ("志愿服务", "A02", "参加防汛抢险", 5, None, None, None, "per_event", "none", None, None, "village", None),
-        ("治安管理", "K01", "参与赌博", -10, None, None, None, "per_event", "none", None, None, "village", None),
-        ("治安管理", "K02", "打架斗殴", 0, None, None, "一票否决", "per_event", "none", None, None, "village", None),
+        ("志愿服务", "A01", "参加义务巡逻", 2, "per_event", None, None, "village", None),
+        ("志愿服务", "A02", "参加防汛抢险", 5, "per_event", None, None, "village", None),
+        ("治安管理", "K01", "参与赌博", -10, "per_event", None, None, "village", None),
+        ("治安管理", "K02", "打架斗殴", "一票否决", "per_event", None, None, "village", None),
     }
     assert [h.row for h in result.headings] == [5, 6]
 
@@ -167,12 +174,10 @@ RANGES = "\n".join([
 def test_ranges_decimals_and_penalties_that_are_not_numbers(app, english, village):
     result = imp.check_items(village, RANGES, "text", partial=True)
     assert got(result) == {
-        ("荣誉表彰", "A01", "获得县级以上表彰", 10, 1, 10, None, "per_event", "none", None, None, "village", None),
-        ("违法违规", "K01", "受到行政处罚", -5, -5, -1, None, "per_event", "none", None, None, "village", None),
-        ("违法违规", "K02", "被判处刑罚", 0, None, None, "直接判为零星", "per_event", "none", None, None,
-         "village", None),
-        ("违法违规", "K03", "严重失信行为", 0, None, None, "降B级", "per_event", "none", None, None, "village",
-         None),
+        ("荣誉表彰", "A01", "获得县级以上表彰", "1..10", "per_event", None, None, "village", None),
+        ("违法违规", "K01", "受到行政处罚", "-5..-1", "per_event", None, None, "village", None),
+        ("违法违规", "K02", "被判处刑罚", "直接判为零星", "per_event", None, None, "village", None),
+        ("违法违规", "K03", "严重失信行为", "降B级", "per_event", None, None, "village", None),
     }
     # tenths: the scheme counts whole points, the village must round; the rows are listed, not dropped
     assert where(result) == {(3, "分值"), (4, "分值")}
@@ -196,15 +201,12 @@ def test_caps_and_units_in_notes_a_shared_cap_and_a_note_kept_as_text(app, engli
     result = imp.check_items(village, CAPS, "text", partial=True)
     group = "区级平台捐款"
     assert got(result) == {
-        ("志愿服务", "A01", "参加志愿服务", 1, None, None, None, "per_event", "year", 3, None, "village", None),
-        ("志愿服务", "A02", "参加应急救援", 2, None, None, None, "per_event", "month", 2, None, "village", None),
-        ("家庭建设", "B01", "家庭成员参加技能培训", 1, None, None, None, "per_quarter", "none", None, None,
-         "village", None),
-        ("公益捐赠", "C01", "区级平台捐款", 1, None, None, None, "per_amount", "year", 40, group, "village", None),
-        ("公益捐赠", "C02", "区级平台捐物折价", 1, None, None, None, "per_amount", "year", 40, group, "village",
-         None),
-        ("村级自定", "D01", "清扫门前", 1, None, None, None, "per_event", "none", None, None, "village",
-         "经村民代表会议认定"),
+        ("志愿服务", "A01", "参加志愿服务", 1, "per_event", "year 3", None, "village", None),
+        ("志愿服务", "A02", "参加应急救援", 2, "per_event", "month 2", None, "village", None),
+        ("家庭建设", "B01", "家庭成员参加技能培训", 1, "per_quarter", None, None, "village", None),
+        ("公益捐赠", "C01", "区级平台捐款", 1, "per_amount", "year 40", group, "village", None),
+        ("公益捐赠", "C02", "区级平台捐物折价", 1, "per_amount", "year 40", group, "village", None),
+        ("村级自定", "D01", "清扫门前", 1, "per_event", None, None, "village", "经村民代表会议认定"),
     }
     assert where(result) == {(7, "备注")}
     assert "each item gives at most 2 points, but this item gives +3" in result.problems[0].text
@@ -216,7 +218,8 @@ def test_caps_and_units_in_notes_a_shared_cap_and_a_note_kept_as_text(app, engli
 
 
 def test_a_category_with_both_directions_is_split(app, english, village):
-    text = "类别\t内容\t分值\n村居管理\t主动维护村内公共设施\t+2\n村居管理\t损坏公共设施\t-5\n村居管理\t提出合理化建议被采纳\t+1\n"
+    text = ("类别\t内容\t分值\n村居管理\t主动维护村内公共设施\t+2\n村居管理\t损坏公共设施\t-5\n"
+            "村居管理\t提出合理化建议被采纳\t+1\n")
     result = imp.check_items(village, text, "text")
     assert result.ok
     assert {(i.category, i.data.code, i.data.points) for i in result.items} == {
@@ -293,13 +296,15 @@ def test_import_the_ready_items_now_and_the_rest_after_editing(app, en, village)
 
 # --- recording: ranges, judgement items, a shared cap -----------------------------------------------
 
-def test_range_items_take_the_recorded_points_and_judgement_items_give_none(app, english, village, make_household):
+def test_range_items_take_the_recorded_points_and_judgement_items_give_none(app, english, village,
+                                                                           make_household):
     import datetime as dt
 
     with write_transaction():
         scheme = pts.create_scheme(village, "细则")
         add = pts.create_category(scheme, "荣誉表彰", "add")
-        ranged = pts.create_item(add, pts.ItemData(code="A01", text="表彰", points=0, points_min=1, points_max=10))
+        ranged = pts.create_item(add, pts.ItemData(code="A01", text="表彰", points=0, points_min=1,
+                                                   points_max=10))
         judged = pts.create_item(add, pts.ItemData(code="A02", text="评优", points=0, judgement=True,
                                                    effect="取消评优资格"))
     assert ranged.points == 10
@@ -322,9 +327,11 @@ def test_a_shared_cap_counts_every_item_of_its_group(app, english, village, make
     with write_transaction():
         scheme = pts.create_scheme(village, "细则")
         add = pts.create_category(scheme, "公益捐赠", "add")
-        a = pts.create_item(add, pts.ItemData(code="C01", text="捐款", points=30, cap_period="year", cap_points=40,
+        a = pts.create_item(add, pts.ItemData(code="C01", text="捐款", points=30, cap_period="year",
+                                              cap_points=40,
                                               cap_group="区级平台捐款"))
-        b = pts.create_item(add, pts.ItemData(code="C02", text="捐物", points=20, cap_period="year", cap_points=40,
+        b = pts.create_item(add, pts.ItemData(code="C02", text="捐物", points=20, cap_period="year",
+                                              cap_points=40,
                                               cap_group="区级平台捐款"))
     hh = make_household(village, "001")
     day = dt.date.today()
@@ -346,7 +353,8 @@ _NOTES = (None, "经村民代表会议认定", "以村委会记录为准")
 
 @st.composite
 def _items(draw):
-    categories = draw(st.lists(st.tuples(st.sampled_from(["公益服务", "不良行为", "孝老爱亲", "环境卫生", "移风易俗"]),
+    names = st.sampled_from(["公益服务", "不良行为", "孝老爱亲", "环境卫生", "移风易俗"])
+    categories = draw(st.lists(st.tuples(names,
                                          st.sampled_from(["add", "deduct"])),
                                min_size=1, max_size=3, unique_by=lambda c: c[0]))
     out = []
@@ -359,11 +367,13 @@ def _items(draw):
                             level=draw(st.sampled_from(list(imp.LEVEL_LABELS))),
                             applies_to=draw(st.sampled_from(list(imp.APPLIES_LABELS))),
                             evidence_required=draw(st.booleans()),
-                            article_ref=draw(st.sampled_from([None, "村规民约第五条"])), note=draw(st.sampled_from(_NOTES)))
+                            article_ref=draw(st.sampled_from([None, "村规民约第五条"])),
+                            note=draw(st.sampled_from(_NOTES)))
         if kind in ("fixed", "amount"):
             data.points = sign * draw(st.integers(1, 1000))
         if kind == "amount":
-            data.amount_per, data.amount_unit = draw(st.integers(1, 10_000)), draw(st.sampled_from(["元", "小时"]))
+            data.amount_per = draw(st.integers(1, 10_000))
+            data.amount_unit = draw(st.sampled_from(["元", "小时"]))
             data.unit = "per_amount"
         elif kind == "fixed":
             pass
@@ -400,10 +410,12 @@ def test_the_entry_form_asks_for_points_in_a_range_or_an_amount(app, en, village
     from app.points.models import PointEntry
 
     make_household(village, "0101", "张三丰")
-    text = "类别\t内容\t分值\n荣誉表彰\t获得表彰\t+1至+10\n公益捐赠\t区级平台捐款\t每100元加1分\n违法违规\t严重失信\t降B级\n"
+    text = ("类别\t内容\t分值\n荣誉表彰\t获得表彰\t+1至+10\n公益捐赠\t区级平台捐款\t每100元加1分\n"
+            "违法违规\t严重失信\t降B级\n")
     body = en.post("/points/items/import", data={"text": text, "submit": "1"}).get_data(as_text=True)
-    assert en.post("/points/items/import/confirm", data={"token": _hidden(body, "token"),
-                                                         "digest": _hidden(body, "digest")}).status_code == 302
+    r = en.post("/points/items/import/confirm", data={"token": _hidden(body, "token"),
+                                                      "digest": _hidden(body, "digest")})
+    assert r.status_code == 302
     db.session.rollback()
     ids = dict(db.session.execute(sa.select(PointItem.code, PointItem.id)).all())
     page = en.get("/points/entries/new").get_data(as_text=True)
@@ -424,3 +436,22 @@ def test_the_entry_form_asks_for_points_in_a_range_or_an_amount(app, en, village
     assert record("B01", amount="250").status_code == 302
     db.session.rollback()
     assert sorted(db.session.scalars(sa.select(PointEntry.points))) == [2, 7]
+
+
+def test_huge_overlapping_merged_ranges_are_refused_not_expanded(app, english, village):
+    import zipfile
+
+    from app.tabular import ImportFileError
+
+    plain = xlsx([["类别", "内容", "分值"]] + [["公益服务", f"事项{n}", 1] for n in range(300)], [])
+    src, out = zipfile.ZipFile(io.BytesIO(plain)), io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            part = src.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                merges = "".join('<mergeCell ref="A1:BL301"/>' for _ in range(100))
+                tail = f'</sheetData><mergeCells count="100">{merges}</mergeCells>'.encode()
+                part = part.replace(b"</sheetData>", tail)
+            dst.writestr(info, part)
+    with pytest.raises(ImportFileError, match="too large"):
+        imp.check_items(village, out.getvalue(), "xlsx")

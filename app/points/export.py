@@ -90,11 +90,13 @@ def item_row(category: str, direction: str, item) -> list:
     elif item.points_min is not None:
         points = f"{item.points_min:+d}至{item.points_max:+d}"
     elif item.amount_per:
-        points = f"每{item.amount_per}{item.amount_unit}{'加' if item.points > 0 else '扣'}{abs(item.points)}分"
+        verb = "加" if item.points > 0 else "扣"
+        points = f"每{item.amount_per}{item.amount_unit}{verb}{abs(item.points)}分"
     else:
         points = item.points
     capped = item.cap_period != "none" and item.cap_points
-    return [category, imp.DIRECTION_LABELS[direction], item.code, item.text, points, imp.UNIT_LABELS[item.unit],
+    return [category, imp.DIRECTION_LABELS[direction], item.code, item.text, points,
+            imp.UNIT_LABELS[item.unit],
             imp.CAP_PERIOD_LABELS[item.cap_period if capped else "none"], item.cap_points if capped else None,
             imp.LEVEL_LABELS[item.level], imp.APPLIES_LABELS[item.applies_to],
             "是" if item.evidence_required else "否", item.article_ref, item.note,

@@ -83,11 +83,12 @@ class ItemForm(FlaskForm):
     submit = SubmitField(_l("Save item"))
 
     #: what an import reads that this form does not show: an edit keeps it as it is
-    KEPT = ("points_min", "points_max", "judgement", "effect", "cap_group", "note", "amount_per", "amount_unit")
+    KEPT = ("points_min", "points_max", "judgement", "effect", "cap_group", "note", "amount_per",
+            "amount_unit")
 
     def export(self, item=None):
-        data = ItemData(code=self.code.data, text=self.text.data, points=self.points.data, unit=self.unit.data,
-                        cap_period=self.cap_period.data, cap_points=self.cap_points.data, level=self.level.data,
+        data = ItemData(code=self.code.data, text=self.text.data, points=self.points.data,
+                        unit=self.unit.data, cap_period=self.cap_period.data, cap_points=self.cap_points.data, level=self.level.data,
                         applies_to=self.applies_to.data, evidence_required=bool(self.evidence_required.data),
                         article_ref=self.article_ref.data or None, active=bool(self.active.data))
         for name in self.KEPT if item is not None else ():
@@ -105,8 +106,8 @@ class EntryForm(IdempotentForm):
                               lo=-MAX_ITEM_POINTS, hi=MAX_ITEM_POINTS, signed=True,
                               description=_l("Only for an item marked with a range: the points within it."))
     #: for an item priced per amount (每100元加1分): the amount or quantity; the points follow the rule
-    amount = WholeNumberField(_l("Amount or quantity (for an item per amount)"), validators=[Optional()], lo=1,
-                              hi=100_000_000,
+    amount = WholeNumberField(_l("Amount or quantity (for an item per amount)"), validators=[Optional()],
+                              lo=1, hi=100_000_000,
                               description=_l("Only for an item with a rule such as 每100元加1分: the amount, "
                                              "from which the points are computed by the rule."))
     note = CleanStringField(_l("Note"), validators=[Optional(), Length(max=500)])

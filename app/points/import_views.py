@@ -114,8 +114,8 @@ def items_import_confirm():
     flash(_("Imported %(add)s items that add points and %(deduct)s that deduct points, in %(categories)s "
             "categories.", add=summary.add, deduct=summary.deduct, categories=summary.categories), "success")
     if summary.left:
-        flash(ngettext("%(num)s row still needs a decision: correct it and check the table again (the items "
-                       "imported now are recognised and skipped).",
-                       "%(num)s rows still need a decision: correct them and check the table again (the items "
-                       "imported now are recognised and skipped).", summary.left), "info")
+        flash(ngettext("%(num)s row still needs a decision: correct it and check the table again (the "
+                       "items imported now are recognised and skipped).",
+                       "%(num)s rows still need a decision: correct them and check the table again (the "
+                       "items imported now are recognised and skipped).", summary.left), "info")
     return redirect(url_for("points.scheme"))

@@ -106,7 +106,7 @@ HEADER_ALIASES = {
                "指标内容", "评价内容", "具体指标", "二级指标", "三级指标", "积分事项", "具体行为", "评价指标",
                "行为", "考核内容", "text"),
     COL_POINTS: ("分数", "积分", "分值标准", "计分标准", "信用赋分", "赋分", "赋分标准", "加减分", "加(扣)分",
-                 "加(减)分", "积分分值", "赋分值", "得分", "评分", "points"),
+                 "加(减)分", "积分分值", "赋分值", "得分", "评分", "积分标准", "评分分值", "points"),
     COL_UNIT: ("计分单位", "计分方式", "unit"),
     COL_CAP_PERIOD: ("封顶周期", "cap_period"),
     COL_CAP: ("上限", "封顶分值", "封顶", "cap_points", "cap"),
@@ -156,7 +156,8 @@ LEVEL_LABELS = {"village": "村级", "shared": "区村级", "upper": "区级"}
 LEVEL_BY_LABEL = {
     **{label: code for code, label in LEVEL_LABELS.items()}, **{c: c for c in LEVEL_LABELS},
     "村": "village", "本村": "village", "共享": "shared", "上级": "upper",
-    **{f"{u}级": "upper" for u in ("区", "县", "市", "省", "镇", "乡", "街道", "乡镇", "县区", "区县", "国家")},
+    **{f"{u}级": "upper" for u in ("区", "县", "市", "省", "镇", "乡", "街道", "乡镇", "县区", "区县",
+                                   "国家")},
     **{f"{u}村级": "shared" for u in ("区", "县", "镇", "乡", "街道", "乡镇")},
     **{f"{u}、村级": "shared" for u in ("区", "县", "镇", "乡")},
     **{f"{u}/村级": "shared" for u in ("区", "县", "镇", "乡")},
@@ -186,6 +187,8 @@ HEADER_ROWS = 30
 # --- limits against hostile input (with app.tabular's: workbook size, rows, columns, text bytes) -----
 
 MAX_ITEMS = 2000
+#: cells that merged ranges may fill in all (a real annex fills a few thousand)
+MAX_MERGED_CELLS = 500_000
 
 
 MSG_TOO_BIG = N_("The file is too large to check. Split the items into several files.")
@@ -403,8 +406,8 @@ def _lookup(raw: Any, column: str, table: dict[str, Any], labels: dict[str, str]
     raise Bad(_l(MSG_BAD_CHOICE, value=s, allowed="、".join(labels.values())))
 
 
-_NUMBERING_RE = re.compile(r"^(?:第?[一二三四五六七八九十百]+[、.．)）部分类]*|[(（][一二三四五六七八九十0-9]+[)）]|"
-                           r"[0-9]+[、.．)）]|[A-Za-z][、.．)）])")
+_NUMBERING_RE = re.compile(r"^(?:第?[一二三四五六七八九十百]+[、.．)）部分类]*|"
+                           r"[(（][一二三四五六七八九十0-9]+[)）]|[0-9]+[、.．)）]|[A-Za-z][、.．)）])")
 _DIRECTION_ENDINGS = ("信息", "项目", "指标", "行为", "事项", "类", "项")
 
 
@@ -446,8 +449,8 @@ RANGE_RE = re.compile(
 
 
 #: words of an effect that is not points (降B级, 一票否决, 直接判为零星, 取消评优资格, 列入黑名单, 酌情加分)
-EFFECT_RE = re.compile(r"降|否决|取消|判为|判定|直接|不得|不予|列入|黑名单|清零|扣除|视情|酌情|评为|一律|零星|[A-Da-d]级|"
-                       r"星级|资格")
+EFFECT_RE = re.compile(r"降|否决|取消|判为|判定|直接|不得|不予|列入|黑名单|清零|扣除|视情|酌情|"
+                       r"评为|一律|零星|[A-Da-d]级|星级|资格")
 
 
 @dataclass
@@ -523,8 +526,8 @@ def _points(raw: Any) -> _Points | None:
     m = AMOUNT_RE.fullmatch(compact)
     if m is not None:
         verb = re.search(r"[0-9](?:个|元|小时|天|人次|平方米|公斤|斤)(加|扣|减)", compact)
-        return _Points(magnitude=_whole(m["n"], s), direction=_mark_direction(None, verb[1] if verb else None),
-                       per="per_amount", rule=s, amount_per=_amount(m["amount"], s), amount_unit=m["what"])
+        return _Points(magnitude=_whole(m["n"], s),
+                       direction=_mark_direction(None, verb[1] if verb else None), per="per_amount", rule=s, amount_per=_amount(m["amount"], s), amount_unit=m["what"])
     if EFFECT_RE.search(s) and not _has_digit(s) and len(s) <= 64 \
             and not re.search(r"[零一二两三四五六七八九十百]分", s):
         # 降B级, 直接判为零星, 一票否决: an effect, applied by a reviewer's judgement
@@ -559,8 +562,8 @@ def _cap_period(raw: Any) -> str | None:
 
 # --- notes: caps, units and the rest ----------------------------------------------------------------
 
-_PERIOD_WORDS = {"年": "year", "年度": "year", "月": "month", "个月": "month", "季度": "quarter", "季": "quarter",
-                 "个季度": "quarter"}
+_PERIOD_WORDS = {"年": "year", "年度": "year", "月": "month", "个月": "month", "季度": "quarter",
+                 "季": "quarter", "个季度": "quarter"}
 CAP_RE = re.compile(
     r"(?P<subject>.*?)"
     r"(?:(?:每个?|全|当|本)(?P<period>年度|年|个月|月|个季度|季度|季)(?:内|度)?)?"
@@ -678,7 +681,7 @@ def _header_text(value: Any) -> str | None:
     if not isinstance(value, str) or len(value) > 40:
         return None
     s = _fold(value).strip("*").rstrip(":：")
-    return re.sub(r"\((?:分|元|个|项)?\)$", "", s)  # 分值（分）
+    return re.sub(r"\([^()]*\)$", "", s) or s  # 分值（分）, 信用赋分（分/次）
 
 
 def _header_key(value: Any) -> str | None:
@@ -811,7 +814,8 @@ def _table_rows(grid: list[GridRow], *, align_right: bool) -> tuple[list[_Row], 
             inherited = {name for name, i in positions.items() if i < missing}
         row = _Row(number, _pick(cells, positions), section=section, inherited=frozenset(inherited),
                    spans={name: spans[i] for name, i in positions.items() if i in spans},
-                   direction_outer=positions.get(COL_DIRECTION, MAX_COLUMNS) < positions.get(COL_CATEGORY, -1))
+                   direction_outer=positions.get(COL_DIRECTION, MAX_COLUMNS)
+                   < positions.get(COL_CATEGORY, -1))
         if align_right and used > max(header_width, width):
             row.problem = _l(MSG_EXTRA_CELLS_HEADER, n=used, max=header_width)
         previous = list(cells)
@@ -839,30 +843,36 @@ def _xlsx_value(cell: Any) -> Any:
 
 
 def _xlsx_grid(ws: Any) -> list[GridRow]:
-    """The sheet's rows with every merged range's value copied into each cell it covers."""
+    """The sheet's rows with every merged range's value copied into each cell it covers.
+
+    Filling is bounded (MAX_MERGED_CELLS over all ranges, only within the rows and columns read): a
+    hostile sheet of huge overlapping ranges is refused, not expanded.
+    """
     rows: list[list[Any]] = []
     for cells in sheet_rows(ws, 1, None, MAX_COLUMNS):
         rows.append([_xlsx_value(c) for c in cells])
         if len(rows) >= MAX_SCANNED_ROWS:
             break
-    spans: dict[tuple[int, int], tuple[int, int]] = {}
+    spans: dict[int, dict[int, tuple[int, int]]] = {}
+    filled = 0
     for min_row, min_col, max_row, max_col in merged_ranges(ws):
         if min_row > len(rows) or min_col > MAX_COLUMNS:
             continue
+        last_row, last_col = min(max_row, len(rows)), min(max_col, MAX_COLUMNS)
+        filled += (last_row - min_row + 1) * (last_col - min_col + 1)
+        if filled > MAX_MERGED_CELLS:
+            raise ImportFileError(_l(MSG_TOO_BIG))
         first = rows[min_row - 1]
         value = first[min_col - 1] if min_col - 1 < len(first) else None
-        for r in range(min_row, min(max_row, len(rows)) + 1):
+        for r in range(min_row, last_row + 1):
             row = rows[r - 1]
-            for c in range(min_col, min(max_col, MAX_COLUMNS) + 1):
-                while len(row) < c:
-                    row.append(None)
+            if len(row) < last_col:
+                row.extend([None] * (last_col - len(row)))
+            for c in range(min_col, last_col + 1):
                 row[c - 1] = value
                 if max_row > min_row:
-                    spans[(r, c - 1)] = (min_row, max_row)
-    grid: list[GridRow] = []
-    for n, cells in enumerate(rows, start=1):
-        grid.append((n, cells, {c: span for (r, c), span in spans.items() if r == n} if spans else {}))
-    return grid
+                    spans.setdefault(r, {})[c - 1] = (min_row, max_row)
+    return [(n, cells, spans.get(n, {})) for n, cells in enumerate(rows, start=1)]
 
 
 def _xlsx_rows(data: bytes) -> tuple[list[_Row], list[Problem], list[Heading]]:
@@ -1207,8 +1217,9 @@ def check_items(village: Village, data: bytes | str, kind: str, *, partial: bool
             p.bad = True
         if p.category is None and p.direction is not None:
             # no category: the direction's own heading (守信信息) names one, else 加分项 / 扣分项
-            label = p.direction_label if p.direction_label and _direction_word(p.direction_label) == p.direction \
-                and _fold(p.direction_label) not in DIRECTION_BY_LABEL else None
+            said_as = p.direction_label
+            label = said_as if said_as and _direction_word(said_as) == p.direction \
+                and _fold(said_as) not in DIRECTION_BY_LABEL else None
             p.category = label or ("加分项" if p.direction == "add" else "扣分项")
 
     # a category with both add and deduct rows (here or in the scheme) is split: 村居管理（加分）
@@ -1266,7 +1277,8 @@ def check_items(village: Village, data: bytes | str, kind: str, *, partial: bool
     for plan in plans:
         cat = categories.get(plan.category)
         if cat is None:
-            base = next((n for n in directions if final_name(n, plan.direction) == plan.category), plan.category)
+            base = next((n for n in directions if final_name(n, plan.direction) == plan.category),
+                        plan.category)
             cat = categories[plan.category] = CategoryPlan(plan.category, plan.direction,
                                                            new=plan.category not in existing,
                                                            split_from=base if base != plan.category else None)

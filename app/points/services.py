@@ -145,8 +145,8 @@ def _check_item(category: PointCategory, data: ItemData) -> None:
         raise PointsError(_("A range item needs both its lowest and its highest points."), "points")
     if data.amount_per is not None:
         if data.amount_per < 1 or not data.amount_unit or data.points_min is not None:
-            raise PointsError(_("A per-amount item needs the amount per step and its unit, for example 100 元."),
-                              "amount_per")
+            raise PointsError(
+                _("A per-amount item needs the amount per step and its unit, for example 100 元."), "amount_per")
         data.unit = "per_amount"
     else:
         data.amount_unit = None
@@ -228,7 +228,8 @@ def record_entry(scheme: PointScheme, item: PointItem, household: Household, *, 
     """Record an award or deduction; it waits for a reviewer (status pending).
 
     A range item (+1至+10) takes the `points` the recorder chose within its range; a per-amount item
-    (每100元加1分) computes them from the `amount` entered; any other item gives its own points. A judgement item (降B级) gives no points automatically and is refused here.
+    (每100元加1分) computes them from the `amount` entered; any other item gives its own points. A
+    judgement item (降B级) gives no points by itself and is refused here.
     A key makes the call safe to repeat: the same key returns the entry it made the first time.
     """
     if item.scheme_id != scheme.id or household.village_id != scheme.village_id:
@@ -286,7 +287,8 @@ def entry_points(item: PointItem, points: int | None, amount: int | None = None)
             raise PointsError(_("%(amount)s is less than one step of %(rule)s: no points.", amount=amount,
                                 rule=amount_rule(item)), "amount")
         if steps * abs(item.points) > MAX_ITEM_POINTS * 100:
-            raise PointsError(_("%(amount)s gives more points than one entry may hold.", amount=amount), "amount")
+            raise PointsError(_("%(amount)s gives more points than one entry may hold.", amount=amount),
+                              "amount")
         return steps * item.points
     if item.judgement:
         raise PointsError(_("Item %(code)s is applied by a reviewer's judgement (%(effect)s): it gives no "
@@ -371,8 +373,8 @@ def cap_room(entry: PointEntry) -> int | None:
     subject = PointEntry.person_id == entry.person_id if item.applies_to == "person" \
         else PointEntry.household_id == entry.household_id
     # a cap group (one cap written for several items) counts the entries of all its items
-    items = PointEntry.item_id == item.id if not item.cap_group else PointEntry.item_id.in_(
-        sa.select(PointItem.id).where(PointItem.scheme_id == item.scheme_id, PointItem.cap_group == item.cap_group))
+    items = PointEntry.item_id == item.id if not item.cap_group else PointEntry.item_id.in_(sa.select(
+        PointItem.id).where(PointItem.scheme_id == item.scheme_id, PointItem.cap_group == item.cap_group))
     used = db.session.scalar(sa.select(sa.func.coalesce(sa.func.sum(sa.func.abs(PointEntry.points)), 0)).where(
         items, subject, PointEntry.status.in_(COUNTED),
         PointEntry.occurred_on >= start, PointEntry.occurred_on <= end, PointEntry.id != entry.id))

@@ -211,7 +211,8 @@ def sheet_rows(ws: Any, min_row: int, max_row: int | None, max_col: int = MAX_CO
 
 #: merged ranges of a sheet read at most (a real annex has a few hundred)
 MAX_MERGED_RANGES = 20_000
-_MERGE_RE = re.compile(rb"<(?:\w{1,16}:)?mergeCell\s[^>]*?ref=\"([A-Z]{1,3}[0-9]{1,7}(?::[A-Z]{1,3}[0-9]{1,7})?)\"")
+_MERGE_RE = re.compile(rb"<(?:\w{1,16}:)?mergeCell\s[^>]*?"
+                       rb"ref=\"([A-Z]{1,3}[0-9]{1,7}(?::[A-Z]{1,3}[0-9]{1,7})?)\"")
 
 
 def merged_ranges(ws: Any) -> list[tuple[int, int, int, int]]:

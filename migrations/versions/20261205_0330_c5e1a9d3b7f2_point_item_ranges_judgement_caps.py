@@ -1,5 +1,5 @@
-"""Point items from real scoring annexes: ranges (points_min/points_max), per-amount rules, judgement items (no automatic
-points, their effect as written), shared cap groups and notes kept as text (issue 19).
+"""Point items from real scoring annexes: ranges (points_min/points_max), per-amount rules, judgement
+items (no automatic points, their effect as written), shared cap groups and notes kept as text (issue 19).
 
 Revision ID: c5e1a9d3b7f2
 Revises: dd99473d1661
