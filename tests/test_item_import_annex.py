@@ -420,6 +420,8 @@ def test_the_entry_form_asks_for_points_in_a_range_or_an_amount(app, en, village
     ids = dict(db.session.execute(sa.select(PointItem.code, PointItem.id)).all())
     page = en.get("/points/entries/new").get_data(as_text=True)
     assert "获得表彰（+1至+10）" in page and "区级平台捐款（每100元加1分）" in page and "严重失信" not in page
+    batch = en.get("/points/entries/batch").get_data(as_text=True)
+    assert "获得表彰" not in batch and "区级平台捐款" not in batch  # no field there for points or an amount
 
     def record(code: str, **extra):
         key = re.search(r'name="idempotency_key" type="hidden" value="([^"]+)"',

@@ -527,7 +527,8 @@ def _points(raw: Any) -> _Points | None:
     if m is not None:
         verb = re.search(r"[0-9](?:个|元|小时|天|人次|平方米|公斤|斤)(加|扣|减)", compact)
         return _Points(magnitude=_whole(m["n"], s),
-                       direction=_mark_direction(None, verb[1] if verb else None), per="per_amount", rule=s, amount_per=_amount(m["amount"], s), amount_unit=m["what"])
+                       direction=_mark_direction(None, verb[1] if verb else None), per="per_amount", rule=s,
+                       amount_per=_amount(m["amount"], s), amount_unit=m["what"])
     if EFFECT_RE.search(s) and not _has_digit(s) and len(s) <= 64 \
             and not re.search(r"[零一二两三四五六七八九十百]分", s):
         # 降B级, 直接判为零星, 一票否决: an effect, applied by a reviewer's judgement
@@ -1239,7 +1240,6 @@ def check_items(village: Village, data: bytes | str, kind: str, *, partial: bool
     plans: list[ItemPlan] = []
     skipped: list[Skipped] = []
     seen_codes: dict[str, int] = {}
-    seen_texts: dict[tuple[str, str], int] = {}
     for p in parsed:
         if p.code and p.category and p.direction:
             category_codes.setdefault(final_name(p.category, p.direction), []).append(p.code)
@@ -1261,7 +1261,6 @@ def check_items(village: Village, data: bytes | str, kind: str, *, partial: bool
                 problems.append(Problem(p.row, COL_CODE, _l(MSG_CODE_EXISTS, code=p.code,
                                                             text=codes[p.code][:40])))
                 continue
-        seen_texts.setdefault((name, p.text), p.row)
         try:
             data_ = _item_data(p, p.direction)
         except Bad as e:

@@ -354,7 +354,7 @@ def entry_batch():
         people_stmt = people_stmt.where(Person.id.in_(ids))
     shown = list(db.session.scalars(people_stmt.limit(MAX_SHOWN))) if (group_id or q or everyone) else []
     form = BatchForm()
-    _item_field(form.item_id, scheme)
+    _item_field(form.item_id, scheme, fixed_only=True)
     chosen_ids = [i for i in map(as_id, request.form.getlist("person_ids")) if i] if request.method == "POST" else []
     chosen = list(db.session.scalars(sa.select(Person).where(Person.id.in_(chosen_ids), Person.village_id == g.village.id))) \
         if chosen_ids else []
