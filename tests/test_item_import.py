@@ -409,7 +409,8 @@ def test_hostile_numbers_are_problems(app, english, village, raw):
     ("扣5分", "扣分", -5, "per_event"), ("扣 5 分", "", -5, "per_event"), ("５", "加分", 5, "per_event"),
     ("−５", "", -5, "per_event"), ("－５", "扣分", -5, "per_event"), (" 3 ", "add", 3, "per_event"),
     ("5", "扣分", -5, "per_event"), ("每月2分", "加分", 2, "per_month"), ("3分／季度", "加", 3, "per_quarter"),
-    ("1000", "加分", 1000, "per_event"), ("007", "加分", 7, "per_event"),
+    ("1000", "加分", 1000, "per_event"), ("007", "加分", 7, "per_event"), ("2分/人次", "加分", 2, "per_event"),
+    ("-2/户", "", -2, "per_event"), ("每次加2分", "", 2, "per_event"), ("＋5", "", 5, "per_event"),
 ])
 def test_messy_but_plain_points_are_read(app, english, village, raw, direction, points, unit):
     result = imp.check_items(village, f"类别一\t{direction}\tA01\t事项\t{raw}\n", "text")

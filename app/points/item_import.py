@@ -143,7 +143,8 @@ UNIT_BY_LABEL = {
     "分档计分": "tiered", "按档": "tiered", "金额": "per_amount",
 }
 #: "2分/次", "5分/月": the unit written after the points
-UNIT_BY_SUFFIX = {"次": "per_event", "月": "per_month", "季度": "per_quarter", "季": "per_quarter"}
+UNIT_BY_SUFFIX = {"次": "per_event", "月": "per_month", "季度": "per_quarter", "季": "per_quarter",
+                  "人次": "per_event", "人": "per_event", "户": "per_event", "件": "per_event", "项": "per_event"}
 CAP_PERIOD_LABELS = {"none": "无", "month": "每月", "quarter": "每季度", "year": "每年"}
 CAP_PERIOD_BY_LABEL = {
     **{label: code for code, label in CAP_PERIOD_LABELS.items()}, **{c: c for c in CAP_PERIOD_LABELS},
@@ -437,7 +438,7 @@ def _compact(s: str) -> str:
 
 
 _NUM = r"[0-9]+(?:\.[0-9]+)?"
-_PER = r"(?:次|月|季度|季)"
+_PER = r"(?:人次|次|月|季度|季|人|户|件|项)"
 POINTS_RE = re.compile(
     rf"(?:每(?P<per1>{_PER}))?"
     r"(?P<sign>[+\-])?(?P<verb>加|扣|减)?"
