@@ -2,7 +2,7 @@
 items (no automatic points, their effect as written), shared cap groups and notes kept as text (issue 19).
 
 Revision ID: c5e1a9d3b7f2
-Revises: e7a2c4d6f8b1
+Revises: e7a3c5f19b20
 Create Date: 2026-12-05 03:30:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c5e1a9d3b7f2'
-down_revision = 'e7a2c4d6f8b1'
+down_revision = 'e7a3c5f19b20'
 branch_labels = None
 depends_on = None
 
