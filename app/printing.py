@@ -155,6 +155,46 @@ def render_pdf(template_name: str, **context: Any) -> bytes:
     return pdf
 
 
+def render_roll_pdf(template_name: str, page_name: str = "receipt58", **context: Any) -> bytes:
+    """Render a receipt for a paper roll, its page exactly as long as its content.
+
+    CSS has no auto page height, so the document is laid out twice: first on a page far longer than any receipt
+    (the named page's width, ROLL_PROBE_MM long), where the root box's laid-out bottom edge plus the page's bottom
+    margin is the length the content needs; then again on a page of that length. A receipt longer than the probe
+    keeps the probe's pages.
+    """
+    html = render_template(f"printables/{template_name}", **PRINT_HELPERS, **context)
+    wp = _weasyprint()
+    started = time.perf_counter()
+    with _render_lock:
+        def lay_out(height: str):
+            # the size goes last in the document's head: an author rule after print.css's, so it wins
+            size = f"<style>@page {page_name} {{ size: {ROLL_WIDTH_MM}mm {height} }}</style></head>"
+            return wp["HTML"](string=html.replace("</head>", size, 1), base_url=str(PRINTABLES_DIR) + "/",
+                              url_fetcher=wp["Fetcher"]()).render(font_config=wp["font_config"])
+
+        doc = lay_out(f"{ROLL_PROBE_MM}mm")
+        if len(doc.pages) == 1:
+            doc = lay_out(f"{content_height(doc.pages[0]):.2f}px")
+        pdf = doc.write_pdf()
+    log.info("printed %s on a roll: %d bytes in %.0f ms", template_name, len(pdf),
+             (time.perf_counter() - started) * 1000)
+    return pdf
+
+
+#: the roll's width and the probe page's length (render_roll_pdf), in mm
+ROLL_WIDTH_MM = 58
+ROLL_PROBE_MM = 2000
+
+
+def content_height(page) -> float:
+    """The height a laid-out page needs (CSS px): its root box's bottom edge plus the page's bottom margin,
+    rounded up to a whole px so the last line never spills onto a second page."""
+    box = page._page_box
+    root = box.children[0]
+    return float(int(root.position_y + root.margin_height() + box.margin_bottom) + 1)
+
+
 def render_html(template_name: str, **context: Any) -> str:
     """Render printables/<template_name> to HTML with the print helpers (for documents printed in bulk)."""
     return render_template(f"printables/{template_name}", **PRINT_HELPERS, **context)

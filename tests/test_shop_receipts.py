@@ -110,3 +110,52 @@ def test_household_points_page_pages_through_many_redemptions(client, shopfront)
     second = client.get(f"/points/households/{s['household']}?rpage=2").get_data(as_text=True)
     assert listed(second) == receipts[::-1][20:]
     assert client.get(f"/points/households/{s['household']}?rpage=x").status_code == 200
+
+
+# --- the 58 mm roll: as long as its content ---------------------------------------------------------------
+
+def _redeem_lines(shopfront, n: int) -> Redemption:
+    """A redemption of `n` different goods (1 point each) by household 0101."""
+    from app.registry.models import Household, Village
+    from app.shop import services as shop
+    from app.auth.models import User
+
+    with write_transaction():
+        cashier = db.session.scalar(sa.select(User).where(User.username == "cash1"))
+        h = db.session.get(Household, shopfront["household"])
+        village = db.session.get(Village, h.village_id)
+        goods = []
+        for i in range(n):
+            p = shop.create_product(village, name=f"商品{i + 1:02d}", spec=f"{n}件", unit="件", price_points=1,
+                                    actor=cashier)
+            shop.receive_purchase(p, 5, "", actor=cashier)
+            goods.append((p, 1))
+        red = shop.redeem(h, goods, key=f"roll-{n}", actor=cashier)
+    return red
+
+
+def test_roll_receipt_is_as_long_as_its_content(client, shopfront):
+    """A 1-line and a 20-line receipt: 58 mm wide, one page each, the longer one longer, no blank tail; every
+    line, the balances and the signature line on it, nothing past the paper's edges."""
+    from tests.paper_helpers import layout, look, page_sizes_mm, words_outside
+
+    _login(client, "cash1")
+    sizes = {}
+    for n in (1, 20):
+        red = _redeem_lines(shopfront, n)
+        data = client.get(f"/shop/redemptions/{red.id}/receipt.pdf").data
+        look(data, f"receipt-{n}")
+        (width, height), = page_sizes_mm(data)
+        assert abs(width - 58) < 0.1
+        sizes[n] = height
+        text = _pdf_text(data)
+        for i in range(n):
+            assert re.search(rf"商品{i + 1:02d}{n}件11", text), (i, text)
+        assert f"合计积分：{n}" in text and f"兑换后积分：{red.balance_after}" in text
+        assert "领取人（农户签字）：" in text, text
+        # no blank tail: the last word ends within 6 mm of the paper's end (3 mm margin + rounding)
+        page, = layout(data)
+        assert page.height - max(w.y1 for w in page.words) < 6, (page.height, max(w.y1 for w in page.words))
+        assert words_outside(data, left=2, right=2, top=2.5, bottom=2.5) == []
+    assert sizes[20] - sizes[1] > 20 * 3, sizes  # each goods line takes at least 3 mm
+    assert sizes[1] < 150, sizes  # the old fixed page was 200 mm

@@ -15,7 +15,7 @@ from ..extensions import db
 from ..forms import flash_recorded
 from ..kiosk.services import find_household_by_card_code
 from ..points import queries as pq
-from ..printing import pdf_response, render_pdf
+from ..printing import pdf_response, render_pdf, render_roll_pdf
 from ..registry.models import Household
 from ..registry.services import household_search_query
 from ..submission import run_write, submit
@@ -299,10 +299,10 @@ def _is_reviewer() -> bool:
     return can("points.review") or "reviewer" in (g.get("roles") or set())
 
 
-def _receipt_pdf(redemption_id: int, template: str, suffix: str):
+def _receipt_pdf(redemption_id: int, template: str, suffix: str, *, roll: bool = False):
     red = get_in_village_or_404(Redemption, redemption_id)
     cashier = db.session.get(User, red.created_by_id) if red.created_by_id else None
-    pdf = render_pdf(template, village=g.village, red=red,
+    pdf = (render_roll_pdf if roll else render_pdf)(template, village=g.village, red=red,
                      red_cashier=cashier.display_name if cashier else "—",
                      cancelled=red.status == RedemptionStatus.CANCELLED.value)
     return pdf_response(pdf, _("Receipt %(no)s", no=red.receipt_no) + suffix + ".pdf",
@@ -312,8 +312,8 @@ def _receipt_pdf(redemption_id: int, template: str, suffix: str):
 @bp.route("/redemptions/<int:redemption_id>/receipt.pdf")
 @require("shop.view")
 def redemption_pdf(redemption_id: int):
-    """The 58 mm receipt for the household."""
-    return _receipt_pdf(redemption_id, "shop_receipt.html", "")
+    """The 58 mm receipt for the household, as long as its content (no blank paper fed after it)."""
+    return _receipt_pdf(redemption_id, "shop_receipt.html", "", roll=True)
 
 
 @bp.route("/redemptions/<int:redemption_id>/receipt-a4.pdf")
