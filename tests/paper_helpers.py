@@ -94,3 +94,18 @@ def look(data: bytes, name: str) -> None:
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
         save_pngs(data, Path(folder) / name)
+
+
+def visual_lines(data: bytes, tolerance: float = 1.0) -> list[str]:
+    """Words standing on the same level of a page (top edges within `tolerance` mm), left to right and joined:
+    a table row's first lines across its cells, as the eye reads it."""
+    out = []
+    for page in layout(data):
+        rows: list[list[Word]] = []
+        for w in sorted(page.words, key=lambda w: (w.y0, w.x0)):
+            if rows and abs(rows[-1][0].y0 - w.y0) <= tolerance:
+                rows[-1].append(w)
+            else:
+                rows.append([w])
+        out.extend("".join(w.text for w in sorted(row, key=lambda w: w.x0)) for row in rows)
+    return out

@@ -345,7 +345,7 @@ def test_posting_sheet_prints_what_a_deduction_took_and_tells_members_apart(clie
         assert r.status_code == 200
         text = squash("\n".join(pdf_text(r.data)))
     row = text[text.index("0201"):text.index("0201") + 80]
-    assert "−8" in row and "实际计入0" in row, row
+    assert "−800" in row, row  # points −8, to the balance 0, the balance after it 0
     assert "扣完为止" in text  # the footnote explains the two figures
     with client.get("/points/posting") as page:  # the web page says the same
         assert "实际计入 0" in page.get_data(as_text=True)

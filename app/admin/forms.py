@@ -35,6 +35,10 @@ class VillageForm(FlaskForm):
         _l("Keep the location in photos"),
         description=_l("Off (recommended): photos are stored without the place where they were taken. On: "
                        "evidence, patrol and grid photos keep their GPS position."))
+    posting_names = SelectField(
+        _l("Names on the posting sheet"),
+        choices=lambda: options([("masked", _l("Masked (张*丰)")), ("full", _l("Full name (张三丰)"))]),
+        description=_l("How the points posting sheet (公示表) for the notice board names each member."))
     submit = SubmitField(_l("Save"))
 
 

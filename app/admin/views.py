@@ -81,7 +81,8 @@ def townships():
 @bp.route("/villages/<int(max=2147483647):village_id>", methods=["GET", "POST"])
 @require("admin")
 def village_edit(village_id: int):
-    """Rename a village, move it to another township, choose whether photos keep their location."""
+    """Rename a village, move it to another township, choose whether photos keep their location and how the
+    posting sheet names members."""
     village = db.get_or_404(Village, village_id)
     form = VillageForm(obj=village)
     form.township_id.choices = _township_choices()
@@ -91,7 +92,8 @@ def village_edit(village_id: int):
         def update():
             township = db.session.get(Township, form.township_id.data) if form.township_id.data else None
             update_village(db.session.get(Village, village_id), form.name.data, township,
-                           keep_photo_location=form.keep_photo_location.data)
+                           keep_photo_location=form.keep_photo_location.data,
+                           posting_names=form.posting_names.data)
 
         if submit(form, update, field="name"):
             flash(_("Saved."), "success")

@@ -47,6 +47,31 @@ def household_balances_before(village_id: int, before: dt.datetime) -> dict[int,
     return out
 
 
+def balances_after(transfers: dict[int, int]) -> dict[int, int]:
+    """transfer id → the household's balance right after that transfer, for `transfers` mapping transfer id →
+    the household it moved. Transfers apply in id order (the ledger is append-only), so this is the running
+    sum of the household account's transfers up to and including that one: one query per household."""
+    wanted: dict[int, set[int]] = {}
+    for transfer_id, household_id in transfers.items():
+        if transfer_id:
+            wanted.setdefault(household_id, set()).add(transfer_id)
+    out: dict[int, int] = {}
+    for household_id, ids in wanted.items():
+        account_id = db.session.scalar(sa.select(Account.id).where(Account.household_id == household_id))
+        if account_id is None:
+            continue
+        running = 0
+        for tid, amount, credit in db.session.execute(
+                sa.select(Transfer.id, Transfer.amount, Transfer.credit_account_id == account_id)
+                .where(sa.or_(Transfer.credit_account_id == account_id, Transfer.debit_account_id == account_id),
+                       Transfer.id <= max(ids))
+                .order_by(Transfer.id)):
+            running += int(amount) if credit else -int(amount)
+            if tid in ids:
+                out[tid] = running
+    return out
+
+
 @dataclass(frozen=True)
 class HouseholdMovement:
     """One transfer seen from a household's account: points signed (+ in, − out)."""

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from ..access import get_in_village_or_404, require
 from ..db import local_today
 from ..filters import label
+from ..ledger.queries import balances_after
 from ..printing import pdf_response, render_pdf
 from ..text import group_key, mask_name, natural_key
 from . import bp
@@ -14,11 +15,14 @@ from . import queries as pq
 from .models import Objection, PointEntry
 
 
-def _member_labels(rows: list[PointEntry]) -> dict[int, str]:
-    """entry id → who the entry is for, as the posted sheet may name them: 张*丰（子女）.
+def _member_labels(rows: list[PointEntry], full_names: bool = False) -> dict[int, str]:
+    """entry id → who the entry is for, as the posted sheet may name them: 张*丰（子女）, or 张三丰 where the
+    village posts names in full (its posting_names setting: many villages post full names, as the county's
+    公示 templates do; the default masks).
 
-    The sheet hangs in public, so names stay masked (the domain notes, §7 privacy: posted views mask; the
-    convention keeps the surname and the last character) and no birth date, ID or phone number appears.
+    The sheet hangs in public, so names are masked unless the village chose otherwise (the domain notes, §7
+    privacy: posted views mask; the convention keeps the surname and the last character) and no birth date,
+    ID or phone number appears.
     A masked name alone is not enough: the head 张三丰 and his son 张小丰 are both 张*丰. The member's
     relation to the head (户主, 配偶, 子女 …) tells them apart, and it is what neighbours already know from
     the household register, so it unmasks no one. Where even that ties (twin sons 张*丰), the member's
@@ -32,6 +36,9 @@ def _member_labels(rows: list[PointEntry]) -> dict[int, str]:
         if person is None:
             out[e.id] = ""
             continue
+        if full_names:
+            out[e.id] = person.name
+            continue
         masked = mask_name(person.name)
         relation = person.relation if e.person is not None else "head"
         twins = [p for p in e.household.members
@@ -43,10 +50,21 @@ def _member_labels(rows: list[PointEntry]) -> dict[int, str]:
     return out
 
 
+def _balances_after(rows: list[PointEntry]) -> dict[int, int]:
+    """entry id → the household's spendable balance right after the entry moved it. A deduction that moved
+    nothing found an empty balance (扣完为止 took all there was: 0), so the balance after it is 0; an entry with
+    no transfer otherwise (a judgement item) is left out."""
+    after = balances_after({e.transfer_id: e.household_id for e in rows if e.transfer_id})
+    out = {e.id: after[e.transfer_id] for e in rows if e.transfer_id in after}
+    out.update({e.id: 0 for e in rows if not e.transfer_id and e.points < 0 and e.applied_points == 0})
+    return out
+
+
 @bp.route("/posting.pdf")
 @require("points.view")
 def posting_pdf():
-    """The posting sheet for the notice board, by villager group and household, names masked."""
+    """The posting sheet for the notice board, by villager group and household: names as the village posts
+    them (masked by default), and what each entry did to the household's balance."""
     today = local_today()
     rows = pq.entries_on_posting(g.village.id, today)
     if not rows:
@@ -64,7 +82,8 @@ def posting_pdf():
     deadlines = {e.posting_until for e in rows}
     scheme = pq.village_scheme(g.village.id)
     pdf = render_pdf("posting_sheet.html", village=g.village, scheme=scheme, sections=sections, count=len(rows),
-                     members=_member_labels(rows),
+                     members=_member_labels(rows, full_names=g.village.posting_names == "full"),
+                     balances=_balances_after(rows),
                      partial=any(e.applied_points is not None and e.applied_points != e.points for e in rows),
                      period_from=min(e.posted_on for e in rows), period_to=max(deadlines),
                      deadline=deadlines.pop() if len(deadlines) == 1 else None,

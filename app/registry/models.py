@@ -22,6 +22,10 @@ class Township(Model):
     villages: Mapped[list[Village]] = relationship(back_populates="township", order_by="Village.code")
 
 
+#: how a village's posting sheet names members (Village.posting_names)
+POSTING_NAMES = ("masked", "full")
+
+
 class Village(Model):
     __tablename__ = "villages"
 
@@ -32,9 +36,15 @@ class Village(Model):
     township_id: Mapped[int | None] = mapped_column(sa.ForeignKey("townships.id"), index=True)
     #: keep where a photo was taken (its GPS block) in the stored copy; off: app.photos drops it
     keep_photo_location: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    #: how the posting sheet (公示表) names members: "masked" (张*丰, the default) or "full" (张三丰)
+    posting_names: Mapped[str] = mapped_column(sa.String(8), default="masked", server_default="masked")
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime, default=utcnow)
 
     township: Mapped[Township | None] = relationship(back_populates="villages")
+
+    __table_args__ = (
+        sa.CheckConstraint("posting_names IN ('masked','full')", name="posting_names_known"),
+    )
 
 
 class GroupKind(str, enum.Enum):

@@ -17,6 +17,7 @@ from ..extensions import db
 from .identity import id_hmac, mask_id, normalize_id_number
 from .models import (
     HOUSEHOLD_TAGS,
+    POSTING_NAMES,
     Household,
     HouseholdEvent,
     HouseholdStatus,
@@ -64,19 +65,25 @@ def create_village(code: str, name: str, township: Township | None = None) -> Vi
 
 
 def update_village(village: Village, name: str, township: Township | None, *,
-                   keep_photo_location: bool | None = None) -> Village:
+                   keep_photo_location: bool | None = None, posting_names: str | None = None) -> Village:
     """Rename a village, move it to another township; `keep_photo_location` (None: unchanged) decides whether
-    stored photos keep where they were taken (app.photos)."""
+    stored photos keep where they were taken (app.photos), `posting_names` (None: unchanged) whether the posting
+    sheet names members in full or masked."""
+    if posting_names is not None and posting_names not in POSTING_NAMES:
+        raise RegistryError(_("Choose how the posting sheet names members."))
     before = {"name": village.name, "township_id": village.township_id,
-              "keep_photo_location": village.keep_photo_location}
+              "keep_photo_location": village.keep_photo_location, "posting_names": village.posting_names}
     village.name = name
     village.township_id = township.id if township else None
     if keep_photo_location is not None:
         village.keep_photo_location = bool(keep_photo_location)
+    if posting_names is not None:
+        village.posting_names = posting_names
     db.session.flush()
     record("village.update", village, village_id=village.id,
            details=changes(before, {"name": name, "township_id": village.township_id,
-                                    "keep_photo_location": village.keep_photo_location}))
+                                    "keep_photo_location": village.keep_photo_location,
+                                    "posting_names": village.posting_names}))
     return village
 
 
