@@ -13,7 +13,7 @@ from app.registry.models import Village
 from app.shop import services as shop
 from app.shop.models import Donation, Product
 from app.submission import write_transaction
-from tests.paper_helpers import broken_dates, layout, look, page_sizes_mm, pdf_text, words_outside
+from tests.paper_helpers import broken_dates, layout, look, page_sizes_mm, pdf_text, visual_lines, words_outside
 from tests.test_shop_views import _login, shopfront  # noqa: F401  (fixture re-used)
 
 A4_SIDE = 16  # print.css: A4 side margins, mm
@@ -68,3 +68,63 @@ def test_a_long_donation_receipt_prints_each_copy_on_its_own_page(client, shopfr
         text = "".join(page.lines)
         assert part in text and "捐赠品11" in text and "沿此线剪开" not in text
     assert words_outside(data, left=A4_SIDE, right=A4_SIDE) == []
+
+
+def test_stocktake_sheet_lists_the_book_quantities_with_empty_columns_and_three_signatures(client, shopfront):
+    _login(client, "cash1")
+    page = client.get("/shop/stocktake").get_data(as_text=True)
+    assert 'href="/shop/stocktake/sheet.pdf"' in page
+    r = client.get("/shop/stocktake/sheet.pdf")
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    look(r.data, "stocktake-sheet")
+    rows = visual_lines(r.data)
+    products = {p.name: p for p in db.session.scalars(sa.select(Product))}
+    for n, name in enumerate(sorted(products, key=lambda k: (products[k].category, k)), start=1):
+        p = products[name]
+        row = next(line for line in rows if line.startswith(f"{n}{p.name}"))
+        # number, name, spec, unit, the book quantity, and nothing after it: counted, difference, note are blank
+        assert row == f"{n}{p.name}{p.spec}{p.unit}{p.stock}", row
+    text = pdf_text(r.data)
+    for needle in ("幸福超市盘点表", "账面数量", "实盘数量", "差异", "盘点人（签字）", "监盘人（签字）", "负责人（签字）"):
+        assert needle in text, needle
+    assert words_outside(r.data, left=A4_SIDE, right=A4_SIDE) == []
+    _login(client, "grid1")
+    assert client.get("/shop/stocktake/sheet.pdf").status_code == 403
+
+
+def test_disclosure_opens_with_the_months_opening_stock_and_says_as_of_today_while_the_month_runs(
+        client, shopfront, monkeypatch):
+    """This month: 50 rice and 5 oil bought, 3 rice redeemed. Seen from the 5th of next month (the stock can
+    only be booked now, so the clock moves instead), this month is over (月末结存, from an opening of 0) and
+    next month runs: it opens with what this month left and says 截至 the 5th."""
+    from app.db import local_today
+    from tests.test_shop_views import _cart, _key
+
+    _login(client, "cash1")
+    assert client.post("/shop/counter", data=_cart(shopfront, _key(client), rice="3")).status_code == 302
+    this = local_today()
+    nxt = (this.replace(day=1) + dt.timedelta(days=32)).replace(day=5)
+    monkeypatch.setattr("app.shop.services.local_today", lambda: nxt)
+    monkeypatch.setattr("app.shop.report_views.local_today", lambda: nxt)
+
+    data = client.get(f"/shop/reports/disclosure.pdf?year={nxt.year}&month={nxt.month}").data
+    look(data, "disclosure-running")
+    rows = visual_lines(data)
+    # product, opening, bought, donated, redeemed, stocktake and write-off, left
+    assert "大米5kg（袋）47" + "0000" + "47" in rows, rows
+    assert "食用油1.8L（桶）5" + "0000" + "5" in rows, rows
+    text = pdf_text(data).replace("\n", "")  # the column heads wrap inside their cells
+    assert "月初结存" in text and f"截至{nxt.month}月5日结存" in text and "月末结存" not in text
+    assert f"数据截至{nxt.year}年{nxt.month}月5日" in text
+    assert broken_dates(data, [f"{nxt.year}年{nxt.month}月5日", f"{nxt.year}年{nxt.month}月1日"]) == []
+    assert words_outside(data, left=A4_SIDE, right=A4_SIDE) == []
+
+    data = client.get(f"/shop/reports/disclosure.pdf?year={this.year}&month={this.month}").data
+    look(data, "disclosure-over")
+    rows = visual_lines(data)
+    assert "大米5kg（袋）05003047" in rows, rows
+    text = pdf_text(data).replace("\n", "")
+    last = nxt.replace(day=1) - dt.timedelta(days=1)
+    assert "月末结存" in text and "截至" not in text and f"{last.year}年{last.month}月{last.day}日" in text
+    page = client.get(f"/shop/reports/disclosure?year={nxt.year}&month={nxt.month}").get_data(as_text=True)
+    assert "月初结存" in page and f"截至{nxt.month}月5日结存" in page

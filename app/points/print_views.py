@@ -1,18 +1,23 @@
-"""Printed points documents: the posting sheet (公示) and the written reply to an objection."""
+"""Printed points documents: the posting sheet (公示), the written reply to an objection, the scheme for the
+notice board (积分细则) and the year's 红黑榜 / 星级文明户 list."""
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, url_for
+import sqlalchemy as sa
+from flask import abort, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 
 from ..access import get_in_village_or_404, require
 from ..db import local_today
-from ..filters import label
+from ..extensions import db
+from ..filters import LABELS, label
 from ..ledger.queries import balances_after
 from ..printing import pdf_response, render_pdf
 from ..text import group_key, mask_name, natural_key
 from . import bp
+from ..registry.queries import households_with_living_members
 from . import queries as pq
-from .models import Objection, PointEntry
+from .forms import UNITS
+from .models import Objection, PointEntry, PointItem
 
 
 def _member_labels(rows: list[PointEntry], full_names: bool = False) -> dict[int, str]:
@@ -103,3 +108,70 @@ def objection_reply_pdf(objection_id: int):
     pdf = render_pdf("objection_reply.html", village=g.village, obj=obj, entry=obj.entry)
     return pdf_response(pdf, _("Objection reply %(n)s", n=obj.id) + ".pdf",
                         ascii_name=f"objection-reply-{obj.id}.pdf")
+
+
+# The scheme and the year's lists, for the notice board
+
+@bp.route("/scheme.pdf")
+@require("points.view")
+def scheme_pdf():
+    """The 积分细则 ready to post: each category's items with their points (fixed, a range, per amount, or
+    an effect by judgement), how they count and their caps, the star bands, the committee's seal."""
+    scheme = pq.village_scheme(g.village.id)
+    if scheme is None:
+        flash(_("Set up the village's points scheme first."), "info")
+        return redirect(url_for("points.scheme"))
+    items = list(db.session.scalars(sa.select(PointItem).where(PointItem.scheme_id == scheme.id,
+                                                               PointItem.active == True)  # noqa: E712
+                                    .order_by(PointItem.code)))
+    categories = [(cat, [it for it in items if it.category_id == cat.id]) for cat in scheme.categories]
+    today = local_today()
+    pdf = render_pdf("points_scheme.html", village=g.village, scheme=scheme,
+                     categories=[(cat, rows) for cat, rows in categories if rows], units=UNITS,
+                     cap_periods=LABELS["cap_period"], printed_on=today)
+    return pdf_response(pdf, _("%(village)s points scheme", village=g.village.name) + ".pdf",
+                        ascii_name=f"points-scheme-{g.village.code}.pdf")
+
+
+#: the most households the 红榜 names
+RED_LIST_SIZE = 10
+
+
+def _reranked(rows: list) -> list[tuple]:
+    """(household, score, rank) again after some households were left out: equal scores share a rank, the
+    next rank counts every household above it (1, 2, 2, 4), as household_ranking ranks them."""
+    out, prev, rank = [], None, 0
+    for n, (household, score, _rank) in enumerate(rows, start=1):
+        if score != prev:
+            rank, prev = n, score
+        out.append((household, score, rank))
+    return out
+
+
+@bp.route("/honour-roll.pdf")
+@require("points.view")
+def honour_roll_pdf():
+    """The year's 红黑榜 for the notice board: the 星级文明户 by rank with their stars (红榜), the households
+    whose year score is below zero (黑榜). Households that moved away, split or merged (the ranking keeps only
+    active ones) and those with no living member are left out; heads are named as the village posts names."""
+    today = local_today()
+    try:
+        year = min(max(int(request.args.get("year", today.year)), 2000), 2200)
+    except ValueError:
+        year = today.year
+    scheme = pq.village_scheme(g.village.id)
+    if scheme is None:
+        flash(_("Set up the village's points scheme first."), "info")
+        return redirect(url_for("points.scheme"))
+    living = households_with_living_members(g.village.id)
+    rows = _reranked([r for r in pq.household_ranking(g.village.id, year) if r[0].id in living])
+    starred = [(h, score, rank, scheme.stars_for(score)) for h, score, rank in rows if scheme.stars_for(score) > 0]
+    red = [(h, score, rank) for h, score, rank in rows if score > 0][:RED_LIST_SIZE]
+    black = sorted(((h, score) for h, score, _rank in rows if score < 0), key=lambda r: (r[1], natural_key(r[0].number)))
+    full = g.village.posting_names == "full"
+    heads = {h.id: (h.head.name if full else mask_name(h.head.name)) if h.head else "" for h, _s, _r in rows}
+    pdf = render_pdf("points_honour_roll.html", village=g.village, scheme=scheme, year=year, red=red,
+                     starred=starred, black=black, heads=heads, ranked=len(rows), printed_on=today,
+                     so_far=year == today.year)
+    return pdf_response(pdf, _("%(village)s honour roll %(year)s", village=g.village.name, year=year) + ".pdf",
+                        ascii_name=f"honour-roll-{year}.pdf")

@@ -748,10 +748,13 @@ def top_goods(village_id: int, start: dt.datetime, end: dt.datetime, limit: int 
         .order_by(qty.desc(), RedemptionLine.product_id).limit(limit)).all()
 
 
-def disclosure(village_id: int, year: int, month: int) -> dict:
-    """The month's figures for the 村务公开 sheet: goods in by purchase and by donation, donors,
-    points redeemed, goods out, and the stock left at the month's end (from the movements)."""
+def disclosure(village_id: int, year: int, month: int, today: dt.date | None = None) -> dict:
+    """The month's figures for the 村务公开 sheet: the stock at the month's start (月初结存), goods in by
+    purchase and by donation, donors, points redeemed, goods out, and the stock left at the month's end (from
+    the movements). For the month still running (`today`, China time, falls in it) `over` is False and `until`
+    is today: the stock left is the stock as of now, and the sheet says 截至 that day, not 月末."""
     start, end = month_bounds(year, month)
+    today = today or local_today()
     m = StockMovement
     per_kind = db.session.execute(
         sa.select(m.product_id, m.kind, sa.func.sum(m.qty).label("qty"))
@@ -759,6 +762,9 @@ def disclosure(village_id: int, year: int, month: int) -> dict:
         .group_by(m.product_id, m.kind)).all()
     left = dict(db.session.execute(
         sa.select(m.product_id, sa.func.sum(m.qty)).where(m.village_id == village_id, m.created_at < end)
+        .group_by(m.product_id)).all())
+    opening = dict(db.session.execute(
+        sa.select(m.product_id, sa.func.sum(m.qty)).where(m.village_id == village_id, m.created_at < start)
         .group_by(m.product_id)).all())
     products = list(db.session.scalars(sa.select(Product).where(Product.village_id == village_id)
                                        .order_by(Product.category, Product.name, Product.spec, Product.id)))
@@ -768,10 +774,11 @@ def disclosure(village_id: int, year: int, month: int) -> dict:
     lines = []
     for p in products:
         k = moved.get(p.id, {})
-        row = {"product": p, "purchased": k.get("purchase", 0), "donated": k.get("donation_in", 0),
+        row = {"product": p, "opening": int(opening.get(p.id, 0)), "purchased": k.get("purchase", 0),
+               "donated": k.get("donation_in", 0),
                "redeemed": -(k.get("redemption_out", 0) + k.get("redemption_cancel", 0)),
                "other": k.get("stocktake_adjust", 0) + k.get("damage", 0), "left": int(left.get(p.id, 0))}
-        if any((row["purchased"], row["donated"], row["redeemed"], row["other"], row["left"])):
+        if any((row["opening"], row["purchased"], row["donated"], row["redeemed"], row["other"], row["left"])):
             lines.append(row)
     first = dt.date(year, month, 1)
     last = dt.date(year + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1)
@@ -790,7 +797,10 @@ def disclosure(village_id: int, year: int, month: int) -> dict:
         .join(Redemption, Redemption.id == RedemptionReturn.redemption_id)
         .where(Redemption.village_id == village_id, Redemption.status == RedemptionStatus.COMPLETED.value,
                Redemption.created_at >= start, Redemption.created_at < end))
-    return {"year": year, "month": month, "first": first, "last": last, "lines": lines, "donations": donations,
+    over = today > last
+    return {"year": year, "month": month, "first": first, "last": last, "over": over,
+            "until": last if over else max(first, today), "lines": lines, "donations": donations,
             "redemptions": int(reds[0]), "households": int(reds[1]), "points": int(reds[2]) - int(returned),
             "purchased": sum(r["purchased"] for r in lines), "donated": sum(r["donated"] for r in lines),
-            "redeemed_items": sum(r["redeemed"] for r in lines)}
+            "redeemed_items": sum(r["redeemed"] for r in lines), "opening": sum(r["opening"] for r in lines),
+            "left": sum(r["left"] for r in lines)}

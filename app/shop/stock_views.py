@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..access import get_in_village_or_404, require
+from ..db import local_day, utcnow
 from ..extensions import db
 from ..forms import flash_recorded, options
 from ..printing import pdf_response, render_pdf
@@ -131,6 +132,19 @@ def stocktake():
     recent = list(db.session.scalars(sa.select(Stocktake).where(Stocktake.village_id == g.village.id)
                                      .order_by(Stocktake.id.desc()).limit(10)))
     return render_template("shop/stocktake.html", form=form, products=products, recent=recent)
+
+
+@bp.route("/stocktake/sheet.pdf")
+@require("shop.stock")
+def stocktake_sheet_pdf():
+    """The blank count sheet (盘点表) to take to the shelves: the book quantity of every product on sale or
+    in stock, empty counted and difference columns, and the counter's, witness's and manager's signatures."""
+    products = [p for p in village_products() if p.active or p.stock]
+    printed_at = utcnow()
+    pdf = render_pdf("shop_stocktake_sheet.html", village=g.village, products=products, printed_at=printed_at)
+    day = local_day(printed_at)
+    return pdf_response(pdf, _("%(village)s stocktake sheet %(day)s", village=g.village.name, day=day.isoformat())
+                        + ".pdf", ascii_name=f"stocktake-sheet-{day.isoformat()}.pdf")
 
 
 @bp.route("/stocktake/<int:stocktake_id>")
