@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 import sqlalchemy as sa
 
 from app.auth.models import User
@@ -64,7 +63,7 @@ def test_a_long_donation_receipt_prints_each_copy_on_its_own_page(client, shopfr
     look(data, "donation-12")
     pages = layout(data)
     assert len(pages) == 2
-    for page, part in zip(pages, ("第一联：存根联", "第二联：交捐赠人")):
+    for page, part in zip(pages, ("第一联：存根联", "第二联：交捐赠人"), strict=True):
         text = "".join(page.lines)
         assert part in text and "捐赠品11" in text and "沿此线剪开" not in text
     assert words_outside(data, left=A4_SIDE, right=A4_SIDE) == []
