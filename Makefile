@@ -37,7 +37,7 @@ PYTHON_FOR_VENV = $(shell command -v python3.11 || command -v python3)
 SYSTEM_PACKAGES := fonts-noto-cjk libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 \
                    chromium poppler-utils wrk time
 
-.PHONY: help deps-system venv translations i18n-update migrate demo budget-store run test backup-drill bench bench-quick clean
+.PHONY: help deps-system venv translations i18n-update migrate demo budget-store run test print-refs backup-drill bench bench-quick clean
 
 help: ## show this list
 	@echo "Xiangyue make targets:"
@@ -168,6 +168,13 @@ test: deps-system venv translations ## run pytest (e2e tests skipped, loudly, wh
 	  *) echo "make test: FAILED — pytest exit code $$rc." >&2 ;; \
 	esac; \
 	exit $$rc
+
+# the print gate's page images (tests/test_print_gate.py): after changing a printable, regenerate them from the seeded
+# demo village, look at the changed ones (git status / git diff --stat tests/data/print_refs) and commit them
+print-refs: deps-system venv translations ## regenerate the reference page images of every printable (tests/data/print_refs/)
+	rm -f tests/data/print_refs/*.png
+	UPDATE_PRINT_REFS=1 $(PY) -m pytest tests/test_print_gate.py -k "pages_look and sqlite" -p no:cacheprovider -q
+	@echo "print-refs: $$(ls tests/data/print_refs/*.png | wc -l) pages in tests/data/print_refs/; look at them before committing"
 
 # T6 in full: `make test` restores every SQLite backup but only a spread of the PostgreSQL ones
 backup-drill: deps-system venv translations ## T6 with all 40 backups restored on every database (TEST_DATABASE_URL for PostgreSQL)

@@ -17,8 +17,9 @@ import re
 import threading
 import time
 import unicodedata
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from flask import Response, render_template
@@ -37,6 +38,11 @@ ALLOWED_ROOTS: tuple[Path, ...] = (PRINTABLES_DIR.resolve(), STATIC_DIR.resolve(
 _import_lock = threading.Lock()
 _render_lock = threading.Lock()
 _weasy: dict[str, Any] = {}
+
+#: Test-only observers of the layout: each is called as ``observer(template_name, document)`` with the laid-out
+#: WeasyPrint Document of every print (template_name None for html_documents_to_pdf's documents), so the print
+#: gate (tests/print_checks.py) can check every box against its page. Empty in production: nothing is called.
+RENDER_OBSERVERS: list[Callable[[str | None, Any], None]] = []
 
 
 class FetchRefused(ValueError):
@@ -150,7 +156,11 @@ def render_pdf(template_name: str, **context: Any) -> bytes:
     # is not known to be thread-safe, and a threaded server could otherwise render two at once
     with _render_lock:
         doc = wp["HTML"](string=html, base_url=str(PRINTABLES_DIR) + "/", url_fetcher=wp["Fetcher"]())
-        pdf = doc.write_pdf(font_config=wp["font_config"])
+        # render + write_pdf is what HTML.write_pdf does; the laid-out document is kept for the observers
+        document = doc.render(font_config=wp["font_config"])
+        for observe in RENDER_OBSERVERS:
+            observe(template_name, document)
+        pdf = document.write_pdf()
     log.info("printed %s: %d bytes in %.0f ms", template_name, len(pdf), (time.perf_counter() - started) * 1000)
     return pdf
 
@@ -212,6 +222,9 @@ def html_documents_to_pdf(htmls: list[str]) -> bytes:
     with _render_lock:
         docs = [wp["HTML"](string=html, base_url=str(PRINTABLES_DIR) + "/", url_fetcher=wp["Fetcher"]())
                 .render(font_config=wp["font_config"]) for html in htmls]
+        for observe in RENDER_OBSERVERS:
+            for doc in docs:
+                observe(None, doc)
         pages = [page for doc in docs for page in doc.pages]
         pdf = docs[0].copy(pages).write_pdf()
     log.info("printed %d documents, %d pages: %d bytes in %.0f ms", len(docs), len(pages), len(pdf),
