@@ -325,6 +325,35 @@ def expect_week_plan(v):
     return [grid.name, "走访计划表（2026-11-16至2026-11-22）"]
 
 
+def expect_scheme(v):
+    from app.points import queries as pq
+    from app.points.models import PointItem
+
+    scheme = pq.village_scheme(v.ids["village"])
+    items = db.session.scalars(sa.select(PointItem).where(PointItem.scheme_id == scheme.id,
+                                                          PointItem.active == sa.true())).all()
+    assert items, "the demo scheme has no items"
+    return ["积分细则"] + [it.code for it in items] + [cat.name for cat in scheme.categories
+                                                     if any(it.category_id == cat.id for it in items)]
+
+
+def expect_honour_roll(v):
+    from app.points import queries as pq
+
+    rows = [r for r in pq.household_ranking(v.ids["village"], 2026) if r[1] > 0][:3]
+    assert rows, "nobody scored in the demo year"
+    return ["红榜"] + [x for h, _score, _rank in rows for x in (h.number, _mask(h.head.name))]
+
+
+def expect_stocktake_sheet(v):
+    from app.shop.models import Product
+
+    names = db.session.scalars(sa.select(Product.name).where(Product.village_id == v.ids["village"],
+                                                             Product.active == sa.true())).all()
+    assert names, "the demo shop sells nothing"
+    return ["盘点人", "监盘人"] + list(names)
+
+
 def _redemptions_in_november(v):
     from app.shop.models import Redemption
 
@@ -476,6 +505,12 @@ PRINTABLES = [
               expect_posting),
     Printable("objection_reply", "points.objection_reply_pdf",
               lambda v: v.get("reviewer", f"/points/objections/{v.ids['objection']}/reply.pdf"), expect_objection),
+    Printable("points_scheme", "points.scheme_pdf", lambda v: v.get("clerk", "/points/scheme.pdf"),
+              expect_scheme),
+    Printable("points_honour_roll", "points.honour_roll_pdf",
+              lambda v: v.get("clerk", "/points/honour-roll.pdf?year=2026"), expect_honour_roll),
+    Printable("shop_stocktake_sheet", "shop.stocktake_sheet_pdf",
+              lambda v: v.get("cashier", "/shop/stocktake/sheet.pdf"), expect_stocktake_sheet),
     Printable("rules_booklet_a5", "rules.booklet",
               lambda v: v.get("clerk", f"/rules/versions/{v.ids['rules']}/booklet.pdf"), expect_rules,
               footer="cover"),
