@@ -7,9 +7,10 @@ code and name, and the ledger's and the audit log's own checks (the ones `flask 
 from __future__ import annotations
 
 import re
+import time
 
 import sqlalchemy as sa
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
 
 from ..audit.services import verify
 from ..extensions import db
@@ -56,6 +57,35 @@ def installation_label() -> str:
 def single_village_installation() -> bool:
     """A village PC: the whole backup is that one village's, so its clerk may take it away."""
     return db.session.scalar(sa.select(sa.func.count(Village.id))) == 1
+
+
+#: app.extensions key of the menu's answer (value, monotonic time it stops being used)
+_MENU_KEY = "xiangyue.single_village_menu"
+#: how long a worker shows the menu's backup link from one count of the villages
+MENU_SECONDS = 30.0
+
+
+def single_village_menu() -> bool:
+    """single_village_installation for the clerk's menu link, counted at most every MENU_SECONDS per worker
+    (the menu is drawn on every clerk page; villages are added about once per installation). A village added
+    or removed in this process is seen at once; in another worker within MENU_SECONDS. The download itself
+    always asks single_village_installation."""
+    app = current_app._get_current_object()
+    cached = app.extensions.get(_MENU_KEY)
+    now = time.monotonic()
+    if cached is None or cached[1] <= now:
+        cached = (single_village_installation(), now + MENU_SECONDS)
+        app.extensions[_MENU_KEY] = cached
+    return cached[0]
+
+
+def _forget_menu(_mapper, _connection, _target) -> None:
+    if has_app_context():
+        current_app.extensions.pop(_MENU_KEY, None)
+
+
+for _event in ("after_insert", "after_delete"):
+    sa.event.listen(Village, _event, _forget_menu)
 
 
 def run_checks() -> tuple[list[str], list[str]]:

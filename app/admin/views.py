@@ -21,7 +21,7 @@ from ..registry.models import Township, Village
 from ..registry.services import RegistryError, create_township, create_village, update_village
 from ..submission import run_write, submit
 from . import bp
-from .backups import installation_label, single_village_installation
+from .backups import installation_label, single_village_installation, single_village_menu
 from .forms import ActiveForm, GrantForm, ResetPasswordForm, TownshipForm, UserForm, VillageForm
 
 
@@ -175,7 +175,7 @@ def revoke_membership(user_id: int, membership_id: int):
 @bp.app_context_processor
 def _backup_link():
     # the clerk's link in the menu: only on a village PC (asked only when the menu is drawn for a clerk)
-    return {"single_village_installation": single_village_installation}
+    return {"single_village_installation": single_village_menu}
 
 
 def _may_take_backups() -> None:

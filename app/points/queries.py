@@ -145,42 +145,66 @@ def year_score(household_id: int, year: int, scheme_id: int | None = None) -> in
 
 
 def _ranked(rows) -> list[tuple]:
-    """(subject, score) rows best first → (subject, score, rank); equal scores share a rank (1, 2, 2, 4)."""
-    out, rank, last = [], 0, None
-    for i, (subject, score) in enumerate(rows, start=1):
-        if score != last:
-            rank, last = i, score
-        out.append((subject, int(score), rank))
-    return out
+    """(subject, score, rank) rows as ranked in SQL → the same with plain int score and rank."""
+    return [(subject, int(score), int(rank)) for subject, score, rank in rows]
+
+
+def _rank_over(score) -> sa.ColumnElement:
+    """RANK() over the scores, best first: equal scores share a rank and the next rank skips (1, 2, 2, 4)."""
+    return sa.func.rank().over(order_by=score.desc()).label("rank")
 
 
 def household_ranking(village_id: int, year: int, *, group_id: int | None = None,
-                      scheme_id: int | None = None) -> list[tuple[Household, int, int]]:
-    """(household, score, rank) for active households, best first; equal scores share a rank."""
-    score = sa.func.coalesce(sa.func.sum(PointEntry.points), 0).label("score")
+                      scheme_id: int | None = None, limit: int | None = None) -> list[tuple[Household, int, int]]:
+    """(household, score, rank) for active households, best first; equal scores share a rank.
+
+    Ranked in SQL (a window function over the grouped scores), so `limit` keeps the first rows without
+    loading the rest; each household comes with its head (户主) loaded in the same statement.
+    """
+    score = sa.func.coalesce(sa.func.sum(PointEntry.points), 0)
     join_cond = sa.and_(PointEntry.household_id == Household.id, PointEntry.year == year,
                         PointEntry.status.in_(COUNTED))
     if scheme_id is not None:
         join_cond = sa.and_(join_cond, PointEntry.scheme_id == scheme_id)
-    stmt = (sa.select(Household, score).outerjoin(PointEntry, join_cond)
-            .where(Household.village_id == village_id, Household.status == HouseholdStatus.ACTIVE.value)
-            .group_by(Household.id).order_by(score.desc(), Household.number))
+    scores = (sa.select(Household.id.label("household_id"), score.label("score"), _rank_over(score))
+              .outerjoin(PointEntry, join_cond)
+              .where(Household.village_id == village_id, Household.status == HouseholdStatus.ACTIVE.value)
+              .group_by(Household.id))
     if group_id:
-        stmt = stmt.where(Household.group_id == group_id)
+        scores = scores.where(Household.group_id == group_id)
+    scores = scores.subquery("scores")
+    stmt = (sa.select(Household, scores.c.score, scores.c.rank)
+            .join(scores, scores.c.household_id == Household.id)
+            .options(joinedload(Household.head))
+            .order_by(scores.c.rank, Household.number))
+    if limit is not None:
+        stmt = stmt.limit(limit)
     return _ranked(db.session.execute(stmt).all())
 
 
-def person_ranking(village_id: int, year: int, *, group_id: int | None = None) -> list[tuple[Person, int, int]]:
-    """(person, score, rank) for living people of active households, by the entries they earned."""
-    score = sa.func.sum(PointEntry.points).label("score")
-    stmt = (sa.select(Person, score).join(PointEntry, PointEntry.person_id == Person.id)
-            .join(Household, Household.id == Person.household_id)
-            .where(Person.village_id == village_id, Person.status == PersonStatus.ALIVE.value,
-                   Household.status == HouseholdStatus.ACTIVE.value, PointEntry.year == year,
-                   PointEntry.status.in_(COUNTED))
-            .group_by(Person.id).order_by(score.desc(), Person.id))
+def person_ranking(village_id: int, year: int, *, group_id: int | None = None,
+                   limit: int | None = None) -> list[tuple[Person, int, int]]:
+    """(person, score, rank) for living people of active households, by the entries they earned.
+
+    Ranked in SQL like household_ranking; each person comes with their household loaded.
+    """
+    score = sa.func.sum(PointEntry.points)
+    scores = (sa.select(Person.id.label("person_id"), score.label("score"), _rank_over(score))
+              .join(PointEntry, PointEntry.person_id == Person.id)
+              .join(Household, Household.id == Person.household_id)
+              .where(Person.village_id == village_id, Person.status == PersonStatus.ALIVE.value,
+                     Household.status == HouseholdStatus.ACTIVE.value, PointEntry.year == year,
+                     PointEntry.status.in_(COUNTED))
+              .group_by(Person.id))
     if group_id:
-        stmt = stmt.where(Household.group_id == group_id)
+        scores = scores.where(Household.group_id == group_id)
+    scores = scores.subquery("scores")
+    stmt = (sa.select(Person, scores.c.score, scores.c.rank)
+            .join(scores, scores.c.person_id == Person.id)
+            .options(joinedload(Person.household))
+            .order_by(scores.c.rank, Person.id))
+    if limit is not None:
+        stmt = stmt.limit(limit)
     return _ranked(db.session.execute(stmt).all())
 
 

@@ -655,9 +655,9 @@ def rankings():
     scheme = _scheme()
     groups = sorted(db.session.scalars(sa.select(VillagerGroup).where(VillagerGroup.village_id == g.village.id)),
                     key=lambda gr: group_key(gr.name))
-    rows = pq.household_ranking(g.village.id, year, group_id=group_id)
-    people = pq.person_ranking(g.village.id, year, group_id=group_id)[:50]
-    return render_template("points/rankings.html", rows=rows[:200], people=people, year=year, group_id=group_id,
+    rows = pq.household_ranking(g.village.id, year, group_id=group_id, limit=200)
+    people = pq.person_ranking(g.village.id, year, group_id=group_id, limit=50)
+    return render_template("points/rankings.html", rows=rows, people=people, year=year, group_id=group_id,
                            groups=groups, scheme=scheme)
 
 
