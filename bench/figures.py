@@ -720,4 +720,4 @@ def memory_rows(rows: list[Row]) -> list[Row]:
 
 
 # figures kept in their own modules register themselves here (each with @figure)
-from . import home_figure  # noqa: E402,F401
+from . import home_figure, rankings_figure  # noqa: E402,F401

@@ -94,7 +94,8 @@ def run_backend(backend: str, url: str, args, log) -> list[dict]:
         if fig.fn is None:
             rows.append(F.Row(fig.key, fig.title, goal="", met=None, note=f"not available: {fig.reason}"))
             continue
-        if fig.fn in (F.fig_kiosk, F.fig_household_page, F.fig_county) and not F.load.have_wrk():
+        if fig.fn in (F.fig_kiosk, F.fig_household_page, F.fig_county, F.rankings_figure.fig_rankings) \
+                and not F.load.have_wrk():
             rows.append(F.Row(fig.key, fig.title, note="not measured: wrk is not installed (make deps-system)"))
             continue
         log(f"-- {fig.key}. {fig.title}")

@@ -158,18 +158,20 @@ def household_ranking(village_id: int, year: int, *, group_id: int | None = None
                       scheme_id: int | None = None, limit: int | None = None) -> list[tuple[Household, int, int]]:
     """(household, score, rank) for active households, best first; equal scores share a rank.
 
-    Ranked in SQL (a window function over the grouped scores), so `limit` keeps the first rows without
-    loading the rest; each household comes with its head (户主) loaded in the same statement.
+    Ranked in SQL: the year's counted entries summed per household from ix_point_entries_village_year_household
+    (the index alone, in household order), households without any at 0, RANK() over the scores; `limit` keeps
+    the first rows without loading the rest, and each household comes with its head (户主) in the same statement.
     """
-    score = sa.func.coalesce(sa.func.sum(PointEntry.points), 0)
-    join_cond = sa.and_(PointEntry.household_id == Household.id, PointEntry.year == year,
-                        PointEntry.status.in_(COUNTED))
+    counted = (sa.select(PointEntry.household_id, sa.func.sum(PointEntry.points).label("score"))
+               .where(PointEntry.village_id == village_id, PointEntry.year == year, PointEntry.status.in_(COUNTED))
+               .group_by(PointEntry.household_id))
     if scheme_id is not None:
-        join_cond = sa.and_(join_cond, PointEntry.scheme_id == scheme_id)
+        counted = counted.where(PointEntry.scheme_id == scheme_id)
+    counted = counted.subquery("counted")
+    score = sa.func.coalesce(counted.c.score, 0)
     scores = (sa.select(Household.id.label("household_id"), score.label("score"), _rank_over(score))
-              .outerjoin(PointEntry, join_cond)
-              .where(Household.village_id == village_id, Household.status == HouseholdStatus.ACTIVE.value)
-              .group_by(Household.id))
+              .outerjoin(counted, counted.c.household_id == Household.id)
+              .where(Household.village_id == village_id, Household.status == HouseholdStatus.ACTIVE.value))
     if group_id:
         scores = scores.where(Household.group_id == group_id)
     scores = scores.subquery("scores")
@@ -186,16 +188,18 @@ def person_ranking(village_id: int, year: int, *, group_id: int | None = None,
                    limit: int | None = None) -> list[tuple[Person, int, int]]:
     """(person, score, rank) for living people of active households, by the entries they earned.
 
-    Ranked in SQL like household_ranking; each person comes with their household loaded.
+    Ranked in SQL like household_ranking (the sums from ix_point_entries_village_year_person); each person
+    comes with their household loaded.
     """
-    score = sa.func.sum(PointEntry.points)
-    scores = (sa.select(Person.id.label("person_id"), score.label("score"), _rank_over(score))
-              .join(PointEntry, PointEntry.person_id == Person.id)
+    counted = (sa.select(PointEntry.person_id, sa.func.sum(PointEntry.points).label("score"))
+               .where(PointEntry.village_id == village_id, PointEntry.year == year, PointEntry.status.in_(COUNTED),
+                      PointEntry.person_id.is_not(None))
+               .group_by(PointEntry.person_id)).subquery("counted")
+    scores = (sa.select(Person.id.label("person_id"), counted.c.score, _rank_over(counted.c.score))
+              .join(counted, counted.c.person_id == Person.id)
               .join(Household, Household.id == Person.household_id)
               .where(Person.village_id == village_id, Person.status == PersonStatus.ALIVE.value,
-                     Household.status == HouseholdStatus.ACTIVE.value, PointEntry.year == year,
-                     PointEntry.status.in_(COUNTED))
-              .group_by(Person.id))
+                     Household.status == HouseholdStatus.ACTIVE.value))
     if group_id:
         scores = scores.where(Household.group_id == group_id)
     scores = scores.subquery("scores")
