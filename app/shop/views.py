@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..access import can, deny, get_in_village_or_404, require
 from ..auth.models import User
@@ -147,8 +147,21 @@ def _find_households(q: str) -> tuple[Household | None, list[Household]]:
     return (matches[0] if len(matches) == 1 else None), matches
 
 
+def _basket_products() -> list[Product]:
+    """The current village's goods whose quantity box the posted counter form filled in, in shelf order."""
+    ids = set()
+    for name, value in request.form.items():
+        if name.startswith("qty_") and name[4:].isdigit() and len(name) < 24 and value.strip(" \u3000"):
+            ids.add(int(name[4:]))
+    if not ids:
+        return []
+    return [p for p in village_products() if p.id in ids] if len(ids) > 100 else list(db.session.scalars(
+        sa.select(Product).where(Product.village_id == g.village.id, Product.id.in_(ids))
+        .order_by(Product.category, Product.name, Product.spec, Product.id)))
+
+
 def _cart_lines(form, products: list[Product]) -> list[tuple[Product, int]]:
-    return [(p, form[f"qty_{p.id}"].data) for p in products if form[f"qty_{p.id}"].data]
+    return [(p, form.quantity(p.id)) for p in products if form.quantity(p.id)]
 
 
 def _add_error(form, message: str) -> None:
@@ -164,7 +177,8 @@ def counter():
     summary = None
     if request.method == "POST":
         household = get_in_village_or_404(Household, request.form.get("household_id"))
-        products = village_products()
+        # a confirm needs only the goods in the basket (the page is drawn again only when it fails, below)
+        products = _basket_products() if request.form.get("confirm") else village_products()
     else:
         if id_arg("household"):
             household = get_in_village_or_404(Household, id_arg("household"))
@@ -206,10 +220,12 @@ def counter():
             total = sum(p.price_points * qty for p, qty in lines)
             summary = {"lines": [(p, qty, p.price_points * qty) for p, qty in lines], "total": total}
     if household is not None:
-        db.session.rollback()  # nothing written here; read the balance fresh
-        household = db.session.get(Household, household.id)
-        # the rollback expired every product: refresh them in one SELECT, not one per product (bench figure 3)
-        db.session.scalars(sa.select(Product).where(Product.village_id == g.village.id)).all()
+        if request.method == "POST" and request.form.get("confirm"):
+            # a confirm that did not go through: nothing written here, read the balance and the goods fresh
+            # (every product in one SELECT, not one per product: bench figure 3)
+            db.session.rollback()
+            household = db.session.get(Household, household.id)
+            products = village_products()
         # awards still on posting, where the village holds them back, are part of the balance but not spendable
         balance, held, spendable = pq.spendable_points(household)
         held_entries = pq.held_entries(household) if held else []
@@ -217,12 +233,13 @@ def counter():
             summary["after"] = balance - summary["total"]
             summary["short"] = summary["total"] > spendable
         # products in stock, plus any the basket names (so a sold-out line still shows its error)
-        shown = [p for p in products if (p.active and p.stock > 0) or form[f"qty_{p.id}"].data
-                 or form[f"qty_{p.id}"].errors]
+        shown = [p for p in products if (p.active and p.stock > 0) or form.quantity(p.id)
+                 or form.quantity_errors(p.id)]
     else:
         balance, shown = None, []
         held, spendable, held_entries = 0, None, []
     recent = list(db.session.scalars(sa.select(Redemption).where(Redemption.village_id == g.village.id)
+                                     .options(joinedload(Redemption.household))
                                      .order_by(Redemption.id.desc()).limit(10)))
     return render_template("shop/counter.html", q=q, household=household, matches=matches, form=form,
                            shown=shown, balance=balance, held=held, spendable=spendable,
