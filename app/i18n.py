@@ -33,3 +33,20 @@ def ensure_compiled(translations_dir: Path) -> None:
             os.replace(tmp, mo)
         except OSError as e:  # a read-only install: run `make translations` as its owner
             log.warning("could not compile %s: %s", po, e)
+
+
+def page_gettext() -> dict:
+    """A template context processor: the templates' gettext / ngettext bound to this render's translations.
+
+    Flask-Babel's template callables look the translations up again for every string (its
+    get_translations walks the request's locale and domain: ~17 µs a call, ~50 calls a page, a third of
+    a kiosk page's own work). `_()` in a template resolves `gettext` from the context first, so one
+    lookup per render serves the whole page; an imported macro file (no context) keeps Flask-Babel's.
+    Same semantics as the i18n extension's newstyle callables (autoescape, %-formatting).
+    """
+    from flask_babel import get_translations
+    from jinja2.ext import _make_new_gettext, _make_new_ngettext
+
+    translations = get_translations()
+    return {"gettext": _make_new_gettext(translations.ugettext),
+            "ngettext": _make_new_ngettext(translations.ungettext)}
