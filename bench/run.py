@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from . import figures as F
@@ -61,9 +62,23 @@ def _fmt(v: float | None) -> str:
     return f"{v:.2f}"
 
 
+def _load() -> list[float]:
+    """The machine's load average (1, 5, 15 minutes) now."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def _load_cell(r: dict) -> str:
+    """The 1-minute load average when the figure started → when it ended ("—" when not recorded)."""
+    start, end = r.get("load_average"), r.get("load_average_end")
+    if not start:
+        return "—"
+    return f"{start[0]:.1f}" + (f"→{end[0]:.1f}" if end else "")
+
+
 def table(results: list[dict]) -> str:
-    """One Markdown table: backend, figure, median, min–max, goal, met."""
-    lines = ["| DB | # | figure | median | min–max | goal | met |", "|---|---|---|---|---|---|---|"]
+    """One Markdown table: backend, figure, median, min–max, goal, met, and the machine's load average (1 min)
+    at the figure's start → end: the machine is shared, and a figure measured at load 6 on 2 cores says so."""
+    lines = ["| DB | # | figure | median | min–max | goal | met | load |", "|---|---|---|---|---|---|---|---|"]
     for r in results:
         if r["median"] is None:
             span, median = "—", "not available"
@@ -73,21 +88,38 @@ def table(results: list[dict]) -> str:
         met = {True: "yes", False: "**NO**", None: ""}[r["met"]]
         what = r["what"] + (f" ({r['note']})" if r["note"] else "")
         what = " ".join(what.replace("|", "/").split())  # one table row, whatever the note holds
-        lines.append(f"| {r['backend']} | {r['figure']} | {what} | {median} | {span} | {r['goal']} | {met} |")
+        lines.append(f"| {r['backend']} | {r['figure']} | {what} | {median} | {span} | {r['goal']} | {met} "
+                     f"| {_load_cell(r)} |")
     return "\n".join(lines)
+
+
+def bench_scale(args):
+    """The data of this run: the full or quick village; the county's size as asked (--county-villages)."""
+    scale = SCALES["quick" if args.quick else "full"]
+    if args.county_villages:
+        scale = replace(scale, county_villages=args.county_villages,
+                        county_households=args.county_households or scale.county_households)
+    return scale
 
 
 def run_backend(backend: str, url: str, args, log) -> list[dict]:
     scale_name = "quick" if args.quick else "full"
     app = make_app(url)
-    log(f"== {backend}: {url.split('@')[-1]} ({scale_name} data)")
+    # the county (200 villages × 500 households, one year) lives on PostgreSQL, where a township server runs
+    county = backend == "postgresql" and not args.no_county
+    scale = bench_scale(args)
+    log(f"== {backend}: {url.split('@')[-1]} ({scale_name} data"
+        + (f" + the county, {scale.county_villages} villages × {scale.county_households} households)" if county
+           else ")"))
     t0 = time.perf_counter()
-    generate(app, SCALES[scale_name])
+    generate(app, scale, county=county)
     rows_seen = counts(app)
     log(f"   data ready in {time.perf_counter() - t0:.0f} s: {rows_seen}")
     ctx = F.Context(backend=backend, database_url=url, quick=args.quick, runs=args.runs, seconds=args.seconds,
                     app=app, log=log, small_url=small_database(backend, args, log))
     rows: list[F.Row] = []
+    #: the machine's load average at each figure's start and end (by row), printed beside its numbers
+    loads: dict[int, tuple[list[float], list[float]]] = {}
     for fig in F.FIGURES:
         if args.only and fig.key not in args.only:
             continue
@@ -98,23 +130,33 @@ def run_backend(backend: str, url: str, args, log) -> list[dict]:
                 and not F.load.have_wrk():
             rows.append(F.Row(fig.key, fig.title, note="not measured: wrk is not installed (make deps-system)"))
             continue
-        log(f"-- {fig.key}. {fig.title}")
+        start = _load()
+        log(f"-- {fig.key}. {fig.title} (load average {start})")
         try:
-            rows.extend(fig.fn(ctx))
+            new = fig.fn(ctx)
         except Exception as e:  # noqa: BLE001 - one broken figure must not hide the others
             log(f"   FAILED: {type(e).__name__}: {e}")
-            rows.append(F.Row(fig.key, fig.title, met=False, note=f"failed: {type(e).__name__}: {str(e)[:200]}"))
+            new = [F.Row(fig.key, fig.title, met=False, note=f"failed: {type(e).__name__}: {str(e)[:200]}")]
+        end = _load()
+        for r in new:
+            loads[id(r)] = (start, end)
+        rows.extend(new)
     if not args.only or "8" in args.only:
         rows.extend(F.memory_rows(rows))
-    return [{"backend": backend, "data": rows_seen, **r.as_dict()} for r in rows]
+    out = []
+    for r in rows:
+        start, end = loads.get(id(r), (None, None))
+        out.append({"backend": backend, "data": rows_seen, **r.as_dict(), "load_average": start,
+                    "load_average_end": end})
+    return out
 
 
 def small_database(backend: str, args, log) -> str | None:
-    """The 10k-transfer village for the kiosk's big-vs-small comparison: built on SQLite when missing (a few
-    seconds); on PostgreSQL used only when its database exists (python -m bench.generate --scale 10k --db pg)."""
+    """The 10k-transfer village for the kiosk's big-vs-small comparison, built when missing on either backend
+    (bench/data/village-10k.db, PostgreSQL xy_bench_10k; a few seconds)."""
     if args.only and "1" not in args.only:
         return None
-    url = sqlite_url("10k") if backend == "sqlite" else pg_url("10k", create=False)
+    url = sqlite_url("10k") if backend == "sqlite" else pg_url("10k")
     if url is None:
         log("   no 10k database on this backend: the kiosk's 10k comparison is skipped")
         return None
@@ -138,6 +180,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, help="runs per figure (default 3)")
     parser.add_argument("--seconds", type=float, help="load duration of one run (default 30, quick 4)")
     parser.add_argument("--readme", action="store_true", help="write the table into README.md (default for full runs)")
+    parser.add_argument("--no-county", action="store_true",
+                        help="leave the county out of the PostgreSQL data (figure 10 then says not measured)")
+    parser.add_argument("--county-villages", type=int,
+                        help="a smaller county (default 200 villages), e.g. to try the harness; added to, never removed")
+    parser.add_argument("--county-households", type=int, help="households per county village (default 500)")
     args = parser.parse_args(argv)
     args.only = set(args.only.split(",")) if args.only else None
     args.runs = args.runs or 3
@@ -149,12 +196,17 @@ def main(argv: list[str] | None = None) -> int:
     started = dt.datetime.now(dt.timezone.utc)
     info = machine()
     log(f"bench {'quick' if args.quick else 'full'} on {info['cpu']} × {info['cores']}, load {info['load_average']}")
+    if info["load_average"][0] > (info["cores"] or 1) * 0.5:
+        log(f"   the machine is busy (load {info['load_average'][0]} on {info['cores']} cores): figures measured now "
+            f"carry their load in the table; run the full bench on an idle machine")
     scale = "quick" if args.quick else "full"
     results: list[dict] = []
     if args.backend in ("sqlite", "both"):
         results += run_backend("sqlite", sqlite_url(scale), args, log)
     if args.backend in ("postgresql", "both"):
-        url = pg_url(scale)
+        # a county of another size than the default gets its own database (the data is only ever added to)
+        url = pg_url(scale if not args.county_villages or args.no_county else
+                     f"{scale}_county{bench_scale(args).county_villages}x{bench_scale(args).county_households}")
         if url is None:
             log("== postgresql: no server (TEST_DATABASE_URL, BENCH_PG_URL or 127.0.0.1:5432): skipped")
         else:
@@ -169,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     payload = {"started": started.isoformat(), "finished": finished.isoformat(), "mode": scale,
                "command": "make bench" + ("-quick" if args.quick else ""), "machine": info,
                "settings": {"runs": args.runs, "seconds": args.seconds, "gunicorn_workers": 4,
+                            "county": None if args.no_county else
+                            {"villages": bench_scale(args).county_villages,
+                             "households": bench_scale(args).county_households, "backend": "postgresql"},
                             "wrk": "2 threads, 4 connections (one per worker)"},
                "results": results}
     (RESULTS_DIR / name).write_text(json.dumps(payload, ensure_ascii=False, indent=1, default=str))
@@ -177,7 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.readme or (not args.quick and not args.only):
         update_readme(f"Measured {started:%Y-%m-%d %H:%M} UTC on {info['cpu']} × {info['cores']} cores, "
                       f"{info['memory_gib']} GiB, {info['os']}, Python {info['python']}, SQLite {info['sqlite']} "
-                      f"(machine shared; load average {info['load_average']} at the start). "
+                      f"(machine shared; load average {info['load_average']} at the start, "
+                      f"{info['load_average_end']} at the end; the table's last column: the 1-minute load "
+                      f"average as each figure started → ended). "
                       f"{args.runs} runs per figure, {args.seconds:g} s of load per run. "
                       f"Reproduce with `make bench`.\n\n{md}")
     # a missed goal is a finding shown in the table; only a figure that could not run fails the command
