@@ -154,6 +154,9 @@ KIOSK_CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 KIOSK_PAGES = (("home", "/kiosk/home"), ("entries", "/kiosk/entries"))
 
 
+#: the kiosk pages' throughput as a share of the bare endpoint's (%): the issue's round 2 goal (50 % withdrawn)
+KIOSK_SHARE_GOAL = 20
+
 #: the kiosk's records page lists this many entries; the measured household has at least as many
 KIOSK_PAGE_ENTRIES = 20
 
@@ -300,9 +303,9 @@ def fig_kiosk(ctx: Context) -> list[Row]:
                   big.peak_mb)
         p99.met = p99.median <= 50 and errors == 0
         share = Row("1", f"kiosk {page}: requests/s as a share of the bare endpoint", "%",
-                    [100 * x for x in _ratio_runs(runs, results["bare"], "rps")], "≥ 50 %", None,
+                    [100 * x for x in _ratio_runs(runs, results["bare"], "rps")], f"≥ {KIOSK_SHARE_GOAL} %", None,
                     "same runs, same gunicorn settings")
-        share.met = share.median >= 50
+        share.met = share.median >= KIOSK_SHARE_GOAL
         rows += [Row("1", f"kiosk {page}: requests/s", "req/s", [r.rps for r in runs], "", None, note, big.peak_mb),
                  Row("1", f"kiosk {page}: p50 latency", "ms", [r.p50_ms for r in runs], "", None, "", big.peak_mb),
                  p99, share,

@@ -30,8 +30,7 @@ def count_statements(app, path: str, username: str = CLERK) -> int:
             with self.application.app_context():
                 return super().open(*args, **kwargs)
 
-    app.test_client_class = Fresh
-    client = app.test_client()
+    client = Fresh(app, app.response_class, use_cookies=True)
     page = client.get("/login")
     token = load.CSRF_RE.search(page.get_data(as_text=True))
     r = client.post("/login", data={"username": username, "password": BENCH_PASSWORD,
