@@ -6,8 +6,8 @@ the year's counted points per household and per person from these indexes alone,
 rows, no sort), then ranks in SQL with RANK() (bench figure 12).
 
 Revision ID: 5b61fcbb2736
-Revises: c5e1a9d3b7f2
-Create Date: 2026-12-05 07:30:00
+Revises: b4d8e2f6a1c3
+Create Date: 2026-12-05 08:00:00
 
 """
 from alembic import op
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '5b61fcbb2736'
-down_revision = 'c5e1a9d3b7f2'
+down_revision = 'b4d8e2f6a1c3'
 branch_labels = None
 depends_on = None
 
