@@ -213,7 +213,7 @@ class World:
         with client.session_transaction() as sess:
             raw = sess.get("csrf_token")
             if raw is None:
-                raw = hashlib.sha1(os.urandom(64)).hexdigest()  # noqa: S324 - Flask-WTF's own format
+                raw = hashlib.sha1(os.urandom(64)).hexdigest()
                 sess["csrf_token"] = raw
         return URLSafeTimedSerializer(self.app.secret_key, salt="wtf-csrf-token").dumps(raw)
 
@@ -281,7 +281,7 @@ def close_world(world: World) -> None:
     world.ctx.pop()
 
 
-__all__ = ["BACKENDS", "ROLES", "World", "build_world", "close_world", "fingerprint", "gates_full", "gate_seed"]
+__all__ = ["BACKENDS", "ROLES", "World", "build_world", "close_world", "fingerprint", "gate_seed", "gates_full"]
 
 
 # --- pages: the forms a page shows ----------------------------------------------------------------
