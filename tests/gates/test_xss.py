@@ -8,8 +8,8 @@ Every text column of the seeded world (tests/gates/fuzz_world.py) that holds fre
 unique canary: `"><svg/onload=x{N}>` (N names the table, column and row) or, on every third row,
 `javascript:x{N}` (for fields that end up in links). Columns that hold codes, hashes, statuses or file
 names are left out (`NOT_FREE_TEXT`); append-only tables are written with their triggers off. Then each
-role requests every GET route of the URL map (arguments from the seeded world) and follows the links of
-the pages it gets, up to `MAX_PAGES` per role.
+role requests every GET route of the URL map (arguments from the seeded world), then follows the links of
+the pages it gets, up to `MAX_PAGES` more per role (all of them in `make gates`).
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ NOT_FREE_TEXT = re.compile(
 CANARY = '"><svg/onload=x{n}>'
 JS_CANARY = "javascript:x{n}"
 RAW = re.compile(r"<svg/onload=x(\d+)>")
-MAX_PAGES = 10_000 if gates_full() else 50
+MAX_PAGES = 10_000 if gates_full() else 30
 #: GET routes that are not pages to crawl
 SKIP_ENDPOINTS = {"static", "auth.logout", "kiosk.enrol"}
 EXTRA_ARGS = {
@@ -168,8 +168,10 @@ class Printed:
 def crawl(world, role: str, printed: Printed, report: dict) -> None:
     client = world.client(role)
     queue = _start_urls(world, role)
+    # every GET route once, then at most MAX_PAGES more pages found by following links
+    limit = len(queue) + MAX_PAGES
     seen: set[str] = set()
-    while queue and len(seen) < MAX_PAGES:
+    while queue and len(seen) < limit:
         url = queue.pop(0)
         parts = urlsplit(url)
         if parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
