@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import re
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
@@ -142,9 +143,13 @@ class Printed:
         self.htmls: list[str] = []
         outer = self
 
+        # a laid-out page as app.printing.content_height reads it (the roll receipts measure their length)
+        root = SimpleNamespace(position_y=0, margin_height=lambda: 100.0)
+        page = SimpleNamespace(_page_box=SimpleNamespace(children=[root], margin_bottom=0))
+
         class Doc:
             def __init__(self):
-                self.pages = [object()]
+                self.pages = [page]
 
             def copy(self, pages):
                 return self
