@@ -19,7 +19,7 @@ from .db import install_sqlite_hooks
 from .errors import BoundedRequest, register_error_handlers
 from .extensions import babel, csrf, db, import_all_models, limiter, login_manager, migrate
 from .filters import register_filters
-from .i18n import ensure_compiled, install_request_domain
+from .i18n import ensure_compiled, escape_lazy_strings, install_request_domain
 from .urls import BoundedIntConverter
 
 __all__ = ["MIGRATIONS_DIR", "PRINTABLES_DIR", "PROJECT_ROOT", "TEMPLATES_DIR", "create_app"]
@@ -79,6 +79,7 @@ def init_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
     csrf.init_app(app)
     ensure_compiled(Path(app.root_path) / "translations")
+    escape_lazy_strings()
     babel.init_app(app, locale_selector=select_locale, default_translation_directories="translations")
     install_request_domain(app, babel)
     limiter.init_app(app)

@@ -1,4 +1,5 @@
-"""Keep the compiled interface catalogs in step with the translations shipped in the repository."""
+"""Keep the compiled interface catalogs in step with the translations shipped in the repository, and render
+lazy translations escaped."""
 from __future__ import annotations
 
 import logging
@@ -9,9 +10,25 @@ from pathlib import Path
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import g
-from flask_babel import Domain
+from flask_babel import Domain, LazyString
+from markupsafe import Markup, escape
 
 log = logging.getLogger(__name__)
+
+
+def _escaped_html(self) -> Markup:
+    return escape(str(self))
+
+
+def escape_lazy_strings() -> None:
+    """Make Jinja escape flask_babel's lazy strings like any other text.
+
+    LazyString.__html__ returns the text unescaped, so Jinja took every lazy_gettext message (a form's
+    error, a label) for safe HTML: the Chinese "请不要输入 <script> 之类的网页符号" opened a real <script>
+    element and swallowed the rest of the page, and a lazy message formatted with user text would have
+    been an XSS hole (T9). Idempotent.
+    """
+    LazyString.__html__ = _escaped_html
 
 
 def ensure_compiled(translations_dir: Path) -> None:

@@ -29,8 +29,8 @@ MSG_DUPLICATE_COLUMN = N_("The column %(column)s appears twice in the header row
 class Problem:
     """One thing wrong with the file: row number (None for the whole file), column header, message.
 
-    `message` is a lazy gettext string; render `text` (a plain str, escaped by Jinja), never the lazy
-    string itself: flask_babel's LazyString has an ``__html__`` that bypasses autoescaping.
+    `message` is a lazy gettext string; `text` is it as a plain str (lazy strings render escaped too since
+    `app.i18n.escape_lazy_strings`, but a plain str needs no such care).
     """
 
     row: int | None
