@@ -77,7 +77,8 @@ def import_command(file: Path, village_code: str, kind: str, title: str | None, 
 @rules_cli.command("booklet")
 @click.argument("version_id", type=int)
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="PDF file to write.")
-@click.option("--paper", type=click.Choice(["a5", "a4"]), default="a5", show_default=True)
+@click.option("--paper", type=click.Choice(["a5", "a4", "imposed"]), default="a5", show_default=True,
+              help="a5: the booklet; a4: the notice for the board; imposed: the booklet 2-up on A4.")
 def booklet_command(version_id: int, out: Path, paper: str) -> None:
     """Print a rule version as a booklet PDF."""
     version = db.session.get(RuleVersion, version_id) if 0 < version_id < 2**62 else None

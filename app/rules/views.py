@@ -10,11 +10,12 @@ from markupsafe import Markup, escape
 from ..access import can, deny, get_in_village_or_404, require
 from ..extensions import db
 from ..forms import options
-from ..printing import pdf_response, render_pdf
+from ..printing import pdf_response
 from ..registry.models import Village
 from ..submission import run_write, submit
 from ..urls import id_arg
 from . import bp
+from . import papers
 from . import services as rules
 from .docx import DocxError, docx_text
 from .forms import (ArticleForm, ConfirmForm, DigestForm, ImportForm, SettingsForm, StatusForm, StepForm,
@@ -389,30 +390,35 @@ def digest_remove(item_id: int):
 
 # Printing
 
+#: the booklet route's papers: the A5 booklet, the A4 notice for the board, the booklet imposed on A4
+BOOKLET_PAPERS = {"a5": (papers.booklet_pdf, "A5"), "a4": (papers.notice_pdf, "公开栏A4"),
+                  "imposed": (papers.imposed_booklet_pdf, "A4拼版")}
+
+
 @bp.route("/versions/<int:version_id>/booklet.pdf")
 @require("rules.view")
 def booklet(version_id: int):
-    """The version as an A5 booklet (or ?paper=a4 for the notice board)."""
+    """The version as an A5 booklet; ?paper=a4 the notice for the board, ?paper=imposed the booklet on A4."""
     v = _load_version(version_id)
-    paper = "a4" if request.args.get("paper") == "a4" else "a5"
-    pdf = booklet_pdf(v, paper)
-    return pdf_response(pdf, f"{v.title}-{paper.upper()}.pdf", ascii_name=f"rules-{v.id}-{paper}.pdf")
+    paper = request.args.get("paper", "a5")
+    make, suffix = BOOKLET_PAPERS.get(paper, BOOKLET_PAPERS["a5"])
+    paper = paper if paper in BOOKLET_PAPERS else "a5"
+    return pdf_response(make(v), f"{v.title}-{suffix}.pdf", ascii_name=f"rules-{v.id}-{paper}.pdf")
 
 
 @bp.route("/versions/<int:version_id>/digest.pdf")
 @require("rules.view")
 def digest_pdf(version_id: int):
-    """The digest as an A4 poster."""
+    """The digest as an A4 poster: a list of large lines, or (?layout=cards, and from 20 points) numbered cards."""
     v = _load_version(version_id)
-    pdf = render_pdf("rules_digest.html", v=v, village=db.session.get(Village, v.village_id))
-    return pdf_response(pdf, f"{v.title}-要点.pdf", ascii_name=f"rules-{v.id}-digest.pdf")
+    layout = papers.digest_layout(v, request.args.get("layout"))
+    pdf = papers.digest_pdf(v, layout)
+    return pdf_response(pdf, f"{v.title}-要点.pdf", ascii_name=f"rules-{v.id}-digest-{layout}.pdf")
 
 
 def booklet_pdf(v: RuleVersion, paper: str = "a5") -> bytes:
-    """Render a version's booklet (used by the page and by `flask rules booklet`)."""
-    village = db.session.get(Village, v.village_id)
-    return render_pdf("rules_booklet.html", v=v, village=village, paper=paper,
-                      assembly=v.step(StepKind.ASSEMBLY), filing=v.step(StepKind.FILING))
+    """Render a version's paper (used by the page and by `flask rules booklet`): a5, a4 (notice) or imposed."""
+    return BOOKLET_PAPERS.get(paper, BOOKLET_PAPERS["a5"])[0](v)
 
 
 # Public reading (no login): the kiosk reuses templates/rules/_published.html
