@@ -5,6 +5,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import HiddenField, SelectField, SelectMultipleField, SubmitField, TextAreaField
+from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from ..forms import CleanStringField, CleanTextAreaField, LooseDateField, options
@@ -113,10 +114,23 @@ class SettingsForm(FlaskForm):
     submit = SubmitField(_l("Save thresholds"))
 
 
+class ArticleChecklistField(SelectMultipleField):
+    """The articles as a list of check boxes (the page renders it with its search box)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
 class DigestForm(FlaskForm):
     text = CleanStringField(_l("Key rule in short words"), validators=[DataRequired(), Length(max=300)])
-    article_ids = SelectMultipleField(_l("Source articles"), coerce=int, validators=[DataRequired()])
+    article_ids = ArticleChecklistField(_l("Source articles"), coerce=int, validators=[DataRequired()])
     submit = SubmitField(_l("Add to the digest"))
+
+
+class DigestOrderForm(FlaskForm):
+    """The digest's order: one number field per point (pos-<item id>), read by the view; CSRF here."""
+
+    submit = SubmitField(_l("Save the order"))
 
 
 class ConfirmForm(FlaskForm):

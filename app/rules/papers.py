@@ -196,22 +196,88 @@ def digest_pdf(v: RuleVersion, layout: str | None = None) -> bytes:
     layout = digest_layout(v, layout)
     items = list(v.digest_items)
     columns = 3 if len(items) <= 24 else 4
-    rows = max(1, math.ceil(len(items) / columns))
-    # the cards share the page's height below the title and above the seal (about 200 mm), 56 mm at most
-    card_height = round(min(56.0, 200.0 / rows - 2.5), 1)
     return render_pdf("rules_digest.html", v=v, village=_village(v), layout=layout, items=items,
-                      list_size=_list_size(items), columns=columns, card_height=card_height)
+                      cite_label=cite_label, list_fit=list_fit(items), columns=columns,
+                      card_fit=card_fit(items, columns))
 
 
-def _list_size(items) -> float:
-    """The largest font size (pt) at which the list poster's points fill, but do not overflow, one A4 page."""
-    # the points' block is about 178 × 200 mm; a CJK character is 1 em wide, lines are 1.45 em apart, and each
-    # point adds half a line of space; the number and the 第X条 citation take about 6 characters
-    width_mm, height_mm = 170.0, 196.0
-    for size in (30, 28, 26, 24, 22, 20, 18, 17, 16, 15, 14, 13, 12):
+def _width(text: str) -> float:
+    """The width of a text in ems: a CJK character is 1 em, a Latin letter or digit about half."""
+    return sum(0.5 if ord(ch) < 0x2E80 else 1.0 for ch in text)
+
+
+def list_fit(items) -> tuple[int, float]:
+    """The font size (pt) and the space between points (mm) at which the list poster fills one A4 page.
+
+    An estimate from the characters (the points' block is about 168 × 196 mm, lines 1.45 em apart, the
+    number takes 1.6 em, the 第X条 citation is 0.62 em a character and never breaks): the largest size at which
+    the points fit, then the height left over shared out between them, so a few points fill the page too.
+    """
+    width_mm, height_mm = 168.0, 196.0
+    for size in (32, 30, 28, 26, 24, 22, 20, 18, 17, 16, 15, 14, 13, 12):
         em = size * 25.4 / 72
-        per_line = max(1, int(width_mm / em) - 3)
-        lines = sum(math.ceil((len(d.text) + 8 + 4 * len(d.articles)) / per_line) + 0.6 for d in items)
-        if lines * em * 1.45 <= height_mm:
-            return size
-    return 12
+        per_line = (width_mm / em) - 1.6
+        lines = 0
+        for d in items:
+            cite = 0.62 * _cites_width(d)
+            lines += math.ceil((_width(d.text) + cite) / per_line)
+        used = lines * em * 1.45
+        if used + len(items) * 0.3 * em <= height_mm:
+            gap = (height_mm - used) / max(1, len(items))
+            return size, round(min(gap, 1.2 * em), 1)
+    return 12, 1.5
+
+
+_CN_DIGITS = "零一二三四五六七八九"
+
+
+def _cites_width(d) -> float:
+    return _width("（）") + sum(_width(cite_label(a)) + 1 for a in d.articles)
+
+
+def card_fit(items, columns: int) -> tuple[float, float]:
+    """The font size (pt) and the height (mm) of the cards, so that every card's text fits its card and the
+    rows fill the page between the title and the seal (about 190 × 182 mm, 2.5 mm between cards)."""
+    rows = max(1, math.ceil(len(items) / columns))
+    row_h = min(60.0, (190.0 - (rows + 1) * 2.5) / rows)
+    content_h = row_h - 4.5  # 2 mm padding above and below, the border
+    content_w = (182.0 - (columns + 1) * 2.5) / columns - 5.0
+    for size in (16, 15, 14, 13, 12, 11, 10.5, 10, 9.5, 9):
+        em = size * 25.4 / 72
+        per_line = content_w / em
+        text_per_line = per_line - 2.2  # the number sits at the left, 1.5 em tall
+        tallest = 0.0
+        for d in items:
+            lines = max(1, math.ceil(_width(d.text) / text_per_line))
+            cite_lines = math.ceil(0.75 * _cites_width(d) / text_per_line)
+            tallest = max(tallest, lines * 1.35 * em + cite_lines * 0.75 * 1.3 * em + 0.8)
+        if tallest <= content_h:
+            return size, round(content_h, 1)
+    return 9, round(content_h, 1)
+
+
+def _cn(n: int) -> str:
+    """Write 1–9999 in Chinese numerals as articles are numbered (十二, 一百零五)."""
+    if n < 10:
+        return _CN_DIGITS[n]
+    if n < 20:
+        return "十" + (_CN_DIGITS[n % 10] if n % 10 else "")
+    out, zero = "", False
+    for value, unit in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
+        digit = n // value % 10
+        if digit:
+            out += ("零" if zero and out else "") + _CN_DIGITS[digit] + unit
+            zero = False
+        elif out:
+            zero = True
+    return out
+
+
+def cite_label(article) -> str:
+    """How the digest cites an article: as 第X条, whatever the numbering it was written with (一、 or 12.)."""
+    label = (article.label or "").strip()
+    if label.startswith("第") and label.endswith(("条", "條")):
+        return label
+    if article.number and 0 < article.number < 10_000:
+        return f"第{_cn(article.number)}条"
+    return label

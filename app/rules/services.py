@@ -894,6 +894,29 @@ def add_digest_item(version: RuleVersion, text: str, article_ids: Iterable[int],
     return item
 
 
+def reorder_digest(version: RuleVersion, positions: dict[int, int], *, actor=None) -> list[DigestItem]:
+    """Put a version's key rules in the order of the numbers the clerk gave them (1, 2, 3 …).
+
+    `positions` maps item ids to numbers; items not named keep their place relative to each other, and ties
+    keep the current order, so "move the 5th to 1" is one number. The stored order becomes 1 … n.
+    """
+    items = list(version.digest_items)
+    unknown = set(positions) - {d.id for d in items}
+    if unknown:
+        raise RulesError(_("Those key rules are not in this digest."), field="order")
+    current = {d.id: i + 1 for i, d in enumerate(items)}
+    # an item given a number goes just before the item that has that number now
+    ranked = sorted(items, key=lambda d: (positions.get(d.id, current[d.id]), 0 if d.id in positions else 1,
+                                          current[d.id]))
+    for seq, item in enumerate(ranked, start=1):
+        item.seq = seq
+    version.digest_items.sort(key=lambda d: d.seq)
+    db.session.flush()
+    record("rules.digest_reordered", version, village_id=version.village_id,
+           details={"version_id": version.id, "changed": ["seq"], "rows": len(ranked)})
+    return ranked
+
+
 def remove_digest_item(item: DigestItem, *, actor=None) -> None:
     """Take a key rule off the digest."""
     record("rules.digest_item_removed", item, village_id=item.village_id, details={"version_id": item.version_id})

@@ -1,6 +1,8 @@
 """Village rules pages: the clerk's import, editing, adoption record and printing; the public reading page."""
 from __future__ import annotations
 
+import unicodedata
+
 import sqlalchemy as sa
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -13,13 +15,14 @@ from ..forms import options
 from ..printing import pdf_response
 from ..registry.models import Village
 from ..submission import run_write, submit
+from ..text import parse_small_int
 from ..urls import id_arg
 from . import bp
 from . import papers
 from . import services as rules
 from .docx import DocxError, docx_text
-from .forms import (ArticleForm, ConfirmForm, DigestForm, ImportForm, SettingsForm, StatusForm, StepForm,
-                    TextEditForm, VersionForm)
+from .forms import (ArticleForm, ConfirmForm, DigestForm, DigestOrderForm, ImportForm, SettingsForm, StatusForm,
+                    StepForm, TextEditForm, VersionForm)
 from .labels import RULE_LABELS, describe_warning
 from .models import STATUS_PATH, STEP_ORDER, DigestItem, RuleArticle, RuleSet, RuleVersion, StepKind
 from .parser import ParseError, parse_rules
@@ -351,13 +354,36 @@ def settings():
     return render_template("rules/settings.html", form=form), 400 if form.errors else 200
 
 
+def _article_matches(article: RuleArticle, words: list[str]) -> bool:
+    hay = unicodedata.normalize("NFKC", f"{article.label} {papers.cite_label(article)} {article.text}").lower()
+    hay = "".join(hay.split())
+    return all(w in hay for w in words)
+
+
+def _search_words(q: str) -> list[str]:
+    return [w for w in unicodedata.normalize("NFKC", q).lower().split() if w][:8]
+
+
+def _digest_page(v: RuleVersion, form: DigestForm, order_form: DigestOrderForm, *, q: str = "",
+                 order_errors: list[str] | None = None, status: int = 200):
+    """The digest page: the points in order (numbers to edit, rows to drag), and the form to add one."""
+    words = _search_words(q)
+    chosen = set(form.article_ids.data or [])
+    # the search narrows the list shown; articles already ticked stay, so a search never drops a choice
+    shown = [a for a in v.articles if a.id in chosen or _article_matches(a, words)]
+    return render_template("rules/digest.html", v=v, form=form, order_form=order_form, confirm=ConfirmForm(),
+                           q=q, shown=shown, chosen=chosen, order_errors=order_errors or [],
+                           cite_label=papers.cite_label, layout=papers.digest_layout(v)), status
+
+
 @bp.route("/versions/<int:version_id>/digest", methods=["GET", "POST"])
 @require("rules.view")
 def digest(version_id: int):
-    """The digest of key rules chosen by the clerk, each citing its source articles."""
+    """The digest of key rules chosen by the clerk, each citing its source articles, in the clerk's order."""
     v = _load_version(version_id)
     form = DigestForm()
     form.article_ids.choices = options((a.id, f"{a.label} {a.text[:30]}") for a in v.articles)
+    q = (request.args.get("q") or "").strip()[:50]
     if request.method == "POST":
         if not can("rules.edit"):
             deny("rules.edit")
@@ -368,7 +394,39 @@ def digest(version_id: int):
             if done:
                 flash(_("Added."), "success")
                 return redirect(url_for("rules.digest", version_id=version_id))
-    return render_template("rules/digest.html", v=v, form=form, confirm=ConfirmForm()), 400 if form.errors else 200
+        return _digest_page(v, form, DigestOrderForm(formdata=None), q=q, status=400)
+    return _digest_page(v, form, DigestOrderForm(formdata=None), q=q)
+
+
+@bp.post("/versions/<int:version_id>/digest/order")
+@require("rules.edit")
+def digest_order(version_id: int):
+    """Save the order of the digest's points from the numbers typed (or set by dragging) beside them."""
+    v = _load_version(version_id)
+    form = DigestOrderForm()
+    if not form.validate_on_submit():
+        abort(400)
+    positions, errors = {}, []
+    for d in v.digest_items:
+        raw = request.form.get(f"pos-{d.id}")
+        if raw is None or not raw.strip():
+            continue
+        try:
+            positions[d.id] = parse_small_int(raw, lo=1, hi=999)
+        except ValueError:
+            errors.append(_("Point “%(text)s”: the number must be a whole number from 1 to 999.",
+                            text=d.text[:20]))
+    if errors:
+        add = DigestForm(formdata=None)
+        add.article_ids.choices = options((a.id, a.label) for a in v.articles)
+        return _digest_page(v, add, form, order_errors=errors, status=400)
+    done = submit(form, lambda: rules.reorder_digest(_load_version(version_id), positions, actor=current_user))
+    if not done:
+        add = DigestForm(formdata=None)
+        add.article_ids.choices = options((a.id, a.label) for a in v.articles)
+        return _digest_page(v, add, form, order_errors=form.submit.errors, status=400)
+    flash(_("The order is saved."), "success")
+    return redirect(url_for("rules.digest", version_id=version_id))
 
 
 @bp.post("/digest-items/<int:item_id>/remove")
