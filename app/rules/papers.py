@@ -17,6 +17,8 @@ from .models import RuleVersion, StepKind
 
 #: a saddle-stitched booklet is folded sheets: 4 pages each (2 A5 pages a side)
 PAGES_PER_SHEET = 4
+#: landscape A4 in points (297 × 210 mm)
+A4_LANDSCAPE = (841.89, 595.28)
 #: a text longer than this (characters) cannot fit one A4 page at the notice's large size: medium at once
 NOTICE_LARGE_LIMIT = 1800
 #: from this many points on, the digest is a grid of numbered cards rather than a list of lines
@@ -154,16 +156,18 @@ def impose_saddle_stitch(pdf: bytes) -> bytes:
     reader = PdfReader(io.BytesIO(pdf))
     pages = list(reader.pages)
     a5_w = float(pages[0].mediabox.width)
-    a5_h = float(pages[0].mediabox.height)
+    # an A4 sheet is 297 mm, two A5 pages 296: the pages meet at the fold, half a millimetre spare outside
+    width, height = A4_LANDSCAPE
+    fold = width / 2
     writer = PdfWriter()
     for i, (left, right) in enumerate(saddle_order(len(pages))):
-        side = PageObject.create_blank_page(width=2 * a5_w, height=a5_h)
-        for number, dx in ((left, 0.0), (right, a5_w)):
+        side = PageObject.create_blank_page(width=width, height=height)
+        for number, dx in ((left, fold - a5_w), (right, fold)):
             if number:
                 side.merge_transformed_page(pages[number - 1], Transformation().translate(tx=dx, ty=0))
         marks = DecodedStreamObject()
-        marks.set_data(_marks_stream(2 * a5_w, a5_h, staple=(i == 0)))
-        side.merge_page(_stream_page(marks, 2 * a5_w, a5_h))
+        marks.set_data(_marks_stream(width, height, staple=(i == 0)))
+        side.merge_page(_stream_page(marks, width, height))
         writer.add_page(side)
     writer.add_metadata({"/Title": (reader.metadata or {}).get("/Title", "") or ""})
     out = io.BytesIO()
