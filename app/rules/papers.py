@@ -38,16 +38,28 @@ def _page_count(pdf: bytes) -> int:
 def booklet_pdf(v: RuleVersion) -> bytes:
     """Render a version's A5 booklet, its page count padded with blank pages to a multiple of 4.
 
-    The blank pages (此页无正文) are laid out with the rest, so every footer's 共 y 页 counts them: the text is
-    rendered once, and again with the padding when its page count is not already a multiple of 4.
+    The booklet is laid out once; the 1–3 pages (此页无正文, no header or footer) that make it whole folded
+    sheets are a tiny document of their own, appended with pypdf. So 共 y 页 in the footers counts the pages
+    with text, and a long booklet costs one layout, not two (bench figure 5).
     """
-    context = dict(v=v, village=_village(v), paper="a5", assembly=v.step(StepKind.ASSEMBLY),
-                   filing=v.step(StepKind.FILING), toc=toc_entries(v))
-    pdf = render_pdf("rules_booklet.html", blank_pages=0, **context)
+    pdf = render_pdf("rules_booklet.html", v=v, village=_village(v), paper="a5",
+                     assembly=v.step(StepKind.ASSEMBLY), filing=v.step(StepKind.FILING), toc=toc_entries(v))
     missing = -_page_count(pdf) % PAGES_PER_SHEET
-    if missing:
-        pdf = render_pdf("rules_booklet.html", blank_pages=missing, **context)
-    return pdf
+    if not missing:
+        return pdf
+    return _append(pdf, render_pdf("rules_blank_pages.html", village=None, count=missing))
+
+
+def _append(pdf: bytes, extra: bytes) -> bytes:
+    """`pdf` with the pages of `extra` after its own (its links, outline and metadata kept)."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    for page in PdfReader(io.BytesIO(extra)).pages:
+        writer.add_page(page)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
 
 
 def notice_pdf(v: RuleVersion) -> bytes:
