@@ -381,3 +381,14 @@ def test_digest_cites_list_numbered_articles_as_articles(clerk_client, village):
 def test_cn_numerals():
     assert [papers._cn(n) for n in (1, 10, 12, 20, 105, 110, 1000, 1010)] == [
         "一", "十", "十二", "二十", "一百零五", "一百一十", "一千", "一千零一十"]
+
+
+def test_digest_page_scripts_come_from_files(clerk_client, village):
+    """The drag and the live filter are files under app/static (the CSP forbids inline script)."""
+    v = _version(village)
+    _add_points(clerk_client, v, [("甲要点", v.articles[0])])
+    page = clerk_client.get(f"/rules/versions/{v.id}/digest").get_data(as_text=True)
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page) and not re.search(r"\son[a-z]+\s*=", page)
+    for path in re.findall(r'(?:src|href)="(/static/rules-digest\.(?:js|css))', page):
+        assert clerk_client.get(path).status_code == 200
+    assert "/static/rules-digest.js" in page and "/static/rules-digest.css" in page
