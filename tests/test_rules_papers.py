@@ -390,5 +390,7 @@ def test_digest_page_scripts_come_from_files(clerk_client, village):
     page = clerk_client.get(f"/rules/versions/{v.id}/digest").get_data(as_text=True)
     assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page) and not re.search(r"\son[a-z]+\s*=", page)
     for path in re.findall(r'(?:src|href)="(/static/rules-digest\.(?:js|css))', page):
-        assert clerk_client.get(path).status_code == 200
+        r = clerk_client.get(path)
+        assert r.status_code == 200 and r.data
+        r.close()
     assert "/static/rules-digest.js" in page and "/static/rules-digest.css" in page
