@@ -69,8 +69,8 @@ def notice_pdf(v: RuleVersion) -> bytes:
     is still read from a metre away; a long text then runs over several sheets rather than shrinking further.
     """
     length = len(v.preamble or "") + sum(len(a.text) + len(a.label) for a in v.articles)
-    context = dict(v=v, village=_village(v), paper="notice", assembly=v.step(StepKind.ASSEMBLY),
-                   notice_date=v.published_on or v.adopted_on)
+    context = {"v": v, "village": _village(v), "paper": "notice", "assembly": v.step(StepKind.ASSEMBLY),
+               "notice_date": v.published_on or v.adopted_on}
     if length <= NOTICE_LARGE_LIMIT:
         pdf = render_pdf("rules_notice.html", size="large", **context)
         if _page_count(pdf) == 1:
@@ -163,7 +163,7 @@ def impose_saddle_stitch(pdf: bytes) -> bytes:
     fold. Page counts that are not a multiple of 4 get blank pages at the end.
     """
     from pypdf import PageObject, PdfReader, PdfWriter, Transformation
-    from pypdf.generic import DecodedStreamObject, NameObject
+    from pypdf.generic import DecodedStreamObject
 
     reader = PdfReader(io.BytesIO(pdf))
     pages = list(reader.pages)
