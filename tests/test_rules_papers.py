@@ -394,3 +394,27 @@ def test_digest_page_scripts_come_from_files(clerk_client, village):
         assert r.status_code == 200 and r.data
         r.close()
     assert "/static/rules-digest.js" in page and "/static/rules-digest.css" in page
+
+
+@pytest.mark.parametrize("typed, expected", [
+    # what the page sends: every point's number, one of them changed
+    ({"A": 3, "B": 2, "C": 3, "D": 4, "E": 5}, "BCADE"),
+    ({"A": 1, "B": 2, "C": 3, "D": 4, "E": 1}, "EABCD"),
+    # a new numbering, as dragging sends it, is taken as it is
+    ({"A": 2, "B": 1, "C": 3, "D": 5, "E": 4}, "BACED"),
+    # a few numbers alone
+    ({"D": 1}, "DABCE"),
+    ({"A": 2, "B": 1}, "BACDE"),
+    ({"A": 99}, "BCDEA"),
+    ({}, "ABCDE"),
+])
+def test_reorder_digest_puts_changed_points_on_their_numbers(app, village, typed, expected):
+    v = _version(village, adopt=False)
+    with write_transaction():
+        for name in "ABCDE":
+            rules.add_digest_item(v, name, [v.articles[0].id])
+    ids = {d.text: d.id for d in v.digest_items}
+    with write_transaction():
+        rules.reorder_digest(v, {ids[k]: n for k, n in typed.items()})
+    assert "".join(d.text for d in v.digest_items) == expected
+    assert [d.seq for d in v.digest_items] == [1, 2, 3, 4, 5]

@@ -897,17 +897,21 @@ def add_digest_item(version: RuleVersion, text: str, article_ids: Iterable[int],
 def reorder_digest(version: RuleVersion, positions: dict[int, int], *, actor=None) -> list[DigestItem]:
     """Put a version's key rules in the order of the numbers the clerk gave them (1, 2, 3 …).
 
-    `positions` maps item ids to numbers; items not named keep their place relative to each other, and ties
-    keep the current order, so "move the 5th to 1" is one number. The stored order becomes 1 … n.
+    `positions` maps item ids to places. The points whose number changed take those places (a number past the
+    end means last); the others keep their order around them. So typing 3 beside the first of five points
+    makes it the third, and a whole new numbering (what dragging sends) is taken as it is. The stored order
+    becomes 1 … n.
     """
     items = list(version.digest_items)
     unknown = set(positions) - {d.id for d in items}
     if unknown:
         raise RulesError(_("Those key rules are not in this digest."), field="order")
-    current = {d.id: i + 1 for i, d in enumerate(items)}
-    # an item given a number goes just before the item that has that number now
-    ranked = sorted(items, key=lambda d: (positions.get(d.id, current[d.id]), 0 if d.id in positions else 1,
-                                          current[d.id]))
+    current = {d.id: place for place, d in enumerate(items, start=1)}
+    moved = {i: p for i, p in positions.items() if p != current[i]}
+    ranked = [d for d in items if d.id not in moved]
+    # placed from the lowest number up, each lands on its number (ties: the earlier point first)
+    for item in sorted((d for d in items if d.id in moved), key=lambda d: (moved[d.id], current[d.id])):
+        ranked.insert(min(max(moved[item.id], 1), len(ranked) + 1) - 1, item)
     for seq, item in enumerate(ranked, start=1):
         item.seq = seq
     version.digest_items.sort(key=lambda d: d.seq)
