@@ -418,3 +418,15 @@ def test_reorder_digest_puts_changed_points_on_their_numbers(app, village, typed
         rules.reorder_digest(v, {ids[k]: n for k, n in typed.items()})
     assert "".join(d.text for d in v.digest_items) == expected
     assert [d.seq for d in v.digest_items] == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("paper, size", [("imposed", (297, 210)), ("a4", (210, 297))])
+def test_cli_prints_the_other_papers(runner, village, tmp_path, paper, size):
+    from pypdf import PdfReader
+
+    v = _version(village)
+    out = tmp_path / "rules.pdf"
+    r = runner.invoke(args=["rules", "booklet", str(v.id), "--out", str(out), "--paper", paper])
+    assert r.exit_code == 0, r.output
+    box = PdfReader(out).pages[0].mediabox
+    assert (round(float(box.width) / MM), round(float(box.height) / MM)) == size
