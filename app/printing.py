@@ -192,6 +192,56 @@ def render_roll_pdf(template_name: str, page_name: str = "receipt58", **context:
     return pdf
 
 
+def render_pdf_in_sheets(template_name: str, pages_per_sheet: int, **context: Any) -> bytes:
+    """Render a document whose page count must be a multiple of `pages_per_sheet` (a folded booklet: 4).
+
+    The template gets `blank_pages` (0 at first) and lays out that many blank pages at its end. When the
+    first layout's page count is not a multiple, the document is laid out again with the missing blank
+    pages, so every footer's 共 y 页 counts them; only the final layout is written (a second layout, no
+    second write, and only when pages are missing).
+    """
+    wp = _weasyprint()
+    started = time.perf_counter()
+
+    def lay_out(blank: int):
+        html = render_template(f"printables/{template_name}", **PRINT_HELPERS, **context, blank_pages=blank)
+        return wp["HTML"](string=html, base_url=str(PRINTABLES_DIR) + "/",
+                          url_fetcher=wp["Fetcher"]()).render(font_config=wp["font_config"])
+
+    with _render_lock:
+        document = lay_out(0)
+        missing = -len(document.pages) % pages_per_sheet
+        if missing:
+            document = lay_out(missing)
+        for observe in RENDER_OBSERVERS:
+            observe(template_name, document)
+        pdf = document.write_pdf()
+    log.info("printed %s in sheets of %d (%d blank): %d bytes in %.0f ms", template_name, pages_per_sheet,
+             missing, len(pdf), (time.perf_counter() - started) * 1000)
+    return pdf
+
+
+def render_pdf_first_fit(template_name: str, variants: list[dict[str, Any]], max_pages: int,
+                         **context: Any) -> bytes:
+    """Lay the template out with each variant of the context in turn (e.g. a type size), and write the first
+    that takes at most `max_pages` pages, else the last; the trials are layouts only, never written."""
+    wp = _weasyprint()
+    started = time.perf_counter()
+    with _render_lock:
+        for variant in variants:
+            html = render_template(f"printables/{template_name}", **PRINT_HELPERS, **context, **variant)
+            document = wp["HTML"](string=html, base_url=str(PRINTABLES_DIR) + "/",
+                                  url_fetcher=wp["Fetcher"]()).render(font_config=wp["font_config"])
+            if len(document.pages) <= max_pages:
+                break
+        for observe in RENDER_OBSERVERS:
+            observe(template_name, document)
+        pdf = document.write_pdf()
+    log.info("printed %s (%s): %d bytes in %.0f ms", template_name, variant, len(pdf),
+             (time.perf_counter() - started) * 1000)
+    return pdf
+
+
 #: the roll's width and the probe page's length (render_roll_pdf), in mm
 ROLL_WIDTH_MM = 58
 ROLL_PROBE_MM = 2000

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 
 from ..extensions import db
-from ..printing import render_pdf
+from ..printing import render_pdf, render_pdf_first_fit, render_pdf_in_sheets
 from ..registry.models import Village
 from .models import RuleVersion, StepKind
 
@@ -29,37 +29,15 @@ def _village(v: RuleVersion) -> Village:
     return db.session.get(Village, v.village_id)
 
 
-def _page_count(pdf: bytes) -> int:
-    from pypdf import PdfReader
-
-    return len(PdfReader(io.BytesIO(pdf)).pages)
-
-
 def booklet_pdf(v: RuleVersion) -> bytes:
     """Render a version's A5 booklet, its page count padded with blank pages to a multiple of 4.
 
-    The booklet is laid out once; the 1–3 pages (此页无正文, no header or footer) that make it whole folded
-    sheets are a tiny document of their own, appended with pypdf. So 共 y 页 in the footers counts the pages
-    with text, and a long booklet costs one layout, not two (bench figure 5).
+    The blank pages (此页无正文) are laid out with the text (app.printing.render_pdf_in_sheets), so each
+    footer's 共 y 页 counts them: a second layout, only when pages are missing.
     """
-    pdf = render_pdf("rules_booklet.html", v=v, village=_village(v), paper="a5",
-                     assembly=v.step(StepKind.ASSEMBLY), filing=v.step(StepKind.FILING), toc=toc_entries(v))
-    missing = -_page_count(pdf) % PAGES_PER_SHEET
-    if not missing:
-        return pdf
-    return _append(pdf, render_pdf("rules_blank_pages.html", village=None, count=missing))
-
-
-def _append(pdf: bytes, extra: bytes) -> bytes:
-    """`pdf` with the pages of `extra` after its own (its links, outline and metadata kept)."""
-    from pypdf import PdfReader, PdfWriter
-
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
-    for page in PdfReader(io.BytesIO(extra)).pages:
-        writer.add_page(page)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+    return render_pdf_in_sheets("rules_booklet.html", PAGES_PER_SHEET, v=v, village=_village(v), paper="a5",
+                                assembly=v.step(StepKind.ASSEMBLY), filing=v.step(StepKind.FILING),
+                                toc=toc_entries(v))
 
 
 def notice_pdf(v: RuleVersion) -> bytes:
@@ -69,13 +47,9 @@ def notice_pdf(v: RuleVersion) -> bytes:
     is still read from a metre away; a long text then runs over several sheets rather than shrinking further.
     """
     length = len(v.preamble or "") + sum(len(a.text) + len(a.label) for a in v.articles)
-    context = {"v": v, "village": _village(v), "paper": "notice", "assembly": v.step(StepKind.ASSEMBLY),
-               "notice_date": v.published_on or v.adopted_on}
-    if length <= NOTICE_LARGE_LIMIT:
-        pdf = render_pdf("rules_notice.html", size="large", **context)
-        if _page_count(pdf) == 1:
-            return pdf
-    return render_pdf("rules_notice.html", size="medium", **context)
+    sizes = [{"size": "large"}, {"size": "medium"}] if length <= NOTICE_LARGE_LIMIT else [{"size": "medium"}]
+    return render_pdf_first_fit("rules_notice.html", sizes, 1, v=v, village=_village(v), paper="notice",
+                                assembly=v.step(StepKind.ASSEMBLY), notice_date=v.published_on or v.adopted_on)
 
 
 def imposed_booklet_pdf(v: RuleVersion) -> bytes:
