@@ -17,9 +17,12 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('villages') as batch_op:
-        batch_op.add_column(sa.Column('posting_names', sa.String(length=8), server_default='masked', nullable=False))
-        batch_op.create_check_constraint('posting_names_known', "posting_names IN ('masked','full')")
+    # a plain ADD COLUMN with its CHECK inline: a batch (copy, DROP TABLE villages, rename) cannot run on a
+    # SQLite database with data, whose foreign keys (on in every connection) refuse dropping villages
+    op.add_column('villages', sa.Column(
+        'posting_names', sa.String(length=8),
+        sa.CheckConstraint("posting_names IN ('masked','full')", name=op.f('ck_villages_posting_names_known')),
+        server_default='masked', nullable=False))
 
 
 def downgrade():
