@@ -346,6 +346,8 @@ ROUTES: dict[str, Route] = {
     "points.entry_review": Route(post=REVIEWER, args={"entry_id": OBJ.entry}),
     # GET /points/entries/<int:entry_id>/evidence
     "points.evidence": Route(get=POINTS_VIEW, args={"entry_id": OBJ.entry}, absent=True),
+    # GET /points/honour-roll.pdf
+    "points.honour_roll_pdf": Route(get=POINTS_VIEW),
     # GET /points/households/<int:household_id>
     "points.household": Route(get=POINTS_VIEW, args={"household_id": OBJ.household}),
     # GET /points/household-people
@@ -378,6 +380,8 @@ ROUTES: dict[str, Route] = {
     "points.rankings": Route(get=POINTS_VIEW),
     # GET,POST /points/scheme
     "points.scheme": Route(get=POINTS_VIEW, post=CLERK),
+    # GET /points/scheme.pdf
+    "points.scheme_pdf": Route(get=POINTS_VIEW),
     # GET,POST /points/year-close
     "points.year_close": Route(get=CLERK, post=CLERK),
 
@@ -508,6 +512,8 @@ ROUTES: dict[str, Route] = {
     "shop.stock_export": Route(get=SHOP_VIEW, args={"fmt": "csv"}),
     # GET,POST /shop/stocktake
     "shop.stocktake": Route(get=SHOP_STOCK, post=SHOP_STOCK),
+    # GET /shop/stocktake/sheet.pdf
+    "shop.stocktake_sheet_pdf": Route(get=SHOP_STOCK),
     # GET /shop/stocktake/<int:stocktake_id>
     "shop.stocktake_view": Route(get=SHOP_VIEW, args={"stocktake_id": OBJ.stocktake}),
     # GET,POST /shop/write-off

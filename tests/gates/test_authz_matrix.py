@@ -45,7 +45,7 @@ def _row_for(endpoint: str, rules: list) -> str:
     args = ", ".join(f'"{a}": OBJ.<kind>' if a.endswith("_id") else f'"{a}": <value>' for a in sorted(rule.arguments))
     if args:
         parts.append("args={" + args + "}")
-    return f'    "{endpoint}": Route({", ".join(parts)}),  # {",".join(methods)} {rule.rule}'
+    return f'    # {",".join(methods)} {rule.rule}\n    "{endpoint}": Route({", ".join(parts)}),'
 
 
 def scopes_of(route: Route, world: World) -> list[str]:
