@@ -37,7 +37,7 @@ PYTHON_FOR_VENV = $(shell command -v python3.11 || command -v python3)
 SYSTEM_PACKAGES := fonts-noto-cjk libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 \
                    chromium poppler-utils wrk time
 
-.PHONY: help deps-system venv translations i18n-update migrate demo budget-store run test print-refs backup-drill bench bench-quick clean
+.PHONY: help deps-system venv translations i18n-update migrate demo budget-store run test gates print-refs backup-drill bench bench-quick clean
 
 help: ## show this list
 	@echo "Xiangyue make targets:"
@@ -175,6 +175,11 @@ print-refs: deps-system venv translations ## regenerate the reference page image
 	rm -f tests/data/print_refs/*.png
 	UPDATE_PRINT_REFS=1 $(PY) -m pytest tests/test_print_gate.py -k "pages_look and sqlite" -p no:cacheprovider -q
 	@echo "print-refs: $$(ls tests/data/print_refs/*.png | wc -l) pages in tests/data/print_refs/; look at them before committing"
+
+# The quality gates (tests/gates/, README "Quality gates"): `make test` runs them sampled (every route, form and
+# page, a rotating sample of the combinations behind them); here every combination. TEST_DATABASE_URL as for test.
+gates: deps-system venv translations ## the quality gates in full (authorization matrix, CSRF, sessions …; slow)
+	XIANGYUE_GATES=full $(PY) -m pytest -m gates -p no:cacheprovider $(PYTEST_ARGS)
 
 # T6 in full: `make test` restores every SQLite backup but only a spread of the PostgreSQL ones
 backup-drill: deps-system venv translations ## T6 with all 40 backups restored on every database (TEST_DATABASE_URL for PostgreSQL)

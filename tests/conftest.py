@@ -22,6 +22,22 @@ from app.extensions import db
 #: fixtures shared by a feature's test modules, kept beside them
 pytest_plugins = ["tests.grid_helpers"]
 
+
+def pytest_report_header(config) -> str:
+    """The gates' mode and sample seed (tests/gates/__init__.py), to replay a sampled failure."""
+    from tests.gates import header
+
+    return header()
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """The gates (tests/gates/ and tests/test_gates_*.py) carry the `gates` marker: `pytest -m gates`."""
+    for item in items:
+        path = Path(str(item.fspath))
+        if path.parent.name == "gates" or path.name.startswith("test_gates_"):
+            item.add_marker(pytest.mark.gates)
+
+
 PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 PASSWORD = "pw-12345678"

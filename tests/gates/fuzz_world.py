@@ -27,6 +27,7 @@ from itsdangerous import URLSafeTimedSerializer
 from app import create_app
 from app.extensions import db
 from tests.conftest import BACKENDS, BASE_CONFIG, FreshContextClient, _empty_pg
+from tests.gates import gates_full, gates_seed
 
 DEMO_PASSWORD = "demo1234"
 #: role → demo login (app/demo.py DEMO_LOGINS); "kiosk" = an enrolled device with a household open
@@ -35,19 +36,9 @@ ROLE_LOGINS = {"admin": "admin", "township": "township", "clerk": "clerk", "revi
 ROLES = (*ROLE_LOGINS, "kiosk", "anonymous")
 
 
-def gates_full() -> bool:
-    """`make gates` (XIANGYUE_GATES=full) runs every gate in full; `make test` samples."""
-    return os.environ.get("XIANGYUE_GATES", "").strip().lower() == "full"
-
-
-def gate_seed(default_rotation: bool = True) -> int:
-    """The seed of this run's sample: XIANGYUE_GATES_SEED, else the day number (so the sample rotates daily)."""
-    raw = os.environ.get("XIANGYUE_GATES_SEED", "").strip()
-    if raw:
-        return int(raw)
-    import datetime as dt
-
-    return dt.date.today().toordinal() if default_rotation else 0
+def gate_seed() -> int:
+    """The seed of this run's sample (tests.gates: XIANGYUE_GATES_SEED, else the UTC date; rotates daily)."""
+    return gates_seed()
 
 
 class ErrorLog(logging.Handler):
