@@ -157,6 +157,7 @@ FORM_TABLE: list[FormRow] = [
     FormRow("rules.step", "clerk", (A + "rules.forms.StepForm",), args={"kind": "proposal"}),
     FormRow("rules.settings", "clerk", (A + "rules.forms.SettingsForm",)),
     FormRow("rules.digest", "clerk", (A + "rules.forms.DigestForm",)),
+    FormRow("rules.digest_order", "clerk", (A + "rules.forms.DigestOrderForm",), page="rules.digest"),
     FormRow("rules.digest_remove", "clerk", page="rules.digest",
             args={"item_id": "SELECT min(id) FROM rule_digest_items"}),
     FormRow("patrol.team_new", "patrol_leader", (A + "patrol.forms.TeamForm",)),

@@ -446,6 +446,8 @@ ROUTES: dict[str, Route] = {
     "rules.digest": Route(get=RULES_VIEW, post=CLERK, args={"version_id": OBJ.version}),
     # GET /rules/versions/<int:version_id>/digest.pdf
     "rules.digest_pdf": Route(get=RULES_VIEW, args={"version_id": OBJ.version}),
+    # POST /rules/versions/<int:version_id>/digest/order
+    "rules.digest_order": Route(post=CLERK, args={"version_id": OBJ.version}),
     # POST /rules/digest-items/<int:item_id>/remove
     "rules.digest_remove": Route(post=CLERK, args={"item_id": OBJ.digest_item}),
     # GET,POST /rules/import
