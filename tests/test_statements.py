@@ -97,6 +97,14 @@ def _text(pdf: bytes) -> list[str]:
     return [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
 
 
+def _figures(text: str) -> tuple[int, int]:
+    """(opening, closing) as the statement prints them."""
+    opening = re.search(r"期初余额（\d{4}-\d{2}-\d{2}）\s*(\d+)", text)
+    closing = re.search(r"期末余额（\d{4}-\d{2}-\d{2}）\s*(\d+)", text)
+    assert opening and closing, text
+    return int(opening.group(1)), int(closing.group(1))
+
+
 def _month_form(**kw):
     """The period form as the page sends it (a fresh form key each time, as a freshly shown page has)."""
     return {"kind": "month", "year": str(TODAY.year), "month": str(TODAY.month), "quarter": "1",
@@ -129,12 +137,14 @@ def test_statement_pdf_equals_the_ledger(client, world):
     # the month's transfers: +15 help, −8 deduction, −10 rice (the 40-day-old award is before the month)
     assert lines == [15, -8, -10]
     assert world.opening == 20 and closing == 17
-    m = re.search(r"期初余额\s*本期增减\s*期末余额\s*(\S+)\s+(\S+)\s+(\S+)", text)
-    assert m, text
-    assert (m.group(1), m.group(2), m.group(3)) == \
-        (str(world.opening), signed(closing - world.opening), str(closing))
-    assert re.search(r"帮扶独居老人\s*\+15", text)
-    assert re.search(rf"焚烧秸秆\s*发生于 {(TODAY - dt.timedelta(days=3)).isoformat()}\s*−8", text), text
+    assert _figures(text) == (world.opening, closing)
+    # the account by category: 1 award +15, 1 deduction −8 (what the ledger moved), 1 redemption −10
+    assert re.search(r"获得积分\s*热心公益\s*1\s*\+15", text), text
+    assert re.search(r"扣分\s*综合扣分\s*1\s*−8", text), text
+    assert re.search(r"超市兑换\s*兑换商品\s*1\s*−10", text), text
+    # a month's statement still lists its entries, each naming the member (masked, as the head is)
+    assert re.search(r"张\*丰\s*帮扶独居老人\s*\+15", text), text
+    assert re.search(rf"张\*丰\s*焚烧秸秆\s*发生于 {(TODAY - dt.timedelta(days=3)).isoformat()}\s*−8", text), text
     assert re.search(r"大米×1\s*−10", text)
     assert "参加村庄清洁日" not in text  # before the period: in the opening balance only
     assert "0101" in text and "张*丰" in text and "张三丰" not in text
@@ -144,6 +154,8 @@ def test_statement_pdf_equals_the_ledger(client, world):
     assert "第 1 页" in pages[0] and f"共 {len(pages)} 页" in pages[0]
     # the score of the year counts the deduction in full; the stored statement holds the same numbers
     assert (issued.opening_balance, issued.closing_balance, issued.line_count) == (20, 17, 3)
+    assert (issued.total_earned, issued.total_deducted, issued.total_redeemed, issued.total_expired) == \
+        (15, -8, -10, 0)
     assert issued.household_id == world.h1.id and issued.issued_by_id == world.clerk.id
     from app.audit.models import AuditLog
 
@@ -155,7 +167,7 @@ def test_statement_pdf_equals_the_ledger(client, world):
     expected = sum(e.points for e in (world.old, world.help, world.burn) if e.occurred_on.year == TODAY.year)
     stars = world.scheme.stars_for(expected)
     assert year_score == expected
-    assert re.search(rf"期末余额\s*{TODAY.year}\s*年度得分\s*星级\s*17\s+{re.escape(signed(expected))}\s+"
+    assert re.search(rf"{TODAY.year}\s*年度得分\s*{re.escape(signed(expected))}\s*星级\s*"
                      + "★" * stars + "☆" * (5 - stars), text), text
 
 
@@ -172,7 +184,7 @@ def test_a5_and_quarter_and_dates(client, world):
     assert r.status_code == 200
     text = "\n".join(_text(r.data))
     assert "参加村庄清洁日" in text  # the older award is inside these dates
-    assert re.search(r"期初余额\s*本期增减\s*期末余额\s*0\s+\+17\s+17", text), text
+    assert _figures(text) == (0, 17)
 
 
 # --- verification ---------------------------------------------------------------------------------
@@ -470,7 +482,7 @@ def test_pre_subset_font_shrinks_the_statement_and_rare_characters_fall_back(app
     assert len(small) < len(plain)
     small_text = "\n".join(_text(small))
     assert re.search(r"焚烧秸秆\s*发生于 \S+\s*−8", small_text) and re.search(r"帮扶独居老人\s*\+15", small_text)
-    assert re.search(r"期初余额\s*本期增减\s*期末余额\s*20\s+−3\s+17", small_text), small_text
+    assert _figures(small_text) == (20, 17)
 
 
 def test_year_end_expiry_shows_as_its_own_section(client, world):
@@ -483,7 +495,8 @@ def test_year_end_expiry_shows_as_its_own_section(client, world):
     text = "\n".join(_text(client.post(f"/statements/households/{world.h1.id}", data=_month_form()).data))
     expiry = text[text.index("年终清零\n"):]
     assert re.search(rf"{TODAY.year - 1}年度年终清零\s*−17", expiry), expiry
-    assert re.search(r"期初余额\s*本期增减\s*期末余额\s*20\s+−20\s+0", text), text
+    assert _figures(text) == (20, 0)
+    assert re.search(r"年终清零\s*清零积分\s*1\s*−17", text), text
     issued = db.session.scalar(sa.select(IssuedStatement))
     assert issued.closing_balance == 0 and svc.verify(issued.code).status == "valid"
 

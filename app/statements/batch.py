@@ -64,23 +64,26 @@ def verify_url(base_url: str, code: str | None = None) -> str:
 
 
 def statement_context(data: svc.StatementData, issued: IssuedStatement, base_url: str, *,
-                      subset_font: bool = True) -> dict:
+                      subset_font: bool = True, detailed: bool = False) -> dict:
     """What printables/statement.html needs: the data, the code and its QR (an opaque URL, no personal data).
 
     `subset_font`: use the pre-subset face if built. Worth it for one statement (a PDF of ~70 KB instead of
     ~175 KB); a batch does without, because each document would load the 5 MB face again while the batch
     already subsets its fonts once per chunk of 100 (measured here: render +20–50 %, write no faster).
+    `detailed`: list every entry (svc.lists_entries: a month's or quarter's always, a year's when asked).
     """
     url = verify_url(base_url, issued.code)
     qr = segno.make(url, error="m").svg_data_uri(scale=4, border=2)
     return {"village": data.village, "data": data, "code": svc.format_code(issued.code),
+            "listed": svc.lists_entries(data.period, detailed),
             "verify_url": verify_url(base_url), "qr": qr, "paper": issued.paper, "printed_on": local_today(),
             "font_url": statement_font(current_app.config.get("STATEMENT_FONT")) if subset_font else None,
             "font_family": font_family(current_app.config.get("STATEMENT_FONT"))}
 
 
-def statement_pdf(data: svc.StatementData, issued: IssuedStatement, base_url: str) -> bytes:
-    return render_pdf("statement.html", **statement_context(data, issued, base_url))
+def statement_pdf(data: svc.StatementData, issued: IssuedStatement, base_url: str, *,
+                  detailed: bool = False) -> bytes:
+    return render_pdf("statement.html", **statement_context(data, issued, base_url, detailed=detailed))
 
 
 # --- bulk rendering -------------------------------------------------------------------------------
@@ -172,7 +175,8 @@ def _unprinted(village_id: int, period: svc.Period, paper: str) -> dict[int, Iss
 
 
 def issue_batch(village: Village, period: svc.Period, households: list[Household], *, paper: str,
-                base_url: str, actor=None, job_id: int | None = None) -> tuple[list[int], list[str]]:
+                base_url: str, actor=None, job_id: int | None = None,
+                detailed: bool = False) -> tuple[list[int], list[str]]:
     """Issue a statement for each household (flushes; the caller commits); their ids and HTML.
 
     A household whose statement of this period and paper was issued by a batch that stopped before
@@ -195,7 +199,7 @@ def issue_batch(village: Village, period: svc.Period, households: list[Household
             data = svc.build_statement(h, period, now=now)
             issued = svc.issue_statement(data, actor=actor, paper=paper, job_id=job_id, audit=False,
                                          printed=False)
-        context = statement_context(data, issued, base_url, subset_font=False)
+        context = statement_context(data, issued, base_url, subset_font=False, detailed=detailed)
         ids.append(issued.id)
         htmls.append(render_html("statement.html", **context))
     record("statements.issue_batch", village_id=village.id,
@@ -213,7 +217,7 @@ def mark_printed(ids: list[int]) -> None:
 
 
 def print_batch(village: Village, period: svc.Period, out_path: Path, *, group_id: int | None = None,
-                paper: str = "a4", base_url: str = "", actor=None) -> int:
+                paper: str = "a4", base_url: str = "", actor=None, detailed: bool = False) -> int:
     """The command-line batch: issue, commit, render to `out_path`; returns the number of statements.
 
     Killed while rendering, the statements stay issued without `printed_at`: the clerk's list shows
@@ -221,8 +225,8 @@ def print_batch(village: Village, period: svc.Period, out_path: Path, *, group_i
     """
     with write_transaction():
         households = svc.batch_households(village.id, group_id)
-        ids, htmls = issue_batch(village, period, households, paper=paper, base_url=base_url, actor=actor) \
-            if households else ([], [])
+        ids, htmls = issue_batch(village, period, households, paper=paper, base_url=base_url, actor=actor,
+                                 detailed=detailed) if households else ([], [])
     if not htmls:
         return 0
     render_many(htmls, out_path, chunk=current_app.config.get("STATEMENT_CHUNK", DEFAULT_CHUNK),
@@ -488,7 +492,7 @@ def _run_claimed(job_id: int) -> int | None:
                 raise svc.StatementError("no households")
             actor = db.session.get(User, job.created_by_id) if job.created_by_id else None
             _ids, htmls = issue_batch(village, period, households, paper=job.paper, base_url=job.base_url,
-                                      actor=actor, job_id=job.id)
+                                      actor=actor, job_id=job.id, detailed=job.detailed)
             job.total = len(htmls)
         # rendering takes minutes: it runs after the commit, outside any write transaction
         name = f"statements-{job_id}-{secrets.token_hex(6)}.pdf"
@@ -538,7 +542,7 @@ def queue_places(village_id: int) -> dict[int, tuple[int, int]]:
 
 
 def queue_job(village_id: int, period: svc.Period, *, group_id: int | None, paper: str, base_url: str,
-              actor=None, key: str | None = None) -> StatementJob:
+              actor=None, key: str | None = None, detailed: bool = False) -> StatementJob:
     """Queue a batch (flushes; the caller commits, then `start_job`); the same form key gives the same job.
 
     The job is stamped as having a runner on its way (`heartbeat_at`), which `start_job` then launches.
@@ -546,12 +550,12 @@ def queue_job(village_id: int, period: svc.Period, *, group_id: int | None, pape
     """
     key = check_key(key)
     digest = payload_hash({"group": group_id, "kind": period.kind, "start": period.start.isoformat(),
-                           "end": period.end.isoformat(), "paper": paper})
+                           "end": period.end.isoformat(), "paper": paper, "detailed": bool(detailed)})
     prior = find_earlier(StatementJob, village_id, key, digest=digest)
     if prior is not None:
         return prior
     job = StatementJob(village_id=village_id, group_id=group_id, period_kind=period.kind,
-                       period_start=period.start, period_end=period.end, paper=paper,
+                       period_start=period.start, period_end=period.end, paper=paper, detailed=bool(detailed),
                        status=JobStatus.QUEUED.value, base_url=base_url[:200],
                        created_by_id=actor.id if actor is not None else None,
                        idempotency_key=key, payload_hash=digest, heartbeat_at=utcnow(), runner=this_host())
