@@ -204,8 +204,8 @@ def test_verify_valid_then_superseded_after_a_correction(app, client, world):
     assert (r.status_code, verdict) == (200, "valid")
     page = r.get_data(as_text=True)
     assert "张*丰" in page and svc.Period("month", old.period_start, old.period_end).label in page
-    # nothing else: no household number, no name, no balance, no entries
-    for secret in ("0101", "张三丰", "帮扶独居老人", ">17<", ">20<"):
+    # nothing else: no household number, no name, no entries
+    for secret in ("0101", "张三丰", "帮扶独居老人", "焚烧秸秆", "大米", "clerk1"):
         assert secret not in page
     # a villager's objection is decided "corrected": the entry is reversed in the ledger
     with write_transaction():
@@ -513,3 +513,273 @@ def test_a_job_whose_process_cannot_start_is_failed(real_jobs, client, world, mo
     assert job.status == "failed" and job.error == "OSError"
     frag = client.get(f"/statements/jobs/{job.id}/progress").get_data(as_text=True)
     assert 'data-status="failed"' in frag and "hx-trigger" not in frag
+
+
+# --- the paper: one page for a year, every figure the ledger's, nothing outside the page or broken ---------------
+
+#: the page's content area: (top, right, bottom, left) margins in mm, as print.css sets them
+MARGINS = {"a4": (20, 16, 18, 16), "a5": (16, 12, 14, 12)}
+PT_PER_MM = 72 / 25.4
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+CODE = re.compile(r"[0-9A-Z]{5}-[0-9A-Z]{5}")
+
+
+def _pdf_words(pdf: bytes) -> list[tuple[float, float, list[tuple[str, float, float, float, float]]]]:
+    """Per page: (width, height, words as (text, x0, y0, x1, y1)) in points, from pdftotext -bbox-layout."""
+    import subprocess
+    import xml.etree.ElementTree as ET
+
+    xml = subprocess.run(["pdftotext", "-bbox-layout", "-", "-"], input=pdf, capture_output=True,
+                         check=True).stdout
+    ns = {"x": "http://www.w3.org/1999/xhtml"}
+    pages = []
+    for page in ET.fromstring(xml).iter("{http://www.w3.org/1999/xhtml}page"):
+        words = [(w.text or "", *(float(w.get(k)) for k in ("xMin", "yMin", "xMax", "yMax")))
+                 for w in page.iterfind(".//x:word", ns)]
+        pages.append((float(page.get("width")), float(page.get("height")), words))
+    return pages
+
+
+def _paper_problems(pdf: bytes, paper: str) -> list[str]:
+    """Words outside the page's content width (or off the page), and dates or codes broken across words."""
+    top, right, bottom, left = (m * PT_PER_MM for m in MARGINS[paper])
+    problems = []
+    for n, (width, height, words) in enumerate(_pdf_words(pdf), start=1):
+        assert round(width / PT_PER_MM) == {"a4": 210, "a5": 148}[paper]
+        for text, x0, y0, x1, y1 in words:
+            if x0 < left - 0.5 or x1 > width - right + 0.5 or y0 < 0 or y1 > height:
+                problems.append(f"page {n}: {text!r} at x {x0 / PT_PER_MM:.1f}–{x1 / PT_PER_MM:.1f} mm")
+        for pattern in (DATE, CODE):
+            whole = sum(len(pattern.findall(text)) for text, *_ in words)
+            joined = len(pattern.findall("".join(text for text, *_ in words)))
+            if whole != joined:
+                problems.append(f"page {n}: {joined - whole} broken {pattern.pattern}")
+    return problems
+
+
+def _boxes_outside(html: str) -> list[str]:
+    """Every box of WeasyPrint's layout tree that leaves its page's content area (margin boxes aside)."""
+    from weasyprint.formatting_structure import boxes as wb
+
+    from app.config import PRINTABLES_DIR
+    from app.printing import _weasyprint
+
+    wp = _weasyprint()
+    document = wp["HTML"](string=html, base_url=str(PRINTABLES_DIR) + "/", url_fetcher=wp["Fetcher"]()) \
+        .render(font_config=wp["font_config"])
+    out = []
+    for n, page in enumerate(document.pages, start=1):
+        box = page._page_box
+        x0, y0 = box.content_box_x(), box.content_box_y()
+        x1, y1 = x0 + box.width, y0 + box.height
+
+        def walk(parent):
+            for child in parent.all_children():
+                if isinstance(child, wb.MarginBox):
+                    continue
+                bx, by = child.border_box_x(), child.border_box_y()
+                if bx < x0 - 0.5 or by < y0 - 0.5 or bx + child.border_width() > x1 + 0.5 \
+                        or by + child.border_height() > y1 + 0.5:
+                    out.append(f"page {n}: {type(child).__name__} {getattr(child, 'text', '')[:30]!r} "
+                               f"x {bx:.1f}–{bx + child.border_width():.1f} of {x0:.1f}–{x1:.1f} pt, "
+                               f"y {by:.1f}–{by + child.border_height():.1f} of {y0:.1f}–{y1:.1f} pt")
+                walk(child)
+        walk(box)
+    return out
+
+
+@pytest.fixture
+def busy(world, make_household):
+    """Household 0301 of three members: 46 entries of the year in three categories (one corrected), four
+    redemptions (one cancelled), from a balance carried in before the year."""
+    from app.points.models import PointItem
+    from app.registry.models import Person
+    from app.shop.models import Product, Redemption
+
+    h = make_household(world.village, "0301", "赵大明", members=[("赵小红", "child"), ("赵小军", "child")],
+                       group=world.g2)
+    people = list(db.session.scalars(sa.select(Person).where(Person.household_id == h.id).order_by(Person.id)))
+    items = {i.code: i for i in db.session.scalars(sa.select(PointItem))}
+    with write_transaction():
+        scheme = db.session.get(type(world.scheme), world.scheme.id)
+        cat = pts.create_category(scheme, "美丽庭院", "add")
+        items["B01"] = pts.create_item(cat, pts.ItemData(code="B01", text="庭院整洁评比达标", points=5))
+    first = dt.date(TODAY.year, 1, 1)
+    with backdated(400):  # carried in from last year: the opening balance
+        with write_transaction():
+            e = pts.record_entry(scheme, items["A01"], h, occurred_on=TODAY - dt.timedelta(days=400),
+                                 actor=world.clerk, today=TODAY)
+            pts.approve(e, world.reviewer, today=TODAY)
+    entries = []
+    for k in range(46):
+        code = ("A01", "A02", "B01", "D01")[k % 4]
+        day = max(first, TODAY - dt.timedelta(days=k))
+        with write_transaction():
+            e = pts.record_entry(scheme, items[code], h, person=people[k % 3], occurred_on=day,
+                                 actor=world.clerk, today=TODAY)
+            pts.approve(e, world.reviewer, today=TODAY)
+        entries.append(e)
+    with write_transaction():
+        obj = pts.file_objection(db.session.get(PointEntry, entries[1].id), reason="记错了", actor=world.clerk)
+        pts.decide_objection(obj, world.reviewer, decision="corrected", reply_text="核实后撤销")
+    rice = db.session.scalar(sa.select(Product))
+    for k in range(4):
+        with write_transaction():
+            shop.redeem(db.session.get(Household, h.id), [(rice, 1 + k % 2)], key=f"busy-{k}", actor=world.cashier)
+    with write_transaction():
+        first_redemption = db.session.scalar(sa.select(Redemption).where(Redemption.household_id == h.id)
+                                             .order_by(Redemption.id))
+        shop.cancel_redemption(first_redemption, actor=world.cashier, reason="退货")
+    return h
+
+
+def _ledger_account(household, start: dt.date) -> dict:
+    """What the ledger says of the household's year, read straight from the transfers (not the statement's
+    code): opening, the category rows {(group, label): [count, points]}, the four totals and closing."""
+    acct = db.session.scalar(sa.select(Account).where(Account.household_id == household.id))
+    since = local_midnight_utc(start)
+    rows = list(db.session.scalars(sa.select(Transfer).where(
+        sa.or_(Transfer.debit_account_id == acct.id, Transfer.credit_account_id == acct.id))
+        .order_by(Transfer.id)))
+    side = {t.id: (t.amount if t.credit_account_id == acct.id else -t.amount) for t in rows}
+    opening = sum(side[t.id] for t in rows if t.created_at < since)
+    by_id = {t.id: t for t in rows}
+    account: dict = {}
+    for t in rows:
+        if t.created_at < since:
+            continue
+        base = by_id[t.reverses_transfer_id] if t.reverses_transfer_id else t
+        group = {"earn": "获得积分", "deduct": "扣分", "redeem": "超市兑换", "expire": "年终清零"}[base.code]
+        if t.reverses_transfer_id:
+            label = "取消兑换" if base.code == "redeem" else "更正"
+        elif base.code == "redeem":
+            label = "兑换商品"
+        else:
+            label = db.session.get(PointEntry, t.entry_id).category_name
+        count_points = account.setdefault((group, label), [0, 0])
+        count_points[0] += 1
+        count_points[1] += side[t.id]
+    totals = {}
+    for (group, _label), (_n, points) in account.items():
+        totals[group] = totals.get(group, 0) + points
+    return {"opening": opening, "rows": account, "totals": totals, "closing": sum(side.values())}
+
+
+def test_a_year_statement_is_one_page_whose_every_figure_is_the_ledgers(client, world, busy):
+    _login(client, "clerk1")
+    for paper in ("a4", "a5"):
+        r = client.post(f"/statements/households/{busy.id}", data=_month_form(kind="year", paper=paper))
+        assert r.status_code == 200 and r.mimetype == "application/pdf"
+        pages = _text(r.data)
+        assert len(pages) == 1, f"{paper}: {len(pages)} pages"
+        text = pages[0]
+        ledger = _ledger_account(busy, dt.date(TODAY.year, 1, 1))
+        assert ledger["rows"][("获得积分", "更正")] == [1, -15]  # the corrected award, netted in
+        assert ledger["rows"][("超市兑换", "取消兑换")] == [1, 10]
+        assert _figures(text) == (ledger["opening"], ledger["closing"]) == (20, balance_of(busy))
+        for (group, label), (count, points) in ledger["rows"].items():
+            assert re.search(rf"{label}\s*{count}\s*{re.escape(signed(points))}", text), (label, text)
+        # a group of several rows carries its subtotal; the paper's totals are the ledger's
+        assert re.search(rf"获得积分\s*热心公益\s*\d+\s*\S+\s*(更正|美丽庭院)", text), text
+        for group, total in ledger["totals"].items():
+            rows = [v for (g, _l), v in ledger["rows"].items() if g == group]
+            if len(rows) > 1:
+                assert re.search(rf"小计\s*{sum(n for n, _p in rows)}\s*{re.escape(signed(total))}", text), text
+        assert ledger["opening"] + sum(ledger["totals"].values()) == ledger["closing"]
+        # no entry is listed and no member is named on the one-page statement
+        for name in ("赵*红", "赵*军", "参加村庄清洁日", "clerk1"):
+            assert name not in text
+        score = pq.year_score(busy.id, TODAY.year)
+        stars = world.scheme.stars_for(score)
+        assert re.search(rf"{TODAY.year}\s*年度得分\s*{re.escape(signed(score))}\s*星级\s*"
+                         + "★" * stars + "☆" * (5 - stars), text), text
+        issued = db.session.scalars(sa.select(IssuedStatement).order_by(IssuedStatement.id.desc())).first()
+        assert svc.format_code(issued.code) in text and "盖章" in text and "签字" in text
+        assert (issued.total_earned, issued.total_deducted, issued.total_redeemed, issued.total_expired) == \
+            tuple(ledger["totals"].get(g, 0) for g in ("获得积分", "扣分", "超市兑换", "年终清零"))
+        assert _paper_problems(r.data, paper) == []
+
+
+def test_the_detailed_statement_lists_every_entry_naming_the_member(client, world, busy):
+    _login(client, "clerk1")
+    r = client.post(f"/statements/households/{busy.id}", data=_month_form(kind="year", detailed="y"))
+    pages = _text(r.data)
+    text = "\n".join(pages)
+    assert len(pages) > 1  # 46 entries and 4 redemptions do not fit one page
+    # the account first, then each entry with the member who earned it
+    assert text.index("本期积分账目") < text.index("积分记录")
+    # k % 3 over 46 entries; 赵小红's corrected award also names her on its reversal
+    for member, count in (("赵*明", 16), ("赵*红", 16), ("赵*军", 15)):
+        assert len(re.findall(rf"\d{{4}}-\d{{2}}-\d{{2}}\s*{re.escape(member)}\s*\S", text)) == count, member
+    assert len(re.findall(r"庭院整洁评比达标(?:\s*发生于 \S+)?\s*\+5", text)) == 11
+    assert re.search(r"撤销：帮扶独居老人(?:\s*发生于 \S+)?\s*−15", text), text
+    assert f"第 1 页 / 共 {len(pages)} 页" in pages[0] and "盖章" in pages[-1]
+    assert _paper_problems(r.data, "a4") == []
+
+
+@pytest.mark.parametrize("paper", ["a4", "a5"])
+@pytest.mark.parametrize("kind,detailed", [("year", False), ("year", True), ("month", False)])
+def test_every_box_stays_inside_the_page_and_no_date_or_code_breaks(app, client, world, busy, paper, kind,
+                                                                    detailed):
+    from app.printing import render_html
+    from app.statements import batch
+
+    _login(client, "clerk1")
+    form = _month_form(kind=kind, paper=paper, **({"detailed": "y"} if detailed else {}))
+    r = client.post(f"/statements/households/{busy.id}", data=form)
+    assert r.status_code == 200
+    assert _paper_problems(r.data, paper) == []
+    issued = db.session.scalars(sa.select(IssuedStatement).order_by(IssuedStatement.id.desc())).first()
+    period = svc.Period(issued.period_kind, issued.period_start, issued.period_end)
+    data = svc.build_statement(db.session.get(Household, busy.id), period, cutoff=issued.cutoff_at)
+    html = render_html("statement.html", **batch.statement_context(data, issued, "http://localhost/",
+                                                                   detailed=detailed))
+    assert _boxes_outside(html) == []
+    # the month lists its entries without being asked; the year only as the detailed statement
+    assert ("积分记录" in "\n".join(_text(r.data))) == (kind == "month" or detailed)
+
+
+def test_verify_shows_the_figures_the_paper_carries(client, world, busy):
+    _login(client, "clerk1")
+    pdf = client.post(f"/statements/households/{busy.id}", data=_month_form(kind="year")).data
+    text = _text(pdf)[0]
+    issued = db.session.scalars(sa.select(IssuedStatement).order_by(IssuedStatement.id.desc())).first()
+    client.post("/logout")
+    r, verdict = _verdict(client, issued.code)
+    assert verdict == "valid"
+    page = r.get_data(as_text=True)
+    shown = dict(re.findall(r'data-figure="(\w+)">([^<]+)<', page))
+    ledger = _ledger_account(busy, dt.date(TODAY.year, 1, 1))
+    assert shown == {"opening": str(ledger["opening"]), "closing": str(ledger["closing"]),
+                     **{key: signed(ledger["totals"].get(group, 0)) for key, group in (
+                         ("earned", "获得积分"), ("deducted", "扣分"), ("redeemed", "超市兑换"),
+                         ("expired", "年终清零"))}}
+    # each is the figure printed on the paper
+    assert _figures(text) == (int(shown["opening"]), int(shown["closing"]))
+    for value in shown.values():
+        assert value in text
+    # still no name, number or entry
+    for secret in ("0301", "赵大明", "赵*红", "庭院整洁", "大米", "clerk1"):
+        assert secret not in page
+    # a correction after printing: superseded, and the page still shows what the paper said
+    with write_transaction():
+        entry = db.session.scalars(sa.select(PointEntry).where(PointEntry.household_id == busy.id,
+                                                               PointEntry.status == "posted")
+                                   .order_by(PointEntry.id.desc())).first()
+        obj = pts.file_objection(entry, reason="没有去", actor=world.clerk)
+        pts.decide_objection(obj, world.reviewer, decision="corrected", reply_text="核实后撤销")
+    r, verdict = _verdict(client, issued.code)
+    assert verdict == "superseded"
+    assert dict(re.findall(r'data-figure="(\w+)">([^<]+)<', r.get_data(as_text=True))) == shown
+
+
+def test_the_command_line_prints_the_detailed_statement_when_asked(runner, world, busy, tmp_path):
+    summary, detailed = tmp_path / "summary.pdf", tmp_path / "detailed.pdf"
+    for out, extra in ((summary, []), (detailed, ["--detailed"])):
+        r = runner.invoke(args=["statements", "print", "--village", "v1", "--period", str(TODAY.year),
+                                "--group", "二组", "--out", str(out), *extra])
+        assert r.exit_code == 0, r.output
+    assert _households_in(summary) == _households_in(detailed) == ["0201", "0301"]
+    short, full = _text(summary.read_bytes()), _text(detailed.read_bytes())
+    assert len(short) == 2  # one page each
+    assert len(full) > 2 and "赵*红" in "\n".join(full) and "赵*红" not in "\n".join(short)
