@@ -783,3 +783,26 @@ def test_the_command_line_prints_the_detailed_statement_when_asked(runner, world
     short, full = _text(summary.read_bytes()), _text(detailed.read_bytes())
     assert len(short) == 2  # one page each
     assert len(full) > 2 and "赵*红" in "\n".join(full) and "赵*红" not in "\n".join(short)
+
+
+def test_a_batch_parses_the_stylesheets_once_and_lays_out_the_same(app, client, world, busy):
+    """html_documents_to_pdf(shared_css=…) applies print.css and statement.css parsed once per process: the
+    same words in the same places as when each document parses its own."""
+    from app.printing import html_documents_to_pdf, render_html
+    from app.statements import batch
+
+    _login(client, "clerk1")
+    htmls = []
+    for detailed in (False, True):
+        client.post(f"/statements/households/{busy.id}", data=_month_form(kind="year", paper="a5",
+                                                                           **({"detailed": "y"} if detailed else {})))
+        issued = db.session.scalars(sa.select(IssuedStatement).order_by(IssuedStatement.id.desc())).first()
+        period = svc.Period(issued.period_kind, issued.period_start, issued.period_end)
+        data = svc.build_statement(db.session.get(Household, busy.id), period, cutoff=issued.cutoff_at)
+        htmls.append(render_html("statement.html", **batch.statement_context(data, issued, "http://localhost/",
+                                                                             detailed=detailed)))
+    own = _pdf_words(html_documents_to_pdf(htmls))
+    shared = _pdf_words(html_documents_to_pdf(htmls, shared_css=batch.SHARED_CSS))
+    assert len(own) == len(shared) > 2
+    assert [[(t, round(x0), round(y0)) for t, x0, y0, *_ in words] for _w, _h, words in shared] == \
+        [[(t, round(x0), round(y0)) for t, x0, y0, *_ in words] for _w, _h, words in own]
