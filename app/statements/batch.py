@@ -144,10 +144,13 @@ class ChunkPrinter:
     """
 
     def __init__(self, out_path: Path, total: int, *, chunk: int = DEFAULT_CHUNK, workers: int | None = None,
-                 progress: Callable[[int], None] | None = None):
+                 progress: Callable[[int], None] | None = None,
+                 render: Callable[[list[str], str], str] | None = None):
         if total < 1:
             raise ValueError("nothing to print")
         self.out_path, self.total, self.progress = out_path, total, progress
+        #: what renders one chunk to its file (a pool worker runs it): _render_chunk
+        self.render = render or _render_chunk
         workers = max(1, min(workers or os.cpu_count() or 1, total))
         self.bounds = _bounds(total, chunk, workers)
         self.workers = min(workers, len(self.bounds))
@@ -181,7 +184,7 @@ class ChunkPrinter:
             i = len(self.futures)
             start, end = self.bounds[i] if i < len(self.bounds) else (0, 0)
             if len(self.htmls) == end:
-                self.futures[self.pool.submit(_render_chunk, self.htmls[start:end], self.parts[i])] = end - start
+                self.futures[self.pool.submit(self.render, self.htmls[start:end], self.parts[i])] = end - start
 
     def finish(self) -> None:
         """Wait for every chunk (or render them here), then write `out_path`."""
@@ -189,7 +192,7 @@ class ChunkPrinter:
             raise ValueError(f"{len(self.htmls)} documents handed in, {self.total} announced")
         if self.pool is None:
             for (start, end), part in zip(self.bounds, self.parts):
-                _render_chunk(self.htmls[start:end], part)
+                self.render(self.htmls[start:end], part)
                 if self.progress:
                     self.progress(end - start)
         else:
@@ -205,7 +208,8 @@ def render_many(htmls: list[str], out_path: Path, *, chunk: int = DEFAULT_CHUNK,
     """Write the documents as one PDF, chunk by chunk on a process pool as wide as the cores."""
     if not htmls:
         raise ValueError("nothing to print")
-    with ChunkPrinter(out_path, len(htmls), chunk=chunk, workers=workers, progress=progress) as printer:
+    with ChunkPrinter(out_path, len(htmls), chunk=chunk, workers=workers, progress=progress,
+                      render=_render_chunk) as printer:
         for html in htmls:
             printer.add(html)
         printer.finish()
@@ -315,7 +319,7 @@ def print_batch(village: Village, period: svc.Period, out_path: Path, *, group_i
 
 def _printer(out_path: Path, total: int, progress: Callable[[int], None] | None = None) -> ChunkPrinter:
     return ChunkPrinter(out_path, total, chunk=current_app.config.get("STATEMENT_CHUNK", DEFAULT_CHUNK),
-                        workers=current_app.config.get("STATEMENT_WORKERS"), progress=progress)
+                        workers=current_app.config.get("STATEMENT_WORKERS"), progress=progress, render=_render_chunk)
 
 
 def unprinted_statements(village_id: int, limit: int = 200) -> list[IssuedStatement]:

@@ -2,7 +2,7 @@
 and whether a batch prints the detailed statement (issue 20).
 
 Revision ID: a7d4e2f91c36
-Revises: c5e1a9d3b7f2
+Revises: b4d8e2f6a1c3
 Create Date: 2026-12-05 07:30:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'a7d4e2f91c36'
-down_revision = 'c5e1a9d3b7f2'
+down_revision = 'b4d8e2f6a1c3'
 branch_labels = None
 depends_on = None
 
