@@ -2,7 +2,7 @@
 and whether a batch prints the detailed statement (issue 20).
 
 Revision ID: a7d4e2f91c36
-Revises: b4d8e2f6a1c3
+Revises: 5b61fcbb2736
 Create Date: 2026-12-05 07:30:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'a7d4e2f91c36'
-down_revision = 'b4d8e2f6a1c3'
+down_revision = '5b61fcbb2736'
 branch_labels = None
 depends_on = None
 
