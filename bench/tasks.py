@@ -3,6 +3,7 @@
     python -m bench.tasks import FILE VILLAGE_CODE   # dry run, then commit, into a new village; prints JSON
     python -m bench.tasks statements-batch N OUT     # N households' statements as one PDF; prints JSON
     python -m bench.tasks statement-single K         # K single statements in one warm process; prints JSON
+    python -m bench.tasks statement-detailed K       # the same for the detailed statement (every entry)
 """
 from __future__ import annotations
 
@@ -108,16 +109,16 @@ def _statement_period():
 
 
 def run_statements_batch(n: int, out: str) -> dict:
-    """The batch as `flask statements print` runs it (issue, commit, render on the pool, merge), for the
-    first n households of the register; the pool workers' peak memory comes from RUSAGE_CHILDREN."""
+    """The batch as `flask statements print` runs it (batch.print_batch: issue while the pool renders,
+    commit, merge, mark printed) for the first n households of the register; the pool workers' peak
+    memory comes from RUSAGE_CHILDREN."""
     import resource
 
     from flask import current_app, g
 
-    from app.extensions import begin_write, db
+    from app.extensions import db
     from app.registry.models import Village
     from app.statements import batch
-    from app.statements import services as svc
 
     import sqlalchemy as sa
 
@@ -126,35 +127,38 @@ def run_statements_batch(n: int, out: str) -> dict:
     g.cli_actor = "bench"
     village = db.session.scalar(sa.select(Village).where(Village.code == MAIN_VILLAGE))
     period = _statement_period()
+    issued = []
+    real_issue = batch.issue_batch
+
+    def timed_issue(*args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return real_issue(*args, **kwargs)
+        finally:
+            issued.append(time.perf_counter() - t)
+
+    batch.issue_batch = timed_issue  # only to report how long issuing took (the pool renders meanwhile)
     t0 = time.perf_counter()
-    begin_write()
-    households = svc.batch_households(village.id)[:n]
-    ids, htmls = batch.issue_batch(village, period, households, paper="a4", base_url="http://bench.invalid/")
-    db.session.commit()
-    issued = time.perf_counter() - t0
-    workers = current_app.config.get("STATEMENT_WORKERS") or os.cpu_count() or 1
-    batch.render_many(htmls, Path(out), chunk=current_app.config.get("STATEMENT_CHUNK", batch.DEFAULT_CHUNK),
-                      workers=workers)
+    printed = batch.print_batch(village, period, Path(out), paper="a4", base_url="http://bench.invalid/", limit=n)
     total = time.perf_counter() - t0
-    begin_write()
-    batch.mark_printed(ids)  # as the command does once the PDF is written
-    db.session.commit()
+    workers = current_app.config.get("STATEMENT_WORKERS") or os.cpu_count() or 1
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     from pypdf import PdfReader
 
     pages = len(PdfReader(out).pages)
-    return {"seconds": total, "issue_s": issued, "render_s": total - issued, "statements": len(htmls),
-            "pages": pages, "bytes": os.path.getsize(out), "workers": workers,
-            "main_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "worker_rss_mb": kids.ru_maxrss / 1024,
+    return {"seconds": total, "issue_s": sum(issued), "render_s": total - sum(issued), "statements": printed,
+            "pages": pages, "bytes": os.path.getsize(out), "workers": min(workers, printed),
+            "main_rss_mb": own.ru_maxrss / 1024, "worker_rss_mb": kids.ru_maxrss / 1024,
             # CPU of this process and of the pool workers: on a shared machine, CPU ÷ cores is what the
             # batch would take with every core free
-            "cpu_s": own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime}
+            "cpu_s": own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime,
+            "main_cpu_s": own.ru_utime + own.ru_stime}
 
 
-def run_statement_single(k: int) -> dict:
+def run_statement_single(k: int, detailed: bool = False) -> dict:
     """k single statements (build, issue, PDF) in one process, after one warm-up: what a warm web
-    worker does for the statement button; the times are per statement."""
+    worker does for the statement button; the times are per statement. `detailed`: the detailed
+    statement (every entry of the year, naming the member) instead of the one-page year statement."""
     import resource
 
     from flask import g
@@ -183,7 +187,7 @@ def run_statement_single(k: int) -> dict:
         begin_write()
         data = svc.build_statement(h, period)
         issued = svc.issue_statement(data, paper="a4")
-        pdf = batch.statement_pdf(data, issued, "http://bench.invalid/")
+        pdf = batch.statement_pdf(data, issued, "http://bench.invalid/", detailed=detailed)
         db.session.commit()
         if i:  # the first one warms the process (WeasyPrint import, fonts)
             times.append(time.perf_counter() - t0)
@@ -199,7 +203,8 @@ def main(argv: list[str]) -> int:
 
     tasks = {("import", 3): lambda: run_import(argv[1], argv[2]),
              ("statements-batch", 3): lambda: run_statements_batch(int(argv[1]), argv[2]),
-             ("statement-single", 2): lambda: run_statement_single(int(argv[1]))}
+             ("statement-single", 2): lambda: run_statement_single(int(argv[1])),
+             ("statement-detailed", 2): lambda: run_statement_single(int(argv[1]), detailed=True)}
     task = tasks.get((argv[0] if argv else "", len(argv)))
     if task is None:
         print(__doc__, file=sys.stderr)

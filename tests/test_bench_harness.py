@@ -220,21 +220,23 @@ def test_statements_figure_prints_the_batch_and_single_statements(tiny_bench, mo
     monkeypatch.setattr(F, "STATEMENTS_BATCH_QUICK", 4)
     monkeypatch.setattr(F, "STATEMENTS_SINGLE", 2)
     rows = F.fig_statements(_ctx(app, url))
-    batch, cpu, worker, single, single_cpu = rows
+    batch, cpu, worker, single, single_cpu, detailed = rows
     assert batch.what.startswith("batch of 4 statements") and batch.goal == "≤ 0.2 s"
     assert batch.values[0] > 0 and batch.met == (batch.values[0] <= 0.2)
     assert "pages" in batch.note and 50 < batch.rss_mb < 1024
     assert cpu.values[0] > 0 and 30 < worker.values[0] < 1024  # the pool workers' own peak memory
     assert len(single.values) == 2 and single.goal == "≤ 300 ms" and single.rss_mb > 30
     assert all(c > 0 for c in single_cpu.values)
+    # the detailed statement, measured beside the one-page one
+    assert detailed.what.startswith("detailed statement") and len(detailed.values) == 2 and "pages" in detailed.note
     from app.extensions import db
     from app.statements.models import IssuedStatement
 
     import sqlalchemy as sa
 
     with app.app_context():
-        # 4 in the batch, 2 single ones and the warm-up: each statement was really issued
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(IssuedStatement)) == 7
+        # 4 in the batch, 2 single and 2 detailed ones and their warm-ups: each statement was really issued
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(IssuedStatement)) == 10
         db.session.remove()
 
 

@@ -542,12 +542,12 @@ PRINTABLES = [
               lambda v: v.get("mediator", "/mediation/report/2026-11.pdf"), expect_mediation_month),
     Printable("statement_a4", "statements.household",
               lambda v: v.post("clerk", f"/statements/households/{v.ids['household']}", statement_form("a4")),
-              expect_statement_a4, redesign=frozenset({"boxes"})),  # the summary table runs ~8 mm into the margin
+              expect_statement_a4),
     Printable("statement_a5", "statements.household",
               lambda v: v.post("clerk", f"/statements/households/{v.ids['household']}", statement_form("a5")),
-              expect_statement_a5, redesign=frozenset({"boxes", "breaks"})),  # and its code breaks
+              expect_statement_a5),
     Printable("statement_batch", "statements.batch_new", fetch_batch, expect_batch,
-              also=("statements.job", "statements.job_progress"), redesign=frozenset({"boxes"})),
+              also=("statements.job", "statements.job_progress")),
 ]
 ROWS = {row.name: row for row in PRINTABLES}
 

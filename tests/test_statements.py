@@ -97,6 +97,14 @@ def _text(pdf: bytes) -> list[str]:
     return [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
 
 
+def _figures(text: str) -> tuple[int, int]:
+    """(opening, closing) as the statement prints them."""
+    opening = re.search(r"期初余额（\d{4}-\d{2}-\d{2}）\s*(\d+)", text)
+    closing = re.search(r"期末余额（\d{4}-\d{2}-\d{2}）\s*(\d+)", text)
+    assert opening and closing, text
+    return int(opening.group(1)), int(closing.group(1))
+
+
 def _month_form(**kw):
     """The period form as the page sends it (a fresh form key each time, as a freshly shown page has)."""
     return {"kind": "month", "year": str(TODAY.year), "month": str(TODAY.month), "quarter": "1",
@@ -129,12 +137,14 @@ def test_statement_pdf_equals_the_ledger(client, world):
     # the month's transfers: +15 help, −8 deduction, −10 rice (the 40-day-old award is before the month)
     assert lines == [15, -8, -10]
     assert world.opening == 20 and closing == 17
-    m = re.search(r"期初余额\s*本期增减\s*期末余额\s*(\S+)\s+(\S+)\s+(\S+)", text)
-    assert m, text
-    assert (m.group(1), m.group(2), m.group(3)) == \
-        (str(world.opening), signed(closing - world.opening), str(closing))
-    assert re.search(r"帮扶独居老人\s*\+15", text)
-    assert re.search(rf"焚烧秸秆\s*发生于 {(TODAY - dt.timedelta(days=3)).isoformat()}\s*−8", text), text
+    assert _figures(text) == (world.opening, closing)
+    # the account by category: 1 award +15, 1 deduction −8 (what the ledger moved), 1 redemption −10
+    assert re.search(r"获得积分\s*热心公益\s*1\s*\+15", text), text
+    assert re.search(r"扣分\s*综合扣分\s*1\s*−8", text), text
+    assert re.search(r"超市兑换\s*兑换商品\s*1\s*−10", text), text
+    # a month's statement still lists its entries, each naming the member (masked, as the head is)
+    assert re.search(r"张\*丰\s*帮扶独居老人\s*\+15", text), text
+    assert re.search(rf"张\*丰\s*焚烧秸秆\s*发生于 {(TODAY - dt.timedelta(days=3)).isoformat()}\s*−8", text), text
     assert re.search(r"大米×1\s*−10", text)
     assert "参加村庄清洁日" not in text  # before the period: in the opening balance only
     assert "0101" in text and "张*丰" in text and "张三丰" not in text
@@ -144,6 +154,8 @@ def test_statement_pdf_equals_the_ledger(client, world):
     assert "第 1 页" in pages[0] and f"共 {len(pages)} 页" in pages[0]
     # the score of the year counts the deduction in full; the stored statement holds the same numbers
     assert (issued.opening_balance, issued.closing_balance, issued.line_count) == (20, 17, 3)
+    assert (issued.total_earned, issued.total_deducted, issued.total_redeemed, issued.total_expired) == \
+        (15, -8, -10, 0)
     assert issued.household_id == world.h1.id and issued.issued_by_id == world.clerk.id
     from app.audit.models import AuditLog
 
@@ -155,7 +167,7 @@ def test_statement_pdf_equals_the_ledger(client, world):
     expected = sum(e.points for e in (world.old, world.help, world.burn) if e.occurred_on.year == TODAY.year)
     stars = world.scheme.stars_for(expected)
     assert year_score == expected
-    assert re.search(rf"期末余额\s*{TODAY.year}\s*年度得分\s*星级\s*17\s+{re.escape(signed(expected))}\s+"
+    assert re.search(rf"{TODAY.year}\s*年度得分\s*{re.escape(signed(expected))}\s*星级\s*"
                      + "★" * stars + "☆" * (5 - stars), text), text
 
 
@@ -172,7 +184,7 @@ def test_a5_and_quarter_and_dates(client, world):
     assert r.status_code == 200
     text = "\n".join(_text(r.data))
     assert "参加村庄清洁日" in text  # the older award is inside these dates
-    assert re.search(r"期初余额\s*本期增减\s*期末余额\s*0\s+\+17\s+17", text), text
+    assert _figures(text) == (0, 17)
 
 
 # --- verification ---------------------------------------------------------------------------------
@@ -192,8 +204,8 @@ def test_verify_valid_then_superseded_after_a_correction(app, client, world):
     assert (r.status_code, verdict) == (200, "valid")
     page = r.get_data(as_text=True)
     assert "张*丰" in page and svc.Period("month", old.period_start, old.period_end).label in page
-    # nothing else: no household number, no name, no balance, no entries
-    for secret in ("0101", "张三丰", "帮扶独居老人", ">17<", ">20<"):
+    # nothing else: no household number, no name, no entries
+    for secret in ("0101", "张三丰", "帮扶独居老人", "焚烧秸秆", "大米", "clerk1"):
         assert secret not in page
     # a villager's objection is decided "corrected": the entry is reversed in the ledger
     with write_transaction():
@@ -470,7 +482,7 @@ def test_pre_subset_font_shrinks_the_statement_and_rare_characters_fall_back(app
     assert len(small) < len(plain)
     small_text = "\n".join(_text(small))
     assert re.search(r"焚烧秸秆\s*发生于 \S+\s*−8", small_text) and re.search(r"帮扶独居老人\s*\+15", small_text)
-    assert re.search(r"期初余额\s*本期增减\s*期末余额\s*20\s+−3\s+17", small_text), small_text
+    assert _figures(small_text) == (20, 17)
 
 
 def test_year_end_expiry_shows_as_its_own_section(client, world):
@@ -483,7 +495,8 @@ def test_year_end_expiry_shows_as_its_own_section(client, world):
     text = "\n".join(_text(client.post(f"/statements/households/{world.h1.id}", data=_month_form()).data))
     expiry = text[text.index("年终清零\n"):]
     assert re.search(rf"{TODAY.year - 1}年度年终清零\s*−17", expiry), expiry
-    assert re.search(r"期初余额\s*本期增减\s*期末余额\s*20\s+−20\s+0", text), text
+    assert _figures(text) == (20, 0)
+    assert re.search(r"年终清零\s*清零积分\s*1\s*−17", text), text
     issued = db.session.scalar(sa.select(IssuedStatement))
     assert issued.closing_balance == 0 and svc.verify(issued.code).status == "valid"
 
@@ -500,3 +513,296 @@ def test_a_job_whose_process_cannot_start_is_failed(real_jobs, client, world, mo
     assert job.status == "failed" and job.error == "OSError"
     frag = client.get(f"/statements/jobs/{job.id}/progress").get_data(as_text=True)
     assert 'data-status="failed"' in frag and "hx-trigger" not in frag
+
+
+# --- the paper: one page for a year, every figure the ledger's, nothing outside the page or broken ---------------
+
+#: the page's content area: (top, right, bottom, left) margins in mm, as print.css sets them
+MARGINS = {"a4": (20, 16, 18, 16), "a5": (16, 12, 14, 12)}
+PT_PER_MM = 72 / 25.4
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+CODE = re.compile(r"[0-9A-Z]{5}-[0-9A-Z]{5}")
+
+
+def _pdf_words(pdf: bytes) -> list[tuple[float, float, list[tuple[str, float, float, float, float]]]]:
+    """Per page: (width, height, words as (text, x0, y0, x1, y1)) in points, from pdftotext -bbox-layout."""
+    import subprocess
+    import xml.etree.ElementTree as ET
+
+    xml = subprocess.run(["pdftotext", "-bbox-layout", "-", "-"], input=pdf, capture_output=True,
+                         check=True).stdout
+    ns = {"x": "http://www.w3.org/1999/xhtml"}
+    pages = []
+    for page in ET.fromstring(xml).iter("{http://www.w3.org/1999/xhtml}page"):
+        words = [(w.text or "", *(float(w.get(k)) for k in ("xMin", "yMin", "xMax", "yMax")))
+                 for w in page.iterfind(".//x:word", ns)]
+        pages.append((float(page.get("width")), float(page.get("height")), words))
+    return pages
+
+
+def _paper_problems(pdf: bytes, paper: str) -> list[str]:
+    """Words outside the page's content width (or off the page), and dates or codes broken across words."""
+    top, right, bottom, left = (m * PT_PER_MM for m in MARGINS[paper])
+    problems = []
+    for n, (width, height, words) in enumerate(_pdf_words(pdf), start=1):
+        assert round(width / PT_PER_MM) == {"a4": 210, "a5": 148}[paper]
+        for text, x0, y0, x1, y1 in words:
+            if x0 < left - 0.5 or x1 > width - right + 0.5 or y0 < 0 or y1 > height:
+                problems.append(f"page {n}: {text!r} at x {x0 / PT_PER_MM:.1f}–{x1 / PT_PER_MM:.1f} mm")
+        for pattern in (DATE, CODE):
+            whole = sum(len(pattern.findall(text)) for text, *_ in words)
+            joined = len(pattern.findall("".join(text for text, *_ in words)))
+            if whole != joined:
+                problems.append(f"page {n}: {joined - whole} broken {pattern.pattern}")
+    return problems
+
+
+def _boxes_outside(html: str) -> list[str]:
+    """Every box of WeasyPrint's layout tree that leaves its page's content area (margin boxes aside)."""
+    from weasyprint.formatting_structure import boxes as wb
+
+    from app.config import PRINTABLES_DIR
+    from app.printing import _weasyprint
+
+    wp = _weasyprint()
+    document = wp["HTML"](string=html, base_url=str(PRINTABLES_DIR) + "/", url_fetcher=wp["Fetcher"]()) \
+        .render(font_config=wp["font_config"])
+    out = []
+    for n, page in enumerate(document.pages, start=1):
+        box = page._page_box
+        x0, y0 = box.content_box_x(), box.content_box_y()
+        x1, y1 = x0 + box.width, y0 + box.height
+
+        def walk(parent):
+            for child in parent.all_children():
+                if isinstance(child, wb.MarginBox):
+                    continue
+                bx, by = child.border_box_x(), child.border_box_y()
+                if bx < x0 - 0.5 or by < y0 - 0.5 or bx + child.border_width() > x1 + 0.5 \
+                        or by + child.border_height() > y1 + 0.5:
+                    out.append(f"page {n}: {type(child).__name__} {getattr(child, 'text', '')[:30]!r} "
+                               f"x {bx:.1f}–{bx + child.border_width():.1f} of {x0:.1f}–{x1:.1f} pt, "
+                               f"y {by:.1f}–{by + child.border_height():.1f} of {y0:.1f}–{y1:.1f} pt")
+                walk(child)
+        walk(box)
+    return out
+
+
+@pytest.fixture
+def busy(world, make_household):
+    """Household 0301 of three members: 46 entries of the year in three categories (one corrected), four
+    redemptions (one cancelled), from a balance carried in before the year."""
+    from app.points.models import PointItem
+    from app.registry.models import Person
+    from app.shop.models import Product, Redemption
+
+    h = make_household(world.village, "0301", "赵大明", members=[("赵小红", "child"), ("赵小军", "child")],
+                       group=world.g2)
+    people = list(db.session.scalars(sa.select(Person).where(Person.household_id == h.id).order_by(Person.id)))
+    items = {i.code: i for i in db.session.scalars(sa.select(PointItem))}
+    with write_transaction():
+        scheme = db.session.get(type(world.scheme), world.scheme.id)
+        cat = pts.create_category(scheme, "美丽庭院", "add")
+        items["B01"] = pts.create_item(cat, pts.ItemData(code="B01", text="庭院整洁评比达标", points=5))
+    first = dt.date(TODAY.year, 1, 1)
+    with backdated(400):  # carried in from last year: the opening balance
+        with write_transaction():
+            e = pts.record_entry(scheme, items["A01"], h, occurred_on=TODAY - dt.timedelta(days=400),
+                                 actor=world.clerk, today=TODAY)
+            pts.approve(e, world.reviewer, today=TODAY)
+    entries = []
+    for k in range(46):
+        code = ("A01", "A02", "B01", "D01")[k % 4]
+        day = max(first, TODAY - dt.timedelta(days=k))
+        with write_transaction():
+            e = pts.record_entry(scheme, items[code], h, person=people[k % 3], occurred_on=day,
+                                 actor=world.clerk, today=TODAY)
+            pts.approve(e, world.reviewer, today=TODAY)
+        entries.append(e)
+    with write_transaction():
+        obj = pts.file_objection(db.session.get(PointEntry, entries[1].id), reason="记错了", actor=world.clerk)
+        pts.decide_objection(obj, world.reviewer, decision="corrected", reply_text="核实后撤销")
+    rice = db.session.scalar(sa.select(Product))
+    for k in range(4):
+        with write_transaction():
+            shop.redeem(db.session.get(Household, h.id), [(rice, 1 + k % 2)], key=f"busy-{k}", actor=world.cashier)
+    with write_transaction():
+        first_redemption = db.session.scalar(sa.select(Redemption).where(Redemption.household_id == h.id)
+                                             .order_by(Redemption.id))
+        shop.cancel_redemption(first_redemption, actor=world.cashier, reason="退货")
+    return h
+
+
+def _ledger_account(household, start: dt.date) -> dict:
+    """What the ledger says of the household's year, read straight from the transfers (not the statement's
+    code): opening, the category rows {(group, label): [count, points]}, the four totals and closing."""
+    acct = db.session.scalar(sa.select(Account).where(Account.household_id == household.id))
+    since = local_midnight_utc(start)
+    rows = list(db.session.scalars(sa.select(Transfer).where(
+        sa.or_(Transfer.debit_account_id == acct.id, Transfer.credit_account_id == acct.id))
+        .order_by(Transfer.id)))
+    side = {t.id: (t.amount if t.credit_account_id == acct.id else -t.amount) for t in rows}
+    opening = sum(side[t.id] for t in rows if t.created_at < since)
+    by_id = {t.id: t for t in rows}
+    account: dict = {}
+    for t in rows:
+        if t.created_at < since:
+            continue
+        base = by_id[t.reverses_transfer_id] if t.reverses_transfer_id else t
+        group = {"earn": "获得积分", "deduct": "扣分", "redeem": "超市兑换", "expire": "年终清零"}[base.code]
+        if t.reverses_transfer_id:
+            label = "取消兑换" if base.code == "redeem" else "更正"
+        elif base.code == "redeem":
+            label = "兑换商品"
+        else:
+            label = db.session.get(PointEntry, t.entry_id).category_name
+        count_points = account.setdefault((group, label), [0, 0])
+        count_points[0] += 1
+        count_points[1] += side[t.id]
+    totals = {}
+    for (group, _label), (_n, points) in account.items():
+        totals[group] = totals.get(group, 0) + points
+    return {"opening": opening, "rows": account, "totals": totals, "closing": sum(side.values())}
+
+
+def test_a_year_statement_is_one_page_whose_every_figure_is_the_ledgers(client, world, busy):
+    _login(client, "clerk1")
+    for paper in ("a4", "a5"):
+        r = client.post(f"/statements/households/{busy.id}", data=_month_form(kind="year", paper=paper))
+        assert r.status_code == 200 and r.mimetype == "application/pdf"
+        pages = _text(r.data)
+        assert len(pages) == 1, f"{paper}: {len(pages)} pages"
+        text = pages[0]
+        ledger = _ledger_account(busy, dt.date(TODAY.year, 1, 1))
+        assert ledger["rows"][("获得积分", "更正")] == [1, -15]  # the corrected award, netted in
+        assert ledger["rows"][("超市兑换", "取消兑换")] == [1, 10]
+        assert _figures(text) == (ledger["opening"], ledger["closing"]) == (20, balance_of(busy))
+        for (group, label), (count, points) in ledger["rows"].items():
+            assert re.search(rf"{label}\s*{count}\s*{re.escape(signed(points))}", text), (label, text)
+        # a group of several rows carries its subtotal; the paper's totals are the ledger's
+        assert re.search(rf"获得积分\s*热心公益\s*\d+\s*\S+\s*(更正|美丽庭院)", text), text
+        for group, total in ledger["totals"].items():
+            rows = [v for (g, _l), v in ledger["rows"].items() if g == group]
+            if len(rows) > 1:
+                assert re.search(rf"小计\s*{sum(n for n, _p in rows)}\s*{re.escape(signed(total))}", text), text
+        assert ledger["opening"] + sum(ledger["totals"].values()) == ledger["closing"]
+        # no entry is listed and no member is named on the one-page statement
+        for name in ("赵*红", "赵*军", "参加村庄清洁日", "clerk1"):
+            assert name not in text
+        score = pq.year_score(busy.id, TODAY.year)
+        stars = world.scheme.stars_for(score)
+        assert re.search(rf"{TODAY.year}\s*年度得分\s*{re.escape(signed(score))}\s*星级\s*"
+                         + "★" * stars + "☆" * (5 - stars), text), text
+        issued = db.session.scalars(sa.select(IssuedStatement).order_by(IssuedStatement.id.desc())).first()
+        assert svc.format_code(issued.code) in text and "盖章" in text and "签字" in text
+        assert (issued.total_earned, issued.total_deducted, issued.total_redeemed, issued.total_expired) == \
+            tuple(ledger["totals"].get(g, 0) for g in ("获得积分", "扣分", "超市兑换", "年终清零"))
+        assert _paper_problems(r.data, paper) == []
+
+
+def test_the_detailed_statement_lists_every_entry_naming_the_member(client, world, busy):
+    _login(client, "clerk1")
+    r = client.post(f"/statements/households/{busy.id}", data=_month_form(kind="year", detailed="y"))
+    pages = _text(r.data)
+    text = "\n".join(pages)
+    assert len(pages) > 1  # 46 entries and 4 redemptions do not fit one page
+    # the account first, then each entry with the member who earned it
+    assert text.index("本期积分账目") < text.index("积分记录")
+    # k % 3 over 46 entries; 赵小红's corrected award also names her on its reversal
+    for member, count in (("赵*明", 16), ("赵*红", 16), ("赵*军", 15)):
+        assert len(re.findall(rf"\d{{4}}-\d{{2}}-\d{{2}}\s*{re.escape(member)}\s*\S", text)) == count, member
+    assert len(re.findall(r"庭院整洁评比达标(?:\s*发生于 \S+)?\s*\+5", text)) == 11
+    assert re.search(r"撤销：帮扶独居老人(?:\s*发生于 \S+)?\s*−15", text), text
+    assert f"第 1 页 / 共 {len(pages)} 页" in pages[0] and "盖章" in pages[-1]
+    assert _paper_problems(r.data, "a4") == []
+
+
+@pytest.mark.parametrize("paper", ["a4", "a5"])
+@pytest.mark.parametrize("kind,detailed", [("year", False), ("year", True), ("month", False)])
+def test_every_box_stays_inside_the_page_and_no_date_or_code_breaks(app, client, world, busy, paper, kind,
+                                                                    detailed):
+    from app.printing import render_html
+    from app.statements import batch
+
+    _login(client, "clerk1")
+    form = _month_form(kind=kind, paper=paper, **({"detailed": "y"} if detailed else {}))
+    r = client.post(f"/statements/households/{busy.id}", data=form)
+    assert r.status_code == 200
+    assert _paper_problems(r.data, paper) == []
+    issued = db.session.scalars(sa.select(IssuedStatement).order_by(IssuedStatement.id.desc())).first()
+    period = svc.Period(issued.period_kind, issued.period_start, issued.period_end)
+    data = svc.build_statement(db.session.get(Household, busy.id), period, cutoff=issued.cutoff_at)
+    html = render_html("statement.html", **batch.statement_context(data, issued, "http://localhost/",
+                                                                   detailed=detailed))
+    assert _boxes_outside(html) == []
+    # the month lists its entries without being asked; the year only as the detailed statement
+    assert ("积分记录" in "\n".join(_text(r.data))) == (kind == "month" or detailed)
+
+
+def test_verify_shows_the_figures_the_paper_carries(client, world, busy):
+    _login(client, "clerk1")
+    pdf = client.post(f"/statements/households/{busy.id}", data=_month_form(kind="year")).data
+    text = _text(pdf)[0]
+    issued = db.session.scalars(sa.select(IssuedStatement).order_by(IssuedStatement.id.desc())).first()
+    client.post("/logout")
+    r, verdict = _verdict(client, issued.code)
+    assert verdict == "valid"
+    page = r.get_data(as_text=True)
+    shown = dict(re.findall(r'data-figure="(\w+)">([^<]+)<', page))
+    ledger = _ledger_account(busy, dt.date(TODAY.year, 1, 1))
+    assert shown == {"opening": str(ledger["opening"]), "closing": str(ledger["closing"]),
+                     **{key: signed(ledger["totals"].get(group, 0)) for key, group in (
+                         ("earned", "获得积分"), ("deducted", "扣分"), ("redeemed", "超市兑换"),
+                         ("expired", "年终清零"))}}
+    # each is the figure printed on the paper
+    assert _figures(text) == (int(shown["opening"]), int(shown["closing"]))
+    for value in shown.values():
+        assert value in text
+    # still no name, number or entry
+    for secret in ("0301", "赵大明", "赵*红", "庭院整洁", "大米", "clerk1"):
+        assert secret not in page
+    # a correction after printing: superseded, and the page still shows what the paper said
+    with write_transaction():
+        entry = db.session.scalars(sa.select(PointEntry).where(PointEntry.household_id == busy.id,
+                                                               PointEntry.status == "posted")
+                                   .order_by(PointEntry.id.desc())).first()
+        obj = pts.file_objection(entry, reason="没有去", actor=world.clerk)
+        pts.decide_objection(obj, world.reviewer, decision="corrected", reply_text="核实后撤销")
+    r, verdict = _verdict(client, issued.code)
+    assert verdict == "superseded"
+    assert dict(re.findall(r'data-figure="(\w+)">([^<]+)<', r.get_data(as_text=True))) == shown
+
+
+def test_the_command_line_prints_the_detailed_statement_when_asked(runner, world, busy, tmp_path):
+    summary, detailed = tmp_path / "summary.pdf", tmp_path / "detailed.pdf"
+    for out, extra in ((summary, []), (detailed, ["--detailed"])):
+        r = runner.invoke(args=["statements", "print", "--village", "v1", "--period", str(TODAY.year),
+                                "--group", "二组", "--out", str(out), *extra])
+        assert r.exit_code == 0, r.output
+    assert _households_in(summary) == _households_in(detailed) == ["0201", "0301"]
+    short, full = _text(summary.read_bytes()), _text(detailed.read_bytes())
+    assert len(short) == 2  # one page each
+    assert len(full) > 2 and "赵*红" in "\n".join(full) and "赵*红" not in "\n".join(short)
+
+
+def test_a_batch_parses_the_stylesheets_once_and_lays_out_the_same(app, client, world, busy):
+    """html_documents_to_pdf(shared_css=…) applies print.css and statement.css parsed once per process: the
+    same words in the same places as when each document parses its own."""
+    from app.printing import html_documents_to_pdf, render_html
+    from app.statements import batch
+
+    _login(client, "clerk1")
+    htmls = []
+    for detailed in (False, True):
+        client.post(f"/statements/households/{busy.id}", data=_month_form(kind="year", paper="a5",
+                                                                           **({"detailed": "y"} if detailed else {})))
+        issued = db.session.scalars(sa.select(IssuedStatement).order_by(IssuedStatement.id.desc())).first()
+        period = svc.Period(issued.period_kind, issued.period_start, issued.period_end)
+        data = svc.build_statement(db.session.get(Household, busy.id), period, cutoff=issued.cutoff_at)
+        htmls.append(render_html("statement.html", **batch.statement_context(data, issued, "http://localhost/",
+                                                                             detailed=detailed)))
+    own = _pdf_words(html_documents_to_pdf(htmls))
+    shared = _pdf_words(html_documents_to_pdf(htmls, shared_css=batch.SHARED_CSS))
+    assert len(own) == len(shared) > 2
+    assert [[(t, round(x0), round(y0)) for t, x0, y0, *_ in words] for _w, _h, words in shared] == \
+        [[(t, round(x0), round(y0)) for t, x0, y0, *_ in words] for _w, _h, words in own]

@@ -17,6 +17,7 @@ code, by the next batch of the same period and paper.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -64,31 +65,48 @@ def verify_url(base_url: str, code: str | None = None) -> str:
 
 
 def statement_context(data: svc.StatementData, issued: IssuedStatement, base_url: str, *,
-                      subset_font: bool = True) -> dict:
+                      subset_font: bool = True, detailed: bool = False) -> dict:
     """What printables/statement.html needs: the data, the code and its QR (an opaque URL, no personal data).
 
-    `subset_font`: use the pre-subset face if built. Worth it for one statement (a PDF of ~70 KB instead of
-    ~175 KB); a batch does without, because each document would load the 5 MB face again while the batch
-    already subsets its fonts once per chunk of 100 (measured here: render +20–50 %, write no faster).
+    `subset_font`: use the pre-subset face if built: a smaller PDF (one statement ~70 KB instead of ~175 KB)
+    and, in a batch, about 5 % less CPU (WeasyPrint loads an @font-face once per FontConfiguration, so once
+    per pool worker; bench figure 4).
+    `detailed`: list every entry (svc.lists_entries: a month's or quarter's always, a year's when asked).
     """
     url = verify_url(base_url, issued.code)
-    qr = segno.make(url, error="m").svg_data_uri(scale=4, border=2)
+    # a PNG of one pixel a module, drawn without smoothing (statement.css): sharp at any size, and laid
+    # out and written in a fraction of the time of the same code as an SVG path (bench figure 4)
+    qr = segno.make(url, error="m").png_data_uri(scale=1, border=2)
     return {"village": data.village, "data": data, "code": svc.format_code(issued.code),
+            "listed": svc.lists_entries(data.period, detailed),
             "verify_url": verify_url(base_url), "qr": qr, "paper": issued.paper, "printed_on": local_today(),
             "font_url": statement_font(current_app.config.get("STATEMENT_FONT")) if subset_font else None,
             "font_family": font_family(current_app.config.get("STATEMENT_FONT"))}
 
 
-def statement_pdf(data: svc.StatementData, issued: IssuedStatement, base_url: str) -> bytes:
-    return render_pdf("statement.html", **statement_context(data, issued, base_url))
+def statement_pdf(data: svc.StatementData, issued: IssuedStatement, base_url: str, *,
+                  detailed: bool = False) -> bytes:
+    return render_pdf("statement.html", **statement_context(data, issued, base_url, detailed=detailed))
 
 
 # --- bulk rendering -------------------------------------------------------------------------------
 
+#: the stylesheets every statement links to, parsed once per worker (printing.html_documents_to_pdf)
+SHARED_CSS = ("print.css", "statement.css")
+
+
 def _render_chunk(htmls: list[str], out_path: str) -> str:
     """Worker: one PDF from a chunk of statements (runs in a pool process with its own FontConfiguration)."""
-    Path(out_path).write_bytes(html_documents_to_pdf(htmls))
+    Path(out_path).write_bytes(html_documents_to_pdf(htmls, shared_css=SHARED_CSS))
     return out_path
+
+
+def _warm_up() -> None:
+    """Worker: import WeasyPrint and parse the shared stylesheets while the main process still issues."""
+    from ..printing import _shared_sheet
+
+    for name in SHARED_CSS:
+        _shared_sheet(name)
 
 
 def split_evenly(items: list, chunk: int, workers: int) -> list[list]:
@@ -98,16 +116,91 @@ def split_evenly(items: list, chunk: int, workers: int) -> list[list]:
     other idle (bench figure 4: 54 s and 1 GB in one process), and 500 as 5 chunks on 2 workers left one
     idle for the last round.
     """
-    n = len(items)
+    return [items[start:end] for start, end in _bounds(len(items), chunk, workers)]
+
+
+def _bounds(n: int, chunk: int, workers: int) -> list[tuple[int, int]]:
+    """split_evenly's parts as (start, end) indexes, known before the items exist."""
     parts = max(1, -(-n // max(1, chunk)))
     parts = min(n, -(-parts // workers) * workers) if n else 1
     size, extra = divmod(n, parts)
     out, start = [], 0
     for i in range(parts):
         end = start + size + (1 if i < extra else 0)
-        out.append(items[start:end])
+        out.append((start, end))
         start = end
     return out
+
+
+class ChunkPrinter:
+    """Print `total` documents as one PDF, handed in one by one (`add`), chunk by chunk on a process pool
+    as wide as the cores; `finish` waits for the chunks and joins them in order.
+
+    With a pool, a chunk is rendered as soon as its documents are in, while the main process still
+    issues the next ones, and the workers start (import WeasyPrint, parse the stylesheets) at once: the
+    batch's serial part shrinks to issuing the first chunk and the merge. Nothing is written to
+    `out_path` before `finish`, so a batch whose issuing fails leaves no file (the chunks' folder goes with
+    the printer). With one worker the documents are rendered in `finish`, in this process.
+    """
+
+    def __init__(self, out_path: Path, total: int, *, chunk: int = DEFAULT_CHUNK, workers: int | None = None,
+                 progress: Callable[[int], None] | None = None,
+                 render: Callable[[list[str], str], str] | None = None):
+        if total < 1:
+            raise ValueError("nothing to print")
+        self.out_path, self.total, self.progress = out_path, total, progress
+        #: what renders one chunk to its file (a pool worker runs it): _render_chunk
+        self.render = render or _render_chunk
+        workers = max(1, min(workers or os.cpu_count() or 1, total))
+        self.bounds = _bounds(total, chunk, workers)
+        self.workers = min(workers, len(self.bounds))
+        self.htmls: list[str] = []
+        self.futures: dict = {}
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".chunks-")
+        self.parts = [str(Path(self._tmp.name) / f"part-{i:05d}.pdf") for i in range(len(self.bounds))]
+        self.pool = None
+        if self.workers > 1:
+            # spawn: a fresh interpreter per worker, no inherited database connections or locks
+            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+            for _ in range(self.workers):
+                self.pool.submit(_warm_up)
+
+    def __enter__(self) -> "ChunkPrinter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+        self._tmp.cleanup()
+
+    def add(self, html: str) -> None:
+        self.htmls.append(html)
+        if self.pool is not None:
+            i = len(self.futures)
+            start, end = self.bounds[i] if i < len(self.bounds) else (0, 0)
+            if len(self.htmls) == end:
+                self.futures[self.pool.submit(self.render, self.htmls[start:end], self.parts[i])] = end - start
+
+    def finish(self) -> None:
+        """Wait for every chunk (or render them here), then write `out_path`."""
+        if len(self.htmls) != self.total:
+            raise ValueError(f"{len(self.htmls)} documents handed in, {self.total} announced")
+        if self.pool is None:
+            for (start, end), part in zip(self.bounds, self.parts):
+                self.render(self.htmls[start:end], part)
+                if self.progress:
+                    self.progress(end - start)
+        else:
+            for fut in as_completed(self.futures):
+                fut.result()
+                if self.progress:
+                    self.progress(self.futures[fut])
+        _merge(self.parts, self.out_path)
 
 
 def render_many(htmls: list[str], out_path: Path, *, chunk: int = DEFAULT_CHUNK, workers: int | None = None,
@@ -115,27 +208,11 @@ def render_many(htmls: list[str], out_path: Path, *, chunk: int = DEFAULT_CHUNK,
     """Write the documents as one PDF, chunk by chunk on a process pool as wide as the cores."""
     if not htmls:
         raise ValueError("nothing to print")
-    workers = max(1, min(workers or os.cpu_count() or 1, len(htmls)))
-    chunks = split_evenly(htmls, chunk, workers)
-    workers = min(workers, len(chunks))
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".chunks-") as tmp:
-        parts = [str(Path(tmp) / f"part-{i:05d}.pdf") for i in range(len(chunks))]
-        if workers == 1:
-            for part_htmls, part in zip(chunks, parts):
-                _render_chunk(part_htmls, part)
-                if progress:
-                    progress(len(part_htmls))
-        else:
-            # spawn: a fresh interpreter per worker, no inherited database connections or locks
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-                futures = {pool.submit(_render_chunk, c, p): len(c) for c, p in zip(chunks, parts)}
-                for fut in as_completed(futures):
-                    fut.result()
-                    if progress:
-                        progress(futures[fut])
-        _merge(parts, out_path)
+    with ChunkPrinter(out_path, len(htmls), chunk=chunk, workers=workers, progress=progress,
+                      render=_render_chunk) as printer:
+        for html in htmls:
+            printer.add(html)
+        printer.finish()
 
 
 def _merge(parts: list[str], out_path: Path) -> None:
@@ -172,7 +249,9 @@ def _unprinted(village_id: int, period: svc.Period, paper: str) -> dict[int, Iss
 
 
 def issue_batch(village: Village, period: svc.Period, households: list[Household], *, paper: str,
-                base_url: str, actor=None, job_id: int | None = None) -> tuple[list[int], list[str]]:
+                base_url: str, actor=None, job_id: int | None = None,
+                detailed: bool = False,
+                on_html: Callable[[str], None] | None = None) -> tuple[list[int], list[str]]:
     """Issue a statement for each household (flushes; the caller commits); their ids and HTML.
 
     A household whose statement of this period and paper was issued by a batch that stopped before
@@ -180,6 +259,8 @@ def issue_batch(village: Village, period: svc.Period, households: list[Household
     printed again under its code, as it was issued (the ledger up to its own cutoff), instead of a
     second code: so the clerk's list of statements to print again empties when the batch is run again.
     Their PDF is not written yet: the caller marks them printed once it is (`mark_printed`).
+    `on_html` gets each statement's HTML as soon as it is made (a ChunkPrinter's `add`: the pool renders
+    while the rest are issued).
     """
     now = utcnow()
     earlier = _unprinted(village.id, period, paper)
@@ -195,9 +276,11 @@ def issue_batch(village: Village, period: svc.Period, households: list[Household
             data = svc.build_statement(h, period, now=now)
             issued = svc.issue_statement(data, actor=actor, paper=paper, job_id=job_id, audit=False,
                                          printed=False)
-        context = statement_context(data, issued, base_url, subset_font=False)
+        context = statement_context(data, issued, base_url, detailed=detailed)
         ids.append(issued.id)
         htmls.append(render_html("statement.html", **context))
+        if on_html is not None:
+            on_html(htmls[-1])
     record("statements.issue_batch", village_id=village.id,
            details={"period": [period.start.isoformat(), period.end.isoformat()],
                     "households": len(households), "printed_again": again, "job_id": job_id})
@@ -213,22 +296,30 @@ def mark_printed(ids: list[int]) -> None:
 
 
 def print_batch(village: Village, period: svc.Period, out_path: Path, *, group_id: int | None = None,
-                paper: str = "a4", base_url: str = "", actor=None) -> int:
+                paper: str = "a4", base_url: str = "", actor=None, detailed: bool = False,
+                limit: int | None = None) -> int:
     """The command-line batch: issue, commit, render to `out_path`; returns the number of statements.
 
     Killed while rendering, the statements stay issued without `printed_at`: the clerk's list shows
     them, and running the same command again prints them under their codes and marks them.
+    `limit`: only the first households of the register (the benchmark prints 500 of its 2,000).
     """
-    with write_transaction():
-        households = svc.batch_households(village.id, group_id)
-        ids, htmls = issue_batch(village, period, households, paper=paper, base_url=base_url, actor=actor) \
-            if households else ([], [])
-    if not htmls:
-        return 0
-    render_many(htmls, out_path, chunk=current_app.config.get("STATEMENT_CHUNK", DEFAULT_CHUNK),
-                workers=current_app.config.get("STATEMENT_WORKERS"))
+    with contextlib.ExitStack() as stack:
+        with write_transaction():
+            households = svc.batch_households(village.id, group_id)[:limit]
+            if not households:
+                return 0
+            printer = stack.enter_context(_printer(out_path, len(households)))
+            ids, htmls = issue_batch(village, period, households, paper=paper, base_url=base_url, actor=actor,
+                                     detailed=detailed, on_html=printer.add)
+        printer.finish()  # after the commit: the codes are kept before their PDF is
     run_write(lambda: mark_printed(ids))
     return len(htmls)
+
+
+def _printer(out_path: Path, total: int, progress: Callable[[int], None] | None = None) -> ChunkPrinter:
+    return ChunkPrinter(out_path, total, chunk=current_app.config.get("STATEMENT_CHUNK", DEFAULT_CHUNK),
+                        workers=current_app.config.get("STATEMENT_WORKERS"), progress=progress, render=_render_chunk)
 
 
 def unprinted_statements(village_id: int, limit: int = 200) -> list[IssuedStatement]:
@@ -478,29 +569,31 @@ def _run_claimed(job_id: int) -> int | None:
     beat = threading.Thread(target=_heartbeat, name=f"statement-job-{job_id}-heartbeat", daemon=True,
                             args=(current_app._get_current_object(), job_id, os.getpid(), stop))
     beat.start()
+    name = f"statements-{job_id}-{secrets.token_hex(6)}.pdf"
+    done = 0
+
+    def progress(n: int) -> None:
+        nonlocal done
+        done += n
+        _progress(job_id, done)
+
     try:
-        with write_transaction():
-            job = db.session.get(StatementJob, job_id)
-            village = db.session.get(Village, job.village_id)
-            period = svc.Period(job.period_kind, job.period_start, job.period_end)
-            households = svc.batch_households(job.village_id, job.group_id)
-            if not households:
-                raise svc.StatementError("no households")
-            actor = db.session.get(User, job.created_by_id) if job.created_by_id else None
-            _ids, htmls = issue_batch(village, period, households, paper=job.paper, base_url=job.base_url,
-                                      actor=actor, job_id=job.id)
-            job.total = len(htmls)
-        # rendering takes minutes: it runs after the commit, outside any write transaction
-        name = f"statements-{job_id}-{secrets.token_hex(6)}.pdf"
-        done = 0
-
-        def progress(n: int) -> None:
-            nonlocal done
-            done += n
-            _progress(job_id, done)
-
-        render_many(htmls, jobs_dir() / name, chunk=current_app.config.get("STATEMENT_CHUNK", DEFAULT_CHUNK),
-                    workers=current_app.config.get("STATEMENT_WORKERS"), progress=progress)
+        with contextlib.ExitStack() as stack:
+            with write_transaction():
+                job = db.session.get(StatementJob, job_id)
+                village = db.session.get(Village, job.village_id)
+                period = svc.Period(job.period_kind, job.period_start, job.period_end)
+                households = svc.batch_households(job.village_id, job.group_id)
+                if not households:
+                    raise svc.StatementError("no households")
+                actor = db.session.get(User, job.created_by_id) if job.created_by_id else None
+                # the pool renders each chunk as soon as it is issued (ChunkPrinter)
+                printer = stack.enter_context(_printer(jobs_dir() / name, len(households), progress))
+                _ids, htmls = issue_batch(village, period, households, paper=job.paper, base_url=job.base_url,
+                                          actor=actor, job_id=job.id, detailed=job.detailed, on_html=printer.add)
+                job.total = len(htmls)
+            # the rest of the rendering and the merge run after the commit, outside any write transaction
+            printer.finish()
         outcome = ("finish", {"result_file": name, "done": len(htmls)})
     except Exception as exc:  # the job row must never stay "running" after a failure
         db.session.rollback()
@@ -538,7 +631,7 @@ def queue_places(village_id: int) -> dict[int, tuple[int, int]]:
 
 
 def queue_job(village_id: int, period: svc.Period, *, group_id: int | None, paper: str, base_url: str,
-              actor=None, key: str | None = None) -> StatementJob:
+              actor=None, key: str | None = None, detailed: bool = False) -> StatementJob:
     """Queue a batch (flushes; the caller commits, then `start_job`); the same form key gives the same job.
 
     The job is stamped as having a runner on its way (`heartbeat_at`), which `start_job` then launches.
@@ -546,12 +639,12 @@ def queue_job(village_id: int, period: svc.Period, *, group_id: int | None, pape
     """
     key = check_key(key)
     digest = payload_hash({"group": group_id, "kind": period.kind, "start": period.start.isoformat(),
-                           "end": period.end.isoformat(), "paper": paper})
+                           "end": period.end.isoformat(), "paper": paper, "detailed": bool(detailed)})
     prior = find_earlier(StatementJob, village_id, key, digest=digest)
     if prior is not None:
         return prior
     job = StatementJob(village_id=village_id, group_id=group_id, period_kind=period.kind,
-                       period_start=period.start, period_end=period.end, paper=paper,
+                       period_start=period.start, period_end=period.end, paper=paper, detailed=bool(detailed),
                        status=JobStatus.QUEUED.value, base_url=base_url[:200],
                        created_by_id=actor.id if actor is not None else None,
                        idempotency_key=key, payload_hash=digest, heartbeat_at=utcnow(), runner=this_host())

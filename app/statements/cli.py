@@ -31,10 +31,14 @@ def _fail(message: str) -> None:
 @click.option("--paper", type=click.Choice(["a4", "a5"]), default="a4", show_default=True)
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True),
               help="The PDF file to write.")
+@click.option("--detailed", is_flag=True,
+              help="The detailed statement: every entry with the family member who earned it (a year's "
+                   "statement is otherwise one page of totals by category; a month's or quarter's lists "
+                   "its entries anyway).")
 @click.option("--base-url",
               help="Address the QR codes point to (default: STATEMENT_BASE_URL or http://localhost/).")
 def print_command(village_code: str, period: str, group_name: str | None, paper: str, out: str,
-                  base_url: str | None) -> None:
+                  base_url: str | None, detailed: bool) -> None:
     """Print a statement for every active household of a village (or group) as one PDF."""
     g.cli_actor = "cli"
     village = db.session.scalar(sa.select(Village).where(Village.code == village_code))
@@ -52,7 +56,8 @@ def print_command(village_code: str, period: str, group_name: str | None, paper:
         group_id = group.id
     started = time.perf_counter()
     n = print_batch(village, resolved, Path(out), group_id=group_id, paper=paper,
-                    base_url=base_url or current_app.config.get("STATEMENT_BASE_URL") or "http://localhost/")
+                    base_url=base_url or current_app.config.get("STATEMENT_BASE_URL") or "http://localhost/",
+                    detailed=detailed)
     if not n:
         _fail("no active households to print")
     click.echo(f"{n} statements written to {out} in {time.perf_counter() - started:.1f} s")

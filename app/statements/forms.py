@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, SubmitField
+from wtforms import BooleanField, SelectField, SubmitField
 
 from ..forms import IdempotentForm, LooseDateField, WholeNumberField, options
 from .services import MAX_YEAR, MIN_YEAR
@@ -22,6 +22,8 @@ class PeriodForm(FlaskForm):
     start = LooseDateField(_l("First day"))
     end = LooseDateField(_l("Last day"))
     paper = SelectField(_l("Paper"), choices=lambda: options(PAPERS.items()), default="a4")
+    detailed = BooleanField(_l("Detailed statement: every entry with the family member who earned it "
+                               "(a year's statement is otherwise one page of totals by category)"))
     submit = SubmitField(_l("Print statement"))
 
     def period_args(self) -> dict:

@@ -7,7 +7,7 @@ import enum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..db import BigInt, Day, Int, Str, UTCDateTime, utcnow
+from ..db import BigInt, Day, Flag, Int, Str, UTCDateTime, utcnow
 from ..extensions import Model
 
 
@@ -30,6 +30,12 @@ class IssuedStatement(Model):
     opening_balance: Mapped[int] = mapped_column(BigInt)
     closing_balance: Mapped[int] = mapped_column(BigInt)
     line_count: Mapped[int] = mapped_column(Int)
+    #: the totals the paper shows (signed: earned ≥ 0, the others usually ≤ 0); opening + the four = closing.
+    #: /verify shows them so a paper whose figures were changed can be caught. NULL: issued before they were kept
+    total_earned: Mapped[int | None] = mapped_column(BigInt)
+    total_deducted: Mapped[int | None] = mapped_column(BigInt)
+    total_redeemed: Mapped[int | None] = mapped_column(BigInt)
+    total_expired: Mapped[int | None] = mapped_column(BigInt)
     #: sha256 over the transfer ids shown (and whether each was reversed) and the balances
     digest: Mapped[str] = mapped_column(Str(64))
     paper: Mapped[str] = mapped_column(Str(4), default="a4")
@@ -70,6 +76,8 @@ class StatementJob(Model):
     period_start: Mapped[dt.date] = mapped_column(Day)
     period_end: Mapped[dt.date] = mapped_column(Day)
     paper: Mapped[str] = mapped_column(Str(4), default="a4")
+    #: the detailed statement (every entry, naming the member) rather than the one-page summary of a year
+    detailed: Mapped[bool] = mapped_column(Flag, default=False, server_default=sa.false())
     status: Mapped[str] = mapped_column(Str(8), default=JobStatus.QUEUED.value)
     total: Mapped[int] = mapped_column(Int, default=0)
     done: Mapped[int] = mapped_column(Int, default=0)

@@ -32,7 +32,7 @@ from ..ledger.models import Account, Transfer, TransferCode
 from ..ledger.queries import reversed_ids as reversed_among
 from ..points import queries as pq
 from ..points.models import PointScheme
-from ..registry.models import Household, HouseholdStatus, Village, VillagerGroup
+from ..registry.models import Household, HouseholdStatus, Person, Village, VillagerGroup
 from ..shop.queries import redemptions_by_transfer
 from ..text import mask_name, natural_key
 from .errors import StatementError
@@ -160,6 +160,23 @@ class Line:
     reversed: bool = False
     #: the day the deed happened, when the entry was approved (and so posted) on another day
     occurred_on: dt.date | None = None
+    #: the family member who earned (or lost) the points, when the entry names one; masked as the head's
+    #: name is (张*丰): the paper leaves the house, and the masked name still tells the family who it was
+    member: str = ""
+
+
+#: the four totals of a statement, in the order the paper and /verify show them
+TOTALS = ("earned", "deducted", "redeemed", "expired")
+_TOTAL_OF = {"earn": "earned", "opening": "earned", "deduct": "deducted", "redeem": "redeemed",
+             "expire": "expired"}
+
+
+@dataclass
+class SummaryRow:
+    """One line of the one-page summary: a category (or corrections, redemptions…), how many, how much."""
+    label: str
+    count: int = 0
+    points: int = 0
 
 
 @dataclass
@@ -176,6 +193,19 @@ class StatementData:
     scheme: PointScheme | None
     group_name: str | None = None
     subtotals: dict[str, int] = field(default_factory=dict)
+    #: earned / deducted / redeemed / expired, each as rows (by category for entries) in the order met
+    summary: dict[str, list[SummaryRow]] = field(default_factory=dict)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """Points earned, deducted, redeemed and expired in the period (signed, corrections netted in):
+        opening + the four = closing."""
+        return {name: sum(row.points for row in self.summary.get(name, ())) for name in TOTALS}
+
+    @property
+    def has_stars(self) -> bool:
+        """Whether the village's scheme awards stars (星级) at all."""
+        return self.scheme is not None and bool(self.scheme.bands())
 
     @property
     def closing(self) -> int:
@@ -255,8 +285,10 @@ def build_statement(household: Household, period: Period, *, cutoff: dt.datetime
            and originals.get(t.reverses_transfer_id) is not None
            and originals[t.reverses_transfer_id].code == TransferCode.REDEEM.value])
     names = _user_names(t.created_by_id for t in transfers)
+    members = _person_names(t.person_id for t in transfers)
     today = local_today()
     lines = []
+    summary: dict[str, dict[str, SummaryRow]] = {name: {} for name in TOTALS}
     for t in transfers:
         points = t.amount if t.credit_account_id == acct_id else -t.amount
         base = originals.get(t.reverses_transfer_id) if t.reverses_transfer_id else t
@@ -289,7 +321,13 @@ def build_statement(household: Household, period: Period, *, cutoff: dt.datetime
         lines.append(Line(transfer_id=t.id, day=local_day(t.created_at), section=section, code=t.code,
                           text=text, points=points, status=status, recorded_by=recorded, approved_by=approved,
                           reversed=t.id in reversed_ids,
-                          occurred_on=entry.occurred_on if entry is not None else None))
+                          occurred_on=entry.occurred_on if entry is not None else None,
+                          member=mask_name(members.get(t.person_id, ""))))
+        total = _TOTAL_OF.get(code) or ("earned" if points > 0 else "deducted")
+        row_label = _summary_label(code, entry, t.code == TransferCode.REVERSAL.value)
+        row = summary[total].setdefault(row_label, SummaryRow(row_label))
+        row.count += 1
+        row.points += points
     year = min(period.end, local_day(cutoff)).year
     overview = pq.household_overview(household, year=year, today=today)
     data = StatementData(village=db.session.get(Village, household.village_id), household=household,
@@ -297,7 +335,38 @@ def build_statement(household: Household, period: Period, *, cutoff: dt.datetime
                          score=overview.score, stars=overview.stars or 0, scheme=overview.scheme,
                          group_name=household.group.name if household.group else None)
     data.subtotals = {s: sum(ln.points for ln in lines if ln.section == s) for s in SECTIONS}
+    data.summary = {name: list(rows.values()) for name, rows in summary.items()}
     return data
+
+
+def _summary_label(code: str, entry, reversal: bool) -> str:
+    """The summary row a transfer counts in: its entry's category, or what kind of movement it is."""
+    if reversal:
+        return _("Cancelled redemptions") if code == TransferCode.REDEEM.value else _("Corrections")
+    if entry is not None:
+        return entry.category_name
+    if code == TransferCode.OPENING.value:
+        return _("Carried in from the paper ledger")
+    if code == TransferCode.REDEEM.value:
+        return _("Goods redeemed")
+    if code == TransferCode.EXPIRE.value:
+        return _("Points expired")
+    return label(code, "transfer_code")
+
+
+def _person_names(ids) -> dict[int, str]:
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    return dict(db.session.execute(sa.select(Person.id, Person.name).where(Person.id.in_(ids))).all())
+
+
+def lists_entries(period: Period, detailed: bool = False) -> bool:
+    """Whether the statement lists its entries one by one: a month's or a quarter's always (a few dozen
+    lines), a year's (or a longer span of dates) only as the detailed statement the clerk chose; else the
+    statement is the one-page summary by category."""
+    return detailed or period.kind in ("month", "quarter") or \
+        (period.kind == "range" and (period.end - period.start).days < 92)
 
 
 # --- issuing and verifying ------------------------------------------------------------------------
@@ -341,6 +410,7 @@ def issue_statement(data: StatementData, *, actor=None, paper: str = "a4", job_i
         period_kind=data.period.kind, period_start=data.period.start, period_end=data.period.end,
         cutoff_at=data.cutoff, opening_balance=data.opening, closing_balance=data.closing,
         line_count=len(data.lines), digest=data.digest(), paper=paper, job_id=job_id,
+        **{f"total_{name}": value for name, value in data.totals.items()},
         issued_by_id=actor.id if actor is not None else None, issued_at=utcnow(),
         printed_at=utcnow() if printed else None)
     db.session.add(issued)
@@ -358,6 +428,8 @@ class Verdict:
     issued: IssuedStatement | None = None
     masked_name: str = ""
     period: Period | None = None
+    #: the figures the paper carries (opening, earned, deducted, redeemed, expired, closing), to compare
+    figures: dict[str, int] = field(default_factory=dict)
 
 
 def verify(raw_code: str | None) -> Verdict:
@@ -371,7 +443,13 @@ def verify(raw_code: str | None) -> Verdict:
     period = Period(issued.period_kind, issued.period_start, issued.period_end)
     now = build_statement(household, period, cutoff=issued.cutoff_at)
     same = now.digest() == issued.digest and now.closing == issued.closing_balance
-    return Verdict("valid" if same else "superseded", issued, now.masked_name, period)
+    # what was printed: kept with the code (a statement issued before the totals were kept has them
+    # from the ledger, and only while the ledger still says the same)
+    totals = {name: getattr(issued, f"total_{name}") for name in TOTALS}
+    if any(v is None for v in totals.values()):
+        totals = now.totals if same else {}
+    figures = {"opening": issued.opening_balance, **totals, "closing": issued.closing_balance}
+    return Verdict("valid" if same else "superseded", issued, now.masked_name, period, figures)
 
 
 # --- households of a batch ------------------------------------------------------------------------

@@ -62,7 +62,7 @@ def household(household_id: int):
         done = submit(form, issue, field="year") if period is not None else None
         if done:
             data, issued = done.value
-            pdf = batch.statement_pdf(data, issued, _base_url())
+            pdf = batch.statement_pdf(data, issued, _base_url(), detailed=form.detailed.data)
             return pdf_response(pdf, _("Points statement %(number)s %(period)s", number=household.number,
                                        period=period.label) + ".pdf",
                                 ascii_name=f"statement-{household.number}-{period.start.isoformat()}.pdf")
@@ -103,7 +103,8 @@ def batch_new():
         elif period is not None:
             def queue():
                 return batch.queue_job(g.village.id, period, group_id=group_id, paper=form.paper.data,
-                                       base_url=_base_url(), actor=current_user, key=form.idempotency_key.data)
+                                       base_url=_base_url(), actor=current_user, key=form.idempotency_key.data,
+                                       detailed=form.detailed.data)
 
             try:
                 done = submit(form, queue, field="group_id")
