@@ -148,22 +148,32 @@ PRINT_HELPERS = {"page_counter_css": page_counter_css, "long_date": long_date}
 
 # --- rendering ------------------------------------------------------------------------------------
 
+def _lay_out(html: str):
+    """Lay one HTML document out (call under _render_lock)."""
+    wp = _weasyprint()
+    return wp["HTML"](string=html, base_url=str(PRINTABLES_DIR) + "/",
+                      url_fetcher=wp["Fetcher"]()).render(font_config=wp["font_config"])
+
+
+def _write(template_name: str | None, document, started: float, how: str = "") -> bytes:
+    """Show the final layout to the observers (tests only; none in production) and write its PDF."""
+    for observe in RENDER_OBSERVERS:
+        observe(template_name, document)
+    pdf = document.write_pdf()
+    log.info("printed %s%s: %d bytes in %.0f ms", template_name, how, len(pdf),
+             (time.perf_counter() - started) * 1000)
+    return pdf
+
+
 def render_pdf(template_name: str, **context: Any) -> bytes:
     """Render printables/<template_name> with Flask's render_template and return the PDF bytes."""
     html = render_template(f"printables/{template_name}", **PRINT_HELPERS, **context)
-    wp = _weasyprint()
     started = time.perf_counter()
     # one document at a time per process: the shared FontConfiguration (Pango/fontconfig state)
     # is not known to be thread-safe, and a threaded server could otherwise render two at once
     with _render_lock:
-        doc = wp["HTML"](string=html, base_url=str(PRINTABLES_DIR) + "/", url_fetcher=wp["Fetcher"]())
         # render + write_pdf is what HTML.write_pdf does; the laid-out document is kept for the observers
-        document = doc.render(font_config=wp["font_config"])
-        for observe in RENDER_OBSERVERS:
-            observe(template_name, document)
-        pdf = document.write_pdf()
-    log.info("printed %s: %d bytes in %.0f ms", template_name, len(pdf), (time.perf_counter() - started) * 1000)
-    return pdf
+        return _write(template_name, _lay_out(html), started)
 
 
 def render_roll_pdf(template_name: str, page_name: str = "receipt58", **context: Any) -> bytes:
@@ -175,22 +185,18 @@ def render_roll_pdf(template_name: str, page_name: str = "receipt58", **context:
     keeps the probe's pages.
     """
     html = render_template(f"printables/{template_name}", **PRINT_HELPERS, **context)
-    wp = _weasyprint()
     started = time.perf_counter()
-    with _render_lock:
-        def lay_out(height: str):
-            # the size goes last in the document's head: an author rule after print.css's, so it wins
-            size = f"<style>@page {page_name} {{ size: {ROLL_WIDTH_MM}mm {height} }}</style></head>"
-            return wp["HTML"](string=html.replace("</head>", size, 1), base_url=str(PRINTABLES_DIR) + "/",
-                              url_fetcher=wp["Fetcher"]()).render(font_config=wp["font_config"])
 
-        doc = lay_out(f"{ROLL_PROBE_MM}mm")
+    def sized(height: str) -> str:
+        # the size goes last in the document's head: an author rule after print.css's, so it wins
+        rule = f"<style>@page {page_name} {{ size: {ROLL_WIDTH_MM}mm {height} }}</style>"
+        return html.replace("</head>", rule + "</head>", 1)
+
+    with _render_lock:
+        doc = _lay_out(sized(f"{ROLL_PROBE_MM}mm"))
         if len(doc.pages) == 1:
-            doc = lay_out(f"{content_height(doc.pages[0]):.2f}px")
-        pdf = doc.write_pdf()
-    log.info("printed %s on a roll: %d bytes in %.0f ms", template_name, len(pdf),
-             (time.perf_counter() - started) * 1000)
-    return pdf
+            doc = _lay_out(sized(f"{content_height(doc.pages[0]):.2f}px"))
+        return _write(template_name, doc, started, " on a roll")
 
 
 def render_pdf_in_sheets(template_name: str, pages_per_sheet: int, **context: Any) -> bytes:
@@ -201,46 +207,31 @@ def render_pdf_in_sheets(template_name: str, pages_per_sheet: int, **context: An
     pages, so every footer's 共 y 页 counts them; only the final layout is written (a second layout, no
     second write, and only when pages are missing).
     """
-    wp = _weasyprint()
     started = time.perf_counter()
 
-    def lay_out(blank: int):
-        html = render_template(f"printables/{template_name}", **PRINT_HELPERS, **context, blank_pages=blank)
-        return wp["HTML"](string=html, base_url=str(PRINTABLES_DIR) + "/",
-                          url_fetcher=wp["Fetcher"]()).render(font_config=wp["font_config"])
+    def html(blank: int) -> str:
+        return render_template(f"printables/{template_name}", **PRINT_HELPERS, **context, blank_pages=blank)
 
     with _render_lock:
-        document = lay_out(0)
+        document = _lay_out(html(0))
         missing = -len(document.pages) % pages_per_sheet
         if missing:
-            document = lay_out(missing)
-        for observe in RENDER_OBSERVERS:
-            observe(template_name, document)
-        pdf = document.write_pdf()
-    log.info("printed %s in sheets of %d (%d blank): %d bytes in %.0f ms", template_name, pages_per_sheet,
-             missing, len(pdf), (time.perf_counter() - started) * 1000)
-    return pdf
+            document = _lay_out(html(missing))
+        return _write(template_name, document, started, f" in sheets of {pages_per_sheet} ({missing} blank)")
 
 
 def render_pdf_first_fit(template_name: str, variants: list[dict[str, Any]], max_pages: int,
                          **context: Any) -> bytes:
     """Lay the template out with each variant of the context in turn (e.g. a type size), and write the first
     that takes at most `max_pages` pages, else the last; the trials are layouts only, never written."""
-    wp = _weasyprint()
     started = time.perf_counter()
     with _render_lock:
         for variant in variants:
-            html = render_template(f"printables/{template_name}", **PRINT_HELPERS, **context, **variant)
-            document = wp["HTML"](string=html, base_url=str(PRINTABLES_DIR) + "/",
-                                  url_fetcher=wp["Fetcher"]()).render(font_config=wp["font_config"])
+            document = _lay_out(render_template(f"printables/{template_name}", **PRINT_HELPERS, **context,
+                                                **variant))
             if len(document.pages) <= max_pages:
                 break
-        for observe in RENDER_OBSERVERS:
-            observe(template_name, document)
-        pdf = document.write_pdf()
-    log.info("printed %s (%s): %d bytes in %.0f ms", template_name, variant, len(pdf),
-             (time.perf_counter() - started) * 1000)
-    return pdf
+        return _write(template_name, document, started, f" ({variant})")
 
 
 #: the roll's width and the probe page's length (render_roll_pdf), in mm
