@@ -156,7 +156,9 @@ def _no_store(resp):
 
 @bp.context_processor
 def _kiosk_globals():
-    return {"idle_seconds": current_app.config["KIOSK_IDLE_SECONDS"], "finish_form": KioskForm(),
+    # formdata=None: the finish form is only drawn here, and reading the request's form would raise again
+    # on the 413 page of a body over the limit (the kiosk's error page would fall back to bare HTML)
+    return {"idle_seconds": current_app.config["KIOSK_IDLE_SECONDS"], "finish_form": KioskForm(formdata=None),
             "entry_status": pq.effective_status,
             "kiosk_village": g.get("kiosk_village"), "kiosk_household": g.get("kiosk_household")}
 
