@@ -1,0 +1,215 @@
+"""T17 (reliability.md §5): with 200 villagers carrying valid synthetic ID numbers and phones (the demo village
+and a scripted session of every feature), no full ID number appears anywhere outside its protected form, and no
+full phone outside its own column: not in the database (SQLite file bytes; every text column on PostgreSQL),
+the logs, the pages every role reaches, the exports (xlsx, csv) or the PDFs.
+
+Pages are found by crawling each role's links from its home page (and the kiosk's from its start), so a page
+added later is swept without being listed here. Full runs (XIANGYUE_GATES=full) follow every link and read every
+PDF; `make test` reads a fixed sample.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import re
+from collections import deque
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.registry.models import Person
+
+from .misc import VILLAGERS, gates_full, scripted_session
+
+#: the columns that hold a phone in full on purpose (the register's and a mediation party's contact);
+#: ID numbers have none: the register keeps a keyed hash and a masked form only
+PHONE_COLUMNS = {("people", "phone"), ("mediation_parties", "phone")}
+#: roles whose work needs the full phone (the clerk keeps the register; reliability.md §3.5, domain.md §7)
+PHONE_ROLES = {"clerk"}
+#: the demo logins (app/demo.py DEMO_LOGINS) and the role each holds
+LOGINS = ["admin", "township", "clerk", "reviewer", "cashier", "patrol", "mediator", "grid"]
+#: links a crawl must not follow: they change the session, not a page to read
+SKIP = re.compile(r"^/(logout|lang/|static/|kiosk/finish|kiosk/enrol)")
+PAGES_PER_ROLE = 10_000 if gates_full() else 45
+PDFS_PER_ROLE = 10_000 if gates_full() else 1
+
+
+@pytest.fixture
+def village_of_200(app, caplog):
+    caplog.set_level(logging.DEBUG)
+    with app.test_request_context():
+        session = scripted_session(VILLAGERS)
+    people = db.session.execute(sa.select(Person.id, Person.phone)).all()
+    ids = _id_numbers()
+    phones = sorted({p for _i, p in people if p})
+    assert len(ids) >= VILLAGERS and len(phones) >= VILLAGERS // 2
+    db.session.rollback()
+    return {"ids": ids, "phones": phones, **session}
+
+
+def _id_numbers() -> list[str]:
+    """The register's full ID numbers, made again from the demo's rule (region, birth date and the sequence the
+    masked form shows) and proved by the keyed hash: the database keeps none in the clear, which is the point."""
+    from app.demo import REGION
+    from app.registry.identity import id_hmac, make_test_id
+
+    rows = db.session.execute(sa.select(Person.birth_date, Person.id_masked, Person.id_hmac)
+                              .where(Person.id_hmac.is_not(None))).all()
+    found = [make_test_id(REGION, born, int(masked[-4:-1])) for born, masked, _h in rows]
+    assert [id_hmac(n) for n in found] == [h for _b, _m, h in rows]
+    return found
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a":
+            href = dict(attrs).get("href")
+            if href:
+                self.links.append(href)
+
+
+def _text_of(r) -> str:
+    """What a response shows: HTML or text as is, an xlsx's cells, a PDF's text."""
+    ctype = r.headers.get("Content-Type", "")
+    data = r.get_data()
+    if "spreadsheetml" in ctype:
+        from openpyxl import load_workbook
+
+        wb = load_workbook(io.BytesIO(data), read_only=True)
+        return "\n".join(str(c) for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for c in row
+                         if c is not None)
+    if "pdf" in ctype:
+        from pypdf import PdfReader
+
+        return "\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages)
+    return data.decode("utf-8", "replace")
+
+
+def _crawl(client, start: list[str]) -> dict[str, str]:
+    """GET every same-site link reachable from `start` (HTML pages are followed); url → text shown."""
+    seen, shown, queue, pdfs = set(start), {}, deque(start), 0
+    while queue and len(shown) < PAGES_PER_ROLE:
+        url = queue.popleft()
+        r = client.get(url)
+        ctype = r.headers.get("Content-Type", "")
+        if r.status_code != 200:
+            continue
+        if "pdf" in ctype:
+            if pdfs >= PDFS_PER_ROLE:
+                continue
+            pdfs += 1
+        shown[url] = _text_of(r)
+        if "text/html" not in ctype:
+            continue
+        parser = _Links()
+        parser.feed(shown[url])
+        for href in parser.links:
+            parts = urlsplit(urljoin(url, href))
+            if parts.scheme not in ("", "http") or parts.netloc not in ("", "localhost"):
+                continue
+            link = parts.path + (f"?{parts.query}" if parts.query else "")
+            if SKIP.match(parts.path) or link in seen:
+                continue
+            seen.add(link)
+            queue.append(link)
+    return shown
+
+
+def _login(client, username: str) -> None:
+    from app.demo import DEMO_PASSWORD
+
+    r = client.post("/login", data={"username": username, "password": DEMO_PASSWORD})
+    assert r.status_code == 302, username
+
+
+def _leaks(shown: dict[str, str], values: list[str]) -> list[tuple[str, str]]:
+    return [(url, v) for url, text in shown.items() for v in values if v in text]
+
+
+def _kiosk_pages(app, village) -> dict[str, str]:
+    from app.kiosk.demo import DEMO_PINS
+    from app.registry.models import Household
+    from tests.kiosk_helpers import enable_client
+
+    client = app.test_client()
+    enable_client(client, app, village)
+    number = db.session.scalar(sa.select(Household.number).where(Household.village_id == village.id)
+                               .order_by(Household.number).limit(1))
+    assert client.post("/kiosk/number", data={"number": number}).status_code == 302
+    assert client.post("/kiosk/pin", data={"pin": DEMO_PINS[0]}).status_code == 302
+    return _crawl(client, ["/kiosk/", "/kiosk/entries", "/kiosk/posting", "/kiosk/shop", "/kiosk/rules"])
+
+
+def test_no_page_export_pdf_or_log_shows_a_full_id_number_or_a_phone(app, village_of_200, caplog):
+    ids, phones = village_of_200["ids"], village_of_200["phones"]
+    reached: dict[str, dict[str, str]] = {}
+    for login in LOGINS if gates_full() else ["clerk", "reviewer", "mediator", "grid"]:
+        client = app.test_client()
+        _login(client, login)
+        shown = reached[login] = _crawl(client, ["/"] + (["/registry/export"] if login == "clerk" else []))
+        assert len(shown) >= (2 if login == "township" else 10), (login, sorted(shown))
+        assert _leaks(shown, ids) == [], login
+        if login not in PHONE_ROLES:
+            assert _leaks(shown, phones) == [], login
+    kiosk = _kiosk_pages(app, village_of_200["village"])
+    assert len(kiosk) >= 5 and _leaks(kiosk, ids + phones) == []
+    assert _leaks({"log": caplog.text}, ids + phones) == []
+    # the crawl did read the places a leak would be: files to download, pages that show people
+    from app.registry.identity import mask_id
+
+    assert any(re.search(r"export|\.xlsx|\.csv", u) for u in reached["clerk"]), sorted(reached["clerk"])
+    text = "\n".join(t for shown in reached.values() for t in shown.values())
+    assert any(mask_id(n) in text for n in ids)
+    assert any(p in "\n".join(reached["clerk"].values()) for p in phones)  # the clerk's register does
+
+
+def _text_columns() -> list[tuple[str, str]]:
+    insp = sa.inspect(db.engine)
+    out = []
+    for table in insp.get_table_names():
+        for col in insp.get_columns(table):
+            if isinstance(col["type"], (sa.String, sa.Text, sa.JSON, sa.LargeBinary)) or \
+                    col["type"].__class__.__name__.upper() in ("TEXT", "VARCHAR", "JSON", "JSONB", "BYTEA"):
+                out.append((table, col["name"]))
+    return out
+
+
+def test_the_database_holds_no_id_number_and_phones_only_in_their_columns(app, village_of_200):
+    """Every text column by SQL (both databases), and the SQLite file's bytes."""
+    ids, phones = village_of_200["ids"], village_of_200["phones"]
+    db.session.rollback()
+    cols = _text_columns()
+    assert PHONE_COLUMNS <= set(cols)
+    checked = 0
+    for table, column in cols:
+        values = db.session.scalars(sa.text(f'SELECT CAST("{column}" AS TEXT) FROM "{table}"')).all()
+        text = "\n".join(v for v in values if v)
+        checked += len(values)
+        assert [n for n in ids if n in text] == [], f"{table}.{column} holds full ID numbers"
+        if (table, column) not in PHONE_COLUMNS:
+            assert [p for p in phones if p in text] == [], f"{table}.{column} holds full phones"
+    assert checked > 2 * VILLAGERS
+    db.session.rollback()
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite"):
+        path = Path(sa.engine.make_url(uri).database)
+        data = b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+        assert [n for n in ids if n.encode() in data or n.encode("utf-16-le") in data] == []
+        assert any(p.encode() in data for p in phones)  # the bytes searched do hold the register
+
+
+def test_the_sweep_finds_a_number_where_a_page_shows_one():
+    """Negative control: the sweep's needles do match a page that shows one, and not its masked form."""
+    from app.registry.identity import mask_id
+    from tests.conftest import valid_id
+
+    n = valid_id(7)
+    assert _leaks({"/x": f"<td>{n}</td>", "/y": f"<td>{mask_id(n)}</td>"}, [n]) == [("/x", n)]
