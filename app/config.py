@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .db import VILLAGE_TZ_NAME
 
-DEFAULT_SECRET_KEY = "dev-insecure-change-me"
+DEFAULT_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105  (refused outside development: finish_config)
 
 #: the folders of the checkout (here, not in app/__init__.py, so that core modules and features can use them
 #: without importing the application package, which imports every feature)
@@ -62,7 +62,7 @@ class Config:
     KIOSK_PIN_LOCK_MINUTES = 15
     #: wrong PINs one kiosk may send, whatever the household (app/budgets.py, keyed per kiosk device)
     KIOSK_PIN_RATE = "30 per hour"
-    PASSWORD_HASH_METHOD = "scrypt"
+    PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105  (a hash method's name, not a password)
     #: where printed statement QR codes point, e.g. http://192.168.1.10:5000/ (default: the address in use)
     STATEMENT_BASE_URL = os.environ.get("STATEMENT_BASE_URL")
     #: statements per WeasyPrint document in a batch, and pool width (default: every core)

@@ -90,14 +90,14 @@ def _seed_village(households: int, seed: int) -> None:
         def given(female: bool, family: str) -> str:
             for _ in range(20):
                 name = family + (fake.first_name_female() if female else fake.first_name_male())
-                if name not in used_names:
-                    used_names.add(name)
+                if name not in used_names:  # noqa: B023  (called in this turn of the loop only)
+                    used_names.add(name)  # noqa: B023
                     return name
             return name
 
         def member(rel: Relation, female: bool, born: dt.date, family: str) -> None:
             adult = born.year < 2008
-            add_person(h, PersonData(
+            add_person(h, PersonData(  # noqa: B023  (called in this turn of the loop only)
                 name=given(female, family), relation=rel.value, sex="female" if female else "male",
                 birth_date=born, phone=phone() if adult and rng.random() < 0.7 else None,
                 id_number=id_for(born, female) if rng.random() < 0.9 else None,

@@ -120,7 +120,7 @@ def run_write(action: Callable[[], T], *, tries: int = TRIES) -> T:
                 current_app.logger.warning("database busy (attempt %s of %s): %s", attempt, tries,
                                            str(getattr(e, "orig", e))[:200])
             if attempt < tries:
-                time.sleep(random.uniform(0.05, 0.15) * attempt)  # jitter: the racers do not collide again
+                time.sleep(random.uniform(0.05, 0.15) * attempt)  # noqa: S311  (jitter: the racers do not collide again)
         except BaseException:
             db.session.rollback()
             raise

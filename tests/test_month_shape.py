@@ -9,7 +9,6 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.registry.models import VillagerGroup
 from app.submission import write_transaction
 from app.text import group_key
 from tests.conftest import PASSWORD

@@ -99,7 +99,7 @@ def gunicorn(db_uri, tmp_path):
             except (urllib.error.URLError, ConnectionError, OSError):
                 if proc.poll() is not None or time.monotonic() > deadline:
                     log.flush()
-                    raise RuntimeError((tmp_path / "gunicorn.log").read_text()[-3000:])
+                    raise RuntimeError((tmp_path / "gunicorn.log").read_text()[-3000:]) from None
                 time.sleep(0.3)
         yield base
     finally:

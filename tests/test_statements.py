@@ -287,7 +287,7 @@ def test_cli_prints_one_statement_per_household(runner, world, tmp_path):
                             f"{(TODAY.month - 1) // 3 + 1}", "--group", "二组", "--out", str(out2)])
     assert r.exit_code == 0, r.output
     assert _households_in(out2) == ["0201"]
-    for args, message in ((["--period", "2026-13"], "month"), (["--period", "soon"], "2026-Q3"),
+    for args, _message in ((["--period", "2026-13"], "month"), (["--period", "soon"], "2026-Q3"),
                           (["--group", "九组"], "no villager group"), (["--village", "nope"], "no village")):
         base = {"--village": "v1", "--period": str(TODAY.year), "--out": str(tmp_path / "x.pdf")}
         base.update(dict(zip(args[::2], args[1::2])))

@@ -76,7 +76,7 @@ class CaseForm(IdempotentForm):
                         risk=self.risk.data, level=self.level.data)
 
     def party(self, prefix: str, role: str, person_id: int | None) -> PartyData:
-        get = lambda name: getattr(self, prefix + name).data
+        get = lambda name: getattr(self, prefix + name).data  # noqa: E731
         return PartyData(role=role, name=get("name"), sex=get("sex") or None, ethnicity=get("ethnicity"),
                          age=get("age"), occupation=get("occupation"), phone=get("phone"), address=get("address"),
                          agent=get("agent"), person_id=person_id)

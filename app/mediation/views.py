@@ -347,4 +347,4 @@ def statistics_export(year: int, fmt: str):
                           _("%(village)s mediation statistics %(year)s", village=g.village.name, year=year),
                           ascii_name=f"mediation-statistics-{g.village.code}-{year}")
 
-from . import print_views  # noqa: F401  (the printed papers' routes, on the same blueprint)
+from . import print_views  # noqa: E402,F401  (the printed papers' routes, on the same blueprint)

@@ -167,7 +167,7 @@ def _pg_env_and_args(url: sa.engine.URL) -> tuple[dict, list[str]]:
 
 def _run(cmd: list[str], env: dict, what: str) -> None:
     try:
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True)  # noqa: S603  (pg_dump/pg_restore, fixed arguments)
     except FileNotFoundError:
         raise BackupError(f"{cmd[0]} not found: install the PostgreSQL client (apt-get install "
                           f"postgresql-client) or set {what.upper()}_COMMAND") from None

@@ -646,4 +646,4 @@ def mine():
                            local=ps.local, now=now, finding=FindingForm(prefix="finding"), mask_name=mask_name)
 
 
-from . import import_views, print_views  # noqa: F401  (more routes on the same blueprint)
+from . import import_views, print_views  # noqa: E402,F401  (more routes on the same blueprint)

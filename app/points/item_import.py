@@ -1132,7 +1132,7 @@ def _parse_row(raw: _Row, problems: list[Problem], ctx: _Context) -> _Parsed:
 def _item_data(p: _Parsed, direction: str) -> pts.ItemData:
     sign = 1 if direction == "add" else -1
     pt = p.points
-    assert pt is not None
+    assert pt is not None  # noqa: S101  (narrows the type: the check above refused items without points)
     data = pts.ItemData(code=p.code or "", text=p.text or "", points=0, unit=p.unit, cap_period=p.cap_period,
                         cap_points=p.cap_points, level=p.level, applies_to=p.applies_to,
                         evidence_required=p.evidence, article_ref=p.article, note=p.note)

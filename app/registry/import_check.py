@@ -418,7 +418,7 @@ def _check(village: Village, wb: Any, digest: str) -> ImportResult:
 
         def cell(name: str) -> Any:
             i = positions.get(name)
-            return cells[i] if i is not None and i < len(cells) else EMPTY_CELL
+            return cells[i] if i is not None and i < len(cells) else EMPTY_CELL  # noqa: B023  (used in this turn only)
 
         if all(_is_blank(cell(name)) for name in positions):
             continue  # empty rows are skipped
@@ -556,7 +556,7 @@ def apply_import(village: Village, result: ImportResult) -> ImportSummary:
         sa.select(VillagerGroup).where(VillagerGroup.village_id == village.id))}
     new = []
     for plan in result.households:
-        assert plan.head is not None
+        assert plan.head is not None  # noqa: S101  (narrows the type: every planned household has a head)
         new.append(NewHousehold(number=plan.number, head=plan.head.data,
                                 members=[m.data for m in plan.members],
                                 group=groups.get(plan.group_id) if plan.group_id else None,

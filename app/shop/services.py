@@ -618,7 +618,7 @@ def stocktake(village, counts: dict, *, reasons: dict | None = None, actor=None,
     if len(counts) > MAX_LINES:
         raise ShopError(_("Too many lines: at most %(n)s.", n=MAX_LINES))
     items = sorted(counts.items(), key=lambda kv: kv[0].id)
-    for product, counted in items:
+    for _product, counted in items:
         check_qty(counted, lo=0, hi=MAX_STOCK)
     _same_village(village.id, (p for p, _c in items))
     note = _text(note, 500, multiline=True) or None

@@ -459,7 +459,7 @@ def _reap(village_id: int) -> list[StatementJob]:
     if not dead:
         return active
     snapshots = [(j.id, j.status, j.pid, j.heartbeat_at) for j in dead]
-    for job_id, status, _pid, _beat in snapshots:
+    for job_id, _status, _pid, _beat in snapshots:
         log.warning("statement job %s: its process is gone; marked failed", job_id)
     run_write(lambda: _fail(snapshots, "the printing process stopped"))
     return _active(village_id)
@@ -671,7 +671,7 @@ def start_job(job_id: int) -> None:
     try:
         with open(log_path, "ab") as out:
             # a new session: the job is not killed with the web worker or the terminal that started it
-            proc = subprocess.Popen(
+            proc = subprocess.Popen(  # noqa: S603  (this app's own CLI with a job id)
                 [sys.executable, "-m", "flask", "--app", "wsgi", "statements", "run-job", str(job_id)],
                 cwd=str(PROJECT_ROOT), env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                 start_new_session=True, close_fds=True)

@@ -4,7 +4,6 @@ return visit and closes it; the worker sees it closed."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 
 import pytest
 import sqlalchemy as sa

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Browser, Page
+from playwright.sync_api import Error as PlaywrightError
 
 from app.demo import DEMO_PASSWORD
 from app.extensions import db
@@ -50,7 +51,6 @@ def demo(app):
 
 def _ids() -> dict:
     from app.mediation import services as ms
-    from app.mediation.models import MediationCase
     from app.points.models import PointEntry
     from app.registry.models import Household, Village
     from app.rules.models import RuleVersion
@@ -107,7 +107,12 @@ def _crawl_urls(page: Page, base: str, start: str, limit: int = 150) -> list[str
     seen, queue, out = {start}, [start], []
     while queue and len(out) < limit:
         url = queue.pop(0)
-        resp = page.goto(base + url)
+        try:
+            resp = page.goto(base + url)
+        except PlaywrightError as e:  # a file to download (an export, a template), not a page
+            if "Download is starting" in str(e):
+                continue
+            raise
         if resp is None or resp.status != 200 or "text/html" not in (resp.headers.get("content-type") or ""):
             continue
         out.append(url)
