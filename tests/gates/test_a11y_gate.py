@@ -15,6 +15,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from app.demo import DEMO_PASSWORD
 from app.extensions import db
+from tests.conftest import BACKENDS
 from tests.e2e.conftest import (  # noqa: F401  (the browser fixtures of tests/e2e)
     app_config, browser_context_args, browser_type_launch_args, live_server)
 
@@ -37,6 +38,13 @@ def _axe(page: Page) -> list[dict]:
                                        nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 3)}));
     }""")
     return [v for v in found if v["impact"] in ("serious", "critical")]
+
+
+@pytest.fixture(params=BACKENDS if gates_full() else ["sqlite"])
+def backend(request) -> str:
+    # the markup does not depend on the database: sampled runs check it once (on SQLite),
+    # full runs on every backend
+    return request.param
 
 
 @pytest.fixture

@@ -19,12 +19,22 @@ import pytest
 import redis
 
 from app.extensions import db
+from tests.conftest import BACKENDS
 from tests.kiosk_helpers import device_cookie, new_device
 from tests.test_budgets_http import _free_port, _make_run_store  # noqa: F401  (helpers of the HTTP budgets)
 from tests.test_budgets_http import server as _server_fixture  # noqa: F401
 
+from .misc import gates_full
+
 BUDGET, ATTEMPTS = 10, 24
 ADDRESSES = ("10.0.0.1", "10.0.0.2")
+
+
+@pytest.fixture(params=BACKENDS if gates_full() else ["sqlite"])
+def backend(request) -> str:
+    # the budgets are counted in Redis: the database under the app does not change what is
+    # measured, so sampled runs start gunicorn once (on SQLite) and full runs on every backend
+    return request.param
 
 
 @pytest.fixture

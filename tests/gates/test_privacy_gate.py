@@ -34,6 +34,7 @@ PHONE_ROLES = {"clerk"}
 LOGINS = ["admin", "township", "clerk", "reviewer", "cashier", "patrol", "mediator", "grid"]
 #: links a crawl must not follow: they change the session, not a page to read
 SKIP = re.compile(r"^/(logout|lang/|static/|kiosk/finish|kiosk/enrol)")
+NONE_ATTR = re.compile(r'\s[a-z][a-z-]*="None"')
 PAGES_PER_ROLE = 10_000 if gates_full() else 45
 PDFS_PER_ROLE = 10_000 if gates_full() else 1
 
@@ -154,7 +155,7 @@ def test_no_page_export_pdf_or_log_shows_a_full_id_number_or_a_phone(app, villag
     for login in LOGINS if gates_full() else ["clerk", "reviewer", "mediator", "grid"]:
         client = app.test_client()
         _login(client, login)
-        shown = reached[login] = _crawl(client, ["/"] + (["/registry/export"] if login == "clerk" else []))
+        shown = reached[login] = _crawl(client, ["/"] + (["/registry/export", "/points/entries/new"] if login == "clerk" else []))
         assert len(shown) >= (2 if login == "township" else 10), (login, sorted(shown))
         assert _leaks(shown, ids) == [], login
         if login not in PHONE_ROLES:
@@ -169,6 +170,12 @@ def test_no_page_export_pdf_or_log_shows_a_full_id_number_or_a_phone(app, villag
     text = "\n".join(t for shown in reached.values() for t in shown.values())
     assert any(mask_id(n) in text for n in ids)
     assert any(p in "\n".join(reached["clerk"].values()) for p in phones)  # the clerk's register does
+    # markup: no attribute drawn from a Python None (aria-invalid="None" marked fresh fields invalid)
+    none_attrs = {url: NONE_ATTR.findall(t)[:3] for shown in reached.values() for url, t in shown.items()
+                  if NONE_ATTR.search(t)}
+    assert none_attrs == {}
+    # after the crawl (and whatever it wrote), the database
+    _check_database(app, village_of_200)
 
 
 def _text_columns() -> list[tuple[str, str]]:
@@ -182,7 +189,7 @@ def _text_columns() -> list[tuple[str, str]]:
     return out
 
 
-def test_the_database_holds_no_id_number_and_phones_only_in_their_columns(app, village_of_200):
+def _check_database(app, village_of_200) -> None:
     """Every text column by SQL (both databases), and the SQLite file's bytes."""
     ids, phones = village_of_200["ids"], village_of_200["phones"]
     db.session.rollback()
@@ -208,6 +215,7 @@ def test_the_database_holds_no_id_number_and_phones_only_in_their_columns(app, v
 
 def test_the_sweep_finds_a_number_where_a_page_shows_one():
     """Negative control: the sweep's needles do match a page that shows one, and not its masked form."""
+    assert NONE_ATTR.search('<input aria-invalid="None">') and not NONE_ATTR.search("<p>None</p>")
     from app.registry.identity import mask_id
     from tests.conftest import valid_id
 
