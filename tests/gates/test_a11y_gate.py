@@ -93,7 +93,7 @@ def _pages(ids: dict) -> dict[str | None, list[tuple[str, dict]]]:
                   ("/audit/", DESK)],
         "reviewer": [("/points/entries", DESK), (f"/points/entries/{entry}", DESK), ("/points/objections", DESK)],
         "cashier": [("/shop/counter", DESK), ("/shop/products", DESK), ("/shop/redemptions", DESK),
-                    ("/shop/donations/new", PHONE), ("/shop/reports", PHONE)],
+                    ("/shop/donations/new", PHONE), ("/shop/reports", PHONE), ("/shop/stocktake", DESK)],
         "patrol": [("/patrol/me", PHONE), ("/patrol/", DESK), ("/patrol/reports", PHONE)],
         "grid": [("/grid/today", PHONE), (f"/grid/households/{h}/visit", PHONE), ("/grid/events/new", PHONE),
                  ("/grid/events", PHONE), ("/grid/grids", PHONE)],
