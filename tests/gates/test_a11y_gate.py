@@ -21,7 +21,7 @@ from tests.e2e.conftest import (  # noqa: F401  (the browser fixtures of tests/e
 
 from .misc import gates_full
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.gates]
 
 AXE = (Path(__file__).resolve().parent.parent / "vendor" / "axe.min.js").read_text()
 PHONE = {"width": 390, "height": 844}

@@ -21,6 +21,8 @@ from app.extensions import db
 
 from .misc import VILLAGERS, gates_full, scripted_session
 
+pytestmark = pytest.mark.gates
+
 #: tables whose rows are audited through the row they belong to (one audit row for the whole change)
 CHILD_TABLES = {
     "accounts": "opened with the household (household.create) or the village",

@@ -26,6 +26,8 @@ from tests.test_budgets_http import server as _server_fixture  # noqa: F401
 
 from .misc import gates_full
 
+pytestmark = pytest.mark.gates
+
 BUDGET, ATTEMPTS = 10, 24
 ADDRESSES = ("10.0.0.1", "10.0.0.2")
 

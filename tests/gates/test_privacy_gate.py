@@ -25,6 +25,8 @@ from app.registry.models import Person
 
 from .misc import VILLAGERS, gates_full, scripted_session
 
+pytestmark = pytest.mark.gates
+
 #: the columns that hold a phone in full on purpose (the register's and a mediation party's contact);
 #: ID numbers have none: the register keeps a keyed hash and a masked form only
 PHONE_COLUMNS = {("people", "phone"), ("mediation_parties", "phone")}

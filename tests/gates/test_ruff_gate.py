@@ -2,10 +2,14 @@
 pyflakes, pycodestyle, bugbear and flake8-bandit's S rules, each ignore with its reason there."""
 from __future__ import annotations
 
+import pytest
+
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+
+pytestmark = pytest.mark.gates
 
 ROOT = Path(__file__).resolve().parents[2]
 RUFF = Path(sys.executable).with_name("ruff")

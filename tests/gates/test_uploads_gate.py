@@ -24,6 +24,8 @@ from tests.conftest import PASSWORD, FreshContextClient
 
 from .misc import sample
 
+pytestmark = pytest.mark.gates
+
 LIMIT = 2 * 1024 * 1024
 REPO = Path(__file__).resolve().parents[2]
 
