@@ -677,10 +677,10 @@ def test_a_year_statement_is_one_page_whose_every_figure_is_the_ledgers(client, 
         assert ledger["rows"][("获得积分", "更正")] == [1, -15]  # the corrected award, netted in
         assert ledger["rows"][("超市兑换", "取消兑换")] == [1, 10]
         assert _figures(text) == (ledger["opening"], ledger["closing"]) == (20, balance_of(busy))
-        for (group, label), (count, points) in ledger["rows"].items():
+        for (_group, label), (count, points) in ledger["rows"].items():
             assert re.search(rf"{label}\s*{count}\s*{re.escape(signed(points))}", text), (label, text)
         # a group of several rows carries its subtotal; the paper's totals are the ledger's
-        assert re.search(rf"获得积分\s*热心公益\s*\d+\s*\S+\s*(更正|美丽庭院)", text), text
+        assert re.search(r"获得积分\s*热心公益\s*\d+\s*\S+\s*(更正|美丽庭院)", text), text
         for group, total in ledger["totals"].items():
             rows = [v for (g, _l), v in ledger["rows"].items() if g == group]
             if len(rows) > 1:
