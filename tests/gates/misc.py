@@ -1,32 +1,22 @@
 """What the gates of this folder share: the full/sampled switch and the scripted session of every feature.
 
-`gates_full()` is true when XIANGYUE_GATES=full (`make gates`): then each gate checks everything (every POST
-route, every page, 200 villagers); otherwise it checks a fixed, spread sample so `make test` stays quick.
+The switch lives in tests/gates/__init__.py: `gates_full()` is true when XIANGYUE_GATES=full (`make gates`),
+then each gate checks everything (every POST route, every page, 200 villagers); otherwise `sample()` draws the
+day's seeded sample so `make test` stays quick.
 """
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import sqlalchemy as sa
 
 from app.extensions import db
+from tests.gates import gates_full, sample
+
+__all__ = ["VILLAGERS", "gates_full", "households_for", "sample", "scripted_session"]
 
 #: villagers the privacy sweep and the audit session carry (reliability.md T17: 200)
 VILLAGERS = 200
-
-
-def gates_full() -> bool:
-    return os.environ.get("XIANGYUE_GATES") == "full"
-
-
-def sample(items: list, k: int) -> list:
-    """All of `items` in full runs, else `k` of them spread evenly (first and last included), same every run."""
-    items = list(items)
-    if gates_full() or len(items) <= k:
-        return items
-    step = (len(items) - 1) / (k - 1)
-    return [items[round(i * step)] for i in range(k)]
 
 
 def households_for(villagers: int) -> int:
