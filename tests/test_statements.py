@@ -711,6 +711,9 @@ def test_the_detailed_statement_lists_every_entry_naming_the_member(client, worl
     # k % 3 over 46 entries; 赵小红's corrected award also names her on its reversal
     for member, count in (("赵*明", 16), ("赵*红", 16), ("赵*军", 15)):
         assert len(re.findall(rf"\d{{4}}-\d{{2}}-\d{{2}}\s*{re.escape(member)}\s*\S", text)) == count, member
+    # with their relation to the head, so the two children (赵*红, 赵*军) and the head are told apart at a glance
+    for member, relation in (("赵*明", "户主"), ("赵*红", "子女"), ("赵*军", "子女")):
+        assert re.search(rf"{re.escape(member)}\s*{relation}", text), member
     assert len(re.findall(r"庭院整洁评比达标(?:\s*发生于 \S+)?\s*\+5", text)) == 11
     assert re.search(r"撤销：帮扶独居老人(?:\s*发生于 \S+)?\s*−15", text), text
     assert f"第 1 页 / 共 {len(pages)} 页" in pages[0] and "盖章" in pages[-1]

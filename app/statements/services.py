@@ -163,6 +163,9 @@ class Line:
     #: the family member who earned (or lost) the points, when the entry names one; masked as the head's
     #: name is (张*丰): the paper leaves the house, and the masked name still tells the family who it was
     member: str = ""
+    #: that member's relation to the head (户主, 配偶, 子女 …): two members whose masked names are alike
+    #: (张* and 张*) are still told apart
+    relation: str = ""
 
 
 #: the four totals of a statement, in the order the paper and /verify show them
@@ -295,6 +298,7 @@ def build_statement(household: Household, period: Period, *, cutoff: dt.datetime
         code = base.code if base is not None else t.code
         section = _SECTION_OF.get(code, "entries")
         entry = entries.get(t.entry_id) if t.entry_id else None
+        member = members.get(t.person_id)
         recorded, approved = names.get(t.created_by_id, ""), ""
         if code == TransferCode.REDEEM.value:
             r = redemption_of.get(base.id) if base is not None else None
@@ -322,7 +326,8 @@ def build_statement(household: Household, period: Period, *, cutoff: dt.datetime
                           text=text, points=points, status=status, recorded_by=recorded, approved_by=approved,
                           reversed=t.id in reversed_ids,
                           occurred_on=entry.occurred_on if entry is not None else None,
-                          member=mask_name(members.get(t.person_id, ""))))
+                          member=mask_name(member[0]) if member else "",
+                          relation=label(member[1], "relation") if member else ""))
         total = _TOTAL_OF.get(code) or ("earned" if points > 0 else "deducted")
         row_label = _summary_label(code, entry, t.code == TransferCode.REVERSAL.value)
         row = summary[total].setdefault(row_label, SummaryRow(row_label))
@@ -354,11 +359,12 @@ def _summary_label(code: str, entry, reversal: bool) -> str:
     return label(code, "transfer_code")
 
 
-def _person_names(ids) -> dict[int, str]:
+def _person_names(ids) -> dict[int, tuple[str, str]]:
     ids = {i for i in ids if i}
     if not ids:
         return {}
-    return dict(db.session.execute(sa.select(Person.id, Person.name).where(Person.id.in_(ids))).all())
+    return {pid: (name, relation) for pid, name, relation in db.session.execute(
+        sa.select(Person.id, Person.name, Person.relation).where(Person.id.in_(ids)))}
 
 
 def lists_entries(period: Period, detailed: bool = False) -> bool:
