@@ -142,9 +142,10 @@ def test_statement_pdf_equals_the_ledger(client, world):
     assert re.search(r"获得积分\s*热心公益\s*1\s*\+15", text), text
     assert re.search(r"扣分\s*综合扣分\s*1\s*−8", text), text
     assert re.search(r"超市兑换\s*兑换商品\s*1\s*−10", text), text
-    # a month's statement still lists its entries, each naming the member (masked, as the head is)
-    assert re.search(r"张\*丰\s*帮扶独居老人\s*\+15", text), text
-    assert re.search(rf"张\*丰\s*焚烧秸秆\s*发生于 {(TODAY - dt.timedelta(days=3)).isoformat()}\s*−8", text), text
+    # a month's statement still lists its entries, each naming the member (masked, as the head is) and
+    # their relation to the head
+    assert re.search(r"张\*丰\s*户主\s*帮扶独居老人\s*\+15", text), text
+    assert re.search(rf"张\*丰\s*户主\s*焚烧秸秆\s*发生于 {(TODAY - dt.timedelta(days=3)).isoformat()}\s*−8", text), text
     assert re.search(r"大米×1\s*−10", text)
     assert "参加村庄清洁日" not in text  # before the period: in the opening balance only
     assert "0101" in text and "张*丰" in text and "张三丰" not in text
