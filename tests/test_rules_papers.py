@@ -6,7 +6,6 @@ half of an imposed sheet); poppler-utils is one of the system packages `make dep
 """
 from __future__ import annotations
 
-import datetime as dt
 import html
 import io
 import re
@@ -20,6 +19,7 @@ from app.rules import services as rules
 from app.rules.models import RuleVersion
 from app.rules.parser import parse_rules
 from app.submission import write_transaction
+from tests.rules_helpers import adopt as adopt_version
 
 DATA = Path(__file__).parent / "data" / "rules"
 CHAPTERS = (DATA / "chapters.txt").read_text(encoding="utf-8")
@@ -36,28 +36,12 @@ def _pages(pdf: bytes) -> list[str]:
     return [_flat(p.extract_text()) for p in PdfReader(io.BytesIO(pdf)).pages]
 
 
-def _adopt(v: RuleVersion, publish: bool = True) -> RuleVersion:
-    d = dt.date
-    rules.record_step(v, "proposal", held_on=d(2024, 3, 1), body="村党支部")
-    rules.record_step(v, "two_committees", held_on=d(2024, 3, 2), body="两委")
-    rules.record_step(v, "party_meeting", held_on=d(2024, 3, 5), eligible=30, present=25, votes_yes=24)
-    rules.record_step(v, "legal_review", held_on=d(2024, 3, 8), body="青山镇人民政府", approved=True)
-    rules.record_step(v, "assembly", held_on=d(2024, 3, 15), assembly_kind="representatives", eligible=30,
-                      present=27, women_present=9, votes_yes=25, votes_no=1, votes_abstain=1)
-    rules.advance(v, "adopted")
-    if publish:
-        rules.record_step(v, "filing", held_on=d(2024, 3, 20), body="青山镇人民政府")
-        rules.record_step(v, "resolution_public", held_on=d(2024, 3, 18), body="村务公开栏")
-        rules.advance(v, "published")
-    return v
-
-
 def _version(village, text: str = CHAPTERS, title: str = "青山村村规民约", adopt: bool = True) -> RuleVersion:
     with write_transaction():
         rs = rules.create_ruleset(village, "village_rules", title)
         v = rules.import_version(rs, parse_rules(text), text)
         if adopt:
-            _adopt(v)
+            adopt_version(v)
     return v
 
 

@@ -1,7 +1,6 @@
 """Rules pages: import (paste → preview → confirm), hostile input, permissions, adoption page, public page, PDFs."""
 from __future__ import annotations
 
-import datetime as dt
 import io
 import re
 from pathlib import Path
@@ -14,6 +13,7 @@ from app.rules import services as rules
 from app.rules.models import RuleSet, RuleVersion
 from app.rules.parser import parse_rules
 from app.submission import write_transaction
+from tests.rules_helpers import adopt
 
 DATA = Path(__file__).parent / "data" / "rules"
 CHAPTERS = (DATA / "chapters.txt").read_text(encoding="utf-8")
@@ -106,18 +106,7 @@ def _adopted_version(village, publish=True) -> RuleVersion:
     with write_transaction():
         rs = rules.create_ruleset(village, "village_rules", "青山村村规民约")
         v = rules.import_version(rs, parse_rules(CHAPTERS), CHAPTERS)
-        d = dt.date
-        rules.record_step(v, "proposal", held_on=d(2024, 3, 1), body="村党支部")
-        rules.record_step(v, "two_committees", held_on=d(2024, 3, 2), body="两委")
-        rules.record_step(v, "party_meeting", held_on=d(2024, 3, 5), eligible=30, present=25, votes_yes=24)
-        rules.record_step(v, "legal_review", held_on=d(2024, 3, 8), body="青山镇人民政府", approved=True)
-        rules.record_step(v, "assembly", held_on=d(2024, 3, 15), assembly_kind="representatives", eligible=30,
-                          present=27, women_present=9, votes_yes=25, votes_no=1, votes_abstain=1)
-        rules.advance(v, "adopted")
-        if publish:
-            rules.record_step(v, "filing", held_on=d(2024, 3, 20), body="青山镇人民政府")
-            rules.record_step(v, "resolution_public", held_on=d(2024, 3, 18), body="村务公开栏")
-            rules.advance(v, "published")
+        adopt(v, publish)
     return v
 
 
