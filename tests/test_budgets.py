@@ -5,7 +5,6 @@ Across gunicorn's workers: tests/test_budgets_http.py.
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import uuid
 
 import pytest
@@ -16,14 +15,9 @@ from app import budgets
 from app.budgets import BudgetCounter
 from app.db import utcnow
 from app.extensions import db
+from tests.http_helpers import free_port
 
 REDIS = "redis://127.0.0.1:6379/0"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _rows() -> list[tuple[str, int]]:
@@ -109,7 +103,7 @@ def test_a_budget_in_redis_expires_with_its_window_and_leaves_the_database_alone
 
 
 def test_a_redis_that_does_not_answer_falls_back_to_the_database(app, caplog):
-    app.config["RATELIMIT_STORAGE_URI"] = f"redis://127.0.0.1:{_free_port()}/0"
+    app.config["RATELIMIT_STORAGE_URI"] = f"redis://127.0.0.1:{free_port()}/0"
     with app.test_request_context():
         assert [budgets.spend("verify:10.0.0.1", 2, 60) for _ in range(3)] == [True, True, False]
     assert [spent for _k, spent in _rows()] == [2]

@@ -9,19 +9,12 @@ as `make budget-store`); the Redis keys carry a prefix of the test's own and are
 """
 from __future__ import annotations
 
-import http.client
 import os
 import re
-import signal
-import socket
 import subprocess
-import sys
-import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
 import redis
@@ -30,35 +23,11 @@ import sqlalchemy as sa
 from app.budgets import BudgetCounter
 from app.extensions import db
 from tests.conftest import BASE_CONFIG
+from tests.http_helpers import ROOT, Gunicorn, free_port, http_request
 from tests.kiosk_helpers import device_cookie, new_device
 
-ROOT = Path(__file__).resolve().parent.parent
 ATTEMPTS, BUDGET, CLIENTS = 200, 30, 16
 TOO_MANY = "尝试次数太多，请稍等片刻再试。"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _request(port: int, method: str, path: str, form: dict | None = None,
-             cookies: dict | None = None) -> tuple[int, str, list[str]]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    try:
-        headers = {"Accept-Language": "zh-CN"}
-        if cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
-        body = None
-        if form is not None:
-            body = urlencode(form)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        conn.request(method, path, body=body, headers=headers)
-        resp = conn.getresponse()
-        return resp.status, resp.read().decode(errors="replace"), resp.headers.get_all("Set-Cookie") or []
-    finally:
-        conn.close()
 
 
 def _make_run_store(**make_vars: str) -> str:
@@ -76,7 +45,7 @@ def store(request):
     """Where `make run` counts the budgets: in the database when no Redis answers (here: a port where none
     listens), in Redis when redis-server answers on 127.0.0.1:6379 (keys under a prefix of the test's own)."""
     if request.param == "database":
-        uri = _make_run_store(REDIS_PORT=str(_free_port()))
+        uri = _make_run_store(REDIS_PORT=str(free_port()))
         assert uri == "memory://"
         yield {"RATELIMIT_STORAGE_URI": uri}, None
         return
@@ -101,38 +70,11 @@ def server(app, db_uri, tmp_path, store):
               # an hour, so that the whole run falls in one window however slow the machine is
               "LOGIN_RATE": f"{BUDGET} per hour", "VERIFY_RATE": f"{BUDGET} per hour",
               "KIOSK_PIN_RATE": f"{BUDGET} per hour", "KIOSK_IDLE_SECONDS": 3600, **settings}
-    shim = tmp_path / "budgets_wsgi.py"
-    shim.write_text(f"from app import create_app\napp = create_app({config!r})\n")
-    port = _free_port()
-    log_path = tmp_path / "gunicorn.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "-w", "4", "-b", f"127.0.0.1:{port}",
-             "--timeout", "120", "--chdir", str(ROOT), "--pythonpath", f"{tmp_path},{ROOT}",
-             "budgets_wsgi:app"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
-        try:
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    if _request(port, "GET", "/login")[0] == 200:
-                        break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.flush()
-                    raise AssertionError("gunicorn did not start:\n" + log_path.read_text()[-3000:])
-                time.sleep(0.3)
-            yield port
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)  # our own process group only
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout=10)
+    server = Gunicorn(tmp_path, config=config)
+    try:
+        yield server.port
+    finally:
+        server.stop()
 
 
 def _fire(attempt) -> list[tuple[int, str]]:
@@ -156,23 +98,23 @@ def test_every_secret_budget_holds_across_four_workers(app, village, server, sto
     db.engine.dispose()  # the server processes own the database now
 
     # statement codes on the public check page: 30 answers (no such code), then 429
-    _assert_budget_held(_fire(lambda i: _request(port, "GET", f"/verify/{i:010d}")[:2]), 404, "/verify")
+    _assert_budget_held(_fire(lambda i: http_request(port, "GET", f"/verify/{i:010d}")[:2]), 404, "/verify")
 
     # logins from one address, a new name each time (no account lock helps): 30 answers, then 429
     def login(i: int):
-        return _request(port, "POST", "/login", {"username": f"guess{i}", "password": "wrong-pw-1"})[:2]
+        return http_request(port, "POST", "/login", {"username": f"guess{i}", "password": "wrong-pw-1"})[:2]
 
     results = _fire(login)
     _assert_budget_held(results, 200, "/login")
     assert all("用户名或密码错误" in page for status, page in results if status == 200)
 
     # one kiosk spraying PINs over unknown 户号 (each locks after 5, like a real household): 30 counted
-    status, _page, set_cookies = _request(port, "POST", "/kiosk/number", {"number": "9999"},
-                                          {"xy_kiosk_device": device})
+    status, _page, set_cookies = http_request(port, "POST", "/kiosk/number", {"number": "9999"},
+                                              cookies={"xy_kiosk_device": device})
     assert status == 302
     cookies = {"xy_kiosk_device": device}
     cookies.update(c.split(";", 1)[0].split("=", 1) for c in set_cookies)
-    results = _fire(lambda i: _request(port, "POST", "/kiosk/pin", {"pin": f"{9000 + i}"}, cookies)[:2])
+    results = _fire(lambda i: http_request(port, "POST", "/kiosk/pin", {"pin": f"{9000 + i}"}, cookies=cookies)[:2])
     _assert_budget_held(results, 200, "/kiosk/pin")
     answers = Counter(re.search(r'data-pin-result="(\w*)"', page).group(1) for s, page in results if s == 200)
     assert answers == {"wrong": 4, "locked": BUDGET - 4}, answers

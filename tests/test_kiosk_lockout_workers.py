@@ -3,14 +3,8 @@ count exactly 5 before the household locks (an unknown 户号 too), and the lock
 from __future__ import annotations
 
 import http.client
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -21,17 +15,10 @@ from app.audit.models import AuditLog
 from app.extensions import db
 from app.kiosk.models import KioskPin
 from tests.conftest import BASE_CONFIG, valid_id
+from tests.http_helpers import Gunicorn
 from tests.kiosk_helpers import PIN, device_cookie, new_device, seed
 
-ROOT = Path(__file__).resolve().parent.parent
-GUNICORN = Path(sys.executable).parent / "gunicorn"
 WRONG = "9147"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Kiosk:
@@ -78,40 +65,14 @@ class Kiosk:
         return status, m.group(1), m.group(2) == "1"
 
 
-class Server:
-    def __init__(self, db_uri: str, instance: Path, log: Path):
-        self.port = _free_port()
-        env = {**os.environ, "DATABASE_URL": db_uri, "SECRET_KEY": BASE_CONFIG["SECRET_KEY"],
-               "ID_HMAC_KEY": BASE_CONFIG["ID_HMAC_KEY"], "XIANGYUE_INSTANCE_PATH": str(instance),
-               "RATELIMIT_STORAGE_URI": "memory://"}
-        self.log = open(log, "ab")
-        cmd = [str(GUNICORN), "-w", "4", "-b", f"127.0.0.1:{self.port}", "--timeout", "60", "wsgi:app"]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, log.read_text()[-2000:]
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-            try:
-                conn.request("GET", "/kiosk/")
-                conn.getresponse().read()
-                return
-            except OSError:
-                time.sleep(0.2)
-            finally:
-                conn.close()
-        self.stop()
-        raise AssertionError("gunicorn did not start:\n" + log.read_text()[-2000:])
+class Server(Gunicorn):
+    """This checkout's wsgi:app as `make run` serves it, configured by the environment."""
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)  # our own process group only
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        self.log.close()
+    def __init__(self, db_uri: str, instance: Path, workdir: Path):
+        super().__init__(workdir, ready_path="/kiosk/", start_timeout=60, env={
+            "DATABASE_URL": db_uri, "SECRET_KEY": BASE_CONFIG["SECRET_KEY"],
+            "ID_HMAC_KEY": BASE_CONFIG["ID_HMAC_KEY"], "XIANGYUE_INSTANCE_PATH": str(instance),
+            "RATELIMIT_STORAGE_URI": "memory://"})
 
 
 @pytest.fixture
@@ -127,7 +88,7 @@ def server_factory(app, db_uri, tmp_path):
     servers: list[Server] = []
 
     def start() -> Server:
-        s = Server(db_uri, tmp_path / "gunicorn-instance", tmp_path / "gunicorn.log")
+        s = Server(db_uri, tmp_path / "gunicorn-instance", tmp_path)
         servers.append(s)
         return s
 

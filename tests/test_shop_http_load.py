@@ -9,18 +9,12 @@ from __future__ import annotations
 
 import html
 import http.cookiejar
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -33,8 +27,8 @@ from app.shop import services as shop
 from app.shop.models import Product, Redemption
 from app.submission import write_transaction
 from tests.conftest import BASE_CONFIG, PASSWORD
+from tests.http_helpers import Gunicorn
 
-ROOT = Path(__file__).resolve().parent.parent
 THREADS, CASHIERS, ROUNDS = 16, 4, 6
 RICE_POINTS, A_BALANCE = 10, 100  # household A: balance-bound, 10 receipts
 OIL_STOCK = 6  # household B: stock-bound, 6 receipts
@@ -70,46 +64,16 @@ class Client:
         assert status == 302 and "/login" not in headers.get("Location", ""), status
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def gunicorn(db_uri, tmp_path):
     """Serve the test's database with gunicorn (4 workers) on a free port of 127.0.0.1."""
-    port = _free_port()
-    shim = tmp_path / "loadtest_wsgi.py"
     config = {**BASE_CONFIG, "WTF_CSRF_ENABLED": True, "SQLALCHEMY_DATABASE_URI": db_uri,
               "INSTANCE_PATH": str(tmp_path / "instance")}
-    shim.write_text(f"from app import create_app\napp = create_app({config!r})\n")
-    log = open(tmp_path / "gunicorn.log", "w")
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-w", "4", "-b", f"127.0.0.1:{port}", "--timeout", "120",
-         "--chdir", str(ROOT), "--pythonpath", f"{tmp_path},{ROOT}", "loadtest_wsgi:app"],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
-    base = f"http://127.0.0.1:{port}"
+    server = Gunicorn(tmp_path, config=config)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(base + "/login", timeout=5).read()
-                break
-            except (urllib.error.URLError, ConnectionError, OSError):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.flush()
-                    raise RuntimeError((tmp_path / "gunicorn.log").read_text()[-3000:]) from None
-                time.sleep(0.3)
-        yield base
+        yield server.base
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        server.stop()
 
 
 @pytest.fixture

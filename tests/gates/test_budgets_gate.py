@@ -9,19 +9,18 @@ PINs. A spent client is still refused afterwards while the other was served.
 """
 from __future__ import annotations
 
-import http.client
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlencode
 
 import pytest
 import redis
 
 from app.extensions import db
 from tests.conftest import BACKENDS
+from tests.http_helpers import http_request
 from tests.kiosk_helpers import device_cookie, new_device
-from tests.test_budgets_http import _free_port, _make_run_store  # noqa: F401  (helpers of the HTTP budgets)
+from tests.test_budgets_http import _make_run_store
 from tests.test_budgets_http import server as _server_fixture  # noqa: F401
 
 from .misc import gates_full
@@ -61,21 +60,10 @@ server = _server_fixture
 
 def _request(port: int, method: str, path: str, form: dict | None = None, *, address: str,
              cookies: dict | None = None) -> tuple[int, list[str]]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    try:
-        headers = {"Accept-Language": "zh-CN", "X-Forwarded-For": address}
-        if cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
-        body = None
-        if form is not None:
-            body = urlencode(form)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        conn.request(method, path, body=body, headers=headers)
-        resp = conn.getresponse()
-        resp.read()
-        return resp.status, resp.headers.get_all("Set-Cookie") or []
-    finally:
-        conn.close()
+    """A request from `address`, as the trusted proxy in front of gunicorn forwards it."""
+    status, _body, set_cookies = http_request(port, method, path, form, cookies=cookies,
+                                              headers={"X-Forwarded-For": address})
+    return status, set_cookies
 
 
 def _both(attempt) -> dict[int, Counter]:
