@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from app import create_app
 from app.extensions import db
 from tests.conftest import BACKENDS, BASE_CONFIG, PG_URL, _migrate, _pg_url
+from tests.gates.fuzz_world import build_world, close_world
 from tests.gates.world import seed_world
 
 
@@ -61,3 +62,17 @@ def csrf_on(gate_app):
     app.config["WTF_CSRF_ENABLED"] = True
     yield
     app.config["WTF_CSRF_ENABLED"] = False
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def world(request, tmp_path_factory):
+    """A seeded world of the module's own (tests/gates/fuzz_world.py) for the gates that submit forms (T8, T9):
+    what they write is undone table by table, and no other gate shares the database meanwhile."""
+    module = request.module.__name__.rsplit(".", 1)[-1]
+    base = tmp_path_factory.mktemp(f"{module}-{request.param}")
+    if request.param == "sqlite":
+        w = build_world("sqlite", base, sqlite_template=request.getfixturevalue("sqlite_template"))
+    else:
+        w = build_world("postgresql", base, pg=request.getfixturevalue("pg_database"))
+    yield w
+    close_world(w)

@@ -97,7 +97,7 @@ ROUTES: dict[str, Route] = {
     # GET /admin/backups
     "admin.backups": Route(get=ADMIN),
     # POST /admin/users/<int(max=2147483647):user_id>/memberships/<int(max=2147483647):membership_id>/revoke
-    "admin.revoke_membership": Route(post=ADMIN, 
+    "admin.revoke_membership": Route(post=ADMIN,
         args={"membership_id": OBJ.membership, "user_id": OBJ.user}, across=ADMIN),
     # POST /admin/townships
     "admin.townships": Route(post=ADMIN),
@@ -302,7 +302,7 @@ ROUTES: dict[str, Route] = {
     # GET /patrol/reports
     "patrol.reports": Route(get=PATROL_VIEW),
     # GET,POST /patrol/teams/<int:team_id>/roster/<int:year>-<int:month>
-    "patrol.roster": Route(get=PATROL_VIEW, post=PATROL_LEADER, 
+    "patrol.roster": Route(get=PATROL_VIEW, post=PATROL_LEADER,
         args={"month": MONTH, "team_id": OBJ.team, "year": YEAR}),
     # GET /patrol/teams/<int:team_id>/roster/<int:year>-<int:month>.pdf
     "patrol.roster_pdf": Route(get=PATROL_VIEW, args={"month": MONTH, "team_id": OBJ.team, "year": YEAR}),
@@ -497,14 +497,14 @@ ROUTES: dict[str, Route] = {
     # GET /shop/redemptions/<int:redemption_id>
     "shop.redemption": Route(get=SHOP_VIEW, args={"redemption_id": OBJ.redemption}),
     # POST /shop/redemptions/<int:redemption_id>/cancel
-    "shop.redemption_cancel": Route(post=roles("cashier", "reviewer"), 
+    "shop.redemption_cancel": Route(post=roles("cashier", "reviewer"),
         args={"redemption_id": OBJ.redemption}),
     # GET /shop/redemptions/<int:redemption_id>/receipt.pdf
     "shop.redemption_pdf": Route(get=SHOP_VIEW, args={"redemption_id": OBJ.redemption}),
     # GET /shop/redemptions/<int:redemption_id>/receipt-a4.pdf
     "shop.redemption_pdf_a4": Route(get=SHOP_VIEW, args={"redemption_id": OBJ.redemption}),
     # POST /shop/redemptions/<int:redemption_id>/return/<int:line_id>
-    "shop.redemption_return": Route(post=roles("cashier", "reviewer"), 
+    "shop.redemption_return": Route(post=roles("cashier", "reviewer"),
         args={"line_id": OBJ.redemption_line, "redemption_id": OBJ.redemption}),
     # GET /shop/redemptions
     "shop.redemptions": Route(get=SHOP_VIEW),

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from tests.gates.form_table import FORM_TABLE, GET_FORM_ROWS, NOT_WRITE_FORMS, FormRow
-from tests.gates.fuzz_world import BACKENDS, build_world, close_world, corpus, gate_seed, gates_full, target
+from tests.gates.fuzz_world import corpus, gate_seed, gates_full, target
 
 FULL = gates_full()
 SEED = gate_seed()
@@ -92,17 +92,6 @@ def test_hostile_corpus_covers_the_spec():
 
 
 # --- the seeded world, one per backend for this module ----------------------------------------------
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def world(request, tmp_path_factory):
-    if request.param == "sqlite":
-        w = build_world("sqlite", tmp_path_factory.mktemp("t8-sqlite"),
-                        sqlite_template=request.getfixturevalue("sqlite_template"))
-    else:
-        w = build_world("postgresql", tmp_path_factory.mktemp("t8-pg"), pg=request.getfixturevalue("pg_database"))
-    yield w
-    close_world(w)
-
 
 # --- strategies ---------------------------------------------------------------------------------------
 

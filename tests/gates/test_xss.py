@@ -18,12 +18,11 @@ import re
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
-import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
 from tests.gates.form_table import ARG_FUNCS, ARG_SQL
-from tests.gates.fuzz_world import BACKENDS, ROLES, build_world, close_world, gates_full
+from tests.gates.fuzz_world import ROLES, gates_full
 
 #: column names (any table) that are not free text: identifiers, codes, hashes, statuses, file names
 NOT_FREE_TEXT = re.compile(
@@ -210,17 +209,6 @@ def crawl(world, role: str, printed: Printed, report: dict) -> None:
 
 
 # --- the test ------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def world(request, tmp_path_factory):
-    if request.param == "sqlite":
-        w = build_world("sqlite", tmp_path_factory.mktemp("t9-sqlite"),
-                        sqlite_template=request.getfixturevalue("sqlite_template"))
-    else:
-        w = build_world("postgresql", tmp_path_factory.mktemp("t9-pg"), pg=request.getfixturevalue("pg_database"))
-    yield w
-    close_world(w)
-
 
 def test_lazy_messages_are_escaped(world):
     """flask_babel's LazyString rendered raw: the Chinese message about <script> opened a real <script>."""
