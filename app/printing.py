@@ -148,11 +148,12 @@ PRINT_HELPERS = {"page_counter_css": page_counter_css, "long_date": long_date}
 
 # --- rendering ------------------------------------------------------------------------------------
 
-def _lay_out(html: str):
-    """Lay one HTML document out (call under _render_lock)."""
+def _lay_out(html: str, stylesheets: Iterable[Any] = ()):
+    """Lay one HTML document out (call under _render_lock); `stylesheets` are parsed CSS applied as user
+    stylesheets (html_documents_to_pdf's shared ones)."""
     wp = _weasyprint()
     return wp["HTML"](string=html, base_url=str(PRINTABLES_DIR) + "/",
-                      url_fetcher=wp["Fetcher"]()).render(font_config=wp["font_config"])
+                      url_fetcher=wp["Fetcher"]()).render(font_config=wp["font_config"], stylesheets=list(stylesheets))
 
 
 def _write(template_name: str | None, document, started: float, how: str = "") -> bytes:
@@ -160,7 +161,7 @@ def _write(template_name: str | None, document, started: float, how: str = "") -
     for observe in RENDER_OBSERVERS:
         observe(template_name, document)
     pdf = document.write_pdf()
-    log.info("printed %s%s: %d bytes in %.0f ms", template_name, how, len(pdf),
+    log.info("printed %s%s: %d bytes in %.0f ms", template_name or "a batch", how, len(pdf),
              (time.perf_counter() - started) * 1000)
     return pdf
 
@@ -280,7 +281,6 @@ def html_documents_to_pdf(htmls: list[str], *, shared_css: tuple[str, ...] = ())
     given: the same cascade as long as no later file overrides a document's own <style> rules (those
     now always win), which holds for printables whose <style> blocks only add to the linked files.
     """
-    wp = _weasyprint()
     started = time.perf_counter()
     sheets = [_shared_sheet(name) for name in shared_css]
     if shared_css:
@@ -292,16 +292,9 @@ def html_documents_to_pdf(htmls: list[str], *, shared_css: tuple[str, ...] = ())
             stripped.append(html)
         htmls = stripped
     with _render_lock:
-        docs = [wp["HTML"](string=html, base_url=str(PRINTABLES_DIR) + "/", url_fetcher=wp["Fetcher"]())
-                .render(font_config=wp["font_config"], stylesheets=sheets) for html in htmls]
-        for observe in RENDER_OBSERVERS:
-            for doc in docs:
-                observe(None, doc)
+        docs = [_lay_out(html, sheets) for html in htmls]
         pages = [page for doc in docs for page in doc.pages]
-        pdf = docs[0].copy(pages).write_pdf()
-    log.info("printed %d documents, %d pages: %d bytes in %.0f ms", len(docs), len(pages), len(pdf),
-             (time.perf_counter() - started) * 1000)
-    return pdf
+        return _write(None, docs[0].copy(pages), started, f" of {len(docs)} documents, {len(pages)} pages")
 
 
 _UNSAFE = re.compile(r'[\\/:*?"<>|;,%\'`]')
