@@ -156,10 +156,14 @@ def _lay_out(html: str, stylesheets: Iterable[Any] = ()):
                       url_fetcher=wp["Fetcher"]()).render(font_config=wp["font_config"], stylesheets=list(stylesheets))
 
 
-def _write(template_name: str | None, document, started: float, how: str = "") -> bytes:
-    """Show the final layout to the observers (tests only; none in production) and write its PDF."""
+def _write(template_name: str | None, document, started: float, how: str = "", *, parts=None) -> bytes:
+    """Show the final layout to the observers (tests only; none in production) and write its PDF.
+
+    `parts`: the documents `document` was joined from (a batch), shown to the observers one by one: each
+    keeps its own page numbers."""
     for observe in RENDER_OBSERVERS:
-        observe(template_name, document)
+        for part in parts or [document]:
+            observe(template_name, part)
     pdf = document.write_pdf()
     log.info("printed %s%s: %d bytes in %.0f ms", template_name or "a batch", how, len(pdf),
              (time.perf_counter() - started) * 1000)
@@ -294,7 +298,8 @@ def html_documents_to_pdf(htmls: list[str], *, shared_css: tuple[str, ...] = ())
     with _render_lock:
         docs = [_lay_out(html, sheets) for html in htmls]
         pages = [page for doc in docs for page in doc.pages]
-        return _write(None, docs[0].copy(pages), started, f" of {len(docs)} documents, {len(pages)} pages")
+        return _write(None, docs[0].copy(pages), started, f" of {len(docs)} documents, {len(pages)} pages",
+                      parts=docs)
 
 
 _UNSAFE = re.compile(r'[\\/:*?"<>|;,%\'`]')
