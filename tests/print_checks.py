@@ -285,6 +285,31 @@ def page_number_errors(pages: list[str], documents: list[int] | None = None, *, 
     return problems
 
 
+def imposed_page_number_errors(sides: list[str]) -> list[str]:
+    """What is wrong with a booklet imposed 2-up for saddle stitching (`sides`: the text of each sheet side).
+
+    A booklet of n pages (a multiple of 4, the cover unnumbered) prints n/2 sides; folded and stapled, each
+    side holds two pages whose numbers add up to n + 1 (n and 1 outside, 2 and n − 1 behind them …). So every
+    side must carry two 第 x 页 / 共 n 页 footers (one beside the cover), every x from 2 to n once."""
+    n = 2 * len(sides)
+    if n % 4:
+        return [f"{len(sides)} sides: a saddle-stitched booklet has a multiple of 4 pages, not {n}"]
+    problems, seen = [], []
+    for number, text in enumerate(sides, start=1):
+        found = [(int(x), int(y)) for x, y in FOOTER.findall(text)]
+        if any(y != n for _x, y in found):
+            problems.append(f"side {number}: {found} should all say 共 {n} 页")
+        pages = sorted(x for x, _y in found)
+        if pages == [n]:
+            pages = [1, n]  # the cover, unnumbered, beside the last page
+        if len(pages) != 2 or sum(pages) != n + 1:
+            problems.append(f"side {number}: pages {pages}; a folded sheet pairs two pages adding up to {n + 1}")
+        seen += [x for x, _y in found]
+    if sorted(seen) != list(range(2, n + 1)):
+        problems.append(f"the footers number pages {sorted(seen)}, not 2 to {n} once each")
+    return problems
+
+
 # --- page images ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

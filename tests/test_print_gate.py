@@ -481,7 +481,8 @@ class Printable:
     endpoint: str
     fetch: Callable[[Village], bytes]
     expect: Callable[[Village], list[str]]
-    #: its 第 x 页 / 共 y 页 footers: on "every" page, on every page but the "cover", or "none" (a slip)
+    #: its 第 x 页 / 共 y 页 footers: on "every" page, on every page but the "cover", "none" (a slip), or two on
+    #: each side of an "imposed" booklet (saddle stitch: the two add up to the page count + 1)
     footer: str = "every"
     #: other views that reach the same printing (a look at a batch's page starts its queue's next runner)
     also: tuple[str, ...] = ()
@@ -514,6 +515,9 @@ PRINTABLES = [
     Printable("rules_booklet_a5", "rules.booklet",
               lambda v: v.get("clerk", f"/rules/versions/{v.ids['rules']}/booklet.pdf"), expect_rules,
               footer="cover"),
+    Printable("rules_booklet_imposed", "rules.booklet",
+              lambda v: v.get("clerk", f"/rules/versions/{v.ids['rules']}/booklet.pdf?paper=imposed"), expect_rules,
+              footer="imposed"),
     Printable("rules_notice_a4", "rules.booklet",
               lambda v: v.get("clerk", f"/rules/versions/{v.ids['rules']}/booklet.pdf?paper=a4"), expect_rules),
     Printable("rules_digest", "rules.digest_pdf",
@@ -606,6 +610,10 @@ def test_page_numbers_count_the_real_pages(seeded, row):
     pages = pc.pdf_pages_text(pdf)
     if row.footer == "none":
         assert not any(pc.page_numbers(pages)), f"{row.name} is marked as having no page numbers, but has some"
+        return
+    if row.footer == "imposed":
+        problems = pc.imposed_page_number_errors(pages)
+        assert not problems, f"{row.name}:\n" + "\n".join(problems)
         return
     documents = [len(doc.pages) for doc in seeded.layouts[row.name]]
     problems = pc.page_number_errors(pages, documents, cover=row.footer == "cover")
