@@ -301,3 +301,16 @@ def test_county_rollup_figure_counts_the_months_and_loads_the_page_on_a_tiny_cou
         with eng.begin() as conn:
             conn.exec_driver_sql("DROP TABLE IF EXISTS bench_progress")
         eng.dispose()
+
+
+def test_kiosk_floor_takes_the_home_page_apart_layer_by_layer(tiny_bench):
+    """bench/kiosk_floor.py: each layer of the kiosk home page is measured through the real app, and the
+    swapped views are put back (the real home page answers afterwards)."""
+    from bench import kiosk_floor
+
+    app, url = tiny_bench
+    rows = kiosk_floor.measure(url, 5)
+    assert [what for what, _ms in rows] == [
+        "bare endpoint (bench/bare.py)", "app, plain route (no feature code)", "app, kiosk checks, no view",
+        "app + empty page in the kiosk layout", "kiosk home (/kiosk/home)", "kiosk entries (/kiosk/entries)"]
+    assert all(ms > 0 for _what, ms in rows)
