@@ -18,6 +18,11 @@ from .models import Membership, User
 from .services import LoginRefused, authenticate, end_sessions, set_password
 
 
+#: built once: loader options are immutable, and building them on every request of every page cost more
+#: than the lookup itself (bench/kiosk_floor.py)
+_USER_LOAD = [joinedload(User.memberships).joinedload(Membership.village)]
+
+
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     """Accept a session only if its version is current (logout and disable bump it)."""
@@ -26,7 +31,7 @@ def load_user(user_id: str) -> User | None:
     except (ValueError, AttributeError):
         return None
     # with the memberships and their villages, which every page needs (access.load_context)
-    user = db.session.get(User, uid, options=[joinedload(User.memberships).joinedload(Membership.village)])
+    user = db.session.get(User, uid, options=_USER_LOAD)
     if user is None or user.session_version != version or not user.is_active:
         return None
     return user

@@ -96,12 +96,19 @@ def enrol_device(code: str) -> tuple[KioskDevice, str]:
     return device, token
 
 
+#: what every kiosk request loads with its device and its session, built once: loader options are immutable,
+#: and building them per request was a tenth of a kiosk page's CPU before its view ran (bench/kiosk_floor.py)
+_DEVICE_LOAD = [joinedload(KioskDevice.village)]
+_SESSION_LOAD = (joinedload(KioskSession.household).joinedload(Household.head),
+                 joinedload(KioskSession.household).joinedload(Household.group))
+
+
 def device_for_token(device_id, token) -> KioskDevice | None:
     """The enabled, unrevoked device a cookie names, or None."""
     if not isinstance(device_id, int) or not isinstance(token, str) or not token:
         return None
     # the device's village in the same round trip: every kiosk request needs both (bench figure 1)
-    device = db.session.get(KioskDevice, device_id, options=[joinedload(KioskDevice.village)])
+    device = db.session.get(KioskDevice, device_id, options=_DEVICE_LOAD)
     if device is None or device.revoked_at is not None or device.token_hash is None:
         return None
     if not hmac.compare_digest(device.token_hash, _digest(token)):
@@ -332,10 +339,8 @@ def check_session(device_id: int, village_id: int, token,
     if not isinstance(token, str) or not token or len(token) > 100:
         return None, None
     now = now or utcnow()
-    household = joinedload(KioskSession.household)
-    row = db.session.scalar(
-        sa.select(KioskSession).where(KioskSession.token_hash == _digest(token))
-        .options(household.joinedload(Household.head), household.joinedload(Household.group)))
+    row = db.session.scalar(sa.select(KioskSession).where(KioskSession.token_hash == _digest(token))
+                            .options(*_SESSION_LOAD))
     if row is None or row.ended_at is not None or row.device_id != device_id or row.village_id != village_id:
         return None, None
     if row.last_seen_at < now - idle_limit():

@@ -283,12 +283,17 @@ def _household_filter(household: Household) -> tuple:
     return PointEntry.household_id == household.id, PointEntry.village_id + 0 == household.village_id
 
 
+#: who earned, recorded and approved an entry, joined; built once (loader options are immutable, and building
+#: them per request cost about as much as running the query: bench/kiosk_floor.py)
+_ENTRY_PEOPLE_LOAD = (joinedload(PointEntry.person), joinedload(PointEntry.recorded_by),
+                      joinedload(PointEntry.reviewed_by))
+
+
 def household_entries_query(household: Household) -> sa.Select:
     """SELECT of the household's entries, newest first, each with who earned, recorded and approved it
     (joined in the same query: one row each, rather than three more round trips)."""
     return (sa.select(PointEntry).where(*_household_filter(household))
-            .options(joinedload(PointEntry.person), joinedload(PointEntry.recorded_by),
-                     joinedload(PointEntry.reviewed_by))
+            .options(*_ENTRY_PEOPLE_LOAD)
             .order_by(PointEntry.occurred_on.desc(), PointEntry.id.desc()))
 
 

@@ -28,6 +28,10 @@ from .models import Product, Redemption, RedemptionStatus
 from .states import REDEMPTION
 
 
+#: built once, not on every view of the counter (loader options are immutable)
+_WITH_HOUSEHOLD = joinedload(Redemption.household)
+
+
 def village_products(active_only: bool = False) -> list[Product]:
     """The current village's goods in shelf order (the goods, stock and report pages share it)."""
     stmt = sa.select(Product).where(Product.village_id == g.village.id)
@@ -239,7 +243,7 @@ def counter():
         balance, shown = None, []
         held, spendable, held_entries = 0, None, []
     recent = list(db.session.scalars(sa.select(Redemption).where(Redemption.village_id == g.village.id)
-                                     .options(joinedload(Redemption.household))
+                                     .options(_WITH_HOUSEHOLD)
                                      .order_by(Redemption.id.desc()).limit(10)))
     return render_template("shop/counter.html", q=q, household=household, matches=matches, form=form,
                            shown=shown, balance=balance, held=held, spendable=spendable,
