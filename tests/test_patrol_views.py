@@ -413,3 +413,40 @@ def test_times_from_the_paper_sheet_the_team_leader_and_the_night_theme(planned,
     # phone pages follow the phone's dark mode; office pages stay light
     assert 'data-theme="light"' not in _get(client, f"/patrol/shifts/{shift_id}")
     assert 'data-theme="light"' in page
+
+
+def _statements_of(client, url: str) -> list[str]:
+    seen = []
+
+    def count(conn, cursor, statement, params, context, executemany):
+        if statement.strip().upper() not in ("BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"):
+            seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        assert client.get(url).status_code == 200
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    return seen
+
+
+def test_the_roster_page_costs_the_same_few_statements_however_full_the_month(planned, client):
+    """The leader's month view draws every shift with its route and walkers: a fuller month must not cost a
+    round trip per shift, place or walker (it was ~100 statements for a planned month)."""
+    team, _shift_id = planned
+    url = f"/patrol/teams/{team.id}/roster/2026-11"
+    db.session.remove()  # as in a worker: nothing of the set-up already loaded
+    few = _statements_of(client, url)
+    with write_transaction():
+        team = db.session.merge(team)
+        route = team.routes[0]
+        shifts = ps.add_shifts(team, first_day=dt.date(2026, 11, 10), last_day=dt.date(2026, 11, 29),
+                               start=dt.time(19), end=dt.time(21), needed=2, route=route)
+        for i, s in enumerate(shifts):
+            ps.book(s, team.members[i % 3])
+            ps.book(s, team.members[(i + 1) % 3])
+    db.session.remove()
+    page = _get(client, url)
+    assert page.count("村主干道") >= 20 and "钱二" in page and "孙三" in page
+    more = _statements_of(client, url)
+    assert len(more) == len(few) <= 8, "\n\n".join(s[:120] for s in few + ["-----"] + more)

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Iterable
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload, selectinload
 from flask_babel import gettext as _
 
 from ..audit.services import record
@@ -328,12 +329,22 @@ def add_shifts(team: PatrolTeam, *, first_day: dt.date, last_day: dt.date, start
     return made
 
 
+#: a month's shifts come with their route and their places' members and people, and the team with its
+#: members and their people: the roster page and its PDF draw every one (one lazy load each was ~100
+#: statements a view of a planned month)
+_SHIFT_LOAD = (joinedload(PatrolShift.route),
+               selectinload(PatrolShift.places).joinedload(PatrolPlace.member).joinedload(PatrolMember.person))
+_TEAM_MEMBERS_LOAD = selectinload(PatrolTeam.members).joinedload(PatrolMember.person)
+
+
 def month_shifts(team: PatrolTeam, year: int, month: int) -> list[PatrolShift]:
+    """The team's shifts of a month in time order, with everything the roster draws loaded (_SHIFT_LOAD)."""
     first = dt.date(year, month, 1)
     last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+    db.session.scalars(sa.select(PatrolTeam).where(PatrolTeam.id == team.id).options(_TEAM_MEMBERS_LOAD)).one()
     return list(db.session.scalars(sa.select(PatrolShift).where(
         PatrolShift.team_id == team.id, PatrolShift.day >= first, PatrolShift.day <= last)
-        .order_by(PatrolShift.starts_at, PatrolShift.id)))
+        .options(*_SHIFT_LOAD).order_by(PatrolShift.starts_at, PatrolShift.id)))
 
 
 def month_counts(team: PatrolTeam, shifts: list[PatrolShift]) -> dict[int, int]:
