@@ -32,11 +32,10 @@ from .states import REDEMPTION
 _WITH_HOUSEHOLD = joinedload(Redemption.household)
 
 
-def village_products(active_only: bool = False) -> list[Product]:
-    """The current village's goods in shelf order (the goods, stock and report pages share it)."""
+def village_products() -> list[Product]:
+    """The current village's goods in shelf order (the goods, stock and report pages share it; the counter
+    reads its shelf as plain columns, queries.counter_shelf)."""
     stmt = sa.select(Product).where(Product.village_id == g.village.id)
-    if active_only:
-        stmt = stmt.where(Product.active == True)  # noqa: E712  (Flag binds 1/true per database)
     return list(db.session.scalars(stmt.order_by(Product.category, Product.name, Product.spec, Product.id)))
 
 
@@ -151,7 +150,7 @@ def _find_households(q: str) -> tuple[Household | None, list[Household]]:
     return (matches[0] if len(matches) == 1 else None), matches
 
 
-def _basket_products() -> list[Product]:
+def _basket_products() -> list[sq.ShelfItem]:
     """The current village's goods whose quantity box the posted counter form filled in, in shelf order."""
     ids = set()
     for name, value in request.form.items():
@@ -159,12 +158,12 @@ def _basket_products() -> list[Product]:
             ids.add(int(name[4:]))
     if not ids:
         return []
-    return [p for p in village_products() if p.id in ids] if len(ids) > 100 else list(db.session.scalars(
-        sa.select(Product).where(Product.village_id == g.village.id, Product.id.in_(ids))
-        .order_by(Product.category, Product.name, Product.spec, Product.id)))
+    if len(ids) > 100:  # the whole shelf rather than a statement with hundreds of parameters
+        return [p for p in sq.counter_shelf(g.village.id) if p.id in ids]
+    return sq.counter_shelf(g.village.id, ids=ids)
 
 
-def _cart_lines(form, products: list[Product]) -> list[tuple[Product, int]]:
+def _cart_lines(form, products: list[sq.ShelfItem]) -> list[tuple[sq.ShelfItem, int]]:
     return [(p, form.quantity(p.id)) for p in products if form.quantity(p.id)]
 
 
@@ -182,13 +181,13 @@ def counter():
     if request.method == "POST":
         household = get_in_village_or_404(Household, request.form.get("household_id"))
         # a confirm needs only the goods in the basket (the page is drawn again only when it fails, below)
-        products = _basket_products() if request.form.get("confirm") else village_products()
+        products = _basket_products() if request.form.get("confirm") else sq.counter_shelf(g.village.id)
     else:
         if id_arg("household"):
             household = get_in_village_or_404(Household, id_arg("household"))
         else:
             household, matches = _find_households(q)
-        products = [p for p in village_products(active_only=True) if p.stock > 0]
+        products = sq.counter_shelf(g.village.id, in_stock_only=True)
     form = cart_form(products)
     form.ensure_key()
     if household is not None:
@@ -229,7 +228,7 @@ def counter():
             # (every product in one SELECT, not one per product: bench figure 3)
             db.session.rollback()
             household = db.session.get(Household, household.id)
-            products = village_products()
+            products = sq.counter_shelf(g.village.id)
         # awards still on posting, where the village holds them back, are part of the balance but not spendable
         balance, held, spendable = pq.spendable_points(household)
         held_entries = pq.held_entries(household) if held else []
