@@ -19,11 +19,11 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from xml.etree import ElementTree
 
 from pypdf import PdfReader
 
 from app import printing
+from tests.paper_helpers import layout
 
 REFS_DIR = Path(__file__).resolve().parent / "data" / "print_refs"
 #: CSS px (WeasyPrint's unit, 1/96 in): a box may pass its edge by rounding, not by a printed stroke
@@ -142,21 +142,16 @@ def squash(text: str) -> str:
 
 
 def words_outside_page(pdf: bytes, inset_mm: float = 0.0) -> list[str]:
-    """Words whose box (pdftotext -bbox-layout) is not at least `inset_mm` inside the sheet's edges."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "doc.pdf"
-        path.write_bytes(pdf)
-        out = subprocess.run(["pdftotext", "-bbox-layout", str(path), "-"], capture_output=True, check=True).stdout
-    inset = inset_mm * 72 / 25.4
-    root = ElementTree.fromstring(out)
+    """Words whose box (pdftotext -bbox-layout, tests/paper_helpers.py) is not at least `inset_mm` inside the
+    sheet's edges (0.5 pt of rounding allowed)."""
+    tolerance = 0.5 / (72 / 25.4)
     problems = []
-    for number, page in enumerate(root.iter("{http://www.w3.org/1999/xhtml}page"), start=1):
-        width, height = float(page.get("width")), float(page.get("height"))
-        for word in page.iter("{http://www.w3.org/1999/xhtml}word"):
-            x0, y0, x1, y1 = (float(word.get(k)) for k in ("xMin", "yMin", "xMax", "yMax"))
-            if x0 < inset - 0.5 or y0 < inset - 0.5 or x1 > width - inset + 0.5 or y1 > height - inset + 0.5:
-                problems.append(f"page {number}: {word.text!r} at x {x0:.0f}–{x1:.0f}, y {y0:.0f}–{y1:.0f} pt "
-                                f"on a {width:.0f}×{height:.0f} pt page")
+    for number, page in enumerate(layout(pdf), start=1):
+        for w in page.words:
+            if w.x0 < inset_mm - tolerance or w.y0 < inset_mm - tolerance \
+                    or w.x1 > page.width - inset_mm + tolerance or w.y1 > page.height - inset_mm + tolerance:
+                problems.append(f"page {number}: {w.text!r} at x {w.x0:.1f}–{w.x1:.1f}, y {w.y0:.1f}–{w.y1:.1f} mm "
+                                f"on a {page.width:.0f}×{page.height:.0f} mm page")
     return problems
 
 

@@ -6,7 +6,6 @@ half of an imposed sheet); poppler-utils is one of the system packages `make dep
 """
 from __future__ import annotations
 
-import html
 import io
 import re
 import subprocess
@@ -19,6 +18,7 @@ from app.rules import services as rules
 from app.rules.models import RuleVersion
 from app.rules.parser import parse_rules
 from app.submission import write_transaction
+from tests.paper_helpers import Word, layout, words_outside
 from tests.rules_helpers import adopt as adopt_version
 
 DATA = Path(__file__).parent / "data" / "rules"
@@ -56,28 +56,15 @@ def _long_text(n: int) -> str:
     return "\n".join(lines)
 
 
-def _words(pdf: bytes) -> list[tuple[int, float, float, float, float, float, float, str]]:
-    """Every word of the PDF with its page, page size and box (pdftotext -bbox-layout)."""
-    out = subprocess.run(["pdftotext", "-bbox-layout", "-", "-"], input=pdf, capture_output=True, check=True)
-    words, page = [], None
-    for m in re.finditer(r'<page width="([\d.]+)" height="([\d.]+)">|<word xMin="([\d.]+)" yMin="([\d.]+)" '
-                         r'xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', out.stdout.decode()):
-        if m.group(1):
-            page = (len({w[0] for w in words}) + 1 if page is None else page[0] + 1,
-                    float(m.group(1)), float(m.group(2)))
-        else:
-            words.append((page[0], page[1], page[2], *(float(m.group(i)) for i in range(3, 7)),
-                          html.unescape(m.group(7))))
-    return words
+def _words(pdf: bytes) -> list[Word]:
+    """Every word of the PDF with its box, in mm from the page's top left (tests/paper_helpers.py)."""
+    return [w for page in layout(pdf) for w in page.words]
 
 
 def _assert_inside(pdf: bytes, margin_mm: float = 5.0) -> None:
     """No word outside its page, nor in the strip an office printer cannot print (5 mm from each edge)."""
-    words = _words(pdf)
-    assert words
-    m = margin_mm * MM
-    outside = [w for w in words if w[3] < m or w[4] < m or w[5] > w[1] - m or w[6] > w[2] - m]
-    assert outside == []
+    assert _words(pdf)
+    assert words_outside(pdf, left=margin_mm, right=margin_mm, top=margin_mm, bottom=margin_mm) == []
 
 
 def _poppler_pages(pdf: bytes) -> list[str]:
@@ -208,11 +195,11 @@ def test_notice_is_one_a4_page_in_two_columns_without_contents(clerk_client, vil
     assert "一号村村民委员会" in text and "2024年3月18日" in text  # the committee and the day it was posted
     words = _words(r.data)
     # two columns: articles start in both halves of the page
-    lefts = {w[3] < 595 / 2 for w in words if re.fullmatch(r"第.条", w[7])}
+    lefts = {w.x0 < 210 / 2 for w in words if re.fullmatch(r"第.条", w.text)}
     assert lefts == {True, False}
     # readable from a metre: the article text is at least 12 pt
-    body = [w for w in words if "村民委员会" in w[7] or "村规民约" in w[7]]
-    assert body and min(w[6] - w[4] for w in body) >= 11.5
+    body = [w for w in words if "村民委员会" in w.text or "村规民约" in w.text]
+    assert body and min(w.y1 - w.y0 for w in body) * MM >= 11.5
     _assert_inside(r.data)
 
 
@@ -310,11 +297,11 @@ def test_digest_list_poster_fills_the_page(clerk_client, village):
     r = clerk_client.get(f"/rules/versions/{v.id}/digest.pdf")
     assert len(_pages(r.data)) == 1
     words = _words(r.data)
-    points = [w for w in words if "个要点" in w[7]]
+    points = [w for w in words if "个要点" in w.text]
     assert len(points) == 7
     # large type, and the seven points spread over the page rather than its top 40 %
-    assert min(w[6] - w[4] for w in points) >= 20
-    assert max(w[6] for w in points) > 0.6 * 842
+    assert min(w.y1 - w.y0 for w in points) * MM >= 20
+    assert max(w.y1 for w in points) > 0.6 * 297
     text = _pages(r.data)[0]
     assert "盖章处" in text and "一号村村民委员会" in text and "2024年3月15日通过" in text
     _assert_inside(r.data)
@@ -332,9 +319,9 @@ def test_digest_of_many_points_prints_as_cards_on_one_page(clerk_client, village
     words = _words(r.data)
     for k in range(1, count + 1):
         # each card: its number, and beside it (same row, just to the right) its point
-        numbers = [w for w in words if w[7] == str(k)]
-        texts = [w for w in words if w[7].startswith(f"要点{k}号")]
-        assert any(abs(t[4] - n[4]) < 4 * MM and 0 < t[3] - n[3] < 15 * MM for n in numbers for t in texts), k
+        numbers = [w for w in words if w.text == str(k)]
+        texts = [w for w in words if w.text.startswith(f"要点{k}号")]
+        assert any(abs(t.y0 - n.y0) < 4 and 0 < t.x0 - n.x0 < 15 for n in numbers for t in texts), k
     _assert_inside(r.data)
     # the clerk may still ask for the other layout
     r = clerk_client.get(f"/rules/versions/{v.id}/digest.pdf?layout=list")

@@ -29,6 +29,8 @@ from app.statements import services as svc
 from app.statements.models import IssuedStatement, StatementJob
 from app.submission import write_transaction
 from tests.conftest import PASSWORD
+from tests.paper_helpers import layout
+from tests.print_checks import boxes_outside_page
 
 TODAY = local_today()
 
@@ -520,73 +522,34 @@ def test_a_job_whose_process_cannot_start_is_failed(real_jobs, client, world, mo
 
 #: the page's content area: (top, right, bottom, left) margins in mm, as print.css sets them
 MARGINS = {"a4": (20, 16, 18, 16), "a5": (16, 12, 14, 12)}
-PT_PER_MM = 72 / 25.4
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 CODE = re.compile(r"[0-9A-Z]{5}-[0-9A-Z]{5}")
 
 
-def _pdf_words(pdf: bytes) -> list[tuple[float, float, list[tuple[str, float, float, float, float]]]]:
-    """Per page: (width, height, words as (text, x0, y0, x1, y1)) in points, from pdftotext -bbox-layout."""
-    import subprocess
-    import xml.etree.ElementTree as ET
-
-    xml = subprocess.run(["pdftotext", "-bbox-layout", "-", "-"], input=pdf, capture_output=True,
-                         check=True).stdout
-    ns = {"x": "http://www.w3.org/1999/xhtml"}
-    pages = []
-    for page in ET.fromstring(xml).iter("{http://www.w3.org/1999/xhtml}page"):
-        words = [(w.text or "", *(float(w.get(k)) for k in ("xMin", "yMin", "xMax", "yMax")))
-                 for w in page.iterfind(".//x:word", ns)]
-        pages.append((float(page.get("width")), float(page.get("height")), words))
-    return pages
-
-
 def _paper_problems(pdf: bytes, paper: str) -> list[str]:
     """Words outside the page's content width (or off the page), and dates or codes broken across words."""
-    top, right, bottom, left = (m * PT_PER_MM for m in MARGINS[paper])
+    top, right, bottom, left = MARGINS[paper]
     problems = []
-    for n, (width, height, words) in enumerate(_pdf_words(pdf), start=1):
-        assert round(width / PT_PER_MM) == {"a4": 210, "a5": 148}[paper]
-        for text, x0, y0, x1, y1 in words:
-            if x0 < left - 0.5 or x1 > width - right + 0.5 or y0 < 0 or y1 > height:
-                problems.append(f"page {n}: {text!r} at x {x0 / PT_PER_MM:.1f}–{x1 / PT_PER_MM:.1f} mm")
+    for n, page in enumerate(layout(pdf), start=1):
+        assert round(page.width) == {"a4": 210, "a5": 148}[paper]
+        for w in page.words:
+            if w.x0 < left - 0.2 or w.x1 > page.width - right + 0.2 or w.y0 < 0 or w.y1 > page.height:
+                problems.append(f"page {n}: {w.text!r} at x {w.x0:.1f}–{w.x1:.1f} mm")
+        texts = [w.text for w in page.words]
         for pattern in (DATE, CODE):
-            whole = sum(len(pattern.findall(text)) for text, *_ in words)
-            joined = len(pattern.findall("".join(text for text, *_ in words)))
+            whole = sum(len(pattern.findall(text)) for text in texts)
+            joined = len(pattern.findall("".join(texts)))
             if whole != joined:
                 problems.append(f"page {n}: {joined - whole} broken {pattern.pattern}")
     return problems
 
 
 def _boxes_outside(html: str) -> list[str]:
-    """Every box of WeasyPrint's layout tree that leaves its page's content area (margin boxes aside)."""
-    from weasyprint.formatting_structure import boxes as wb
+    """Every box of WeasyPrint's layout tree that leaves its page's content area (tests/print_checks.py)."""
+    from app.printing import _lay_out, _render_lock
 
-    from app.config import PRINTABLES_DIR
-    from app.printing import _weasyprint
-
-    wp = _weasyprint()
-    document = wp["HTML"](string=html, base_url=str(PRINTABLES_DIR) + "/", url_fetcher=wp["Fetcher"]()) \
-        .render(font_config=wp["font_config"])
-    out = []
-    for n, page in enumerate(document.pages, start=1):
-        box = page._page_box
-        x0, y0 = box.content_box_x(), box.content_box_y()
-        x1, y1 = x0 + box.width, y0 + box.height
-
-        def walk(parent):
-            for child in parent.all_children():
-                if isinstance(child, wb.MarginBox):
-                    continue
-                bx, by = child.border_box_x(), child.border_box_y()
-                if bx < x0 - 0.5 or by < y0 - 0.5 or bx + child.border_width() > x1 + 0.5 \
-                        or by + child.border_height() > y1 + 0.5:
-                    out.append(f"page {n}: {type(child).__name__} {getattr(child, 'text', '')[:30]!r} "
-                               f"x {bx:.1f}–{bx + child.border_width():.1f} of {x0:.1f}–{x1:.1f} pt, "
-                               f"y {by:.1f}–{by + child.border_height():.1f} of {y0:.1f}–{y1:.1f} pt")
-                walk(child)
-        walk(box)
-    return out
+    with _render_lock:
+        return boxes_outside_page(_lay_out(html))
 
 
 @pytest.fixture
@@ -805,8 +768,8 @@ def test_a_batch_parses_the_stylesheets_once_and_lays_out_the_same(app, client, 
         data = svc.build_statement(db.session.get(Household, busy.id), period, cutoff=issued.cutoff_at)
         htmls.append(render_html("statement.html", **batch.statement_context(data, issued, "http://localhost/",
                                                                              detailed=detailed)))
-    own = _pdf_words(html_documents_to_pdf(htmls))
-    shared = _pdf_words(html_documents_to_pdf(htmls, shared_css=batch.SHARED_CSS))
+    own = layout(html_documents_to_pdf(htmls))
+    shared = layout(html_documents_to_pdf(htmls, shared_css=batch.SHARED_CSS))
     assert len(own) == len(shared) > 2
-    assert [[(t, round(x0), round(y0)) for t, x0, y0, *_ in words] for _w, _h, words in shared] == \
-        [[(t, round(x0), round(y0)) for t, x0, y0, *_ in words] for _w, _h, words in own]
+    assert [[(w.text, round(w.x0), round(w.y0)) for w in page.words] for page in shared] == \
+        [[(w.text, round(w.x0), round(w.y0)) for w in page.words] for page in own]
