@@ -308,3 +308,56 @@ class YearScore(Model):
         sa.Index("ix_year_scores_household_id", "household_id", "year"),
         {"sqlite_strict": True},
     )
+
+
+class PointYearTotal(Model):
+    """A household's score of a year under a scheme, kept as it goes: the sum of the points of its counted
+    entries (posted, disputed, final; app.points.queries.COUNTED) of that year.
+
+    The rankings read these rows instead of summing the year's entries (about 86,000 in a village of 2,000
+    households: most of a rankings page's time, bench figure 12). Only the points services write them, in the
+    transaction of every change that makes an entry count or stop counting (services._set_status);
+    `flask ledger check` proves each equals the sum of its entries (I15, docs/ledger.md).
+    """
+
+    __tablename__ = "point_year_totals"
+
+    # household first: one household's score of a year (the kiosk, the household page) is a key lookup
+    household_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("households.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Int, primary_key=True)
+    scheme_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("point_schemes.id"), primary_key=True)
+    village_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("villages.id"))
+    score: Mapped[int] = mapped_column(Int, default=0)
+    #: how many counted entries make the score (a score of 0 may be +8 and −8, or nothing left counting)
+    entries: Mapped[int] = mapped_column(Int, default=0)
+
+    __table_args__ = (
+        # the year's household ranking: a village's totals of a year, per household, from the index alone
+        sa.Index("ix_point_year_totals_village_year", "village_id", "year", "household_id", "scheme_id", "score"),
+        sa.CheckConstraint("entries >= 0", name="entries_not_negative"),
+        {"sqlite_strict": True},
+    )
+
+
+class PointPersonYearTotal(Model):
+    """A person's score of a year under a scheme: the sum of the counted entries they earned (person_id), as
+    PointYearTotal keeps the household's (the people's ranking: a person is ranked while at least one of
+    their entries of the year counts, as when the ranking summed the entries)."""
+
+    __tablename__ = "point_person_year_totals"
+
+    person_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("people.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Int, primary_key=True)
+    scheme_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("point_schemes.id"), primary_key=True)
+    village_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("villages.id"))
+    score: Mapped[int] = mapped_column(Int, default=0)
+    #: how many counted entries make the score (a score of 0 may be +8 and −8, or nothing left counting)
+    entries: Mapped[int] = mapped_column(Int, default=0)
+
+    __table_args__ = (
+        # the year's people ranking: a village's totals of a year, per person, from the index alone
+        sa.Index("ix_point_person_year_totals_village_year", "village_id", "year", "person_id", "score",
+                 "entries"),
+        sa.CheckConstraint("entries >= 0", name="entries_not_negative"),
+        {"sqlite_strict": True},
+    )
