@@ -231,9 +231,13 @@ def _upsert(model, key: dict, village_id: int, points: int, entries: int) -> Non
     table = model.__table__
     dialect = db.session.get_bind().dialect.name
     insert = (postgresql if dialect == "postgresql" else sqlite).insert
-    stmt = insert(table).values(**key, village_id=village_id, score=points, entries=entries)
+    # taking an entry out finds its total there (it was added when the entry began to count); the row
+    # inserted otherwise must pass the CHECKs, which both databases apply before they see the conflict, so it
+    # starts at nothing, and `flask ledger check` reports the total that was missing
+    first = (points, entries) if entries > 0 else (0, 0)
+    stmt = insert(table).values(**key, village_id=village_id, score=first[0], entries=first[1])
     stmt = stmt.on_conflict_do_update(index_elements=list(key), set_={
-        "score": table.c.score + stmt.excluded.score, "entries": table.c.entries + stmt.excluded.entries})
+        "score": table.c.score + points, "entries": table.c.entries + entries})
     db.session.execute(stmt)
 
 
