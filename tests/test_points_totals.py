@@ -313,3 +313,39 @@ def test_concurrent_approvals_add_up(app, setup, tmp_path):
     assert _kept() == {("household", h1, YEAR): (160, 31), ("person", son, YEAR): (150, 30),
                        ("person", head, YEAR): (10, 1), ("household", h2, YEAR): (10, 1), ("person", li, YEAR): (10, 1)}
     assert pts.check_year_totals() == []
+
+
+def test_no_code_path_gives_an_entry_a_status_but_the_one_that_moves_the_totals():
+    """An entry's status is assigned in services._set_status only: no status in a PointEntry(...) made by the
+    app, no UPDATE of point_entries, no other `.status =` in the points package (whose only objects with a
+    status are entries)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "app"
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        where = str(path.relative_to(root.parent))
+        parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+
+        def function_of(node):
+            while node in parents:
+                node = parents[node]
+                if isinstance(node, ast.FunctionDef):
+                    return node.name
+            return None
+
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                name = ast.unparse(node.func)
+                if name.endswith("PointEntry") and any(k.arg == "status" for k in node.keywords):
+                    found.append(f"{where}:{node.lineno} PointEntry(status=…)")
+                if name.endswith("update") and node.args and ast.unparse(node.args[0]).startswith("PointEntry"):
+                    found.append(f"{where}:{node.lineno} UPDATE point_entries")
+            if where.startswith("app/points/") and isinstance(node, (ast.Assign, ast.AugAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for t in targets:
+                    if isinstance(t, ast.Attribute) and t.attr == "status" and function_of(node) != "_set_status":
+                        found.append(f"{where}:{node.lineno} {ast.unparse(t)} =")
+    assert found == []

@@ -238,13 +238,15 @@ class PointEntry(Model):
         # a household's entries newest first (kiosk, household page) read from the index, whatever the
         # length of the history (bench figure 1); household_id first, so it serves every household lookup
         sa.Index("ix_point_entries_household_id", "household_id", "occurred_on"),
-        # a household's score of a year (a SUM read from the index alone) and its entries on posting, at
-        # the kiosk and on the household page: a few index entries, however long the history
+        # a household's counted points of a year (a SUM read from the index alone: the dashboard's stars) and
+        # its entries on posting, at the kiosk and on the household page: a few index entries, however long
+        # the history
         sa.Index("ix_point_entries_household_status", "household_id", "status", "year", "points", "posting_until"),
         # a village's entries of a period, by day: the dashboard's and the roll-up's months (app.reports)
         sa.Index("ix_point_entries_village_day", "village_id", "occurred_on"),
-        # the year's rankings: a village's counted points of a year summed per household / per person from
-        # the index alone, read in group order (no sort, no table rows; bench figure 12)
+        # a village's counted points of a year summed per household / per person from the index alone, in
+        # group order (no sort, no table rows): what the year totals hold (rebuild_year_totals for bulk-loaded
+        # entries; the rankings, bench figure 12, now read the totals, PointYearTotal)
         sa.Index("ix_point_entries_village_year_household", "village_id", "year", "household_id", "status", "points"),
         sa.Index("ix_point_entries_village_year_person", "village_id", "year", "person_id", "status", "points"),
         {"sqlite_strict": True},
