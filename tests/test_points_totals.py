@@ -192,6 +192,27 @@ def test_the_honour_roll_ranking_leaves_out_households_without_a_living_member_b
         pq.household_ranking(vid, YEAR, with_living_member=True)[:1]
 
 
+def test_every_limit_keeps_the_first_rows_with_their_ranks_among_all(setup, make_household):
+    """The first rows are ranked among themselves (_ranked); cut inside a tie or after it, each keeps the rank
+    it has among all."""
+    s = setup
+    more = [make_household(s.village, f"01{n:02d}", f"户主{n}") for n in range(3, 8)]
+    for h, key in [(s.h1, "yard"), (s.h2, "yard"), (more[0], "help"), (more[1], "help"), (more[2], "help"),
+                   (more[3], "burn")]:
+        _approve(s, _record(s, key, h))
+    vid = s.village.id
+    full = pq.household_ranking(vid, YEAR)
+    assert [(h.number, score, rank) for h, score, rank in full] == [
+        ("0101", 10, 1), ("0102", 10, 1), ("0103", 5, 3), ("0104", 5, 3), ("0105", 5, 3), ("0107", 0, 6),
+        ("0106", -8, 7)]
+    for k in range(1, len(full) + 1):
+        assert pq.household_ranking(vid, YEAR, limit=k) == full[:k]
+    people = pq.person_ranking(vid, YEAR)
+    assert [(score, rank) for _p, score, rank in people] == [(10, 1), (10, 1), (5, 3), (5, 3), (5, 3), (-8, 6)]
+    for k in range(1, len(people) + 1):
+        assert pq.person_ranking(vid, YEAR, limit=k) == people[:k]
+
+
 def test_ledger_check_finds_a_tampered_total(setup, runner, make_village):
     s = setup
     _approve(s, _record(s, "help", s.h1, s.son))
