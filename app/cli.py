@@ -24,7 +24,7 @@ from .ops.backup import BackupError, backup_dir, create_backup, restore_backup
 from .points import item_import as imp
 from .points.models import PointScheme
 from .points.queries import village_scheme
-from .points.services import PointsError, close_year, finalize_due
+from .points.services import PointsError, check_year_totals, close_year, finalize_due
 from .registry.models import Township, Village
 from .registry.services import RegistryError, create_township, create_village
 from .reports.cli import reports_cli
@@ -124,14 +124,16 @@ def audit_verify() -> None:
 @ledger_cli.command("check")
 @click.option("--village", "village_code", help="Village code; all villages when omitted.")
 def ledger_check(village_code: str | None) -> None:
-    """Check the ledger and shop stock invariants; print every violation and exit 1 if there is one."""
+    """Check the ledger, shop stock and points year-total invariants; print every violation and exit 1 if
+    there is one."""
     village_id = None
     if village_code:
         village_id = db.session.scalar(sa.select(Village.id).where(Village.code == village_code))
         if village_id is None:
             _fail(f"no village with code {village_code!r}")
-    # stock on hand must equal the sum of its movements and never be negative (I5)
-    problems = check(village_id) + check_stock(village_id)
+    # stock on hand must equal the sum of its movements and never be negative (I5); each year total of the
+    # rankings must equal the sum of its counted entries (I15)
+    problems = check(village_id) + check_stock(village_id) + check_year_totals(village_id)
     if problems:
         for line in problems:
             click.echo(line)

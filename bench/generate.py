@@ -596,6 +596,10 @@ def _year(st: VillageState, year: int, scale: Scale, rng: random.Random, today: 
 
     tick = _Ticks()
     _insert(PointEntry.__table__, entries)
+    from app.points.services import rebuild_year_totals
+
+    # the rankings read the year totals the points services keep; entries inserted in bulk need theirs set
+    rebuild_year_totals(vid, year)
     tick("entries")
     _insert(Transfer.__table__, transfers)
     _insert(Redemption.__table__, redemptions)

@@ -238,13 +238,15 @@ class PointEntry(Model):
         # a household's entries newest first (kiosk, household page) read from the index, whatever the
         # length of the history (bench figure 1); household_id first, so it serves every household lookup
         sa.Index("ix_point_entries_household_id", "household_id", "occurred_on"),
-        # a household's score of a year (a SUM read from the index alone) and its entries on posting, at
-        # the kiosk and on the household page: a few index entries, however long the history
+        # a household's counted points of a year (a SUM read from the index alone: the dashboard's stars) and
+        # its entries on posting, at the kiosk and on the household page: a few index entries, however long
+        # the history
         sa.Index("ix_point_entries_household_status", "household_id", "status", "year", "points", "posting_until"),
         # a village's entries of a period, by day: the dashboard's and the roll-up's months (app.reports)
         sa.Index("ix_point_entries_village_day", "village_id", "occurred_on"),
-        # the year's rankings: a village's counted points of a year summed per household / per person from
-        # the index alone, read in group order (no sort, no table rows; bench figure 12)
+        # a village's counted points of a year summed per household / per person from the index alone, in
+        # group order (no sort, no table rows): what the year totals hold (rebuild_year_totals for bulk-loaded
+        # entries; the rankings, bench figure 12, now read the totals, PointYearTotal)
         sa.Index("ix_point_entries_village_year_household", "village_id", "year", "household_id", "status", "points"),
         sa.Index("ix_point_entries_village_year_person", "village_id", "year", "person_id", "status", "points"),
         {"sqlite_strict": True},
@@ -306,5 +308,58 @@ class YearScore(Model):
         sa.UniqueConstraint("scheme_id", "year", "household_id", name="uq_year_scores_scheme_year_household"),
         # the household points page lists one household's closed years, newest first (bench figure 2)
         sa.Index("ix_year_scores_household_id", "household_id", "year"),
+        {"sqlite_strict": True},
+    )
+
+
+class PointYearTotal(Model):
+    """A household's score of a year under a scheme, kept as it goes: the sum of the points of its counted
+    entries (posted, disputed, final; app.points.queries.COUNTED) of that year.
+
+    The rankings read these rows instead of summing the year's entries (about 86,000 in a village of 2,000
+    households: most of a rankings page's time, bench figure 12). Only the points services write them, in the
+    transaction of every change that makes an entry count or stop counting (services._set_status);
+    `flask ledger check` proves each equals the sum of its entries (I15, docs/ledger.md).
+    """
+
+    __tablename__ = "point_year_totals"
+
+    # household first: one household's score of a year (the kiosk, the household page) is a key lookup
+    household_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("households.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Int, primary_key=True)
+    scheme_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("point_schemes.id"), primary_key=True)
+    village_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("villages.id"))
+    score: Mapped[int] = mapped_column(Int, default=0)
+    #: how many counted entries make the score (a score of 0 may be +8 and −8, or nothing left counting)
+    entries: Mapped[int] = mapped_column(Int, default=0)
+
+    __table_args__ = (
+        # the year's household ranking: a village's totals of a year, per household, from the index alone
+        sa.Index("ix_point_year_totals_village_year", "village_id", "year", "household_id", "scheme_id", "score"),
+        sa.CheckConstraint("entries >= 0", name="entries_not_negative"),
+        {"sqlite_strict": True},
+    )
+
+
+class PointPersonYearTotal(Model):
+    """A person's score of a year under a scheme: the sum of the counted entries they earned (person_id), as
+    PointYearTotal keeps the household's (the people's ranking: a person is ranked while at least one of
+    their entries of the year counts, as when the ranking summed the entries)."""
+
+    __tablename__ = "point_person_year_totals"
+
+    person_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("people.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Int, primary_key=True)
+    scheme_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("point_schemes.id"), primary_key=True)
+    village_id: Mapped[int] = mapped_column(Int, sa.ForeignKey("villages.id"))
+    score: Mapped[int] = mapped_column(Int, default=0)
+    #: how many counted entries make the score (a score of 0 may be +8 and −8, or nothing left counting)
+    entries: Mapped[int] = mapped_column(Int, default=0)
+
+    __table_args__ = (
+        # the year's people ranking: a village's totals of a year, per person, from the index alone
+        sa.Index("ix_point_person_year_totals_village_year", "village_id", "year", "person_id", "score",
+                 "entries"),
+        sa.CheckConstraint("entries >= 0", name="entries_not_negative"),
         {"sqlite_strict": True},
     )

@@ -14,7 +14,6 @@ from ..ledger.queries import balances_after
 from ..printing import pdf_response, render_pdf
 from ..text import group_key, mask_name, natural_key
 from . import bp
-from ..registry.queries import households_with_living_members
 from . import queries as pq
 from .forms import UNITS
 from .models import Objection, PointEntry, PointItem
@@ -137,17 +136,6 @@ def scheme_pdf():
 RED_LIST_SIZE = 10
 
 
-def _reranked(rows: list) -> list[tuple]:
-    """(household, score, rank) again after some households were left out: equal scores share a rank, the
-    next rank counts every household above it (1, 2, 2, 4), as household_ranking ranks them."""
-    out, prev, rank = [], None, 0
-    for n, (household, score, _rank) in enumerate(rows, start=1):
-        if score != prev:
-            rank, prev = n, score
-        out.append((household, score, rank))
-    return out
-
-
 @bp.route("/honour-roll.pdf")
 @require("points.view")
 def honour_roll_pdf():
@@ -163,8 +151,7 @@ def honour_roll_pdf():
     if scheme is None:
         flash(_("Set up the village's points scheme first."), "info")
         return redirect(url_for("points.scheme"))
-    living = households_with_living_members(g.village.id)
-    rows = _reranked([r for r in pq.household_ranking(g.village.id, year) if r[0].id in living])
+    rows = pq.household_ranking(g.village.id, year, with_living_member=True)
     starred = [(h, score, rank, scheme.stars_for(score)) for h, score, rank in rows if scheme.stars_for(score) > 0]
     red = [(h, score, rank) for h, score, rank in rows if score > 0][:RED_LIST_SIZE]
     black = sorted(((h, score) for h, score, _rank in rows if score < 0), key=lambda r: (r[1], natural_key(r[0].number)))

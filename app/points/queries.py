@@ -18,7 +18,16 @@ from ..db import local_day, local_midnight_utc, local_today, month_bucket
 from ..extensions import db
 from ..ledger.queries import balance_of, balance_query
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus
-from .models import EntryStatus, Objection, PointEntry, PointScheme, SpendableFrom, YearScore
+from .models import (
+    EntryStatus,
+    Objection,
+    PointEntry,
+    PointPersonYearTotal,
+    PointScheme,
+    PointYearTotal,
+    SpendableFrom,
+    YearScore,
+)
 
 #: statuses whose points count in a score and against a cap (approved and not corrected)
 COUNTED = (EntryStatus.POSTED.value, EntryStatus.DISPUTED.value, EntryStatus.FINAL.value)
@@ -129,15 +138,14 @@ def held_entries(household: Household, today: dt.date | None = None) -> list[Poi
 # --- scores, stars, rankings ----------------------------------------------------------------------
 
 def year_score_query(household_id: int, year: int, scheme_id: int | None = None) -> sa.Select:
-    """SELECT of the household's score of a year (one value), for year_score or as a subquery."""
-    # read from ix_point_entries_household_status alone (household, status, year, points): SQLite, which has
-    # no statistics (it never runs ANALYZE by itself), prefers it to ix_point_entries_year because it matches
-    # more of the WHERE clause; with the year index it read the whole village's year (15 ms a page view at
-    # 80,000 entries a year, bench figure 2)
-    stmt = sa.select(sa.func.coalesce(sa.func.sum(PointEntry.points), 0)).where(
-        PointEntry.household_id == household_id, PointEntry.status.in_(COUNTED), PointEntry.year == year)
+    """SELECT of the household's score of a year (one value), for year_score or as a subquery.
+
+    Read from the household's running totals (PointYearTotal, one row per scheme: a key lookup), which the
+    points services keep equal to the sum of its counted entries of the year (I15, flask ledger check)."""
+    stmt = sa.select(sa.func.coalesce(sa.func.sum(PointYearTotal.score), 0)).where(
+        PointYearTotal.household_id == household_id, PointYearTotal.year == year)
     if scheme_id is not None:
-        stmt = stmt.where(PointEntry.scheme_id == scheme_id)
+        stmt = stmt.where(PointYearTotal.scheme_id == scheme_id)
     return stmt
 
 
@@ -146,72 +154,83 @@ def year_score(household_id: int, year: int, scheme_id: int | None = None) -> in
     return int(db.session.scalar(year_score_query(household_id, year, scheme_id)))
 
 
-def _ranked(rows) -> list[tuple]:
-    """(subject, score, rank) rows as ranked in SQL → the same with plain int score and rank."""
-    return [(subject, int(score), int(rank)) for subject, score, rank in rows]
-
-
 def _rank_over(score) -> sa.ColumnElement:
     """RANK() over the scores, best first: equal scores share a rank and the next rank skips (1, 2, 2, 4)."""
     return sa.func.rank().over(order_by=score.desc()).label("rank")
 
 
+def _ranked(model, scores: sa.Select, loaded, limit: int | None) -> list[tuple]:
+    """The ranking's one statement: the subjects of `scores` (SELECT subject_id, score, tiebreak, one row per
+    subject that takes part) best first, ties in tiebreak order, the first `limit` rows only, each with `loaded`
+    (its head or household) joined in the same statement → (subject, score, rank) with plain int score and rank.
+
+    The first rows are chosen from the bare scores (a sort that keeps only `limit` rows) and RANK() runs over
+    those alone: every subject scoring more than one of them is among them, so each rank (1 + how many score
+    more) is the rank among all. Ranking all 7,000 people of the bench village and then joining them to their
+    households before keeping 50 took twice as long.
+    """
+    top = scores.order_by(scores.selected_columns.score.desc(), scores.selected_columns.tiebreak)
+    if limit is not None:
+        top = top.limit(limit)
+    top = top.subquery("top")
+    ranked = sa.select(top, _rank_over(top.c.score)).subquery("scores")
+    stmt = (sa.select(model, ranked.c.score, ranked.c.rank)
+            .join(ranked, ranked.c.subject_id == model.id)
+            .options(joinedload(loaded))
+            .order_by(ranked.c.rank, ranked.c.tiebreak))
+    return [(subject, int(score), int(rank)) for subject, score, rank in db.session.execute(stmt).all()]
+
+
 def household_ranking(village_id: int, year: int, *, group_id: int | None = None,
-                      scheme_id: int | None = None, limit: int | None = None) -> list[tuple[Household, int, int]]:
+                      scheme_id: int | None = None, with_living_member: bool = False,
+                      limit: int | None = None) -> list[tuple[Household, int, int]]:
     """(household, score, rank) for active households, best first; equal scores share a rank.
 
-    Ranked in SQL: the year's counted entries summed per household from ix_point_entries_village_year_household
-    (the index alone, in household order), households without any at 0, RANK() over the scores; `limit` keeps
-    the first rows without loading the rest, and each household comes with its head (户主) in the same statement.
+    Ranked in SQL from the year's running totals (PointYearTotal, per household and scheme, from
+    ix_point_year_totals_village_year alone): households without any at 0, RANK() over the scores (_ranked). With
+    `with_living_member`, households none of whose people is alive and registered are left out before ranking
+    (the printed 红黑榜: no household to post). `limit` keeps the first rows without loading the rest, and each
+    household comes with its head (户主) in the same statement.
     """
-    counted = (sa.select(PointEntry.household_id, sa.func.sum(PointEntry.points).label("score"))
-               .where(PointEntry.village_id == village_id, PointEntry.year == year, PointEntry.status.in_(COUNTED))
-               .group_by(PointEntry.household_id))
+    totals = (sa.select(PointYearTotal.household_id, sa.func.sum(PointYearTotal.score).label("score"))
+              .where(PointYearTotal.village_id == village_id, PointYearTotal.year == year)
+              .group_by(PointYearTotal.household_id))
     if scheme_id is not None:
-        counted = counted.where(PointEntry.scheme_id == scheme_id)
-    counted = counted.subquery("counted")
-    score = sa.func.coalesce(counted.c.score, 0)
-    scores = (sa.select(Household.id.label("household_id"), score.label("score"), _rank_over(score))
-              .outerjoin(counted, counted.c.household_id == Household.id)
+        totals = totals.where(PointYearTotal.scheme_id == scheme_id)
+    totals = totals.subquery("totals")
+    score = sa.func.coalesce(totals.c.score, 0)
+    scores = (sa.select(Household.id.label("subject_id"), score.label("score"), Household.number.label("tiebreak"))
+              .outerjoin(totals, totals.c.household_id == Household.id)
               .where(Household.village_id == village_id, Household.status == HouseholdStatus.ACTIVE.value))
     if group_id:
         scores = scores.where(Household.group_id == group_id)
-    scores = scores.subquery("scores")
-    stmt = (sa.select(Household, scores.c.score, scores.c.rank)
-            .join(scores, scores.c.household_id == Household.id)
-            .options(joinedload(Household.head))
-            .order_by(scores.c.rank, Household.number))
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    return _ranked(db.session.execute(stmt).all())
+    if with_living_member:
+        scores = scores.where(sa.exists().where(Person.household_id == Household.id,
+                                                Person.status == PersonStatus.ALIVE.value))
+    return _ranked(Household, scores, Household.head, limit)
 
 
 def person_ranking(village_id: int, year: int, *, group_id: int | None = None,
                    limit: int | None = None) -> list[tuple[Person, int, int]]:
     """(person, score, rank) for living people of active households, by the entries they earned.
 
-    Ranked in SQL like household_ranking (the sums from ix_point_entries_village_year_person); each person
-    comes with their household loaded.
+    Ranked in SQL like household_ranking, from the people's running totals (PointPersonYearTotal, from
+    ix_point_person_year_totals_village_year alone); each person comes with their household loaded.
     """
-    counted = (sa.select(PointEntry.person_id, sa.func.sum(PointEntry.points).label("score"))
-               .where(PointEntry.village_id == village_id, PointEntry.year == year, PointEntry.status.in_(COUNTED),
-                      PointEntry.person_id.is_not(None))
-               .group_by(PointEntry.person_id)).subquery("counted")
-    scores = (sa.select(Person.id.label("person_id"), counted.c.score, _rank_over(counted.c.score))
-              .join(counted, counted.c.person_id == Person.id)
+    # a person is ranked while at least one of their entries of the year counts (a total may be left at 0
+    # by a correction)
+    totals = (sa.select(PointPersonYearTotal.person_id, sa.func.sum(PointPersonYearTotal.score).label("score"))
+              .where(PointPersonYearTotal.village_id == village_id, PointPersonYearTotal.year == year)
+              .group_by(PointPersonYearTotal.person_id)
+              .having(sa.func.sum(PointPersonYearTotal.entries) > 0)).subquery("totals")
+    scores = (sa.select(Person.id.label("subject_id"), totals.c.score.label("score"), Person.id.label("tiebreak"))
+              .join(totals, totals.c.person_id == Person.id)
               .join(Household, Household.id == Person.household_id)
               .where(Person.village_id == village_id, Person.status == PersonStatus.ALIVE.value,
                      Household.status == HouseholdStatus.ACTIVE.value))
     if group_id:
         scores = scores.where(Household.group_id == group_id)
-    scores = scores.subquery("scores")
-    stmt = (sa.select(Person, scores.c.score, scores.c.rank)
-            .join(scores, scores.c.person_id == Person.id)
-            .options(joinedload(Person.household))
-            .order_by(scores.c.rank, Person.id))
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    return _ranked(db.session.execute(stmt).all())
+    return _ranked(Person, scores, Person.household, limit)
 
 
 # --- one household --------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.dialects import postgresql, sqlite
 from flask_babel import gettext as _
 
 from ..audit.services import changes, record
@@ -29,7 +30,9 @@ from .models import (
     PointCategory,
     PointEntry,
     PointItem,
+    PointPersonYearTotal,
     PointScheme,
+    PointYearTotal,
     SpendableFrom,
     YearScore,
 )
@@ -205,6 +208,100 @@ def update_item(item: PointItem, category: PointCategory, data: ItemData) -> Poi
     return item
 
 
+# --- what counts: an entry's status and the year totals -------------------------------------------
+
+def _set_status(entry: PointEntry, status: str) -> None:
+    """Give the entry its new status: the only place that assigns one, so that the year totals (the rankings'
+    scores, PointYearTotal and PointPersonYearTotal) follow every entry that starts or stops counting.
+
+    An entry's points, household, person, year and scheme never change once recorded (a correction is a new
+    entry), so whether it counts is all that moves a total.
+    """
+    status = getattr(status, "value", status)
+    was, now = entry.status in COUNTED, status in COUNTED
+    if was != now:
+        _add_to_totals(entry, 1 if now else -1)
+    entry.status = status
+
+
+def _upsert(model, key: dict, village_id: int, points: int, entries: int) -> None:
+    """Add `points` and `entries` to one total, creating its row with them: one INSERT … ON CONFLICT DO UPDATE,
+    so two transactions adding to the same new total cannot both insert it (PostgreSQL) and neither adds to a
+    stale read (the database adds; SQLite's writers hold BEGIN IMMEDIATE anyway)."""
+    table = model.__table__
+    dialect = db.session.get_bind().dialect.name
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert
+    # taking an entry out finds its total there (it was added when the entry began to count); the row
+    # inserted otherwise must pass the CHECKs, which both databases apply before they see the conflict, so it
+    # starts at nothing, and `flask ledger check` reports the total that was missing
+    first = (points, entries) if entries > 0 else (0, 0)
+    stmt = insert(table).values(**key, village_id=village_id, score=first[0], entries=first[1])
+    stmt = stmt.on_conflict_do_update(index_elements=list(key), set_={
+        "score": table.c.score + points, "entries": table.c.entries + entries})
+    db.session.execute(stmt)
+
+
+def _add_to_totals(entry: PointEntry, sign: int) -> None:
+    """Count the entry in (sign 1) or out of (sign −1) its household's and its person's total of its year and
+    scheme."""
+    points = sign * entry.points
+    _upsert(PointYearTotal, {"household_id": entry.household_id, "year": entry.year,
+                             "scheme_id": entry.scheme_id}, entry.village_id, points, sign)
+    if entry.person_id is not None:
+        _upsert(PointPersonYearTotal, {"person_id": entry.person_id, "year": entry.year,
+                                       "scheme_id": entry.scheme_id}, entry.village_id, points, sign)
+
+
+def _summed(subject) -> sa.Select:
+    """SELECT subject, year, scheme_id, village_id, score, entries: the counted entries summed and counted per
+    subject, year and scheme (what the totals must hold)."""
+    return (sa.select(subject.label("subject"), PointEntry.year, PointEntry.scheme_id,
+                      sa.func.min(PointEntry.village_id).label("village_id"),
+                      sa.func.sum(PointEntry.points).label("score"), sa.func.count().label("entries"))
+            .where(PointEntry.status.in_(COUNTED), subject.is_not(None))
+            .group_by(subject, PointEntry.year, PointEntry.scheme_id))
+
+
+#: each total and the entry column it sums by
+_TOTALS = ((PointYearTotal, PointYearTotal.household_id, PointEntry.household_id, "household"),
+           (PointPersonYearTotal, PointPersonYearTotal.person_id, PointEntry.person_id, "person"))
+
+
+def rebuild_year_totals(village_id: int, year: int) -> None:
+    """Set a village's totals of a year from its entries (set-based): for entries written in bulk, not
+    through these services (bench/generate.py). The services keep the totals themselves."""
+    for model, key, subject, _name in _TOTALS:
+        db.session.execute(sa.delete(model).where(model.village_id == village_id, model.year == year))
+        sums = _summed(subject).where(PointEntry.village_id == village_id, PointEntry.year == year)
+        db.session.execute(sa.insert(model).from_select(
+            [key.key, "year", "scheme_id", "village_id", "score", "entries"], sums))
+
+
+def check_year_totals(village_id: int | None = None) -> list[str]:
+    """I15 (flask ledger check): one line per stored year total whose score or count differs from its counted
+    entries, and per subject, year and scheme with counted entries but no total kept."""
+    problems = []
+    for model, key, subject, name in _TOTALS:
+        sums = _summed(subject)
+        if village_id is not None:
+            sums = sums.where(PointEntry.village_id == village_id)
+        sums = sums.subquery()
+        joined = sa.and_(sums.c.subject == key, sums.c.year == model.year, sums.c.scheme_id == model.scheme_id)
+        summed, counted = sa.func.coalesce(sums.c.score, 0), sa.func.coalesce(sums.c.entries, 0)
+        kept = sa.select(key, model.year, model.scheme_id, model.score, model.entries, summed.label("summed"),
+                         counted.label("counted")).outerjoin(sums, joined)
+        if village_id is not None:
+            kept = kept.where(model.village_id == village_id)
+        for row in db.session.execute(kept.where(sa.or_(model.score != summed, model.entries != counted))):
+            problems.append(f"I15 {name} {row[0]} year {row.year} scheme {row.scheme_id}: total {row.score} "
+                            f"of {row.entries} entries, but its entries give {row.summed} of {row.counted}")
+        missing = sa.select(sums).outerjoin(model, joined).where(model.score.is_(None))
+        for row in db.session.execute(missing):
+            problems.append(f"I15 {name} {row.subject} year {row.year} scheme {row.scheme_id}: no total, "
+                            f"but its entries give {row.score} of {row.entries}")
+    return problems
+
+
 # --- recording ------------------------------------------------------------------------------------
 
 def _subject(household: Household, person: Person | None, item: PointItem) -> Person | None:
@@ -257,8 +354,8 @@ def record_entry(scheme: PointScheme, item: PointItem, household: Household, *, 
         category_name=item.category.name, article_ref=item.article_ref, points=points,
         occurred_on=occurred_on, year=occurred_on.year, note=note or None, source=source,
         source_ref=source_ref, evidence_file=evidence_file, batch_key=batch_key,
-        status=EntryStatus.PENDING.value, recorded_by_id=actor.id if actor is not None else None,
-        idempotency_key=key)
+        recorded_by_id=actor.id if actor is not None else None, idempotency_key=key)
+    _set_status(entry, EntryStatus.PENDING.value)
     db.session.add(entry)
     db.session.flush()
     record("points.record", entry, household_id=household.id,
@@ -394,7 +491,7 @@ def approve(entry: PointEntry, reviewer, *, note: str | None = None, today: dt.d
                             code=item.code, cap=item.cap_points, period=period, left=room))
     _move_balance(entry, reviewer)
     scheme = entry.scheme
-    entry.status = status
+    _set_status(entry, status)
     entry.reviewed_by_id = reviewer.id if reviewer is not None else None
     entry.reviewed_at = _now()
     entry.review_note = note or None
@@ -445,7 +542,7 @@ def reject(entry: PointEntry, reviewer, *, reason: str) -> PointEntry:
     status = ENTRY.move(entry.status, "reject", subject=entry, reviewer=reviewer)
     if not (reason or "").strip():
         raise PointsError(_("Please write the reason for rejecting."), "note")
-    entry.status = status
+    _set_status(entry, status)
     entry.reviewed_by_id = reviewer.id if reviewer is not None else None
     entry.reviewed_at = _now()
     entry.review_note = reason.strip()
@@ -469,7 +566,7 @@ def withdraw(entry: PointEntry, actor, *, reason: str) -> PointEntry:
     else:
         entry.reviewed_by_id = actor.id if actor is not None else None
         entry.reviewed_at = _now()
-    entry.status = status
+    _set_status(entry, status)
     entry.review_note = reason.strip()
     db.session.flush()
     record("points.withdraw", entry, household_id=entry.household_id, changed=["status", "review_note"])
@@ -483,7 +580,7 @@ def finalize_due(village_id: int, today: dt.date | None = None) -> int:
         PointEntry.village_id == village_id, PointEntry.status.in_(ENTRY.sources("finalize")),
         PointEntry.posting_until < today)).all()
     for e in entries:
-        e.status = ENTRY.move(e.status, "finalize")
+        _set_status(e, ENTRY.move(e.status, "finalize"))
     db.session.flush()
     if entries:
         record("points.finalize", village_id=village_id, details={"entries": len(entries)})
@@ -505,7 +602,7 @@ def file_objection(entry: PointEntry, *, reason: str, channel: str = "clerk", ob
                     filed_by_id=actor.id if actor is not None else None,
                     due_on=add_working_days(today, entry.scheme.appeal_working_days, holidays))
     db.session.add(obj)
-    entry.status = status
+    _set_status(entry, status)
     db.session.flush()
     record("points.object", obj, household_id=entry.household_id,
            details={"entry_id": entry.id, "channel": channel, "due_on": obj.due_on.isoformat()})
@@ -527,14 +624,14 @@ def decide_objection(objection: Objection, reviewer, *, decision: str, reply_tex
         action = "uphold_after_posting"  # upheld after the posting period: no more objections
     status = ENTRY.move(entry.status, action, subject=entry, reviewer=reviewer)
     if action != "correct":
-        entry.status = status
+        _set_status(entry, status)
     else:
         if corrected_points is not None and (corrected_points == 0 or abs(corrected_points) > MAX_ITEM_POINTS
                                              or (corrected_points > 0) != (entry.points > 0)):
             raise PointsError(_("The corrected points must have the same sign as the entry and not be zero."),
                               "corrected_points")
         _reverse_entry(entry, reviewer, f"objection:{objection.id}:reverse")
-        entry.status = status
+        _set_status(entry, status)
         if corrected_points is not None:
             _replacement(entry, reviewer, corrected_points, objection, today)
     objection.decision = decided
@@ -562,10 +659,11 @@ def _replacement(entry: PointEntry, reviewer, points: int, objection: Objection,
         item_text=entry.item_text, category_name=entry.category_name, article_ref=entry.article_ref,
         points=points, occurred_on=entry.occurred_on, year=entry.year,
         note=_("Corrected after objection #%(n)s", n=objection.id), source=entry.source,
-        source_ref=entry.source_ref, status=EntryStatus.FINAL.value,
-        recorded_by_id=reviewer.id if reviewer is not None else None,
+        source_ref=entry.source_ref, recorded_by_id=reviewer.id if reviewer is not None else None,
         reviewed_by_id=reviewer.id if reviewer is not None else None, reviewed_at=_now(),
         posted_on=today, posting_until=today, corrects_entry_id=entry.id)
+    # a replacement is born final: it counts from the start
+    _set_status(new, EntryStatus.FINAL.value)
     db.session.add(new)
     db.session.flush()
     _move_balance(new, reviewer)

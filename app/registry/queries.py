@@ -21,10 +21,3 @@ def village_counts(village_ids: list[int]) -> dict[int, dict[str, int]]:
         out[v]["people"] = int(n)
     return out
 
-
-def households_with_living_members(village_id: int) -> set[int]:
-    """Ids of the village's households with at least one living member still registered: a household
-    whose people have all died (or all left) is no longer one to rank or post."""
-    return set(db.session.scalars(
-        sa.select(Person.household_id).where(Person.village_id == village_id,
-                                             Person.status == PersonStatus.ALIVE.value).distinct()))
