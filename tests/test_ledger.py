@@ -156,3 +156,38 @@ def test_integer_columns_hold_integers_only(app, funded):
         db.session.execute(sa.text("UPDATE accounts SET balance = 1.5 WHERE kind = 'household'"))
         assert isinstance(db.session.scalar(sa.text("SELECT balance FROM accounts WHERE kind = 'household'")), int)
         db.session.rollback()
+
+
+def test_two_first_movements_of_a_household_at_once_share_one_new_account(app, village, make_household):
+    """A household without an account gets one on its first movement. When two arrive at once (two approvals
+    on PostgreSQL, where writers do not queue), the second waits for the first and uses its account instead
+    of failing on the unique household_id."""
+    import threading
+    import time
+
+    hid = make_household(village, "0901", "钱新户").id
+    db.session.commit()
+    db.session.remove()
+    second: dict = {}
+
+    def open_account_too():
+        with app.app_context():
+            try:
+                begin_write()
+                second["account"] = ledger.household_account(db.session.get(Household, hid)).id
+                db.session.commit()
+            except Exception as e:  # noqa: BLE001 - the assertion below shows it
+                db.session.rollback()
+                second["error"] = repr(e)
+            finally:
+                db.session.remove()
+
+    begin_write()
+    first = ledger.household_account(db.session.get(Household, hid)).id  # inserted, not committed yet
+    other = threading.Thread(target=open_account_too)
+    other.start()
+    time.sleep(0.5)  # the other request reaches the account while this one still holds its new row
+    db.session.commit()
+    other.join(timeout=60)
+    assert second == {"account": first}
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Account).where(Account.household_id == hid)) == 1

@@ -309,8 +309,8 @@ def _approver(uri: str, instance: str, entry_ids: list[int], reviewer_id: int, s
 def test_concurrent_approvals_add_up(app, setup, tmp_path):
     """3 processes approve 30 awards of one person at once: the totals hold every one of them."""
     s = setup
-    # the household's account exists before the race (two first approvals at once both creating it is the
-    # ledger's matter, not the totals')
+    # the households' accounts exist before the race (two first approvals at once sharing one new account is
+    # tests/test_ledger.py's test)
     _approve(s, _record(s, "yard", s.h2))
     _approve(s, _record(s, "yard", s.h1))
     pending = [_record(s, "help", s.h1, s.son) for _ in range(30)]

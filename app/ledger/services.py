@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from flask_babel import gettext as _
 
 from ..errors import DomainError
@@ -48,13 +49,20 @@ def system_account(village_id: int, kind: AccountKind | str) -> Account:
 
 
 def household_account(household) -> Account:
-    """The household's spendable-points account, created on first use."""
-    acct = db.session.scalar(sa.select(Account).where(Account.household_id == household.id))
+    """The household's spendable-points account, created on first use.
+
+    Two first movements of a household at once (two approvals on PostgreSQL, whose writers do not queue as
+    SQLite's do) must not both create it: the insert does nothing when the other transaction's row is there
+    (waiting for that transaction first), and the account is read back either way.
+    """
+    query = sa.select(Account).where(Account.household_id == household.id)
+    acct = db.session.scalar(query)
     if acct is None:
-        acct = Account(village_id=household.village_id, kind=AccountKind.HOUSEHOLD.value,
-                       household_id=household.id, balance=0, allow_negative=False)
-        db.session.add(acct)
-        db.session.flush()
+        insert = (postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite).insert
+        db.session.execute(insert(Account).values(
+            village_id=household.village_id, kind=AccountKind.HOUSEHOLD.value, household_id=household.id,
+            balance=0, allow_negative=False).on_conflict_do_nothing(index_elements=["household_id"]))
+        acct = db.session.scalar(query)
     return acct
 
 
