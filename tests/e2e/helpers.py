@@ -13,3 +13,10 @@ def login(page: Page, base: str, username: str) -> None:
     page.locator("#password").fill(PASSWORD)
     page.locator("button[type=submit]").click()
     expect(page.get_by_role("heading", name="您好", exact=False)).to_be_visible()
+
+
+def laid_out_box(locator) -> dict:
+    """The element's box once its page has loaded: Playwright can read a box while a stylesheet is still on
+    its way (a busy machine), which measures the page without its styles (a 25 px button instead of 48)."""
+    locator.page.wait_for_load_state("load")
+    return locator.bounding_box()

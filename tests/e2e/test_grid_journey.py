@@ -18,6 +18,7 @@ from app.registry.models import Household
 from app.registry.services import create_group
 from app.submission import write_transaction
 from tests.conftest import PASSWORD
+from tests.e2e.helpers import laid_out_box
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
          "has_touch": True, "locale": "zh-CN"}
@@ -71,7 +72,7 @@ def test_a_round_of_visits_and_an_event_to_closure(browser: Browser, live_server
     due = worker.locator("article.grid-due").filter(has_text="孙奶奶")
     expect(due).to_contain_text("已超期")
     record = due.get_by_role("button", name="登记走访")
-    assert record.bounding_box()["height"] >= 48 and _fits(worker)
+    assert laid_out_box(record)["height"] >= 48 and _fits(worker)
     record.click()
 
     expect(worker.get_by_role("heading", name="走访 0301 户")).to_be_visible()
@@ -79,7 +80,7 @@ def test_a_round_of_visits_and_an_event_to_closure(browser: Browser, live_server
     worker.get_by_label("群众诉求（如有）").fill("希望帮忙检查电线")
     worker.locator("input[type=file]").set_input_files(_photo(tmp_path))
     save = worker.get_by_role("button", name="保存走访记录")
-    assert save.bounding_box()["height"] >= 48 and _fits(worker)
+    assert laid_out_box(save)["height"] >= 48 and _fits(worker)
     save.click()
     expect(worker.locator(".flash-success")).to_contain_text("0301 户的走访记录已保存")
     expect(worker.locator("article.grid-due")).to_have_count(0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import login
+from tests.e2e.helpers import laid_out_box, login
 from tests.home_helpers import seed_village
 
 
@@ -44,7 +44,7 @@ def test_the_field_roles_home_fits_a_phone_with_large_tap_targets(page: Page, li
     expect(links.first).to_be_visible()
     first = links.first.get_attribute("href")
     for i in range(links.count()):
-        box = links.nth(i).bounding_box()
+        box = laid_out_box(links.nth(i))
         assert box["height"] >= 48 and box["width"] >= 300, box
     # the overdue line comes first, in red with its days
     expect(page.locator(f"#today-{role} .today-item").first).to_have_class("today-item overdue")

@@ -20,6 +20,7 @@ from app.rules.parser import parse_rules
 from app.submission import write_transaction
 from tests.conftest import valid_id
 from tests.kiosk_helpers import PIN, device_cookie, new_device, seed
+from tests.e2e.helpers import laid_out_box
 
 CHAPTERED = """和美村村规民约（修订）
 第一章 总则
@@ -85,7 +86,7 @@ def test_long_kiosk_pages_keep_finish_and_back_on_screen(browser: Browser, live_
     page.wait_for_timeout(200)
     assert page.evaluate("window.scrollY") > 600, "the records page must be long enough to scroll"
     for button in (page.get_by_role("button", name="结束"), page.get_by_role("link", name="返回")):
-        box = button.bounding_box()
+        box = laid_out_box(button)
         assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= 600, box
 
     page.get_by_role("link", name="返回").tap()
@@ -95,6 +96,6 @@ def test_long_kiosk_pages_keep_finish_and_back_on_screen(browser: Browser, live_
     index.get_by_role("link", name="第二章 环境卫生").tap()
     expect(page).to_have_url(f"{live_server}/kiosk/rules#c{long_records['chapter_two']}")
     heading = page.locator(f"#c{long_records['chapter_two']}")
-    box = heading.bounding_box()
+    box = laid_out_box(heading)
     assert box is not None and 76 <= box["y"] <= 600, box  # below the sticky header, on screen
     ctx.close()

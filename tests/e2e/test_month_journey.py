@@ -14,6 +14,7 @@ from app.points import services as pts
 from app.points.models import PointEntry, PointItem
 from app.registry.services import create_group
 from app.submission import write_transaction
+from tests.e2e.helpers import laid_out_box
 from tests.e2e.helpers import login as _login
 
 
@@ -62,7 +63,7 @@ def test_record_batch_by_group_and_bulk_review(page: Page, live_server, month, o
     expect(page.locator("#item_id option:checked")).to_contain_text("A01 参加村庄清洁日")
     page.locator("#occurred_on").fill(today)
     # label above its own box, in one column
-    label, box = page.locator("label[for=occurred_on]").bounding_box(), page.locator("#occurred_on").bounding_box()
+    label, box = laid_out_box(page.locator("label[for=occurred_on]")), laid_out_box(page.locator("#occurred_on"))
     assert abs(label["x"] - box["x"]) < 4 and label["y"] < box["y"]
     page.locator("#note").fill("十二月清洁日")
     page.locator("main button[name=submit]").click()

@@ -16,6 +16,7 @@ from app.points import services as pts
 from app.points.models import PointEntry
 from app.submission import write_transaction
 from tests.conftest import PASSWORD
+from tests.e2e.helpers import laid_out_box
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
          "has_touch": True, "locale": "zh-CN"}
@@ -70,7 +71,7 @@ def test_a_night_on_the_phone(browser: Browser, live_server, night):
     _phone_login(member, "zhaoda")
     expect(member.get_by_role("heading", name="村小学门口")).to_be_visible()
     button = member.get_by_role("button", name="在这里签到")
-    assert button.bounding_box()["height"] >= 48 and _fits(member)
+    assert laid_out_box(button)["height"] >= 48 and _fits(member)
     button.click()
     expect(member.locator(".flash-success")).to_contain_text("已签到")
     member.get_by_role("button", name="我的班次").click()  # a link styled as a button
@@ -87,7 +88,7 @@ def test_a_night_on_the_phone(browser: Browser, live_server, night):
     leader.goto(f"{live_server}/patrol/shifts/{night.shift_id}")
     expect(leader.locator(".patrol-points")).to_contain_text("已到达 村小学门口")
     confirm = leader.get_by_role("button", name="确认班次")
-    assert confirm.bounding_box()["height"] >= 48 and _fits(leader)
+    assert laid_out_box(confirm)["height"] >= 48 and _fits(leader)
     confirm.click()
     expect(leader.locator(".flash-success")).to_contain_text("班次已确认")
 
