@@ -314,3 +314,28 @@ def test_kiosk_floor_takes_the_home_page_apart_layer_by_layer(tiny_bench):
         "bare endpoint (bench/bare.py)", "app, plain route (no feature code)", "app, kiosk checks, no view",
         "app + empty page in the kiosk layout", "kiosk home (/kiosk/home)", "kiosk entries (/kiosk/entries)"]
     assert all(ms > 0 for _what, ms in rows)
+
+
+def test_each_cashier_run_starts_from_a_full_shelf_bought_through_the_shop(tiny_bench):
+    """Figure 3's runs share one product: before each, its stock is bought back up to COUNTER_STOCK as a
+    purchase (the stock check stays clean), so no run measures a shelf the earlier runs emptied."""
+    import sqlalchemy as sa
+
+    from app.extensions import db
+    from app.shop import services as shop
+    from app.shop.models import MovementKind, Product, StockMovement
+
+    app, url = tiny_bench
+    with app.app_context():
+        product = db.session.scalars(sa.select(Product).order_by(Product.price_points)).first()
+        pid, purchases = product.id, db.session.scalar(sa.select(sa.func.count()).select_from(StockMovement).where(
+            StockMovement.kind == MovementKind.PURCHASE.value))
+        db.session.remove()
+    F._restock(_ctx(app, url), pid)
+    F._restock(_ctx(app, url), pid)  # already full: buys nothing more
+    with app.app_context():
+        assert db.session.get(Product, pid).stock == F.COUNTER_STOCK
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(StockMovement).where(
+            StockMovement.kind == MovementKind.PURCHASE.value)) == purchases + 1
+        assert shop.check_stock() == []
+        db.session.remove()
