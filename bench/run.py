@@ -185,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--county-villages", type=int,
                         help="a smaller county (default 200 villages), e.g. to try the harness; added to, never removed")
     parser.add_argument("--county-households", type=int, help="households per county village (default 500)")
-    args = parser.parse_args(argv)
+    given = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(given)
     args.only = set(args.only.split(",")) if args.only else None
     args.runs = args.runs or 3
     args.seconds = args.seconds or (4.0 if args.quick else 30.0)
@@ -219,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     name = f"{started:%Y%m%dT%H%M%SZ}-{scale}.json"
     payload = {"started": started.isoformat(), "finished": finished.isoformat(), "mode": scale,
-               "command": "make bench" + ("-quick" if args.quick else ""), "machine": info,
+               "command": "make bench" + ("-quick" if args.quick else "")
+               + (f" BENCH_ARGS='{' '.join(given)}'" if given else ""), "machine": info,
                "settings": {"runs": args.runs, "seconds": args.seconds, "gunicorn_workers": 4,
                             "county": None if args.no_county else
                             {"villages": bench_scale(args).county_villages,
@@ -227,7 +229,9 @@ def main(argv: list[str] | None = None) -> int:
                             "wrk": "2 threads, 4 connections (one per worker)"},
                "results": results}
     (RESULTS_DIR / name).write_text(json.dumps(payload, ensure_ascii=False, indent=1, default=str))
-    (RESULTS_DIR / f"latest-{scale}.json").write_text(json.dumps(payload, ensure_ascii=False, indent=1, default=str))
+    if not args.only:  # latest-<scale>.json is the latest run of every figure, as README's table
+        (RESULTS_DIR / f"latest-{scale}.json").write_text(json.dumps(payload, ensure_ascii=False, indent=1,
+                                                                     default=str))
     print(f"\nwritten: bench/results/{name}")
     if args.readme or (not args.quick and not args.only):
         update_readme(f"Measured {started:%Y-%m-%d %H:%M} UTC on {info['cpu']} × {info['cores']} cores, "
