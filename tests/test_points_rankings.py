@@ -149,6 +149,22 @@ def test_a_limit_keeps_the_first_rows_ranked_among_all(mixed):
     assert pq.person_ranking(vid, YEAR, limit=2) == pq.person_ranking(vid, YEAR)[:2]
 
 
+def test_the_pages_rows_are_the_rankings_read_as_columns(mixed):
+    """The rankings page reads its rows as plain columns: the same subjects, scores, ranks and order as the
+    rankings of objects, with the head's name (or none) and the person's 户号."""
+    vid = mixed.village.id
+    for group_id in (None, *(g.id for g in mixed.groups)):
+        for limit in (None, 1, 2, 3):
+            assert [(r.id, r.number, r.name, r.score, r.rank)
+                    for r in pq.household_ranking_rows(vid, YEAR, group_id=group_id, limit=limit)] == \
+                [(h.id, h.number, h.head.name if h.head else "", s, r)
+                 for h, s, r in pq.household_ranking(vid, YEAR, group_id=group_id, limit=limit)]
+            assert [(r.id, r.name, r.number, r.score, r.rank)
+                    for r in pq.person_ranking_rows(vid, YEAR, group_id=group_id, limit=limit)] == \
+                [(p.id, p.name, p.household.number, s, r)
+                 for p, s, r in pq.person_ranking(vid, YEAR, group_id=group_id, limit=limit)]
+
+
 def _rows(html: str, section: int) -> list[list[list[str]]]:
     """The cells (split into words) of each row of the page's first (households) or second (people) table."""
     body = html.split("<tbody>")[1 + section].split("</tbody>", 1)[0]

@@ -655,8 +655,8 @@ def rankings():
     scheme = _scheme()
     groups = sorted(db.session.scalars(sa.select(VillagerGroup).where(VillagerGroup.village_id == g.village.id)),
                     key=lambda gr: group_key(gr.name))
-    rows = pq.household_ranking(g.village.id, year, group_id=group_id, limit=200)
-    people = pq.person_ranking(g.village.id, year, group_id=group_id, limit=50)
+    rows = pq.household_ranking_rows(g.village.id, year, group_id=group_id, limit=200)
+    people = pq.person_ranking_rows(g.village.id, year, group_id=group_id, limit=50)
     return render_template("points/rankings.html", rows=rows, people=people, year=year, group_id=group_id,
                            groups=groups, scheme=scheme)
 
