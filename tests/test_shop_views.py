@@ -312,3 +312,22 @@ def test_reviewer_cancels_an_earlier_day(client, shopfront):
     db.session.expire_all()
     assert db.session.get(Redemption, red_id).status == "cancelled"
     _clean()
+
+
+def test_the_counter_shelf_escapes_what_it_shows_and_keeps_a_wrong_quantity_beside_its_box(client, shopfront,
+                                                                                           village):
+    """The shelf's rows are drawn in Python (views.shelf_rows): a product name is text, never markup, and a
+    quantity the cashier got wrong comes back in its box, marked, with the reason under it."""
+    with write_transaction():
+        shop.receive_purchase(shop.create_product(village, name='<b onclick="x()">红糖</b>', spec="500g&1",
+                                                  unit="袋", price_points=5), 3, "")
+    _login(client, "cash1")
+    page = client.get(f"/shop/counter?household={shopfront['household']}").get_data(as_text=True)
+    assert '&lt;b onclick=&#34;x()&#34;&gt;红糖&lt;/b&gt; 500g&amp;1' in page and "<b onclick" not in page
+    assert f'<label for="qty_{shopfront["rice"]}">大米 5kg</label>' in page and "10 / 袋" in page
+    r = client.post("/shop/counter", data=_cart(shopfront, _key(client), rice="<i>3</i>", action="check"))
+    body = r.get_data(as_text=True)
+    row = re.search(rf'<input aria-invalid="true" id="qty_{shopfront["rice"]}"[^>]*value="([^"]*)">'
+                    r'<small class="field-error">([^<]+)</small>', body)
+    assert row and row.group(1) == "&lt;i&gt;3&lt;/i&gt;", body[-3000:]
+    assert "<i>3</i>" not in body

