@@ -259,8 +259,14 @@ def _merge_lines(lines) -> list[tuple[Product, int]]:
 def _next_receipt(model, village_id: int, prefix: str) -> str:
     """The next number "<prefix>-<year>-<000001>" of the village; call while holding the audit head."""
     stem = f"{prefix}-{local_today().year}-"
-    last = db.session.scalar(sa.select(sa.func.max(model.receipt_no))
-                             .where(model.village_id == village_id, model.receipt_no.like(stem + "%")))
+    # the year's numbers as a range of the (village_id, receipt_no) index, the last one first: SQLite cannot
+    # use the index for LIKE 'stem%' (its LIKE ignores case), and read every receipt of the village ever made
+    # on each sale (bench figure 3)
+    after = stem[:-1] + chr(ord(stem[-1]) + 1)
+    last = db.session.scalar(sa.select(model.receipt_no)
+                             .where(model.village_id == village_id, model.receipt_no >= stem,
+                                    model.receipt_no < after)
+                             .order_by(model.receipt_no.desc()).limit(1))
     seq = int(last[len(stem):]) + 1 if last and last[len(stem):].isdigit() else 1
     return f"{stem}{seq:06d}"
 
