@@ -27,12 +27,10 @@ import redis
 import sqlalchemy as sa
 from flask import abort, current_app
 from limits import parse as parse_limit
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .db import Int, Str, UTCDateTime, utcnow
-from .extensions import Model, db
+from .extensions import Model, db, upsert_insert
 from .submission import run_write
 
 #: the longest window a budget may have; rows older than twice this are purged
@@ -140,8 +138,7 @@ def _spend_in_db(digest: str, limit: int, window: int) -> bool:
     """
     now = utcnow()
     over = BudgetCounter.window_start <= sa.literal(now - dt.timedelta(seconds=window), UTCDateTime())
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (insert(BudgetCounter).values(key_hash=digest, window_start=now, spent=1)
+    stmt = (upsert_insert(BudgetCounter).values(key_hash=digest, window_start=now, spent=1)
             .on_conflict_do_update(
                 index_elements=["key_hash"],
                 set_={"spent": sa.case((over, 1), else_=BudgetCounter.spent + 1),

@@ -42,6 +42,19 @@ def begin_write() -> None:
     db.session.connection(execution_options={"write_txn": True})
 
 
+def upsert_insert(table):
+    """An INSERT of the session's database that takes ON CONFLICT (DO NOTHING / DO UPDATE).
+
+    PostgreSQL and SQLite write the clause alike, but SQLAlchemy offers it only on each dialect's own
+    insert(); a row that two transactions may create at once (a counter, a running total, an account) is
+    created through this, never by a read then an insert.
+    """
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
 #: every feature's models; relationships name classes of other features by string, so all must be loaded
 MODEL_MODULES = ("audit", "auth", "ledger", "points", "rules", "shop", "registry", "statements", "kiosk",
                  "patrol", "mediation", "reports")

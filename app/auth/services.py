@@ -7,15 +7,13 @@ import hmac
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..errors import DomainError
 from ..audit.services import record
 from ..db import utcnow
-from ..extensions import db
+from ..extensions import db, upsert_insert
 from ..registry.models import Township, Village
 from .models import LoginProbe, Membership, Role, User, canonical_username
 
@@ -200,7 +198,6 @@ def _probe(username: str, *, create: bool = False) -> LoginProbe | None:
     digest = hmac.new(current_app.config["SECRET_KEY"].encode(), canonical_username(username).encode(),
                       hashlib.sha256).hexdigest()
     if create:
-        insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        db.session.execute(insert(LoginProbe).values(name_hash=digest, failed_logins=0)
+        db.session.execute(upsert_insert(LoginProbe).values(name_hash=digest, failed_logins=0)
                            .on_conflict_do_nothing(index_elements=["name_hash"]))
     return db.session.scalar(sa.select(LoginProbe).where(LoginProbe.name_hash == digest))

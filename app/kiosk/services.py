@@ -14,8 +14,6 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import joinedload
 from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -23,7 +21,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..errors import DomainError
 from ..audit.services import record
 from ..db import UTCDateTime, utcnow
-from ..extensions import db
+from ..extensions import db, upsert_insert
 from ..points.services import PointsError, file_objection
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus, VillagerGroup
 from ..shop.models import Product
@@ -244,8 +242,7 @@ def check_pin(village_id: int, household_id: int | None, raw_pin: str | None,
 def _probe(village_id: int, key: str) -> KioskProbe:
     """The failure counter of something typed that has no PIN, created on first use (race-safe)."""
     digest = _digest(f"{village_id}:{key}")
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    db.session.execute(insert(KioskProbe).values(village_id=village_id, key_hash=digest, failed_count=0)
+    db.session.execute(upsert_insert(KioskProbe).values(village_id=village_id, key_hash=digest, failed_count=0)
                        .on_conflict_do_nothing(index_elements=["key_hash"]))
     return db.session.scalar(sa.select(KioskProbe).where(KioskProbe.key_hash == digest))
 

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from flask_babel import gettext as _
 
 from ..errors import DomainError
 from ..audit.services import record
-from ..extensions import db
+from ..extensions import db, upsert_insert
 # IdempotencyConflict stays importable from here: post_transfer raises it (app/idempotency.py)
 from ..idempotency import IdempotencyConflict, find_earlier, payload_hash  # noqa: F401
 from .models import MAX_TRANSFER, Account, AccountKind, Transfer, TransferCode
@@ -58,8 +57,7 @@ def household_account(household) -> Account:
     query = sa.select(Account).where(Account.household_id == household.id)
     acct = db.session.scalar(query)
     if acct is None:
-        insert = (postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite).insert
-        db.session.execute(insert(Account).values(
+        db.session.execute(upsert_insert(Account).values(
             village_id=household.village_id, kind=AccountKind.HOUSEHOLD.value, household_id=household.id,
             balance=0, allow_negative=False).on_conflict_do_nothing(index_elements=["household_id"]))
         acct = db.session.scalar(query)

@@ -11,12 +11,11 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects import postgresql, sqlite
 from flask_babel import gettext as _
 
 from ..audit.services import changes, record
 from ..db import local_today, utcnow
-from ..extensions import db
+from ..extensions import db, upsert_insert
 from ..idempotency import IdempotencyConflict, check_key, find_earlier, mark_replayed
 from ..ledger import services as ledger
 from ..ledger.models import MAX_TRANSFER, Account, AccountKind, Transfer, TransferCode
@@ -229,13 +228,11 @@ def _upsert(model, key: dict, village_id: int, points: int, entries: int) -> Non
     so two transactions adding to the same new total cannot both insert it (PostgreSQL) and neither adds to a
     stale read (the database adds; SQLite's writers hold BEGIN IMMEDIATE anyway)."""
     table = model.__table__
-    dialect = db.session.get_bind().dialect.name
-    insert = (postgresql if dialect == "postgresql" else sqlite).insert
     # taking an entry out finds its total there (it was added when the entry began to count); the row
     # inserted otherwise must pass the CHECKs, which both databases apply before they see the conflict, so it
     # starts at nothing, and `flask ledger check` reports the total that was missing
     first = (points, entries) if entries > 0 else (0, 0)
-    stmt = insert(table).values(**key, village_id=village_id, score=first[0], entries=first[1])
+    stmt = upsert_insert(table).values(**key, village_id=village_id, score=first[0], entries=first[1])
     stmt = stmt.on_conflict_do_update(index_elements=list(key), set_={
         "score": table.c.score + points, "entries": table.c.entries + entries})
     db.session.execute(stmt)
