@@ -89,3 +89,42 @@ def award_worker(uri: str, instance: str, village_id: int, household_account_id:
                 time.sleep(0.01)
         db.engine.dispose()
     out.put((committed, errors))
+
+
+def approve_worker(uri: str, instance: str, entry_ids: list[int], reviewer_id: int, start, out, today=None,
+                   pause: float = 0.0) -> None:
+    """Approve the given pending entries one by one, each in its own transaction, `pause` seconds apart (to
+    interleave with other workers); report ("approve", approved, errors)."""
+    from sqlalchemy.exc import OperationalError
+
+    from app import create_app
+    from app.auth.models import User
+    from app.extensions import begin_write, db
+    from app.points import services as pts
+    from app.points.models import PointEntry
+    from tests.conftest import BASE_CONFIG
+
+    app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": uri, "INSTANCE_PATH": instance})
+    ok, errors = 0, []
+    with app.app_context():
+        db.session.commit()
+        start.wait()
+        for entry_id in entry_ids:
+            for attempt in range(5):
+                try:
+                    begin_write()
+                    pts.approve(db.session.get(PointEntry, entry_id), db.session.get(User, reviewer_id),
+                                today=today)
+                    db.session.commit()
+                    ok += 1
+                    break
+                except OperationalError:  # SQLite busy: try again, as the submission helper does
+                    db.session.rollback()
+                    time.sleep(0.05 * (attempt + 1))
+                except Exception as e:  # noqa: BLE001 - reported; a crashed worker would hang the test
+                    db.session.rollback()
+                    errors.append(repr(e)[:300])
+                    break
+            time.sleep(pause)
+        db.engine.dispose()
+    out.put(("approve", ok, errors))

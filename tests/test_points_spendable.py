@@ -21,6 +21,7 @@ from app.registry.models import Household
 from app.shop import services as shop
 from app.shop.models import Product, Redemption, StockMovement
 from app.submission import write_transaction
+from tests.ledger_workers import approve_worker
 from tests.conftest import FreshContextClient
 from tests.kiosk_helpers import PIN, enable_client, open_household
 from tests.test_shop_views import _login
@@ -183,42 +184,6 @@ def test_the_kiosk_says_which_points_wait(app, month):
 
 # --- under concurrency ----------------------------------------------------------------------------
 
-def _approve_worker(uri: str, instance: str, entry_ids: list[int], reviewer_id: int, start, out) -> None:
-    """Approve the given pending awards one by one, each in its own transaction."""
-    import time
-
-    from sqlalchemy.exc import OperationalError
-
-    from app import create_app
-    from app.auth.models import User
-    from app.extensions import begin_write
-    from tests.conftest import BASE_CONFIG
-
-    app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": uri, "INSTANCE_PATH": instance})
-    ok = errors = 0
-    with app.app_context():
-        db.session.commit()
-        start.wait()
-        for entry_id in entry_ids:
-            for attempt in range(5):
-                try:
-                    begin_write()
-                    pts.approve(db.session.get(PointEntry, entry_id), db.session.get(User, reviewer_id))
-                    db.session.commit()
-                    ok += 1
-                    break
-                except OperationalError:
-                    db.session.rollback()
-                    time.sleep(0.05 * (attempt + 1))
-                except Exception:  # noqa: BLE001 - counted; a crashed worker would hang the test
-                    db.session.rollback()
-                    errors += 1
-                    break
-            time.sleep(0.002)
-        db.engine.dispose()
-    out.put(("approve", ok, errors))
-
-
 def _redeem_entry(*args):
     from tests.shop_workers import redeem_worker
 
@@ -243,8 +208,8 @@ def test_concurrent_approvals_never_make_points_on_posting_spendable(app, month,
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     procs = [ctx.Process(target=_redeem_entry, args=(uri, str(tmp_path / f"r{w}"), w, 15, pid, hid, start, out))
              for w in range(4)]
-    procs.append(ctx.Process(target=_approve_worker, args=(uri, str(tmp_path / "a"), pending, reviewer_id,
-                                                           start, out)))
+    procs.append(ctx.Process(target=approve_worker, args=(uri, str(tmp_path / "a"), pending, reviewer_id,
+                                                          start, out, None, 0.002)))
     for p in procs:
         p.start()
     start.set()
@@ -253,7 +218,7 @@ def test_concurrent_approvals_never_make_points_on_posting_spendable(app, month,
         p.join(timeout=60)
     approvals = [r for r in results if r[0] == "approve"]
     redemptions = [r for r in results if r[0] != "approve"]
-    assert approvals == [("approve", 20, 0)]
+    assert approvals == [("approve", 20, [])]
     ok, out_of_stock, short, errors, _retries = (sum(r[i] for r in redemptions) for i in range(5))
     assert (ok, out_of_stock, short, errors) == (5, 0, 55, 0)
     h = db.session.get(Household, hid)

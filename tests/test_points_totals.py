@@ -16,6 +16,7 @@ from app.points.models import PointEntry, PointPersonYearTotal, PointYearTotal
 from app.registry.models import Household, Person
 from app.registry.services import move_out
 from app.submission import write_transaction
+from tests.ledger_workers import approve_worker
 
 TODAY = dt.date(2026, 11, 25)
 YEAR = TODAY.year
@@ -270,42 +271,6 @@ def test_the_migration_fills_the_totals_from_the_entries(app, setup):
         ("0101", 15), ("0102", -8)]
 
 
-def _approver(uri: str, instance: str, entry_ids: list[int], reviewer_id: int, start, out) -> None:
-    """Approve the given pending entries one by one, each in its own transaction; report (ok, errors)."""
-    import time
-
-    from sqlalchemy.exc import OperationalError
-
-    from app import create_app
-    from app.auth.models import User
-    from app.extensions import begin_write
-    from tests.conftest import BASE_CONFIG
-
-    app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": uri, "INSTANCE_PATH": instance})
-    ok, errors = 0, []
-    with app.app_context():
-        db.session.commit()
-        start.wait()
-        for entry_id in entry_ids:
-            for attempt in range(5):
-                try:
-                    begin_write()
-                    pts.approve(db.session.get(PointEntry, entry_id), db.session.get(User, reviewer_id),
-                                today=TODAY)
-                    db.session.commit()
-                    ok += 1
-                    break
-                except OperationalError:  # SQLite busy: try again, as the submission helper does
-                    db.session.rollback()
-                    time.sleep(0.05 * (attempt + 1))
-                except Exception as e:  # noqa: BLE001 - reported; a crashed worker would hang the test
-                    db.session.rollback()
-                    errors.append(repr(e)[:300])
-                    break
-        db.engine.dispose()
-    out.put((ok, errors))
-
-
 def test_concurrent_approvals_add_up(app, setup, tmp_path):
     """3 processes approve 30 awards of one person at once: the totals hold every one of them."""
     s = setup
@@ -322,15 +287,15 @@ def test_concurrent_approvals_add_up(app, setup, tmp_path):
     ctx = mp.get_context("fork")
     start, out = ctx.Event(), ctx.Queue()
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
-    procs = [ctx.Process(target=_approver, args=(uri, str(tmp_path / f"a{w}"), pending[w::3], reviewer_id, start,
-                                                 out)) for w in range(3)]
+    procs = [ctx.Process(target=approve_worker, args=(uri, str(tmp_path / f"a{w}"), pending[w::3], reviewer_id,
+                                                      start, out, TODAY)) for w in range(3)]
     for p in procs:
         p.start()
     start.set()
     results = [out.get(timeout=300) for _ in procs]
     for p in procs:
         p.join(timeout=60)
-    assert results == [(10, [])] * 3
+    assert results == [("approve", 10, [])] * 3
     assert _kept() == {("household", h1, YEAR): (160, 31), ("person", son, YEAR): (150, 30),
                        ("person", head, YEAR): (10, 1), ("household", h2, YEAR): (10, 1), ("person", li, YEAR): (10, 1)}
     assert pts.check_year_totals() == []
