@@ -185,9 +185,9 @@ def run_statement_single(k: int, detailed: bool = False) -> dict:
         h = households[(i * 37) % len(households)]
         t0, c0 = time.perf_counter(), time.process_time()
         begin_write()
-        data = svc.build_statement(h, period)
+        data = svc.build_statement(h, period, detailed=detailed)
         issued = svc.issue_statement(data, paper="a4")
-        pdf = batch.statement_pdf(data, issued, "http://bench.invalid/", detailed=detailed)
+        pdf = batch.statement_pdf(data, issued, "http://bench.invalid/")
         db.session.commit()
         if i:  # the first one warms the process (WeasyPrint import, fonts)
             times.append(time.perf_counter() - t0)

@@ -684,6 +684,32 @@ def test_the_detailed_statement_lists_every_entry_naming_the_member(client, worl
     assert _paper_problems(r.data, "a4") == []
 
 
+def test_the_one_page_and_the_detailed_statement_keep_the_same_figures(client, world, busy):
+    """The one-page statement reads only what its account shows; both agree on every figure and on the digest
+    /verify compares, so a detailed paper's code checks out against the ledger as well."""
+    period = svc.resolve_period("year", year=TODAY.year)
+    household = db.session.get(Household, busy.id)
+    page = svc.build_statement(household, period)
+    full = svc.build_statement(household, period, cutoff=page.cutoff, detailed=True)
+    assert (page.listed, full.listed) == (False, True)
+    assert page.digest() == full.digest()
+    assert (page.opening, page.totals, page.closing, page.subtotals) == \
+        (full.opening, full.totals, full.closing, full.subtotals)
+    rows = [[(r.label, r.count, r.points) for r in page.summary[name]] for name in svc.TOTALS]
+    assert rows == [[(r.label, r.count, r.points) for r in full.summary[name]] for name in svc.TOTALS]
+    assert ("更正", 1, -15) in rows[0] and ("取消兑换", 1, 10) in rows[2]
+    # only the detailed one describes its lines: the one-page one never read them
+    assert all(ln.text for ln in full.lines) and not any(ln.text or ln.member for ln in page.lines)
+    _login(client, "clerk1")
+    r = client.post(f"/statements/households/{busy.id}", data=_month_form(kind="year", detailed="y"))
+    assert r.status_code == 200 and len(_text(r.data)) > 1
+    issued = db.session.scalars(sa.select(IssuedStatement).order_by(IssuedStatement.id.desc())).first()
+    assert issued.line_count == len(full.lines)
+    client.post("/logout")
+    # /verify rebuilds it as the one-page statement is built, and finds the same digest
+    assert _verdict(client, issued.code)[1] == "valid"
+
+
 @pytest.mark.parametrize("paper", ["a4", "a5"])
 @pytest.mark.parametrize("kind,detailed", [("year", False), ("year", True), ("month", False)])
 def test_every_box_stays_inside_the_page_and_no_date_or_code_breaks(app, client, world, busy, paper, kind,
@@ -698,9 +724,9 @@ def test_every_box_stays_inside_the_page_and_no_date_or_code_breaks(app, client,
     assert _paper_problems(r.data, paper) == []
     issued = db.session.scalars(sa.select(IssuedStatement).order_by(IssuedStatement.id.desc())).first()
     period = svc.Period(issued.period_kind, issued.period_start, issued.period_end)
-    data = svc.build_statement(db.session.get(Household, busy.id), period, cutoff=issued.cutoff_at)
-    html = render_html("statement.html", **batch.statement_context(data, issued, "http://localhost/",
-                                                                   detailed=detailed))
+    data = svc.build_statement(db.session.get(Household, busy.id), period, cutoff=issued.cutoff_at,
+                               detailed=detailed)
+    html = render_html("statement.html", **batch.statement_context(data, issued, "http://localhost/"))
     assert _boxes_outside(html) == []
     # the month lists its entries without being asked; the year only as the detailed statement
     assert ("积分记录" in "\n".join(_text(r.data))) == (kind == "month" or detailed)
@@ -765,9 +791,9 @@ def test_a_batch_parses_the_stylesheets_once_and_lays_out_the_same(app, client, 
                                                                            **({"detailed": "y"} if detailed else {})))
         issued = db.session.scalars(sa.select(IssuedStatement).order_by(IssuedStatement.id.desc())).first()
         period = svc.Period(issued.period_kind, issued.period_start, issued.period_end)
-        data = svc.build_statement(db.session.get(Household, busy.id), period, cutoff=issued.cutoff_at)
-        htmls.append(render_html("statement.html", **batch.statement_context(data, issued, "http://localhost/",
-                                                                             detailed=detailed)))
+        data = svc.build_statement(db.session.get(Household, busy.id), period, cutoff=issued.cutoff_at,
+                                   detailed=detailed)
+        htmls.append(render_html("statement.html", **batch.statement_context(data, issued, "http://localhost/")))
     own = layout(html_documents_to_pdf(htmls))
     shared = layout(html_documents_to_pdf(htmls, shared_css=batch.SHARED_CSS))
     assert len(own) == len(shared) > 2

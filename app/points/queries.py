@@ -396,6 +396,15 @@ def entries_by_id(ids) -> dict[int, PointEntry]:
         .options(joinedload(PointEntry.recorded_by), joinedload(PointEntry.reviewed_by)))}
 
 
+def category_names(ids) -> dict[int, str]:
+    """entry id → its category's name (a one-page statement's rows by category)."""
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    return dict(db.session.execute(sa.select(PointEntry.id, PointEntry.category_name)
+                                   .where(PointEntry.id.in_(ids))).all())
+
+
 def closed_years(household_id: int) -> list[YearScore]:
     """The household's scores of closed years, newest first."""
     return list(db.session.scalars(sa.select(YearScore).where(YearScore.household_id == household_id)

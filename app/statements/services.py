@@ -198,6 +198,8 @@ class StatementData:
     subtotals: dict[str, int] = field(default_factory=dict)
     #: earned / deducted / redeemed / expired, each as rows (by category for entries) in the order met
     summary: dict[str, list[SummaryRow]] = field(default_factory=dict)
+    #: whether the paper lists the entries one by one (and so each line is described: text, member, status…)
+    listed: bool = True
 
     @property
     def totals(self) -> dict[str, int]:
@@ -258,50 +260,101 @@ def _user_name(user) -> str:
     return (user.display_name or user.username) if user is not None else ""
 
 
+#: the columns of a transfer a statement reads (rows, not ORM objects: a year statement reads ~50 of them,
+#: a batch 25,000, and loading each into the identity map was most of the batch's issuing time)
+_TRANSFER_COLUMNS = (Transfer.id, Transfer.amount, Transfer.credit_account_id, Transfer.code,
+                     Transfer.reverses_transfer_id, Transfer.entry_id, Transfer.person_id, Transfer.created_by_id,
+                     Transfer.memo, Transfer.created_at)
+
+
 def build_statement(household: Household, period: Period, *, cutoff: dt.datetime | None = None,
-                    now: dt.datetime | None = None) -> StatementData:
+                    now: dt.datetime | None = None, detailed: bool = False) -> StatementData:
     """The household's statement for `period` from the ledger, up to `cutoff` (default: the period's
-    end, or now if the period is still running)."""
+    end, or now if the period is still running).
+
+    `detailed`: the detailed statement, listing every entry (lists_entries: a month's or quarter's always).
+    Only a statement that lists its entries describes each line (its text, status, member, who recorded and
+    approved it); the one-page statement shows the account by category, so its lines carry their ids, days
+    and points (what the digest and the totals need) and the entries' categories, and nothing else is read:
+    a batch of 500 one-page year statements spent most of its issuing time describing lines nobody printed
+    (bench figure 4). Either way the digest and the totals are the same.
+    """
+    listed = lists_entries(period, detailed)
     start_utc = local_midnight_utc(period.start)
     if cutoff is None:
         cutoff = min(local_midnight_utc(period.end + dt.timedelta(days=1)), now or utcnow())
     acct_id = db.session.scalar(sa.select(Account.id).where(Account.household_id == household.id))
-    transfers: list[Transfer] = []
+    transfers: list = []
     opening = 0
     if acct_id is not None:
         opening = _sum_before(acct_id, start_utc)
-        transfers = list(db.session.scalars(
-            sa.select(Transfer).where(sa.or_(Transfer.debit_account_id == acct_id,
-                                             Transfer.credit_account_id == acct_id),
-                                      Transfer.created_at >= start_utc, Transfer.created_at < cutoff)
+        transfers = list(db.session.execute(
+            sa.select(*_TRANSFER_COLUMNS).where(sa.or_(Transfer.debit_account_id == acct_id,
+                                                       Transfer.credit_account_id == acct_id),
+                                                Transfer.created_at >= start_utc, Transfer.created_at < cutoff)
             .order_by(Transfer.created_at, Transfer.id)))
-    ids = [t.id for t in transfers]
     # reversals at any time, also after the period: a statement whose line was undone later is superseded
-    reversed_ids = reversed_among(ids)
-    originals = {t.id: t for t in db.session.scalars(sa.select(Transfer).where(
-        Transfer.id.in_([t.reverses_transfer_id for t in transfers if t.reverses_transfer_id])))}
-    # each entry with who recorded and approved it, joined in the same query
-    entries = pq.entries_by_id(t.entry_id for t in transfers if t.entry_id)
-    redemption_of = redemptions_by_transfer(
-        [t.id for t in transfers if t.code == TransferCode.REDEEM.value]
-        + [t.reverses_transfer_id for t in transfers if t.reverses_transfer_id
-           and originals.get(t.reverses_transfer_id) is not None
-           and originals[t.reverses_transfer_id].code == TransferCode.REDEEM.value])
-    names = _user_names(t.created_by_id for t in transfers)
-    members = _person_names(t.person_id for t in transfers)
-    today = local_today()
+    reversed_ids = reversed_among([t.id for t in transfers])
+    reversed_of = [t.reverses_transfer_id for t in transfers if t.reverses_transfer_id]
+    originals = {t.id: t for t in db.session.execute(
+        sa.select(*_TRANSFER_COLUMNS).where(Transfer.id.in_(reversed_of)))} if reversed_of else {}
+    entry_ids = [t.entry_id for t in transfers if t.entry_id]
+    if listed:
+        describe = _Describer(transfers, originals)
+        categories = {i: e.category_name for i, e in describe.entries.items()}
+    else:
+        describe, categories = None, pq.category_names(entry_ids)
     lines = []
     summary: dict[str, dict[str, SummaryRow]] = {name: {} for name in TOTALS}
     for t in transfers:
         points = t.amount if t.credit_account_id == acct_id else -t.amount
         base = originals.get(t.reverses_transfer_id) if t.reverses_transfer_id else t
         code = base.code if base is not None else t.code
-        section = _SECTION_OF.get(code, "entries")
-        entry = entries.get(t.entry_id) if t.entry_id else None
-        member = members.get(t.person_id)
-        recorded, approved = names.get(t.created_by_id, ""), ""
+        is_reversed = t.id in reversed_ids
+        line = Line(transfer_id=t.id, day=local_day(t.created_at), section=_SECTION_OF.get(code, "entries"),
+                    code=t.code, text="", points=points, status="", reversed=is_reversed)
+        if describe is not None:
+            describe(line, t, base, code)
+        lines.append(line)
+        total = _TOTAL_OF.get(code) or ("earned" if points > 0 else "deducted")
+        row_label = _summary_label(code, categories.get(t.entry_id) if t.entry_id else None,
+                                   t.code == TransferCode.REVERSAL.value)
+        row = summary[total].setdefault(row_label, SummaryRow(row_label))
+        row.count += 1
+        row.points += points
+    year = min(period.end, local_day(cutoff)).year
+    overview = pq.household_overview(household, year=year, today=local_today())
+    data = StatementData(village=db.session.get(Village, household.village_id), household=household,
+                         period=period, cutoff=cutoff, opening=opening, lines=lines, year=year,
+                         score=overview.score, stars=overview.stars or 0, scheme=overview.scheme,
+                         group_name=household.group.name if household.group else None, listed=listed)
+    data.subtotals = {s: sum(ln.points for ln in lines if ln.section == s) for s in SECTIONS}
+    data.summary = {name: list(rows.values()) for name, rows in summary.items()}
+    return data
+
+
+class _Describer:
+    """What a listed statement says of each line: its text, status, the member who earned it, who recorded
+    and approved it; everything it needs is read once for the whole statement."""
+
+    def __init__(self, transfers: list, originals: dict):
+        # each entry with who recorded and approved it, joined in the same query
+        self.entries = pq.entries_by_id(t.entry_id for t in transfers if t.entry_id)
+        self.redemption_of = redemptions_by_transfer(
+            [t.id for t in transfers if t.code == TransferCode.REDEEM.value]
+            + [t.reverses_transfer_id for t in transfers if t.reverses_transfer_id
+               and originals.get(t.reverses_transfer_id) is not None
+               and originals[t.reverses_transfer_id].code == TransferCode.REDEEM.value])
+        self.names = _user_names(t.created_by_id for t in transfers)
+        self.members = _person_names(t.person_id for t in transfers)
+        self.today = local_today()
+
+    def __call__(self, line: Line, t, base, code: str) -> None:
+        entry = self.entries.get(t.entry_id) if t.entry_id else None
+        member = self.members.get(t.person_id)
+        recorded, approved = self.names.get(t.created_by_id, ""), ""
         if code == TransferCode.REDEEM.value:
-            r = redemption_of.get(base.id) if base is not None else None
+            r = self.redemption_of.get(base.id) if base is not None else None
             goods = "、".join(f"{ln.name}×{ln.qty}" for ln in r.lines) if r else ""
             text = _("Shop redemption %(receipt)s: %(goods)s", receipt=r.receipt_no, goods=goods) if r \
                 else label("redeem", "transfer_code")
@@ -311,7 +364,7 @@ def build_statement(household: Household, period: Period, *, cutoff: dt.datetime
             status = _("Completed")
         elif entry is not None:
             text = entry.item_text
-            status = label(pq.effective_status(entry, today), "entry_status")
+            status = label(pq.effective_status(entry, self.today), "entry_status")
             recorded, approved = _user_name(entry.recorded_by), _user_name(entry.reviewed_by)
         else:
             text = label(code, "transfer_code") + (f" {t.memo}" if t.memo else "")
@@ -319,37 +372,21 @@ def build_statement(household: Household, period: Period, *, cutoff: dt.datetime
         if t.code == TransferCode.REVERSAL.value:
             text = _("Reversal: %(text)s", text=text)
             status = _("Correction")
-            recorded = names.get(t.created_by_id, "")
-        elif t.id in reversed_ids:
+            recorded = self.names.get(t.created_by_id, "")
+        elif line.reversed:
             status = _("%(status)s (reversed)", status=status)
-        lines.append(Line(transfer_id=t.id, day=local_day(t.created_at), section=section, code=t.code,
-                          text=text, points=points, status=status, recorded_by=recorded, approved_by=approved,
-                          reversed=t.id in reversed_ids,
-                          occurred_on=entry.occurred_on if entry is not None else None,
-                          member=mask_name(member[0]) if member else "",
-                          relation=label(member[1], "relation") if member else ""))
-        total = _TOTAL_OF.get(code) or ("earned" if points > 0 else "deducted")
-        row_label = _summary_label(code, entry, t.code == TransferCode.REVERSAL.value)
-        row = summary[total].setdefault(row_label, SummaryRow(row_label))
-        row.count += 1
-        row.points += points
-    year = min(period.end, local_day(cutoff)).year
-    overview = pq.household_overview(household, year=year, today=today)
-    data = StatementData(village=db.session.get(Village, household.village_id), household=household,
-                         period=period, cutoff=cutoff, opening=opening, lines=lines, year=year,
-                         score=overview.score, stars=overview.stars or 0, scheme=overview.scheme,
-                         group_name=household.group.name if household.group else None)
-    data.subtotals = {s: sum(ln.points for ln in lines if ln.section == s) for s in SECTIONS}
-    data.summary = {name: list(rows.values()) for name, rows in summary.items()}
-    return data
+        line.text, line.status, line.recorded_by, line.approved_by = text, status, recorded, approved
+        line.occurred_on = entry.occurred_on if entry is not None else None
+        line.member = mask_name(member[0]) if member else ""
+        line.relation = label(member[1], "relation") if member else ""
 
 
-def _summary_label(code: str, entry, reversal: bool) -> str:
+def _summary_label(code: str, category: str | None, reversal: bool) -> str:
     """The summary row a transfer counts in: its entry's category, or what kind of movement it is."""
     if reversal:
         return _("Cancelled redemptions") if code == TransferCode.REDEEM.value else _("Corrections")
-    if entry is not None:
-        return entry.category_name
+    if category is not None:
+        return category
     if code == TransferCode.OPENING.value:
         return _("Carried in from the paper ledger")
     if code == TransferCode.REDEEM.value:

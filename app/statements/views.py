@@ -56,13 +56,14 @@ def household(household_id: int):
         period = _resolve(form)
 
         def issue():
-            data = svc.build_statement(get_in_village_or_404(Household, household_id), period)
+            data = svc.build_statement(get_in_village_or_404(Household, household_id), period,
+                                       detailed=form.detailed.data)
             return data, svc.issue_statement(data, actor=current_user, paper=form.paper.data)
 
         done = submit(form, issue, field="year") if period is not None else None
         if done:
             data, issued = done.value
-            pdf = batch.statement_pdf(data, issued, _base_url(), detailed=form.detailed.data)
+            pdf = batch.statement_pdf(data, issued, _base_url())
             return pdf_response(pdf, _("Points statement %(number)s %(period)s", number=household.number,
                                        period=period.label) + ".pdf",
                                 ascii_name=f"statement-{household.number}-{period.start.isoformat()}.pdf")
