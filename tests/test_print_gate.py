@@ -17,6 +17,7 @@ on every run; each PDF is printed once per database and shared by the checks.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import inspect
 import os
 import random
@@ -649,6 +650,8 @@ def _prints(fn, seen: set) -> bool:
     modules = [glb[n] for n in names if isinstance(glb.get(n), types.ModuleType)]
     for name in names:
         for target in [glb.get(name)] + [getattr(m, name, None) for m in modules]:
+            if isinstance(target, functools.partial):  # a pool's job is a helper with its arguments bound
+                target = target.func
             if any(target is helper for helper in PRINT_HELPERS):
                 return True
             if inspect.isfunction(target) and target.__module__.startswith("app.") and _prints(target, seen):

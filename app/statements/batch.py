@@ -18,6 +18,7 @@ code, by the next batch of the same period and paper.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import multiprocessing
 import os
@@ -44,7 +45,7 @@ from ..config import PROJECT_ROOT
 from ..db import local_today, utcnow
 from ..extensions import db
 from ..idempotency import check_key, find_earlier, payload_hash
-from ..printing import html_documents_to_pdf, render_html, render_pdf
+from ..printing import render_html, render_pdf, warm_up, write_documents
 from ..registry.models import Household, Village
 from ..submission import run_write, write_transaction
 from . import services as svc
@@ -65,28 +66,27 @@ def verify_url(base_url: str, code: str | None = None) -> str:
 
 
 def statement_context(data: svc.StatementData, issued: IssuedStatement, base_url: str, *,
-                      subset_font: bool = True, detailed: bool = False) -> dict:
+                      subset_font: bool = True) -> dict:
     """What printables/statement.html needs: the data, the code and its QR (an opaque URL, no personal data).
 
     `subset_font`: use the pre-subset face if built: a smaller PDF (one statement ~70 KB instead of ~175 KB)
     and, in a batch, about 5 % less CPU (WeasyPrint loads an @font-face once per FontConfiguration, so once
     per pool worker; bench figure 4).
-    `detailed`: list every entry (svc.lists_entries: a month's or quarter's always, a year's when asked).
     """
     url = verify_url(base_url, issued.code)
     # a PNG of one pixel a module, drawn without smoothing (statement.css): sharp at any size, and laid
     # out and written in a fraction of the time of the same code as an SVG path (bench figure 4)
     qr = segno.make(url, error="m").png_data_uri(scale=1, border=2)
     return {"village": data.village, "data": data, "code": svc.format_code(issued.code),
-            "listed": svc.lists_entries(data.period, detailed),
+            "listed": data.listed,
             "verify_url": verify_url(base_url), "qr": qr, "paper": issued.paper, "printed_on": local_today(),
             "font_url": statement_font(current_app.config.get("STATEMENT_FONT")) if subset_font else None,
             "font_family": font_family(current_app.config.get("STATEMENT_FONT"))}
 
 
-def statement_pdf(data: svc.StatementData, issued: IssuedStatement, base_url: str, *,
-                  detailed: bool = False) -> bytes:
-    return render_pdf("statement.html", **statement_context(data, issued, base_url, detailed=detailed))
+def statement_pdf(data: svc.StatementData, issued: IssuedStatement, base_url: str) -> bytes:
+    """One statement's PDF; it lists the entries when `data` was built to (build_statement's `detailed`)."""
+    return render_pdf("statement.html", **statement_context(data, issued, base_url))
 
 
 # --- bulk rendering -------------------------------------------------------------------------------
@@ -95,18 +95,8 @@ def statement_pdf(data: svc.StatementData, issued: IssuedStatement, base_url: st
 SHARED_CSS = ("print.css", "statement.css")
 
 
-def _render_chunk(htmls: list[str], out_path: str) -> str:
-    """Worker: one PDF from a chunk of statements (runs in a pool process with its own FontConfiguration)."""
-    Path(out_path).write_bytes(html_documents_to_pdf(htmls, shared_css=SHARED_CSS))
-    return out_path
-
-
-def _warm_up() -> None:
-    """Worker: import WeasyPrint and parse the shared stylesheets while the main process still issues."""
-    from ..printing import _shared_sheet
-
-    for name in SHARED_CSS:
-        _shared_sheet(name)
+#: the pool's job: one PDF from a chunk of statements, in a worker with its own FontConfiguration
+_render_chunk = functools.partial(write_documents, shared_css=SHARED_CSS)
 
 
 def split_evenly(items: list, chunk: int, workers: int) -> list[list]:
@@ -164,7 +154,7 @@ class ChunkPrinter:
             # spawn: a fresh interpreter per worker, no inherited database connections or locks
             self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
             for _ in range(self.workers):
-                self.pool.submit(_warm_up)
+                self.pool.submit(warm_up, SHARED_CSS)
 
     def __enter__(self) -> "ChunkPrinter":
         return self
@@ -268,15 +258,15 @@ def issue_batch(village: Village, period: svc.Period, households: list[Household
     for h in households:
         issued = earlier.get(h.id)
         if issued is not None:
-            data = svc.build_statement(h, period, cutoff=issued.cutoff_at)
+            data = svc.build_statement(h, period, cutoff=issued.cutoff_at, detailed=detailed)
             if job_id is not None:
                 issued.job_id = job_id
             again += 1
         else:
-            data = svc.build_statement(h, period, now=now)
+            data = svc.build_statement(h, period, now=now, detailed=detailed)
             issued = svc.issue_statement(data, actor=actor, paper=paper, job_id=job_id, audit=False,
                                          printed=False)
-        context = statement_context(data, issued, base_url, detailed=detailed)
+        context = statement_context(data, issued, base_url)
         ids.append(issued.id)
         htmls.append(render_html("statement.html", **context))
         if on_html is not None:
