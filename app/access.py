@@ -4,6 +4,7 @@ from __future__ import annotations
 from functools import wraps
 from typing import Any, Callable, TypeVar
 
+import sqlalchemy as sa
 from flask import abort, current_app, g, session
 from flask_login import current_user, login_required
 
@@ -135,6 +136,16 @@ def require(permission: str) -> Callable[[F], F]:
 M = TypeVar("M")
 
 
+def current_village_id() -> int | None:
+    """The current village's id, read from the session's identity map: a write transaction begins with a
+    commit (extensions.begin_write) that expires g.village, and `g.village.id` would load the row again."""
+    village = g.get("village")
+    if village is None:
+        return None
+    identity = sa.inspect(village).identity
+    return identity[0] if identity else village.id
+
+
 def get_in_village_or_404(model: type[M], obj_id: Any) -> M:
     """Load a village-owned row of the current village.
 
@@ -146,9 +157,10 @@ def get_in_village_or_404(model: type[M], obj_id: Any) -> M:
     obj = db.session.get(model, obj_id)
     if obj is None:
         abort(404)
-    if g.village is None or obj.village_id != g.village.id:  # type: ignore[attr-defined]
+    village_id = current_village_id()
+    if village_id is None or obj.village_id != village_id:  # type: ignore[attr-defined]
         target_village = obj.village_id  # type: ignore[attr-defined]
-        run_write(lambda: _audit("access.cross_village", village_id=g.village.id if g.village else None,
+        run_write(lambda: _audit("access.cross_village", village_id=village_id,
                                  object_type=model.__tablename__, object_id=obj_id,  # type: ignore[attr-defined]
                                  details={"target_village_id": target_village}))
         abort(404)

@@ -430,3 +430,33 @@ def test_losing_a_village_role_ends_access_to_that_village(two_village_client, w
     _login(c, "both1")
     assert c.get(f"/registry/households/{world['hB']}").status_code == 404
     assert c.get(f"/registry/households/{world['hA']}").status_code == 200
+
+
+def test_a_write_transaction_does_not_read_the_village_again_to_check_a_row(app, world):
+    """begin_write() starts with a commit that expires g.village: the village check reads its id from the
+    session's identity map instead of loading the village again (one statement less per write view), and a
+    row of another village is still refused."""
+    from flask import g
+    from werkzeug.exceptions import NotFound
+
+    from app.access import get_in_village_or_404
+    from app.extensions import begin_write
+
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    with app.test_request_context("/"):
+        g.village = db.session.get(Village, world["vA"])
+        begin_write()
+        sa.event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            assert get_in_village_or_404(Household, world["hA"]).id == world["hA"]
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", count)
+        assert [s for s in seen if "FROM villages" in s] == [] and len(seen) == 1
+        with pytest.raises(NotFound):
+            get_in_village_or_404(Household, world["hB"])
+        db.session.rollback()
+    assert _last_audit("access.cross_village").village_id == world["vA"]
