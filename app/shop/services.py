@@ -404,8 +404,11 @@ def redeem(household, lines, *, key: str, actor=None, person=None) -> Redemption
 
 def _redeem(household, merged, *, key, digest, actor, person) -> Redemption:
     village_id = household.village_id
-    prices = dict(db.session.execute(sa.select(Product.id, Product.price_points)
-                                     .where(Product.id.in_([p.id for p, _q in merged]))).all())
+    # prices and the names the receipt keeps, in one read (the names as they are at the sale)
+    goods = db.session.execute(sa.select(Product.id, Product.price_points, Product.name, Product.spec)
+                               .where(Product.id.in_([p.id for p, _q in merged]))).all()
+    prices = {r.id: r.price_points for r in goods}
+    names = {r.id: (r.name, r.spec) for r in goods}
     total = sum(prices[p.id] * q for p, q in merged)
     if total > MAX_TRANSFER:
         raise ShopError(_("One redemption may cost at most %(max)s points; split it up.", max=MAX_TRANSFER))
@@ -452,9 +455,6 @@ def _redeem(household, merged, *, key, digest, actor, person) -> Redemption:
                      created_by_id=actor.id if actor is not None else None)
     db.session.add(red)
     db.session.flush()
-    snapshot = db.session.execute(sa.select(Product.id, Product.name, Product.spec)
-                                  .where(Product.id.in_(prices))).all()
-    names = {r.id: (r.name, r.spec) for r in snapshot}
     for product, qty in merged:
         name, spec = names[product.id]
         db.session.add(RedemptionLine(village_id=village_id, redemption_id=red.id, product_id=product.id,
