@@ -21,7 +21,7 @@ from app.statements import batch
 from app.statements import services as svc
 from app.statements.models import IssuedStatement, StatementJob
 from app.submission import run_write, write_transaction
-from tests.test_statements import TODAY, _households_in, _login, _month_form, world  # noqa: F401  (fixture re-used)
+from tests.test_statements import TODAY, _households_in, _login, _month_form, _today, world  # noqa: F401  (fixtures re-used)
 
 
 @pytest.fixture
