@@ -29,6 +29,14 @@ from tests.test_shop_views import _login
 TODAY = local_today()
 
 
+@pytest.fixture(autouse=True)
+def _today():
+    """The village's day as each test starts, not as the module was imported (a run that crosses the village's
+    midnight, 16:00 UTC, would date the fixtures' entries a day before the app sees them)."""
+    global TODAY
+    TODAY = local_today()
+
+
 @pytest.fixture
 def month(village, make_user, make_household):
     """Household 0101: an award of 50 whose posting ended long ago (final) and a fresh one of 50 on
