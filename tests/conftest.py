@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
+from flask_babel import force_locale
 
 from app import create_app
 from app.extensions import db
@@ -146,6 +147,13 @@ def app(db_uri, tmp_path, app_config):
     ctx.pop()
     with app.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture
+def english(app):
+    """Service calls outside a request: messages in English (their msgids), so tests can match them."""
+    with force_locale("en"):
+        yield
 
 
 @pytest.fixture

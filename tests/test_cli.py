@@ -5,6 +5,7 @@ import sqlalchemy as sa
 
 from app.audit.models import AuditLog
 from app.auth.models import Membership, User
+from app.db import local_today
 from app.extensions import db
 from app.registry.models import Household, Person, Township, Village
 
@@ -75,7 +76,7 @@ def test_points_finalize_and_close_year(runner, village, make_user, make_househo
         scheme = pts.create_scheme(village, "细则", year_policy="expire")
         cat = pts.create_category(scheme, "公益", "add")
         item = pts.create_item(cat, pts.ItemData(code="A1", text="清洁", points=4))
-        last_year = dt.date(dt.date.today().year - 1, 6, 1)
+        last_year = dt.date(local_today().year - 1, 6, 1)
         e = pts.record_entry(scheme, item, h, occurred_on=last_year, actor=clerk)
         pts.approve(e, reviewer, today=last_year)
     r = runner.invoke(args=["points", "finalize", "--village", village.code])

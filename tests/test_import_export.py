@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from flask_babel import force_locale
 from openpyxl import Workbook, load_workbook
 
 from app.audit.models import AuditLog
@@ -137,12 +136,6 @@ def groups(app, village):
         create_group(village, "一组")
         create_group(village, "二组")
 
-
-@pytest.fixture
-def english(app):
-    """Service calls outside a request: messages in English (their msgids)."""
-    with force_locale("en"):
-        yield
 
 
 @pytest.fixture

@@ -64,11 +64,6 @@ def en(clerk_client):
     return clerk_client
 
 
-@pytest.fixture
-def english(app):
-    with force_locale("en"):
-        yield
-
 
 def paste(client, text: str):
     return client.post("/points/items/import", data={"text": text, "submit": "1"})

@@ -9,11 +9,11 @@ import io
 
 import pytest
 import sqlalchemy as sa
-from flask_babel import force_locale
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
+from app.db import local_today
 from app.extensions import db
 from app.points import item_import as imp
 from app.points import services as pts
@@ -22,11 +22,6 @@ from app.points.models import PointItem
 from app.submission import write_transaction
 from app.tabular.export import Sheet, table_bytes
 
-
-@pytest.fixture
-def english(app):
-    with force_locale("en"):
-        yield
 
 
 def got(result: imp.ItemImportResult) -> set[tuple]:
@@ -298,7 +293,6 @@ def test_import_the_ready_items_now_and_the_rest_after_editing(app, en, village)
 
 def test_range_items_take_the_recorded_points_and_judgement_items_give_none(app, english, village,
                                                                            make_household):
-    import datetime as dt
 
     with write_transaction():
         scheme = pts.create_scheme(village, "细则")
@@ -309,7 +303,7 @@ def test_range_items_take_the_recorded_points_and_judgement_items_give_none(app,
                                                    effect="取消评优资格"))
     assert ranged.points == 10
     hh = make_household(village, "001")
-    day = dt.date.today()
+    day = local_today()
     with write_transaction():
         entry = pts.record_entry(scheme, ranged, hh, occurred_on=day, points=4)
     assert entry.points == 4
@@ -321,7 +315,6 @@ def test_range_items_take_the_recorded_points_and_judgement_items_give_none(app,
 
 
 def test_a_shared_cap_counts_every_item_of_its_group(app, english, village, make_household, make_user):
-    import datetime as dt
 
     reviewer = make_user("rev1", ("reviewer", village))
     with write_transaction():
@@ -334,7 +327,7 @@ def test_a_shared_cap_counts_every_item_of_its_group(app, english, village, make
                                               cap_points=40,
                                               cap_group="区级平台捐款"))
     hh = make_household(village, "001")
-    day = dt.date.today()
+    day = local_today()
     with write_transaction():
         first = pts.record_entry(scheme, a, hh, occurred_on=day)
         second = pts.record_entry(scheme, b, hh, occurred_on=day)
@@ -404,7 +397,6 @@ def test_an_exported_table_imports_back_to_the_same_items(app, english, village,
 # --- the entry form: points within a range, an amount for a per-amount item --------------------------
 
 def test_the_entry_form_asks_for_points_in_a_range_or_an_amount(app, en, village, make_household):
-    import datetime as dt
     import re
 
     from app.points.models import PointEntry
@@ -428,7 +420,7 @@ def test_the_entry_form_asks_for_points_in_a_range_or_an_amount(app, en, village
                         en.get("/points/entries/new").get_data(as_text=True)).group(1)
         return en.post("/points/entries/new", data={"idempotency_key": key, "household_number": "0101",
                                                     "person_id": "0", "item_id": ids[code],
-                                                    "occurred_on": dt.date.today().isoformat(), **extra})
+                                                    "occurred_on": local_today().isoformat(), **extra})
 
     r = record("A01")
     assert r.status_code == 200 and "gives from 1 to 10 points" in r.get_data(as_text=True)

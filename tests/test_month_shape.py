@@ -8,6 +8,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from app.db import local_today
 from app.extensions import db
 from app.submission import write_transaction
 from app.text import group_key
@@ -84,7 +85,6 @@ def test_item_form_category_list_is_in_chinese(client, scheme):
 
 def _on_posting(village, scheme, make_household, n=1):
     """n approved entries (on posting), recorded by clerk1 and approved by rev1."""
-    import datetime as dt
 
     from app.auth.models import User
     from app.points import services as pts
@@ -93,7 +93,7 @@ def _on_posting(village, scheme, make_household, n=1):
     h = make_household(village, "0101", "张三丰")
     clerk = db.session.scalar(sa.select(User).where(User.username == "clerk1"))
     rev = db.session.scalar(sa.select(User).where(User.username == "rev1"))
-    today = dt.date.today()
+    today = local_today()
     with write_transaction():
         item = db.session.scalar(sa.select(PointItem).where(PointItem.code == "A02"))
         entries = [pts.record_entry(scheme, item, h, occurred_on=today, actor=clerk) for _ in range(n)]
@@ -176,7 +176,7 @@ def test_every_form_field_keeps_its_label_box_and_error_together(client, staff, 
 
     make_household(staff, "0101", "张三丰")
     _login(client, "clerk1")
-    future = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+    future = (local_today() + dt.timedelta(days=3)).isoformat()
     html = client.get("/points/entries/new").get_data(as_text=True)
     key = re.search(r'name="idempotency_key" type="hidden" value="([^"]+)"', html).group(1)
     item_id = re.search(r'value="(\d+)">A01', html).group(1)
@@ -196,7 +196,6 @@ def test_every_form_field_keeps_its_label_box_and_error_together(client, staff, 
 # --- the item list: grouped by category, searchable, points and cap shown -------------------------
 
 def test_item_list_is_grouped_by_category_with_search_words_points_and_cap(client, staff, scheme, make_household):
-    import datetime as dt
 
     from app.points.models import PointEntry
 
@@ -217,7 +216,7 @@ def test_item_list_is_grouped_by_category_with_search_words_points_and_cap(clien
     # without the script it is a plain grouped list, and it records as before
     key = re.search(r'name="idempotency_key" type="hidden" value="([^"]+)"', html).group(1)
     r = client.post("/points/entries/new", data={"idempotency_key": key, "household_number": "0101",
-                                                 "item_id": item_id, "occurred_on": dt.date.today().isoformat(),
+                                                 "item_id": item_id, "occurred_on": local_today().isoformat(),
                                                  "submit": "1"})
     assert r.status_code == 302, r.get_data(as_text=True)
     assert db.session.scalar(sa.select(PointEntry.item_code)) == "A01"
@@ -238,7 +237,6 @@ def two_groups(staff, make_household):
 
 def test_batch_lists_everyone_by_group_with_select_all_group_and_count(client, staff, scheme, two_groups,
                                                                        make_village, make_household):
-    import datetime as dt
 
     from app.points.models import PointEntry
     from app.registry.models import Person
@@ -256,7 +254,7 @@ def test_batch_lists_everyone_by_group_with_select_all_group_and_count(client, s
     # the server still checks what comes back: someone of another village is refused, nothing written
     other = make_village("v2", "二号村")
     stranger = make_household(other, "9901", "赵外").head_id
-    data = {"idempotency_key": key, "item_id": item_id, "occurred_on": dt.date.today().isoformat(),
+    data = {"idempotency_key": key, "item_id": item_id, "occurred_on": local_today().isoformat(),
             "group": "all", "q": "", "submit": "1"}
     r = client.post("/points/entries/batch", data={**data, "person_ids": [ids["张三丰"], stranger]})
     assert r.status_code == 200 and 'id="person_ids-err"' in r.get_data(as_text=True)
@@ -271,7 +269,6 @@ def test_batch_lists_everyone_by_group_with_select_all_group_and_count(client, s
 # --- bulk review ----------------------------------------------------------------------------------
 
 def _record(scheme, code, household, *, note=None, evidence=None, n=1):
-    import datetime as dt
 
     from app.auth.models import User
     from app.points import services as pts
@@ -280,7 +277,7 @@ def _record(scheme, code, household, *, note=None, evidence=None, n=1):
     clerk = db.session.scalar(sa.select(User).where(User.username == "clerk1"))
     with write_transaction():
         item = db.session.scalar(sa.select(PointItem).where(PointItem.code == code))
-        return [pts.record_entry(scheme, item, household, occurred_on=dt.date.today(), actor=clerk, note=note,
+        return [pts.record_entry(scheme, item, household, occurred_on=local_today(), actor=clerk, note=note,
                                  evidence_file=evidence).id for _ in range(n)]
 
 

@@ -4,7 +4,6 @@ the village keeps that; anything that is not a readable photo, or too large, is 
 the field and nothing is written."""
 from __future__ import annotations
 
-import datetime as dt
 import io
 import re
 import struct
@@ -16,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from PIL import ExifTags, Image
 
+from app.db import local_today
 from app.extensions import db
 from app.points.models import PointEntry
 from app.registry.models import Village
@@ -57,7 +57,7 @@ def _photo(size=(400, 200), fmt="JPEG", *, orientation: int | None = None, gps: 
 
 def _post(client, item, data: bytes, filename: str = "IMG_0001.jpg"):
     form = {"idempotency_key": _form_key(client, "/points/entries/new"), "household_number": "0101",
-            "person_id": "0", "item_id": item.id, "occurred_on": dt.date.today().isoformat(), "note": "清洁日",
+            "person_id": "0", "item_id": item.id, "occurred_on": local_today().isoformat(), "note": "清洁日",
             "evidence": (io.BytesIO(data), filename)}
     return client.post("/points/entries/new", data=form, content_type="multipart/form-data")
 
@@ -241,7 +241,7 @@ def test_a_request_over_the_limit_gets_a_friendly_page_not_a_bare_413(app, clien
     # nothing reads (and closes) once the request is refused
     boundary, body = encode_multipart({
         "idempotency_key": _form_key(client, "/points/entries/new"), "household_number": "0101",
-        "person_id": "0", "item_id": str(recorder.id), "occurred_on": dt.date.today().isoformat(),
+        "person_id": "0", "item_id": str(recorder.id), "occurred_on": local_today().isoformat(),
         "evidence": FileStorage(io.BytesIO(data), "IMG_0003.jpg")})
     r = client.post("/points/entries/new", data=body, content_type=f"multipart/form-data; boundary={boundary}")
     html = r.get_data(as_text=True)
@@ -266,7 +266,7 @@ def test_a_grid_visit_photo_follows_the_village_setting(app, client, auth, groun
         db.session.get(Village, village.id).keep_photo_location = keep
     _as(auth, "wangge")
     r = client.post(f"/grid/households/{ground['0201']}/visit", data={
-        "visit-visited_on": dt.date.today().isoformat(), "visit-purpose": "routine", "visit-findings": "屋顶漏雨",
+        "visit-visited_on": local_today().isoformat(), "visit-purpose": "routine", "visit-findings": "屋顶漏雨",
         "visit-requests": "", "visit-follow_up_on": "", "visit-submit": "1",
         "visit-photo": (io.BytesIO(_photo((400, 200), orientation=6, gps=True)), "IMG_0009.HEIC")},
         content_type="multipart/form-data")

@@ -2,11 +2,11 @@
 posts them, each entry's effect on the balance, dates whole), the 积分细则 and the 红黑榜 / 星级文明户 list."""
 from __future__ import annotations
 
-import datetime as dt
 
 import pytest
 import sqlalchemy as sa
 
+from app.db import local_today
 from app.extensions import db
 from app.ledger.models import Account, Transfer
 from app.points.models import PointEntry
@@ -85,7 +85,7 @@ def scored(make_village, make_user, make_household):
     from app.points import services as pts
     from app.registry.services import create_group, move_out, set_household_status
 
-    today = dt.date.today()
+    today = local_today()
     village = make_village("v1", "乡约示范村")
     clerk = make_user("clerk1", ("clerk", village))
     reviewer = make_user("rev1", ("reviewer", village))

@@ -26,7 +26,8 @@ from tests.conftest import FreshContextClient
 from tests.kiosk_helpers import PIN, enable_client, open_household
 from tests.test_shop_views import _login
 
-TODAY = local_today()
+#: the village's day as the running test started (the autouse `_today` fixture sets it)
+TODAY: dt.date
 
 
 @pytest.fixture(autouse=True)

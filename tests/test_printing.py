@@ -15,6 +15,7 @@ import pytest
 from pypdf import PdfReader
 
 from app import printing
+from app.db import local_today
 from app.extensions import db
 from app.points import services as pts
 from app.points.models import Objection, PointEntry
@@ -59,7 +60,7 @@ def login(client, username: str) -> None:
 @pytest.fixture
 def posted(make_village, make_user, make_household):
     """A village with entries on posting in two groups and without a group, plus some that are not."""
-    today = dt.date.today()
+    today = local_today()
     village = make_village("v1", "乡约示范村")
     clerk = make_user("clerk1", ("clerk", village))
     reviewer = make_user("rev1", ("reviewer", village))
@@ -188,7 +189,7 @@ def test_typed_markup_is_printed_literally_and_fetches_nothing(client, make_vill
     clerk = make_user("clerk1", ("clerk", village))
     reviewer = make_user("rev1", ("reviewer", village))
     household = make_household(village, "0101", "<script>{{7*7}}</script>")
-    today = dt.date.today()
+    today = local_today()
     with write_transaction():
         scheme = pts.create_scheme(village, "</style><style>@import url(http://127.0.0.1:9/a.css);</style>")
         cat = pts.create_category(scheme, "热心公益", "add")

@@ -15,13 +15,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from app.db import utcnow
+from app.db import local_today, utcnow
 from app.extensions import db
 from app.statements import batch
 from app.statements import services as svc
 from app.statements.models import IssuedStatement, StatementJob
 from app.submission import run_write, write_transaction
-from tests.test_statements import TODAY, _households_in, _login, _month_form, _today, world  # noqa: F401  (fixtures re-used)
+from tests.test_statements import _households_in, _login, _month_form, _today, world  # noqa: F401  (fixtures re-used)
 
 
 @pytest.fixture
@@ -40,8 +40,9 @@ def _jobs() -> list[StatementJob]:
 
 def _job_row(world, **kw) -> StatementJob:
     """A job of the village's year, as another process left it."""
-    values = {"village_id": world.village.id, "period_kind": "year", "period_start": dt.date(TODAY.year, 1, 1),
-              "period_end": dt.date(TODAY.year, 12, 31), "paper": "a4", "base_url": "http://localhost/",
+    year = local_today().year
+    values = {"village_id": world.village.id, "period_kind": "year", "period_start": dt.date(year, 1, 1),
+              "period_end": dt.date(year, 12, 31), "paper": "a4", "base_url": "http://localhost/",
               "created_by_id": world.clerk.id, **kw}
     with write_transaction():
         job = StatementJob(**values)
@@ -197,7 +198,8 @@ def test_a_killed_print_command_leaves_its_statements_to_print_again(app, runner
         rendered.append(out_path)
         return real(htmls, out_path)
 
-    args = ["statements", "print", "--village", "v1", "--period", str(TODAY.year), "--out", str(tmp_path / "a.pdf")]
+    args = ["statements", "print", "--village", "v1", "--period", str(local_today().year),
+            "--out", str(tmp_path / "a.pdf")]
     with monkeypatch.context() as m:
         m.setattr(batch, "_render_chunk", killed_after_one)
         r = runner.invoke(args=args)

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
+from app.db import local_today
 from app.extensions import db
 from app.mediation.models import MediationCase
 from app.patrol import services as ps
@@ -21,8 +22,8 @@ def finding(village, make_user, make_household):
     make_household(village, "0901", "孙有田")
     with write_transaction():
         team = ps.create_team(village, name="巡逻队")
-        (shift,) = ps.add_shifts(team, first_day=dt.date.today() - dt.timedelta(days=1),
-                                 last_day=dt.date.today() - dt.timedelta(days=1), start=dt.time(20),
+        (shift,) = ps.add_shifts(team, first_day=local_today() - dt.timedelta(days=1),
+                                 last_day=local_today() - dt.timedelta(days=1), start=dt.time(20),
                                  end=dt.time(22), needed=1)
         found = ps.record_finding(shift, kind="dispute", text="孙周两家为排水沟争吵", action="to_mediation")
         # the id, not the row: reading a row's attribute later would open a read snapshot older than the

@@ -3,12 +3,12 @@ grouped item list, a batch for a whole villager group ticked with one button, an
 approved together, a capped one refused alone with its reason. The entry form keeps each label above its box."""
 from __future__ import annotations
 
-import datetime as dt
 
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
+from app.db import local_today
 from app.extensions import db
 from app.points import services as pts
 from app.points.models import PointEntry, PointItem
@@ -27,7 +27,7 @@ def month(village, make_user, make_household):
     h = make_household(village, "0101", "钱大有", members=[("孙秀兰", "spouse")], group=first)
     make_household(village, "0102", "周德才", group=first)
     make_household(village, "0201", "吴小明", group=second)
-    today = dt.date.today()
+    today = local_today()
     with write_transaction():
         scheme = pts.create_scheme(village, "积分细则")
         add = pts.create_category(scheme, "环境治理", "add")
@@ -51,7 +51,7 @@ def pts_scheme(village):
 
 
 def test_record_batch_by_group_and_bulk_review(page: Page, live_server, month, outside_requests):
-    today = dt.date.today().isoformat()
+    today = local_today().isoformat()
     _login(page, live_server, "wenshu")
 
     # one entry: the item found by its pinyin initials (清洁 → qj) in the grouped list

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Browser, expect
 
-from app.db import utcnow
+from app.db import local_today, utcnow
 from app.extensions import db
 from app.patrol import services as ps
 from app.patrol.models import PatrolShift
@@ -37,7 +37,7 @@ def night(village, make_user, make_household):
                       user=db.session.merge(member_user))
         route = ps.add_route(team, "村主干道")
         point = ps.add_checkpoint(route, "村小学门口")
-        today = dt.date.today()
+        today = local_today()
         (shift,) = ps.add_shifts(team, first_day=today, last_day=today, start=dt.time(0), end=dt.time(23),
                                  needed=1, route=route)
         shift.starts_at, shift.ends_at = utcnow() - dt.timedelta(hours=1), utcnow() + dt.timedelta(hours=1)

@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
+from app.db import local_today
 from app.extensions import db
 from app.points import services as pts
 from app.points.models import PointEntry
@@ -31,7 +32,7 @@ def test_batch_entry_approved_shows_on_household_page(page: Page, live_server, c
     _login(page, live_server, "wenshu")
     page.goto(f"{live_server}/points/entries/batch?q=05")
     page.locator("#item_id").select_option(label="A01 参加村庄清洁日（+2）")
-    page.locator("#occurred_on").fill(dt.date.today().isoformat())
+    page.locator("#occurred_on").fill(local_today().isoformat())
     page.locator("#note").fill("十一月环境清洁日")
     for name in ("钱大有", "孙秀兰", "周德才"):
         page.get_by_label(name, exact=False).check()
@@ -60,7 +61,7 @@ def test_back_and_resubmit_of_a_batch_records_each_entry_once(page: Page, live_s
     _login(page, live_server, "wenshu")
     page.goto(f"{live_server}/points/entries/batch?q=05")
     page.locator("#item_id").select_option(label="A01 参加村庄清洁日（+2）")
-    page.locator("#occurred_on").fill(dt.date.today().isoformat())
+    page.locator("#occurred_on").fill(local_today().isoformat())
     for name in ("钱大有", "孙秀兰", "周德才"):
         page.get_by_label(name, exact=False).check()
     page.locator("main button[name=submit]").click()
@@ -90,11 +91,11 @@ def test_entry_form_keeps_the_chosen_member_through_a_reload_and_a_refusal(page:
         page.locator("#occurred_on").click()
     page.wait_for_load_state("networkidle")
     expect(page.locator("#person_id option:checked")).to_have_text("孙秀兰")
-    page.locator("#occurred_on").fill((dt.date.today() + dt.timedelta(days=1)).isoformat())
+    page.locator("#occurred_on").fill((local_today() + dt.timedelta(days=1)).isoformat())
     page.locator("main button[name=submit]").click()
     expect(page.locator(".field-error")).to_contain_text("日期不能晚于今天")
     expect(page.locator("#person_id option:checked")).to_have_text("孙秀兰")
-    page.locator("#occurred_on").fill(dt.date.today().isoformat())
+    page.locator("#occurred_on").fill(local_today().isoformat())
     page.locator("main button[name=submit]").click()
     expect(page.locator(".flash-success")).to_be_visible()
     db.session.expire_all()

@@ -7,10 +7,10 @@ query giving the object of the demo village to use; a row's `args` overrides it.
 """
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
+from app.db import local_today
 
 #: URL argument → SQL giving its value in the seeded world (first match)
 ARG_SQL = {
@@ -45,11 +45,11 @@ ARG_SQL = {
 
 
 def _today_year(_conn):
-    return dt.date.today().year
+    return local_today().year
 
 
 def _today_month(_conn):
-    return dt.date.today().month
+    return local_today().month
 
 
 ARG_FUNCS = {"year": _today_year, "month": _today_month}

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from itsdangerous import URLSafeTimedSerializer
 
 from app import create_app
+from app.db import local_today
 from app.extensions import db
 from tests.conftest import BACKENDS, BASE_CONFIG, FreshContextClient, _empty_pg
 from tests.gates import gates_full, gates_seed
@@ -56,7 +57,6 @@ class ErrorLog(logging.Handler):
 
 def _seed_extra() -> None:
     """What the demo lacks: a mediation case with the demo mediator on it, one objection."""
-    import datetime as dt
 
     from app.auth.models import User
     from app.mediation import services as ms
@@ -69,7 +69,7 @@ def _seed_extra() -> None:
         homes = list(db.session.scalars(sa.select(Household).where(Household.village_id == village.id)
                                         .order_by(Household.id).limit(2)))
         ms.set_head(village, mediator)
-        data = ms.CaseData(received_on=dt.date.today(), intake="desk", dispute_type="homestead",
+        data = ms.CaseData(received_on=local_today(), intake="desk", dispute_type="homestead",
                            summary="两户因宅基地边界的围墙发生争执")
         parties = [ms.PartyData(role="applicant", name=homes[0].head.name, person_id=homes[0].head.id),
                    ms.PartyData(role="respondent", name=homes[1].head.name, person_id=homes[1].head.id)]

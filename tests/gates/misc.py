@@ -10,6 +10,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
+from app.db import local_today
 from app.extensions import db
 from tests.gates import gates_full, sample
 
@@ -43,7 +44,7 @@ def scripted_session(villagers: int = VILLAGERS) -> dict:
     mediator = db.session.scalar(sa.select(User).where(User.username == "mediator"))
     h1, h2 = db.session.scalars(sa.select(Household).where(Household.village_id == village.id)
                                 .order_by(Household.id).limit(2)).all()
-    today = dt.date.today()
+    today = local_today()
     with write_transaction():
         ms.set_head(village, mediator)
         case = ms.register_case(

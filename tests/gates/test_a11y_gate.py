@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from playwright.sync_api import Browser, Page
 from playwright.sync_api import Error as PlaywrightError
 
+from app.db import local_today
 from app.demo import DEMO_PASSWORD
 from app.extensions import db
 from tests.conftest import BACKENDS
@@ -64,17 +65,16 @@ def _ids() -> dict:
     from app.rules.models import RuleVersion
     from app.auth.models import User
     from app.submission import write_transaction
-    import datetime as dt
 
     village = db.session.scalar(sa.select(Village).where(Village.code == "demo"))
     household = db.session.scalar(sa.select(Household).where(Household.village_id == village.id)
                                   .order_by(Household.id))
     mediator = db.session.scalar(sa.select(User).where(User.username == "mediator"))
     with write_transaction():
-        case = ms.register_case(village, ms.CaseData(received_on=dt.date.today(), intake="desk",
+        case = ms.register_case(village, ms.CaseData(received_on=local_today(), intake="desk",
                                                      dispute_type="homestead", summary="围墙边界争执"),
                                 [ms.PartyData(role="applicant", name="甲"), ms.PartyData(role="respondent", name="乙")],
-                                mediators=[mediator], today=dt.date.today())
+                                mediators=[mediator], today=local_today())
     ids = {"household": household.id, "case": case.id, "village": village,
            "entry": db.session.scalar(sa.select(sa.func.min(PointEntry.id))),
            "version": db.session.scalar(sa.select(sa.func.min(RuleVersion.id)))}

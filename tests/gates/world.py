@@ -15,12 +15,12 @@ statement job per village, and an enrolled kiosk of A with household OWN_HOUSEHO
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import re
 from typing import Any
 
 import sqlalchemy as sa
 
+from app.db import local_today
 from app.extensions import db
 from app.submission import write_transaction
 from tests.conftest import FreshContextClient
@@ -122,7 +122,7 @@ def _extras(village, suffix: str) -> dict[str, int]:
 
     prefix = "" if suffix == "a" else "b-"
     mediator = db.session.scalar(sa.select(User).where(User.username == f"{prefix}mediator"))
-    today = dt.date.today()
+    today = local_today()
     parties = [ms.PartyData(role=PartyRole.APPLICANT.value, name=f"申请人{suffix}"),
                ms.PartyData(role=PartyRole.RESPONDENT.value, name=f"被申请人{suffix}")]
     data = ms.CaseData(received_on=today, intake=next(iter(Intake)).value,
@@ -199,7 +199,7 @@ def seed_world(households: int = 20) -> World:
                    "other_village": db.session.scalar(sa.select(User.id).where(User.username == "b-clerk"))}
     ids["case"] = {"own": cases_a["assigned"], "unassigned": cases_a["unassigned"],
                    "other_village": cases_b["assigned"]}
-    today = dt.date.today()
+    today = local_today()
     world = World(ids=ids, village_a=va.id, village_b=vb.id, kiosk_household=own.id,
                   kiosk_household_number=own.number, kiosk_device=(device.id, token),
                   year=today.year, month=today.month)
