@@ -13,7 +13,7 @@ from app.ledger.queries import balance_of
 from app.ledger.models import Account
 from app.points import queries as pq
 from app.points import services as pts
-from app.points.models import PointEntry, YearScore
+from app.points.models import Objection, PointEntry, YearScore
 from app.points.workdays import add_working_days
 from app.registry.models import Person
 from app.submission import write_transaction
@@ -287,6 +287,53 @@ def test_year_close_keeps_scores_and_applies_the_policy(setup, policy):
     with write_transaction():
         assert pts.close_year(db.session.merge(s.scheme), 2025, today=TODAY) == 0
     assert ledger.check() == []
+
+
+def _close_2025(s):
+    with write_transaction():
+        return pts.close_year(db.session.merge(s.scheme), 2025, actor=s.reviewer, today=TODAY)
+
+
+def test_a_year_closes_only_once_its_entries_are_settled(setup, english):
+    """An entry waiting for review, on posting or under an objection could still change the year's score (and,
+    under the expire policy, a correction would take back points the close had expired): the close waits."""
+    s = setup
+    with write_transaction():
+        db.session.merge(s.scheme).year_policy = "expire"
+    december = dt.date(2025, 12, 1)
+    settled = _approve(s, _record(s, "yard", day=december), day=december)
+    waiting = _record(s, "help", day=december)
+    with pytest.raises(pts.PointsError, match="1 entries still wait for review"):
+        _close_2025(s)
+    posted = _approve(s, waiting)  # approved today: on posting for six more days
+    with pytest.raises(pts.PointsError, match="on posting until 2026-12-01 at the latest"):
+        _close_2025(s)
+    with write_transaction():
+        pts.file_objection(db.session.get(PointEntry, posted.id), reason="有疑问", today=TODAY)
+    with pytest.raises(pts.PointsError, match="1 entries are under an objection not yet decided"):
+        _close_2025(s)
+    assert db.session.scalar(sa.select(sa.func.count(YearScore.id))) == 0
+    assert _balance(s.h1) == 15  # nothing expired by a refused close
+    objection = db.session.scalar(sa.select(Objection))
+    with write_transaction():
+        pts.decide_objection(db.session.get(Objection, objection.id), s.reviewer, decision="corrected",
+                             reply_text="核实后不符合", today=TODAY)
+    assert _close_2025(s) == 2
+    assert _balance(s.h1) == 0 and settled.points == 10
+    assert db.session.scalar(sa.select(YearScore.score).where(YearScore.household_id == s.h1.id)) == 10
+    assert ledger.check() == []
+
+
+def test_a_closed_year_takes_no_more_entries(setup, english):
+    s = setup
+    _approve(s, _record(s, "yard", day=dt.date(2025, 12, 1)), day=dt.date(2025, 12, 1))
+    assert _close_2025(s) == 2
+    with pytest.raises(pts.PointsError, match="2025 is closed") as refused:
+        _record(s, "help", day=dt.date(2025, 12, 30))
+    assert refused.value.field == "occurred_on"
+    assert pq.year_score(s.h1.id, 2025) == 10
+    # this year's entries go on as before
+    assert _record(s, "help", day=TODAY).status == "pending"
 
 
 def test_item_sign_must_match_its_category(setup):

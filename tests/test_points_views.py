@@ -6,6 +6,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
+from app.db import local_today
 from app.extensions import db
 from app.ledger import services as ledger
 from app.ledger.queries import balance_of
@@ -59,7 +60,7 @@ def test_month_of_points_in_the_browser(client, people):
     assert item.points == 2  # full-width digits accepted
     key = _form_key(client, "/points/entries/new")
     data = {"idempotency_key": key, "household_number": "0101", "person_id": "0", "item_id": item.id,
-            "occurred_on": dt.date.today().isoformat(), "note": "十一月清洁日"}
+            "occurred_on": local_today().isoformat(), "note": "十一月清洁日"}
     assert client.post("/points/entries/new", data=data).status_code == 302
     assert client.post("/points/entries/new", data=data).status_code == 302  # double submit
     assert db.session.scalar(sa.select(sa.func.count(PointEntry.id))) == 1
@@ -99,7 +100,7 @@ def test_batch_entry_for_a_clean_up(client, people):
     ids = [r[0] for r in db.session.execute(sa.text("SELECT id FROM people ORDER BY id"))]
     key = _form_key(client, "/points/entries/batch?q=0101")
     r = client.post("/points/entries/batch", data={"idempotency_key": key, "item_id": item.id,
-                                                   "occurred_on": dt.date.today().isoformat(),
+                                                   "occurred_on": local_today().isoformat(),
                                                    "person_ids": ids, "submit": "1"})
     assert r.status_code == 302, r.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count(PointEntry.id))) == 3
@@ -119,7 +120,7 @@ def test_an_entry_form_sent_again_records_once_and_says_so(client, people):
     item = _setup_scheme(client)
     key = _form_key(client, "/points/entries/new")
     data = {"idempotency_key": key, "household_number": "0101", "person_id": "0", "item_id": item.id,
-            "occurred_on": dt.date.today().isoformat()}
+            "occurred_on": local_today().isoformat()}
     first = client.post("/points/entries/new", data=data, follow_redirects=True).get_data(as_text=True)
     assert ALREADY not in first
     again = client.post("/points/entries/new", data=data, follow_redirects=True).get_data(as_text=True)
@@ -133,7 +134,7 @@ def test_an_entry_form_sent_again_records_once_and_says_so(client, people):
 
 def _batch(client, url, item, ids):
     key = _form_key(client, url)
-    return key, {"idempotency_key": key, "item_id": item.id, "occurred_on": dt.date.today().isoformat(),
+    return key, {"idempotency_key": key, "item_id": item.id, "occurred_on": local_today().isoformat(),
                  "person_ids": ids, "submit": "1"}
 
 
@@ -182,10 +183,10 @@ def test_recording_a_future_date_or_unknown_household_gives_the_form_back(client
     key = _form_key(client, "/points/entries/new")
     base = {"idempotency_key": key, "person_id": "0", "item_id": item.id}
     r = client.post("/points/entries/new", data={**base, "household_number": "9999",
-                                                 "occurred_on": dt.date.today().isoformat()})
+                                                 "occurred_on": local_today().isoformat()})
     assert r.status_code == 200
     r = client.post("/points/entries/new", data={**base, "household_number": "0101",
-                                                 "occurred_on": (dt.date.today() + dt.timedelta(days=3)).isoformat()})
+                                                 "occurred_on": (local_today() + dt.timedelta(days=3)).isoformat()})
     assert r.status_code == 200
     assert db.session.scalar(sa.select(sa.func.count(PointEntry.id))) == 0
 
@@ -198,6 +199,23 @@ def test_roles_on_points_pages(client, people):
     assert client.get("/points/entries").status_code == 200
     assert client.get("/points/entries/new").status_code == 403
     assert client.get("/points/year-close").status_code == 403
+
+
+def test_a_year_with_an_entry_waiting_for_review_is_not_closed(client, people):
+    """The clerk is told why in Chinese, with the form back; no score is kept and nothing expires."""
+    from app.points.models import YearScore
+
+    _login(client, "clerk1")
+    item = _setup_scheme(client)
+    last_year = local_today().year - 1
+    key = _form_key(client, "/points/entries/new")
+    assert client.post("/points/entries/new", data={
+        "idempotency_key": key, "household_number": "0101", "person_id": "0", "item_id": item.id,
+        "occurred_on": f"{last_year}-12-20"}).status_code == 302
+    r = client.post("/points/year-close", data={"year": str(last_year), "confirm": "y", "submit": "1"})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and f"{last_year}年暂不能年终结算" in page and "还有 1 条积分待审核" in page
+    assert db.session.scalar(sa.select(sa.func.count(YearScore.id))) == 0
 
 
 def test_points_of_another_village_are_out_of_reach(client, people, make_village, make_user, make_household):
@@ -232,7 +250,7 @@ def test_entry_form_keeps_the_chosen_person(client, people):
     item = _setup_scheme(client)
     child = db.session.scalar(sa.text("SELECT id FROM people WHERE name = '张小丰'"))
     key = _form_key(client, "/points/entries/new")
-    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    tomorrow = (local_today() + dt.timedelta(days=1)).isoformat()
     r = client.post("/points/entries/new", data={"idempotency_key": key, "household_number": "0101",
                                                  "person_id": str(child), "item_id": item.id,
                                                  "occurred_on": tomorrow})

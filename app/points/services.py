@@ -35,7 +35,7 @@ from .models import (
     SpendableFrom,
     YearScore,
 )
-from .queries import COUNTED, effective_status, household_ranking, year_score
+from .queries import COUNTED, effective_status, household_ranking, on_posting_filter, year_score
 from .states import DECISIONS, ENTRY, OBJECTION, objection_state
 from .workdays import add_working_days, holidays_from_config
 
@@ -344,6 +344,9 @@ def record_entry(scheme: PointScheme, item: PointItem, household: Household, *, 
                          == (item.id, household.id, occurred_on))
     if prior is not None:
         return prior
+    if year_closed(scheme.id, occurred_on.year):
+        raise PointsError(_("%(year)s is closed: its scores are final, so nothing more can be recorded for it. "
+                            "Date the entry in the current year.", year=occurred_on.year), "occurred_on")
     subject = _subject(household, person, item)
     entry = PointEntry(
         village_id=scheme.village_id, scheme_id=scheme.id, item_id=item.id, household_id=household.id,
@@ -679,16 +682,47 @@ def overdue_objections(village_id: int, today: dt.date | None = None) -> list[Ob
 
 # --- year end -------------------------------------------------------------------------------------
 
+def year_closed(scheme_id: int, year: int) -> bool:
+    """Whether `year` has been closed: its scores are kept in year_scores and no entry may join it."""
+    return db.session.scalar(sa.select(YearScore.id).where(YearScore.scheme_id == scheme_id,
+                                                           YearScore.year == year).limit(1)) is not None
+
+
+def _refuse_unsettled_year(scheme: PointScheme, year: int, today: dt.date) -> None:
+    """A year closes once all its entries are settled: none waits for review, none is on posting or under an
+    objection. Otherwise a later approval or correction would change a score already kept, and under the
+    expire policy a correction would try to take back points the close had already expired."""
+    of_year = (PointEntry.scheme_id == scheme.id, PointEntry.year == year)
+    pending = db.session.scalar(sa.select(sa.func.count(PointEntry.id)).where(
+        *of_year, PointEntry.status == EntryStatus.PENDING.value))
+    posting, disputed, last_day = db.session.execute(sa.select(
+        sa.func.count(PointEntry.id),
+        sa.func.count(PointEntry.id).filter(PointEntry.status == EntryStatus.DISPUTED.value),
+        sa.func.max(PointEntry.posting_until).filter(PointEntry.status == EntryStatus.POSTED.value))
+        .where(*of_year, *on_posting_filter(today))).one()
+    if not (pending or posting):
+        return
+    problems = []
+    if pending:
+        problems.append(_("%(n)s entries still wait for review", n=pending))
+    if posting - disputed:
+        problems.append(_("%(n)s entries are on posting until %(day)s at the latest", n=posting - disputed,
+                          day=last_day.isoformat()))
+    if disputed:
+        problems.append(_("%(n)s entries are under an objection not yet decided", n=disputed))
+    raise PointsError(_("%(year)s cannot be closed yet: %(problems)s. Close it once they are settled.",
+                        year=year, problems=_("; ").join(problems)), "year")
+
+
 def close_year(scheme: PointScheme, year: int, *, actor=None, today: dt.date | None = None) -> int:
     """Keep every household's final score of `year`; under the expire policy clear balances to the
     expired account. Closing the same year twice changes nothing. Returns households closed."""
     today = today or local_today()
     if year >= today.year:
         raise PointsError(_("A year can be closed once it is over."))
-    done = db.session.scalar(sa.select(sa.func.count(YearScore.id)).where(YearScore.scheme_id == scheme.id,
-                                                                          YearScore.year == year))
-    if done:
+    if year_closed(scheme.id, year):
         return 0
+    _refuse_unsettled_year(scheme, year, today)
     ranking = household_ranking(scheme.village_id, year, scheme_id=scheme.id)
     ranks = {h.id: r for h, _s, r in ranking}
     households = db.session.scalars(sa.select(Household).where(Household.village_id == scheme.village_id)
