@@ -14,6 +14,7 @@ from flask_wtf.csrf import CSRFProtect
 import importlib
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapper
 
 from .db import Base
@@ -49,8 +50,6 @@ def upsert_insert(table):
     insert(); a row that two transactions may create at once (a counter, a running total, an account) is
     created through this, never by a read then an insert.
     """
-    from sqlalchemy.dialects import postgresql, sqlite
-
     dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
 

@@ -298,12 +298,11 @@ def build_statement(household: Household, period: Period, *, cutoff: dt.datetime
     reversed_of = [t.reverses_transfer_id for t in transfers if t.reverses_transfer_id]
     originals = {t.id: t for t in db.session.execute(
         sa.select(*_TRANSFER_COLUMNS).where(Transfer.id.in_(reversed_of)))} if reversed_of else {}
-    entry_ids = [t.entry_id for t in transfers if t.entry_id]
     if listed:
         describe = _Describer(transfers, originals)
         categories = {i: e.category_name for i, e in describe.entries.items()}
     else:
-        describe, categories = None, pq.category_names(entry_ids)
+        describe, categories = None, pq.category_names([t.entry_id for t in transfers if t.entry_id])
     lines = []
     summary: dict[str, dict[str, SummaryRow]] = {name: {} for name in TOTALS}
     for t in transfers:
