@@ -46,3 +46,24 @@ def test_every_docs_reference_names_a_file_and_section_that_exist():
 def test_the_three_documents_of_the_house_exist():
     for name in ("architecture.md", "ledger.md", "operations.md"):
         assert (ROOT / "docs" / name).read_text(encoding="utf-8").startswith("# ")
+
+
+#: the top level the client fixed (app/, migrations/, templates/, printables/, tests/, wsgi.py, requirements.txt,
+#: README.md) and the tooling beside it
+TOP_LEVEL = {"app", "migrations", "templates", "printables", "tests", "wsgi.py", "requirements.txt", "README.md",
+             "Makefile", ".ci", "bench", "docs", "pyproject.toml", "babel.cfg", "deploy", ".gitignore",
+             ".gitattributes"}
+
+
+def test_the_top_level_holds_only_what_belongs_there():
+    """A stray render (--1.png, from pdftoppm's '-' output) once sat committed beside README.md."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.fail("the repository's files are listed with git, which this checkout lacks")
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    tops = {name.split("/", 1)[0] for name in tracked.decode("utf-8").split("\0") if name}
+    assert tops - TOP_LEVEL == set()
