@@ -595,20 +595,36 @@ def fig_booklet(ctx: Context) -> list[Row]:
 
 @figure("6", "flask ledger check over the whole ledger")
 def fig_ledger_check(ctx: Context) -> list[Row]:
+    """The check of the big village's ledger (about a million transfers: the data the 10 s goal was set for) on
+    both databases; where the county shares the database (PostgreSQL), also the check of everything, which is what
+    a county server runs at night, reported with its rate and no goal of its own."""
     from app.ledger.models import Transfer
 
-    n = _scalar(ctx, sa.select(sa.func.count()).select_from(Transfer))
-    times, rss = [], 0.0
-    for i in range(ctx.runs):
-        seconds, mb, out = load.run_cli([sys.executable, "-m", "flask", "--app", "bench.serve", "ledger", "check"],
-                                        ctx.env)
-        if "ledger check clean" not in out:
-            raise RuntimeError(f"ledger check not clean: {out[-500:]}")
-        times.append(seconds)
-        rss = max(rss, mb)
-        ctx.log(f"    run {i + 1}: {seconds:.2f} s, {mb:.0f} MiB")
-    return [Row("6", f"ledger check, {n:,} transfers", "s", times, "≤ 10 s", statistics.median(times) <= 10,
-                "clean; wall time of the CLI process", rss)]
+    vid = _village_id(ctx)
+    n_village = _scalar(ctx, sa.select(sa.func.count()).select_from(Transfer).where(Transfer.village_id == vid))
+    n_all = _scalar(ctx, sa.select(sa.func.count()).select_from(Transfer))
+    check = [sys.executable, "-m", "flask", "--app", "bench.serve", "ledger", "check"]
+
+    def timed(args: list[str], label: str) -> tuple[list[float], float]:
+        times, rss = [], 0.0
+        for i in range(ctx.runs):
+            seconds, mb, out = load.run_cli(args, ctx.env)
+            if "ledger check clean" not in out:
+                raise RuntimeError(f"ledger check not clean: {out[-500:]}")
+            times.append(seconds)
+            rss = max(rss, mb)
+            ctx.log(f"    {label} run {i + 1}: {seconds:.2f} s, {mb:.0f} MiB")
+        return times, rss
+
+    times, rss = timed(check + ["--village", "bench"], "the big village")
+    rows = [Row("6", f"ledger check of the big village, {n_village:,} transfers", "s", times, "≤ 10 s",
+                statistics.median(times) <= 10, "clean; wall time of the CLI process", rss)]
+    if n_all > n_village:
+        times, rss_all = timed(check, "the whole database")
+        rate = statistics.median(times) / n_all * 1e6
+        rows.append(Row("6", f"ledger check of the whole database, {n_all:,} transfers (the county's villages too)",
+                        "s", times, "", None, f"clean; {rate:.1f} µs per transfer", max(rss, rss_all)))
+    return rows
 
 
 # --- 7. Excel import of the register -------------------------------------------------------------------------------------

@@ -24,12 +24,13 @@ def build_import_workbook(households: int, people: int, seed: int = 7) -> bytes:
 
     from openpyxl import load_workbook
 
-    from app.registry import importer as imp
+    from app.registry import import_format as imp
+    from app.registry.export import template_workbook
     from app.registry.identity import make_test_id
     from app.registry.models import Village
 
     rng = random.Random(seed)
-    template = imp.template_workbook(Village(code="template", name="模板村"))
+    template = template_workbook(Village(code="template", name="模板村"))
     wb = load_workbook(io.BytesIO(template))
     ws = wb[imp.SHEET_NAME]
     col = {name: i + 1 for i, name in enumerate(imp.COLUMNS)}
@@ -74,7 +75,7 @@ def run_import(path: str, code: str) -> dict:
     from flask import g
 
     from app.extensions import begin_write, db
-    from app.registry import importer as imp
+    from app.registry import import_check as imp
     from app.registry.services import create_group, create_village
 
     g.cli_actor = "bench"
