@@ -151,3 +151,34 @@ def test_household_overview_is_what_the_three_pages_show(client, auth, kiosk, se
     assert f"data-balance>{ov.balance}<" in home and f"data-score>{ov.score}<" in home
     data = build_statement(h1, resolve_period("year", year=today.year))
     assert (data.score, data.stars, data.closing) == (ov.score, ov.stars, ov.balance)
+
+
+def test_the_kiosk_lists_the_newest_twenty_entries_with_who_earned_them(kiosk, seeded):
+    """A long history: the records page shows its twenty newest entries, newest first, entries of the same day
+    in the order they were recorded (the later first), each with who earned it."""
+    from app.registry.models import Person
+
+    today = local_today()
+    with write_transaction():
+        scheme = db.session.scalar(sa.select(PointScheme))
+        category = db.session.scalars(sa.select(PointItem)).first().category
+        h1 = db.session.get(Household, seeded["households"]["0501"])
+        spouse = db.session.scalar(sa.select(Person).where(Person.name == "孙秀兰"))
+        for n in range(1, 25):
+            item = pts.create_item(category, pts.ItemData(code=f"B{n:02d}", text=f"第{n:02d}件好事", points=1))
+            # two a day, from 11 days ago to today: B01 and B02 oldest, B23 and B24 today, B24 recorded last
+            pts.record_entry(scheme, item, h1, person=spouse if n % 2 else None,
+                             occurred_on=today - dt.timedelta(days=11 - (n - 1) // 2), actor=_user("wenshu"))
+    _open(kiosk)
+    page = _text(kiosk.get("/kiosk/entries"))
+    shown = [n for n in range(1, 25) if f"第{n:02d}件好事" in page]
+    # the seeded entries of today (照料独居老人) and 40 days ago (清洁日) make 26; the newest twenty are
+    # 照料独居老人 (today, recorded first) and B24 … B06
+    assert shown == list(range(6, 25))
+    assert "照料独居老人" in page and "参加村庄清洁日" not in page
+    positions = [page.index(f"第{n:02d}件好事") for n in range(24, 5, -1)]
+    assert positions == sorted(positions)
+    assert page.index("第23件好事") < page.index("照料独居老人") < page.index("第22件好事")
+    # who earned it, masked as the kiosk shows names
+    card = page[page.index("第23件好事"):page.index("第22件好事")]
+    assert "孙*兰" in card

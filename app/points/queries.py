@@ -375,8 +375,18 @@ def household_entries_query(household: Household) -> sa.Select:
 
 
 def recent_entries(household: Household, limit: int = 20) -> list[PointEntry]:
-    """The household's latest entries (the kiosk's records page)."""
-    return list(db.session.scalars(household_entries_query(household).limit(limit)))
+    """The household's latest entries (the kiosk's records page).
+
+    The newest ids are picked first, from the household's index alone, and only those rows are joined to
+    who earned, recorded and approved them: with the joins in the same SELECT as the LIMIT, PostgreSQL
+    planned the join over the household's whole history, and a long history made the page slower
+    (bench figure 1, big village ÷ 10k)."""
+    newest = (sa.select(PointEntry.id).where(*_household_filter(household))
+              .order_by(PointEntry.occurred_on.desc(), PointEntry.id.desc()).limit(limit).subquery())
+    return list(db.session.scalars(
+        sa.select(PointEntry).where(PointEntry.id.in_(sa.select(newest.c.id)))
+        .options(*_ENTRY_PEOPLE_LOAD)
+        .order_by(PointEntry.occurred_on.desc(), PointEntry.id.desc())))
 
 
 def household_on_posting(household: Household, today: dt.date | None = None) -> list[PointEntry]:
