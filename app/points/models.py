@@ -236,8 +236,9 @@ class PointEntry(Model):
                            name="status_known"),
         sa.UniqueConstraint("village_id", "idempotency_key", name="uq_point_entries_village_id_idempotency_key"),
         # a household's entries newest first (kiosk, household page) read from the index, whatever the
-        # length of the history (bench figure 1); household_id first, so it serves every household lookup
-        sa.Index("ix_point_entries_household_id", "household_id", "occurred_on"),
+        # length of the history (bench figure 1), id last so that the newest-first order, ties by id, needs no
+        # sort; household_id first, so it serves every household lookup
+        sa.Index("ix_point_entries_household_id", "household_id", "occurred_on", "id"),
         # a household's counted points of a year (a SUM read from the index alone: the dashboard's stars) and
         # its entries on posting, at the kiosk and on the household page: a few index entries, however long
         # the history
