@@ -344,7 +344,9 @@ def record_entry(scheme: PointScheme, item: PointItem, household: Household, *, 
                          == (item.id, household.id, occurred_on))
     if prior is not None:
         return prior
-    if year_closed(scheme.id, occurred_on.year):
+    # only a past year can have been closed (close_year refuses the current one): a lookup saved on the
+    # entries of this year, nearly all of them
+    if occurred_on.year < today.year and year_closed(scheme.id, occurred_on.year):
         raise PointsError(_("%(year)s is closed: its scores are final, so nothing more can be recorded for it. "
                             "Date the entry in the current year.", year=occurred_on.year), "occurred_on")
     subject = _subject(household, person, item)
@@ -692,14 +694,14 @@ def _refuse_unsettled_year(scheme: PointScheme, year: int, today: dt.date) -> No
     """A year closes once all its entries are settled: none waits for review, none is on posting or under an
     objection. Otherwise a later approval or correction would change a score already kept, and under the
     expire policy a correction would try to take back points the close had already expired."""
-    of_year = (PointEntry.scheme_id == scheme.id, PointEntry.year == year)
-    pending = db.session.scalar(sa.select(sa.func.count(PointEntry.id)).where(
-        *of_year, PointEntry.status == EntryStatus.PENDING.value))
-    posting, disputed, last_day = db.session.execute(sa.select(
-        sa.func.count(PointEntry.id),
+    # one pass over the year's unsettled entries: pending ones, and those on posting (disputed or not)
+    waiting = sa.or_(PointEntry.status == EntryStatus.PENDING.value, sa.and_(*on_posting_filter(today)))
+    pending, posting, disputed, last_day = db.session.execute(sa.select(
+        sa.func.count(PointEntry.id).filter(PointEntry.status == EntryStatus.PENDING.value),
+        sa.func.count(PointEntry.id).filter(PointEntry.status != EntryStatus.PENDING.value),
         sa.func.count(PointEntry.id).filter(PointEntry.status == EntryStatus.DISPUTED.value),
         sa.func.max(PointEntry.posting_until).filter(PointEntry.status == EntryStatus.POSTED.value))
-        .where(*of_year, *on_posting_filter(today))).one()
+        .where(PointEntry.scheme_id == scheme.id, PointEntry.year == year, waiting)).one()
     if not (pending or posting):
         return
     problems = []
