@@ -312,3 +312,48 @@ def test_ten_identical_entries_under_one_form_key_record_one(app, village, clerk
     assert sorted(code for code, _p in results) == [302] * RACERS  # each is told it is recorded, none a 500
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(PointEntry)) == 1
+
+
+def test_a_write_reads_again_what_the_request_read_but_not_the_signed_in_user(app, client, auth, village,
+                                                                               make_user, make_household):
+    """What a view read before its write transaction is read again inside it (a change committed meanwhile
+    is seen, under the write lock); the signed-in user, their roles and village, on which the request was
+    authorised, are not read again (two statements on every write)."""
+    from flask import g
+    from flask_login import current_user
+
+    make_user("wenshu", ("clerk", village))
+    h = make_household(village, "0101", "张三")
+    seen: dict = {}
+
+    def view():
+        household = db.session.get(Household, h.id)
+        assert household.address != "村东头"
+        # another clerk's change, committed between the read and the write
+        with db.engine.begin() as other:
+            other.execute(sa.update(Household).where(Household.id == h.id).values(address="村东头"))
+        sent: list[str] = []
+
+        def on_execute(conn, cursor, statement, *args):
+            sent.append(statement)
+
+        sa.event.listen(db.engine, "before_cursor_execute", on_execute)
+        def action():
+            seen["actor"] = (current_user.username, g.village.code, sorted(g.roles))
+            seen["address"] = household.address
+
+        try:
+            run_write(action)
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", on_execute)
+        seen["users read"] = [s for s in sent if "FROM users" in s]
+        seen["villages read"] = [s for s in sent if "FROM villages" in s]
+        seen["households read"] = [s for s in sent if "FROM households" in s]
+        return "ok"
+
+    app.add_url_rule("/_write_reads", "write_reads", view)
+    auth.login("wenshu")
+    assert client.get("/_write_reads").get_data(as_text=True) == "ok"
+    assert seen["address"] == "村东头" and len(seen["households read"]) == 1
+    assert seen["actor"] == ("wenshu", village.code, ["clerk"])
+    assert seen["users read"] == [] and seen["villages read"] == []
