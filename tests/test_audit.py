@@ -308,3 +308,40 @@ def test_audit_pages_show_changed_fields_by_their_labels(clerk_client, village, 
     clerk_client.get("/lang/en")
     page = clerk_client.get("/audit/").get_data(as_text=True)
     assert "Changed: Name, Birth date" in page
+
+
+def test_one_transaction_locks_the_head_once_and_a_savepoint_rolled_back_leaves_no_gap(app, village):
+    """Several rows in one transaction read and lock the chain head once; a savepoint rolled back after
+    writing a row takes the row and the head's move with it, and the next row continues the chain."""
+    from app.submission import write_transaction
+
+    start = _count()
+    head_reads = []
+
+    def on_execute(conn, cursor, statement, *args):
+        if "FROM audit_head" in statement:
+            head_reads.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", on_execute)
+    try:
+        with write_transaction():
+            record("test.first", village)
+            record("test.second", village)
+            assert len(head_reads) == 1
+            try:
+                with db.session.begin_nested():
+                    record("test.dropped", village)
+                    raise RuntimeError("refused after the audit row")
+            except RuntimeError:
+                pass
+            record("test.third", village)
+        assert len(head_reads) == 2  # read again once the savepoint was rolled back
+        with write_transaction():
+            record("test.next", village)
+        assert len(head_reads) == 3  # a new transaction locks the head again
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", on_execute)
+    rows = list(db.session.scalars(sa.select(AuditLog).where(AuditLog.seq > start).order_by(AuditLog.seq)))
+    assert [r.action for r in rows] == ["test.first", "test.second", "test.third", "test.next"]
+    assert [r.seq for r in rows] == list(range(start + 1, start + 5))
+    assert verify() == (start + 4, None, None)
