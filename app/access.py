@@ -146,15 +146,15 @@ def current_village_id() -> int | None:
     return identity[0] if identity else village.id
 
 
-def get_in_village_or_404(model: type[M], obj_id: Any) -> M:
-    """Load a village-owned row of the current village.
+def get_in_village_or_404(model: type[M], obj_id: Any, options: Any = None) -> M:
+    """Load a village-owned row of the current village (with loader `options`, e.g. a joinedload).
 
     :raise 404: missing, or in another village; the latter is audited as an attempt.
     """
     obj_id = as_id(obj_id)  # bounded to the id column: a larger number would be a database error
     if obj_id is None:
         abort(404)
-    obj = db.session.get(model, obj_id)
+    obj = db.session.get(model, obj_id, options=options)
     if obj is None:
         abort(404)
     village_id = current_village_id()

@@ -191,3 +191,25 @@ def test_two_first_movements_of_a_household_at_once_share_one_new_account(app, v
     other.join(timeout=60)
     assert second == {"account": first}
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Account).where(Account.household_id == hid)) == 1
+
+
+def test_a_transfer_tells_the_debit_balance_it_left_and_a_savepoint_undone_leaves_none_stale(app, funded, village):
+    """post_transfer says what the debit account holds after it (the receipt's "balance after" without reading
+    it back); undone with its savepoint, the session's accounts show the balance the database still holds."""
+    with write_transaction():
+        acct = ledger.household_account(funded)
+        shop = ledger.system_account(village.id, AccountKind.SHOP)
+        posted = ledger.post_transfer(debit=acct, credit=shop, amount=30, code="redeem", key="pay-30")
+        assert posted.debit_balance == 970 == acct.balance
+        try:
+            with db.session.begin_nested():
+                again = ledger.post_transfer(debit=acct, credit=shop, amount=70, code="redeem", key="pay-70")
+                assert again.debit_balance == 900
+                raise RuntimeError("the sale was refused after the payment")
+        except RuntimeError:
+            pass
+        assert (acct.balance, shop.balance) == (970, 30)
+        replay = ledger.post_transfer(debit=acct, credit=shop, amount=30, code="redeem", key="pay-30")
+        assert replay.replayed and replay.debit_balance is None
+    assert balance_of(funded) == 970
+    assert ledger.check() == []

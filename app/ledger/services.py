@@ -70,10 +70,13 @@ def household_account(household) -> Account:
 class Posted:
     transfer: Transfer
     replayed: bool = False
+    #: the debit account's balance right after this transfer (None for a replay: read the account)
+    debit_balance: int | None = None
 
 
-def _move(debit: Account, credit: Account, amount: int, hold: Callable[[], int] | None = None) -> None:
-    """Apply the balance changes, each as one guarded statement, in ascending account id order.
+def _move(debit: Account, credit: Account, amount: int, hold: Callable[[], int] | None = None) -> int:
+    """Apply the balance changes, each as one guarded statement, in ascending account id order; return the
+    debit account's balance after it.
 
     With `hold`, the debit may not take the part of the balance `hold()` names (points not spendable
     yet). The debit row is locked first, in its place in the ascending order, and only then is `hold()`
@@ -99,8 +102,10 @@ def _move(debit: Account, credit: Account, amount: int, hold: Callable[[], int] 
                        sa.or_(sa.literal_column("accounts.allow_negative"),
                               Account.balance - held >= amount))
                 .values(balance=Account.balance - amount)
+                .returning(Account.balance)
                 .execution_options(synchronize_session=False))
-            if res.rowcount != 1:
+            balance = res.scalar()
+            if balance is None:
                 if held:
                     raise Insufficient(_("Not enough spendable points: %(held)s of the balance are not "
                                          "spendable yet.", held=held))
@@ -109,8 +114,11 @@ def _move(debit: Account, credit: Account, amount: int, hold: Callable[[], int] 
             db.session.execute(sa.update(Account).where(Account.id == credit.id)
                                .values(balance=Account.balance + amount)
                                .execution_options(synchronize_session=False))
+    # expired rather than set to what RETURNING gave: a savepoint rolled back later must not leave a
+    # balance in the session that the database no longer holds
     db.session.expire(debit, ["balance"])
     db.session.expire(credit, ["balance"])
+    return int(balance)
 
 
 def post_transfer(*, debit: Account, credit: Account, amount: int, code: TransferCode | str, key: str,
@@ -136,7 +144,7 @@ def post_transfer(*, debit: Account, credit: Account, amount: int, code: Transfe
     prior = find_earlier(Transfer, debit.village_id, key, digest=digest)
     if prior is not None:
         return Posted(prior, replayed=True)
-    _move(debit, credit, amount, hold)
+    debit_balance = _move(debit, credit, amount, hold)
     t = Transfer(village_id=debit.village_id, debit_account_id=debit.id, credit_account_id=credit.id,
                  amount=amount, code=code, entry_id=entry_id, person_id=person_id, source=source,
                  source_ref=source_ref, memo=memo, idempotency_key=key, payload_hash=digest,
@@ -151,7 +159,7 @@ def post_transfer(*, debit: Account, credit: Account, amount: int, code: Transfe
     record(f"ledger.{code}", t, village_id=t.village_id, household_id=household_id,
            details={"amount": amount, "debit": debit.id, "credit": credit.id, "entry_id": entry_id,
                     "source": source, "reverses": t.reverses_transfer_id})
-    return Posted(t)
+    return Posted(t, debit_balance=debit_balance)
 
 
 def reverse_transfer(original: Transfer, *, key: str, actor=None, memo: str | None = None) -> Posted:

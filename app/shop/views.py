@@ -31,6 +31,8 @@ from .states import REDEMPTION
 
 #: built once, not on every view of the counter (loader options are immutable)
 _WITH_HOUSEHOLD = joinedload(Redemption.household)
+#: the counter's household with its head, whose name the page shows (one statement, not two)
+_WITH_HEAD = (joinedload(Household.head),)
 
 
 def village_products() -> list[Product]:
@@ -199,12 +201,12 @@ def counter():
     household, matches = None, []
     summary = None
     if request.method == "POST":
-        household = get_in_village_or_404(Household, request.form.get("household_id"))
+        household = get_in_village_or_404(Household, request.form.get("household_id"), options=_WITH_HEAD)
         # a confirm needs only the goods in the basket (the page is drawn again only when it fails, below)
         products = _basket_products() if request.form.get("confirm") else sq.counter_shelf(g.village.id)
     else:
         if id_arg("household"):
-            household = get_in_village_or_404(Household, id_arg("household"))
+            household = get_in_village_or_404(Household, id_arg("household"), options=_WITH_HEAD)
         else:
             household, matches = _find_households(q)
         products = sq.counter_shelf(g.village.id, in_stock_only=True)
@@ -223,22 +225,26 @@ def counter():
                 # each attempt reloads what it sells; the form key makes a repeat of an attempt that
                 # did commit return its receipt (docs/architecture.md, "Submitting a form")
                 chosen = [(get_in_village_or_404(Product, p.id), qty) for p, qty in lines]
-                return shop.redeem(get_in_village_or_404(Household, household_id), chosen,
-                                   key=form.idempotency_key.data, actor=current_user)
+                red = shop.redeem(get_in_village_or_404(Household, household_id), chosen,
+                                  key=form.idempotency_key.data, actor=current_user)
+                # what the message and the redirect need, taken before the commit expires the row (which
+                # would cost a statement to read it back)
+                receipt.update(id=red.id, total=red.total_points, no=red.receipt_no)
+                return red
 
+            receipt: dict = {}
             try:
                 done = submit(form, redeem, field="confirm")
             except Busy:
                 raise Busy(_("The counter is busy right now. Nothing was redeemed; please press confirm again."),
                            _("Please try again")) from None
             if done:
-                red = done.value
                 if done.replayed:
                     flash(_("This redemption was already recorded."), "info")
                 else:
-                    flash(_("Redeemed %(total)s points; receipt %(no)s.", total=red.total_points,
-                            no=red.receipt_no), "success")
-                return redirect(url_for("shop.redemption", redemption_id=red.id))
+                    flash(_("Redeemed %(total)s points; receipt %(no)s.", total=receipt["total"],
+                            no=receipt["no"]), "success")
+                return redirect(url_for("shop.redemption", redemption_id=receipt["id"]))
         if lines and not form.confirm.errors:
             total = sum(p.price_points * qty for p, qty in lines)
             summary = {"lines": [(p, qty, p.price_points * qty) for p, qty in lines], "total": total}
