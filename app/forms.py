@@ -5,12 +5,14 @@ import datetime as dt
 import re
 
 from flask import flash, request
-from flask_babel import gettext
+from babel import support
+from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
+from wtforms.i18n import messages_path
 from wtforms.validators import StopValidation, ValidationError
 
 from .extensions import db
@@ -233,7 +235,43 @@ class PhotoField(FileField):
 PHOTO_ACCEPT = "image/jpeg,image/png,image/heic,image/heif"
 
 
-class IdempotentForm(FlaskForm):
+#: WTForms' own messages (a number field's "Not a valid integer value.") per locale, read once per process
+_WTFORMS_CATALOGS: dict[str, support.Translations] = {}
+
+
+def _wtforms_catalog() -> support.Translations:
+    locale = get_locale()
+    key = str(locale)
+    catalog = _WTFORMS_CATALOGS.get(key)
+    if catalog is None:
+        catalog = _WTFORMS_CATALOGS[key] = support.Translations.load(messages_path(), [locale], domain="wtforms")
+    return catalog
+
+
+class _Catalog:
+    """WTForms' gettext/ngettext over the request's locale, from the catalogue read once per process."""
+
+    def gettext(self, string: str) -> str:
+        return _wtforms_catalog().ugettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return _wtforms_catalog().ungettext(singular, plural, n)
+
+
+_CATALOG = _Catalog()
+
+
+class Form(FlaskForm):
+    """Every form of the app: a FlaskForm (CSRF, the request's data) whose WTForms messages come from a
+    catalogue read once per process. Flask-WTF reads it from disk again on every request that builds a
+    form (~0.3 ms: a tenth of the counter's check, bench figure 3)."""
+
+    class Meta:
+        def get_translations(self, form):
+            return _CATALOG
+
+
+class IdempotentForm(Form):
     """A form that moves points: it carries a key made when it was rendered (a resubmit is harmless)."""
 
     idempotency_key = HiddenField()

@@ -3,13 +3,12 @@ from __future__ import annotations
 import re
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from ..auth.models import Role
 from ..filters import LABELS
-from ..forms import CleanStringField, options
+from ..forms import CleanStringField, Form, options
 
 CODE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 
@@ -20,13 +19,13 @@ def _code(form, field):
         raise ValidationError(_l("Use 1 to 32 lower-case letters, digits, - or _."))
 
 
-class TownshipForm(FlaskForm):
+class TownshipForm(Form):
     code = CleanStringField(_l("Code"), validators=[DataRequired(), _code])
     name = CleanStringField(_l("Township name"), validators=[DataRequired(), Length(max=64)])
     submit = SubmitField(_l("Save"))
 
 
-class VillageForm(FlaskForm):
+class VillageForm(Form):
     code = CleanStringField(_l("Code"), validators=[DataRequired(), _code],
                             description=_l("Short code used on the command line, e.g. demo."))
     name = CleanStringField(_l("Village name"), validators=[DataRequired(), Length(max=64)])
@@ -42,25 +41,25 @@ class VillageForm(FlaskForm):
     submit = SubmitField(_l("Save"))
 
 
-class UserForm(FlaskForm):
+class UserForm(Form):
     username = CleanStringField(_l("User name"), validators=[DataRequired(), Length(max=64)])
     display_name = CleanStringField(_l("Name shown"), validators=[Optional(), Length(max=64)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=8, max=200)])
     submit = SubmitField(_l("Create user"))
 
 
-class GrantForm(FlaskForm):
+class GrantForm(Form):
     role = SelectField(_l("Role"), choices=lambda: options((r.value, LABELS["role"][r.value]) for r in Role))
     village_id = SelectField(_l("Village"), coerce=int, validators=[Optional()])
     township_id = SelectField(_l("Township"), coerce=int, validators=[Optional()])
     submit = SubmitField(_l("Grant role"))
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(Form):
     password = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=8, max=200)])
     submit = SubmitField(_l("Set password"))
 
 
-class ActiveForm(FlaskForm):
+class ActiveForm(Form):
     active = BooleanField(_l("Active"))
     submit = SubmitField(_l("Save"))

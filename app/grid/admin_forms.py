@@ -8,11 +8,10 @@ from __future__ import annotations
 import re
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from ..forms import CleanStringField, CleanTextAreaField, LooseDateField, WholeNumberField, options
+from ..forms import CleanStringField, CleanTextAreaField, Form, LooseDateField, WholeNumberField, options
 from ..registry.models import HOUSEHOLD_TAGS
 from .models import IntervalUnit
 from .schedule import ORDINARY
@@ -33,7 +32,7 @@ def tag_label(tag: str) -> str:
     return HOUSEHOLD_TAGS.get(tag, tag)
 
 
-class GridForm(FlaskForm):
+class GridForm(Form):
     name = CleanStringField(_l("Grid name"), validators=[DataRequired(), Length(max=64)],
                             description=_l("e.g. 第一网格, or 第一微网格（1–3组） for a micro-grid"))
     #: 0: a grid of its own; else the grid this micro-grid sits in (choices set by the view)
@@ -45,13 +44,13 @@ class GridForm(FlaskForm):
     submit = SubmitField(_l("Save grid"))
 
 
-class WorkerForm(FlaskForm):
+class WorkerForm(Form):
     user_id = SelectField(_l("Grid worker"), coerce=int, validators=[Optional()])
     started_on = LooseDateField(_l("From"), validators=[Optional()])
     submit = SubmitField(_l("Assign"))
 
 
-class RowForm(FlaskForm):
+class RowForm(Form):
     """A button about one row of the page (end an assignment, take a household out of the grid)."""
 
     row_id = HiddenField()
@@ -79,7 +78,7 @@ def split_numbers(text: str | None) -> list[str]:
     return seen
 
 
-class PlaceForm(FlaskForm):
+class PlaceForm(Form):
     numbers = CleanStringField(_l("Household numbers"), validators=[Optional(), Length(max=2000)],
                                description=_l("One or several, separated by spaces, commas or 、"))
     group_id = SelectField(_l("Or a whole villager group"), coerce=int, validators=[Optional()])
@@ -113,7 +112,7 @@ def _rules_form_class():
         fields[f"every_{tag}"] = WholeNumberField(_l("Every"), validators=[Optional()], lo=1, hi=366)
         fields[f"unit_{tag}"] = SelectField(_l("Days, weeks or months"), choices=lambda units=units: options(units))
     fields["submit"] = SubmitField(_l("Save the schedule"))
-    return type("RulesForm", (FlaskForm,), fields)
+    return type("RulesForm", (Form,), fields)
 
 
 RulesForm = _rules_form_class()

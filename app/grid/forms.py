@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..forms import CleanStringField, CleanTextAreaField, LooseDateField, PhotoField, options
+from ..forms import CleanStringField, CleanTextAreaField, Form, LooseDateField, PhotoField, options
 from .models import EventKind, EventStatus, Priority, VisitPurpose
 
 PURPOSES = {VisitPurpose.ROUTINE.value: _l("routine visit (例行走访)"),
@@ -44,7 +43,7 @@ STANDINGS = {"overdue": _l("overdue"), "today": _l("due today"), "upcoming": _l(
 PHOTO_ACCEPT = "image/jpeg,image/png,image/heic,image/heif"
 
 
-class VisitForm(FlaskForm):
+class VisitForm(Form):
     visited_on = LooseDateField(_l("Date of the visit"), validators=[DataRequired()])
     purpose = SelectField(_l("Kind of visit"), choices=lambda: options(PURPOSES.items()))
     findings = CleanTextAreaField(_l("What you found"), validators=[DataRequired(), Length(max=2000)])
@@ -55,7 +54,7 @@ class VisitForm(FlaskForm):
     submit = SubmitField(_l("Save the visit"))
 
 
-class EventForm(FlaskForm):
+class EventForm(Form):
     kind = SelectField(_l("What is it about"), choices=lambda: options(KINDS.items()))
     text = CleanTextAreaField(_l("Event description"), validators=[DataRequired(), Length(max=2000)])
     place = CleanStringField(_l("Where"), validators=[Optional(), Length(max=200)])
@@ -66,32 +65,32 @@ class EventForm(FlaskForm):
     submit = SubmitField(_l("Report the event"))
 
 
-class AcceptForm(FlaskForm):
+class AcceptForm(Form):
     priority = SelectField(_l("How urgent"), choices=lambda: options(PRIORITIES.items()))
     submit = SubmitField(_l("Accept"))
 
 
-class ReasonForm(FlaskForm):
+class ReasonForm(Form):
     reason = CleanTextAreaField(_l("Why it is not accepted"), validators=[DataRequired(), Length(max=1000)])
     submit = SubmitField(_l("Do not accept"))
 
 
-class AssignForm(FlaskForm):
+class AssignForm(Form):
     assignee_id = SelectField(_l("Assign to"), coerce=int)
     note = CleanStringField(_l("Note for them"), validators=[Optional(), Length(max=1000)])
     submit = SubmitField(_l("Assign"))
 
 
-class StartForm(FlaskForm):
+class StartForm(Form):
     submit = SubmitField(_l("Start work"))
 
 
-class ResolveForm(FlaskForm):
+class ResolveForm(Form):
     resolution = CleanTextAreaField(_l("What was done"), validators=[DataRequired(), Length(max=2000)])
     submit = SubmitField(_l("Mark resolved"))
 
 
-class ReturnVisitForm(FlaskForm):
+class ReturnVisitForm(Form):
     feedback = CleanTextAreaField(_l("What the resident said"), validators=[DataRequired(), Length(max=1000)])
     satisfied = RadioField(_l("Is the resident satisfied?"),
                            choices=lambda: options([("yes", _l("yes: close the event")), ("no", _l("no: back to work"))]),
@@ -99,18 +98,18 @@ class ReturnVisitForm(FlaskForm):
     submit = SubmitField(_l("Save the return visit"))
 
 
-class EscalateForm(FlaskForm):
+class EscalateForm(Form):
     to = CleanStringField(_l("To whom (township, department)"), validators=[DataRequired(), Length(max=100)])
     reason = CleanTextAreaField(_l("Why"), validators=[Optional(), Length(max=1000)])
     submit = SubmitField(_l("Escalate"))
 
 
-class PatrolHandoverForm(FlaskForm):
+class PatrolHandoverForm(Form):
     note = CleanStringField(_l("What the patrol should look at"), validators=[DataRequired(), Length(max=1000)])
     submit = SubmitField(_l("Turn over to the patrol"))
 
 
-class DeedForm(FlaskForm):
+class DeedForm(Form):
     """A good deed a grid worker saw: proposed for points through the scheme's items, reviewed like any entry."""
 
     number = CleanStringField(_l("Household number"), validators=[DataRequired(), Length(max=32)])
@@ -121,7 +120,7 @@ class DeedForm(FlaskForm):
     submit = SubmitField(_l("Propose the points"))
 
 
-class PlaceForm(FlaskForm):
+class PlaceForm(Form):
     """Where the worker stands now: the list starts from this villager group."""
 
     group_id = SelectField(_l("I am at"), coerce=int, validators=[Optional()])

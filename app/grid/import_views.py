@@ -8,7 +8,6 @@ from flask import flash, g, redirect, render_template, request, send_file, url_f
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import SubmitField, TextAreaField
 from wtforms.validators import Length
@@ -16,6 +15,7 @@ from wtforms.validators import Length
 from ..access import require
 from ..db import local_today
 from ..extensions import db
+from ..forms import Form
 from ..tabular import ConfirmForm, confirm_staged, purge_stale, render_report, stage
 from ..tabular.files import MSG_FILE_TYPE, ImportFileError, kind_for_filename, read_upload
 from . import bp
@@ -28,7 +28,7 @@ XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.she
 MSG_CHANGED_MEANWHILE = _l("Someone changed the grids meanwhile; check the list again.")
 
 
-class GridImportForm(FlaskForm):
+class GridImportForm(Form):
     text = TextAreaField(_l("Paste the list"), validators=[Length(max=200_000)],
                          render_kw={"rows": 10, "spellcheck": "false"},
                          description=_l("A header line 户号, 网格, then one household per line, cells separated by a "

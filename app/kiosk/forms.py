@@ -2,36 +2,35 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, RadioField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..forms import CleanStringField, CleanTextAreaField, options
+from ..forms import CleanStringField, CleanTextAreaField, Form, options
 
 # --- the touch screen -------------------------------------------------------------------------------
 
 
-class KioskForm(FlaskForm):
+class KioskForm(Form):
     """A form with nothing but its CSRF token (finish, enrol, choose)."""
 
 
-class CardForm(FlaskForm):
+class CardForm(Form):
     code = StringField(_l("Card code"), validators=[Optional(), Length(max=60)])
 
 
-class NumberForm(FlaskForm):
+class NumberForm(Form):
     number = StringField(_l("Household number"), validators=[Optional(), Length(max=32)])
 
 
-class LettersForm(FlaskForm):
+class LettersForm(Form):
     letters = StringField(_l("Pinyin initials"), validators=[Optional(), Length(max=8)])
 
 
-class ChooseForm(FlaskForm):
+class ChooseForm(Form):
     household = HiddenField()
 
 
-class PinForm(FlaskForm):
+class PinForm(Form):
     pin = PasswordField(_l("PIN"), validators=[Optional(), Length(max=12)])
 
 
@@ -44,7 +43,7 @@ OBJECTION_REASONS = [
 ]
 
 
-class ObjectionForm(FlaskForm):
+class ObjectionForm(Form):
     reason = RadioField(_l("What is wrong?"), choices=options(OBJECTION_REASONS),
                         validators=[DataRequired(message=_l("Please tap one of the reasons."))])
     text = CleanTextAreaField(_l("Anything to add (optional)"), validators=[Optional(), Length(max=300)])
@@ -53,19 +52,19 @@ class ObjectionForm(FlaskForm):
 # --- the clerk's side -------------------------------------------------------------------------------
 
 
-class DeviceForm(FlaskForm):
+class DeviceForm(Form):
     name = CleanStringField(_l("Name of the kiosk"), validators=[DataRequired(), Length(max=64)],
                             description=_l("Where it stands, e.g. 村委会大厅"))
     submit = SubmitField(_l("Create enrolment link"))
 
 
-class PinSetForm(FlaskForm):
+class PinSetForm(Form):
     pin = PasswordField(_l("New PIN (4 to 6 digits)"), validators=[DataRequired()])
     pin2 = PasswordField(_l("The same PIN again"), validators=[DataRequired()])
     submit = SubmitField(_l("Save PIN"))
 
 
-class CardsForm(FlaskForm):
+class CardsForm(Form):
     group_id = SelectField(_l("Households"), validators=[Optional()])
     mode = RadioField(_l("Which cards"), default="missing", choices=options([
         ("missing", _l("Only households that have no card yet")),

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -10,6 +9,7 @@ from ..forms import (
     CleanStringField,
     CleanTextAreaField,
     ClockField,
+    Form,
     IdempotentForm,
     LooseDateField,
     WholeNumberField,
@@ -88,20 +88,20 @@ for _prefix, _label in (("a_", _l("Applicant")), ("r_", _l("Respondent"))):
         setattr(CaseForm, _name, _field)
 
 
-class MoveForm(FlaskForm):
+class MoveForm(Form):
     action = SelectField(_l("Next step"))
     note = CleanTextAreaField(_l("Reason, routes told, or to whom"), validators=[Optional(), Length(max=1000)])
     submit = SubmitField(_l("Save"))
 
 
-class LevelForm(FlaskForm):
+class LevelForm(Form):
     level = SelectField(_l("Now handled at"), choices=lambda: options(LEVELS.items()))
     on = LooseDateField(_l("From"), validators=[DataRequired()])
     note = CleanStringField(_l("Why"), validators=[Optional(), Length(max=500)])
     submit = SubmitField(_l("Move on the ladder"))
 
 
-class SessionForm(FlaskForm):
+class SessionForm(Form):
     kind = SelectField(_l("Kind"), choices=lambda: options(SESSION_KINDS.items()))
     day = LooseDateField(_l("Day"), validators=[DataRequired()])
     time = ClockField(_l("Time"), validators=[DataRequired()])
@@ -111,7 +111,7 @@ class SessionForm(FlaskForm):
     submit = SubmitField(_l("Save the record"))
 
 
-class AgreementForm(FlaskForm):
+class AgreementForm(Form):
     oral = BooleanField(_l("Oral agreement (口头协议)"))
     facts = CleanTextAreaField(_l("Main facts and matters in dispute"), validators=[DataRequired(), Length(max=5000)])
     terms = CleanTextAreaField(_l("Agreed after mediation"), validators=[DataRequired(), Length(max=5000)])
@@ -123,7 +123,7 @@ class AgreementForm(FlaskForm):
     submit = SubmitField(_l("Record the agreement"))
 
 
-class FollowUpForm(FlaskForm):
+class FollowUpForm(Form):
     visited_on = LooseDateField(_l("Visited on"), validators=[DataRequired()])
     visited = CleanStringField(_l("Person visited"), validators=[DataRequired(), Length(max=100)])
     performed = SelectField(_l("Agreement"), choices=lambda: options(PERFORMED.items()))
@@ -131,12 +131,12 @@ class FollowUpForm(FlaskForm):
     submit = SubmitField(_l("Save the follow-up visit"))
 
 
-class AssignForm(FlaskForm):
+class AssignForm(Form):
     user_id = SelectField(_l("Mediator"), coerce=int)
     submit = SubmitField(_l("Add to the case"))
 
 
-class ProposalForm(FlaskForm):
+class ProposalForm(Form):
     """Points proposed on closing for a villager who helped (an elder, a neighbour): reviewed like any entry."""
 
     number = CleanStringField(_l("Household number"), validators=[DataRequired(), Length(max=20)])

@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, SelectMultipleField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -13,6 +12,7 @@ from ..forms import (
     CleanStringField,
     CleanTextAreaField,
     ClockField,
+    Form,
     LooseDateField,
     PhotoField,
     WholeNumberField,
@@ -42,7 +42,7 @@ WEEKDAYS = [(0, _l("Mon")), (1, _l("Tue")), (2, _l("Wed")), (3, _l("Thu")), (4, 
             (6, _l("Sun"))]
 
 
-class TeamForm(FlaskForm):
+class TeamForm(Form):
     name = CleanStringField(_l("Team name"), validators=[DataRequired(), Length(max=64)])
     level = SelectField(_l("Level"), choices=lambda: options(LEVELS.items()))
     kind = SelectField(_l("Kind"), choices=lambda: options(KINDS.items()))
@@ -60,7 +60,7 @@ class TeamForm(FlaskForm):
     submit = SubmitField(_l("Save team"))
 
 
-class MemberForm(FlaskForm):
+class MemberForm(Form):
     person_id = HiddenField()
     joined_on = LooseDateField(_l("Joined on"), validators=[DataRequired()])
     badge_no = CleanStringField(_l("Duty badge number"), validators=[Optional(), Length(max=32)])
@@ -72,26 +72,26 @@ class MemberForm(FlaskForm):
             raise ValidationError(_l("Choose a person from the search results."))
 
 
-class MemberChangeForm(FlaskForm):
+class MemberChangeForm(Form):
     action = SelectField(_l("Change"), choices=lambda: options(MEMBER_ACTIONS.items()))
     on = LooseDateField(_l("From"), validators=[DataRequired()])
     note = CleanStringField(_l("Note"), validators=[Optional(), Length(max=200)])
     submit = SubmitField(_l("Save"))
 
 
-class LeaveForm(FlaskForm):
+class LeaveForm(Form):
     starts_on = LooseDateField(_l("Leave from"), validators=[DataRequired()])
     ends_on = LooseDateField(_l("Leave until"), validators=[DataRequired()])
     reason = CleanStringField(_l("Reason"), validators=[Optional(), Length(max=200)])
     submit = SubmitField(_l("Record leave"))
 
 
-class NameForm(FlaskForm):
+class NameForm(Form):
     name = CleanStringField(_l("Name"), validators=[DataRequired(), Length(max=64)])
     submit = SubmitField(_l("Add"))
 
 
-class ShiftsForm(FlaskForm):
+class ShiftsForm(Form):
     first_day = LooseDateField(_l("From"), validators=[DataRequired()])
     last_day = LooseDateField(_l("Until"), validators=[DataRequired()])
     weekdays = SelectMultipleField(_l("On"), coerce=int, choices=lambda: options(WEEKDAYS), default=[0, 1, 2, 3, 4, 5, 6],
@@ -107,24 +107,24 @@ class ShiftsForm(FlaskForm):
             raise ValidationError(_l("Tick at least one day of the week."))
 
 
-class ButtonForm(FlaskForm):
+class ButtonForm(Form):
     """A form that is only a button (fill the roster, confirm a shift, check in): CSRF and nothing else."""
 
     submit = SubmitField(_l("Go"))
 
 
-class BookForm(FlaskForm):
+class BookForm(Form):
     member_id = SelectField(_l("Member"), coerce=int)
     submit = SubmitField(_l("Add to the shift"))
 
 
-class MarkForm(FlaskForm):
+class MarkForm(Form):
     attendance = SelectField(_l("Attendance"), choices=lambda: options(
         (k, v) for k, v in ATTENDANCE.items() if k not in ("planned", "substitute")))
     submit = SubmitField(_l("Mark"))
 
 
-class TimesForm(FlaskForm):
+class TimesForm(Form):
     """Sign-in and sign-out times the leader enters for a member without a phone (from the paper sheet)."""
 
     signed_in = ClockField(_l("Signed in at"), validators=[Optional()])
@@ -132,14 +132,14 @@ class TimesForm(FlaskForm):
     submit = SubmitField(_l("Save the times"))
 
 
-class CorrectForm(FlaskForm):
+class CorrectForm(Form):
     attendance = SelectField(_l("Attendance"), choices=lambda: options(
         (k, v) for k, v in ATTENDANCE.items() if k != "planned"))
     reason = CleanStringField(_l("Why it is corrected"), validators=[DataRequired(), Length(max=200)])
     submit = SubmitField(_l("Correct"))
 
 
-class FindingForm(FlaskForm):
+class FindingForm(Form):
     kind = SelectField(_l("Found"), choices=lambda: options(FINDINGS.items()))
     text = CleanTextAreaField(_l("What, where"), validators=[DataRequired(), Length(max=1000)])
     action = SelectField(_l("Done"), choices=lambda: options(ACTIONS.items()))
@@ -147,24 +147,24 @@ class FindingForm(FlaskForm):
     submit = SubmitField(_l("Add to the patrol log"))
 
 
-class SwapForm(FlaskForm):
+class SwapForm(Form):
     to_member_id = SelectField(_l("Hand the place to"), coerce=int)
     note = CleanStringField(_l("Note"), validators=[Optional(), Length(max=200)])
     submit = SubmitField(_l("Swap"))
 
 
-class SubstituteForm(FlaskForm):
+class SubstituteForm(Form):
     member_id = SelectField(_l("Substitute"), coerce=int)
     submit = SubmitField(_l("Walks in this place"))
 
 
-class InspectionForm(FlaskForm):
+class InspectionForm(Form):
     inspector = CleanStringField(_l("Inspected by"), validators=[DataRequired(), Length(max=64)])
     at = ClockField(_l("At"), validators=[DataRequired()])
     result = CleanStringField(_l("Result"), validators=[DataRequired(), Length(max=500)])
     submit = SubmitField(_l("Record the spot-check"))
 
 
-class CancelForm(FlaskForm):
+class CancelForm(Form):
     reason = CleanStringField(_l("Why"), validators=[DataRequired(), Length(max=200)])
     submit = SubmitField(_l("Cancel the shift"))

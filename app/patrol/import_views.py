@@ -5,13 +5,13 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import SubmitField, TextAreaField
 from wtforms.validators import Length
 
 from ..access import get_in_village_or_404, require
 from ..extensions import db
+from ..forms import Form
 from ..tabular import ConfirmForm, confirm_staged, purge_stale, render_report, stage
 from ..tabular.files import MSG_FILE_TYPE, ImportFileError, kind_for_filename, read_upload
 from . import bp
@@ -27,7 +27,7 @@ def _purpose(team: PatrolTeam) -> str:
     return f"patrol.members.{team.id}"
 
 
-class MemberImportForm(FlaskForm):
+class MemberImportForm(Form):
     text = TextAreaField(_l("Paste the members"), validators=[Length(max=200_000)],
                          render_kw={"rows": 10, "spellcheck": "false"},
                          description=_l("A header line 姓名, 户号 (and 入队日期, 执勤证号, 登录名 if you have them), then "

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, SelectMultipleField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
@@ -10,6 +9,7 @@ from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 from ..forms import (
     CleanStringField,
     CleanTextAreaField,
+    Form,
     IdempotentForm,
     LooseDateField,
     PhotoField,
@@ -29,7 +29,7 @@ DIRECTIONS = {"add": _l("adds points"), "deduct": _l("deducts points")}
 APPLIES = {"person": _l("a person"), "household": _l("the household (charged to the head)")}
 
 
-class SchemeForm(FlaskForm):
+class SchemeForm(Form):
     name = CleanStringField(_l("Scheme name"), validators=[DataRequired(), Length(max=100)])
     year_policy = SelectField(_l("At year end"), choices=lambda: options([
         ("carry_over", _l("carry the balance over")), ("expire", _l("clear (expire) the balance"))]))
@@ -54,13 +54,13 @@ class SchemeForm(FlaskForm):
                 raise ValidationError(_l("Write bands as score:stars separated by commas, e.g. 30:1,60:2."))
 
 
-class CategoryForm(FlaskForm):
+class CategoryForm(Form):
     name = CleanStringField(_l("Category"), validators=[DataRequired(), Length(max=64)])
     direction = SelectField(_l("Adds or deducts"), choices=lambda: options(DIRECTIONS.items()))
     submit = SubmitField(_l("Add category"))
 
 
-class ItemForm(FlaskForm):
+class ItemForm(Form):
     category_id = SelectField(_l("Category"), coerce=int)
     code = CleanStringField(_l("Code"), validators=[DataRequired(), Length(max=32)])
     text = CleanTextAreaField(_l("What earns or costs the points"), validators=[DataRequired(), Length(max=500)])
@@ -128,13 +128,13 @@ class BatchForm(IdempotentForm):
     submit = SubmitField(_l("Record for everyone ticked"))
 
 
-class ReviewForm(FlaskForm):
+class ReviewForm(Form):
     note = CleanStringField(_l("Reason or note"), validators=[Optional(), Length(max=500)])
     approve = SubmitField(_l("Approve"))
     reject = SubmitField(_l("Reject"))
 
 
-class BulkReviewForm(FlaskForm):
+class BulkReviewForm(Form):
     """The entries list's review bar: the entries ticked (entry_ids, read by the view) approved or rejected
     at once, with one note or reason for all."""
 
@@ -143,7 +143,7 @@ class BulkReviewForm(FlaskForm):
     reject = SubmitField(_l("Reject the ticked entries"))
 
 
-class ObjectionForm(FlaskForm):
+class ObjectionForm(Form):
     objector_name = CleanStringField(_l("Who objects"), validators=[Optional(), Length(max=64)])
     channel = SelectField(_l("How it came in"), choices=lambda: options([
         ("clerk", _l("in person, filed by the clerk")), ("oral", _l("orally")), ("written", _l("in writing"))]))
@@ -160,14 +160,14 @@ class DecisionForm(IdempotentForm):
     submit = SubmitField(_l("Decide"))
 
 
-class YearCloseForm(FlaskForm):
+class YearCloseForm(Form):
     year = WholeNumberField(_l("Year"), validators=[DataRequired()], lo=2000, hi=2200)
     confirm = BooleanField(_l("I understand that this keeps the year's scores and applies the year-end policy"),
                            validators=[DataRequired()])
     submit = SubmitField(_l("Close the year"))
 
 
-class LedgerExportForm(FlaskForm):
+class LedgerExportForm(Form):
     """The ledger export's small GET form: the day the balances are taken at, and the file type."""
 
     class Meta:
@@ -184,7 +184,7 @@ def _id_or_none(value) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
-class RepointForm(FlaskForm):
+class RepointForm(Form):
     """Re-point one item's citation of an article of a superseded version: to an article of the published
     rules, or drop it. The ids are checked by the service (village, published, still cited)."""
 

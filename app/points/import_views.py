@@ -9,12 +9,12 @@ from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import SubmitField, TextAreaField
 from wtforms.validators import Length
 
 from ..access import require
+from ..forms import Form
 from ..tabular import ConfirmForm, confirm_staged, purge_stale, read_upload, render_report, stage
 from . import bp
 from . import item_import as imp
@@ -27,7 +27,7 @@ PREVIEW_ITEMS = 300
 PURPOSE = "points.items"
 
 
-class ItemImportForm(FlaskForm):
+class ItemImportForm(Form):
     text = TextAreaField(_l("Paste the items"), validators=[Length(max=1_000_000)],
                          render_kw={"rows": 12, "spellcheck": "false"},
                          description=_l("One item per line, cells separated by a tab (as copied from Excel "

@@ -4,13 +4,12 @@ from __future__ import annotations
 import re
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..filters import LABELS
-from ..forms import CleanStringField, CleanTextAreaField, LooseDateField, options
+from ..forms import CleanStringField, CleanTextAreaField, Form, LooseDateField, options
 from ..text import FULLWIDTH_DIGITS
 from .identity import IdNumberInvalid, birth_date_from_id, normalize_id_number, sex_from_id
 from .models import HOUSEHOLD_TAGS, Relation
@@ -87,7 +86,7 @@ class PersonFieldsMixin:
                           phone=self.phone.data or None, id_number=idn)
 
 
-class HouseholdForm(FlaskForm):
+class HouseholdForm(Form):
     number = CleanStringField(_l("Household number (户号)"), validators=[DataRequired(), _household_number])
     group_id = SelectField(_l("Group / grid"), coerce=int, validators=[Optional()])
     address = CleanStringField(_l("Address"), validators=[Optional(), Length(max=200)])
@@ -102,7 +101,7 @@ class NewHouseholdForm(PersonFieldsMixin, HouseholdForm):
     effective_date = LooseDateField(_l("Registered on"), validators=[Optional()])
 
 
-class PersonForm(PersonFieldsMixin, FlaskForm):
+class PersonForm(PersonFieldsMixin, Form):
     relation = SelectField(_l("Relation to the head"), choices=relation_choices)
     effective_date = LooseDateField(_l("Date moved in / born"), validators=[Optional()])
     born_here = BooleanField(_l("Born into this household (not moved in)"))
@@ -110,20 +109,20 @@ class PersonForm(PersonFieldsMixin, FlaskForm):
     submit = SubmitField(_l("Save"))
 
 
-class EditPersonForm(PersonFieldsMixin, FlaskForm):
+class EditPersonForm(PersonFieldsMixin, Form):
     relation = SelectField(_l("Relation to the head"), choices=lambda: relation_choices(True))
     clear_id = BooleanField(_l("Remove the stored ID number"))
     submit = SubmitField(_l("Save"))
 
 
-class MoveOutForm(FlaskForm):
+class MoveOutForm(Form):
     status = SelectField(_l("What happened"), choices=lambda: options([("moved", _l("Moved away")), ("deceased", _l("Died"))]))
     effective_date = LooseDateField(_l("Date"), validators=[Optional()])
     note = CleanStringField(_l("Note"), validators=[Optional(), Length(max=500)])
     submit = SubmitField(_l("Record"))
 
 
-class ChangeHeadForm(FlaskForm):
+class ChangeHeadForm(Form):
     new_head_id = SelectField(_l("New head"), coerce=int)
     old_head_relation = SelectField(_l("Old head's relation to the new head"), choices=relation_choices)
     effective_date = LooseDateField(_l("Date"), validators=[Optional()])
@@ -131,7 +130,7 @@ class ChangeHeadForm(FlaskForm):
     submit = SubmitField(_l("Change head"))
 
 
-class SplitForm(FlaskForm):
+class SplitForm(Form):
     person_ids = MultiCheckboxField(_l("People who form the new household"), coerce=int)
     new_head_id = SelectField(_l("Head of the new household"), coerce=int)
     new_number = CleanStringField(_l("New household number"), validators=[DataRequired(), _household_number])
@@ -142,7 +141,7 @@ class SplitForm(FlaskForm):
     submit = SubmitField(_l("Split household"))
 
 
-class MergeForm(FlaskForm):
+class MergeForm(Form):
     target_number = CleanStringField(_l("Merge into household number"), validators=[DataRequired(),
                                                                                    Length(max=32)])
     effective_date = LooseDateField(_l("Date"), validators=[Optional()])
@@ -152,14 +151,14 @@ class MergeForm(FlaskForm):
     submit = SubmitField(_l("Merge"))
 
 
-class StatusForm(FlaskForm):
+class StatusForm(Form):
     status = SelectField(_l("Status"), choices=lambda: options([("active", _l("Active")), ("moved_away", _l("Moved away"))]))
     effective_date = LooseDateField(_l("Date"), validators=[Optional()])
     note = CleanStringField(_l("Note"), validators=[Optional(), Length(max=500)])
     submit = SubmitField(_l("Save"))
 
 
-class GroupForm(FlaskForm):
+class GroupForm(Form):
     name = CleanStringField(_l("Group name"), validators=[DataRequired(), Length(max=64)])
     kind = SelectField(_l("Kind"), choices=lambda: options([("group", _l("Villager group")), ("grid", _l("Grid"))]))
     leader = CleanStringField(_l("Leader / person in charge"), validators=[Optional(), Length(max=64)])
@@ -167,6 +166,6 @@ class GroupForm(FlaskForm):
     submit = SubmitField(_l("Save"))
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     token = HiddenField()
     submit = SubmitField(_l("Confirm"))

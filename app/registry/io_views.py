@@ -7,7 +7,6 @@ from io import BytesIO
 from flask import flash, g, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import SubmitField
 
@@ -15,6 +14,7 @@ from ..access import can, require
 from ..audit.services import record
 from ..db import local_today
 from ..errors import error_page, upload_limit_mb
+from ..forms import Form
 from ..submission import run_write
 from ..tabular import (
     MAX_UPLOAD_BYTES,
@@ -42,7 +42,7 @@ PREVIEW_HOUSEHOLDS = 50
 PURPOSE = "registry.households"
 
 
-class ImportForm(FlaskForm):
+class ImportForm(Form):
     file = FileField(_l("Excel file (.xlsx)"),
                      validators=[FileRequired(_l("Please choose the Excel file to check.")),
                                  FileAllowed(["xlsx"], _l(MSG_NOT_XLSX))],

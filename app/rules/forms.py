@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import HiddenField, SelectField, SelectMultipleField, SubmitField, TextAreaField
 from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from ..forms import CleanStringField, CleanTextAreaField, LooseDateField, options
+from ..forms import CleanStringField, CleanTextAreaField, Form, LooseDateField, options
 from ..forms import WholeNumberField
 from .labels import RULE_LABELS
 from .models import MAX_COUNT, MAX_TEXT
@@ -30,7 +29,7 @@ class RawTextAreaField(TextAreaField):
             raise ValidationError(_l("The text contains a NUL character; is it really a text file?"))
 
 
-class ImportForm(FlaskForm):
+class ImportForm(Form):
     ruleset_id = SelectField(_l("Rule set"), coerce=int)
     kind = SelectField(_l("Kind of rules (for a new rule set)"),
                        choices=lambda: options(RULE_LABELS["rule_kind"].items()))
@@ -42,13 +41,13 @@ class ImportForm(FlaskForm):
     submit = SubmitField(_l("Save as a draft"))
 
 
-class TextEditForm(FlaskForm):
+class TextEditForm(Form):
     text = RawTextAreaField(_l("Text of the rules"), validators=[DataRequired(), Length(max=MAX_IMPORT)])
     preview = SubmitField(_l("Check the text"))
     submit = SubmitField(_l("Save the text"))
 
 
-class VersionForm(FlaskForm):
+class VersionForm(Form):
     title = CleanStringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     preamble = CleanTextAreaField(_l("Preamble"), validators=[Optional(), Length(max=MAX_TEXT)])
     closing = CleanTextAreaField(_l("Closing (adoption and effective dates)"),
@@ -58,14 +57,14 @@ class VersionForm(FlaskForm):
     submit = SubmitField(_l("Save"))
 
 
-class ArticleForm(FlaskForm):
+class ArticleForm(Form):
     label = CleanStringField(_l("Numbering as written"), validators=[DataRequired(), Length(max=40)],
                              description=_l("For example 第十二条, 12. or 十二、"))
     text = CleanTextAreaField(_l("Text"), validators=[DataRequired(), Length(max=MAX_TEXT)])
     submit = SubmitField(_l("Save article"))
 
 
-class StepForm(FlaskForm):
+class StepForm(Form):
     held_on = LooseDateField(_l("Date"), validators=[DataRequired()])
     body = CleanStringField(_l("Body (who met or decided)"), validators=[Optional(), Length(max=100)],
                             description=_l("For example 村党支部委员会, 青山镇人民政府"))
@@ -88,12 +87,12 @@ class StepForm(FlaskForm):
     submit = SubmitField(_l("Save step"))
 
 
-class StatusForm(FlaskForm):
+class StatusForm(Form):
     target = HiddenField()
     submit = SubmitField(_l("Move on"))
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(Form):
     assembly_num = WholeNumberField(_l("Villager assembly: more than … of adult villagers present (numerator)"),
                                     validators=[DataRequired()], lo=0, hi=100)
     assembly_den = WholeNumberField(_l("(denominator)"), validators=[DataRequired()], lo=1, hi=100)
@@ -121,19 +120,19 @@ class ArticleChecklistField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class DigestForm(FlaskForm):
+class DigestForm(Form):
     text = CleanStringField(_l("Key rule in short words"), validators=[DataRequired(), Length(max=300)])
     article_ids = ArticleChecklistField(_l("Source articles"), coerce=int, validators=[DataRequired()])
     submit = SubmitField(_l("Add to the digest"))
 
 
-class DigestOrderForm(FlaskForm):
+class DigestOrderForm(Form):
     """The digest's order: one number field per point (pos-<item id>), read by the view; CSRF here."""
 
     submit = SubmitField(_l("Save the order"))
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A bare POST form (CSRF only) for buttons: amend, withdraw, remove."""
 
     submit = SubmitField(_l("Confirm"))

@@ -3,16 +3,15 @@ from __future__ import annotations
 
 from flask import request
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, SubmitField
 from wtforms.validators import DataRequired, Length, Optional
 
-from ..forms import CleanStringField, PlainName, CleanTextAreaField, LooseDateField, options
+from ..forms import CleanStringField, Form, PlainName, CleanTextAreaField, LooseDateField, options
 from ..forms import IdempotentForm, WholeNumberField
 from .models import MAX_PRICE, MAX_QTY, MAX_STOCK, MAX_VALUE
 
 
-class ProductForm(FlaskForm):
+class ProductForm(Form):
     name = CleanStringField(_l("Product name"), validators=[DataRequired(), Length(max=64), PlainName()])
     spec = CleanStringField(_l("Specification"), validators=[Optional(), Length(max=32), PlainName()],
                             description=_l("For example 5kg or 500ml; leave empty for one size"))
@@ -77,7 +76,7 @@ def cart_form(products, **kw) -> CartForm:
     return _Cart(**kw)
 
 
-class CancelForm(FlaskForm):
+class CancelForm(Form):
     reason = CleanStringField(_l("Reason for cancelling"), validators=[DataRequired(), Length(max=200)])
     submit = SubmitField(_l("Cancel this redemption"))
 

@@ -2,17 +2,16 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, SubmitField
 
-from ..forms import IdempotentForm, LooseDateField, WholeNumberField, options
+from ..forms import Form, IdempotentForm, LooseDateField, WholeNumberField, options
 from .services import MAX_YEAR, MIN_YEAR
 
 KINDS = {"year": _l("Year"), "quarter": _l("Quarter"), "month": _l("Month"), "range": _l("Dates")}
 PAPERS = {"a4": "A4", "a5": "A5"}
 
 
-class PeriodForm(FlaskForm):
+class PeriodForm(Form):
     kind = SelectField(_l("Period"), choices=lambda: options(KINDS.items()), default="year")
     year = WholeNumberField(_l("Year"), lo=MIN_YEAR, hi=MAX_YEAR)
     quarter = SelectField(_l("Quarter"), choices=lambda: options((str(q), str(q)) for q in range(1, 5)),

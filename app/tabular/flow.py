@@ -16,11 +16,11 @@ from flask import current_app, g, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
 from wtforms import HiddenField, SubmitField
 from wtforms.validators import DataRequired
 
+from ..forms import Form
 from ..submission import run_write
 from .cells import Problem
 from .files import ImportFileError
@@ -43,7 +43,7 @@ R = TypeVar("R", bound=CheckResult)
 S = TypeVar("S")
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """The confirmation under a clean report: it names the staged input by token and checksum."""
 
     token = HiddenField(validators=[DataRequired()])

@@ -222,6 +222,7 @@ FORM_TABLE: list[FormRow] = [
 
 #: form classes that no write view takes, with the reason
 NOT_WRITE_FORMS = {
+    A + "forms.Form": "the base class of every form, every subclass has a row",
     A + "forms.IdempotentForm": "a base class (the form key), every subclass has a row",
     A + "points.forms.LedgerExportForm": "a GET form (the ledger export's dates): read-only, fuzzed by "
                                          "test_get_forms_never_fail",
