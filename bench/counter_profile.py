@@ -88,7 +88,9 @@ def _redeem(client, hid: int, product: int) -> list:
     return [page, checked, done]
 
 
-def measure(database_url: str, n: int, show_statements: bool, profile: bool) -> None:
+def measure(database_url: str, n: int, profile: bool = False, warmup: int = 20) -> dict:
+    """{request: (median CPU ms, the SQL statements it sent)} over `n` redemptions after `warmup` ones, and
+    under "profile" cProfile's statistics of the checks and confirms when asked."""
     from app.extensions import db
 
     app = make_app(database_url)
@@ -102,54 +104,53 @@ def measure(database_url: str, n: int, show_statements: bool, profile: bool) -> 
     with app.app_context():
         engine = db.engine
     sent: list[str] = []
-    sa.event.listen(engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
-    for i in range(20):  # warm-up: templates compiled, statements cached
-        _redeem(client, households[i % len(households)], product)
-    cpu = collections.defaultdict(list)
-    statements: dict[str, list[str]] = {}
-    prof = cProfile.Profile() if profile else None
-    for i in range(n):
-        hid = households[(20 + i) % len(households)]
-        t0 = time.process_time()
-        page = client.get(f"/shop/counter?household={hid}")
-        t1 = time.process_time()
-        text = page.get_data(as_text=True)
-        form = {"csrf_token": CSRF_RE.search(text).group(1), "idempotency_key": KEY_RE.search(text).group(1),
-                "household_id": hid, f"qty_{product}": "1"}
-        sent.clear()
-        if prof:
-            prof.enable()
-        t2 = time.process_time()
-        client.post("/shop/counter", data={**form, "check": "1"})
-        t3 = time.process_time()
-        checked = list(sent)
-        sent.clear()
-        done = client.post("/shop/counter", data={**form, "confirm": "1"})
-        t4 = time.process_time()
-        if prof:
-            prof.disable()
-        if done.status_code != 302:
-            raise RuntimeError(f"confirm HTTP {done.status_code}")
-        statements["check"], statements["confirm"] = checked, list(sent)
-        sent.clear()
-        client.get(f"/shop/counter?household={hid}")
-        statements["counter page"] = list(sent)
-        for step, ms in zip(STEPS, ((t1 - t0) * 1000, (t3 - t2) * 1000, (t4 - t3) * 1000)):
-            cpu[step].append(ms)
-    print(f"{'request':<14} {'CPU ms (median)':>16} {'statements':>11}")
-    for step in STEPS:
-        print(f"{step:<14} {statistics.median(cpu[step]):>16.2f} {len(statements[step]):>11}")
-    total = sum(statistics.median(cpu[s]) for s in STEPS)
-    print(f"{'redemption':<14} {total:>16.2f} {sum(len(statements[s]) for s in STEPS):>11}")
-    if show_statements:
-        for step in STEPS:
-            print(f"\n--- {step}")
-            for s in statements[step]:
-                print("  " + " ".join(s.split())[:160])
+
+    def on_execute(conn, cursor, statement, *args):
+        sent.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", on_execute)
+    try:
+        for i in range(warmup):  # templates compiled, statements cached
+            _redeem(client, households[i % len(households)], product)
+        cpu = collections.defaultdict(list)
+        statements: dict[str, list[str]] = {}
+        prof = cProfile.Profile() if profile else None
+        for i in range(n):
+            hid = households[(warmup + i) % len(households)]
+            t0 = time.process_time()
+            page = client.get(f"/shop/counter?household={hid}")
+            t1 = time.process_time()
+            text = page.get_data(as_text=True)
+            form = {"csrf_token": CSRF_RE.search(text).group(1), "idempotency_key": KEY_RE.search(text).group(1),
+                    "household_id": hid, f"qty_{product}": "1"}
+            sent.clear()
+            if prof:
+                prof.enable()
+            t2 = time.process_time()
+            client.post("/shop/counter", data={**form, "check": "1"})
+            t3 = time.process_time()
+            checked = list(sent)
+            sent.clear()
+            done = client.post("/shop/counter", data={**form, "confirm": "1"})
+            t4 = time.process_time()
+            if prof:
+                prof.disable()
+            if done.status_code != 302:
+                raise RuntimeError(f"confirm HTTP {done.status_code}")
+            statements["check"], statements["confirm"] = checked, list(sent)
+            sent.clear()
+            client.get(f"/shop/counter?household={hid}")  # the page's statements (the same page, drawn again)
+            statements["counter page"] = list(sent)
+            for step, ms in zip(STEPS, ((t1 - t0) * 1000, (t3 - t2) * 1000, (t4 - t3) * 1000)):
+                cpu[step].append(ms)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", on_execute)
+        with app.app_context():
+            db.engine.dispose()
+    out: dict = {step: (statistics.median(cpu[step]), statements[step]) for step in STEPS}
     if prof:
-        pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
-    with app.app_context():
-        db.engine.dispose()
+        out["profile"] = pstats.Stats(prof)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,7 +164,20 @@ def main(argv: list[str] | None = None) -> int:
     if url is None:
         print("no PostgreSQL server found", file=sys.stderr)
         return 1
-    measure(url, args.redemptions, args.statements, args.profile)
+    result = measure(url, args.redemptions, args.profile)
+    print(f"{'request':<14} {'CPU ms (median)':>16} {'statements':>11}")
+    for step in STEPS:
+        ms, sent = result[step]
+        print(f"{step:<14} {ms:>16.2f} {len(sent):>11}")
+    print(f"{'redemption':<14} {sum(result[s][0] for s in STEPS):>16.2f} "
+          f"{sum(len(result[s][1]) for s in STEPS):>11}")
+    if args.statements:
+        for step in STEPS:
+            print(f"\n--- {step}")
+            for sent in result[step][1]:
+                print("  " + " ".join(sent.split())[:160])
+    if args.profile:
+        result["profile"].sort_stats("cumulative").print_stats(40)
     return 0
 
 

@@ -386,3 +386,30 @@ def test_ledger_check_figure_holds_the_big_village_to_the_goal_and_reports_a_sha
     rows = F.fig_ledger_check(_ctx(app, url))
     assert [r.goal for r in rows] == ["≤ 10 s", ""]
     assert "whole database" in rows[1].what and "µs per transfer" in rows[1].note and rows[1].met is None
+
+
+def test_counter_profile_takes_a_redemption_apart_request_by_request(tiny_bench):
+    """bench/counter_profile.py: figure 3's three requests through the real app, each with its CPU and the SQL
+    it sent; every confirm sells (a redemption row, the stock and the ledger moved) and the checks stay clean."""
+    import sqlalchemy as sa
+
+    from app.extensions import db
+    from app.ledger import services as ledger
+    from app.shop import services as shop
+    from app.shop.models import Redemption
+    from bench import counter_profile
+
+    app, url = tiny_bench
+    with app.app_context():
+        before = db.session.scalar(sa.select(sa.func.count()).select_from(Redemption))
+    result = counter_profile.measure(url, 3, warmup=1)
+    assert set(result) == {"counter page", "check", "confirm"}
+    assert all(ms > 0 and sent for ms, sent in result.values())
+    confirm = " ".join(result["confirm"][1])
+    assert "INSERT INTO redemptions" in confirm and "INSERT INTO transfers" in confirm
+    # the page and the check write nothing
+    assert not any(s.lstrip().startswith(("INSERT", "UPDATE", "DELETE"))
+                   for step in ("counter page", "check") for s in result[step][1])
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Redemption)) == before + 4
+        assert ledger.check() == [] and shop.check_stock() == []
