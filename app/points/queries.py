@@ -360,6 +360,9 @@ def _household_filter(household: Household) -> tuple:
     return PointEntry.household_id == household.id, PointEntry.village_id + 0 == household.village_id
 
 
+#: a household's entries newest first (its index, ix_point_entries_household_id, read backwards)
+_NEWEST_FIRST = (PointEntry.occurred_on.desc(), PointEntry.id.desc())
+
 #: who earned, recorded and approved an entry, joined; built once (loader options are immutable, and building
 #: them per request cost about as much as running the query: bench/kiosk_floor.py)
 _ENTRY_PEOPLE_LOAD = (joinedload(PointEntry.person), joinedload(PointEntry.recorded_by),
@@ -371,7 +374,7 @@ def household_entries_query(household: Household) -> sa.Select:
     (joined in the same query: one row each, rather than three more round trips)."""
     return (sa.select(PointEntry).where(*_household_filter(household))
             .options(*_ENTRY_PEOPLE_LOAD)
-            .order_by(PointEntry.occurred_on.desc(), PointEntry.id.desc()))
+            .order_by(*_NEWEST_FIRST))
 
 
 def recent_entries(household: Household, limit: int = 20) -> list[PointEntry]:
@@ -382,11 +385,11 @@ def recent_entries(household: Household, limit: int = 20) -> list[PointEntry]:
     planned the join over the household's whole history, and a long history made the page slower
     (bench figure 1, big village ÷ 10k)."""
     newest = (sa.select(PointEntry.id).where(*_household_filter(household))
-              .order_by(PointEntry.occurred_on.desc(), PointEntry.id.desc()).limit(limit).subquery())
+              .order_by(*_NEWEST_FIRST).limit(limit).subquery())
     return list(db.session.scalars(
         sa.select(PointEntry).where(PointEntry.id.in_(sa.select(newest.c.id)))
         .options(*_ENTRY_PEOPLE_LOAD)
-        .order_by(PointEntry.occurred_on.desc(), PointEntry.id.desc())))
+        .order_by(*_NEWEST_FIRST)))
 
 
 def household_on_posting(household: Household, today: dt.date | None = None) -> list[PointEntry]:

@@ -23,7 +23,7 @@ from ..db import VILLAGE_TZ, local_day, local_today, utcnow
 from ..extensions import db
 from ..idempotency import check_key, find_earlier, mark_replayed, payload_hash
 from ..ledger import services as ledger
-from ..ledger.models import MAX_TRANSFER, Account, AccountKind, Transfer, TransferCode
+from ..ledger.models import MAX_TRANSFER, AccountKind, Transfer, TransferCode
 from ..points import queries as points_queries
 from ..registry.models import Village
 from ..text import TextRejected, clean_text
@@ -446,9 +446,11 @@ def _redeem(household, merged, *, key, digest, actor, person) -> Redemption:
                 raise OutOfStock(_("%(name)s is no longer offered.", name=label))
             raise OutOfStock(_("Not enough stock of %(name)s: %(stock)s left, %(qty)s asked for.",
                                name=label, stock=row.stock, qty=qty))
+    if posted.replayed:
+        # redeem() answers a repeated key with its redemption before this point, and a redemption commits with
+        # its transfer: a transfer under the key without one is data this code did not write
+        raise ledger.LedgerError(f"transfer redeem:{key} exists without its redemption")
     after = posted.debit_balance
-    if after is None:
-        after = int(db.session.scalar(sa.select(Account.balance).where(Account.id == acct.id)))
     red = Redemption(village_id=village_id, household_id=household.id, person_id=person.id if person else None,
                      receipt_no=_next_receipt(Redemption, village_id, _village_code(village_id)),
                      total_points=total, balance_before=after + total, balance_after=after,
