@@ -85,3 +85,16 @@ def make_app(database_url: str):
 
     INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
     return create_app(bench_config(database_url))
+
+
+def fresh_client(app):
+    """Flask's test client with each request in its own app context, as in a gunicorn worker (measured in one
+    process by bench.kiosk_floor and bench.counter_profile)."""
+    from flask.testing import FlaskClient
+
+    class Fresh(FlaskClient):
+        def open(self, *args, **kwargs):
+            with self.application.app_context():
+                return super().open(*args, **kwargs)
+
+    return Fresh(app, app.response_class, use_cookies=True)

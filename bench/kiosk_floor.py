@@ -24,15 +24,14 @@ does, and prints the CPU per request of each layer and its multiple of the bare 
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
 import sys
 import time
 
-from .common import make_app, sqlite_url
+from .common import fresh_client, make_app, sqlite_url
 from .figures import KIOSK_PIN, kiosk_setup
+from .load import CSRF_RE
 
-CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 #: the kiosk pages may cost at most this many bare requests of CPU for the ≥ 20 % share of figure 1
 SHARE_LIMIT = 5.0
 
@@ -52,21 +51,8 @@ def _cpu_per_request(client, path: str, n: int, rounds: int = 5) -> float:
     return statistics.median(samples)
 
 
-def _fresh_client(app):
-    from flask.testing import FlaskClient
-
-    class Fresh(FlaskClient):
-        """Each request in its own app context, as in a worker."""
-
-        def open(self, *args, **kwargs):
-            with self.application.app_context():
-                return super().open(*args, **kwargs)
-
-    return Fresh(app, app.response_class, use_cookies=True)
-
-
 def _kiosk_client(app, code: str, number: str):
-    client = _fresh_client(app)
+    client = fresh_client(app)
 
     def post(path: str, form: dict) -> None:
         token = CSRF_RE.search(client.get(path).get_data(as_text=True))
@@ -96,7 +82,7 @@ def measure(database_url: str, n: int) -> list[tuple[str, float]]:
     _hid, number, code, _n = kiosk_setup(app)
     client = _kiosk_client(app, code, number)
     real_home = app.view_functions["kiosk.home"]
-    rows = [("bare endpoint (bench/bare.py)", _cpu_per_request(_fresh_client(bare_app), "/ping", n))]
+    rows = [("bare endpoint (bench/bare.py)", _cpu_per_request(fresh_client(bare_app), "/ping", n))]
 
     rows.append(("app, plain route (no feature code)", _cpu_per_request(client, "/_floor/ping", n)))
 

@@ -146,8 +146,9 @@ class Server:
 
 # --- a small HTTP client with cookies (the stdlib only) ----------------------------------------------------------
 
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-KEY_RE = re.compile(r'name="idempotency_key" type="hidden" value="([^"]+)"')
+#: a form's CSRF token and idempotency key, as the app's pages draw them (hidden inputs, name before value)
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+KEY_RE = re.compile(r'name="idempotency_key"[^>]*value="([^"]+)"')
 
 
 @dataclass
@@ -197,9 +198,9 @@ class Client:
     def get(self, path: str) -> Response:
         return self._send("GET", path)
 
-    def post(self, path: str, form: dict) -> Response:
+    def post(self, path: str, form: dict, headers: dict | None = None) -> Response:
         body = urllib.parse.urlencode(form).encode()
-        return self._send("POST", path, body, {"Content-Type": "application/x-www-form-urlencoded"})
+        return self._send("POST", path, body, {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})})
 
     def post_file(self, path: str, form: dict, field_name: str, filename: str, data: bytes) -> Response:
         """A multipart/form-data POST: the form's fields and one file, as a browser uploads it."""

@@ -107,6 +107,57 @@ def test_cashier_redeems_two_products_at_the_counter(client, shopfront):
     _clean()
 
 
+#: what htmx sends with the counter's check button (templates/shop/_basket.html)
+HTMX_CHECK = {"HX-Request": "true", "HX-Target": "basket", "HX-Trigger-Name": "check"}
+
+
+def test_a_check_from_the_browser_answers_with_the_basket_alone(client, shopfront):
+    """With scripts on, the check button asks for the basket part only: the shelf and the boxes the cashier
+    typed stay in the browser; the fragment has the total, the balance after, the confirm button (focused,
+    so Enter confirms) and the spendable balance as it is now."""
+    s = shopfront
+    _login(client, "cash1")
+    key = _key(client)
+    before = _state(s)
+    r = client.post("/shop/counter", data=_cart(s, key, rice="２", oil="1", action="check"), headers=HTMX_CHECK)
+    assert r.status_code == 200 and "HX-Retarget" not in r.headers
+    html = r.get_data(as_text=True)
+    assert html.lstrip().startswith('<div id="basket">') and "<html" not in html
+    assert f'name="qty_{s["rice"]}"' not in html and "最近兑换" not in html  # no shelf, no recent list
+    assert re.search(r"合计积分</th><th>50</th>", html) and re.search(r"兑换后积分</th><th>50</th>", html)
+    assert re.search(r'<button type="submit" name="confirm" value="1" autofocus>确认兑换</button>', html)
+    assert '<strong id="spendable" data-spendable hx-swap-oob="true">100</strong>' in html
+    assert _state(s) == before
+    # short of points: the reason, and no confirm button
+    r = client.post("/shop/counter", data=_cart(s, key, oil="4", action="check"), headers=HTMX_CHECK)
+    html = r.get_data(as_text=True)
+    assert html.lstrip().startswith('<div id="basket">') and "积分不足" in html and 'name="confirm"' not in html
+    # the basket's confirm is an ordinary post: it redeems what the boxes hold
+    r = client.post("/shop/counter", data=_cart(s, key, rice="２", oil="1"))
+    assert r.status_code == 302
+    assert _state(s)[:4] == (50, 48, 4, 1)
+    _clean()
+
+
+@pytest.mark.parametrize("rice", ["abc", "0"], ids=["wrong quantity", "empty basket"])
+def test_a_check_from_the_browser_that_needs_the_page_gets_the_whole_page(client, shopfront, rice):
+    """A box to mark, or a message for the top of the page: htmx is told to put the whole page in place of
+    the old one (a basket fragment could not mark the box)."""
+    s = shopfront
+    _login(client, "cash1")
+    before = _state(s)
+    r = client.post("/shop/counter", data=_cart(s, _key(client), rice=rice, action="check"), headers=HTMX_CHECK)
+    assert r.status_code == 200
+    assert r.headers["HX-Retarget"] == "body" and r.headers["HX-Reswap"].startswith("innerHTML")
+    html = r.get_data(as_text=True)
+    assert "<html" in html and f'name="qty_{s["oil"]}"' in html  # the whole shelf again
+    if rice == "abc":
+        assert re.search(rf'<input aria-invalid="true" id="qty_{s["rice"]}"', html)
+    else:
+        assert "请至少选择一种商品" in html
+    assert _state(s) == before
+
+
 def test_double_submit_redeems_once(client, shopfront):
     s = shopfront
     _login(client, "cash1")

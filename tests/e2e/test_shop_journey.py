@@ -43,8 +43,14 @@ def test_cashier_redeems_and_the_household_page_shows_it(page: Page, live_server
     expect(page.locator("article")).to_contain_text("120")
     page.get_by_label("大米 5kg").fill("2")
     page.get_by_label("洗衣皂").fill("３")  # full-width, as a Chinese keyboard types it
+    page.evaluate("window.stillTheSamePage = true")
     page.get_by_role("button", name="核算积分").click()
     expect(page.locator("table").filter(has_text="兑换清单")).to_contain_text("95")
+    # htmx drew the basket alone: the page was not reloaded, the boxes hold what was typed, and the confirm
+    # button has the focus, so the cashier's Enter confirms
+    assert page.evaluate("window.stillTheSamePage") is True
+    expect(page.get_by_label("洗衣皂")).to_have_value("３")
+    expect(page.get_by_role("button", name="确认兑换")).to_be_focused()
     page.get_by_role("button", name="确认兑换").click()
     expect(page.locator(".flash-success")).to_contain_text("95")
     receipt_no = re.search(r"v1-\d{4}-\d{6}", page.locator("h1").inner_text()).group(0)
@@ -70,4 +76,24 @@ def test_cashier_redeems_and_the_household_page_shows_it(page: Page, live_server
     expect(row).to_contain_text("已完成")
     row.get_by_role("link", name=receipt_no).click()
     expect(page.get_by_role("heading", name=receipt_no, exact=False)).to_be_visible()
+    assert outside_requests == []
+
+
+def test_a_wrong_quantity_at_the_check_comes_back_marked_beside_its_box(page: Page, live_server, shop_day,
+                                                                        outside_requests):
+    """The basket alone cannot mark a box: htmx puts the whole page back, the box marked with its reason, and
+    a corrected basket then checks and confirms."""
+    _login(page, live_server, "shouyin")
+    page.goto(f"{live_server}/shop/counter?household={shop_day.id}")
+    page.get_by_label("大米 5kg").fill("两袋")
+    page.get_by_role("button", name="核算积分").click()
+    box = page.get_by_label("大米 5kg")
+    expect(box).to_have_attribute("aria-invalid", "true")
+    expect(box).to_have_value("两袋")
+    expect(page.locator(".field-error")).to_be_visible()
+    box.fill("1")
+    page.get_by_role("button", name="核算积分").click()
+    expect(page.locator("table").filter(has_text="兑换清单")).to_contain_text("40")
+    page.get_by_role("button", name="确认兑换").click()
+    expect(page.locator(".flash-success")).to_contain_text("40")
     assert outside_requests == []
