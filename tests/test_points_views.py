@@ -191,6 +191,25 @@ def test_recording_a_future_date_or_unknown_household_gives_the_form_back(client
     assert db.session.scalar(sa.select(sa.func.count(PointEntry.id))) == 0
 
 
+@pytest.mark.parametrize("number", ["01\x0001", "\x00", "0101\u202e"], ids=["nul", "only nul", "bidi"])
+def test_a_household_number_with_a_control_character_gives_the_form_back(client, people, number):
+    """The entry form looks the household up before it validates (for the member list): a number with a NUL,
+    which PostgreSQL cannot even compare, was a server error there (found by the full fuzzing gate)."""
+    _login(client, "clerk1")
+    item = _setup_scheme(client)
+    r = client.post("/points/entries/new", data={
+        "idempotency_key": _form_key(client, "/points/entries/new"), "person_id": "0", "item_id": item.id,
+        "household_number": number, "occurred_on": local_today().isoformat()})
+    assert r.status_code == 200 and 'id="household_number"' in r.get_data(as_text=True)
+    assert 'aria-invalid="true"' in r.get_data(as_text=True)
+    # the member list names no household either (a NUL in a URL is refused before any view, as everywhere)
+    r = client.get("/points/household-people", query_string={"household_number": number})
+    assert r.status_code == (400 if "\x00" in number else 200)
+    if r.status_code == 200:
+        assert "户主" in r.get_data(as_text=True)
+    assert db.session.scalar(sa.select(sa.func.count(PointEntry.id))) == 0
+
+
 def test_roles_on_points_pages(client, people):
     _login(client, "cash1")
     assert client.get("/points/entries").status_code == 403

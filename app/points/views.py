@@ -29,7 +29,7 @@ from ..rules.services import (article_ids_for_item, citable_articles, count_cita
                               set_item_articles)
 from ..shop.queries import household_redemptions_query
 from ..submission import run_write, submit
-from ..text import group_key, natural_key
+from ..text import TextRejected, clean_text, group_key, natural_key
 from ..urls import as_id, id_arg, safe_next
 from . import bp
 from . import queries as pq
@@ -241,10 +241,16 @@ def item_edit(item_id: int):
 # Recording (clerk)
 
 def _household_by_number(number: str | None) -> Household | None:
+    # read before the form is validated (the member list depends on it): a number the field refuses (a control
+    # character, a NUL that PostgreSQL cannot even compare) names no household, and the field says why
+    try:
+        number = clean_text(number)
+    except TextRejected:
+        return None
     if not number:
         return None
     return db.session.scalar(sa.select(Household).where(Household.village_id == g.village.id,
-                                                        Household.number == number.strip()))
+                                                        Household.number == number))
 
 
 def _person_choices(household: Household | None):
