@@ -131,6 +131,26 @@ def test_double_submit_redeems_once_and_returns_the_same_receipt(app, funded, ri
     _clean()
 
 
+def test_a_transfer_under_the_key_without_its_redemption_sells_nothing_and_is_logged(app, funded, rice, cashier,
+                                                                                        caplog):
+    # data this code never writes (a redemption commits with its transfer), e.g. a hand-edited database: the
+    # cashier gets a message on the form, the installation's keeper a log line, and nothing moves
+    with write_transaction():
+        ledger.post_transfer(debit=ledger.household_account(funded),
+                             credit=ledger.system_account(funded.village_id, AccountKind.SHOP), amount=20,
+                             code="redeem", key="redeem:form-9", payload={"lines": [[rice.id, 2]]},
+                             actor=cashier, source="redemption", source_ref="form-9")
+    before = _counts()
+    with write_transaction():
+        with pytest.raises(ledger.LedgerError, match="未兑换任何商品") as refused:
+            shop.redeem(funded, [(rice, 2)], key="form-9", actor=cashier)
+    assert "redeem:" not in str(refused.value)  # the message is for the cashier, not a debugging string
+    assert "redeem:form-9" in caplog.text and "without its redemption" in caplog.text
+    assert _counts() == before
+    assert _stock(rice.id) == 50
+    assert balance_of(funded) == 9_980
+
+
 def test_changed_payload_under_a_used_key_is_refused(app, funded, rice, oil, cashier):
     with write_transaction():
         shop.redeem(funded, [(rice, 1)], key="form-2", actor=cashier)

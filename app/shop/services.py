@@ -12,6 +12,7 @@ also serialises receipt numbering inside the write transaction.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -48,6 +49,8 @@ from .models import (
     StocktakeLine,
 )
 from .states import REDEMPTION
+
+log = logging.getLogger(__name__)
 
 #: the most products one redemption, donation or stocktake may list
 MAX_LINES = 200
@@ -448,8 +451,11 @@ def _redeem(household, merged, *, key, digest, actor, person) -> Redemption:
                                name=label, stock=row.stock, qty=qty))
     if posted.replayed:
         # redeem() answers a repeated key with its redemption before this point, and a redemption commits with
-        # its transfer: a transfer under the key without one is data this code did not write
-        raise ledger.LedgerError(f"transfer redeem:{key} exists without its redemption")
+        # its transfer: a transfer under the key without one is data this code did not write. The cashier is
+        # told nothing was sold (the savepoint is rolled back); whoever keeps the installation reads the log.
+        log.error("transfer redeem:%s (id %s) exists without its redemption", key, posted.transfer.id)
+        raise ledger.LedgerError(_("The record of this redemption is incomplete, so nothing was redeemed. "
+                                   "Please tell the administrator."))
     after = posted.debit_balance
     red = Redemption(village_id=village_id, household_id=household.id, person_id=person.id if person else None,
                      receipt_no=_next_receipt(Redemption, village_id, _village_code(village_id)),
