@@ -218,13 +218,15 @@ def counter():
         products = sq.counter_shelf(g.village.id, in_stock_only=True)
     form = cart_form(products)
     form.ensure_key()
+    # the confirm button pressed; a POST without it is a check
+    confirming = request.method == "POST" and bool(form.confirm.data)
     if household is not None:
         form.household_id.data = str(household.id)
     if request.method == "POST" and form.validate_on_submit():
         lines = _cart_lines(form, products)
         if not lines:
             _add_error(form, _("Choose at least one product."))
-        elif form.confirm.data:
+        elif confirming:
             household_id = household.id
 
             def redeem():
@@ -255,7 +257,7 @@ def counter():
             total = sum(p.price_points * qty for p, qty in lines)
             summary = {"lines": [(p, qty, p.price_points * qty) for p, qty in lines], "total": total}
     if household is not None:
-        if request.method == "POST" and request.form.get("confirm"):
+        if confirming:
             # a confirm that did not go through: nothing written here, read the balance fresh
             db.session.rollback()
             household = db.session.get(Household, household.id)
@@ -264,7 +266,7 @@ def counter():
         if summary is not None:
             summary["after"] = balance - summary["total"]
             summary["short"] = summary["total"] > spendable
-            if _basket_asked() and not request.form.get("confirm"):
+            if _basket_asked() and not confirming:
                 # the browser keeps the shelf and the boxes as typed; only the basket is drawn again (bench
                 # figure 3: the 200-row shelf and the recent redemptions were most of a check's CPU)
                 return render_template("shop/_basket.html", form=form, summary=summary, held=held,
