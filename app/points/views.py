@@ -240,13 +240,22 @@ def item_edit(item_id: int):
 
 # Recording (clerk)
 
-def _household_by_number(number: str | None) -> Household | None:
-    # read before the form is validated (the member list depends on it): a number the field refuses (a control
-    # character, a NUL that PostgreSQL cannot even compare) names no household, and the field says why
+def _household_number(value: str | None) -> str:
+    """A typed 户号 as the household would be looked up by, or "" when it cannot name one.
+
+    Read before the form is validated (the member list depends on it): a number the field refuses (a control
+    character, a NUL that PostgreSQL cannot even compare, more than the field holds) names no household, and
+    the field says why.
+    """
     try:
-        number = clean_text(number)
+        number = clean_text(value)
     except TextRejected:
-        return None
+        return ""
+    return number if len(number) <= 32 else ""
+
+
+def _household_by_number(value: str | None) -> Household | None:
+    number = _household_number(value)
     if not number:
         return None
     return db.session.scalar(sa.select(Household).where(Household.village_id == g.village.id,
@@ -270,8 +279,8 @@ def household_people():
     answer is 204, which htmx does not swap, so a member chosen in between stays chosen. A list rebuilt for
     the same household keeps the member too; for another household the choice falls back to the head.
     """
-    number = request.args.get("household_number", "")[:32].strip()
-    if number and number == request.args.get("people_for", "")[:32].strip():
+    number = _household_number(request.args.get("household_number"))
+    if number and number == _household_number(request.args.get("people_for")):
         return "", 204
     household = _household_by_number(number)
     chosen = request.args.get("person_id", "")
