@@ -26,7 +26,7 @@ import time
 import sqlalchemy as sa
 
 from .common import BENCH_PASSWORD, fresh_client, make_app, pg_url, sqlite_url
-from .figures import COUNTER_CHECK_HEADERS, counter_subjects, restock
+from .figures import CHECKED_RE, COUNTER_CHECK_HEADERS, counter_subjects, restock
 from .load import CSRF_RE, KEY_RE
 
 STEPS = ("counter page", "check", "confirm")
@@ -48,8 +48,9 @@ def _redeem(client, hid: int, product: int, sent: list[str]) -> dict[str, tuple[
     text = step("counter page", lambda: client.get(f"/shop/counter?household={hid}"), 200).get_data(as_text=True)
     form = {"csrf_token": CSRF_RE.search(text).group(1), "idempotency_key": KEY_RE.search(text).group(1),
             "household_id": hid, f"qty_{product}": "1"}
-    step("check", lambda: client.post("/shop/counter", data={**form, "check": "1"},
-                                      headers=COUNTER_CHECK_HEADERS), 200)
+    basket = step("check", lambda: client.post("/shop/counter", data={**form, "check": "1"},
+                                               headers=COUNTER_CHECK_HEADERS), 200).get_data(as_text=True)
+    form["checked"] = CHECKED_RE.search(basket).group(1)  # the basket shown, sent back as the browser does
     step("confirm", lambda: client.post("/shop/counter", data={**form, "confirm": "1"}), 302)
     return out
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import statistics
 import sys
 import threading
@@ -389,10 +390,14 @@ class _Cashier(threading.Thread):
                 form = {"csrf_token": csrf.group(1), "idempotency_key": key.group(1), "household_id": hid,
                         f"qty_{self.product}": "1"}
                 checked = client.post("/shop/counter", {**form, "check": "1"}, COUNTER_CHECK_HEADERS)
+                shown = CHECKED_RE.search(checked.text)
                 if checked.status != 200 or 'id="basket"' not in checked.text:
                     self.errors.append(f"check HTTP {checked.status}")
                     continue
-                done = client.post("/shop/counter", {**form, "confirm": "1"})
+                if shown is None:
+                    self.refused += 1  # no confirm button: e.g. not enough points for the basket
+                    continue
+                done = client.post("/shop/counter", {**form, "checked": shown.group(1), "confirm": "1"})
                 if done.status == 302 and "/shop/redemptions/" in done.headers.get("location", ""):
                     self.confirm_ms.append(done.seconds * 1000)
                 elif done.status == 200:
@@ -416,6 +421,8 @@ COUNTER_CPU_GOAL_MS = 30
 
 #: what htmx sends with the counter's check button (templates/shop/_basket.html), which asks for the basket alone
 COUNTER_CHECK_HEADERS = {"HX-Request": "true", "HX-Target": "basket", "HX-Trigger-Name": "check"}
+#: the basket the check showed, which the browser sends back with the confirm (shop.views.basket_signature)
+CHECKED_RE = re.compile(r'name="checked" type="hidden" value="([^"]*)"')
 
 #: what the shelf holds of the sold product at the start of each run of figure 3 (16 cashiers sell ~1,600 a run)
 COUNTER_STOCK = 5000

@@ -158,6 +158,44 @@ def test_a_check_from_the_browser_that_needs_the_page_gets_the_whole_page(client
     assert _state(s) == before
 
 
+def _checked(html: str) -> str:
+    return re.search(r'name="checked" type="hidden" value="([^"]*)"', html).group(1)
+
+
+def test_a_basket_changed_after_the_check_is_shown_again_not_sold(client, shopfront, village):
+    """The household is charged only a total it was shown: a box edited after the check, or a price changed
+    meanwhile, brings the new basket back with a message; its own confirm then sells it."""
+    s = shopfront
+    _login(client, "cash1")
+    key = _key(client)
+    before = _state(s)
+    r = client.post("/shop/counter", data=_cart(s, key, rice="2", oil="1", action="check"), headers=HTMX_CHECK)
+    shown = _checked(r.get_data(as_text=True))
+    # the cashier types 3 bags instead of 2 and presses confirm without checking again
+    r = client.post("/shop/counter", data={**_cart(s, key, rice="3", oil="1"), "checked": shown})
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert "核对之后购物篮有变动" in html and re.search(r"合计积分</th><th>60</th>", html)
+    assert _state(s) == before
+    # the page now carries the new basket: confirming it sells it
+    r = client.post("/shop/counter", data={**_cart(s, key, rice="3", oil="1"), "checked": _checked(html)})
+    assert r.status_code == 302
+    assert _state(s)[:4] == (40, 47, 4, 1)
+    # a price changed between the check and the confirm is a changed basket too
+    key = _key(client)
+    r = client.post("/shop/counter", data=_cart(s, key, rice="1", action="check"), headers=HTMX_CHECK)
+    shown = _checked(r.get_data(as_text=True))
+    with write_transaction():
+        shop.update_product(db.session.get(Product, s["rice"]), name="大米", spec="5kg", unit="袋",
+                            price_points=12, actor=None)
+    before = _state(s)
+    r = client.post("/shop/counter", data={**_cart(s, key, rice="1"), "checked": shown})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and "核对之后购物篮有变动" in html and re.search(r"合计积分</th><th>12</th>", html)
+    assert _state(s) == before
+    _clean()
+
+
 def test_double_submit_redeems_once(client, shopfront):
     s = shopfront
     _login(client, "cash1")

@@ -40,6 +40,8 @@ class CartForm(IdempotentForm):
     """
 
     household_id = HiddenField()
+    #: the basket a check showed (basket_signature): a confirm of boxes changed since is shown again, not sold
+    checked = HiddenField()
     check = SubmitField(_l("Check total"))
     confirm = SubmitField(_l("Confirm redemption"))
 

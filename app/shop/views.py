@@ -194,6 +194,12 @@ def _cart_lines(form, products: list[sq.ShelfItem]) -> list[tuple[sq.ShelfItem, 
     return [(p, form.quantity(p.id)) for p in products if form.quantity(p.id)]
 
 
+def basket_signature(lines: list[tuple[sq.ShelfItem, int]]) -> str:
+    """What a check showed the household: each product with its quantity and price, in shelf order. The
+    basket carries it to the confirm, which sells only the basket the household was shown."""
+    return ",".join(f"{p.id}x{qty}@{p.price_points}" for p, qty in lines)
+
+
 def _add_error(form, message: str) -> None:
     form.confirm.errors = list(form.confirm.errors or []) + [message]
 
@@ -204,7 +210,7 @@ def counter():
     """Find the household, fill the basket, check the total against the balance, confirm."""
     q = (request.args.get("q") or "")[:32]
     household, matches = None, []
-    summary = None
+    summary, changed = None, False
     if request.method == "POST":
         household = get_in_village_or_404(Household, request.form.get("household_id"), options=_WITH_HEAD)
         # the goods the basket names are all a check or a confirm needs; the whole shelf is read only when the
@@ -226,6 +232,10 @@ def counter():
         lines = _cart_lines(form, products)
         if not lines:
             _add_error(form, _("Choose at least one product."))
+        elif confirming and form.checked.data and form.checked.data != basket_signature(lines):
+            # a box (or a price) changed after the check: the household is charged only a total it was shown,
+            # so the new basket is shown for another confirm (a confirm without a check has nothing to compare)
+            changed = True
         elif confirming:
             household_id = household.id
 
@@ -255,7 +265,9 @@ def counter():
                 return redirect(url_for("shop.redemption", redemption_id=receipt["id"]))
         if lines and not form.confirm.errors:
             total = sum(p.price_points * qty for p, qty in lines)
-            summary = {"lines": [(p, qty, p.price_points * qty) for p, qty in lines], "total": total}
+            summary = {"lines": [(p, qty, p.price_points * qty) for p, qty in lines], "total": total,
+                       "changed": changed}
+            form.checked.data = basket_signature(lines)
     if household is not None:
         if confirming:
             # a confirm that did not go through: nothing written here, read the balance fresh

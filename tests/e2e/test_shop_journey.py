@@ -97,3 +97,24 @@ def test_a_wrong_quantity_at_the_check_comes_back_marked_beside_its_box(page: Pa
     page.get_by_role("button", name="确认兑换").click()
     expect(page.locator(".flash-success")).to_contain_text("40")
     assert outside_requests == []
+
+
+def test_a_box_edited_after_the_check_is_not_sold_until_its_total_is_shown(page: Page, live_server, shop_day,
+                                                                           outside_requests):
+    """The cashier checks 1 bag, then types 2 and presses confirm at once: nothing is sold, the new total is on
+    screen with the reason, and the next confirm sells the 2 bags."""
+    _login(page, live_server, "shouyin")
+    page.goto(f"{live_server}/shop/counter?household={shop_day.id}")
+    page.get_by_label("大米 5kg").fill("1")
+    page.get_by_role("button", name="核算积分").click()
+    basket = page.locator("table").filter(has_text="兑换清单")
+    expect(basket).to_contain_text("40")
+    page.get_by_label("大米 5kg").fill("2")
+    page.get_by_role("button", name="确认兑换").click()
+    expect(page.locator("[data-basket-changed]")).to_be_visible()
+    expect(page.locator(".flash-success")).to_have_count(0)
+    expect(basket).to_contain_text("80")
+    expect(page.get_by_label("大米 5kg")).to_have_value("2")
+    page.get_by_role("button", name="确认兑换").click()
+    expect(page.locator(".flash-success")).to_contain_text("80")
+    assert outside_requests == []
