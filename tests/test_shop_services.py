@@ -256,6 +256,44 @@ def test_a_cashier_cannot_cancel_yesterdays_redemption_but_a_reviewer_can(app, f
     _clean()
 
 
+@pytest.mark.parametrize("policy", ["carry_over", "expire"])
+def test_after_a_close_that_cleared_the_year_its_redemptions_give_no_points_back(app, village, funded, rice,
+                                                                                cashier, reviewer, policy):
+    """Under the expire policy the close cleared what the household had left; the points it had spent would
+    have been cleared with them, so neither a cancel nor a return gives them back. Carried over, they may."""
+    from app.points import services as pts
+
+    with write_transaction():
+        scheme = pts.create_scheme(village, "积分细则")
+        scheme.year_policy = policy
+    with write_transaction():
+        red = shop.redeem(funded, [(rice, 3)], key="december", actor=cashier)
+    year = shop.local_day(red.created_at).year
+    next_year = dt.date(year + 1, 1, 5)
+    with write_transaction():
+        pts.close_year(db.session.merge(scheme), year, actor=reviewer, today=next_year)
+    left = balance_of(funded)
+    assert left == (0 if policy == "expire" else 9_970)
+    line_id = red.lines[0].id
+    if policy == "expire":
+        before = _counts()
+        with pytest.raises(shop.ShopError, match=f"{year}年度已结算并清零"), write_transaction():
+            shop.return_line(red, line_id, 1, actor=reviewer, reason="米生虫", key="ret-1", today=next_year,
+                             is_reviewer=True)
+        with pytest.raises(shop.ShopError, match="不能再退回"), write_transaction():
+            shop.cancel_redemption(red, actor=reviewer, reason="核实后撤销", today=next_year, is_reviewer=True)
+        assert _counts() == before and balance_of(funded) == 0 and _stock(rice.id) == 47
+        assert db.session.get(Redemption, red.id).status == "completed"
+    else:
+        with write_transaction():
+            shop.return_line(red, line_id, 1, actor=reviewer, reason="米生虫", key="ret-1", today=next_year,
+                             is_reviewer=True)
+        with write_transaction():
+            shop.cancel_redemption(red, actor=reviewer, reason="核实后撤销", today=next_year, is_reviewer=True)
+        assert balance_of(funded) == 10_000 and _stock(rice.id) == 50
+    _clean()
+
+
 # --- stock in, stocktake, prices ------------------------------------------------------------------------
 
 def test_stocktake_adjusts_stock_and_leaves_movements(app, village, rice, oil, cashier):

@@ -403,6 +403,39 @@ def test_reviewer_cancels_an_earlier_day(client, shopfront):
     _clean()
 
 
+def test_a_receipt_of_a_year_cleared_at_its_close_offers_no_cancel_or_return(client, shopfront, village):
+    """Under the expire policy the close cleared the year's points: the receipt says why nothing can be given
+    back instead of offering forms that would be refused, and a cancel posted anyway changes nothing."""
+    import datetime as dt
+
+    from app.points import services as pts
+
+    s = shopfront
+    _login(client, "cash1")
+    client.post("/shop/counter", data=_cart(s, _key(client), rice="1"))
+    red_id = db.session.scalar(sa.select(Redemption.id))
+    with write_transaction():
+        db.session.execute(sa.text("UPDATE redemptions SET created_at = :t WHERE id = :i"),
+                           {"t": dt.datetime(2020, 6, 1, 2, 0), "i": red_id})
+        scheme = pts.create_scheme(village, "积分细则")
+        scheme.year_policy = "expire"
+    _login(client, "rev1")
+    page = client.get(f"/shop/redemptions/{red_id}").get_data(as_text=True)
+    # before the close a reviewer may cancel the old redemption or take goods back
+    assert f'action="/shop/redemptions/{red_id}/cancel"' in page and "/return/" in page
+    with write_transaction():
+        pts.close_year(db.session.merge(scheme), 2020)
+    before = _state(s)
+    page = client.get(f"/shop/redemptions/{red_id}").get_data(as_text=True)
+    assert "2020年度已结算并清零积分" in page
+    assert f'action="/shop/redemptions/{red_id}/cancel"' not in page and "/return/" not in page
+    r = client.post(f"/shop/redemptions/{red_id}/cancel", data={"reason": "补撤"}, follow_redirects=True)
+    assert "不能再退回" in r.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Redemption, red_id).status == "completed" and _state(s) == before
+    _clean()
+
+
 def test_the_counter_shelf_escapes_what_it_shows_and_keeps_a_wrong_quantity_beside_its_box(client, shopfront,
                                                                                            village):
     """The shelf's rows are drawn in Python (views.shelf_rows): a product name is text, never markup, and a

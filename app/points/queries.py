@@ -26,6 +26,7 @@ from .models import (
     PointScheme,
     PointYearTotal,
     SpendableFrom,
+    YearPolicy,
     YearScore,
 )
 
@@ -416,6 +417,17 @@ def category_names(ids) -> dict[int, str]:
         return {}
     return dict(db.session.execute(sa.select(PointEntry.id, PointEntry.category_name)
                                    .where(PointEntry.id.in_(ids))).all())
+
+
+def cleared_at_close(village_id: int, year: int) -> bool:
+    """Whether `year` is closed under the expire policy: its balances were cleared to the expired account,
+    so points spent in it cannot come back to a household after the close (unspent, they would have
+    expired with the rest)."""
+    scheme = village_scheme(village_id)
+    if scheme is None or scheme.year_policy != YearPolicy.EXPIRE.value:
+        return False
+    return db.session.scalar(sa.select(YearScore.id).where(YearScore.scheme_id == scheme.id,
+                                                           YearScore.year == year).limit(1)) is not None
 
 
 def closed_years(household_id: int) -> list[YearScore]:

@@ -497,6 +497,7 @@ def cancel_redemption(redemption: Redemption, *, actor, reason: str, today: dt.d
     today = today or local_today()
     status = REDEMPTION.move(redemption.status, "cancel", subject=redemption,
                              made_on=local_day(redemption.created_at), today=today, is_reviewer=is_reviewer)
+    _refuse_points_cleared_at_close(redemption)
     # claim the redemption first: of two concurrent cancels, one updates the row and the other finds it done
     res = db.session.execute(
         sa.update(Redemption)
@@ -532,6 +533,15 @@ def cancel_redemption(redemption: Redemption, *, actor, reason: str, today: dt.d
                     "reversal": posted.transfer.id},
            changed=["status", "cancel_reason"])  # the reason is free text: it stays on the redemption row
     return redemption
+
+
+def _refuse_points_cleared_at_close(redemption: Redemption) -> None:
+    """A redemption of a year closed under the expire policy gives no points back: unspent, they would have
+    been cleared at the close with the rest of the balance (docs/ledger.md, "Spendable balance and score")."""
+    year = local_day(redemption.created_at).year
+    if points_queries.cleared_at_close(redemption.village_id, year):
+        raise ShopError(_("The year %(year)s has been closed and its points cleared, so points spent in it "
+                          "cannot be given back. Exchange faulty goods instead.", year=year))
 
 
 def _claim(redemption: Redemption, action: str) -> None:
@@ -580,6 +590,7 @@ def return_line(redemption: Redemption, line_id: int, qty: int, *, actor, reason
                          same=lambda r: (r.redemption_id, r.line_id, r.qty) == (redemption.id, line_id, qty))
     if prior is not None:
         return prior
+    _refuse_points_cleared_at_close(redemption)
     _claim(redemption, "return_line")
     line = db.session.scalar(sa.select(RedemptionLine).where(RedemptionLine.id == line_id,
                                                              RedemptionLine.redemption_id == redemption.id))

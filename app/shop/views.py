@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from ..access import can, deny, get_in_village_or_404, require
 from ..auth.models import User
-from ..db import local_midnight_utc, local_today
+from ..db import local_day, local_midnight_utc, local_today
 from ..errors import Busy, DomainError
 from ..extensions import db
 from ..forms import flash_recorded
@@ -311,9 +311,17 @@ def counter():
 @require("shop.view")
 def redemption(redemption_id: int):
     """One redemption: the receipt on screen, its PDF, and cancelling."""
-    red = get_in_village_or_404(Redemption, redemption_id)
-    return render_template("shop/redemption.html", red=red, cform=CancelForm(), may_cancel=_may_cancel(),
-                           return_forms=_return_forms(red), kept=_kept_points(red))
+    return _receipt_page(get_in_village_or_404(Redemption, redemption_id))
+
+
+def _receipt_page(red: Redemption, failed: ReturnForm | None = None) -> str:
+    """The receipt with the cancel and return forms its user may use (`failed`: a refused return, as sent)."""
+    year = local_day(red.created_at).year
+    # a year cleared at its close gives no points back (shop.services): say so rather than offer the forms
+    cleared = red.status != RedemptionStatus.CANCELLED.value and pq.cleared_at_close(red.village_id, year)
+    return render_template("shop/redemption.html", red=red, cform=CancelForm(),
+                           may_cancel=_may_cancel() and not cleared, cleared_year=year if cleared else None,
+                           return_forms=_return_forms(red, failed=failed), kept=_kept_points(red))
 
 
 def _kept_points(red: Redemption) -> int:
@@ -344,7 +352,7 @@ def redemption_return(redemption_id: int, line_id: int):
     day, a reviewer any day); a refusal shows the receipt again with the line's form and its message."""
     if not _may_cancel():
         deny("shop.sell")
-    red = get_in_village_or_404(Redemption, redemption_id)
+    get_in_village_or_404(Redemption, redemption_id)  # another village's receipt is a 404 before any form work
     form = ReturnForm(prefix=f"ret{line_id}")
     is_reviewer = _is_reviewer()
     if form.validate_on_submit() and form.line_id.data == str(line_id):
@@ -362,9 +370,7 @@ def redemption_return(redemption_id: int, line_id: int):
                 flash(_("Taken back: %(qty)s × %(name)s; %(points)s points are back on the household's balance.",
                         qty=ret.qty, name=f"{ret.line.name} {ret.line.spec}".strip(), points=ret.points), "success")
             return redirect(url_for("shop.redemption", redemption_id=redemption_id))
-        red = get_in_village_or_404(Redemption, redemption_id)
-    return render_template("shop/redemption.html", red=red, cform=CancelForm(), may_cancel=_may_cancel(),
-                           return_forms=_return_forms(red, failed=form), kept=_kept_points(red)), 200
+    return _receipt_page(get_in_village_or_404(Redemption, redemption_id), failed=form), 200
 
 
 def _may_cancel() -> bool:
