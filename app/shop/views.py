@@ -195,9 +195,10 @@ def _cart_lines(form, products: list[sq.ShelfItem]) -> list[tuple[sq.ShelfItem, 
 
 
 def basket_signature(lines: list[tuple[sq.ShelfItem, int]]) -> str:
-    """What a check showed the household: each product with its quantity and price, in shelf order. The
-    basket carries it to the confirm, which sells only the basket the household was shown."""
-    return ",".join(f"{p.id}x{qty}@{p.price_points}" for p, qty in lines)
+    """What a check showed the household: each product with its quantity and price (by product id, so a
+    product moved on the shelf meanwhile is the same basket). The basket carries it to the confirm, which
+    sells only the basket the household was shown."""
+    return ",".join(f"{p.id}x{qty}@{p.price_points}" for p, qty in sorted(lines, key=lambda line: line[0].id))
 
 
 def _add_error(form, message: str) -> None:
