@@ -196,6 +196,23 @@ def test_a_basket_changed_after_the_check_is_shown_again_not_sold(client, shopfr
     _clean()
 
 
+def test_a_product_moved_on_the_shelf_after_the_check_is_the_same_basket(client, shopfront):
+    """Only goods, quantities and prices make the basket: a category edited meanwhile (the shelf's order)
+    does not stop the confirm."""
+    s = shopfront
+    _login(client, "cash1")
+    key = _key(client)
+    r = client.post("/shop/counter", data=_cart(s, key, rice="1", oil="1", action="check"), headers=HTMX_CHECK)
+    shown = _checked(r.get_data(as_text=True))
+    with write_transaction():
+        # 大米 now sorts after 食用油 (category first)
+        shop.update_product(db.session.get(Product, s["rice"]), name="大米", spec="5kg", unit="袋",
+                            price_points=10, category="粮油", actor=None)
+    r = client.post("/shop/counter", data={**_cart(s, key, rice="1", oil="1"), "checked": shown})
+    assert r.status_code == 302
+    assert _state(s)[:4] == (60, 49, 4, 1)
+
+
 def test_double_submit_redeems_once(client, shopfront):
     s = shopfront
     _login(client, "cash1")
