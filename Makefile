@@ -188,9 +188,13 @@ gates: deps-system venv translations ## the quality gates in full (authorization
 	fi; \
 	mkdir -p $(dir $(GATES_LOG)); \
 	echo "+ gates in full, SQLite and PostgreSQL side by side: $(GATES_LOG)-sqlite.log, $(GATES_LOG)-postgresql.log"; \
-	XIANGYUE_GATES=full $(PY) -m pytest -m gates -p no:cacheprovider -k "not postgresql" $(PYTEST_ARGS) \
+	echo "  (each failure's reason as it happens: $(GATES_LOG)-sqlite-failures.log, …-postgresql-failures.log)"; \
+	rm -f $(GATES_LOG)-sqlite-failures.log $(GATES_LOG)-postgresql-failures.log; \
+	XIANGYUE_GATES=full XIANGYUE_GATES_FAILURES=$(GATES_LOG)-sqlite-failures.log \
+	  $(PY) -m pytest -m gates -p no:cacheprovider -k "not postgresql" $(PYTEST_ARGS) \
 	  > $(GATES_LOG)-sqlite.log 2>&1 & first=$$!; \
-	XIANGYUE_GATES=full $(PY) -m pytest -m gates -p no:cacheprovider -k postgresql $(PYTEST_ARGS) \
+	XIANGYUE_GATES=full XIANGYUE_GATES_FAILURES=$(GATES_LOG)-postgresql-failures.log \
+	  $(PY) -m pytest -m gates -p no:cacheprovider -k postgresql $(PYTEST_ARGS) \
 	  > $(GATES_LOG)-postgresql.log 2>&1; pg=$$?; \
 	wait $$first; lite=$$?; \
 	for db in sqlite postgresql; do echo "== $$db"; tail -n 25 $(GATES_LOG)-$$db.log; done; \

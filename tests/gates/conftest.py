@@ -21,6 +21,16 @@ from tests.gates.fuzz_world import build_world, close_world
 from tests.gates.world import seed_world
 
 
+def pytest_runtest_logreport(report):
+    """Each failure's report, written the moment it happens to XIANGYUE_GATES_FAILURES (`make gates` sets
+    it): a full run lasts hours and pytest says why a test failed only at its end, so a run stopped early
+    otherwise leaves an F and no reason."""
+    path = os.environ.get("XIANGYUE_GATES_FAILURES")
+    if path and report.failed:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(f"=== {report.nodeid} ({report.when})\n{report.longreprtext}\n\n")
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def gate_app(request, tmp_path_factory):
     """(app, world): an app on the gates' own database holding the seeded world (tests/gates/world.py).
