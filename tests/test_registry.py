@@ -64,6 +64,36 @@ def test_bad_id_number_is_explained(clerk_client, village):
     assert db.session.scalar(sa.select(sa.func.count(Household.id))) == 0
 
 
+def test_a_sex_that_is_not_on_the_list_gives_the_form_back(clerk_client, village, make_household):
+    """Only a tampered form sends it (the page offers a list), but " " passed the optional choice and the
+    database refused it: a 500. Now the form comes back, and nothing about the person changes."""
+    h = make_household(village, "0301", "孙八")
+    for sex in (" ", "x", "男"):
+        r = clerk_client.post(f"/registry/people/{h.head_id}/edit",
+                              data={"name": "孙八八", "relation": "head", "sex": sex})
+        assert r.status_code == 200, sex
+        assert '<small class="field-error" id="sex-err">不是有效的选择。</small>' in r.get_data(as_text=True), sex
+    db.session.expire_all()
+    head = db.session.get(Person, h.head_id)
+    assert (head.name, head.sex) == ("孙八", None)
+    r = clerk_client.post(f"/registry/people/{h.head_id}/edit", data={"name": "孙八", "relation": "head", "sex": ""})
+    assert r.status_code == 302
+
+
+def test_the_register_refuses_a_sex_it_does_not_know_with_a_message(app, village, make_household):
+    """The same for any other caller of the service (an import, a command): a message, not the CHECK."""
+    import pytest
+
+    from app.registry import services as reg
+    from app.submission import write_transaction
+
+    h = make_household(village, "0302", "周九")
+    with pytest.raises(reg.RegistryError) as refused, write_transaction():
+        reg.add_person(h, reg.PersonData(name="周小九", relation="son", sex=" "))
+    assert refused.value.field == "sex"
+    assert db.session.scalar(sa.select(sa.func.count(Person.id)).where(Person.household_id == h.id)) == 1
+
+
 def test_split_keeps_history_on_both_households(clerk_client, village, make_household):
     h = make_household(village, "0301", "张大", members=[("张二", "child"), ("刘二嫂", "child_in_law"),
                                                          ("张小", "grandchild")])

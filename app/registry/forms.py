@@ -68,7 +68,8 @@ class PersonFieldsMixin:
     """Fields describing one person; shared by the new-household and person forms."""
 
     name = CleanStringField(_l("Name"), validators=[DataRequired(), Length(max=64)])
-    sex = SelectField(_l("Sex"), choices=sex_choices, validators=[Optional()])
+    # "" (unknown) is a choice of its own; Optional would also pass " " and clear the choice's error
+    sex = SelectField(_l("Sex"), choices=sex_choices, validators=[Optional(strip_whitespace=False)])
     birth_date = LooseDateField(_l("Birth date"), validators=[Optional()])
     phone = CleanStringField(_l("Phone"), validators=[Optional(), Length(max=20), _phone])
     id_number = IdNumberField(_l("ID number (身份证号)"), validators=[Optional(), Length(max=24)],

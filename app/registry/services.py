@@ -24,6 +24,7 @@ from .models import (
     Person,
     PersonStatus,
     Relation,
+    Sex,
     Township,
     Village,
     VillagerGroup,
@@ -37,6 +38,16 @@ class RegistryError(DomainError):
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.field = field
+
+
+def _sex(value: str | None) -> str | None:
+    """A person's sex as stored: male, female or unknown (None); anything else is refused with a message, never
+    left to the database's CHECK (a 500)."""
+    if not value:
+        return None
+    if value not in (Sex.MALE.value, Sex.FEMALE.value):
+        raise RegistryError(_("Choose the sex from the list."), field="sex")
+    return value
 
 
 # --- villages and groups -------------------------------------------------------------------------
@@ -185,7 +196,7 @@ def find_person_by_id_number(village: Village, raw: str) -> Person | None:
 def _new_person(household: Household, data: PersonData) -> Person:
     person = Person(
         village_id=household.village_id, household_id=household.id, name=data.name,
-        search_keys=search_keys(data.name), sex=data.sex or None, birth_date=data.birth_date,
+        search_keys=search_keys(data.name), sex=_sex(data.sex), birth_date=data.birth_date,
         relation=data.relation, phone=data.phone or None, status=PersonStatus.ALIVE.value,
     )
     _apply_id_number(household.village_id, person, data.id_number)
@@ -361,7 +372,7 @@ def bulk_create_households(village: Village, households: list[NewHousehold], *,
                 registered[digest] = (data.name, new.number)
             rows.append({
                 "village_id": vid, "name": data.name, "search_keys": search_keys(data.name),
-                "sex": data.sex or None, "birth_date": data.birth_date, "relation": data.relation,
+                "sex": _sex(data.sex), "birth_date": data.birth_date, "relation": data.relation,
                 "phone": data.phone or None, "status": PersonStatus.ALIVE.value,
                 "id_hmac": digest, "id_masked": masked,
             })
@@ -472,7 +483,7 @@ def update_person(person: Person, data: PersonData) -> Person:
     person.name = data.name
     person.search_keys = search_keys(data.name)
     person.relation = data.relation
-    person.sex = data.sex or None
+    person.sex = _sex(data.sex)
     person.birth_date = data.birth_date
     person.phone = data.phone or None
     _apply_id_number(person.village_id, person, data.id_number)

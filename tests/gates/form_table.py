@@ -130,7 +130,8 @@ FORM_TABLE: list[FormRow] = [
     FormRow("shop.donation_new", "cashier", (A + "shop.forms.DonationForm",)),
     FormRow("shop.stocktake", "cashier", (A + "shop.forms.StocktakeForm",)),
     FormRow("shop.write_off", "cashier", (A + "shop.forms.WriteOffForm",)),
-    FormRow("statements.household", "clerk", (A + "statements.forms.PeriodForm",)),
+    # success is the PDF itself (200, its code issued and audited); a refusal is the form back with 422
+    FormRow("statements.household", "clerk", (A + "statements.forms.PeriodForm",), shows_result=True),
     FormRow("statements.batch_new", "clerk", (A + "statements.forms.BatchForm",)),
     FormRow("kiosk.enrol", "anonymous", (A + "kiosk.forms.KioskForm",), args={"code": "not-a-code"}),
     FormRow("kiosk.card", "kiosk", (A + "kiosk.forms.CardForm",), page="kiosk.start", may_write=_KIOSK_COUNTS),
