@@ -136,6 +136,18 @@ def test_number_pad_and_right_pin_show_balance_score_and_entries(kiosk, seeded):
     assert f"/kiosk/posting/{seeded['entry_on_posting']}/object" in posting
 
 
+@pytest.mark.parametrize("typed", ["05\x0001", "\x00", "0501\u202e"], ids=["NUL", "NUL alone", "bidi"])
+def test_a_number_with_a_control_character_is_refused_with_the_reason(kiosk, seeded, typed):
+    """Only a tampered pad sends one, but a NUL reached the lookup and PostgreSQL refused it: a 500 (found by
+    the full fuzzing gate). The pad comes back with the reason, and no household is opened."""
+    before = db.session.scalar(sa.select(sa.func.count(KioskProbe.id)))
+    r = kiosk.post("/kiosk/number", data={"number": typed})
+    assert r.status_code == 200
+    assert re.search(r'<p class="k-msg k-msg-error" role="alert">[^<]*(控制字符|文字方向)', _text(r))
+    assert "/kiosk/pin" not in r.headers.get("Location", "")
+    assert db.session.scalar(sa.select(sa.func.count(KioskProbe.id))) == before
+
+
 def test_unknown_household_gets_the_same_answer_as_a_wrong_pin(kiosk, seeded):
     wrong = _open(kiosk, "0501", "9147")
     unknown = _open(kiosk, "9999", "9147")

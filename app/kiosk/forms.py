@@ -19,7 +19,9 @@ class CardForm(Form):
 
 
 class NumberForm(Form):
-    number = StringField(_l("Household number"), validators=[Optional(), Length(max=32)])
+    # cleaned like every typed text: a control character (a NUL, which PostgreSQL cannot even compare) is
+    # refused with a message before the number is looked up
+    number = CleanStringField(_l("Household number"), validators=[Optional(), Length(max=32)])
 
 
 class LettersForm(Form):

@@ -224,7 +224,9 @@ def number():
         # the label shows only what was typed, so the answer never tells whether the 户号 exists
         return _pending(h.id if h else None, _("Household number %(number)s", number=typed[:32]),
                         "number:" + typed[:32])
-    return render_template("kiosk/number.html", form=form, error=None)
+    # a number the field refused (too long, a control character) comes back with the reason
+    return render_template("kiosk/number.html", form=form,
+                           error="；".join(str(e) for e in form.number.errors) or None)
 
 
 @bp.route("/letters", methods=["GET", "POST"])
