@@ -400,16 +400,23 @@ def test_cancel_restores_points_and_stock_once(client, shopfront):
     _clean()
 
 
-def test_reviewer_cancels_an_earlier_day(client, shopfront):
-    import datetime as dt
-
-    s = shopfront
+def _sold_on(client, s, when) -> int:
+    """The cashier sells one bag of rice, then the redemption is moved back to `when` (UTC): a sale of an
+    earlier day, as the counter itself cannot make one. Returns its id; the cashier stays logged in."""
     _login(client, "cash1")
     client.post("/shop/counter", data=_cart(s, _key(client), rice="1"))
     red_id = db.session.scalar(sa.select(Redemption.id))
     with write_transaction():
         db.session.execute(sa.text("UPDATE redemptions SET created_at = :t WHERE id = :i"),
-                           {"t": dt.datetime(2020, 1, 1, 2, 0), "i": red_id})
+                           {"t": when, "i": red_id})
+    return red_id
+
+
+def test_reviewer_cancels_an_earlier_day(client, shopfront):
+    import datetime as dt
+
+    s = shopfront
+    red_id = _sold_on(client, s, dt.datetime(2020, 1, 1, 2, 0))
     client.post(f"/shop/redemptions/{red_id}/cancel", data={"reason": "补撤"})
     db.session.expire_all()
     assert db.session.get(Redemption, red_id).status == "completed"  # a cashier only the same day
@@ -428,12 +435,8 @@ def test_a_receipt_of_a_year_cleared_at_its_close_offers_no_cancel_or_return(cli
     from app.points import services as pts
 
     s = shopfront
-    _login(client, "cash1")
-    client.post("/shop/counter", data=_cart(s, _key(client), rice="1"))
-    red_id = db.session.scalar(sa.select(Redemption.id))
+    red_id = _sold_on(client, s, dt.datetime(2020, 6, 1, 2, 0))
     with write_transaction():
-        db.session.execute(sa.text("UPDATE redemptions SET created_at = :t WHERE id = :i"),
-                           {"t": dt.datetime(2020, 6, 1, 2, 0), "i": red_id})
         scheme = pts.create_scheme(village, "积分细则")
         scheme.year_policy = "expire"
     _login(client, "rev1")
