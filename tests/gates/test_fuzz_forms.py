@@ -228,3 +228,26 @@ def test_restore_puts_the_seeded_rows_back(world):
     world.restore(changed_again)
     assert world.changed() == []
     assert world.client("clerk").get("/registry/groups").status_code == 200
+
+
+def test_restore_undoes_changed_added_and_removed_rows(world):
+    """Rows the fuzzer's writes changed or removed come back as seeded, rows they added go, in every table a
+    submission may touch (the append-only audit_log included, whose triggers the restore steps around)."""
+    import sqlalchemy as sa
+
+    from app.extensions import db
+
+    replica = "SET LOCAL session_replication_role = replica" if world.backend == "postgresql" else None
+    with db.engine.begin() as conn:
+        if replica:
+            conn.exec_driver_sql(replica)
+        first, second = conn.execute(sa.text("SELECT id FROM villager_groups ORDER BY id LIMIT 2")).scalars()
+        conn.execute(sa.text("UPDATE villager_groups SET name = '改过的名字' WHERE id = :i"), {"i": first})
+        if replica:  # SQLite's triggers keep audit_log append-only for everyone: changed rows are PostgreSQL's
+            conn.execute(sa.text("UPDATE audit_log SET action = 'x' WHERE seq = 1"))
+            conn.execute(sa.text("DELETE FROM villager_groups WHERE id = :i"), {"i": second})
+        conn.execute(sa.text("INSERT INTO login_probes (name_hash, failed_logins) VALUES ('f' , 3)"))
+    changed = world.changed()
+    assert {"villager_groups", "login_probes"} <= set(changed)
+    world.restore(changed)
+    assert world.changed() == []
