@@ -95,6 +95,15 @@ def test_the_report_page_states_its_definitions_and_the_closure_rate(clerk_clien
     assert "安全隐患" in page and "矛盾纠纷" in page and "不予受理" in page and "已回访结案" in page
 
 
+def test_the_report_page_in_english(clerk_client, november):
+    assert clerk_client.get("/lang/en").status_code == 302
+    r = clerk_client.get("/grid/reports?month=2026-11")
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200
+    table = page[page.index('id="visits-by-grid"'):page.index('id="visits-by-worker"')]
+    assert "<th>Done (%)</th>" in table and "<td>100%</td>" in table
+
+
 def test_no_event_no_rate(clerk_client, world):
     page = clerk_client.get("/grid/reports?month=2026-03").get_data(as_text=True)
     assert "结案率：—" in page and "本月：已结案0件 ÷ 上报0件" in page

@@ -218,6 +218,20 @@ def test_placeholders_survive_translation(catalog):
     assert not bad, "\n".join(bad)
 
 
+def test_messages_of_templates_write_a_percent_sign_as_two(catalog):
+    """Jinja's new-style gettext formats every message with %, variables or not: "Done (%)" in a template
+    answered the English grid report with a 500 (the full XSS crawl found it). A message a template shows
+    writes a literal percent sign as %%, in the msgid and in the translation."""
+    bad = []
+    for m in catalog:
+        if not m.id or not any(loc.startswith(("templates/", "printables/")) for loc, _line in m.locations):
+            continue
+        for text in ids(m) + strings(m):
+            if stray_percent(text):
+                bad.append(f"{show(key(m))!r}: {text!r}")
+    assert not bad, "write %% for a literal percent sign in these template messages:\n" + "\n".join(bad)
+
+
 def test_chinese_text_uses_full_width_punctuation(catalog):
     bad = []
     for m in catalog:
