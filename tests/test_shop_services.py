@@ -151,6 +151,34 @@ def test_a_transfer_under_the_key_without_its_redemption_sells_nothing_and_is_lo
     assert balance_of(funded) == 9_980
 
 
+def test_the_price_and_name_charged_are_read_at_the_sale_not_taken_from_the_caller(app, funded, rice, cashier):
+    # the counter passes the shelf rows it showed; only their ids count: a row shown before a price change
+    # (here one that says 1 point and another name) is charged at the price in force when the goods are taken
+    from types import SimpleNamespace
+
+    shown = SimpleNamespace(id=rice.id, price_points=1, name="旧名", spec="", village_id=-1)
+    with write_transaction():
+        red = shop.redeem(funded, [(shown, 2)], key="shelf-row", actor=cashier)
+    line = db.session.scalar(sa.select(RedemptionLine).where(RedemptionLine.redemption_id == red.id))
+    assert (red.total_points, line.unit_price, line.points, line.name, line.spec) == (20, 10, 20, "大米", "5kg")
+    assert balance_of(funded) == 9_980 and _stock(rice.id) == 48
+    _clean()
+
+
+def test_goods_of_another_village_are_refused_and_nothing_moves(app, funded, rice, make_village, make_user):
+    other = make_village("v2", "二号村")
+    cashier2 = make_user("cashier2", ("cashier", other))
+    with write_transaction():
+        theirs = shop.create_product(other, name="面粉", unit="袋", price_points=5, actor=cashier2)
+        shop.receive_purchase(theirs, 10, "", actor=cashier2)
+    before = _counts()
+    with write_transaction():
+        with pytest.raises(shop.ShopError, match="该商品属于其他村"):
+            shop.redeem(funded, [(rice, 1), (theirs, 1)], key="foreign", actor=cashier2)
+    assert _counts() == before and _stock(theirs.id) == 10 and _stock(rice.id) == 50
+    assert balance_of(funded) == 10_000
+
+
 def test_changed_payload_under_a_used_key_is_refused(app, funded, rice, oil, cashier):
     with write_transaction():
         shop.redeem(funded, [(rice, 1)], key="form-2", actor=cashier)

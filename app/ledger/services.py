@@ -64,6 +64,18 @@ def household_account(household) -> Account:
     return acct
 
 
+def household_and_system_account(household, kind: AccountKind | str) -> tuple[Account, Account]:
+    """(the household's account, the village's `kind` account) in one read, each created on first use as
+    household_account and system_account would: a sale at the counter needs both (bench figure 3)."""
+    kind = AccountKind(kind).value
+    found = {(a.household_id is not None): a for a in db.session.scalars(
+        sa.select(Account).where(sa.or_(Account.household_id == household.id,
+                                        sa.and_(Account.village_id == household.village_id,
+                                                Account.system_key == kind))))}
+    return (found.get(True) or household_account(household),
+            found.get(False) or system_account(household.village_id, kind))
+
+
 # --- transfers --------------------------------------------------------------------------------------
 
 @dataclass
@@ -125,11 +137,16 @@ def post_transfer(*, debit: Account, credit: Account, amount: int, code: Transfe
                   payload: dict[str, Any] | None = None, actor=None, person_id: int | None = None,
                   entry_id: int | None = None, source: str = "manual", source_ref: str | None = None,
                   memo: str | None = None, reverses: Transfer | None = None,
-                  hold: Callable[[], int] | None = None) -> Posted:
+                  hold: Callable[[], int] | None = None, key_checked: bool = False) -> Posted:
     """Move `amount` points from `debit` to `credit` once per `key`.
 
     `hold`, when given, names the part of the debit account's balance that may not be spent yet (the shop
     passes the household's awards still on posting); it is asked once the account row is locked (_move).
+
+    `key_checked`: the caller has already found, in this transaction, that nothing was made under its own
+    key (a redemption looks up its key before it pays), so this movement's key is not looked up again; a
+    transfer already under it then breaks UNIQUE (village_id, idempotency_key): IntegrityError, never a
+    second movement.
 
     :raises Insufficient: the debit account would go below zero, or below what `hold` keeps back.
     :raises IdempotencyConflict: `key` was used for another movement.
@@ -141,9 +158,10 @@ def post_transfer(*, debit: Account, credit: Account, amount: int, code: Transfe
     code = TransferCode(code).value
     digest = payload_hash({"debit": debit.id, "credit": credit.id, "amount": amount, "code": code,
                            "reverses": reverses.id if reverses else None, **(payload or {})})
-    prior = find_earlier(Transfer, debit.village_id, key, digest=digest)
-    if prior is not None:
-        return Posted(prior, replayed=True)
+    if not key_checked:
+        prior = find_earlier(Transfer, debit.village_id, key, digest=digest)
+        if prior is not None:
+            return Posted(prior, replayed=True)
     debit_balance = _move(debit, credit, amount, hold)
     t = Transfer(village_id=debit.village_id, debit_account_id=debit.id, credit_account_id=credit.id,
                  amount=amount, code=code, entry_id=entry_id, person_id=person_id, source=source,

@@ -112,12 +112,18 @@ def held_points(household: Household, today: dt.date | None = None) -> int:
     spendable only after posting, the awards still on posting (and those under an open objection);
     0 in a village where awards are spendable at approval.
 
-    The shop's redemption asks this through the ledger only once the household's account row is locked
-    (ledger.post_transfer's `hold`), so an approval committing meanwhile is counted in both the balance
-    and this figure, never in one alone (docs/ledger.md, "Points on posting").
+    The shop's redemption asks held_on_posting through the ledger only once the household's account row is
+    locked (ledger.post_transfer's `hold`), so an approval committing meanwhile is counted in both the
+    balance and this figure, never in one alone (docs/ledger.md, "Points on posting").
     """
     if not holds_back_on_posting(household.village_id):
         return 0
+    return held_on_posting(household, today)
+
+
+def held_on_posting(household: Household, today: dt.date | None = None) -> int:
+    """The points the household's awards on posting now have put on its balance: what held_points keeps
+    from the shop in a village that holds them back (the caller has asked holds_back_on_posting)."""
     return int(db.session.scalar(held_on_posting_query(household, today or local_today())))
 
 

@@ -377,6 +377,10 @@ def receive_donation(village, *, donor_name: str, donor_kind: str, lines=(), rec
 def redeem(household, lines, *, key: str, actor=None, person=None) -> Redemption:
     """Hand goods to a household against its points, all in the caller's write transaction.
 
+    `lines` are (product, qty) pairs of which only each product's id counts (the counter passes the shelf
+    rows it has shown): the village, price and name of every product are read once, inside the write, where
+    the price charged is decided.
+
     Same key and same basket → the earlier Redemption (replayed=True); same key, other basket →
     IdempotencyConflict (app.idempotency). Short of stock → OutOfStock naming the product; short of points →
     ledger.Insufficient with the balance and the total. On any refusal nothing is written (the
@@ -385,7 +389,6 @@ def redeem(household, lines, *, key: str, actor=None, person=None) -> Redemption
     key = check_key(key, required=True)
     merged = _merge_lines(lines)
     village_id = household.village_id
-    _same_village(village_id, (p for p, _q in merged))
     if person is not None and person.household_id != household.id:
         raise ShopError(_("This person is not a member of the household."))
     basket = [[p.id, q] for p, q in merged]
@@ -400,31 +403,45 @@ def redeem(household, lines, *, key: str, actor=None, person=None) -> Redemption
     except IntegrityError:
         # a concurrent request with the same key committed first (PostgreSQL): it is a replay now
         prior = find_earlier(Redemption, village_id, key, digest=digest)
-        if prior is None:
+        if prior is not None:
+            return prior
+        transfer_id = db.session.scalar(sa.select(Transfer.id).where(
+            Transfer.village_id == village_id, Transfer.idempotency_key == f"redeem:{key}"))
+        if transfer_id is None:
             raise
-        return prior
+        # a redemption commits with its transfer: a transfer under the key without one is data this code did
+        # not write. The cashier is told nothing was sold (the savepoint is rolled back); whoever keeps the
+        # installation reads the log.
+        log.error("transfer redeem:%s (id %s) exists without its redemption", key, transfer_id)
+        raise ledger.LedgerError(_("The record of this redemption is incomplete, so nothing was redeemed. "
+                                   "Please tell the administrator.")) from None
 
 
 def _redeem(household, merged, *, key, digest, actor, person) -> Redemption:
     village_id = household.village_id
-    # prices and the names the receipt keeps, in one read (the names as they are at the sale)
-    goods = db.session.execute(sa.select(Product.id, Product.price_points, Product.name, Product.spec)
-                               .where(Product.id.in_([p.id for p, _q in merged]))).all()
-    prices = {r.id: r.price_points for r in goods}
-    names = {r.id: (r.name, r.spec) for r in goods}
-    total = sum(prices[p.id] * q for p, q in merged)
+    # the village, prices and names the receipt keeps, in one read (the names as they are at the sale)
+    goods = {r.id: r for r in db.session.execute(
+        sa.select(Product.id, Product.village_id, Product.price_points, Product.name, Product.spec)
+        .where(Product.id.in_([p.id for p, _q in merged])))}
+    if len(goods) != len(merged) or any(r.village_id != village_id for r in goods.values()):
+        raise ShopError(_("This product belongs to another village."))
+    total = sum(goods[p.id].price_points * q for p, q in merged)
     if total > MAX_TRANSFER:
         raise ShopError(_("One redemption may cost at most %(max)s points; split it up.", max=MAX_TRANSFER))
-    acct = ledger.household_account(household)
-    shop = ledger.system_account(village_id, AccountKind.SHOP)
+    acct, shop = ledger.household_and_system_account(household, AccountKind.SHOP)
+    # awards still on posting are not spendable where the village says so (docs/ledger.md, "Points on
+    # posting"): the ledger asks for them once it holds the household's account row. Where awards are
+    # spendable at approval nothing is held back, so there is nothing to ask and no row to lock first.
+    hold = None
+    if points_queries.holds_back_on_posting(village_id):
+        hold = lambda: points_queries.held_on_posting(household)  # noqa: E731
     try:
-        # awards still on posting are not spendable where the village says so (docs/ledger.md, "Points on
-        # posting"): the ledger asks for them once it holds the household's account row
+        # redeem() has looked up this redemption's key in this transaction: the transfer's is not looked up
+        # again (a transfer under it without its redemption breaks UNIQUE and lands in redeem()'s except)
         posted = ledger.post_transfer(debit=acct, credit=shop, amount=total, code=TransferCode.REDEEM,
                                       key=f"redeem:{key}", payload={"lines": [[p.id, q] for p, q in merged]},
                                       actor=actor, person_id=person.id if person else None,
-                                      source="redemption", source_ref=key,
-                                      hold=lambda: points_queries.held_points(household))
+                                      source="redemption", source_ref=key, hold=hold, key_checked=True)
     except ledger.Insufficient:
         balance, held, spendable = points_queries.spendable_points(household)
         if held:
@@ -449,13 +466,6 @@ def _redeem(household, merged, *, key, digest, actor, person) -> Redemption:
                 raise OutOfStock(_("%(name)s is no longer offered.", name=label))
             raise OutOfStock(_("Not enough stock of %(name)s: %(stock)s left, %(qty)s asked for.",
                                name=label, stock=row.stock, qty=qty))
-    if posted.replayed:
-        # redeem() answers a repeated key with its redemption before this point, and a redemption commits with
-        # its transfer: a transfer under the key without one is data this code did not write. The cashier is
-        # told nothing was sold (the savepoint is rolled back); whoever keeps the installation reads the log.
-        log.error("transfer redeem:%s (id %s) exists without its redemption", key, posted.transfer.id)
-        raise ledger.LedgerError(_("The record of this redemption is incomplete, so nothing was redeemed. "
-                                   "Please tell the administrator."))
     after = posted.debit_balance
     red = Redemption(village_id=village_id, household_id=household.id, person_id=person.id if person else None,
                      receipt_no=_next_receipt(Redemption, village_id, _village_code(village_id)),
@@ -466,10 +476,10 @@ def _redeem(household, merged, *, key, digest, actor, person) -> Redemption:
     db.session.add(red)
     db.session.flush()
     for product, qty in merged:
-        name, spec = names[product.id]
+        row = goods[product.id]
         db.session.add(RedemptionLine(village_id=village_id, redemption_id=red.id, product_id=product.id,
-                                      name=name, spec=spec, qty=qty, unit_price=prices[product.id],
-                                      points=prices[product.id] * qty))
+                                      name=row.name, spec=row.spec, qty=qty, unit_price=row.price_points,
+                                      points=row.price_points * qty))
         db.session.add(StockMovement(village_id=village_id, product_id=product.id, qty=-qty,
                                      kind=MovementKind.REDEMPTION_OUT.value, ref_type="redemption", ref_id=red.id,
                                      created_by_id=actor.id if actor is not None else None))

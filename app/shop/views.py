@@ -241,10 +241,10 @@ def counter():
             household_id = household.id
 
             def redeem():
-                # each attempt reloads what it sells; the form key makes a repeat of an attempt that
-                # did commit return its receipt (docs/architecture.md, "Submitting a form")
-                chosen = [(get_in_village_or_404(Product, p.id), qty) for p, qty in lines]
-                red = shop.redeem(get_in_village_or_404(Household, household_id), chosen,
+                # each attempt reloads the household; the service reads the goods' village, prices and names
+                # itself, in the write (the shelf rows give it their ids). The form key makes a repeat of an
+                # attempt that did commit return its receipt (docs/architecture.md, "Submitting a form")
+                red = shop.redeem(get_in_village_or_404(Household, household_id), lines,
                                   key=form.idempotency_key.data, actor=current_user)
                 # what the message and the redirect need, taken before the commit expires the row (which
                 # would cost a statement to read it back)
