@@ -93,8 +93,10 @@ def entries_on_posting(village_id: int, today: dt.date) -> list[PointEntry]:
 def holds_back_on_posting(village_id: int) -> bool:
     """Whether the village's awards become spendable only once their posting has ended
     (SpendableFrom.POSTING_END on its scheme); by default they are spendable at approval."""
-    scheme = village_scheme(village_id)
-    return scheme is not None and scheme.spendable_from == SpendableFrom.POSTING_END.value
+    # the one column of village_scheme's row: every counter and kiosk page asks this (bench figures 1 and 3)
+    policy = db.session.scalar(sa.select(PointScheme.spendable_from).where(PointScheme.village_id == village_id)
+                               .order_by(PointScheme.active.desc(), PointScheme.id).limit(1))
+    return policy == SpendableFrom.POSTING_END.value
 
 
 def held_on_posting_query(household: Household, today: dt.date) -> sa.Select:
