@@ -254,6 +254,30 @@ def test_a_confirm_reads_each_thing_it_sells_from_once(client, shopfront):
     _clean()
 
 
+def test_the_counter_page_and_a_check_read_the_balance_and_what_is_held_back_together(client, shopfront):
+    """Bench figure 3: the balance, the village's policy and the held points shown at the counter come in one
+    statement on the page and on each check."""
+    s = shopfront
+    _login(client, "cash1")
+    key = _key(client)
+    sent: list[str] = []
+
+    def on_execute(conn, cursor, statement, *args):
+        sent.append(" ".join(statement.split()))
+
+    sa.event.listen(db.engine, "before_cursor_execute", on_execute)
+    try:
+        page = client.get(f"/shop/counter?household={s['household']}")
+        check = client.post("/shop/counter", data=_cart(s, key, rice="2", action="check"), headers=HTMX_CHECK)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", on_execute)
+    assert page.status_code == check.status_code == 200
+    assert "100" in page.get_data(as_text=True) and re.search(r"<th>\s*20\s*</th>", check.get_data(as_text=True))
+    policy = [q for q in sent if "FROM point_schemes" in q]
+    assert len(policy) == 2 and all("FROM accounts" in q for q in policy)
+    assert not [q for q in sent if "FROM accounts" in q and "point_schemes" not in q]
+
+
 def test_a_resent_confirm_says_so_and_a_changed_basket_under_its_key_is_refused(client, shopfront):
     s = shopfront
     _login(client, "cash1")

@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from ..db import local_day, local_midnight_utc, local_today, month_bucket
 from ..extensions import db
-from ..ledger.queries import balance_of, balance_query
+from ..ledger.queries import balance_query
 from ..registry.models import Household, HouseholdStatus, Person, PersonStatus
 from .models import (
     EntryStatus,
@@ -93,10 +93,13 @@ def entries_on_posting(village_id: int, today: dt.date) -> list[PointEntry]:
 def holds_back_on_posting(village_id: int) -> bool:
     """Whether the village's awards become spendable only once their posting has ended
     (SpendableFrom.POSTING_END on its scheme); by default they are spendable at approval."""
-    # the one column of village_scheme's row: every counter and kiosk page asks this (bench figures 1 and 3)
-    policy = db.session.scalar(sa.select(PointScheme.spendable_from).where(PointScheme.village_id == village_id)
-                               .order_by(PointScheme.active.desc(), PointScheme.id).limit(1))
-    return policy == SpendableFrom.POSTING_END.value
+    return db.session.scalar(_policy_query(village_id)) == SpendableFrom.POSTING_END.value
+
+
+def _policy_query(village_id) -> sa.Select:
+    """SELECT of the spendable_from of the village's scheme (village_scheme's row, its one column)."""
+    return (sa.select(PointScheme.spendable_from).where(PointScheme.village_id == village_id)
+            .order_by(PointScheme.active.desc(), PointScheme.id).limit(1))
 
 
 def held_on_posting_query(household: Household, today: dt.date) -> sa.Select:
@@ -130,10 +133,28 @@ def held_on_posting(household: Household, today: dt.date | None = None) -> int:
 
 
 def spendable_points(household: Household, today: dt.date | None = None) -> tuple[int, int, int]:
-    """(balance, held, spendable) of the household now: what the counter shows."""
-    balance = balance_of(household)
-    held = held_points(household, today)
+    """(balance, held, spendable) of the household now: what the counter shows.
+
+    The balance, the village's policy and what the household's awards on posting would hold back come in one
+    statement, as household_overview reads the kiosk's: the counter asks this on every page and check (bench
+    figure 3). A display: the redemption itself asks again under the account's lock (docs/ledger.md).
+    """
+    balance, policy, held = db.session.execute(_spendable_statement(), {
+        "household_id": household.id, "village_id": household.village_id,
+        "today": today or local_today()}).one()
+    balance = int(balance or 0)
+    held = int(held) if policy == SpendableFrom.POSTING_END.value else 0
     return balance, held, max(0, balance - held)
+
+
+@functools.cache
+def _spendable_statement() -> sa.Select:
+    """spendable_points' one statement, built once with bound parameters (household_id, village_id, today)."""
+    household = SimpleNamespace(id=sa.bindparam("household_id"), village_id=sa.bindparam("village_id"))
+    today = sa.bindparam("today", type_=PointEntry.posting_until.type)
+    return sa.select(balance_query(household.id).scalar_subquery(),
+                     _policy_query(household.village_id).scalar_subquery(),
+                     held_on_posting_query(household, today).scalar_subquery())
 
 
 def held_entries(household: Household, today: dt.date | None = None) -> list[PointEntry]:
