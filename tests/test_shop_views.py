@@ -1,6 +1,7 @@
 """Happiness supermarket pages: goods, stock in, the counter, receipts (screen and 58 mm PDF), cancelling, roles."""
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 
@@ -226,6 +227,21 @@ def test_double_submit_redeems_once(client, shopfront):
     _clean()
 
 
+@contextlib.contextmanager
+def _statements():
+    """The SQL statements sent inside the block, whitespace collapsed."""
+    sent: list[str] = []
+
+    def on_execute(conn, cursor, statement, *args):
+        sent.append(" ".join(statement.split()))
+
+    sa.event.listen(db.engine, "before_cursor_execute", on_execute)
+    try:
+        yield sent
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", on_execute)
+
+
 def test_a_confirm_reads_each_thing_it_sells_from_once(client, shopfront):
     """Bench figure 3 (the counter): in a village whose awards are spendable at approval, the confirm reads the
     goods' prices once inside the write (not the product rows again besides), both accounts in one statement,
@@ -234,16 +250,8 @@ def test_a_confirm_reads_each_thing_it_sells_from_once(client, shopfront):
     s = shopfront
     _login(client, "cash1")
     key = _key(client)
-    sent: list[str] = []
-
-    def on_execute(conn, cursor, statement, *args):
-        sent.append(" ".join(statement.split()))
-
-    sa.event.listen(db.engine, "before_cursor_execute", on_execute)
-    try:
+    with _statements() as sent:
         r = client.post("/shop/counter", data=_cart(s, key, rice="2", oil="1"))
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", on_execute)
     assert r.status_code == 302
     selects = [q for q in sent if q.startswith("SELECT")]
     # the basket's shelf rows for the form, then the goods inside the write
@@ -260,17 +268,9 @@ def test_the_counter_page_and_a_check_read_the_balance_and_what_is_held_back_tog
     s = shopfront
     _login(client, "cash1")
     key = _key(client)
-    sent: list[str] = []
-
-    def on_execute(conn, cursor, statement, *args):
-        sent.append(" ".join(statement.split()))
-
-    sa.event.listen(db.engine, "before_cursor_execute", on_execute)
-    try:
+    with _statements() as sent:
         page = client.get(f"/shop/counter?household={s['household']}")
         check = client.post("/shop/counter", data=_cart(s, key, rice="2", action="check"), headers=HTMX_CHECK)
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", on_execute)
     assert page.status_code == check.status_code == 200
     assert "100" in page.get_data(as_text=True) and re.search(r"<th>\s*20\s*</th>", check.get_data(as_text=True))
     policy = [q for q in sent if "FROM point_schemes" in q]
