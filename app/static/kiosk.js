@@ -67,6 +67,18 @@
   ["pointerdown", "touchstart", "keydown", "input", "scroll"].forEach(function (name) {
     document.addEventListener(name, touched, { passive: true, capture: true });
   });
+  // A sent form (the number, the PIN) is someone waiting for the answer, not an idle screen: the countdown
+  // stops until the next page, or it would go back to the start over a check the server takes long to make
+  // (the PIN's hash on a busy machine) and throw away what the villager typed.
+  document.addEventListener("submit", function (event) {
+    if (event.defaultPrevented) { return; }
+    gone = true;
+    if (banner) { banner.hidden = true; }
+  });
+  // the same page shown again from the browser's cache (the back button) counts afresh
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) { gone = false; touched(); }
+  });
 
   function leave() {
     gone = true;
