@@ -262,6 +262,28 @@ def test_a_confirm_reads_each_thing_it_sells_from_once(client, shopfront):
     _clean()
 
 
+def test_a_confirm_writes_its_transfer_and_its_sale_to_the_audit_trail_in_one_go(client, shopfront):
+    """Bench figure 3: the sale's two audit rows (the points moved, the goods handed over) go in as one insert
+    and move the chain head once; both name the cashier, the transfer's row comes first, and the chain
+    verifies."""
+    from app.audit.models import AuditLog
+    from app.audit.services import verify
+
+    s = shopfront
+    _login(client, "cash1")
+    key = _key(client)
+    with _statements() as sent:
+        r = client.post("/shop/counter", data=_cart(s, key, rice="1", oil="1"))
+    assert r.status_code == 302
+    assert len([q for q in sent if q.startswith("INSERT INTO audit_log")]) == 1
+    assert len([q for q in sent if q.startswith("UPDATE audit_head")]) == 1
+    rows = db.session.scalars(sa.select(AuditLog).order_by(AuditLog.seq.desc()).limit(2)).all()[::-1]
+    assert [(row.action, row.actor_name) for row in rows] == [("ledger.redeem", "cash1"), ("shop.redeem", "cash1")]
+    assert rows[1].prev_hash == rows[0].hash and rows[0].household_id == rows[1].household_id == s["household"]
+    assert verify()[1] is None
+    _clean()
+
+
 def test_the_counter_page_and_a_check_read_the_balance_and_what_is_held_back_together(client, shopfront):
     """Bench figure 3: the balance, the village's policy and the held points shown at the counter come in one
     statement on the page and on each check."""

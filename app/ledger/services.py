@@ -137,7 +137,8 @@ def post_transfer(*, debit: Account, credit: Account, amount: int, code: Transfe
                   payload: dict[str, Any] | None = None, actor=None, person_id: int | None = None,
                   entry_id: int | None = None, source: str = "manual", source_ref: str | None = None,
                   memo: str | None = None, reverses: Transfer | None = None,
-                  hold: Callable[[], int] | None = None, key_checked: bool = False) -> Posted:
+                  hold: Callable[[], int] | None = None, key_checked: bool = False,
+                  audit_rows: list[dict[str, Any]] | None = None) -> Posted:
     """Move `amount` points from `debit` to `credit` once per `key`.
 
     `hold`, when given, names the part of the debit account's balance that may not be spent yet (the shop
@@ -147,6 +148,11 @@ def post_transfer(*, debit: Account, credit: Account, amount: int, code: Transfe
     key (a redemption looks up its key before it pays), so this movement's key is not looked up again; a
     transfer already under it then breaks UNIQUE (village_id, idempotency_key): IntegrityError, never a
     second movement.
+
+    `audit_rows`: the transfer's audit row is appended there (record_many's arguments) instead of written,
+    for a caller that writes it in this transaction with its own rows in one record_many (a redemption: its
+    transfer's and its own). Such a caller takes the audit head (lock_head) right after this returns, as
+    record() would have, so the lock order stays accounts → audit head → anything after.
 
     :raises Insufficient: the debit account would go below zero, or below what `hold` keeps back.
     :raises IdempotencyConflict: `key` was used for another movement.
@@ -174,9 +180,13 @@ def post_transfer(*, debit: Account, credit: Account, amount: int, code: Transfe
     for acct in (debit, credit):
         if acct.household_id:
             household_id = acct.household_id
-    record(f"ledger.{code}", t, village_id=t.village_id, household_id=household_id,
-           details={"amount": amount, "debit": debit.id, "credit": credit.id, "entry_id": entry_id,
-                    "source": source, "reverses": t.reverses_transfer_id})
+    row = dict(action=f"ledger.{code}", obj=t, village_id=t.village_id, household_id=household_id,
+               details={"amount": amount, "debit": debit.id, "credit": credit.id, "entry_id": entry_id,
+                        "source": source, "reverses": t.reverses_transfer_id})
+    if audit_rows is not None:
+        audit_rows.append(row)
+    else:
+        record(**row)
     return Posted(t, debit_balance=debit_balance)
 
 
