@@ -108,6 +108,29 @@ def test_cashier_redeems_two_products_at_the_counter(client, shopfront):
     _clean()
 
 
+def test_the_counter_lists_recent_sales_and_names_the_head_only_where_it_shows(client, shopfront):
+    """Bench figure 3: the recent list reads receipt, time, 户号, points and status as plain columns; a check
+    sent by htmx and a confirm do not read the household's head, and a check drawn as the whole page (no
+    scripts, or refused) still shows the head's masked name."""
+    s = shopfront
+    _login(client, "cash1")
+    key = _key(client)
+    with _statements() as sent:
+        check = client.post("/shop/counter", data=_cart(s, key, rice="1", action="check"), headers=HTMX_CHECK)
+        confirm = client.post("/shop/counter", data=_cart(s, key, rice="1"))
+    assert check.status_code == 200 and confirm.status_code == 302
+    assert not [q for q in sent if " people" in q]
+    red = db.session.scalar(sa.select(Redemption))
+    page = client.get("/shop/counter").get_data(as_text=True)
+    assert re.search(rf'<a href="/shop/redemptions/{red.id}">{red.receipt_no}</a></td>\s*<td>[^<]+</td>'
+                     r"<td>0101</td><td>10</td>\s*<td>已完成</td>", page)
+    whole = client.post("/shop/counter", data=_cart(s, _key(client), rice="1", action="check"))
+    assert "张*丰" in whole.get_data(as_text=True)
+    refused = client.post("/shop/counter", data=_cart(s, _key(client), oil="4"))
+    assert refused.status_code == 200 and "张*丰" in refused.get_data(as_text=True)
+    _clean()
+
+
 #: what htmx sends with the counter's check button (templates/shop/_basket.html)
 HTMX_CHECK = {"HX-Request": "true", "HX-Target": "basket", "HX-Trigger-Name": "check"}
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from ..db import local_midnight_utc, month_bucket
 from ..extensions import db
+from ..registry.models import Household
 from .models import Donation, MovementKind, Product, Redemption, RedemptionStatus, StockMovement
 
 
@@ -45,6 +46,17 @@ def counter_shelf(village_id: int, *, ids=None, in_stock_only: bool = False) -> 
         stmt = stmt.where(Product.active == True, Product.stock > 0)  # noqa: E712  (Flag binds 1/true per database)
     stmt = stmt.order_by(Product.category, Product.name, Product.spec, Product.id)
     return [ShelfItem(*row) for row in db.session.execute(stmt)]
+
+
+def recent_redemptions(village_id: int, limit: int = 10) -> list[sa.Row]:
+    """The village's latest redemptions as the counter lists them (id, receipt_no, created_at, the household's
+    number, total_points, status), as plain rows: the counter draws them on every view, where ten Redemption
+    objects each with its Household loaded whole cost more than the list shows (bench figure 3)."""
+    return list(db.session.execute(
+        sa.select(Redemption.id, Redemption.receipt_no, Redemption.created_at, Household.number,
+                  Redemption.total_points, Redemption.status)
+        .join(Household, Household.id == Redemption.household_id)
+        .where(Redemption.village_id == village_id).order_by(Redemption.id.desc()).limit(limit)))
 
 
 def household_redemptions_query(household_id: int) -> sa.Select:

@@ -29,8 +29,6 @@ from .models import Product, Redemption, RedemptionStatus
 from .states import REDEMPTION
 
 
-#: built once, not on every view of the counter (loader options are immutable)
-_WITH_HOUSEHOLD = joinedload(Redemption.household)
 #: the counter's household with its head, whose name the page shows (one statement, not two)
 _WITH_HEAD = (joinedload(Household.head),)
 
@@ -213,7 +211,9 @@ def counter():
     household, matches = None, []
     summary, changed = None, False
     if request.method == "POST":
-        household = get_in_village_or_404(Household, request.form.get("household_id"), options=_WITH_HEAD)
+        # without its head: a check answered with the basket alone and a confirm that redirects never show the
+        # head's name (a page drawn again after a refusal loads it then)
+        household = get_in_village_or_404(Household, request.form.get("household_id"))
         # the goods the basket names are all a check or a confirm needs; the whole shelf is read only when the
         # whole page is drawn again (below)
         products = _basket_products()
@@ -293,9 +293,7 @@ def counter():
     else:
         balance, shown = None, []
         held, spendable, held_entries = 0, None, []
-    recent = list(db.session.scalars(sa.select(Redemption).where(Redemption.village_id == g.village.id)
-                                     .options(_WITH_HOUSEHOLD)
-                                     .order_by(Redemption.id.desc()).limit(10)))
+    recent = sq.recent_redemptions(g.village.id)
     page = render_template("shop/counter.html", q=q, household=household, matches=matches, form=form,
                            shown=shown, shelf_rows=shelf_rows, balance=balance, held=held, spendable=spendable,
                            held_entries=held_entries, summary=summary, recent=recent)
