@@ -144,6 +144,29 @@ def test_ledger_check_reports_a_tampered_balance(app, funded, runner, village):
     assert "I3" in result.output and "I2" in result.output
 
 
+def test_checking_one_village_finds_its_own_tampered_balance_and_only_its_own(app, funded, village,
+                                                                              make_village, make_household):
+    """`ledger check --village` sums that village's transfers only (a county server does not sum every
+    village's to check one): a balance changed behind the ledger's back shows in its own village's check,
+    with the balance the transfers give, and not in another's; a transfer cannot name another village's
+    account at all."""
+    other = make_village("v2", "二号村")
+    h2 = make_household(other, "0201", "李四")
+    with write_transaction():
+        ledger.post_transfer(debit=ledger.system_account(other.id, AccountKind.ISSUANCE),
+                             credit=ledger.household_account(h2), amount=40, code="opening", key="open-0201")
+    assert ledger.check(village.id) == [] and ledger.check(other.id) == []
+    acct = db.session.scalar(sa.select(Account.id).where(Account.household_id == h2.id))
+    with write_transaction():
+        db.session.execute(sa.update(Account).where(Account.id == acct).values(balance=45))
+    assert f"I3 account {acct}: balance 45 but transfers give 40" in ledger.check(other.id)
+    assert ledger.check(village.id) == []
+    mine = db.session.scalar(sa.select(Account.id).where(Account.household_id == funded.id))
+    with pytest.raises(IntegrityError), write_transaction():
+        db.session.add(Transfer(village_id=other.id, debit_account_id=acct, credit_account_id=mine, amount=7,
+                                code="opening", idempotency_key="stray", payload_hash="x"))
+
+
 def test_integer_columns_hold_integers_only(app, funded):
     with pytest.raises(DBAPIError), write_transaction():
         db.session.execute(sa.text("UPDATE accounts SET balance = 'abc' WHERE kind = 'household'"))

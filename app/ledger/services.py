@@ -237,11 +237,13 @@ def check(village_id: int | None = None) -> list[str]:
                             .where(vfilter(a.c.village_id)).group_by(a.c.village_id)
                             .having(sa.func.sum(a.c.balance) != 0)):
         problems.append(f"I2 village {row.village_id}: balances sum to {row.s}, not 0")
-    # I3: every balance equals its credits minus its debits
+    # I3: every balance equals its credits minus its debits. Checking one village sums its own transfers only,
+    # not a county server's every transfer: those are all that touch its accounts, since a transfer's accounts
+    # belong to its village (the composite foreign keys fk_transfers_debit_account / _credit_account)
     credits = sa.select(t.c.credit_account_id.label("acct"), sa.func.sum(t.c.amount).label("s")) \
-        .group_by(t.c.credit_account_id).subquery()
+        .where(vfilter(t.c.village_id)).group_by(t.c.credit_account_id).subquery()
     debits = sa.select(t.c.debit_account_id.label("acct"), sa.func.sum(t.c.amount).label("s")) \
-        .group_by(t.c.debit_account_id).subquery()
+        .where(vfilter(t.c.village_id)).group_by(t.c.debit_account_id).subquery()
     q = sa.select(a.c.id, a.c.balance, sa.func.coalesce(credits.c.s, 0).label("cr"),
                   sa.func.coalesce(debits.c.s, 0).label("dr")) \
         .outerjoin(credits, credits.c.acct == a.c.id).outerjoin(debits, debits.c.acct == a.c.id) \
