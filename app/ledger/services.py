@@ -149,8 +149,8 @@ def post_transfer(*, debit: Account, credit: Account, amount: int, code: Transfe
     transfer already under it then breaks UNIQUE (village_id, idempotency_key): IntegrityError, never a
     second movement.
 
-    `audit_rows`: the transfer's audit row is appended there (record_many's arguments) instead of written,
-    for a caller that writes it in this transaction with its own rows in one record_many (a redemption: its
+    `audit_rows`: the transfer's audit row is appended there (record()'s arguments) instead of written,
+    for a caller that writes it in this transaction with its own rows in one record_together (a redemption: its
     transfer's and its own). Such a caller takes the audit head (lock_head) right after this returns, as
     record() would have, so the lock order stays accounts → audit head → anything after.
 

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
-from ..audit.services import changes, lock_head, record, record_many
+from ..audit.services import changes, lock_head, record, record_together
 from ..db import VILLAGE_TZ, local_day, local_today, utcnow
 from ..extensions import db
 from ..idempotency import check_key, find_earlier, mark_replayed, payload_hash
@@ -487,11 +487,11 @@ def _redeem(household, merged, *, key, digest, actor, person) -> Redemption:
                                      created_by_id=actor.id if actor is not None else None))
     db.session.flush()
     _expire_stock(*(p.id for p, _q in merged))
-    # both audit rows in one insert, the head moved once (two statements fewer than two record() calls)
+    # both audit rows in one flush, the head moved once (a statement fewer than two record() calls)
     audit.append(dict(action="shop.redeem", obj=red, actor=actor, household_id=household.id,
                       details={"receipt_no": red.receipt_no, "total": total,
                                "lines": [[p.id, q] for p, q in merged], "transfer": posted.transfer.id}))
-    record_many(audit)
+    record_together(audit)
     return red
 
 
