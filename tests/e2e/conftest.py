@@ -33,10 +33,32 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "locale": "zh-CN", "viewport": {"width": 1280, "height": 900}}
 
 
+def _closed_before_sent(app):
+    """The app with each response read whole and closed before the server writes it.
+
+    werkzeug's development server skips a response's close() when the browser drops the connection while
+    the server drains the request (serving.py, execute(): a ConnectionResetError in its `finally` before
+    `application_iter.close()`). A static file's handle is then left to the garbage collector, and its
+    ResourceWarning fails the test (warnings are errors). The browser drops such requests by chance: a
+    favicon fetch cut short by a navigation (CI, test_back_and_resubmit_of_a_batch_records_each_entry_once).
+    gunicorn, which serves the app in production, closes the response either way.
+    """
+    def wsgi(environ, start_response):
+        body = app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+
+    return wsgi
+
+
 @pytest.fixture
 def live_server(app):
     """Serve the test's app on a free port of 127.0.0.1 for the browser."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, _closed_before_sent(app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
