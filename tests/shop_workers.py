@@ -8,7 +8,9 @@ def redeem_worker(uri: str, instance: str, worker: int, n: int, product_id: int,
                   start, out) -> None:
     """Redeem one unit of `product_id` `n` times, each under its own key.
 
-    Reports (ok, out_of_stock, short, errors, retries) on `out`.
+    Reports (ok, out_of_stock, short, errors, retries, deadlocks) on `out`: `retries` counts every busy
+    database error retried (a lock timeout included: a holder stalled past the server's lock_timeout), and
+    `deadlocks` those of them that were PostgreSQL's deadlock_detected (40P01).
     """
     from sqlalchemy.exc import OperationalError
 
@@ -21,7 +23,7 @@ def redeem_worker(uri: str, instance: str, worker: int, n: int, product_id: int,
     from tests.conftest import BASE_CONFIG
 
     app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": uri, "INSTANCE_PATH": instance})
-    ok = out_of_stock = short = errors = retries = 0
+    ok = out_of_stock = short = errors = retries = deadlocks = 0
     with app.app_context():
         db.session.commit()
         start.wait()
@@ -43,9 +45,10 @@ def redeem_worker(uri: str, instance: str, worker: int, n: int, product_id: int,
                     db.session.rollback()
                     short += 1
                     break
-                except OperationalError:
+                except OperationalError as exc:
                     db.session.rollback()
                     retries += 1
+                    deadlocks += getattr(exc.orig, "sqlstate", None) == "40P01"
                     time.sleep(0.05 * (attempt + 1))
                 except Exception:  # noqa: BLE001 - counted as an error; a crashed worker would hang the test
                     db.session.rollback()
@@ -55,4 +58,4 @@ def redeem_worker(uri: str, instance: str, worker: int, n: int, product_id: int,
                 errors += 1
             time.sleep(0.001)
         db.engine.dispose()
-    out.put((ok, out_of_stock, short, errors, retries))
+    out.put((ok, out_of_stock, short, errors, retries, deadlocks))

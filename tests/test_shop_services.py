@@ -89,20 +89,25 @@ def test_t2_concurrent_redemptions_never_oversell(app, funded, rice, tmp_path):
     db.session.remove()
     db.engine.dispose()
     ctx = mp.get_context("fork")
-    start, out = ctx.Event(), ctx.Queue()
+    # the race starts when all 8 have built their app (an Event set at once let the first sellers run while
+    # the others were still starting on the same 2 cores), so that it measures the sales alone
+    workers = 8
+    start, out = ctx.Barrier(workers + 1), ctx.Queue()
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     procs = [ctx.Process(target=_worker_entry, args=(uri, str(tmp_path / f"inst{w}"), w, 50, pid, hid, start, out))
-             for w in range(8)]
+             for w in range(workers)]
     for p in procs:
         p.start()
-    start.set()
+    start.wait(timeout=120)
     results = [out.get(timeout=300) for _ in procs]
     for p in procs:
         p.join(timeout=60)
-    ok, out_of_stock, short, errors, retries = (sum(r[i] for r in results) for i in range(5))
+    ok, out_of_stock, short, errors, retries, deadlocks = (sum(r[i] for r in results) for i in range(6))
     assert (ok, out_of_stock, short, errors) == (50, 350, 0, 0)
-    if db.engine.dialect.name == "postgresql":
-        assert retries == 0  # the lock order holds: no deadlock (40P01) ever needed a retry
+    # the lock order holds: no deadlock (40P01) ever needed a retry. A lock timeout may (CI on c0205a6: a
+    # seller held the account past the 5-s lock_timeout twice in a row; the server logged no deadlock), and
+    # it is retried as the submission helper retries it, without selling twice (the counts above)
+    assert deadlocks == 0, f"{deadlocks} deadlocks among {retries} retries"
     assert _stock(pid) == 0
     moved = db.session.scalar(sa.select(sa.func.sum(StockMovement.qty))
                               .where(StockMovement.product_id == pid, StockMovement.kind == "redemption_out"))
