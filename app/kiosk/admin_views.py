@@ -1,7 +1,7 @@
 """The clerk's side of the kiosk: enable and revoke devices, set household PINs, print household cards."""
 from __future__ import annotations
 
-import segno
+from .. import qrcodes
 import sqlalchemy as sa
 from flask import flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
@@ -34,7 +34,7 @@ def devices():
         if done:
             device, code = done.value
             link = url_for("kiosk.enrol", code=code, _external=True)
-            qr = segno.make(link, error="m").svg_data_uri(scale=4)
+            qr = qrcodes.make(link, error="m").svg_data_uri(scale=4)
             flash(_("Kiosk %(name)s created. Open the link below once on the kiosk.", name=device.name),
                   "success")
             form = DeviceForm(formdata=None)
@@ -96,7 +96,7 @@ def _card_rows(issued: list[tuple[Household, str]]) -> list[dict]:
     for h, code in issued:
         rows.append({"number": h.number, "name": mask_name(h.head.name if h.head else ""),
                      "group": h.group.name if h.group else "",
-                     "qr": segno.make(code, error="m").svg_data_uri(scale=4, border=1)})
+                     "qr": qrcodes.make(code, error="m").svg_data_uri(scale=4, border=1)})
     return rows
 
 

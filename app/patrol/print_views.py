@@ -1,7 +1,7 @@
 """Printed patrol papers: the month's roster, the sign-in sheet for teams without phones, checkpoint stickers."""
 from __future__ import annotations
 
-import segno
+from .. import qrcodes
 from flask import flash, g, redirect, url_for
 from flask_babel import gettext as _
 
@@ -66,7 +66,7 @@ def stickers_pdf(route_id: int):
     for c in points:
         # the address the village's own server answers on (the sticker is scanned on the village LAN or WAN)
         url = url_for("patrol.check_in", token=c.token, _external=True)
-        stickers.append((c, url, segno.make(url, error="m").svg_data_uri(scale=6, border=2)))
+        stickers.append((c, url, qrcodes.make(url, error="m").svg_data_uri(scale=6, border=2)))
     pdf = render_pdf("patrol_stickers.html", village=g.village, team=route.team, route=route, stickers=stickers)
     return pdf_response(pdf, _("Checkpoint stickers of %(route)s", route=route.name) + ".pdf",
                         ascii_name=f"patrol-stickers-{route.id}.pdf")
