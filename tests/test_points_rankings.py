@@ -203,3 +203,24 @@ def test_the_rankings_page_costs_at_most_five_statements(app, mixed, make_househ
     assert [row[1] for row in people] == [["张三", "0101"], ["李四", "0102"], ["王五", "0103"], ["周九", "0107"],
                                           ["赵六", "0104"]]
     assert [row[0] for row in people] == [["1"], ["1"], ["3"], ["3"], ["5"]]
+
+
+def test_the_rankings_rows_escape_names_link_each_household_and_show_its_stars(app, mixed, make_household):
+    """The rows are drawn in Python: a name or 户号 with markup in it is shown as text, each 户号 opens that
+    household's points page, and the score is signed with its stars under the scheme's bands (10:1, 20:2)."""
+    s = mixed
+    odd = make_household(s.village, "09<1>", '<img src=x onerror="alert(1)">&王')
+    s.give("burn", odd, _head(odd))                              # -8
+    client = app.test_client()
+    assert client.post("/login", data={"username": "lu", "password": PASSWORD}).status_code == 302
+    html = client.get(f"/points/rankings?year={YEAR}").get_data(as_text=True)
+    assert "<img src=x" not in html
+    assert '09&lt;1&gt;</a> &lt;img src=x onerror=&#34;alert(1)&#34;&gt;&amp;王' in html
+    households = _rows(html, 0)
+    first = s.households["0107"]
+    assert f'<a href="/points/households/{first.id}">0107</a>' in html
+    assert client.get(f"/points/households/{first.id}").status_code == 200
+    assert households[0][2:] == [["+15"], ["★☆☆☆☆"]]             # 15: one star (10 ≤ 15 < 20)
+    assert [row[2:] for row in households if row[1][0] == "0104"] == [[["−8"], ["☆☆☆☆☆"]]]
+    people = _rows(html, 1)
+    assert people[0] == [["1"], ["张三", "0101"], ["+10"]]

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import (abort, current_app, flash, g, redirect, render_template, request, send_from_directory,
                    url_for)
 from flask_babel import gettext as _
+from markupsafe import Markup, escape
 from flask_login import current_user
 from pypinyin import Style, lazy_pinyin
 from werkzeug.exceptions import NotFound
@@ -18,6 +19,7 @@ from ..access import can, deny, get_in_village_or_404, require
 from ..db import local_today
 from ..errors import Busy, DomainError
 from ..extensions import db
+from ..filters import signed, stars
 from ..forms import flash_recorded, options, page_number
 from ..idempotency import new_key, usable_key
 from ..ledger.models import Transfer
@@ -673,7 +675,27 @@ def rankings():
     rows = pq.household_ranking_rows(g.village.id, year, group_id=group_id, limit=200)
     people = pq.person_ranking_rows(g.village.id, year, group_id=group_id, limit=50)
     return render_template("points/rankings.html", rows=rows, people=people, year=year, group_id=group_id,
-                           groups=groups, scheme=scheme)
+                           groups=groups, scheme=scheme, household_rank_rows=household_rank_rows,
+                           person_rank_rows=person_rank_rows)
+
+
+def household_rank_rows(rows: list[pq.RankRow], scheme: PointScheme | None) -> Markup:
+    """The rankings' household rows (rank, 户号 linking to the household's points, head, score, stars), drawn
+    in Python as one piece as the counter's shelf is: 200 rows of Jinja output, each value escaped on its own,
+    were a tenth of the page's CPU (bench figure 12). Names and 户号 pass through escape(); the rest are
+    integers or the filters' own text."""
+    base = escape(url_for("points.household", household_id=0)[:-1])  # the address ends in the id
+    return Markup("".join(  # noqa: S704
+        f'<tr><td>{int(h.rank)}</td><td><a href="{base}{int(h.id)}">{escape(h.number)}</a> {escape(h.name)}</td>'
+        f"<td>{signed(h.score)}</td><td>{stars(scheme.stars_for(h.score) if scheme else 0)}</td></tr>"
+        for h in rows))
+
+
+def person_rank_rows(people: list[pq.RankRow]) -> Markup:
+    """The rankings' people rows (rank, name with their 户号, score), as household_rank_rows draws its rows."""
+    return Markup("".join(  # noqa: S704
+        f'<tr><td>{int(p.rank)}</td><td>{escape(p.name)} <small class="muted">{escape(p.number)}</small></td>'
+        f"<td>{signed(p.score)}</td></tr>" for p in people))
 
 
 @bp.route("/posting")
