@@ -3,11 +3,10 @@
 A QR symbol is drawn under one of eight data masks, and the encoder must pick the one whose penalty score
 is lowest (ISO/IEC 18004:2015 7.8.3). segno applies and scores each mask module by module in Python: 3 of
 the 4 ms a statement's code costs, and a batch issues 500 statements in the process that also feeds the
-printing pool (bench figure 4). Here the same choice is made on whole rows held as integers and on strings
-scanned by the regular-expression engine: the symbol is encoded once under mask 0, the mask is taken off
-again, and the eight masks are scored with the standard's four rules exactly as segno scores them
-(tests/test_qrcodes.py compares the choice with segno's on thousands of contents). Then segno encodes the
-symbol under the chosen mask, so the module matrix, the format information and every writer stay segno's.
+printing pool (bench figure 4). Here segno encodes the symbol once under mask 0; the mask is taken off again
+and the eight masks are scored on whole rows held as integers and on strings scanned by the regular-expression
+engine, with the standard's four rules exactly as segno scores them; the chosen mask replaces mask 0 and segno
+writes its format information. tests/test_qrcodes.py compares every module with segno.make's.
 
 Micro QR symbols (short contents) are left to segno: they have four masks and a cheap score.
 """
@@ -26,19 +25,6 @@ _FINDER = "1011101"
 _TO_BITS = bytes.maketrans(b"\x00\x01", b"01")
 _FROM_BITS = bytes.maketrans(b"01", b"\x00\x01")
 
-#: the data mask conditions of Table 10 (i: row, j: column), a module is flipped where true
-_MASKS = (
-    lambda i, j: (i + j) % 2 == 0,
-    lambda i, j: i % 2 == 0,
-    lambda i, j: j % 3 == 0,
-    lambda i, j: (i + j) % 3 == 0,
-    lambda i, j: (i // 2 + j // 3) % 2 == 0,
-    lambda i, j: (i * j) % 2 + (i * j) % 3 == 0,
-    lambda i, j: ((i * j) % 2 + (i * j) % 3) % 2 == 0,
-    lambda i, j: ((i + j) % 2 + (i * j) % 3) % 2 == 0,
-)
-
-
 def make(content: str, *, error: str = "m") -> segno.QRCode:
     """segno.make(content, error=error): the same symbol, module for module, made in half the time."""
     first = _enc.encode(content, error, mask=0)
@@ -49,8 +35,8 @@ def make(content: str, *, error: str = "m") -> segno.QRCode:
     if best == 0:
         return segno.QRCode(first)
     # the chosen mask in place of mask 0 on the data region, then that mask's format information
-    _, patterns = _layout(len(rows))
     width = len(rows)
+    _, patterns = _layout(width)
     matrix = tuple(bytearray(format(row ^ old ^ new, f"0{width}b").encode().translate(_FROM_BITS))
                    for row, old, new in zip(rows, patterns[0], patterns[best]))
     _enc.add_format_info(matrix, first.version, first.error, best)
@@ -84,8 +70,9 @@ def _layout(width: int) -> tuple[tuple[int, ...], tuple[tuple[int, ...], ...]]:
 
     reserved = tuple(row_bits(reserved_only[i][j] == 0x0 and timing[i][j] == 0x2 for j in range(width))
                      for i in range(width))
+    # the data mask conditions of Table 10, as segno writes them (a module is flipped where true)
     patterns = tuple(tuple(row_bits(region[i][j] > 0x1 and mask(i, j) for j in range(width))
-                           for i in range(width)) for mask in _MASKS)
+                           for i in range(width)) for mask in _enc.get_data_mask_functions(False))
     return reserved, patterns
 
 

@@ -1,7 +1,6 @@
 """The clerk's side of the kiosk: enable and revoke devices, set household PINs, print household cards."""
 from __future__ import annotations
 
-from .. import qrcodes
 import sqlalchemy as sa
 from flask import flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
@@ -11,6 +10,7 @@ from ..access import get_in_village_or_404, require
 from ..extensions import db
 from ..forms import options
 from ..printing import pdf_response, render_pdf
+from .. import qrcodes
 from ..text import group_key, mask_name
 from ..registry.models import Household, VillagerGroup
 from ..submission import run_write, submit

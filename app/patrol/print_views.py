@@ -1,13 +1,13 @@
 """Printed patrol papers: the month's roster, the sign-in sheet for teams without phones, checkpoint stickers."""
 from __future__ import annotations
 
-from .. import qrcodes
 from flask import flash, g, redirect, url_for
 from flask_babel import gettext as _
 
 from ..access import get_in_village_or_404, require
 from ..db import local_today
 from ..printing import pdf_response, render_pdf
+from .. import qrcodes
 from ..text import natural_key
 from . import bp
 from . import services as ps

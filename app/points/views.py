@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from flask import (abort, current_app, flash, g, redirect, render_template, request, send_from_directory,
                    url_for)
 from flask_babel import gettext as _
-from markupsafe import Markup, escape
 from flask_login import current_user
+from markupsafe import Markup, escape
 from pypinyin import Style, lazy_pinyin
 from werkzeug.exceptions import NotFound
 from wtforms.fields.choices import SelectChoice

@@ -34,7 +34,6 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable
 
-from .. import qrcodes
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import selectinload
@@ -46,6 +45,7 @@ from ..db import local_today, utcnow
 from ..extensions import db
 from ..idempotency import check_key, find_earlier, payload_hash
 from ..printing import render_html, render_pdf, warm_up, write_documents
+from .. import qrcodes
 from ..registry.models import Household, Village
 from ..submission import run_write, write_transaction
 from . import services as svc
