@@ -725,6 +725,62 @@ def test_the_one_page_and_the_detailed_statement_keep_the_same_figures(client, w
     assert _verdict(client, issued.code)[1] == "valid"
 
 
+@pytest.mark.parametrize("detailed", [False, True])
+def test_a_batch_reads_every_household_together_and_each_statement_is_its_ledgers(world, busy, detailed,
+                                                                                    monkeypatch):
+    """A batch builds its statements a few households at a time, each read from the ledger once for all of
+    them: every statement still carries its own household's figures, lines and score (checked against the
+    transfers themselves), a household printed again keeps its own cutoff, and the reads do not grow with
+    the number of households."""
+    period = svc.resolve_period("year", year=TODAY.year)
+    households = svc.batch_households(world.village.id)  # as a batch loads them: each with its head and group
+    assert [h.number for h in households] == ["0101", "0102", "0201", "0301"]
+    early = utcnow() - dt.timedelta(days=2)  # 0101 printed again as issued two days ago
+    sent: list[str] = []
+    counting = lambda *args: sent.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", counting)
+    try:
+        svc.build_statements(households[3:], period, detailed=detailed)
+        sent.clear()
+        svc.build_statements(households[3:], period, detailed=detailed)
+        reads_of_one = list(sent)
+        sent.clear()
+        datas = svc.build_statements(households, period, detailed=detailed, cutoffs={world.h1.id: early})
+        reads_of_four = list(sent)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", counting)
+    assert len(reads_of_four) == len(reads_of_one), (reads_of_one, reads_of_four)
+    assert [d.household.id for d in datas] == [h.id for h in households]
+    for data, household in zip(datas, households):
+        alone = svc.build_statement(household, period, cutoff=data.cutoff, detailed=detailed)
+        assert data.digest() == alone.digest()
+        assert [(ln.transfer_id, ln.points, ln.reversed, ln.text, ln.member) for ln in data.lines] == \
+            [(ln.transfer_id, ln.points, ln.reversed, ln.text, ln.member) for ln in alone.lines]
+        assert data.score == pq.year_score(household.id, TODAY.year)
+        assert data.stars == world.scheme.stars_for(data.score)
+        if household.id == world.h3.id:  # never had points, nor an account
+            assert (data.opening, data.lines, data.closing, data.score) == (0, [], 0, 0)
+            continue
+        ledger = _ledger_account(household, dt.date(TODAY.year, 1, 1))
+        if household.id == world.h1.id:
+            # only what was posted by its cutoff: the award 40 days ago, not today's or the redemption
+            assert data.cutoff == early and data.opening == ledger["opening"]
+            assert [ln.points for ln in data.lines] == ([20] if TODAY - dt.timedelta(days=40) >= period.start
+                                                        else [])
+            continue
+        assert (data.opening, data.closing) == (ledger["opening"], ledger["closing"])
+        for group, name in (("获得积分", "earned"), ("扣分", "deducted"), ("超市兑换", "redeemed")):
+            assert data.totals[name] == ledger["totals"].get(group, 0), (household.number, name)
+        rows = {(r.label, r.count, r.points) for name in svc.TOTALS for r in data.summary[name]}
+        assert rows == {(label, n, points) for (_g, label), (n, points) in ledger["rows"].items()}
+    # issued together: one code each, in order, every one of them verifying
+    issued = svc.issue_statements(datas[1:], printed=False)
+    assert [i.household_id for i in issued] == [h.id for h in households[1:]]
+    assert len({i.code for i in issued}) == 3 and all(i.printed_at is None for i in issued)
+    db.session.commit()
+    assert {svc.verify(i.code).status for i in issued} == {"valid"}
+
+
 @pytest.mark.parametrize("paper", ["a4", "a5"])
 @pytest.mark.parametrize("kind,detailed", [("year", False), ("year", True), ("month", False)])
 def test_every_box_stays_inside_the_page_and_no_date_or_code_breaks(app, client, world, busy, paper, kind,

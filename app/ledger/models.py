@@ -100,8 +100,9 @@ class Transfer(Model):
         sa.ForeignKeyConstraint(["village_id", "credit_account_id"], ["accounts.village_id", "accounts.id"],
                                 name="fk_transfers_credit_account"),
         sa.UniqueConstraint("village_id", "idempotency_key", name="uq_transfers_village_id_idempotency_key"),
-        # covering indexes: an account's sum over its transfers reads the index only
-        sa.Index("ix_transfers_debit_amount", "debit_account_id", "amount"),
-        sa.Index("ix_transfers_credit_amount", "credit_account_id", "amount"),
+        # covering indexes: an account's sum over its transfers, or over those before a day (a statement's
+        # opening balance), reads the index only; an account's transfers of a period are a range of it
+        sa.Index("ix_transfers_debit_created_amount", "debit_account_id", "created_at", "amount"),
+        sa.Index("ix_transfers_credit_created_amount", "credit_account_id", "created_at", "amount"),
         {"sqlite_strict": True},
     )

@@ -255,22 +255,25 @@ def issue_batch(village: Village, period: svc.Period, households: list[Household
     now = utcnow()
     earlier = _unprinted(village.id, period, paper)
     ids, htmls, again = [], [], 0
-    for h in households:
-        issued = earlier.get(h.id)
-        if issued is not None:
-            data = svc.build_statement(h, period, cutoff=issued.cutoff_at, detailed=detailed)
-            if job_id is not None:
-                issued.job_id = job_id
-            again += 1
-        else:
-            data = svc.build_statement(h, period, now=now, detailed=detailed)
-            issued = svc.issue_statement(data, actor=actor, paper=paper, job_id=job_id, audit=False,
-                                         printed=False)
-        context = statement_context(data, issued, base_url)
-        ids.append(issued.id)
-        htmls.append(render_html("statement.html", **context))
-        if on_html is not None:
-            on_html(htmls[-1])
+    for start in range(0, len(households), svc.READ_TOGETHER):
+        group = households[start:start + svc.READ_TOGETHER]
+        datas = svc.build_statements(group, period, now=now, detailed=detailed,
+                                     cutoffs={h.id: earlier[h.id].cutoff_at for h in group if h.id in earlier})
+        fresh = iter(svc.issue_statements([d for d in datas if d.household.id not in earlier], actor=actor,
+                                          paper=paper, job_id=job_id, printed=False))
+        for data in datas:
+            issued = earlier.get(data.household.id)
+            if issued is not None:
+                if job_id is not None:
+                    issued.job_id = job_id
+                again += 1
+            else:
+                issued = next(fresh)
+            context = statement_context(data, issued, base_url)
+            ids.append(issued.id)
+            htmls.append(render_html("statement.html", **context))
+            if on_html is not None:
+                on_html(htmls[-1])
     record("statements.issue_batch", village_id=village.id,
            details={"period": [period.start.isoformat(), period.end.isoformat()],
                     "households": len(households), "printed_again": again, "job_id": job_id})
