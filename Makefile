@@ -37,7 +37,7 @@ PYTHON_FOR_VENV = $(shell command -v python3.11 || command -v python3)
 SYSTEM_PACKAGES := fonts-noto-cjk libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 \
                    chromium poppler-utils wrk time
 
-.PHONY: help deps-system venv translations i18n-update migrate demo budget-store run test gates print-refs backup-drill bench bench-quick clean
+.PHONY: help deps-system venv translations i18n-update migrate demo budget-store run test gates model print-refs backup-drill bench bench-quick clean
 
 help: ## show this list
 	@echo "Xiangyue make targets:"
@@ -149,6 +149,13 @@ run: deps-system venv translations migrate demo ## set everything up, then serve
 
 GUNICORN_RUN = $(VENV)/bin/gunicorn -c python:app.serving -w 2 --timeout 300 -b $(HOST):$(PORT) wsgi:app
 
+# With TEST_DATABASE_URL set (CI), every test runs on both databases: `make test` runs the SQLite tests (and those
+# that touch no database) and the PostgreSQL tests side by side, one pytest process each, as `make gates` does.
+# The suite is Python-bound and one process kept one of the two cores busy: 58 min in one process (CI, AMD EPYC
+# VM, 2026-12-07). TEST_SIDE_BY_SIDE=0 runs them in one process, as does a PYTEST_ARGS with its own -k.
+TEST_SIDE_BY_SIDE ?= 1
+TEST_LOG := $(CURDIR)/instance/test
+
 test: deps-system venv translations ## run pytest (e2e tests skipped, loudly, when Chromium is absent)
 	@set --; \
 	if [ -x "$(CHROMIUM)" ] || command -v chromium >/dev/null 2>&1; then :; else \
@@ -159,8 +166,26 @@ test: deps-system venv translations ## run pytest (e2e tests skipped, loudly, wh
 	  echo "##  Fix: apt-get install chromium   (never 'playwright install')"; \
 	  echo "########################################################################"; \
 	fi; \
-	echo "+ $(PY) -m pytest $${1:+-m '$$2'} $(PYTEST_ARGS)"; \
-	rc=0; $(PY) -m pytest "$$@" $(PYTEST_ARGS) || rc=$$?; \
+	rc=0; \
+	if [ -n "$${TEST_DATABASE_URL:-}" ] && [ "$(TEST_SIDE_BY_SIDE)" = 1 ] && [ -z "$(filter -k%,$(PYTEST_ARGS))" ]; then \
+	  mkdir -p $(dir $(TEST_LOG)); \
+	  echo "+ SQLite and PostgreSQL side by side, one pytest process each (-k 'not postgresql' / -k postgresql)"; \
+	  echo "+ $(PY) -m pytest $${1:+-m '$$2'} -k 'not postgresql' -p no:cacheprovider $(PYTEST_ARGS) > $(TEST_LOG)-sqlite.log"; \
+	  echo "+ $(PY) -m pytest $${1:+-m '$$2'} -k postgresql -p no:cacheprovider $(PYTEST_ARGS)"; \
+	  $(PY) -m pytest "$$@" -k "not postgresql" -p no:cacheprovider $(PYTEST_ARGS) > $(TEST_LOG)-sqlite.log 2>&1 & \
+	  first=$$!; \
+	  pg=0; $(PY) -m pytest "$$@" -k postgresql -p no:cacheprovider $(PYTEST_ARGS) || pg=$$?; \
+	  lite=0; wait $$first || lite=$$?; \
+	  echo "== the SQLite process ($(TEST_LOG)-sqlite.log), exit $$lite:"; \
+	  if [ $$lite -eq 0 ]; then tail -n 3 $(TEST_LOG)-sqlite.log; \
+	  elif grep -q '^=* FAILURES =*$$' $(TEST_LOG)-sqlite.log; then sed -n '/^=* FAILURES =*$$/,$$p' $(TEST_LOG)-sqlite.log; \
+	  else tail -n 200 $(TEST_LOG)-sqlite.log; fi; \
+	  echo "== the PostgreSQL process (above), exit $$pg"; \
+	  rc=$$pg; [ $$rc -ne 0 ] || rc=$$lite; \
+	else \
+	  echo "+ $(PY) -m pytest $${1:+-m '$$2'} $(PYTEST_ARGS)"; \
+	  $(PY) -m pytest "$$@" $(PYTEST_ARGS) || rc=$$?; \
+	fi; \
 	if [ $$# -gt 0 ]; then echo "## WARNING: e2e tests were skipped (no Chromium) ##"; fi; \
 	case $$rc in \
 	  0) ;; \
@@ -200,6 +225,10 @@ gates: deps-system venv translations ## the quality gates in full (authorization
 	for db in sqlite postgresql; do echo "== $$db"; tail -n 25 $(GATES_LOG)-$$db.log; done; \
 	echo "gates: SQLite exit $$lite, PostgreSQL exit $$pg"; \
 	[ $$lite -eq 0 ] && [ $$pg -eq 0 ]
+
+# T7 in full: `make test` runs the points services against their model for 50 runs of 50 steps, here 200
+model: deps-system venv translations ## T7 with 200 runs of the points model (make test: 50; TEST_DATABASE_URL as for test)
+	T7_EXAMPLES=200 $(PY) -m pytest tests/test_points_model.py -k t7 -p no:cacheprovider $(PYTEST_ARGS)
 
 # T6 in full: `make test` restores every SQLite backup but only a spread of the PostgreSQL ones
 backup-drill: deps-system venv translations ## T6 with all 40 backups restored on every database (TEST_DATABASE_URL for PostgreSQL)

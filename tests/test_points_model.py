@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import os
 from dataclasses import dataclass, field
 
 import pytest
@@ -210,10 +211,14 @@ def machine_users(make_user, make_village):
     return make_user("t7clerk", ("clerk", hq)), make_user("t7reviewer", ("reviewer", hq))
 
 
+#: runs of 50 steps: `make test` draws 50 (about 40 s a database), `make model` the full 200 (T7_EXAMPLES)
+T7_EXAMPLES = int(os.environ.get("T7_EXAMPLES") or 50)
+
+
 def test_t7_points_services_follow_the_model(app, machine_users):
     clerk, reviewer = machine_users
     machine = make_machine(app, reviewer, clerk)
-    machine.TestCase.settings = settings(max_examples=int(__import__('os').environ.get('T7_EXAMPLES', 200)), stateful_step_count=50, deadline=None,
+    machine.TestCase.settings = settings(max_examples=T7_EXAMPLES, stateful_step_count=50, deadline=None,
                                          suppress_health_check=list(HealthCheck), derandomize=False,
                                          print_blob=True)
     machine.TestCase().runTest()
