@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-import time
 
 import pytest
 from werkzeug.serving import make_server
@@ -33,45 +32,72 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "locale": "zh-CN", "viewport": {"width": 1280, "height": 900}}
 
 
-def _closed_before_sent(app):
-    """The app with each response read whole and closed before the server writes it.
+class _Served:
+    """The app as the test's server serves it: each response read whole and closed before the server writes
+    it, and no request let in once the test is over.
 
-    werkzeug's development server skips a response's close() when the browser drops the connection while
-    the server drains the request (serving.py, execute(): a ConnectionResetError in its `finally` before
-    `application_iter.close()`). A static file's handle is then left to the garbage collector, and its
-    ResourceWarning fails the test (warnings are errors). The browser drops such requests by chance: a
-    favicon fetch cut short by a navigation (CI, test_back_and_resubmit_of_a_batch_records_each_entry_once).
-    gunicorn, which serves the app in production, closes the response either way.
+    - werkzeug's development server skips a response's close() when the browser drops the connection while
+      the server drains the request (serving.py, execute(): a ConnectionResetError in its `finally` before
+      `application_iter.close()`). A static file's handle is then left to the garbage collector, and its
+      ResourceWarning fails the test (warnings are errors). The browser drops such requests by chance: a
+      favicon fetch cut short by a navigation (CI, test_back_and_resubmit_of_a_batch_records_each_entry_once).
+      gunicorn, which serves the app in production, closes the response either way.
+    - A request still on its way through the app when the test ends (a PDF rendered on a busy machine, an
+      htmx poll) may not have taken its database connection yet, so waiting until no connection is checked
+      out is not enough: it then takes one after the app fixture disposed of the engine, from a new pool no
+      one closes, and the garbage collector closes it during some later test, whose warnings-as-errors fail
+      on the ResourceWarning (CI: the audit and authz gates, after the browser tests). So close() turns away
+      every later request and waits until none is inside the app.
     """
-    def wsgi(environ, start_response):
-        body = app(environ, start_response)
-        try:
-            return [b"".join(body)]
-        finally:
-            close = getattr(body, "close", None)
-            if close is not None:
-                close()
 
-    return wsgi
+    def __init__(self, app):
+        self.app = app
+        self.state = threading.Condition()
+        self.inside = 0
+        self.closed = False
+
+    def __call__(self, environ, start_response):
+        with self.state:
+            if self.closed:
+                start_response("503 Service Unavailable", [("Content-Type", "text/plain"),
+                                                           ("Connection", "close")])
+                return [b"the test is over"]
+            self.inside += 1
+        try:
+            body = self.app(environ, start_response)
+            try:
+                return [b"".join(body)]
+            finally:
+                close = getattr(body, "close", None)
+                if close is not None:
+                    close()
+        finally:
+            with self.state:
+                self.inside -= 1
+                self.state.notify_all()
+
+    def close(self, timeout: float) -> None:
+        with self.state:
+            self.closed = True
+            self.state.wait_for(lambda: self.inside == 0, timeout)
 
 
 @pytest.fixture
 def live_server(app):
     """Serve the test's app on a free port of 127.0.0.1 for the browser."""
-    server = make_server("127.0.0.1", 0, _closed_before_sent(app), threaded=True)
+    served = _Served(app)
+    server = make_server("127.0.0.1", 0, served, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
+    served.close(timeout=30)
     server.shutdown()
     thread.join(timeout=5)
-    # A request the browser started just before the end (a progress poll, a navigation) may still hold a
-    # database connection in its own thread. Wait until every connection is back in the pool, so that the
-    # app fixture's dispose() closes it: otherwise the garbage collector closes it during some later test,
-    # whose warnings-as-errors then fail on the ResourceWarning.
+    # every request is out of the app, so every connection is back in the pool for the app fixture's
+    # dispose() to close; the main thread's own session goes back too
     db.session.remove()
-    deadline = time.monotonic() + 10
-    while db.engine.pool.checkedout() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    assert served.inside == 0, "a request was still inside the app 30 s after the test"
+    assert db.engine.pool.checkedout() == 0
 
 
 @pytest.fixture

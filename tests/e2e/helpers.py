@@ -20,3 +20,14 @@ def laid_out_box(locator) -> dict:
     its way (a busy machine), which measures the page without its styles (a 25 px button instead of 48)."""
     locator.page.wait_for_load_state("load")
     return locator.bounding_box()
+
+
+def tap_keys(page: Page, pad: str, keys: str) -> None:
+    """Tap the kiosk's on-screen keys in `pad` one by one.
+
+    The keys type through kiosk.js, a deferred script: on a busy machine a page is painted (its heading
+    visible) before the script has run, and a tap then types nothing. Deferred scripts have all run by
+    DOMContentLoaded."""
+    page.wait_for_load_state("domcontentloaded")
+    for k in keys:
+        page.locator(f"{pad} [data-key='{k}']").tap()

@@ -16,6 +16,7 @@ from app.registry.models import Household
 from app.submission import write_transaction
 from tests.conftest import valid_id
 from tests.e2e.helpers import login as _login
+from tests.e2e.helpers import tap_keys
 from tests.kiosk_helpers import PIN, seed
 
 IDLE = 4
@@ -68,20 +69,15 @@ def kiosk(touch, live_server, seeded) -> Page:
     return page
 
 
-def _tap_keys(page: Page, pad: str, keys: str) -> None:
-    for k in keys:
-        page.locator(f"{pad} [data-key='{k}']").tap()
-
-
 def _type_pin(page: Page, pin: str) -> None:
     expect(page.get_by_role("heading", name="请输入查询密码")).to_be_visible()
-    _tap_keys(page, ".k-pad", pin)
+    tap_keys(page, ".k-pad", pin)
     page.get_by_role("button", name="确定").tap()
 
 
 def test_number_pad_and_pin_show_balance_and_entries(kiosk: Page, seeded):
     kiosk.get_by_role("link", name="输入户号").tap()
-    _tap_keys(kiosk, ".k-pad", "0501")
+    tap_keys(kiosk, ".k-pad", "0501")
     expect(kiosk.locator("#number")).to_have_value("0501")
     kiosk.get_by_role("button", name="下一步").tap()
     _type_pin(kiosk, PIN)
@@ -118,7 +114,7 @@ def test_card_code_typed_by_the_scanner(kiosk: Page, village, seeded):
 
 def test_pinyin_letters_and_masked_names(kiosk: Page):
     kiosk.get_by_role("link", name="按姓名拼音查找").tap()
-    _tap_keys(kiosk, ".k-letters", "zs")
+    tap_keys(kiosk, ".k-letters", "zs")
     expect(kiosk.locator("#letters")).to_have_value("zs")
     kiosk.get_by_role("button", name="查找").tap()
     expect(kiosk.get_by_role("button", name="张*芳 · 第一村民小组")).to_be_visible()
@@ -129,7 +125,7 @@ def test_pinyin_letters_and_masked_names(kiosk: Page):
 
 def test_five_wrong_pins_lock_the_household(kiosk: Page):
     kiosk.get_by_role("link", name="输入户号").tap()
-    _tap_keys(kiosk, ".k-pad", "0501")
+    tap_keys(kiosk, ".k-pad", "0501")
     kiosk.get_by_role("button", name="下一步").tap()
     for _ in range(4):
         _type_pin(kiosk, "9147")
@@ -144,7 +140,7 @@ def test_five_wrong_pins_lock_the_household(kiosk: Page):
 
 def test_objection_reaches_the_reviewers_queue(kiosk: Page, touch, live_server):
     kiosk.get_by_role("link", name="输入户号").tap()
-    _tap_keys(kiosk, ".k-pad", "0501")
+    tap_keys(kiosk, ".k-pad", "0501")
     kiosk.get_by_role("button", name="下一步").tap()
     _type_pin(kiosk, PIN)
     kiosk.get_by_role("link", name="公示与异议").tap()
@@ -191,7 +187,7 @@ def test_a_pin_the_server_is_slow_to_check_still_opens_the_household(kiosk: Page
 
     monkeypatch.setattr(ks, "open_at_kiosk", slow)
     kiosk.get_by_role("link", name="输入户号").tap()
-    _tap_keys(kiosk, ".k-pad", "0501")
+    tap_keys(kiosk, ".k-pad", "0501")
     kiosk.get_by_role("button", name="下一步").tap()
     _type_pin(kiosk, PIN)
     expect(kiosk.locator("[data-balance]")).to_be_visible(timeout=(IDLE + 5) * 1000)
@@ -201,7 +197,7 @@ def test_a_pin_the_server_is_slow_to_check_still_opens_the_household(kiosk: Page
 @pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": True, "KIOSK_IDLE_SECONDS": IDLE}])
 def test_idle_kiosk_returns_to_the_start_page(kiosk: Page):
     kiosk.get_by_role("link", name="输入户号").tap()
-    _tap_keys(kiosk, ".k-pad", "0501")
+    tap_keys(kiosk, ".k-pad", "0501")
     kiosk.get_by_role("button", name="下一步").tap()
     _type_pin(kiosk, PIN)
     expect(kiosk.locator("[data-balance]")).to_be_visible()

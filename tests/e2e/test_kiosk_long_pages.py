@@ -20,7 +20,7 @@ from app.rules.parser import parse_rules
 from app.submission import write_transaction
 from tests.conftest import valid_id
 from tests.kiosk_helpers import PIN, device_cookie, new_device, seed
-from tests.e2e.helpers import laid_out_box
+from tests.e2e.helpers import laid_out_box, tap_keys
 
 CHAPTERED = """和美村村规民约（修订）
 第一章 总则
@@ -64,11 +64,10 @@ def test_long_kiosk_pages_keep_finish_and_back_on_screen(browser: Browser, live_
     page = ctx.new_page()
     page.goto(f"{live_server}/kiosk/")
     page.get_by_role("link", name="输入户号").tap()
-    for k in "0501":
-        page.locator(f".k-pad [data-key='{k}']").tap()
+    tap_keys(page, ".k-pad", "0501")
     page.get_by_role("button", name="下一步").tap()
-    for k in PIN:
-        page.locator(f".k-pad [data-key='{k}']").tap()
+    expect(page.locator("#pin")).to_be_visible()
+    tap_keys(page, ".k-pad", PIN)
     page.get_by_role("button", name="确定").tap()
 
     # the balance box is a link to the records, the posting box to the posting page
