@@ -48,13 +48,17 @@ def _share_url_builders() -> None:
     code through their converters) are compiled as before."""
     from werkzeug.routing.rules import Rule
 
-    compile_builder = Rule._compile_builder
+    # Werkzeug's internals (3.x): on a Werkzeug without them the tests build their URLs as before, slower
+    compile_builder = getattr(Rule, "_compile_builder", None)
+    if compile_builder is None:
+        return
     compiled: dict = {}
 
     def shared(self, append_unknown: bool = True):
-        if self.defaults:
+        trace = getattr(self, "_trace", None)
+        if self.defaults or trace is None:
             return compile_builder(self, append_unknown)
-        key = (tuple(self._trace), append_unknown)
+        key = (tuple(trace), append_unknown)
         if key not in compiled:
             compiled[key] = compile_builder(self, append_unknown)
         return compiled[key]
@@ -146,7 +150,9 @@ def _empty_pg(url: str, tables: list[str]) -> None:
     with DELETE, and every sequence restarts. The rows deleted stay behind as dead tuples where autovacuum is
     off (as on these machines), so every TRUNCATE_EVERY-th time the tables are truncated all the same.
     """
-    eng = _engines.get(url) or _engines.setdefault(url, sa.create_engine(url, pool_size=1))
+    eng = _engines.get(url)
+    if eng is None:
+        eng = _engines[url] = sa.create_engine(url, pool_size=1)
     with eng.begin() as conn:
         # replica mode skips the append-only triggers (and the foreign keys' checks), so the audit log can be
         # emptied between tests, table by table in any order
