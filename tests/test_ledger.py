@@ -32,13 +32,15 @@ def _race(app, tmp_path, *, workers: int, n: int, amount: int, shared_keys: bool
     db.session.remove()
     db.engine.dispose()
     ctx = mp.get_context("fork")
-    start, out = ctx.Event(), ctx.Queue()
+    # the race starts when every worker has built its app (an Event set at once let the first run alone
+    # while the others were still starting on the same 2 cores)
+    start, out = ctx.Barrier(workers + 1), ctx.Queue()
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
     procs = [ctx.Process(target=_worker_entry, args=(uri, str(tmp_path / f"inst{w}"), w, n, amount, shared_keys,
                                                      start, out)) for w in range(workers)]
     for p in procs:
         p.start()
-    start.set()
+    start.wait(timeout=120)
     results = [out.get(timeout=240) for _ in procs]
     for p in procs:
         p.join(timeout=60)

@@ -285,13 +285,16 @@ def test_concurrent_approvals_add_up(app, setup, tmp_path):
     db.session.remove()
     db.engine.dispose()
     ctx = mp.get_context("fork")
-    start, out = ctx.Event(), ctx.Queue()
+    # the race starts when every worker has built its app (an Event set at once let the first run alone
+    # while the others were still starting on the same 2 cores)
+    workers = 3
+    start, out = ctx.Barrier(workers + 1), ctx.Queue()
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
-    procs = [ctx.Process(target=approve_worker, args=(uri, str(tmp_path / f"a{w}"), pending[w::3], reviewer_id,
-                                                      start, out, TODAY)) for w in range(3)]
+    procs = [ctx.Process(target=approve_worker, args=(uri, str(tmp_path / f"a{w}"), pending[w::workers],
+                                                      reviewer_id, start, out, TODAY)) for w in range(workers)]
     for p in procs:
         p.start()
-    start.set()
+    start.wait(timeout=120)
     results = [out.get(timeout=300) for _ in procs]
     for p in procs:
         p.join(timeout=60)
