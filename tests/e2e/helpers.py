@@ -23,11 +23,15 @@ def laid_out_box(locator) -> dict:
 
 
 def tap_keys(page: Page, pad: str, keys: str) -> None:
-    """Tap the kiosk's on-screen keys in `pad` one by one.
+    """Tap the kiosk's on-screen keys in `pad` one by one; the input the pad types into then holds `keys`.
 
     The keys type through kiosk.js, a deferred script: on a busy machine a page is painted (its heading
-    visible) before the script has run, and a tap then types nothing. Deferred scripts have all run by
-    DOMContentLoaded."""
+    visible) before the script has run, and a tap then types nothing. So the pad is first waited for (the page
+    that holds it is the one shown: a caller coming from another page with a pad waits for its own page), then
+    DOMContentLoaded, by which every deferred script has run. The keys' own effect is checked at the end."""
+    keypad = page.locator(pad)
+    expect(keypad).to_be_visible()
     page.wait_for_load_state("domcontentloaded")
     for k in keys:
-        page.locator(f"{pad} [data-key='{k}']").tap()
+        keypad.locator(f"[data-key='{k}']").tap()
+    expect(page.locator(f"#{keypad.get_attribute('data-target')}")).to_have_value(keys)
